@@ -16,6 +16,8 @@ export interface StructCodec<T> {
   readonly offsets: { readonly [K in keyof T]: number };
   decode(view: DataView, offset?: number): T;
   encode(view: DataView, offset: number, value: T): void;
+  /** A value with every field zero (what a fresh, zeroed struct decodes to). */
+  zero(): T;
 }
 
 /** A guest's view of its own memory, addressed by guest (pseudo-physical) address. */
@@ -102,3 +104,37 @@ export interface RingLayout<Req, Rsp> {
   readonly request: StructCodec<Req>;
   readonly response: StructCodec<Rsp>;
 }
+
+/** Reads a NUL-padded char[len] as a string (up to the first NUL; bytes as Latin-1 → UTF-8 decode). */
+export function readChars(v: DataView, at: number, len: number): string {
+  const bytes = new Uint8Array(v.buffer, v.byteOffset + at, len);
+  const end = bytes.indexOf(0);
+  return textDecoder.decode(end < 0 ? bytes.slice() : bytes.slice(0, end));
+}
+
+/** Writes a string into char[len], truncated to len bytes and NUL-padded. */
+export function writeChars(v: DataView, at: number, len: number, s: string): void {
+  const dst = new Uint8Array(v.buffer, v.byteOffset + at, len);
+  dst.fill(0);
+  dst.set(textEncoder.encode(s).subarray(0, len));
+}
+
+/** Copies a u8[len] out of the view. */
+export function readBytes(v: DataView, at: number, len: number): Uint8Array {
+  return new Uint8Array(v.buffer.slice(v.byteOffset + at, v.byteOffset + at + len));
+}
+
+/** Writes up to len bytes, zero-filling the rest of the field. */
+export function writeBytes(v: DataView, at: number, len: number, b: Uint8Array): void {
+  const dst = new Uint8Array(v.buffer, v.byteOffset + at, len);
+  dst.fill(0);
+  dst.set(b.subarray(0, len));
+}
+
+/** Zeroes `len` bytes (struct padding must not carry stale bytes across the ABI). */
+export function zeroBytes(v: DataView, at: number, len: number): void {
+  new Uint8Array(v.buffer, v.byteOffset + at, len).fill(0);
+}
+
+const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();

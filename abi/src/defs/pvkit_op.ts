@@ -1,0 +1,93 @@
+/**
+ * pvkit_op: pvkit's own hypercall, first of the private range (abi.privateHypercallBase = 64).
+ *
+ * Xen's toolstack builds a PV domain by loading an ELF kernel into the new domain's memory and
+ * writing its page tables and start_info through foreign mappings. A pvkit domain is a worker
+ * thread running a guest program (an ES module), so the builder instead tells the hypervisor which
+ * module the domain's worker runs and with what command line, and then asks it to start the vCPU
+ * worker. The hypervisor also keeps each domain's console_io output; dom0's console daemon reads it
+ * here (Xen's XEN_SYSCTL_readconsole reads only the hypervisor's own ring). docs/abi.md explains.
+ */
+import { hypercall, struct } from "../schema.ts";
+
+export const pvkitSetKernel = struct({
+  name: "pvkit_set_kernel",
+  origin: "pvkit",
+  doc: "PVKIT_OP_set_kernel: the guest program (module URL) and command line a new domain runs.",
+  size: 32,
+  fields: [
+    { name: "domid", type: "u16", doc: "The domain being built (created, not yet started)." },
+    { name: "pad", type: "u16", doc: "Padding, must be 0." },
+    { name: "kernel_len", type: "u32", doc: "Bytes of the module URL at `kernel` (UTF-8, at most 4096)." },
+    { name: "cmdline_len", type: "u32", doc: "Bytes of the command line at `cmdline` (at most 1023)." },
+    { name: "pad2", type: "u32", doc: "Padding, must be 0." },
+    { name: "kernel", type: "ptr", doc: "Guest address of the module URL (file: or data: URL)." },
+    { name: "cmdline", type: "ptr", doc: "Guest address of the command line (start_info.cmd_line)." },
+  ],
+});
+
+export const pvkitDomid = struct({
+  name: "pvkit_domid",
+  origin: "pvkit",
+  doc: "A sub-op argument that is just a domain id.",
+  size: 4,
+  fields: [
+    { name: "domid", type: "u16", doc: "Target domain." },
+    { name: "pad", type: "u16", doc: "Padding, must be 0." },
+  ],
+});
+
+export const pvkitConsoleRead = struct({
+  name: "pvkit_console_read",
+  origin: "pvkit",
+  doc:
+    "PVKIT_OP_console_read: copy bytes of a domain's console_io output log, from byte position " +
+    "`cons` of the log, into `buffer`. The hypervisor keeps a bounded log per domain; a reader " +
+    "that fell behind gets the oldest bytes still kept and `cons` tells it where it now is.",
+  size: 32,
+  fields: [
+    { name: "domid", type: "u16", doc: "Domain whose log to read." },
+    { name: "pad", type: "u16", doc: "Padding, must be 0." },
+    { name: "len", type: "u32", doc: "Size of `buffer`." },
+    { name: "buffer", type: "ptr", doc: "Guest address to copy the bytes to." },
+    { name: "cons", type: "u64", dir: "inout", doc: "Log position to read from; on return, the position after." },
+    { name: "count", type: "u32", dir: "out", doc: "Bytes copied." },
+    { name: "pad2", type: "u32", doc: "Padding, must be 0." },
+  ],
+});
+
+export const pvkitOp = hypercall({
+  name: "pvkit_op",
+  number: 64,
+  origin: "pvkit",
+  doc: "pvkit's domain-builder and console operations for the toolstack (dom0 only).",
+  subopPrefix: "PVKIT_OP_",
+  privileged: true,
+  args: [
+    { name: "cmd", kind: "subop", doc: "PVKIT_OP_*" },
+    { name: "arg", kind: "struct", doc: "Pointer to the sub-op's struct." },
+  ],
+  subops: [
+    {
+      name: "set_kernel",
+      number: 0,
+      arg: "pvkit_set_kernel",
+      privileged: true,
+      doc: "Set the guest program and command line of a domain that has not started.",
+    },
+    {
+      name: "start",
+      number: 1,
+      arg: "pvkit_domid",
+      privileged: true,
+      doc: "Start the domain's vCPU worker once the builder is done (then unpause it as in Xen).",
+    },
+    {
+      name: "console_read",
+      number: 2,
+      arg: "pvkit_console_read",
+      privileged: true,
+      doc: "Read a domain's console_io log.",
+    },
+  ],
+});

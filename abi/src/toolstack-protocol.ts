@@ -1,0 +1,68 @@
+/**
+ * The host control protocol: how the `pvkit` CLI talks to dom0's toolstack over a unix socket.
+ * Newline-delimited JSON: each request carries an `id`, each response echoes it with either `result`
+ * or a one-line `error`. After a successful `console` request the connection stops being JSON and
+ * carries the guest console's raw bytes both ways until either side closes it.
+ */
+
+export interface DomainSummary {
+  name: string;
+  domid: number;
+  /** MiB */
+  memory: number;
+  vcpus: number;
+  /** xl's state letters: r running, b blocked, p paused, s shutdown, c crashed, d dying. */
+  state: string;
+  /** CPU seconds consumed. */
+  time: number;
+}
+
+export type ControlRequest =
+  | { id: number; op: "create"; config: string; file: string; inspect?: boolean }
+  | { id: number; op: "list" }
+  | { id: number; op: "pause" | "unpause" | "destroy" | "reboot"; domain: string }
+  | { id: number; op: "shutdown"; domain: string; wait?: boolean }
+  | { id: number; op: "dmesg"; domain?: string }
+  | { id: number; op: "console"; domain: string }
+  | { id: number; op: "xenstore-read" | "xenstore-ls" | "xenstore-rm"; path: string }
+  | { id: number; op: "xenstore-write"; path: string; value: string };
+
+export type ControlResponse = { id: number; result: unknown } | { id: number; error: string };
+
+/** Splits a byte stream into complete lines; keeps the partial tail for the next chunk. */
+export class LineSplitter {
+  private tail = "";
+  /** Longest line accepted (a request or response); longer input is a protocol error. */
+  constructor(private readonly maxLine = 1 << 20) {}
+  push(chunk: string): string[] {
+    const parts = (this.tail + chunk).split("\n");
+    this.tail = parts.pop()!;
+    if (this.tail.length > this.maxLine) throw new Error(`control line longer than ${this.maxLine} bytes`);
+    return parts.filter((l) => l.length > 0);
+  }
+  /** Whatever followed the last newline (raw console bytes after a `console` response). */
+  rest(): string {
+    const r = this.tail;
+    this.tail = "";
+    return r;
+  }
+}
+
+/** xl list's layout: `Name  ID   Mem VCPUs  State  Time(s)`. */
+export function formatDomainList(domains: DomainSummary[]): string {
+  const head = `${"Name".padEnd(40)}${"ID".padStart(5)}${"Mem".padStart(6)}${"VCPUs".padStart(6)}${"State".padStart(11)}${"Time(s)".padStart(10)}`;
+  const rows = domains.map(
+    (d) =>
+      `${d.name.padEnd(40)}${String(d.domid).padStart(5)}${String(d.memory).padStart(6)}${String(d.vcpus).padStart(6)}` +
+      `${stateColumn(d.state).padStart(11)}${d.time.toFixed(1).padStart(10)}`,
+  );
+  return [head, ...rows].join("\n") + "\n";
+}
+
+/** xl prints six positions, one per state letter, with '-' where the state does not hold. */
+function stateColumn(state: string): string {
+  return "rbpscd"
+    .split("")
+    .map((c) => (state.includes(c) ? c : "-"))
+    .join("");
+}

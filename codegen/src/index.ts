@@ -1,0 +1,7 @@
+/**
+ * @pvkit/codegen: builds the validated ABI model and generates code for both sides of the ABI.
+ * `buildModel` is also the layout authority the conformance test compares with Xen's headers.
+ */
+export { buildModel, ringEntries } from "./model/build.ts";
+export { pascalCase, camelCase } from "./model/names.ts";
+export * from "./model/types.ts";

@@ -1,0 +1,34 @@
+/** Test helpers: run the generator in-process against a fixture ABI and a temporary output root. */
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { run } from "../src/main.ts";
+
+export const FIXTURES = resolve(import.meta.dirname, "fixtures");
+export const REPO = resolve(import.meta.dirname, "../..");
+
+export async function tempRoot(prefix = "pvkit-codegen-"): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Runs `pnpm codegen` in-process; returns the exit code and what it printed. */
+export async function runCodegen(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => void out.push(a.join(" "));
+  console.error = (...a: unknown[]) => void err.push(a.join(" "));
+  try {
+    const code = await run(args).catch((e: unknown) => {
+      err.push(e instanceof Error ? e.message : String(e));
+      return 1;
+    });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+export const read = (path: string) => readFile(path, "utf8");

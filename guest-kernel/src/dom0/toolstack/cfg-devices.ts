@@ -1,0 +1,95 @@
+/**
+ * Device specifications inside a domain config, in xl's two spellings:
+ *   disk: 'format=raw, vdev=xvda, access=rw, target=/path/disk.img'  or  'file:/path/disk.img,xvda,w'
+ *   vif:  'mac=00:16:3e:00:00:01, bridge=pvbr0, ip=10.0.0.2'
+ * Each parser reports a problem through `fail`, which throws the config error for its line.
+ */
+import { isAbsolute, resolve } from "node:path";
+
+export interface DiskSpec {
+  /** Absolute path of the image file. */
+  target: string;
+  format: "raw";
+  /** Guest device name: xvda, xvdb, ... */
+  vdev: string;
+  readonly: boolean;
+}
+
+export interface VifSpec {
+  /** Guest MAC (Xen's OUI 00:16:3e, randomised when absent). */
+  mac: string;
+  bridge: string;
+  ip?: string;
+}
+
+function keyValues(spec: string, what: string, fail: (p: string) => never): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq < 1) fail(`${what}: "${part}" is not key=value`);
+    out.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+export function parseDisk(spec: string, index: number, base: string, fail: (p: string) => never): DiskSpec {
+  const what = `disk ${index}`;
+  let target: string | undefined;
+  let format = "raw";
+  let vdev: string | undefined;
+  let access = "rw";
+  if (spec.includes("=")) {
+    const kv = keyValues(spec, what, fail);
+    for (const k of kv.keys())
+      if (!["target", "format", "vdev", "access", "devtype"].includes(k))
+        fail(`${what}: unknown disk key "${k}"`);
+    target = kv.get("target");
+    format = kv.get("format") ?? "raw";
+    vdev = kv.get("vdev");
+    access = kv.get("access") ?? "rw";
+  } else {
+    // Positional: [target],[format],vdev,[access] — or the classic three-field 'file:/path,xvda,w'.
+    const parts = spec.split(",").map((s) => s.trim());
+    if (parts.length === 3) [target, vdev, access] = parts;
+    else if (parts.length === 4) [target, format, vdev, access] = parts;
+    else fail(`${what}: expected 'target,vdev,access' or key=value pairs, got "${spec}"`);
+    target = target?.replace(/^(file|phy|aio|tap2?:\w+):/, "");
+  }
+  if (!target) fail(`${what}: missing target (the image file)`);
+  if (format !== "raw") fail(`${what}: format "${format}" is not supported (pvkit disks are raw images)`);
+  if (!vdev || !/^xvd[a-z]+$/.test(vdev)) fail(`${what}: vdev must be xvda, xvdb, ... (got "${vdev ?? ""}")`);
+  const ro = access === "r" || access === "ro";
+  if (!ro && access !== "w" && access !== "rw")
+    fail(`${what}: access must be r/ro or w/rw (got "${access}")`);
+  return {
+    target: isAbsolute(target!) ? target! : resolve(base, target!),
+    format: "raw",
+    vdev: vdev!,
+    readonly: ro,
+  };
+}
+
+export function parseVif(spec: string, index: number, fail: (p: string) => never): VifSpec {
+  const what = `vif ${index}`;
+  const kv = keyValues(spec, what, fail);
+  for (const k of kv.keys())
+    if (!["mac", "bridge", "ip", "model", "type"].includes(k)) fail(`${what}: unknown vif key "${k}"`);
+  const mac = kv.get("mac") ?? randomMac();
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) fail(`${what}: "${mac}" is not a MAC address`);
+  const ip = kv.get("ip");
+  if (ip !== undefined && !/^(\d{1,3}\.){3}\d{1,3}$/.test(ip))
+    fail(`${what}: "${ip}" is not an IPv4 address`);
+  const out: VifSpec = { mac: mac.toLowerCase(), bridge: kv.get("bridge") ?? "pvbr0" };
+  if (ip !== undefined) out.ip = ip;
+  return out;
+}
+
+/** A locally-administered-looking MAC under Xen's OUI, as xl generates. */
+function randomMac(): string {
+  const b = Array.from({ length: 3 }, () => Math.floor(Math.random() * 256));
+  b[0]! &= 0x7f;
+  return ["00", "16", "3e", ...b.map((x) => x.toString(16).padStart(2, "0"))].join(":");
+}

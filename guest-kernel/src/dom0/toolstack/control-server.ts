@@ -1,0 +1,165 @@
+/**
+ * dom0's end of the host control socket: the `pvkit` CLI's requests (abi/src/toolstack-protocol.ts)
+ * turned into toolstack calls. Each connection is served on its own; a bad line gets a one-line error
+ * and the connection (and every other) keeps working. `console` turns the connection into the raw
+ * byte stream of a guest's console.
+ */
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
+import { formatDomainList, LineSplitter, type ControlRequest } from "@pvkit/abi/toolstack-protocol";
+import type { Consoled } from "../consoled/consoled.ts";
+import type { Toolstack } from "./toolstack.ts";
+
+/** What `xenstore-*` requests reach: the store, as dom0. */
+export interface StoreAccess {
+  read(path: string): string;
+  write(path: string, value: string): void;
+  rm(path: string): void;
+  directory(path: string): string[];
+  tryRead(path: string): string | undefined;
+}
+
+export class ControlServer {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly toolstack: Toolstack,
+    private readonly consoled: Consoled,
+    private readonly store: StoreAccess,
+  ) {}
+
+  async listen(path: string): Promise<void> {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+    } catch {
+      /* no stale socket */
+    }
+    const server = createServer((s) => this.serve(s));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolve());
+    });
+    chmodSync(path, 0o600);
+  }
+
+  private serve(sock: Socket): void {
+    this.sockets.add(sock);
+    sock.on("close", () => this.sockets.delete(sock));
+    sock.on("error", () => sock.destroy());
+    const lines = new LineSplitter();
+    let raw = false;
+    const onData = (chunk: Buffer) => {
+      if (raw) return;
+      let batch: string[];
+      try {
+        batch = lines.push(chunk.toString("utf8"));
+      } catch (e) {
+        sock.end(JSON.stringify({ id: 0, error: e instanceof Error ? e.message : String(e) }) + "\n");
+        return;
+      }
+      for (const line of batch) {
+        if (raw) break;
+        let req: ControlRequest;
+        try {
+          req = JSON.parse(line) as ControlRequest;
+          if (typeof req !== "object" || req === null || typeof req.op !== "string")
+            throw new Error("not a request");
+        } catch {
+          sock.write(
+            JSON.stringify({ id: 0, error: "malformed request (expected one JSON object per line)" }) + "\n",
+          );
+          continue;
+        }
+        if (req.op === "console") {
+          raw = this.attach(sock, req.id, req.domain);
+          continue;
+        }
+        this.handle(req).then(
+          (result) => sock.write(JSON.stringify({ id: req.id, result: result ?? null }) + "\n"),
+          (e: unknown) =>
+            sock.write(
+              JSON.stringify({ id: req.id, error: e instanceof Error ? e.message : String(e) }) + "\n",
+            ),
+        );
+      }
+    };
+    sock.on("data", onData);
+  }
+
+  /** Switches `sock` to the guest's console; false (and an error line) when there is no such console. */
+  private attach(sock: Socket, id: number, domain: string): boolean {
+    let domid: number;
+    try {
+      domid = this.toolstack.resolve(domain);
+    } catch (e) {
+      sock.write(JSON.stringify({ id, error: e instanceof Error ? e.message : String(e) }) + "\n");
+      return false;
+    }
+    sock.write(JSON.stringify({ id, result: { domid } }) + "\n");
+    const session = this.consoled.connect(domid, { write: (b) => sock.write(b) });
+    if (!session) {
+      sock.end(`\r\n[pvkit: domain ${domain} has no console]\r\n`);
+      return true;
+    }
+    sock.on("data", (b: Buffer) => session.input(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
+    sock.on("close", () => session.detach());
+    return true;
+  }
+
+  private async handle(req: ControlRequest): Promise<unknown> {
+    const t = this.toolstack;
+    switch (req.op) {
+      case "create":
+        return t.create(String(req.config), String(req.file), req.inspect === true);
+      case "list":
+        return t.list();
+      case "pause":
+        return t.pause(String(req.domain));
+      case "unpause":
+        return t.unpause(String(req.domain));
+      case "destroy":
+        return t.destroy(String(req.domain));
+      case "reboot":
+        return t.shutdown(String(req.domain), "reboot");
+      case "shutdown":
+        return t.shutdown(String(req.domain), "poweroff", req.wait === true);
+      case "dmesg":
+        return t.dmesg(req.domain === undefined ? undefined : String(req.domain));
+      case "xenstore-read":
+        return this.store.read(String(req.path));
+      case "xenstore-write":
+        return this.store.write(String(req.path), String(req.value));
+      case "xenstore-rm":
+        return this.store.rm(String(req.path));
+      case "xenstore-ls":
+        return this.ls(String(req.path));
+      default:
+        throw new Error(`unknown request "${(req as { op: string }).op}"`);
+    }
+  }
+
+  /** xenstore-ls's tree format: `name = "value"`, children indented by one space. */
+  private ls(path: string): string {
+    const out: string[] = [];
+    const walk = (p: string, depth: number) => {
+      for (const child of this.store.directory(p)) {
+        const full = p === "/" ? `/${child}` : `${p}/${child}`;
+        out.push(`${" ".repeat(depth)}${child} = "${this.store.tryRead(full) ?? ""}"`);
+        walk(full, depth + 1);
+      }
+    };
+    walk(path, 0);
+    return out.join("\n") + (out.length ? "\n" : "");
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+}
+
+export { formatDomainList };

@@ -1,0 +1,249 @@
+/**
+ * dom0's toolstack (libxl's role): builds domains from xl.cfg files, records them in xenstore, hands
+ * their rings to xenstored and the console daemon, and applies on_poweroff/on_reboot/on_crash when
+ * a domain stops. Every hypervisor operation goes through ToolstackHost; every problem a user can
+ * cause comes back as one ToolstackError line.
+ */
+import { pathToFileURL } from "node:url";
+import type { DomainSummary } from "@pvkit/abi/toolstack-protocol";
+import {
+  GNTTAB_RESERVED_CONSOLE,
+  GNTTAB_RESERVED_XENSTORE,
+  SHUTDOWN_crash,
+  SHUTDOWN_poweroff,
+  SHUTDOWN_reboot,
+  SHUTDOWN_watchdog,
+} from "@pvkit/abi/layout";
+import type { Consoled } from "../consoled/consoled.ts";
+import { parseDomainConfig, type DomainConfig, type LifecycleAction } from "./cfg.ts";
+import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
+import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
+
+/** The xenstored operations the toolstack uses beyond plain writes. */
+export interface StoreServer extends StoreWriter {
+  attachDomainRing(domid: number, page: DataView, notify: () => void): { onEvent(): void };
+  introduceDomain(domid: number, mfn?: bigint, port?: number): void;
+  releaseDomain(domid: number): void;
+  directory(path: string): string[];
+}
+
+export class ToolstackError extends Error {}
+
+interface Managed {
+  cfg: DomainConfig;
+  text: string;
+  resources: (MappedPage | BoundPort)[];
+  unmapped?: boolean;
+}
+
+const PAGES_PER_MIB = 256;
+
+export class Toolstack {
+  private readonly managed = new Map<number, Managed>();
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly host: ToolstackHost,
+    private readonly store: StoreServer,
+    private readonly consoled: Consoled,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    host.onDomainException(() => this.reap());
+  }
+
+  /** `pvkit create`: parse, build, record, connect rings, unpause. Returns the new domain. */
+  create(text: string, file: string, inspect = false): { domid: number; name: string; inspector?: string } {
+    const cfg = parseDomainConfig(file, text);
+    if (this.byName(cfg.name) !== undefined)
+      throw new ToolstackError(`domain name "${cfg.name}" is already in use`);
+    const domid = this.freeDomid();
+    this.host.createDomain(domid, { maxMemKiB: cfg.maxmem * 1024, vcpus: cfg.vcpus });
+    const m: Managed = { cfg, text, resources: [] };
+    this.managed.set(domid, m);
+    try {
+      const k = this.host.setKernel(domid, pathToFileURL(cfg.kernel).href, cfg.extra, inspect || cfg.inspect);
+      const built = this.host.build(domid, cfg.memory * PAGES_PER_MIB);
+      writeDomainEntries(this.store, domid, cfg, built);
+
+      // xenstore: map the guest's ring page (grant 1), bind its port, let xenstored serve it.
+      const storePage = this.host.mapGrant(domid, GNTTAB_RESERVED_XENSTORE);
+      let ring: { onEvent(): void } | undefined;
+      const storePort = this.host.bindInterdomain(domid, built.storePort, () => ring?.onEvent());
+      m.resources.push(storePage, storePort);
+      ring = this.store.attachDomainRing(domid, storePage.view, () => storePort.notify());
+      this.store.introduceDomain(domid, built.storeGfn, built.storePort);
+
+      // console: the same for the console page (grant 0) and xenconsoled.
+      const consPage = this.host.mapGrant(domid, GNTTAB_RESERVED_CONSOLE);
+      const consPort = this.host.bindInterdomain(domid, built.consolePort, () =>
+        this.consoled.onEvent(domid),
+      );
+      m.resources.push(consPage, consPort);
+      this.consoled.attach(domid, consPage.view, () => consPort.notify());
+
+      this.host.unpause(domid);
+      this.log(`created domain ${cfg.name} (id ${domid})`);
+      const out: { domid: number; name: string; inspector?: string } = { domid, name: cfg.name };
+      if (k.inspectorPort)
+        out.inspector = `devtools://devtools/bundled/js_app.html?ws=127.0.0.1:${k.inspectorPort}`;
+      return out;
+    } catch (e) {
+      this.teardown(domid, true);
+      throw e;
+    }
+  }
+
+  /** Domain id from a name or a number. */
+  resolve(domain: string): number {
+    const id = /^[0-9]+$/.test(domain) ? Number(domain) : this.byName(domain);
+    if (id === undefined || !this.host.list().some((d) => d.domid === id))
+      throw new ToolstackError(`no domain "${domain}"`);
+    return id;
+  }
+
+  list(): DomainSummary[] {
+    return this.host.list().map((d) => ({
+      name:
+        d.domid === 0
+          ? "Domain-0"
+          : (this.managed.get(d.domid)?.cfg.name ??
+            this.store.tryRead(`${domainPath(d.domid)}/name`) ??
+            `domain-${d.domid}`),
+      domid: d.domid,
+      memory: Math.round(d.pages / PAGES_PER_MIB),
+      vcpus: d.vcpus,
+      state: stateLetters(d),
+      time: Number(d.cpuTimeNs) / 1e9,
+    }));
+  }
+
+  pause(domain: string): void {
+    this.host.pause(this.guest(domain));
+  }
+
+  unpause(domain: string): void {
+    this.host.unpause(this.guest(domain));
+  }
+
+  /** Graceful: ask through control/shutdown, as xl does; with `wait`, resolve once the domain is gone. */
+  async shutdown(
+    domain: string,
+    kind: "poweroff" | "reboot",
+    wait = false,
+    timeoutMs = 30_000,
+  ): Promise<void> {
+    const domid = this.guest(domain);
+    this.store.write(`${domainPath(domid)}/control/shutdown`, kind);
+    if (!wait) return;
+    const deadline = Date.now() + timeoutMs;
+    while (this.host.list().some((d) => d.domid === domid && (kind === "poweroff" || !d.shutdown))) {
+      if (Date.now() > deadline)
+        throw new ToolstackError(`domain ${domain} did not shut down within ${timeoutMs / 1000} s`);
+      await new Promise<void>((r) => {
+        this.waiters.add(r);
+        setTimeout(r, 200).unref();
+      });
+    }
+  }
+
+  /** Hard stop: no guest involvement. */
+  destroy(domain: string): void {
+    this.teardown(this.guest(domain), true);
+  }
+
+  /** The early console_io log of a domain, or the hypervisor's. */
+  dmesg(domain?: string): string {
+    return this.host.consoleLog(domain === undefined ? 0x7ff2 : this.resolve(domain));
+  }
+
+  private guest(domain: string): number {
+    const domid = this.resolve(domain);
+    if (domid === 0)
+      throw new ToolstackError("that is dom0: operate the host with `pvkit up`'s process instead");
+    return domid;
+  }
+
+  private byName(name: string): number | undefined {
+    for (const [id, m] of this.managed) if (m.cfg.name === name) return id;
+    return undefined;
+  }
+
+  private freeDomid(): number {
+    const used = new Set(this.host.list().map((d) => d.domid));
+    for (let id = 1; id < 0x7ff0; id++) if (!used.has(id)) return id;
+    throw new ToolstackError("no free domain id");
+  }
+
+  /** VIRQ_DOM_EXC: apply each stopped domain's on_* policy. */
+  reap(): void {
+    for (const d of this.host.list()) {
+      const m = this.managed.get(d.domid);
+      if (!m || !d.shutdown || m.unmapped) continue;
+      const action = policy(m.cfg, d.shutdownReason);
+      this.log(`domain ${m.cfg.name} (id ${d.domid}) shut down (reason ${d.shutdownReason}): ${action}`);
+      if (action === "preserve") {
+        this.release(d.domid, m);
+        continue;
+      }
+      this.teardown(d.domid, true);
+      if (action === "restart") {
+        try {
+          this.create(m.text, m.cfg.file);
+        } catch (e) {
+          this.log(`restart of ${m.cfg.name} failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  /** Stops serving a domain's rings (it is gone or preserved for inspection). */
+  private release(domid: number, m: Managed): void {
+    if (m.unmapped) return;
+    m.unmapped = true;
+    this.consoled.detach(domid);
+    this.store.releaseDomain(domid);
+    for (const r of m.resources.reverse()) {
+      try {
+        if ("unmap" in r) r.unmap();
+        else r.close();
+      } catch (e) {
+        this.log(`domain ${domid}: releasing a ring: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  private teardown(domid: number, destroy: boolean): void {
+    const m = this.managed.get(domid);
+    if (m) this.release(domid, m);
+    if (destroy) {
+      try {
+        this.host.destroy(domid);
+      } catch (e) {
+        this.log(`destroy ${domid}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    removeDomainEntries(this.store, domid, m?.cfg.uuid);
+    this.managed.delete(domid);
+  }
+}
+
+function policy(cfg: DomainConfig, reason: number): LifecycleAction {
+  if (reason === SHUTDOWN_poweroff) return cfg.onPoweroff;
+  if (reason === SHUTDOWN_reboot) return cfg.onReboot;
+  if (reason === SHUTDOWN_crash || reason === SHUTDOWN_watchdog) return cfg.onCrash;
+  return "preserve";
+}
+
+/** xl's state letters. */
+function stateLetters(d: DomainInfo): string {
+  let s = "";
+  if (d.running) s += "r";
+  if (d.blocked) s += "b";
+  if (d.paused) s += "p";
+  if (d.shutdown) s += "s";
+  if (d.crashed) s += "c";
+  if (d.dying) s += "d";
+  return s;
+}

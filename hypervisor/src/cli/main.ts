@@ -1,0 +1,124 @@
+/**
+ * `pvkit`: operate a pvkit host like Xen's xl. `pvkit up` runs the machine (hypervisor + dom0) in the
+ * foreground; every other command talks to dom0's toolstack over the control socket. Errors are one
+ * line on stderr and exit status 1.
+ */
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { formatDomainList, type DomainSummary } from "@pvkit/abi/toolstack-protocol";
+import { CliError, ControlClient } from "./client.ts";
+import { attachConsole } from "./console-attach.ts";
+import { controlSocket } from "./paths.ts";
+
+const program = new Command("pvkit")
+  .description("Operate a pvkit host: a paravirtualized hypervisor in TypeScript, modelled on Xen")
+  .option("-s, --socket <path>", "control socket of the host (default: $PVKIT_SOCKET or the run dir)");
+
+const socketPath = () => controlSocket(program.opts<{ socket?: string }>().socket);
+
+async function withClient(fn: (c: ControlClient) => Promise<unknown>): Promise<void> {
+  const c = await ControlClient.open(socketPath());
+  try {
+    await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+program
+  .command("up")
+  .alias("host")
+  .description("boot the hypervisor and dom0 in the foreground and serve the control socket")
+  .option("--trace <file>", "record hypercalls/events/grant ops and write a Perfetto trace on exit")
+  .action(async (opts: { trace?: string }) => {
+    const { runHost } = await import("./host.ts");
+    await runHost({ socket: socketPath(), trace: opts.trace });
+  });
+
+program
+  .command("create <cfg>")
+  .description("create a domain from an xl.cfg-style file")
+  .option("-c, --console", "attach to its console once it is created")
+  .option("--inspect", "start the guest's worker with the Node inspector and print the DevTools URL")
+  .action(async (cfg: string, opts: { console?: boolean; inspect?: boolean }) => {
+    const file = resolve(cfg);
+    const config = await readFile(file, "utf8").catch(() => {
+      throw new CliError(`pvkit: ${cfg}: cannot read the config file`);
+    });
+    const c = await ControlClient.open(socketPath());
+    const r = await c.request<{ domid: number; name: string; inspector?: string }>({
+      op: "create",
+      config,
+      file,
+      inspect: opts.inspect ?? false,
+    });
+    console.log(`Created domain ${r.name} (id ${r.domid})`);
+    if (r.inspector) console.log(`Debugger: ${r.inspector}`);
+    if (opts.console) await attachConsole(c, String(r.domid));
+    else c.close();
+  });
+
+program
+  .command("list")
+  .description("list domains (columns as `xl list`)")
+  .action(() =>
+    withClient(async (c) =>
+      process.stdout.write(formatDomainList(await c.request<DomainSummary[]>({ op: "list" }))),
+    ),
+  );
+
+program
+  .command("console <domain>")
+  .description("attach to a domain's console (Ctrl-] detaches)")
+  .action(async (domain: string) => attachConsole(await ControlClient.open(socketPath()), domain));
+
+for (const op of ["pause", "unpause", "destroy", "reboot"] as const) {
+  program
+    .command(`${op} <domain>`)
+    .description(`${op} a domain (by name or id)`)
+    .action((domain: string) => withClient((c) => c.request({ op, domain })));
+}
+
+program
+  .command("shutdown <domain>")
+  .description("ask a domain to power off gracefully (control/shutdown)")
+  .option("-w, --wait", "wait until it is gone")
+  .action((domain: string, opts: { wait?: boolean }) =>
+    withClient((c) => c.request({ op: "shutdown", domain, wait: opts.wait ?? false })),
+  );
+
+program
+  .command("dmesg [domain]")
+  .description("the hypervisor's console log, or a domain's early (console_io) log")
+  .action((domain: string | undefined) =>
+    withClient(async (c) =>
+      process.stdout.write(await c.request<string>(domain ? { op: "dmesg", domain } : { op: "dmesg" })),
+    ),
+  );
+
+program
+  .command("xenstore-read <path>")
+  .action((path: string) =>
+    withClient(async (c) => console.log(await c.request<string>({ op: "xenstore-read", path }))),
+  );
+program
+  .command("xenstore-write <path> <value>")
+  .action((path: string, value: string) =>
+    withClient((c) => c.request({ op: "xenstore-write", path, value })),
+  );
+program
+  .command("xenstore-ls [path]")
+  .action((path: string | undefined) =>
+    withClient(async (c) =>
+      process.stdout.write(await c.request<string>({ op: "xenstore-ls", path: path ?? "/" })),
+    ),
+  );
+program
+  .command("xenstore-rm <path>")
+  .action((path: string) => withClient((c) => c.request({ op: "xenstore-rm", path })));
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  console.error(e instanceof CliError ? e.message : `pvkit: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
