@@ -56,6 +56,31 @@
 #define GNTTABOP_query_size 6
 #define GNTTABOP_set_version 8
 #define GNTTABOP_get_version 10
+#define __HYPERVISOR_pvkit_op 64
+#define PVKIT_OP_set_kernel 0
+#define PVKIT_OP_start 1
+#define PVKIT_OP_console_read 2
+#define PVKIT_OP_build 3
+#define __HYPERVISOR_vcpu_op 24
+#define VCPUOP_up 1
+#define VCPUOP_down 2
+#define VCPUOP_is_up 3
+#define VCPUOP_get_runstate_info 4
+#define VCPUOP_set_periodic_timer 6
+#define VCPUOP_stop_periodic_timer 7
+#define VCPUOP_set_singleshot_timer 8
+#define VCPUOP_stop_singleshot_timer 9
+#define __HYPERVISOR_domctl 36
+#define XEN_DOMCTL_createdomain 1
+#define XEN_DOMCTL_destroydomain 2
+#define XEN_DOMCTL_pausedomain 3
+#define XEN_DOMCTL_unpausedomain 4
+#define XEN_DOMCTL_getdomaininfo 5
+#define XEN_DOMCTL_max_mem 11
+#define XEN_DOMCTL_max_vcpus 15
+#define __HYPERVISOR_sysctl 35
+#define XEN_SYSCTL_physinfo 3
+#define XEN_SYSCTL_getdomaininfolist 6
 
 /* Constants */
 #define DOMID_FIRST_RESERVED 32752
@@ -85,10 +110,13 @@
 #define VIRQ_ARGO 11
 #define VIRQ_ENOMEM 12
 #define VIRQ_XENPMU 13
+#define VIRQ_ARCH_0 16
+#define NR_VIRQS 24
 #define XEN_LEGACY_MAX_VCPUS 32
 #define MAX_GUEST_CMDLINE 1024
 #define XEN_PVCLOCK_TSC_STABLE_BIT 1
 #define XEN_PVCLOCK_GUEST_STOPPED 2
+#define EVTCHN_2L_NR_CHANNELS 4096
 #define EVTCHNSTAT_closed 0
 #define EVTCHNSTAT_unbound 1
 #define EVTCHNSTAT_interdomain 2
@@ -157,6 +185,7 @@
 #define PVKIT_TRAP_DONE 2
 #define PVKIT_TRAP_STATE_WORD 0
 #define PVKIT_TRAP_DOORBELL_WORD 14
+#define PVKIT_SET_KERNEL_INSPECT 1
 #define XENSTORE_RING_SIZE 1024
 #define XENSTORE_PAYLOAD_MAX 4096
 #define XENSTORE_ABS_PATH_MAX 3072
@@ -198,12 +227,129 @@
 #define XS_INVALID 65535
 #define XENCONS_IN_SIZE 1024
 #define XENCONS_OUT_SIZE 2048
+#define RUNSTATE_running 0
+#define RUNSTATE_runnable 1
+#define RUNSTATE_blocked 2
+#define RUNSTATE_offline 3
+#define VCPU_SSHOTTMR_future 1
+#define XEN_DOMCTL_CDF_hvm 1
+#define XEN_DOMCTL_CDF_hap 2
+#define XEN_DOMCTL_CDF_s3_integrity 4
+#define XEN_DOMCTL_CDF_oos_off 8
+#define XEN_DOMCTL_CDF_xs_domain 16
+#define XEN_DOMCTL_CDF_iommu 32
+#define XEN_DOMCTL_CDF_nested_virt 64
+#define XEN_DOMCTL_CDF_vpmu 128
+#define XEN_DOMCTL_INTERFACE_VERSION 21
+#define XEN_DOMCTL_GRANT_version_mask 15
+#define XEN_INVALID_MAX_VCPU_ID 4294967295ULL
+#define XEN_DOMINF_dying 1
+#define XEN_DOMINF_hvm_guest 2
+#define XEN_DOMINF_shutdown 4
+#define XEN_DOMINF_paused 8
+#define XEN_DOMINF_blocked 16
+#define XEN_DOMINF_running 32
+#define XEN_DOMINF_debugged 64
+#define XEN_DOMINF_xs_domain 128
+#define XEN_DOMINF_hap 256
+#define XEN_DOMINF_shutdownmask 255
+#define XEN_DOMINF_shutdownshift 16
+#define XEN_SYSCTL_INTERFACE_VERSION 21
+#define XEN_SYSCTL_PHYSCAP_hvm 1
+#define XEN_SYSCTL_PHYSCAP_pv 2
+#define XEN_SYSCTL_PHYSCAP_directio 4
+#define XEN_SYSCTL_PHYSCAP_hap 8
+#define XEN_SYSCTL_PHYSCAP_shadow 16
+#define XEN_SYSCTL_PHYSCAP_vmtrace 64
+#define XEN_SYSCTL_PHYSCAP_vpmu 128
+#define XEN_SYSCTL_PHYSCAP_gnttab_v1 256
+#define XEN_SYSCTL_PHYSCAP_gnttab_v2 512
+#define BLKIF_MAX_SEGMENTS_PER_REQUEST 11
+#define BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST 8
+#define BLKIF_DISCARD_SECURE 1
+#define BLKIF_OP_READ 0
+#define BLKIF_OP_WRITE 1
+#define BLKIF_OP_WRITE_BARRIER 2
+#define BLKIF_OP_FLUSH_DISKCACHE 3
+#define BLKIF_OP_RESERVED_1 4
+#define BLKIF_OP_DISCARD 5
+#define BLKIF_OP_INDIRECT 6
+#define BLKIF_RSP_EOPNOTSUPP -2
+#define BLKIF_RSP_ERROR -1
+#define BLKIF_RSP_OKAY 0
+#define VDISK_CDROM 1
+#define VDISK_REMOVABLE 2
+#define VDISK_READONLY 4
+#define XenbusStateUnknown 0
+#define XenbusStateInitialising 1
+#define XenbusStateInitWait 2
+#define XenbusStateInitialised 3
+#define XenbusStateConnected 4
+#define XenbusStateClosing 5
+#define XenbusStateClosed 6
+#define XenbusStateReconfiguring 7
+#define XenbusStateReconfigured 8
+#define VMXNET_F_RXCSUM 1
+#define VMXNET_F_TXCSUM 2
+#define VMXNET_F_TSO 4
+#define VMXNET_F_LRO 8
+#define VMXNET_F_RSS 16
+#define VMXNET_F_RXVLAN 32
+#define VMXNET_F_TXVLAN 64
+#define VMXNET_F_MULTIQUEUE 128
+#define VMXNET_TX_RING_SIZE 256
+#define VMXNET_TX_COMP_RING_SIZE 256
+#define VMXNET_RX_RING_SIZE 128
+#define VMXNET_RX_COMP_RING_SIZE 256
+#define VMXNET_MAX_QUEUES 8
+#define VMXNET_MAX_TX_DESC_PER_PKT 16
+#define VMXNET_MAX_FRAME 65553
+#define VMXNET_MAX_MTU 9000
+#define VMXNET_RX_BUF_SIZE 2048
+#define VMXNET_INTR_TX 1
+#define VMXNET_INTR_RX 2
+#define VMXNET_IMM_NONE 0
+#define VMXNET_IMM_ADAPTIVE 1
+#define VMXNET_IMM_USECS 2
+#define VMXNET_QSTATUS_STOPPED 1
+#define VMXNET_QSTATUS_ERROR 2
+#define VMXNET_RSS_TYPE_NONE 0
+#define VMXNET_RSS_TYPE_IPV4 1
+#define VMXNET_RSS_TYPE_TCP_IPV4 2
+#define VMXNET_RSS_TYPE_IPV6 3
+#define VMXNET_RSS_TYPE_TCP_IPV6 4
+#define VMXNET_RXC_SOP 1
+#define VMXNET_RXC_EOP 2
+#define VMXNET_RXC_ERR 4
+#define VMXNET_RXC_TS 8
+#define VMXNET_RXC_IPC 16
+#define VMXNET_RXC_TUC 32
+#define VMXNET_RXC_TCP 64
+#define VMXNET_RXC_UDP 128
+#define VMXNET_RXC_V4 256
+#define VMXNET_RXC_V6 512
+#define VMXNET_RXC_FRG 1024
+#define VMXNET_RXC_CNC 2048
+#define VMXNET_RXC_GEN 32768
+#define VMXNET_RXD_BTYPE_BODY 1
+#define VMXNET_RXD_GEN 32768
+#define VMXNET_TXC_OK 0
+#define VMXNET_TXC_ERROR 1
+#define VMXNET_TXC_GEN 32768
+#define VMXNET_TXD_EOP 1
+#define VMXNET_TXD_CQ 2
+#define VMXNET_TXD_TI 4
+#define VMXNET_TXD_OM_SHIFT 4
+#define VMXNET_TXD_OM_MASK 3
+#define VMXNET_TXD_GEN 32768
+#define VMXNET_OM_NONE 0
+#define VMXNET_OM_CSUM 2
+#define VMXNET_OM_TSO 3
 
 /* Errno (Xen's values; hypercalls return them negated) */
 #define XEN_EPERM 1
 #define XEN_ENOENT 2
 #define XEN_ESRCH 3
-#define XEN_EINTR 4
 #define XEN_EIO 5
 #define XEN_ENXIO 6
 #define XEN_E2BIG 7
@@ -240,7 +386,6 @@
 #define XEN_EBADMSG 74
 #define XEN_EOVERFLOW 75
 #define XEN_EILSEQ 84
-#define XEN_ERESTART 85
 #define XEN_ENOTSOCK 88
 #define XEN_EMSGSIZE 90
 #define XEN_EOPNOTSUPP 95
@@ -533,7 +678,7 @@ struct sched_shutdown {
 _Static_assert(sizeof(struct sched_shutdown) == 4, "sizeof sched_shutdown");
 _Static_assert(offsetof(struct sched_shutdown, reason) == 0, "offsetof sched_shutdown.reason");
 
-/* SCHEDOP_watchdog: id 0 with a timeout creates a watchdog (id returned); timeout 0 destroys one. */
+/* SCHEDOP_watchdog: id 0 creates a watchdog (its id is returned); id n with a timeout feeds it, with timeout 0 destroys it. */
 struct sched_watchdog {
     uint32_t id;
     uint32_t timeout;
@@ -760,6 +905,78 @@ _Static_assert(offsetof(struct pvkit_vcpu_regs, result) == 48, "offsetof pvkit_v
 _Static_assert(offsetof(struct pvkit_vcpu_regs, doorbell) == 56, "offsetof pvkit_vcpu_regs.doorbell");
 _Static_assert(offsetof(struct pvkit_vcpu_regs, pad) == 60, "offsetof pvkit_vcpu_regs.pad");
 
+/* PVKIT_OP_build: what libxenguest's PV builder does, done by the hypervisor: populate the domain's memory, allocate its xenstore and console ring pages, allocate unbound event channels for them (remote ends: store_domid / console_domid), grant the rings to those domains at GNTTAB_RESERVED_XENSTORE / GNTTAB_RESERVED_CONSOLE and write start_info. The domain stays paused. */
+struct pvkit_build {
+    uint16_t domid;
+    uint16_t store_domid;
+    uint16_t console_domid;
+    uint16_t pad;
+    uint64_t nr_pages;
+    uint64_t start_info_gfn;
+    uint64_t store_gfn;
+    uint64_t console_gfn;
+    uint32_t store_port;
+    uint32_t console_port;
+};
+_Static_assert(sizeof(struct pvkit_build) == 48, "sizeof pvkit_build");
+_Static_assert(offsetof(struct pvkit_build, domid) == 0, "offsetof pvkit_build.domid");
+_Static_assert(offsetof(struct pvkit_build, store_domid) == 2, "offsetof pvkit_build.store_domid");
+_Static_assert(offsetof(struct pvkit_build, console_domid) == 4, "offsetof pvkit_build.console_domid");
+_Static_assert(offsetof(struct pvkit_build, pad) == 6, "offsetof pvkit_build.pad");
+_Static_assert(offsetof(struct pvkit_build, nr_pages) == 8, "offsetof pvkit_build.nr_pages");
+_Static_assert(offsetof(struct pvkit_build, start_info_gfn) == 16, "offsetof pvkit_build.start_info_gfn");
+_Static_assert(offsetof(struct pvkit_build, store_gfn) == 24, "offsetof pvkit_build.store_gfn");
+_Static_assert(offsetof(struct pvkit_build, console_gfn) == 32, "offsetof pvkit_build.console_gfn");
+_Static_assert(offsetof(struct pvkit_build, store_port) == 40, "offsetof pvkit_build.store_port");
+_Static_assert(offsetof(struct pvkit_build, console_port) == 44, "offsetof pvkit_build.console_port");
+
+/* PVKIT_OP_console_read: copy bytes of a domain's console_io output log, from byte position `cons` of the log, into `buffer`. The hypervisor keeps a bounded log per domain; a reader that fell behind gets the oldest bytes still kept and `cons` tells it where it now is. */
+struct pvkit_console_read {
+    uint16_t domid;
+    uint16_t pad;
+    uint32_t len;
+    uint64_t buffer;
+    uint64_t cons;
+    uint32_t count;
+    uint32_t pad2;
+};
+_Static_assert(sizeof(struct pvkit_console_read) == 32, "sizeof pvkit_console_read");
+_Static_assert(offsetof(struct pvkit_console_read, domid) == 0, "offsetof pvkit_console_read.domid");
+_Static_assert(offsetof(struct pvkit_console_read, pad) == 2, "offsetof pvkit_console_read.pad");
+_Static_assert(offsetof(struct pvkit_console_read, len) == 4, "offsetof pvkit_console_read.len");
+_Static_assert(offsetof(struct pvkit_console_read, buffer) == 8, "offsetof pvkit_console_read.buffer");
+_Static_assert(offsetof(struct pvkit_console_read, cons) == 16, "offsetof pvkit_console_read.cons");
+_Static_assert(offsetof(struct pvkit_console_read, count) == 24, "offsetof pvkit_console_read.count");
+_Static_assert(offsetof(struct pvkit_console_read, pad2) == 28, "offsetof pvkit_console_read.pad2");
+
+/* A sub-op argument that is just a domain id. */
+struct pvkit_domid {
+    uint16_t domid;
+    uint16_t pad;
+};
+_Static_assert(sizeof(struct pvkit_domid) == 4, "sizeof pvkit_domid");
+_Static_assert(offsetof(struct pvkit_domid, domid) == 0, "offsetof pvkit_domid.domid");
+_Static_assert(offsetof(struct pvkit_domid, pad) == 2, "offsetof pvkit_domid.pad");
+
+/* PVKIT_OP_set_kernel: the guest program (module URL) and command line a new domain runs. */
+struct pvkit_set_kernel {
+    uint16_t domid;
+    uint16_t inspector_port;
+    uint32_t kernel_len;
+    uint32_t cmdline_len;
+    uint32_t flags;
+    uint64_t kernel;
+    uint64_t cmdline;
+};
+_Static_assert(sizeof(struct pvkit_set_kernel) == 32, "sizeof pvkit_set_kernel");
+_Static_assert(offsetof(struct pvkit_set_kernel, domid) == 0, "offsetof pvkit_set_kernel.domid");
+_Static_assert(offsetof(struct pvkit_set_kernel, inspector_port) == 2, "offsetof pvkit_set_kernel.inspector_port");
+_Static_assert(offsetof(struct pvkit_set_kernel, kernel_len) == 4, "offsetof pvkit_set_kernel.kernel_len");
+_Static_assert(offsetof(struct pvkit_set_kernel, cmdline_len) == 8, "offsetof pvkit_set_kernel.cmdline_len");
+_Static_assert(offsetof(struct pvkit_set_kernel, flags) == 12, "offsetof pvkit_set_kernel.flags");
+_Static_assert(offsetof(struct pvkit_set_kernel, kernel) == 16, "offsetof pvkit_set_kernel.kernel");
+_Static_assert(offsetof(struct pvkit_set_kernel, cmdline) == 24, "offsetof pvkit_set_kernel.cmdline");
+
 /* The xenstore ring page shared by a domain and xenstored: a request and a response byte ring with free-running indices masked by XENSTORE_RING_SIZE, plus reconnection state. */
 struct xenstore_domain_interface {
     uint8_t req[1024];
@@ -813,6 +1030,367 @@ _Static_assert(offsetof(struct xencons_interface, in_prod) == 3076, "offsetof xe
 _Static_assert(offsetof(struct xencons_interface, out_cons) == 3080, "offsetof xencons_interface.out_cons");
 _Static_assert(offsetof(struct xencons_interface, out_prod) == 3084, "offsetof xencons_interface.out_prod");
 
+/* How long a vCPU has spent in each RUNSTATE_*. */
+struct vcpu_runstate_info {
+    int32_t state;
+    uint64_t state_entry_time;
+    uint64_t time[4];
+};
+_Static_assert(sizeof(struct vcpu_runstate_info) == 48, "sizeof vcpu_runstate_info");
+_Static_assert(offsetof(struct vcpu_runstate_info, state) == 0, "offsetof vcpu_runstate_info.state");
+_Static_assert(offsetof(struct vcpu_runstate_info, state_entry_time) == 8, "offsetof vcpu_runstate_info.state_entry_time");
+_Static_assert(offsetof(struct vcpu_runstate_info, time) == 16, "offsetof vcpu_runstate_info.time");
+
+/* VCPUOP_set_periodic_timer argument. */
+struct vcpu_set_periodic_timer {
+    uint64_t period_ns;
+};
+_Static_assert(sizeof(struct vcpu_set_periodic_timer) == 8, "sizeof vcpu_set_periodic_timer");
+_Static_assert(offsetof(struct vcpu_set_periodic_timer, period_ns) == 0, "offsetof vcpu_set_periodic_timer.period_ns");
+
+/* VCPUOP_set_singleshot_timer argument. */
+struct vcpu_set_singleshot_timer {
+    uint64_t timeout_abs_ns;
+    uint32_t flags;
+};
+_Static_assert(sizeof(struct vcpu_set_singleshot_timer) == 16, "sizeof vcpu_set_singleshot_timer");
+_Static_assert(offsetof(struct vcpu_set_singleshot_timer, timeout_abs_ns) == 0, "offsetof vcpu_set_singleshot_timer.timeout_abs_ns");
+_Static_assert(offsetof(struct vcpu_set_singleshot_timer, flags) == 8, "offsetof vcpu_set_singleshot_timer.flags");
+
+/* x86 domain configuration (emulated devices of HVM guests); pvkit's PV domains leave it zero. */
+struct xen_arch_domainconfig {
+    uint32_t emulation_flags;
+    uint32_t misc_flags;
+};
+_Static_assert(sizeof(struct xen_arch_domainconfig) == 8, "sizeof xen_arch_domainconfig");
+_Static_assert(offsetof(struct xen_arch_domainconfig, emulation_flags) == 0, "offsetof xen_arch_domainconfig.emulation_flags");
+_Static_assert(offsetof(struct xen_arch_domainconfig, misc_flags) == 4, "offsetof xen_arch_domainconfig.misc_flags");
+
+/* XEN_DOMCTL_createdomain: make a new, paused, empty domain. domctl.domain in: the wanted id or 0 for any; out: the new id. HVM/IOMMU/vmtrace fields are kept for layout and must be 0. */
+struct xen_domctl_createdomain {
+    uint32_t ssidref;
+    uint8_t handle[16];
+    uint32_t flags;
+    uint32_t iommu_opts;
+    uint32_t max_vcpus;
+    uint32_t max_evtchn_port;
+    int32_t max_grant_frames;
+    int32_t max_maptrack_frames;
+    uint32_t grant_opts;
+    uint32_t vmtrace_size;
+    uint32_t cpupool_id;
+    struct xen_arch_domainconfig arch;
+};
+_Static_assert(sizeof(struct xen_domctl_createdomain) == 64, "sizeof xen_domctl_createdomain");
+_Static_assert(offsetof(struct xen_domctl_createdomain, ssidref) == 0, "offsetof xen_domctl_createdomain.ssidref");
+_Static_assert(offsetof(struct xen_domctl_createdomain, handle) == 4, "offsetof xen_domctl_createdomain.handle");
+_Static_assert(offsetof(struct xen_domctl_createdomain, flags) == 20, "offsetof xen_domctl_createdomain.flags");
+_Static_assert(offsetof(struct xen_domctl_createdomain, iommu_opts) == 24, "offsetof xen_domctl_createdomain.iommu_opts");
+_Static_assert(offsetof(struct xen_domctl_createdomain, max_vcpus) == 28, "offsetof xen_domctl_createdomain.max_vcpus");
+_Static_assert(offsetof(struct xen_domctl_createdomain, max_evtchn_port) == 32, "offsetof xen_domctl_createdomain.max_evtchn_port");
+_Static_assert(offsetof(struct xen_domctl_createdomain, max_grant_frames) == 36, "offsetof xen_domctl_createdomain.max_grant_frames");
+_Static_assert(offsetof(struct xen_domctl_createdomain, max_maptrack_frames) == 40, "offsetof xen_domctl_createdomain.max_maptrack_frames");
+_Static_assert(offsetof(struct xen_domctl_createdomain, grant_opts) == 44, "offsetof xen_domctl_createdomain.grant_opts");
+_Static_assert(offsetof(struct xen_domctl_createdomain, vmtrace_size) == 48, "offsetof xen_domctl_createdomain.vmtrace_size");
+_Static_assert(offsetof(struct xen_domctl_createdomain, cpupool_id) == 52, "offsetof xen_domctl_createdomain.cpupool_id");
+_Static_assert(offsetof(struct xen_domctl_createdomain, arch) == 56, "offsetof xen_domctl_createdomain.arch");
+
+/* XEN_DOMCTL_getdomaininfo result (also the element of XEN_SYSCTL_getdomaininfolist). */
+struct xen_domctl_getdomaininfo {
+    uint16_t domain;
+    uint16_t pad1;
+    uint32_t flags;
+    uint64_t tot_pages;
+    uint64_t max_pages;
+    uint64_t outstanding_pages;
+    uint64_t shr_pages;
+    uint64_t paged_pages;
+    uint64_t shared_info_frame;
+    uint64_t cpu_time;
+    uint32_t nr_online_vcpus;
+    uint32_t max_vcpu_id;
+    uint32_t ssidref;
+    uint8_t handle[16];
+    uint32_t cpupool;
+    uint8_t gpaddr_bits;
+    uint8_t pad2[7];
+    struct xen_arch_domainconfig arch_config;
+};
+_Static_assert(sizeof(struct xen_domctl_getdomaininfo) == 112, "sizeof xen_domctl_getdomaininfo");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, domain) == 0, "offsetof xen_domctl_getdomaininfo.domain");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, pad1) == 2, "offsetof xen_domctl_getdomaininfo.pad1");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, flags) == 4, "offsetof xen_domctl_getdomaininfo.flags");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, tot_pages) == 8, "offsetof xen_domctl_getdomaininfo.tot_pages");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, max_pages) == 16, "offsetof xen_domctl_getdomaininfo.max_pages");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, outstanding_pages) == 24, "offsetof xen_domctl_getdomaininfo.outstanding_pages");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, shr_pages) == 32, "offsetof xen_domctl_getdomaininfo.shr_pages");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, paged_pages) == 40, "offsetof xen_domctl_getdomaininfo.paged_pages");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, shared_info_frame) == 48, "offsetof xen_domctl_getdomaininfo.shared_info_frame");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, cpu_time) == 56, "offsetof xen_domctl_getdomaininfo.cpu_time");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, nr_online_vcpus) == 64, "offsetof xen_domctl_getdomaininfo.nr_online_vcpus");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, max_vcpu_id) == 68, "offsetof xen_domctl_getdomaininfo.max_vcpu_id");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, ssidref) == 72, "offsetof xen_domctl_getdomaininfo.ssidref");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, handle) == 76, "offsetof xen_domctl_getdomaininfo.handle");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, cpupool) == 92, "offsetof xen_domctl_getdomaininfo.cpupool");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, gpaddr_bits) == 96, "offsetof xen_domctl_getdomaininfo.gpaddr_bits");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, pad2) == 97, "offsetof xen_domctl_getdomaininfo.pad2");
+_Static_assert(offsetof(struct xen_domctl_getdomaininfo, arch_config) == 104, "offsetof xen_domctl_getdomaininfo.arch_config");
+
+/* pvkit's name for the first 16 bytes of Xen's struct xen_domctl (cmd, interface_version, domain, _pad); the conformance test checks it against struct xen_domctl. */
+struct xen_domctl_header {
+    uint32_t cmd;
+    uint32_t interface_version;
+    uint16_t domain;
+    uint16_t _pad[3];
+};
+_Static_assert(sizeof(struct xen_domctl_header) == 16, "sizeof xen_domctl_header");
+_Static_assert(offsetof(struct xen_domctl_header, cmd) == 0, "offsetof xen_domctl_header.cmd");
+_Static_assert(offsetof(struct xen_domctl_header, interface_version) == 4, "offsetof xen_domctl_header.interface_version");
+_Static_assert(offsetof(struct xen_domctl_header, domain) == 8, "offsetof xen_domctl_header.domain");
+_Static_assert(offsetof(struct xen_domctl_header, _pad) == 10, "offsetof xen_domctl_header._pad");
+
+/* XEN_DOMCTL_max_mem: set the domain's memory limit. */
+struct xen_domctl_max_mem {
+    uint64_t max_memkb;
+};
+_Static_assert(sizeof(struct xen_domctl_max_mem) == 8, "sizeof xen_domctl_max_mem");
+_Static_assert(offsetof(struct xen_domctl_max_mem, max_memkb) == 0, "offsetof xen_domctl_max_mem.max_memkb");
+
+/* XEN_DOMCTL_max_vcpus: allocate the domain's vCPUs (all down until VCPUOP_up or start). */
+struct xen_domctl_max_vcpus {
+    uint32_t max;
+};
+_Static_assert(sizeof(struct xen_domctl_max_vcpus) == 4, "sizeof xen_domctl_max_vcpus");
+_Static_assert(offsetof(struct xen_domctl_max_vcpus, max) == 0, "offsetof xen_domctl_max_vcpus.max");
+
+/* XEN_SYSCTL_getdomaininfolist: info of up to max_domains domains with id >= first_domain. */
+struct xen_sysctl_getdomaininfolist {
+    uint16_t first_domain;
+    uint32_t max_domains;
+    uint64_t buffer;
+    uint32_t num_domains;
+};
+_Static_assert(sizeof(struct xen_sysctl_getdomaininfolist) == 24, "sizeof xen_sysctl_getdomaininfolist");
+_Static_assert(offsetof(struct xen_sysctl_getdomaininfolist, first_domain) == 0, "offsetof xen_sysctl_getdomaininfolist.first_domain");
+_Static_assert(offsetof(struct xen_sysctl_getdomaininfolist, max_domains) == 4, "offsetof xen_sysctl_getdomaininfolist.max_domains");
+_Static_assert(offsetof(struct xen_sysctl_getdomaininfolist, buffer) == 8, "offsetof xen_sysctl_getdomaininfolist.buffer");
+_Static_assert(offsetof(struct xen_sysctl_getdomaininfolist, num_domains) == 16, "offsetof xen_sysctl_getdomaininfolist.num_domains");
+
+/* pvkit's name for the first 8 bytes of Xen's struct xen_sysctl (cmd, interface_version); the conformance test checks it against struct xen_sysctl. */
+struct xen_sysctl_header {
+    uint32_t cmd;
+    uint32_t interface_version;
+};
+_Static_assert(sizeof(struct xen_sysctl_header) == 8, "sizeof xen_sysctl_header");
+_Static_assert(offsetof(struct xen_sysctl_header, cmd) == 0, "offsetof xen_sysctl_header.cmd");
+_Static_assert(offsetof(struct xen_sysctl_header, interface_version) == 4, "offsetof xen_sysctl_header.interface_version");
+
+/* XEN_SYSCTL_physinfo result: the host's CPUs and memory. */
+struct xen_sysctl_physinfo {
+    uint32_t threads_per_core;
+    uint32_t cores_per_socket;
+    uint32_t nr_cpus;
+    uint32_t max_cpu_id;
+    uint32_t nr_nodes;
+    uint32_t max_node_id;
+    uint32_t cpu_khz;
+    uint32_t capabilities;
+    uint32_t arch_capabilities;
+    uint32_t pad;
+    uint64_t total_pages;
+    uint64_t free_pages;
+    uint64_t scrub_pages;
+    uint64_t outstanding_pages;
+    uint64_t max_mfn;
+    uint32_t hw_cap[8];
+};
+_Static_assert(sizeof(struct xen_sysctl_physinfo) == 112, "sizeof xen_sysctl_physinfo");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, threads_per_core) == 0, "offsetof xen_sysctl_physinfo.threads_per_core");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, cores_per_socket) == 4, "offsetof xen_sysctl_physinfo.cores_per_socket");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, nr_cpus) == 8, "offsetof xen_sysctl_physinfo.nr_cpus");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, max_cpu_id) == 12, "offsetof xen_sysctl_physinfo.max_cpu_id");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, nr_nodes) == 16, "offsetof xen_sysctl_physinfo.nr_nodes");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, max_node_id) == 20, "offsetof xen_sysctl_physinfo.max_node_id");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, cpu_khz) == 24, "offsetof xen_sysctl_physinfo.cpu_khz");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, capabilities) == 28, "offsetof xen_sysctl_physinfo.capabilities");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, arch_capabilities) == 32, "offsetof xen_sysctl_physinfo.arch_capabilities");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, pad) == 36, "offsetof xen_sysctl_physinfo.pad");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, total_pages) == 40, "offsetof xen_sysctl_physinfo.total_pages");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, free_pages) == 48, "offsetof xen_sysctl_physinfo.free_pages");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, scrub_pages) == 56, "offsetof xen_sysctl_physinfo.scrub_pages");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, outstanding_pages) == 64, "offsetof xen_sysctl_physinfo.outstanding_pages");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, max_mfn) == 72, "offsetof xen_sysctl_physinfo.max_mfn");
+_Static_assert(offsetof(struct xen_sysctl_physinfo, hw_cap) == 80, "offsetof xen_sysctl_physinfo.hw_cap");
+
+/* One granted page of a request and the sectors used in it (0..7 for 4 KiB pages). */
+struct blkif_request_segment {
+    uint32_t gref;
+    uint8_t first_sect;
+    uint8_t last_sect;
+};
+_Static_assert(sizeof(struct blkif_request_segment) == 8, "sizeof blkif_request_segment");
+_Static_assert(offsetof(struct blkif_request_segment, gref) == 0, "offsetof blkif_request_segment.gref");
+_Static_assert(offsetof(struct blkif_request_segment, first_sect) == 4, "offsetof blkif_request_segment.first_sect");
+_Static_assert(offsetof(struct blkif_request_segment, last_sect) == 5, "offsetof blkif_request_segment.last_sect");
+
+/* A read, write or flush request on the ring. */
+struct blkif_request {
+    uint8_t operation;
+    uint8_t nr_segments;
+    uint16_t handle;
+    uint64_t id;
+    uint64_t sector_number;
+    struct blkif_request_segment seg[11];
+};
+_Static_assert(sizeof(struct blkif_request) == 112, "sizeof blkif_request");
+_Static_assert(offsetof(struct blkif_request, operation) == 0, "offsetof blkif_request.operation");
+_Static_assert(offsetof(struct blkif_request, nr_segments) == 1, "offsetof blkif_request.nr_segments");
+_Static_assert(offsetof(struct blkif_request, handle) == 2, "offsetof blkif_request.handle");
+_Static_assert(offsetof(struct blkif_request, id) == 8, "offsetof blkif_request.id");
+_Static_assert(offsetof(struct blkif_request, sector_number) == 16, "offsetof blkif_request.sector_number");
+_Static_assert(offsetof(struct blkif_request, seg) == 24, "offsetof blkif_request.seg");
+
+/* BLKIF_OP_DISCARD request (same ring slot as blkif_request). */
+struct blkif_request_discard {
+    uint8_t operation;
+    uint8_t flag;
+    uint16_t handle;
+    uint64_t id;
+    uint64_t sector_number;
+    uint64_t nr_sectors;
+};
+_Static_assert(sizeof(struct blkif_request_discard) == 32, "sizeof blkif_request_discard");
+_Static_assert(offsetof(struct blkif_request_discard, operation) == 0, "offsetof blkif_request_discard.operation");
+_Static_assert(offsetof(struct blkif_request_discard, flag) == 1, "offsetof blkif_request_discard.flag");
+_Static_assert(offsetof(struct blkif_request_discard, handle) == 2, "offsetof blkif_request_discard.handle");
+_Static_assert(offsetof(struct blkif_request_discard, id) == 8, "offsetof blkif_request_discard.id");
+_Static_assert(offsetof(struct blkif_request_discard, sector_number) == 16, "offsetof blkif_request_discard.sector_number");
+_Static_assert(offsetof(struct blkif_request_discard, nr_sectors) == 24, "offsetof blkif_request_discard.nr_sectors");
+
+/* BLKIF_OP_INDIRECT request: the segments live in granted pages of blkif_request_segment (feature-max-indirect-segments), so one request can move more than 11 pages. */
+struct blkif_request_indirect {
+    uint8_t operation;
+    uint8_t indirect_op;
+    uint16_t nr_segments;
+    uint64_t id;
+    uint64_t sector_number;
+    uint16_t handle;
+    uint32_t indirect_grefs[8];
+};
+_Static_assert(sizeof(struct blkif_request_indirect) == 64, "sizeof blkif_request_indirect");
+_Static_assert(offsetof(struct blkif_request_indirect, operation) == 0, "offsetof blkif_request_indirect.operation");
+_Static_assert(offsetof(struct blkif_request_indirect, indirect_op) == 1, "offsetof blkif_request_indirect.indirect_op");
+_Static_assert(offsetof(struct blkif_request_indirect, nr_segments) == 2, "offsetof blkif_request_indirect.nr_segments");
+_Static_assert(offsetof(struct blkif_request_indirect, id) == 8, "offsetof blkif_request_indirect.id");
+_Static_assert(offsetof(struct blkif_request_indirect, sector_number) == 16, "offsetof blkif_request_indirect.sector_number");
+_Static_assert(offsetof(struct blkif_request_indirect, handle) == 24, "offsetof blkif_request_indirect.handle");
+_Static_assert(offsetof(struct blkif_request_indirect, indirect_grefs) == 28, "offsetof blkif_request_indirect.indirect_grefs");
+
+/* The backend's answer to one request. */
+struct blkif_response {
+    uint64_t id;
+    uint8_t operation;
+    int16_t status;
+};
+_Static_assert(sizeof(struct blkif_response) == 16, "sizeof blkif_response");
+_Static_assert(offsetof(struct blkif_response, id) == 0, "offsetof blkif_response.id");
+_Static_assert(offsetof(struct blkif_response, operation) == 8, "offsetof blkif_response.operation");
+_Static_assert(offsetof(struct blkif_response, status) == 10, "offsetof blkif_response.status");
+
+/* Per-queue control page shared by frontend and backend (vmxnet3's queue control blocks plus the producer-index doorbell registers, which live in memory here). The frontend writes the producer indices and notifies the queue's event channel only when needed: tx when tx_num_deferred reaches tx_threshold, rx when update_rx_prod is set. */
+struct vmxnet_queue_ctrl {
+    uint32_t tx_prod;
+    uint32_t tx_num_deferred;
+    uint32_t tx_threshold;
+    uint32_t rx_prod[2];
+    uint32_t update_rx_prod;
+    uint32_t intr_mask;
+    uint32_t intr_mod_level;
+    uint32_t intr_coalesce_usecs;
+    uint32_t status;
+    uint32_t error;
+    uint8_t rsvd[20];
+};
+_Static_assert(sizeof(struct vmxnet_queue_ctrl) == 64, "sizeof vmxnet_queue_ctrl");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, tx_prod) == 0, "offsetof vmxnet_queue_ctrl.tx_prod");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, tx_num_deferred) == 4, "offsetof vmxnet_queue_ctrl.tx_num_deferred");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, tx_threshold) == 8, "offsetof vmxnet_queue_ctrl.tx_threshold");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, rx_prod) == 12, "offsetof vmxnet_queue_ctrl.rx_prod");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, update_rx_prod) == 20, "offsetof vmxnet_queue_ctrl.update_rx_prod");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, intr_mask) == 24, "offsetof vmxnet_queue_ctrl.intr_mask");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, intr_mod_level) == 28, "offsetof vmxnet_queue_ctrl.intr_mod_level");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, intr_coalesce_usecs) == 32, "offsetof vmxnet_queue_ctrl.intr_coalesce_usecs");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, status) == 36, "offsetof vmxnet_queue_ctrl.status");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, error) == 40, "offsetof vmxnet_queue_ctrl.error");
+_Static_assert(offsetof(struct vmxnet_queue_ctrl, rsvd) == 44, "offsetof vmxnet_queue_ctrl.rsvd");
+
+/* Rx completion: the backend wrote `len` bytes into buffer `rxd_idx` of rx ring `ring_id`. A frame is the completions from the one with VMXNET_RXC_SOP to the one with VMXNET_RXC_EOP; RSS, VLAN and checksum results are valid on the EOP completion. */
+struct vmxnet_rx_comp_desc {
+    uint16_t rxd_idx;
+    uint8_t ring_id;
+    uint8_t rss_type;
+    uint32_t rss_hash;
+    uint16_t len;
+    uint16_t tci;
+    uint16_t csum;
+    uint16_t flags;
+};
+_Static_assert(sizeof(struct vmxnet_rx_comp_desc) == 16, "sizeof vmxnet_rx_comp_desc");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, rxd_idx) == 0, "offsetof vmxnet_rx_comp_desc.rxd_idx");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, ring_id) == 2, "offsetof vmxnet_rx_comp_desc.ring_id");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, rss_type) == 3, "offsetof vmxnet_rx_comp_desc.rss_type");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, rss_hash) == 4, "offsetof vmxnet_rx_comp_desc.rss_hash");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, len) == 8, "offsetof vmxnet_rx_comp_desc.len");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, tci) == 10, "offsetof vmxnet_rx_comp_desc.tci");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, csum) == 12, "offsetof vmxnet_rx_comp_desc.csum");
+_Static_assert(offsetof(struct vmxnet_rx_comp_desc, flags) == 14, "offsetof vmxnet_rx_comp_desc.flags");
+
+/* Rx command descriptor: an empty buffer the backend may fill (by grant copy). Ring 0 holds head buffers (VMXNET_RXD_BTYPE_HEAD), ring 1 body buffers for the rest of large frames. */
+struct vmxnet_rx_desc {
+    uint32_t gref;
+    uint16_t offset;
+    uint16_t len;
+    uint8_t rsvd[6];
+    uint16_t flags;
+};
+_Static_assert(sizeof(struct vmxnet_rx_desc) == 16, "sizeof vmxnet_rx_desc");
+_Static_assert(offsetof(struct vmxnet_rx_desc, gref) == 0, "offsetof vmxnet_rx_desc.gref");
+_Static_assert(offsetof(struct vmxnet_rx_desc, offset) == 4, "offsetof vmxnet_rx_desc.offset");
+_Static_assert(offsetof(struct vmxnet_rx_desc, len) == 6, "offsetof vmxnet_rx_desc.len");
+_Static_assert(offsetof(struct vmxnet_rx_desc, rsvd) == 8, "offsetof vmxnet_rx_desc.rsvd");
+_Static_assert(offsetof(struct vmxnet_rx_desc, flags) == 14, "offsetof vmxnet_rx_desc.flags");
+
+/* Tx completion: the backend has sent (or dropped) the frame whose EOP descriptor is `txd_idx`; every descriptor up to and including it may be reused and its grants ended. */
+struct vmxnet_tx_comp_desc {
+    uint32_t txd_idx;
+    uint16_t status;
+    uint16_t flags;
+};
+_Static_assert(sizeof(struct vmxnet_tx_comp_desc) == 8, "sizeof vmxnet_tx_comp_desc");
+_Static_assert(offsetof(struct vmxnet_tx_comp_desc, txd_idx) == 0, "offsetof vmxnet_tx_comp_desc.txd_idx");
+_Static_assert(offsetof(struct vmxnet_tx_comp_desc, status) == 4, "offsetof vmxnet_tx_comp_desc.status");
+_Static_assert(offsetof(struct vmxnet_tx_comp_desc, flags) == 6, "offsetof vmxnet_tx_comp_desc.flags");
+
+/* Tx command descriptor: one fragment of an outgoing frame in a granted page. A frame is 1..VMXNET_MAX_TX_DESC_PER_PKT consecutive descriptors, the last with VMXNET_TXD_EOP; offload fields are read from the first (SOP) descriptor, whose flags word the frontend writes last. */
+struct vmxnet_tx_desc {
+    uint32_t gref;
+    uint16_t offset;
+    uint16_t len;
+    uint16_t hdr_len;
+    uint16_t msscof;
+    uint16_t tci;
+    uint16_t flags;
+};
+_Static_assert(sizeof(struct vmxnet_tx_desc) == 16, "sizeof vmxnet_tx_desc");
+_Static_assert(offsetof(struct vmxnet_tx_desc, gref) == 0, "offsetof vmxnet_tx_desc.gref");
+_Static_assert(offsetof(struct vmxnet_tx_desc, offset) == 4, "offsetof vmxnet_tx_desc.offset");
+_Static_assert(offsetof(struct vmxnet_tx_desc, len) == 6, "offsetof vmxnet_tx_desc.len");
+_Static_assert(offsetof(struct vmxnet_tx_desc, hdr_len) == 8, "offsetof vmxnet_tx_desc.hdr_len");
+_Static_assert(offsetof(struct vmxnet_tx_desc, msscof) == 10, "offsetof vmxnet_tx_desc.msscof");
+_Static_assert(offsetof(struct vmxnet_tx_desc, tci) == 12, "offsetof vmxnet_tx_desc.tci");
+_Static_assert(offsetof(struct vmxnet_tx_desc, flags) == 14, "offsetof vmxnet_tx_desc.flags");
+
 /* Shared rings: entries per page (__RING_SIZE) */
+#define BLKIF_RING_SIZE 32
 
 #endif /* PVKIT_ABI_H */

@@ -1,6 +1,6 @@
 /**
  * Event channels (xen/event_channel.h): the virtual interrupt lines between domains, from VIRQs and
- * between vCPUs. Numbers and layouts are Xen's; the 2-level ABI lives in shared_info (see shared_info.ts).
+ * between vCPUs. Numbers and layouts are Xen's; the 2-level ABI lives in shared_info (see xen.ts).
  */
 import { constants, hypercall, struct, union } from "../schema.ts";
 
@@ -146,6 +146,20 @@ export const evtchnStat = constants({
     { name: "EVTCHNSTAT_pirq", value: 3, doc: "Bound to a physical IRQ (unused by pvkit)." },
     { name: "EVTCHNSTAT_virq", value: 4, doc: "Bound to a virtual IRQ." },
     { name: "EVTCHNSTAT_ipi", value: 5, doc: "Bound to an IPI." },
+  ],
+});
+
+export const evtchn2l = constants({
+  name: "EVTCHN_2L",
+  origin: "xen",
+  header,
+  doc: "The 2-level event channel ABI: one pending and one mask bit per port in shared_info.",
+  values: [
+    {
+      name: "EVTCHN_2L_NR_CHANNELS",
+      value: 4096,
+      doc: "Ports of the 2-level ABI on x86_64: 64 selector bits x 64 bits per word.",
+    },
   ],
 });
 

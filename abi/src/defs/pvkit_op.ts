@@ -5,10 +5,12 @@
  * writing its page tables and start_info through foreign mappings. A pvkit domain is a worker
  * thread running a guest program (an ES module), so the builder instead tells the hypervisor which
  * module the domain's worker runs and with what command line, and then asks it to start the vCPU
- * worker. The hypervisor also keeps each domain's console_io output; dom0's console daemon reads it
- * here (Xen's XEN_SYSCTL_readconsole reads only the hypervisor's own ring). docs/abi.md explains.
+ * worker. PVKIT_OP_build does the rest of libxenguest's job (memory, start_info, rings, event
+ * channels, reserved grants). The hypervisor also keeps each domain's console_io output; dom0's
+ * console daemon reads it here (Xen's XEN_SYSCTL_readconsole reads only the hypervisor's own
+ * ring). docs/abi.md explains.
  */
-import { hypercall, struct } from "../schema.ts";
+import { constants, hypercall, struct } from "../schema.ts";
 
 export const pvkitSetKernel = struct({
   name: "pvkit_set_kernel",
@@ -17,12 +19,54 @@ export const pvkitSetKernel = struct({
   size: 32,
   fields: [
     { name: "domid", type: "u16", doc: "The domain being built (created, not yet started)." },
-    { name: "pad", type: "u16", doc: "Padding, must be 0." },
+    {
+      name: "inspector_port",
+      type: "u16",
+      dir: "out",
+      doc: "With PVKIT_SET_KERNEL_INSPECT: the host port of the worker's inspector, else 0.",
+    },
     { name: "kernel_len", type: "u32", doc: "Bytes of the module URL at `kernel` (UTF-8, at most 4096)." },
     { name: "cmdline_len", type: "u32", doc: "Bytes of the command line at `cmdline` (at most 1023)." },
-    { name: "pad2", type: "u32", doc: "Padding, must be 0." },
+    { name: "flags", type: "u32", doc: "PVKIT_SET_KERNEL_* flags." },
     { name: "kernel", type: "ptr", doc: "Guest address of the module URL (file: or data: URL)." },
     { name: "cmdline", type: "ptr", doc: "Guest address of the command line (start_info.cmd_line)." },
+  ],
+});
+
+export const pvkitSetKernelFlags = constants({
+  name: "PVKIT_SET_KERNEL",
+  origin: "pvkit",
+  doc: "pvkit_set_kernel.flags.",
+  values: [
+    {
+      name: "PVKIT_SET_KERNEL_INSPECT",
+      value: 1 << 0,
+      doc: "Open a V8 inspector on the domain's worker (debugging); its port is returned.",
+    },
+  ],
+});
+
+export const pvkitBuild = struct({
+  name: "pvkit_build",
+  origin: "pvkit",
+  doc:
+    "PVKIT_OP_build: what libxenguest's PV builder does, done by the hypervisor: populate the " +
+    "domain's memory, allocate its xenstore and console ring pages, allocate unbound event " +
+    "channels for them (remote ends: store_domid / console_domid), grant the rings to those " +
+    "domains at GNTTAB_RESERVED_XENSTORE / GNTTAB_RESERVED_CONSOLE and write start_info. The " +
+    "domain stays paused.",
+  size: 48,
+  fields: [
+    { name: "domid", type: "u16", doc: "The domain being built." },
+    { name: "store_domid", type: "u16", doc: "Domain running xenstored (0)." },
+    { name: "console_domid", type: "u16", doc: "Domain running the console backend (0)." },
+    { name: "pad", type: "u16", doc: "Padding, must be 0." },
+    { name: "nr_pages", type: "u64", doc: "Pages to populate (at most the domain's max_mem)." },
+    { name: "start_info_gfn", type: "u64", dir: "out", doc: "Frame of the domain's start_info." },
+    { name: "store_gfn", type: "u64", dir: "out", doc: "Frame of the xenstore ring (start_info.store_mfn)." },
+    { name: "console_gfn", type: "u64", dir: "out", doc: "Frame of the console ring (console.domU.mfn)." },
+    { name: "store_port", type: "u32", dir: "out", doc: "The domain's xenstore event channel (unbound)." },
+    { name: "console_port", type: "u32", dir: "out", doc: "The domain's console event channel (unbound)." },
   ],
 });
 
@@ -46,11 +90,16 @@ export const pvkitConsoleRead = struct({
     "that fell behind gets the oldest bytes still kept and `cons` tells it where it now is.",
   size: 32,
   fields: [
-    { name: "domid", type: "u16", doc: "Domain whose log to read." },
+    { name: "domid", type: "u16", doc: "Domain whose log to read (DOMID_XEN: the hypervisor's own)." },
     { name: "pad", type: "u16", doc: "Padding, must be 0." },
     { name: "len", type: "u32", doc: "Size of `buffer`." },
     { name: "buffer", type: "ptr", doc: "Guest address to copy the bytes to." },
-    { name: "cons", type: "u64", dir: "inout", doc: "Log position to read from; on return, the position after." },
+    {
+      name: "cons",
+      type: "u64",
+      dir: "inout",
+      doc: "Log position to read from; on return, the position after.",
+    },
     { name: "count", type: "u32", dir: "out", doc: "Bytes copied." },
     { name: "pad2", type: "u32", doc: "Padding, must be 0." },
   ],
@@ -88,6 +137,13 @@ export const pvkitOp = hypercall({
       arg: "pvkit_console_read",
       privileged: true,
       doc: "Read a domain's console_io log.",
+    },
+    {
+      name: "build",
+      number: 3,
+      arg: "pvkit_build",
+      privileged: true,
+      doc: "Build a created domain: memory, start_info, xenstore and console rings, ports, grants.",
     },
   ],
 });

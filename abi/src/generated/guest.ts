@@ -287,4 +287,162 @@ export class Hypercalls extends HypercallStubs {
       return out;
     },
   };
+
+  /** pvkit's domain-builder and console operations for the toolstack (dom0 only). */
+  readonly pvkitOp = {
+    /** Set the guest program and command line of a domain that has not started. */
+    setKernel: (arg: L.PvkitSetKernelIn): L.PvkitSetKernel => {
+      const p = this.put(L.PvkitSetKernel, [arg], "pvkit_op.set_kernel");
+      this.check(this.transport.trap(64, [0n, p]), "pvkit_op.set_kernel");
+      const out = this.take(L.PvkitSetKernel, 1)[0]!;
+      return out;
+    },
+    /** Start the domain's vCPU worker once the builder is done (then unpause it as in Xen). */
+    start: (arg: L.PvkitDomidIn): void => {
+      const p = this.put(L.PvkitDomid, [arg], "pvkit_op.start");
+      this.check(this.transport.trap(64, [1n, p]), "pvkit_op.start");
+    },
+    /** Read a domain's console_io log. */
+    consoleRead: (arg: L.PvkitConsoleReadIn): L.PvkitConsoleRead => {
+      const p = this.put(L.PvkitConsoleRead, [arg], "pvkit_op.console_read");
+      this.check(this.transport.trap(64, [2n, p]), "pvkit_op.console_read");
+      const out = this.take(L.PvkitConsoleRead, 1)[0]!;
+      return out;
+    },
+    /** Build a created domain: memory, start_info, xenstore and console rings, ports, grants. */
+    build: (arg: L.PvkitBuildIn): L.PvkitBuild => {
+      const p = this.put(L.PvkitBuild, [arg], "pvkit_op.build");
+      this.check(this.transport.trap(64, [3n, p]), "pvkit_op.build");
+      const out = this.take(L.PvkitBuild, 1)[0]!;
+      return out;
+    },
+  };
+
+  /** Operations on one vCPU of the calling domain. */
+  readonly vcpuOp = {
+    /** Start a vCPU that is down. */
+    up: (vcpuid: number): void => {
+      this.check(this.transport.trap(24, [1n, this.reg(vcpuid), 0n]), "vcpu_op.up");
+    },
+    /** Stop a vCPU. */
+    down: (vcpuid: number): void => {
+      this.check(this.transport.trap(24, [2n, this.reg(vcpuid), 0n]), "vcpu_op.down");
+    },
+    /** Returns 1 if the vCPU is up, else 0. */
+    isUp: (vcpuid: number): number => {
+      const r = this.check(this.transport.trap(24, [3n, this.reg(vcpuid), 0n]), "vcpu_op.is_up");
+      return r;
+    },
+    /** Read the vCPU's runstate accounting. */
+    getRunstateInfo: (vcpuid: number, arg: L.VcpuRunstateInfoIn): L.VcpuRunstateInfo => {
+      const p = this.put(L.VcpuRunstateInfo, [arg], "vcpu_op.get_runstate_info");
+      this.check(this.transport.trap(24, [4n, this.reg(vcpuid), p]), "vcpu_op.get_runstate_info");
+      const out = this.take(L.VcpuRunstateInfo, 1)[0]!;
+      return out;
+    },
+    /** Raise VIRQ_TIMER every period. */
+    setPeriodicTimer: (vcpuid: number, arg: L.VcpuSetPeriodicTimerIn): void => {
+      const p = this.put(L.VcpuSetPeriodicTimer, [arg], "vcpu_op.set_periodic_timer");
+      this.check(this.transport.trap(24, [6n, this.reg(vcpuid), p]), "vcpu_op.set_periodic_timer");
+    },
+    /** Stop the periodic timer. */
+    stopPeriodicTimer: (vcpuid: number): void => {
+      this.check(this.transport.trap(24, [7n, this.reg(vcpuid), 0n]), "vcpu_op.stop_periodic_timer");
+    },
+    /** Raise VIRQ_TIMER once at an absolute time. */
+    setSingleshotTimer: (vcpuid: number, arg: L.VcpuSetSingleshotTimerIn): void => {
+      const p = this.put(L.VcpuSetSingleshotTimer, [arg], "vcpu_op.set_singleshot_timer");
+      this.check(this.transport.trap(24, [8n, this.reg(vcpuid), p]), "vcpu_op.set_singleshot_timer");
+    },
+    /** Cancel the single-shot timer. */
+    stopSingleshotTimer: (vcpuid: number): void => {
+      this.check(this.transport.trap(24, [9n, this.reg(vcpuid), 0n]), "vcpu_op.stop_singleshot_timer");
+    },
+  };
+
+  /** Domain control for the toolstack (dom0 only). */
+  readonly domctl = {
+    /** Create a paused, empty domain with id domctl.domain (0: the lowest free id). Xen writes the new id to domctl.domain and returns 0; pvkit writes it there too and also returns it. */
+    createdomain: (domain: number, arg: L.XenDomctlCreatedomainIn): number => {
+      const p = this.put(
+        L.XenDomctlHeader,
+        [{ cmd: 1, interface_version: 21, domain }],
+        "domctl.createdomain",
+      );
+      this.put(L.XenDomctlCreatedomain, [arg], "domctl.createdomain", 16);
+      const r = this.check(this.transport.trap(36, [p]), "domctl.createdomain");
+      return r;
+    },
+    /** Tear a domain down and free its memory. */
+    destroydomain: (domain: number): void => {
+      const p = this.put(
+        L.XenDomctlHeader,
+        [{ cmd: 2, interface_version: 21, domain }],
+        "domctl.destroydomain",
+      );
+      this.check(this.transport.trap(36, [p]), "domctl.destroydomain");
+    },
+    /** Stop scheduling the domain's vCPUs. */
+    pausedomain: (domain: number): void => {
+      const p = this.put(
+        L.XenDomctlHeader,
+        [{ cmd: 3, interface_version: 21, domain }],
+        "domctl.pausedomain",
+      );
+      this.check(this.transport.trap(36, [p]), "domctl.pausedomain");
+    },
+    /** Resume a paused domain. */
+    unpausedomain: (domain: number): void => {
+      const p = this.put(
+        L.XenDomctlHeader,
+        [{ cmd: 4, interface_version: 21, domain }],
+        "domctl.unpausedomain",
+      );
+      this.check(this.transport.trap(36, [p]), "domctl.unpausedomain");
+    },
+    /** Read the domain's state, memory and vCPU counts. */
+    getdomaininfo: (domain: number, arg: L.XenDomctlGetdomaininfoIn): L.XenDomctlGetdomaininfo => {
+      const p = this.put(
+        L.XenDomctlHeader,
+        [{ cmd: 5, interface_version: 21, domain }],
+        "domctl.getdomaininfo",
+      );
+      this.put(L.XenDomctlGetdomaininfo, [arg], "domctl.getdomaininfo", 16);
+      this.check(this.transport.trap(36, [p]), "domctl.getdomaininfo");
+      const out = this.take(L.XenDomctlGetdomaininfo, 1, 16)[0]!;
+      return out;
+    },
+    /** Set the memory limit. */
+    maxMem: (domain: number, arg: L.XenDomctlMaxMemIn): void => {
+      const p = this.put(L.XenDomctlHeader, [{ cmd: 11, interface_version: 21, domain }], "domctl.max_mem");
+      this.put(L.XenDomctlMaxMem, [arg], "domctl.max_mem", 16);
+      this.check(this.transport.trap(36, [p]), "domctl.max_mem");
+    },
+    /** Allocate the domain's vCPUs. */
+    maxVcpus: (domain: number, arg: L.XenDomctlMaxVcpusIn): void => {
+      const p = this.put(L.XenDomctlHeader, [{ cmd: 15, interface_version: 21, domain }], "domctl.max_vcpus");
+      this.put(L.XenDomctlMaxVcpus, [arg], "domctl.max_vcpus", 16);
+      this.check(this.transport.trap(36, [p]), "domctl.max_vcpus");
+    },
+  };
+
+  /** Host-wide control and queries for the toolstack (dom0 only). */
+  readonly sysctl = {
+    /** Host CPUs and memory. */
+    physinfo: (arg: L.XenSysctlPhysinfoIn): L.XenSysctlPhysinfo => {
+      const p = this.put(L.XenSysctlHeader, [{ cmd: 3, interface_version: 21 }], "sysctl.physinfo");
+      this.put(L.XenSysctlPhysinfo, [arg], "sysctl.physinfo", 8);
+      this.check(this.transport.trap(35, [p]), "sysctl.physinfo");
+      const out = this.take(L.XenSysctlPhysinfo, 1, 8)[0]!;
+      return out;
+    },
+    /** List domains (what `pvkit list` shows). */
+    getdomaininfolist: (arg: L.XenSysctlGetdomaininfolistIn): L.XenSysctlGetdomaininfolist => {
+      const p = this.put(L.XenSysctlHeader, [{ cmd: 6, interface_version: 21 }], "sysctl.getdomaininfolist");
+      this.put(L.XenSysctlGetdomaininfolist, [arg], "sysctl.getdomaininfolist", 8);
+      this.check(this.transport.trap(35, [p]), "sysctl.getdomaininfolist");
+      const out = this.take(L.XenSysctlGetdomaininfolist, 1, 8)[0]!;
+      return out;
+    },
+  };
 }

@@ -71,6 +71,10 @@ export const VIRQ_ARGO = 11;
 export const VIRQ_ENOMEM = 12;
 /** V. PMC interrupt. */
 export const VIRQ_XENPMU = 13;
+/** First architecture-specific VIRQ (16..23). */
+export const VIRQ_ARCH_0 = 16;
+/** Number of VIRQs (ports of bind_virq must be below this). */
+export const NR_VIRQS = 24;
 
 // XEN_MISC
 /** vcpu_info slots in shared_info (x86). */
@@ -81,6 +85,10 @@ export const MAX_GUEST_CMDLINE = 1024;
 export const XEN_PVCLOCK_TSC_STABLE_BIT = 1;
 /** vcpu_time_info.flags: guest was paused. */
 export const XEN_PVCLOCK_GUEST_STOPPED = 2;
+
+// EVTCHN_2L
+/** Ports of the 2-level ABI on x86_64: 64 selector bits x 64 bits per word. */
+export const EVTCHN_2L_NR_CHANNELS = 4096;
 
 // EVTCHNSTAT
 /** Channel is not in use. */
@@ -238,6 +246,10 @@ export const PVKIT_TRAP_STATE_WORD = 0;
 /** Int32Array index of `doorbell` (byte 56). */
 export const PVKIT_TRAP_DOORBELL_WORD = 14;
 
+// PVKIT_SET_KERNEL
+/** Open a V8 inspector on the domain's worker (debugging); its port is returned. */
+export const PVKIT_SET_KERNEL_INSPECT = 1;
+
 // XENSTORE
 /** Bytes of each ring. */
 export const XENSTORE_RING_SIZE = 1024;
@@ -328,6 +340,282 @@ export const XENCONS_IN_SIZE = 1024;
 /** Bytes of the output ring. */
 export const XENCONS_OUT_SIZE = 2048;
 
+// RUNSTATE
+/** Running on a physical CPU. */
+export const RUNSTATE_running = 0;
+/** Ready but waiting for a CPU. */
+export const RUNSTATE_runnable = 1;
+/** Blocked (SCHEDOP_block/poll) waiting for an event. */
+export const RUNSTATE_blocked = 2;
+/** Down or paused. */
+export const RUNSTATE_offline = 3;
+
+// VCPU_SSHOTTMR
+/** Fail with -ETIME if the timeout is in the past. */
+export const VCPU_SSHOTTMR_future = 1;
+
+// XEN_DOMCTL_CDF
+/** HVM guest (refused by pvkit). */
+export const XEN_DOMCTL_CDF_hvm = 1;
+/** Hardware-assisted paging. */
+export const XEN_DOMCTL_CDF_hap = 2;
+/** S3 integrity (tboot). */
+export const XEN_DOMCTL_CDF_s3_integrity = 4;
+/** Disable out-of-sync shadow page tables. */
+export const XEN_DOMCTL_CDF_oos_off = 8;
+/** The domain runs xenstored. */
+export const XEN_DOMCTL_CDF_xs_domain = 16;
+/** Give the domain an IOMMU. */
+export const XEN_DOMCTL_CDF_iommu = 32;
+/** Nested virtualisation. */
+export const XEN_DOMCTL_CDF_nested_virt = 64;
+/** Virtual PMU. */
+export const XEN_DOMCTL_CDF_vpmu = 128;
+
+// XEN_DOMCTL_MISC
+/** The version a domctl caller must pass. */
+export const XEN_DOMCTL_INTERFACE_VERSION = 21;
+/** grant_opts bits holding the grant version. */
+export const XEN_DOMCTL_GRANT_version_mask = 15;
+/** max_vcpu_id of a domain with no vCPUs. */
+export const XEN_INVALID_MAX_VCPU_ID = 4294967295;
+
+// XEN_DOMINF
+/** Being destroyed. */
+export const XEN_DOMINF_dying = 1;
+/** HVM guest (never in pvkit). */
+export const XEN_DOMINF_hvm_guest = 2;
+/** Shut down; the reason is in the shutdown bits. */
+export const XEN_DOMINF_shutdown = 4;
+/** Paused by the toolstack. */
+export const XEN_DOMINF_paused = 8;
+/** Every vCPU blocked. */
+export const XEN_DOMINF_blocked = 16;
+/** A vCPU is running. */
+export const XEN_DOMINF_running = 32;
+/** Being debugged. */
+export const XEN_DOMINF_debugged = 64;
+/** Runs xenstored. */
+export const XEN_DOMINF_xs_domain = 128;
+/** Uses hardware-assisted paging. */
+export const XEN_DOMINF_hap = 256;
+/** Mask of the shutdown reason (after shifting). */
+export const XEN_DOMINF_shutdownmask = 255;
+/** Shift of the shutdown reason (SHUTDOWN_*). */
+export const XEN_DOMINF_shutdownshift = 16;
+
+// XEN_SYSCTL_MISC
+/** The version a sysctl caller must pass. */
+export const XEN_SYSCTL_INTERFACE_VERSION = 21;
+
+// XEN_SYSCTL_PHYSCAP
+/** HVM guests supported (never in pvkit). */
+export const XEN_SYSCTL_PHYSCAP_hvm = 1;
+/** PV guests supported. */
+export const XEN_SYSCTL_PHYSCAP_pv = 2;
+/** Device passthrough supported. */
+export const XEN_SYSCTL_PHYSCAP_directio = 4;
+/** Hardware-assisted paging. */
+export const XEN_SYSCTL_PHYSCAP_hap = 8;
+/** Shadow paging. */
+export const XEN_SYSCTL_PHYSCAP_shadow = 16;
+/** Processor trace. */
+export const XEN_SYSCTL_PHYSCAP_vmtrace = 64;
+/** Virtual PMU. */
+export const XEN_SYSCTL_PHYSCAP_vpmu = 128;
+/** Grant table v1. */
+export const XEN_SYSCTL_PHYSCAP_gnttab_v1 = 256;
+/** Grant table v2. */
+export const XEN_SYSCTL_PHYSCAP_gnttab_v2 = 512;
+
+// BLKIF_LIMITS
+/** Segments in a direct request. */
+export const BLKIF_MAX_SEGMENTS_PER_REQUEST = 11;
+/** Indirect pages in one request. */
+export const BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST = 8;
+/** Secure discard (discard-secure). */
+export const BLKIF_DISCARD_SECURE = 1;
+
+// BLKIF_OP
+/** Read sectors into the granted pages. */
+export const BLKIF_OP_READ = 0;
+/** Write sectors from the granted pages. */
+export const BLKIF_OP_WRITE = 1;
+/** Write with barrier (feature-barrier). */
+export const BLKIF_OP_WRITE_BARRIER = 2;
+/** Flush the disk cache (feature-flush-cache). */
+export const BLKIF_OP_FLUSH_DISKCACHE = 3;
+/** Reserved. */
+export const BLKIF_OP_RESERVED_1 = 4;
+/** Discard sectors (feature-discard). */
+export const BLKIF_OP_DISCARD = 5;
+/** Indirect request (feature-max-indirect-segments). */
+export const BLKIF_OP_INDIRECT = 6;
+
+// BLKIF_RSP
+/** Operation not supported. */
+export const BLKIF_RSP_EOPNOTSUPP = -2;
+/** The request failed. */
+export const BLKIF_RSP_ERROR = -1;
+/** Success. */
+export const BLKIF_RSP_OKAY = 0;
+
+// VDISK
+/** A CD-ROM. */
+export const VDISK_CDROM = 1;
+/** Removable media. */
+export const VDISK_REMOVABLE = 2;
+/** Read-only. */
+export const VDISK_READONLY = 4;
+
+// XenbusState
+/** No state node yet. */
+export const XenbusStateUnknown = 0;
+/** Starting up. */
+export const XenbusStateInitialising = 1;
+/** Early setup done; waiting for the peer or hotplug. */
+export const XenbusStateInitWait = 2;
+/** Ring and event channel published; waiting for the peer. */
+export const XenbusStateInitialised = 3;
+/** Both ends connected: the device is usable. */
+export const XenbusStateConnected = 4;
+/** Closing because of an error or unplug. */
+export const XenbusStateClosing = 5;
+/** Closed: the peer may free its resources. */
+export const XenbusStateClosed = 6;
+/** Being reconfigured. */
+export const XenbusStateReconfiguring = 7;
+/** Reconfiguration done. */
+export const XenbusStateReconfigured = 8;
+
+// VMXNET_F
+/** Rx checksum validation (IPC/TUC flags). */
+export const VMXNET_F_RXCSUM = 1;
+/** Tx checksum offload (VMXNET_OM_CSUM). */
+export const VMXNET_F_TXCSUM = 2;
+/** TCP segmentation offload (VMXNET_OM_TSO). */
+export const VMXNET_F_TSO = 4;
+/** Large receive: body ring used for merged segments. */
+export const VMXNET_F_LRO = 8;
+/** Receive-side scaling over several queues. */
+export const VMXNET_F_RSS = 16;
+/** VLAN tag stripping (VMXNET_RXC_TS). */
+export const VMXNET_F_RXVLAN = 32;
+/** VLAN tag insertion (VMXNET_TXD_TI). */
+export const VMXNET_F_TXVLAN = 64;
+/** More than one queue pair. */
+export const VMXNET_F_MULTIQUEUE = 128;
+
+// VMXNET_LIMITS
+/** Tx descriptors (16 bytes each). */
+export const VMXNET_TX_RING_SIZE = 256;
+/** Tx completions (8 bytes each): one per tx slot. */
+export const VMXNET_TX_COMP_RING_SIZE = 256;
+/** Descriptors in each of the two rx rings (16 bytes). */
+export const VMXNET_RX_RING_SIZE = 128;
+/** Rx completions (16 bytes): both rx rings' worth. */
+export const VMXNET_RX_COMP_RING_SIZE = 256;
+/** Queue pairs per device (multi-queue-max-queues). */
+export const VMXNET_MAX_QUEUES = 8;
+/** Descriptors in one tx frame. */
+export const VMXNET_MAX_TX_DESC_PER_PKT = 16;
+/** Largest TSO frame: 64 KiB IP + Ethernet + VLAN. */
+export const VMXNET_MAX_FRAME = 65553;
+/** Largest MTU. */
+export const VMXNET_MAX_MTU = 9000;
+/** Default rx buffer size (two per page). */
+export const VMXNET_RX_BUF_SIZE = 2048;
+
+// VMXNET_QUEUE
+/** intr_mask: no tx-completion notifications. */
+export const VMXNET_INTR_TX = 1;
+/** intr_mask: no rx-completion notifications. */
+export const VMXNET_INTR_RX = 2;
+/** Notify for every completion. */
+export const VMXNET_IMM_NONE = 0;
+/** The backend adapts the delay to the load. */
+export const VMXNET_IMM_ADAPTIVE = 1;
+/** Notify at most every intr_coalesce_usecs. */
+export const VMXNET_IMM_USECS = 2;
+/** The backend stopped the queue. */
+export const VMXNET_QSTATUS_STOPPED = 1;
+/** The queue hit an error (see `error`). */
+export const VMXNET_QSTATUS_ERROR = 2;
+
+// VMXNET_RSS_TYPE
+/** No hash. */
+export const VMXNET_RSS_TYPE_NONE = 0;
+/** Hash of IPv4 addresses. */
+export const VMXNET_RSS_TYPE_IPV4 = 1;
+/** Hash of IPv4 addresses and TCP ports. */
+export const VMXNET_RSS_TYPE_TCP_IPV4 = 2;
+/** Hash of IPv6 addresses. */
+export const VMXNET_RSS_TYPE_IPV6 = 3;
+/** Hash of IPv6 addresses and TCP ports. */
+export const VMXNET_RSS_TYPE_TCP_IPV6 = 4;
+
+// VMXNET_RXC
+/** First buffer of a frame. */
+export const VMXNET_RXC_SOP = 1;
+/** Last buffer of a frame. */
+export const VMXNET_RXC_EOP = 2;
+/** The frame is bad (drop it). */
+export const VMXNET_RXC_ERR = 4;
+/** A VLAN tag was stripped into `tci`. */
+export const VMXNET_RXC_TS = 8;
+/** IPv4 header checksum verified correct. */
+export const VMXNET_RXC_IPC = 16;
+/** TCP/UDP checksum verified correct. */
+export const VMXNET_RXC_TUC = 32;
+/** The frame is TCP. */
+export const VMXNET_RXC_TCP = 64;
+/** The frame is UDP. */
+export const VMXNET_RXC_UDP = 128;
+/** The frame is IPv4. */
+export const VMXNET_RXC_V4 = 256;
+/** The frame is IPv6. */
+export const VMXNET_RXC_V6 = 512;
+/** The frame is an IP fragment. */
+export const VMXNET_RXC_FRG = 1024;
+/** Checksum not calculated: the guest must check. */
+export const VMXNET_RXC_CNC = 2048;
+/** Generation bit. */
+export const VMXNET_RXC_GEN = 32768;
+
+// VMXNET_RXD
+/** A body buffer (ring 1); clear: head buffer. */
+export const VMXNET_RXD_BTYPE_BODY = 1;
+/** Generation bit. */
+export const VMXNET_RXD_GEN = 32768;
+
+// VMXNET_TXC
+/** Sent. */
+export const VMXNET_TXC_OK = 0;
+/** Dropped: a bad grant, length or offload request. */
+export const VMXNET_TXC_ERROR = 1;
+/** Generation bit. */
+export const VMXNET_TXC_GEN = 32768;
+
+// VMXNET_TXD
+/** Last descriptor of the frame. */
+export const VMXNET_TXD_EOP = 1;
+/** Write a tx completion for this frame (set on EOP). */
+export const VMXNET_TXD_CQ = 2;
+/** Insert the VLAN tag in `tci`. */
+export const VMXNET_TXD_TI = 4;
+/** Shift of the offload mode field. */
+export const VMXNET_TXD_OM_SHIFT = 4;
+/** Mask of the offload mode field (after shifting). */
+export const VMXNET_TXD_OM_MASK = 3;
+/** Generation bit. */
+export const VMXNET_TXD_GEN = 32768;
+/** No offload. */
+export const VMXNET_OM_NONE = 0;
+/** Checksum offload: hdr_len = start, msscof = where to store. */
+export const VMXNET_OM_CSUM = 2;
+/** TCP segmentation offload: hdr_len = headers, msscof = MSS. */
+export const VMXNET_OM_TSO = 3;
+
 // ---- Errno (Xen's values; hypercalls return them negated) ----
 /** Operation not permitted. */
 export const EPERM = 1;
@@ -335,8 +623,6 @@ export const EPERM = 1;
 export const ENOENT = 2;
 /** No such process. */
 export const ESRCH = 3;
-/** Interrupted system call. */
-export const EINTR = 4;
 /** I/O error. */
 export const EIO = 5;
 /** No such device or address. */
@@ -409,8 +695,6 @@ export const EBADMSG = 74;
 export const EOVERFLOW = 75;
 /** Illegal byte sequence. */
 export const EILSEQ = 84;
-/** Interrupted system call should be restarted. */
-export const ERESTART = 85;
 /** Socket operation on non-socket. */
 export const ENOTSOCK = 88;
 /** Message too large. */
@@ -435,7 +719,6 @@ const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM",
   2: "ENOENT",
   3: "ESRCH",
-  4: "EINTR",
   5: "EIO",
   6: "ENXIO",
   7: "E2BIG",
@@ -470,7 +753,6 @@ const ERRNO_NAMES: Record<number, string> = {
   74: "EBADMSG",
   75: "EOVERFLOW",
   84: "EILSEQ",
-  85: "ERESTART",
   88: "ENOTSOCK",
   90: "EMSGSIZE",
   95: "EOPNOTSUPP",
@@ -580,6 +862,56 @@ export const GNTTABOP_query_size = 6;
 export const GNTTABOP_set_version = 8;
 /** Query the entry format. */
 export const GNTTABOP_get_version = 10;
+/** pvkit's domain-builder and console operations for the toolstack (dom0 only). */
+export const __HYPERVISOR_pvkit_op = 64;
+/** Set the guest program and command line of a domain that has not started. */
+export const PVKIT_OP_set_kernel = 0;
+/** Start the domain's vCPU worker once the builder is done (then unpause it as in Xen). */
+export const PVKIT_OP_start = 1;
+/** Read a domain's console_io log. */
+export const PVKIT_OP_console_read = 2;
+/** Build a created domain: memory, start_info, xenstore and console rings, ports, grants. */
+export const PVKIT_OP_build = 3;
+/** Operations on one vCPU of the calling domain. */
+export const __HYPERVISOR_vcpu_op = 24;
+/** Start a vCPU that is down. */
+export const VCPUOP_up = 1;
+/** Stop a vCPU. */
+export const VCPUOP_down = 2;
+/** Returns 1 if the vCPU is up, else 0. */
+export const VCPUOP_is_up = 3;
+/** Read the vCPU's runstate accounting. */
+export const VCPUOP_get_runstate_info = 4;
+/** Raise VIRQ_TIMER every period. */
+export const VCPUOP_set_periodic_timer = 6;
+/** Stop the periodic timer. */
+export const VCPUOP_stop_periodic_timer = 7;
+/** Raise VIRQ_TIMER once at an absolute time. */
+export const VCPUOP_set_singleshot_timer = 8;
+/** Cancel the single-shot timer. */
+export const VCPUOP_stop_singleshot_timer = 9;
+/** Domain control for the toolstack (dom0 only). */
+export const __HYPERVISOR_domctl = 36;
+/** Create a paused, empty domain with id domctl.domain (0: the lowest free id). Xen writes the new id to domctl.domain and returns 0; pvkit writes it there too and also returns it. */
+export const XEN_DOMCTL_createdomain = 1;
+/** Tear a domain down and free its memory. */
+export const XEN_DOMCTL_destroydomain = 2;
+/** Stop scheduling the domain's vCPUs. */
+export const XEN_DOMCTL_pausedomain = 3;
+/** Resume a paused domain. */
+export const XEN_DOMCTL_unpausedomain = 4;
+/** Read the domain's state, memory and vCPU counts. */
+export const XEN_DOMCTL_getdomaininfo = 5;
+/** Set the memory limit. */
+export const XEN_DOMCTL_max_mem = 11;
+/** Allocate the domain's vCPUs. */
+export const XEN_DOMCTL_max_vcpus = 15;
+/** Host-wide control and queries for the toolstack (dom0 only). */
+export const __HYPERVISOR_sysctl = 35;
+/** Host CPUs and memory. */
+export const XEN_SYSCTL_physinfo = 3;
+/** List domains (what `pvkit list` shows). */
+export const XEN_SYSCTL_getdomaininfolist = 6;
 
 // ---- Structs and unions (C layout, x86_64, little-endian) ----
 
@@ -1491,7 +1823,7 @@ export const SchedShutdown: StructCodec<SchedShutdown> = {
   },
 };
 
-/** struct sched_watchdog (8 bytes, align 4). SCHEDOP_watchdog: id 0 with a timeout creates a watchdog (id returned); timeout 0 destroys one. */
+/** struct sched_watchdog (8 bytes, align 4). SCHEDOP_watchdog: id 0 creates a watchdog (its id is returned); id n with a timeout feeds it, with timeout 0 destroys it. */
 export interface SchedWatchdog {
   /** @0 Watchdog id, or 0 to create. */
   id: number;
@@ -2192,6 +2524,221 @@ export const PvkitVcpuRegs: StructCodec<PvkitVcpuRegs> = {
   },
 };
 
+/** struct pvkit_build (48 bytes, align 8). PVKIT_OP_build: what libxenguest's PV builder does, done by the hypervisor: populate the domain's memory, allocate its xenstore and console ring pages, allocate unbound event channels for them (remote ends: store_domid / console_domid), grant the rings to those domains at GNTTAB_RESERVED_XENSTORE / GNTTAB_RESERVED_CONSOLE and write start_info. The domain stays paused. */
+export interface PvkitBuild {
+  /** @0 The domain being built. */
+  domid: number;
+  /** @2 Domain running xenstored (0). */
+  store_domid: number;
+  /** @4 Domain running the console backend (0). */
+  console_domid: number;
+  /** @6 Padding, must be 0. */
+  pad: number;
+  /** @8 Pages to populate (at most the domain's max_mem). */
+  nr_pages: bigint;
+  /** @16 [out] Frame of the domain's start_info. */
+  start_info_gfn: bigint;
+  /** @24 [out] Frame of the xenstore ring (start_info.store_mfn). */
+  store_gfn: bigint;
+  /** @32 [out] Frame of the console ring (console.domU.mfn). */
+  console_gfn: bigint;
+  /** @40 [out] The domain's xenstore event channel (unbound). */
+  store_port: number;
+  /** @44 [out] The domain's console event channel (unbound). */
+  console_port: number;
+}
+/** PvkitBuild as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type PvkitBuildIn = Omit<
+  PvkitBuild,
+  "start_info_gfn" | "store_gfn" | "console_gfn" | "store_port" | "console_port"
+> &
+  Partial<Pick<PvkitBuild, "start_info_gfn" | "store_gfn" | "console_gfn" | "store_port" | "console_port">>;
+export const PvkitBuild: StructCodec<PvkitBuild> = {
+  name: "pvkit_build",
+  size: 48,
+  align: 8,
+  offsets: {
+    domid: 0,
+    store_domid: 2,
+    console_domid: 4,
+    pad: 6,
+    nr_pages: 8,
+    start_info_gfn: 16,
+    store_gfn: 24,
+    console_gfn: 32,
+    store_port: 40,
+    console_port: 44,
+  },
+  decode(v: DataView, o = 0): PvkitBuild {
+    return {
+      domid: v.getUint16(o + 0, true),
+      store_domid: v.getUint16(o + 2, true),
+      console_domid: v.getUint16(o + 4, true),
+      pad: v.getUint16(o + 6, true),
+      nr_pages: v.getBigUint64(o + 8, true),
+      start_info_gfn: v.getBigUint64(o + 16, true),
+      store_gfn: v.getBigUint64(o + 24, true),
+      console_gfn: v.getBigUint64(o + 32, true),
+      store_port: v.getUint32(o + 40, true),
+      console_port: v.getUint32(o + 44, true),
+    };
+  },
+  encode(v: DataView, o: number, x: PvkitBuild): void {
+    v.setUint16(o + 0, x.domid, true);
+    v.setUint16(o + 2, x.store_domid, true);
+    v.setUint16(o + 4, x.console_domid, true);
+    v.setUint16(o + 6, x.pad, true);
+    v.setBigUint64(o + 8, x.nr_pages, true);
+    v.setBigUint64(o + 16, x.start_info_gfn, true);
+    v.setBigUint64(o + 24, x.store_gfn, true);
+    v.setBigUint64(o + 32, x.console_gfn, true);
+    v.setUint32(o + 40, x.store_port, true);
+    v.setUint32(o + 44, x.console_port, true);
+  },
+  zero(): PvkitBuild {
+    return {
+      domid: 0,
+      store_domid: 0,
+      console_domid: 0,
+      pad: 0,
+      nr_pages: 0n,
+      start_info_gfn: 0n,
+      store_gfn: 0n,
+      console_gfn: 0n,
+      store_port: 0,
+      console_port: 0,
+    };
+  },
+};
+
+/** struct pvkit_console_read (32 bytes, align 8). PVKIT_OP_console_read: copy bytes of a domain's console_io output log, from byte position `cons` of the log, into `buffer`. The hypervisor keeps a bounded log per domain; a reader that fell behind gets the oldest bytes still kept and `cons` tells it where it now is. */
+export interface PvkitConsoleRead {
+  /** @0 Domain whose log to read (DOMID_XEN: the hypervisor's own). */
+  domid: number;
+  /** @2 Padding, must be 0. */
+  pad: number;
+  /** @4 Size of `buffer`. */
+  len: number;
+  /** @8 Guest address to copy the bytes to. */
+  buffer: bigint;
+  /** @16 [inout] Log position to read from; on return, the position after. */
+  cons: bigint;
+  /** @24 [out] Bytes copied. */
+  count: number;
+  /** @28 Padding, must be 0. */
+  pad2: number;
+}
+/** PvkitConsoleRead as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type PvkitConsoleReadIn = Omit<PvkitConsoleRead, "count"> & Partial<Pick<PvkitConsoleRead, "count">>;
+export const PvkitConsoleRead: StructCodec<PvkitConsoleRead> = {
+  name: "pvkit_console_read",
+  size: 32,
+  align: 8,
+  offsets: { domid: 0, pad: 2, len: 4, buffer: 8, cons: 16, count: 24, pad2: 28 },
+  decode(v: DataView, o = 0): PvkitConsoleRead {
+    return {
+      domid: v.getUint16(o + 0, true),
+      pad: v.getUint16(o + 2, true),
+      len: v.getUint32(o + 4, true),
+      buffer: v.getBigUint64(o + 8, true),
+      cons: v.getBigUint64(o + 16, true),
+      count: v.getUint32(o + 24, true),
+      pad2: v.getUint32(o + 28, true),
+    };
+  },
+  encode(v: DataView, o: number, x: PvkitConsoleRead): void {
+    v.setUint16(o + 0, x.domid, true);
+    v.setUint16(o + 2, x.pad, true);
+    v.setUint32(o + 4, x.len, true);
+    v.setBigUint64(o + 8, x.buffer, true);
+    v.setBigUint64(o + 16, x.cons, true);
+    v.setUint32(o + 24, x.count, true);
+    v.setUint32(o + 28, x.pad2, true);
+  },
+  zero(): PvkitConsoleRead {
+    return { domid: 0, pad: 0, len: 0, buffer: 0n, cons: 0n, count: 0, pad2: 0 };
+  },
+};
+
+/** struct pvkit_domid (4 bytes, align 2). A sub-op argument that is just a domain id. */
+export interface PvkitDomid {
+  /** @0 Target domain. */
+  domid: number;
+  /** @2 Padding, must be 0. */
+  pad: number;
+}
+/** PvkitDomid as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type PvkitDomidIn = PvkitDomid;
+export const PvkitDomid: StructCodec<PvkitDomid> = {
+  name: "pvkit_domid",
+  size: 4,
+  align: 2,
+  offsets: { domid: 0, pad: 2 },
+  decode(v: DataView, o = 0): PvkitDomid {
+    return {
+      domid: v.getUint16(o + 0, true),
+      pad: v.getUint16(o + 2, true),
+    };
+  },
+  encode(v: DataView, o: number, x: PvkitDomid): void {
+    v.setUint16(o + 0, x.domid, true);
+    v.setUint16(o + 2, x.pad, true);
+  },
+  zero(): PvkitDomid {
+    return { domid: 0, pad: 0 };
+  },
+};
+
+/** struct pvkit_set_kernel (32 bytes, align 8). PVKIT_OP_set_kernel: the guest program (module URL) and command line a new domain runs. */
+export interface PvkitSetKernel {
+  /** @0 The domain being built (created, not yet started). */
+  domid: number;
+  /** @2 [out] With PVKIT_SET_KERNEL_INSPECT: the host port of the worker's inspector, else 0. */
+  inspector_port: number;
+  /** @4 Bytes of the module URL at `kernel` (UTF-8, at most 4096). */
+  kernel_len: number;
+  /** @8 Bytes of the command line at `cmdline` (at most 1023). */
+  cmdline_len: number;
+  /** @12 PVKIT_SET_KERNEL_* flags. */
+  flags: number;
+  /** @16 Guest address of the module URL (file: or data: URL). */
+  kernel: bigint;
+  /** @24 Guest address of the command line (start_info.cmd_line). */
+  cmdline: bigint;
+}
+/** PvkitSetKernel as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type PvkitSetKernelIn = Omit<PvkitSetKernel, "inspector_port"> &
+  Partial<Pick<PvkitSetKernel, "inspector_port">>;
+export const PvkitSetKernel: StructCodec<PvkitSetKernel> = {
+  name: "pvkit_set_kernel",
+  size: 32,
+  align: 8,
+  offsets: { domid: 0, inspector_port: 2, kernel_len: 4, cmdline_len: 8, flags: 12, kernel: 16, cmdline: 24 },
+  decode(v: DataView, o = 0): PvkitSetKernel {
+    return {
+      domid: v.getUint16(o + 0, true),
+      inspector_port: v.getUint16(o + 2, true),
+      kernel_len: v.getUint32(o + 4, true),
+      cmdline_len: v.getUint32(o + 8, true),
+      flags: v.getUint32(o + 12, true),
+      kernel: v.getBigUint64(o + 16, true),
+      cmdline: v.getBigUint64(o + 24, true),
+    };
+  },
+  encode(v: DataView, o: number, x: PvkitSetKernel): void {
+    v.setUint16(o + 0, x.domid, true);
+    v.setUint16(o + 2, x.inspector_port, true);
+    v.setUint32(o + 4, x.kernel_len, true);
+    v.setUint32(o + 8, x.cmdline_len, true);
+    v.setUint32(o + 12, x.flags, true);
+    v.setBigUint64(o + 16, x.kernel, true);
+    v.setBigUint64(o + 24, x.cmdline, true);
+  },
+  zero(): PvkitSetKernel {
+    return { domid: 0, inspector_port: 0, kernel_len: 0, cmdline_len: 0, flags: 0, kernel: 0n, cmdline: 0n };
+  },
+};
+
 /** struct xenstore_domain_interface (2076 bytes, align 4). The xenstore ring page shared by a domain and xenstored: a request and a response byte ring with free-running indices masked by XENSTORE_RING_SIZE, plus reconnection state. */
 export interface XenstoreDomainInterface {
   /** @0 Requests to xenstored. */
@@ -2358,4 +2905,1210 @@ export const XenconsInterface: StructCodec<XenconsInterface> = {
   },
 };
 
+/** struct vcpu_runstate_info (48 bytes, align 8). How long a vCPU has spent in each RUNSTATE_*. */
+export interface VcpuRunstateInfo {
+  /** @0 [out] Current RUNSTATE_*. */
+  state: number;
+  /** @8 [out] System time (ns) it entered that state. */
+  state_entry_time: bigint;
+  /** @16 [out] ns spent in each RUNSTATE_*. */
+  time: bigint[];
+}
+/** VcpuRunstateInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VcpuRunstateInfoIn = Omit<VcpuRunstateInfo, "state" | "state_entry_time" | "time"> &
+  Partial<Pick<VcpuRunstateInfo, "state" | "state_entry_time" | "time">>;
+export const VcpuRunstateInfo: StructCodec<VcpuRunstateInfo> = {
+  name: "vcpu_runstate_info",
+  size: 48,
+  align: 8,
+  offsets: { state: 0, state_entry_time: 8, time: 16 },
+  decode(v: DataView, o = 0): VcpuRunstateInfo {
+    return {
+      state: v.getInt32(o + 0, true),
+      state_entry_time: v.getBigUint64(o + 8, true),
+      time: Array.from({ length: 4 }, (_, i) => v.getBigUint64(o + 16 + i * 8, true)),
+    };
+  },
+  encode(v: DataView, o: number, x: VcpuRunstateInfo): void {
+    zeroBytes(v, o, 48);
+    v.setInt32(o + 0, x.state, true);
+    v.setBigUint64(o + 8, x.state_entry_time, true);
+    for (let i = 0; i < 4; i++) v.setBigUint64(o + 16 + i * 8, x.time[i] ?? 0n, true);
+  },
+  zero(): VcpuRunstateInfo {
+    return { state: 0, state_entry_time: 0n, time: Array.from({ length: 4 }, () => 0n) };
+  },
+};
+
+/** struct vcpu_set_periodic_timer (8 bytes, align 8). VCPUOP_set_periodic_timer argument. */
+export interface VcpuSetPeriodicTimer {
+  /** @0 Period in ns (at least 1 ms in Xen). */
+  period_ns: bigint;
+}
+/** VcpuSetPeriodicTimer as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VcpuSetPeriodicTimerIn = VcpuSetPeriodicTimer;
+export const VcpuSetPeriodicTimer: StructCodec<VcpuSetPeriodicTimer> = {
+  name: "vcpu_set_periodic_timer",
+  size: 8,
+  align: 8,
+  offsets: { period_ns: 0 },
+  decode(v: DataView, o = 0): VcpuSetPeriodicTimer {
+    return {
+      period_ns: v.getBigUint64(o + 0, true),
+    };
+  },
+  encode(v: DataView, o: number, x: VcpuSetPeriodicTimer): void {
+    v.setBigUint64(o + 0, x.period_ns, true);
+  },
+  zero(): VcpuSetPeriodicTimer {
+    return { period_ns: 0n };
+  },
+};
+
+/** struct vcpu_set_singleshot_timer (16 bytes, align 8). VCPUOP_set_singleshot_timer argument. */
+export interface VcpuSetSingleshotTimer {
+  /** @0 Absolute system time (ns) to fire at. */
+  timeout_abs_ns: bigint;
+  /** @8 VCPU_SSHOTTMR_* flags. */
+  flags: number;
+}
+/** VcpuSetSingleshotTimer as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VcpuSetSingleshotTimerIn = VcpuSetSingleshotTimer;
+export const VcpuSetSingleshotTimer: StructCodec<VcpuSetSingleshotTimer> = {
+  name: "vcpu_set_singleshot_timer",
+  size: 16,
+  align: 8,
+  offsets: { timeout_abs_ns: 0, flags: 8 },
+  decode(v: DataView, o = 0): VcpuSetSingleshotTimer {
+    return {
+      timeout_abs_ns: v.getBigUint64(o + 0, true),
+      flags: v.getUint32(o + 8, true),
+    };
+  },
+  encode(v: DataView, o: number, x: VcpuSetSingleshotTimer): void {
+    zeroBytes(v, o, 16);
+    v.setBigUint64(o + 0, x.timeout_abs_ns, true);
+    v.setUint32(o + 8, x.flags, true);
+  },
+  zero(): VcpuSetSingleshotTimer {
+    return { timeout_abs_ns: 0n, flags: 0 };
+  },
+};
+
+/** struct xen_arch_domainconfig (8 bytes, align 4). x86 domain configuration (emulated devices of HVM guests); pvkit's PV domains leave it zero. */
+export interface XenArchDomainconfig {
+  /** @0 XEN_X86_EMU_* (0 for PV). */
+  emulation_flags: number;
+  /** @4 XEN_X86_MSR_RELAXED, ... */
+  misc_flags: number;
+}
+/** XenArchDomainconfig as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenArchDomainconfigIn = XenArchDomainconfig;
+export const XenArchDomainconfig: StructCodec<XenArchDomainconfig> = {
+  name: "xen_arch_domainconfig",
+  size: 8,
+  align: 4,
+  offsets: { emulation_flags: 0, misc_flags: 4 },
+  decode(v: DataView, o = 0): XenArchDomainconfig {
+    return {
+      emulation_flags: v.getUint32(o + 0, true),
+      misc_flags: v.getUint32(o + 4, true),
+    };
+  },
+  encode(v: DataView, o: number, x: XenArchDomainconfig): void {
+    v.setUint32(o + 0, x.emulation_flags, true);
+    v.setUint32(o + 4, x.misc_flags, true);
+  },
+  zero(): XenArchDomainconfig {
+    return { emulation_flags: 0, misc_flags: 0 };
+  },
+};
+
+/** struct xen_domctl_createdomain (64 bytes, align 4). XEN_DOMCTL_createdomain: make a new, paused, empty domain. domctl.domain in: the wanted id or 0 for any; out: the new id. HVM/IOMMU/vmtrace fields are kept for layout and must be 0. */
+export interface XenDomctlCreatedomain {
+  /** @0 XSM security label (unused, 0). */
+  ssidref: number;
+  /** @4 The domain's UUID. */
+  handle: Uint8Array;
+  /** @20 XEN_DOMCTL_CDF_* (pvkit: 0 or XEN_DOMCTL_CDF_xs_domain). */
+  flags: number;
+  /** @24 XEN_DOMCTL_IOMMU_* (0). */
+  iommu_opts: number;
+  /** @28 vCPU limit. */
+  max_vcpus: number;
+  /** @32 Highest event channel port allowed. */
+  max_evtchn_port: number;
+  /** @36 Grant table frame limit (-1: default). */
+  max_grant_frames: number;
+  /** @40 Maptrack frame limit (-1: default). */
+  max_maptrack_frames: number;
+  /** @44 XEN_DOMCTL_GRANT_version(1). */
+  grant_opts: number;
+  /** @48 Processor trace buffer size (0). */
+  vmtrace_size: number;
+  /** @52 CPU pool (0). */
+  cpupool_id: number;
+  /** @56 Architecture configuration. */
+  arch: XenArchDomainconfig;
+}
+/** XenDomctlCreatedomain as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenDomctlCreatedomainIn = XenDomctlCreatedomain;
+export const XenDomctlCreatedomain: StructCodec<XenDomctlCreatedomain> = {
+  name: "xen_domctl_createdomain",
+  size: 64,
+  align: 4,
+  offsets: {
+    ssidref: 0,
+    handle: 4,
+    flags: 20,
+    iommu_opts: 24,
+    max_vcpus: 28,
+    max_evtchn_port: 32,
+    max_grant_frames: 36,
+    max_maptrack_frames: 40,
+    grant_opts: 44,
+    vmtrace_size: 48,
+    cpupool_id: 52,
+    arch: 56,
+  },
+  decode(v: DataView, o = 0): XenDomctlCreatedomain {
+    return {
+      ssidref: v.getUint32(o + 0, true),
+      handle: readBytes(v, o + 4, 16),
+      flags: v.getUint32(o + 20, true),
+      iommu_opts: v.getUint32(o + 24, true),
+      max_vcpus: v.getUint32(o + 28, true),
+      max_evtchn_port: v.getUint32(o + 32, true),
+      max_grant_frames: v.getInt32(o + 36, true),
+      max_maptrack_frames: v.getInt32(o + 40, true),
+      grant_opts: v.getUint32(o + 44, true),
+      vmtrace_size: v.getUint32(o + 48, true),
+      cpupool_id: v.getUint32(o + 52, true),
+      arch: XenArchDomainconfig.decode(v, o + 56),
+    };
+  },
+  encode(v: DataView, o: number, x: XenDomctlCreatedomain): void {
+    v.setUint32(o + 0, x.ssidref, true);
+    writeBytes(v, o + 4, 16, x.handle);
+    v.setUint32(o + 20, x.flags, true);
+    v.setUint32(o + 24, x.iommu_opts, true);
+    v.setUint32(o + 28, x.max_vcpus, true);
+    v.setUint32(o + 32, x.max_evtchn_port, true);
+    v.setInt32(o + 36, x.max_grant_frames, true);
+    v.setInt32(o + 40, x.max_maptrack_frames, true);
+    v.setUint32(o + 44, x.grant_opts, true);
+    v.setUint32(o + 48, x.vmtrace_size, true);
+    v.setUint32(o + 52, x.cpupool_id, true);
+    XenArchDomainconfig.encode(v, o + 56, x.arch);
+  },
+  zero(): XenDomctlCreatedomain {
+    return {
+      ssidref: 0,
+      handle: new Uint8Array(16),
+      flags: 0,
+      iommu_opts: 0,
+      max_vcpus: 0,
+      max_evtchn_port: 0,
+      max_grant_frames: 0,
+      max_maptrack_frames: 0,
+      grant_opts: 0,
+      vmtrace_size: 0,
+      cpupool_id: 0,
+      arch: XenArchDomainconfig.zero(),
+    };
+  },
+};
+
+/** struct xen_domctl_getdomaininfo (112 bytes, align 8). XEN_DOMCTL_getdomaininfo result (also the element of XEN_SYSCTL_getdomaininfolist). */
+export interface XenDomctlGetdomaininfo {
+  /** @0 [out] Domain id (also echoed in domctl.domain). */
+  domain: number;
+  /** @2 Padding. */
+  pad1: number;
+  /** @4 [out] XEN_DOMINF_* and the shutdown reason in bits 16-23. */
+  flags: number;
+  /** @8 [out] Pages held. */
+  tot_pages: bigint;
+  /** @16 [out] Page limit. */
+  max_pages: bigint;
+  /** @24 [out] Claimed but not yet allocated pages. */
+  outstanding_pages: bigint;
+  /** @32 [out] Shared pages (0). */
+  shr_pages: bigint;
+  /** @40 [out] Paged-out pages (0). */
+  paged_pages: bigint;
+  /** @48 [out] Frame of the domain's shared_info. */
+  shared_info_frame: bigint;
+  /** @56 [out] CPU time used, ns. */
+  cpu_time: bigint;
+  /** @64 [out] vCPUs up. */
+  nr_online_vcpus: number;
+  /** @68 [out] Highest vCPU id. */
+  max_vcpu_id: number;
+  /** @72 [out] XSM label. */
+  ssidref: number;
+  /** @76 [out] The domain's UUID. */
+  handle: Uint8Array;
+  /** @92 [out] CPU pool. */
+  cpupool: number;
+  /** @96 [out] Guest physical address width. */
+  gpaddr_bits: number;
+  /** @97 Padding. */
+  pad2: Uint8Array;
+  /** @104 [out] Arch configuration. */
+  arch_config: XenArchDomainconfig;
+}
+/** XenDomctlGetdomaininfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenDomctlGetdomaininfoIn = Omit<
+  XenDomctlGetdomaininfo,
+  | "domain"
+  | "flags"
+  | "tot_pages"
+  | "max_pages"
+  | "outstanding_pages"
+  | "shr_pages"
+  | "paged_pages"
+  | "shared_info_frame"
+  | "cpu_time"
+  | "nr_online_vcpus"
+  | "max_vcpu_id"
+  | "ssidref"
+  | "handle"
+  | "cpupool"
+  | "gpaddr_bits"
+  | "arch_config"
+> &
+  Partial<
+    Pick<
+      XenDomctlGetdomaininfo,
+      | "domain"
+      | "flags"
+      | "tot_pages"
+      | "max_pages"
+      | "outstanding_pages"
+      | "shr_pages"
+      | "paged_pages"
+      | "shared_info_frame"
+      | "cpu_time"
+      | "nr_online_vcpus"
+      | "max_vcpu_id"
+      | "ssidref"
+      | "handle"
+      | "cpupool"
+      | "gpaddr_bits"
+      | "arch_config"
+    >
+  >;
+export const XenDomctlGetdomaininfo: StructCodec<XenDomctlGetdomaininfo> = {
+  name: "xen_domctl_getdomaininfo",
+  size: 112,
+  align: 8,
+  offsets: {
+    domain: 0,
+    pad1: 2,
+    flags: 4,
+    tot_pages: 8,
+    max_pages: 16,
+    outstanding_pages: 24,
+    shr_pages: 32,
+    paged_pages: 40,
+    shared_info_frame: 48,
+    cpu_time: 56,
+    nr_online_vcpus: 64,
+    max_vcpu_id: 68,
+    ssidref: 72,
+    handle: 76,
+    cpupool: 92,
+    gpaddr_bits: 96,
+    pad2: 97,
+    arch_config: 104,
+  },
+  decode(v: DataView, o = 0): XenDomctlGetdomaininfo {
+    return {
+      domain: v.getUint16(o + 0, true),
+      pad1: v.getUint16(o + 2, true),
+      flags: v.getUint32(o + 4, true),
+      tot_pages: v.getBigUint64(o + 8, true),
+      max_pages: v.getBigUint64(o + 16, true),
+      outstanding_pages: v.getBigUint64(o + 24, true),
+      shr_pages: v.getBigUint64(o + 32, true),
+      paged_pages: v.getBigUint64(o + 40, true),
+      shared_info_frame: v.getBigUint64(o + 48, true),
+      cpu_time: v.getBigUint64(o + 56, true),
+      nr_online_vcpus: v.getUint32(o + 64, true),
+      max_vcpu_id: v.getUint32(o + 68, true),
+      ssidref: v.getUint32(o + 72, true),
+      handle: readBytes(v, o + 76, 16),
+      cpupool: v.getUint32(o + 92, true),
+      gpaddr_bits: v.getUint8(o + 96),
+      pad2: readBytes(v, o + 97, 7),
+      arch_config: XenArchDomainconfig.decode(v, o + 104),
+    };
+  },
+  encode(v: DataView, o: number, x: XenDomctlGetdomaininfo): void {
+    v.setUint16(o + 0, x.domain, true);
+    v.setUint16(o + 2, x.pad1, true);
+    v.setUint32(o + 4, x.flags, true);
+    v.setBigUint64(o + 8, x.tot_pages, true);
+    v.setBigUint64(o + 16, x.max_pages, true);
+    v.setBigUint64(o + 24, x.outstanding_pages, true);
+    v.setBigUint64(o + 32, x.shr_pages, true);
+    v.setBigUint64(o + 40, x.paged_pages, true);
+    v.setBigUint64(o + 48, x.shared_info_frame, true);
+    v.setBigUint64(o + 56, x.cpu_time, true);
+    v.setUint32(o + 64, x.nr_online_vcpus, true);
+    v.setUint32(o + 68, x.max_vcpu_id, true);
+    v.setUint32(o + 72, x.ssidref, true);
+    writeBytes(v, o + 76, 16, x.handle);
+    v.setUint32(o + 92, x.cpupool, true);
+    v.setUint8(o + 96, x.gpaddr_bits);
+    writeBytes(v, o + 97, 7, x.pad2);
+    XenArchDomainconfig.encode(v, o + 104, x.arch_config);
+  },
+  zero(): XenDomctlGetdomaininfo {
+    return {
+      domain: 0,
+      pad1: 0,
+      flags: 0,
+      tot_pages: 0n,
+      max_pages: 0n,
+      outstanding_pages: 0n,
+      shr_pages: 0n,
+      paged_pages: 0n,
+      shared_info_frame: 0n,
+      cpu_time: 0n,
+      nr_online_vcpus: 0,
+      max_vcpu_id: 0,
+      ssidref: 0,
+      handle: new Uint8Array(16),
+      cpupool: 0,
+      gpaddr_bits: 0,
+      pad2: new Uint8Array(7),
+      arch_config: XenArchDomainconfig.zero(),
+    };
+  },
+};
+
+/** struct xen_domctl_header (16 bytes, align 4). pvkit's name for the first 16 bytes of Xen's struct xen_domctl (cmd, interface_version, domain, _pad); the conformance test checks it against struct xen_domctl. */
+export interface XenDomctlHeader {
+  /** @0 XEN_DOMCTL_* command. */
+  cmd: number;
+  /** @4 XEN_DOMCTL_INTERFACE_VERSION (0x15). */
+  interface_version: number;
+  /** @8 [inout] Target domain; createdomain writes the new id. */
+  domain: number;
+  /** @10 Padding. */
+  _pad: number[];
+}
+/** XenDomctlHeader as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenDomctlHeaderIn = XenDomctlHeader;
+export const XenDomctlHeader: StructCodec<XenDomctlHeader> = {
+  name: "xen_domctl_header",
+  size: 16,
+  align: 4,
+  offsets: { cmd: 0, interface_version: 4, domain: 8, _pad: 10 },
+  decode(v: DataView, o = 0): XenDomctlHeader {
+    return {
+      cmd: v.getUint32(o + 0, true),
+      interface_version: v.getUint32(o + 4, true),
+      domain: v.getUint16(o + 8, true),
+      _pad: Array.from({ length: 3 }, (_, i) => v.getUint16(o + 10 + i * 2, true)),
+    };
+  },
+  encode(v: DataView, o: number, x: XenDomctlHeader): void {
+    v.setUint32(o + 0, x.cmd, true);
+    v.setUint32(o + 4, x.interface_version, true);
+    v.setUint16(o + 8, x.domain, true);
+    for (let i = 0; i < 3; i++) v.setUint16(o + 10 + i * 2, x._pad[i] ?? 0, true);
+  },
+  zero(): XenDomctlHeader {
+    return { cmd: 0, interface_version: 0, domain: 0, _pad: Array.from({ length: 3 }, () => 0) };
+  },
+};
+
+/** struct xen_domctl_max_mem (8 bytes, align 8). XEN_DOMCTL_max_mem: set the domain's memory limit. */
+export interface XenDomctlMaxMem {
+  /** @0 Limit in KiB. */
+  max_memkb: bigint;
+}
+/** XenDomctlMaxMem as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenDomctlMaxMemIn = XenDomctlMaxMem;
+export const XenDomctlMaxMem: StructCodec<XenDomctlMaxMem> = {
+  name: "xen_domctl_max_mem",
+  size: 8,
+  align: 8,
+  offsets: { max_memkb: 0 },
+  decode(v: DataView, o = 0): XenDomctlMaxMem {
+    return {
+      max_memkb: v.getBigUint64(o + 0, true),
+    };
+  },
+  encode(v: DataView, o: number, x: XenDomctlMaxMem): void {
+    v.setBigUint64(o + 0, x.max_memkb, true);
+  },
+  zero(): XenDomctlMaxMem {
+    return { max_memkb: 0n };
+  },
+};
+
+/** struct xen_domctl_max_vcpus (4 bytes, align 4). XEN_DOMCTL_max_vcpus: allocate the domain's vCPUs (all down until VCPUOP_up or start). */
+export interface XenDomctlMaxVcpus {
+  /** @0 Number of vCPUs. */
+  max: number;
+}
+/** XenDomctlMaxVcpus as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenDomctlMaxVcpusIn = XenDomctlMaxVcpus;
+export const XenDomctlMaxVcpus: StructCodec<XenDomctlMaxVcpus> = {
+  name: "xen_domctl_max_vcpus",
+  size: 4,
+  align: 4,
+  offsets: { max: 0 },
+  decode(v: DataView, o = 0): XenDomctlMaxVcpus {
+    return {
+      max: v.getUint32(o + 0, true),
+    };
+  },
+  encode(v: DataView, o: number, x: XenDomctlMaxVcpus): void {
+    v.setUint32(o + 0, x.max, true);
+  },
+  zero(): XenDomctlMaxVcpus {
+    return { max: 0 };
+  },
+};
+
+/** struct xen_sysctl_getdomaininfolist (24 bytes, align 8). XEN_SYSCTL_getdomaininfolist: info of up to max_domains domains with id >= first_domain. */
+export interface XenSysctlGetdomaininfolist {
+  /** @0 Lowest domain id to report. */
+  first_domain: number;
+  /** @4 Entries available in `buffer`. */
+  max_domains: number;
+  /** @8 Guest address of xen_domctl_getdomaininfo[max_domains]. */
+  buffer: bigint;
+  /** @16 [out] Entries written. */
+  num_domains: number;
+}
+/** XenSysctlGetdomaininfolist as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenSysctlGetdomaininfolistIn = Omit<XenSysctlGetdomaininfolist, "num_domains"> &
+  Partial<Pick<XenSysctlGetdomaininfolist, "num_domains">>;
+export const XenSysctlGetdomaininfolist: StructCodec<XenSysctlGetdomaininfolist> = {
+  name: "xen_sysctl_getdomaininfolist",
+  size: 24,
+  align: 8,
+  offsets: { first_domain: 0, max_domains: 4, buffer: 8, num_domains: 16 },
+  decode(v: DataView, o = 0): XenSysctlGetdomaininfolist {
+    return {
+      first_domain: v.getUint16(o + 0, true),
+      max_domains: v.getUint32(o + 4, true),
+      buffer: v.getBigUint64(o + 8, true),
+      num_domains: v.getUint32(o + 16, true),
+    };
+  },
+  encode(v: DataView, o: number, x: XenSysctlGetdomaininfolist): void {
+    zeroBytes(v, o, 24);
+    v.setUint16(o + 0, x.first_domain, true);
+    v.setUint32(o + 4, x.max_domains, true);
+    v.setBigUint64(o + 8, x.buffer, true);
+    v.setUint32(o + 16, x.num_domains, true);
+  },
+  zero(): XenSysctlGetdomaininfolist {
+    return { first_domain: 0, max_domains: 0, buffer: 0n, num_domains: 0 };
+  },
+};
+
+/** struct xen_sysctl_header (8 bytes, align 4). pvkit's name for the first 8 bytes of Xen's struct xen_sysctl (cmd, interface_version); the conformance test checks it against struct xen_sysctl. */
+export interface XenSysctlHeader {
+  /** @0 XEN_SYSCTL_* command. */
+  cmd: number;
+  /** @4 XEN_SYSCTL_INTERFACE_VERSION (0x15). */
+  interface_version: number;
+}
+/** XenSysctlHeader as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenSysctlHeaderIn = XenSysctlHeader;
+export const XenSysctlHeader: StructCodec<XenSysctlHeader> = {
+  name: "xen_sysctl_header",
+  size: 8,
+  align: 4,
+  offsets: { cmd: 0, interface_version: 4 },
+  decode(v: DataView, o = 0): XenSysctlHeader {
+    return {
+      cmd: v.getUint32(o + 0, true),
+      interface_version: v.getUint32(o + 4, true),
+    };
+  },
+  encode(v: DataView, o: number, x: XenSysctlHeader): void {
+    v.setUint32(o + 0, x.cmd, true);
+    v.setUint32(o + 4, x.interface_version, true);
+  },
+  zero(): XenSysctlHeader {
+    return { cmd: 0, interface_version: 0 };
+  },
+};
+
+/** struct xen_sysctl_physinfo (112 bytes, align 8). XEN_SYSCTL_physinfo result: the host's CPUs and memory. */
+export interface XenSysctlPhysinfo {
+  /** @0 [out] Threads per core. */
+  threads_per_core: number;
+  /** @4 [out] Cores per socket. */
+  cores_per_socket: number;
+  /** @8 [out] CPUs online. */
+  nr_cpus: number;
+  /** @12 [out] Largest possible CPU id. */
+  max_cpu_id: number;
+  /** @16 [out] NUMA nodes online. */
+  nr_nodes: number;
+  /** @20 [out] Largest possible node id. */
+  max_node_id: number;
+  /** @24 [out] CPU frequency in kHz. */
+  cpu_khz: number;
+  /** @28 [out] XEN_SYSCTL_PHYSCAP_* bits. */
+  capabilities: number;
+  /** @32 [out] Architecture-specific capability bits. */
+  arch_capabilities: number;
+  /** @36 Padding. */
+  pad: number;
+  /** @40 [out] Host pages (pvkit: the frame budget). */
+  total_pages: bigint;
+  /** @48 [out] Pages not given to any domain. */
+  free_pages: bigint;
+  /** @56 [out] Pages waiting to be scrubbed. */
+  scrub_pages: bigint;
+  /** @64 [out] Claimed pages. */
+  outstanding_pages: bigint;
+  /** @72 [out] Largest possible frame number. */
+  max_mfn: bigint;
+  /** @80 [out] CPU feature words. */
+  hw_cap: number[];
+}
+/** XenSysctlPhysinfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type XenSysctlPhysinfoIn = Omit<
+  XenSysctlPhysinfo,
+  | "threads_per_core"
+  | "cores_per_socket"
+  | "nr_cpus"
+  | "max_cpu_id"
+  | "nr_nodes"
+  | "max_node_id"
+  | "cpu_khz"
+  | "capabilities"
+  | "arch_capabilities"
+  | "total_pages"
+  | "free_pages"
+  | "scrub_pages"
+  | "outstanding_pages"
+  | "max_mfn"
+  | "hw_cap"
+> &
+  Partial<
+    Pick<
+      XenSysctlPhysinfo,
+      | "threads_per_core"
+      | "cores_per_socket"
+      | "nr_cpus"
+      | "max_cpu_id"
+      | "nr_nodes"
+      | "max_node_id"
+      | "cpu_khz"
+      | "capabilities"
+      | "arch_capabilities"
+      | "total_pages"
+      | "free_pages"
+      | "scrub_pages"
+      | "outstanding_pages"
+      | "max_mfn"
+      | "hw_cap"
+    >
+  >;
+export const XenSysctlPhysinfo: StructCodec<XenSysctlPhysinfo> = {
+  name: "xen_sysctl_physinfo",
+  size: 112,
+  align: 8,
+  offsets: {
+    threads_per_core: 0,
+    cores_per_socket: 4,
+    nr_cpus: 8,
+    max_cpu_id: 12,
+    nr_nodes: 16,
+    max_node_id: 20,
+    cpu_khz: 24,
+    capabilities: 28,
+    arch_capabilities: 32,
+    pad: 36,
+    total_pages: 40,
+    free_pages: 48,
+    scrub_pages: 56,
+    outstanding_pages: 64,
+    max_mfn: 72,
+    hw_cap: 80,
+  },
+  decode(v: DataView, o = 0): XenSysctlPhysinfo {
+    return {
+      threads_per_core: v.getUint32(o + 0, true),
+      cores_per_socket: v.getUint32(o + 4, true),
+      nr_cpus: v.getUint32(o + 8, true),
+      max_cpu_id: v.getUint32(o + 12, true),
+      nr_nodes: v.getUint32(o + 16, true),
+      max_node_id: v.getUint32(o + 20, true),
+      cpu_khz: v.getUint32(o + 24, true),
+      capabilities: v.getUint32(o + 28, true),
+      arch_capabilities: v.getUint32(o + 32, true),
+      pad: v.getUint32(o + 36, true),
+      total_pages: v.getBigUint64(o + 40, true),
+      free_pages: v.getBigUint64(o + 48, true),
+      scrub_pages: v.getBigUint64(o + 56, true),
+      outstanding_pages: v.getBigUint64(o + 64, true),
+      max_mfn: v.getBigUint64(o + 72, true),
+      hw_cap: Array.from({ length: 8 }, (_, i) => v.getUint32(o + 80 + i * 4, true)),
+    };
+  },
+  encode(v: DataView, o: number, x: XenSysctlPhysinfo): void {
+    v.setUint32(o + 0, x.threads_per_core, true);
+    v.setUint32(o + 4, x.cores_per_socket, true);
+    v.setUint32(o + 8, x.nr_cpus, true);
+    v.setUint32(o + 12, x.max_cpu_id, true);
+    v.setUint32(o + 16, x.nr_nodes, true);
+    v.setUint32(o + 20, x.max_node_id, true);
+    v.setUint32(o + 24, x.cpu_khz, true);
+    v.setUint32(o + 28, x.capabilities, true);
+    v.setUint32(o + 32, x.arch_capabilities, true);
+    v.setUint32(o + 36, x.pad, true);
+    v.setBigUint64(o + 40, x.total_pages, true);
+    v.setBigUint64(o + 48, x.free_pages, true);
+    v.setBigUint64(o + 56, x.scrub_pages, true);
+    v.setBigUint64(o + 64, x.outstanding_pages, true);
+    v.setBigUint64(o + 72, x.max_mfn, true);
+    for (let i = 0; i < 8; i++) v.setUint32(o + 80 + i * 4, x.hw_cap[i] ?? 0, true);
+  },
+  zero(): XenSysctlPhysinfo {
+    return {
+      threads_per_core: 0,
+      cores_per_socket: 0,
+      nr_cpus: 0,
+      max_cpu_id: 0,
+      nr_nodes: 0,
+      max_node_id: 0,
+      cpu_khz: 0,
+      capabilities: 0,
+      arch_capabilities: 0,
+      pad: 0,
+      total_pages: 0n,
+      free_pages: 0n,
+      scrub_pages: 0n,
+      outstanding_pages: 0n,
+      max_mfn: 0n,
+      hw_cap: Array.from({ length: 8 }, () => 0),
+    };
+  },
+};
+
+/** struct blkif_request (112 bytes, align 8). A read, write or flush request on the ring. */
+export interface BlkifRequest {
+  /** @0 BLKIF_OP_*. */
+  operation: number;
+  /** @1 Entries of `seg` used (at most BLKIF_MAX_SEGMENTS_PER_REQUEST). */
+  nr_segments: number;
+  /** @2 Virtual device handle (blkif_vdev_t). */
+  handle: number;
+  /** @8 The frontend's cookie, echoed in the response. */
+  id: bigint;
+  /** @16 First 512-byte sector on the disk. */
+  sector_number: bigint;
+  /** @24 The granted pages. */
+  seg: BlkifRequestSegment[];
+}
+/** BlkifRequest as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type BlkifRequestIn = BlkifRequest;
+export const BlkifRequest: StructCodec<BlkifRequest> = {
+  name: "blkif_request",
+  size: 112,
+  align: 8,
+  offsets: { operation: 0, nr_segments: 1, handle: 2, id: 8, sector_number: 16, seg: 24 },
+  decode(v: DataView, o = 0): BlkifRequest {
+    return {
+      operation: v.getUint8(o + 0),
+      nr_segments: v.getUint8(o + 1),
+      handle: v.getUint16(o + 2, true),
+      id: v.getBigUint64(o + 8, true),
+      sector_number: v.getBigUint64(o + 16, true),
+      seg: Array.from({ length: 11 }, (_, i) => BlkifRequestSegment.decode(v, o + 24 + i * 8)),
+    };
+  },
+  encode(v: DataView, o: number, x: BlkifRequest): void {
+    zeroBytes(v, o, 112);
+    v.setUint8(o + 0, x.operation);
+    v.setUint8(o + 1, x.nr_segments);
+    v.setUint16(o + 2, x.handle, true);
+    v.setBigUint64(o + 8, x.id, true);
+    v.setBigUint64(o + 16, x.sector_number, true);
+    for (let i = 0; i < 11; i++)
+      BlkifRequestSegment.encode(v, o + 24 + i * 8, x.seg[i] ?? BlkifRequestSegment.zero());
+  },
+  zero(): BlkifRequest {
+    return {
+      operation: 0,
+      nr_segments: 0,
+      handle: 0,
+      id: 0n,
+      sector_number: 0n,
+      seg: Array.from({ length: 11 }, () => BlkifRequestSegment.zero()),
+    };
+  },
+};
+
+/** struct blkif_request_discard (32 bytes, align 8). BLKIF_OP_DISCARD request (same ring slot as blkif_request). */
+export interface BlkifRequestDiscard {
+  /** @0 BLKIF_OP_DISCARD. */
+  operation: number;
+  /** @1 BLKIF_DISCARD_SECURE or 0. */
+  flag: number;
+  /** @2 Virtual device handle. */
+  handle: number;
+  /** @8 Cookie, echoed in the response. */
+  id: bigint;
+  /** @16 First sector to discard. */
+  sector_number: bigint;
+  /** @24 Sectors to discard. */
+  nr_sectors: bigint;
+}
+/** BlkifRequestDiscard as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type BlkifRequestDiscardIn = BlkifRequestDiscard;
+export const BlkifRequestDiscard: StructCodec<BlkifRequestDiscard> = {
+  name: "blkif_request_discard",
+  size: 32,
+  align: 8,
+  offsets: { operation: 0, flag: 1, handle: 2, id: 8, sector_number: 16, nr_sectors: 24 },
+  decode(v: DataView, o = 0): BlkifRequestDiscard {
+    return {
+      operation: v.getUint8(o + 0),
+      flag: v.getUint8(o + 1),
+      handle: v.getUint16(o + 2, true),
+      id: v.getBigUint64(o + 8, true),
+      sector_number: v.getBigUint64(o + 16, true),
+      nr_sectors: v.getBigUint64(o + 24, true),
+    };
+  },
+  encode(v: DataView, o: number, x: BlkifRequestDiscard): void {
+    zeroBytes(v, o, 32);
+    v.setUint8(o + 0, x.operation);
+    v.setUint8(o + 1, x.flag);
+    v.setUint16(o + 2, x.handle, true);
+    v.setBigUint64(o + 8, x.id, true);
+    v.setBigUint64(o + 16, x.sector_number, true);
+    v.setBigUint64(o + 24, x.nr_sectors, true);
+  },
+  zero(): BlkifRequestDiscard {
+    return { operation: 0, flag: 0, handle: 0, id: 0n, sector_number: 0n, nr_sectors: 0n };
+  },
+};
+
+/** struct blkif_request_indirect (64 bytes, align 8). BLKIF_OP_INDIRECT request: the segments live in granted pages of blkif_request_segment (feature-max-indirect-segments), so one request can move more than 11 pages. */
+export interface BlkifRequestIndirect {
+  /** @0 BLKIF_OP_INDIRECT. */
+  operation: number;
+  /** @1 BLKIF_OP_READ or BLKIF_OP_WRITE. */
+  indirect_op: number;
+  /** @2 Total segments. */
+  nr_segments: number;
+  /** @8 Cookie, echoed in the response. */
+  id: bigint;
+  /** @16 First sector. */
+  sector_number: bigint;
+  /** @24 Virtual device handle. */
+  handle: number;
+  /** @28 Grant refs of the pages holding the segments. */
+  indirect_grefs: number[];
+}
+/** BlkifRequestIndirect as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type BlkifRequestIndirectIn = BlkifRequestIndirect;
+export const BlkifRequestIndirect: StructCodec<BlkifRequestIndirect> = {
+  name: "blkif_request_indirect",
+  size: 64,
+  align: 8,
+  offsets: {
+    operation: 0,
+    indirect_op: 1,
+    nr_segments: 2,
+    id: 8,
+    sector_number: 16,
+    handle: 24,
+    indirect_grefs: 28,
+  },
+  decode(v: DataView, o = 0): BlkifRequestIndirect {
+    return {
+      operation: v.getUint8(o + 0),
+      indirect_op: v.getUint8(o + 1),
+      nr_segments: v.getUint16(o + 2, true),
+      id: v.getBigUint64(o + 8, true),
+      sector_number: v.getBigUint64(o + 16, true),
+      handle: v.getUint16(o + 24, true),
+      indirect_grefs: Array.from({ length: 8 }, (_, i) => v.getUint32(o + 28 + i * 4, true)),
+    };
+  },
+  encode(v: DataView, o: number, x: BlkifRequestIndirect): void {
+    zeroBytes(v, o, 64);
+    v.setUint8(o + 0, x.operation);
+    v.setUint8(o + 1, x.indirect_op);
+    v.setUint16(o + 2, x.nr_segments, true);
+    v.setBigUint64(o + 8, x.id, true);
+    v.setBigUint64(o + 16, x.sector_number, true);
+    v.setUint16(o + 24, x.handle, true);
+    for (let i = 0; i < 8; i++) v.setUint32(o + 28 + i * 4, x.indirect_grefs[i] ?? 0, true);
+  },
+  zero(): BlkifRequestIndirect {
+    return {
+      operation: 0,
+      indirect_op: 0,
+      nr_segments: 0,
+      id: 0n,
+      sector_number: 0n,
+      handle: 0,
+      indirect_grefs: Array.from({ length: 8 }, () => 0),
+    };
+  },
+};
+
+/** struct blkif_request_segment (8 bytes, align 4). One granted page of a request and the sectors used in it (0..7 for 4 KiB pages). */
+export interface BlkifRequestSegment {
+  /** @0 Grant ref of the I/O buffer page. */
+  gref: number;
+  /** @4 First sector of the page in the transfer. */
+  first_sect: number;
+  /** @5 Last sector of the page in the transfer (inclusive). */
+  last_sect: number;
+}
+/** BlkifRequestSegment as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type BlkifRequestSegmentIn = BlkifRequestSegment;
+export const BlkifRequestSegment: StructCodec<BlkifRequestSegment> = {
+  name: "blkif_request_segment",
+  size: 8,
+  align: 4,
+  offsets: { gref: 0, first_sect: 4, last_sect: 5 },
+  decode(v: DataView, o = 0): BlkifRequestSegment {
+    return {
+      gref: v.getUint32(o + 0, true),
+      first_sect: v.getUint8(o + 4),
+      last_sect: v.getUint8(o + 5),
+    };
+  },
+  encode(v: DataView, o: number, x: BlkifRequestSegment): void {
+    zeroBytes(v, o, 8);
+    v.setUint32(o + 0, x.gref, true);
+    v.setUint8(o + 4, x.first_sect);
+    v.setUint8(o + 5, x.last_sect);
+  },
+  zero(): BlkifRequestSegment {
+    return { gref: 0, first_sect: 0, last_sect: 0 };
+  },
+};
+
+/** struct blkif_response (16 bytes, align 8). The backend's answer to one request. */
+export interface BlkifResponse {
+  /** @0 The request's id. */
+  id: bigint;
+  /** @8 The request's operation. */
+  operation: number;
+  /** @10 BLKIF_RSP_*. */
+  status: number;
+}
+/** BlkifResponse as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type BlkifResponseIn = BlkifResponse;
+export const BlkifResponse: StructCodec<BlkifResponse> = {
+  name: "blkif_response",
+  size: 16,
+  align: 8,
+  offsets: { id: 0, operation: 8, status: 10 },
+  decode(v: DataView, o = 0): BlkifResponse {
+    return {
+      id: v.getBigUint64(o + 0, true),
+      operation: v.getUint8(o + 8),
+      status: v.getInt16(o + 10, true),
+    };
+  },
+  encode(v: DataView, o: number, x: BlkifResponse): void {
+    zeroBytes(v, o, 16);
+    v.setBigUint64(o + 0, x.id, true);
+    v.setUint8(o + 8, x.operation);
+    v.setInt16(o + 10, x.status, true);
+  },
+  zero(): BlkifResponse {
+    return { id: 0n, operation: 0, status: 0 };
+  },
+};
+
+/** struct vmxnet_queue_ctrl (64 bytes, align 4). Per-queue control page shared by frontend and backend (vmxnet3's queue control blocks plus the producer-index doorbell registers, which live in memory here). The frontend writes the producer indices and notifies the queue's event channel only when needed: tx when tx_num_deferred reaches tx_threshold, rx when update_rx_prod is set. */
+export interface VmxnetQueueCtrl {
+  /** @0 Frontend: next tx descriptor index it will fill (TXPROD). */
+  tx_prod: number;
+  /** @4 Frontend: frames queued since the last notify. */
+  tx_num_deferred: number;
+  /** @8 Backend: notify once this many frames are deferred. */
+  tx_threshold: number;
+  /** @12 Frontend: next index per rx ring (RXPROD). */
+  rx_prod: number[];
+  /** @20 Backend: 1 when it wants a notify for new rx buffers. */
+  update_rx_prod: number;
+  /** @24 Frontend: VMXNET_INTR_* notifications it does not want now. */
+  intr_mask: number;
+  /** @28 Frontend: VMXNET_IMM_* interrupt moderation level. */
+  intr_mod_level: number;
+  /** @32 Frontend: max delay of a notify (VMXNET_IMM_USECS). */
+  intr_coalesce_usecs: number;
+  /** @36 Backend: VMXNET_QSTATUS_* bits. */
+  status: number;
+  /** @40 Backend: errno (positive) that stopped the queue, else 0. */
+  error: number;
+  /** @44 Reserved, 0. */
+  rsvd: Uint8Array;
+}
+/** VmxnetQueueCtrl as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VmxnetQueueCtrlIn = VmxnetQueueCtrl;
+export const VmxnetQueueCtrl: StructCodec<VmxnetQueueCtrl> = {
+  name: "vmxnet_queue_ctrl",
+  size: 64,
+  align: 4,
+  offsets: {
+    tx_prod: 0,
+    tx_num_deferred: 4,
+    tx_threshold: 8,
+    rx_prod: 12,
+    update_rx_prod: 20,
+    intr_mask: 24,
+    intr_mod_level: 28,
+    intr_coalesce_usecs: 32,
+    status: 36,
+    error: 40,
+    rsvd: 44,
+  },
+  decode(v: DataView, o = 0): VmxnetQueueCtrl {
+    return {
+      tx_prod: v.getUint32(o + 0, true),
+      tx_num_deferred: v.getUint32(o + 4, true),
+      tx_threshold: v.getUint32(o + 8, true),
+      rx_prod: Array.from({ length: 2 }, (_, i) => v.getUint32(o + 12 + i * 4, true)),
+      update_rx_prod: v.getUint32(o + 20, true),
+      intr_mask: v.getUint32(o + 24, true),
+      intr_mod_level: v.getUint32(o + 28, true),
+      intr_coalesce_usecs: v.getUint32(o + 32, true),
+      status: v.getUint32(o + 36, true),
+      error: v.getUint32(o + 40, true),
+      rsvd: readBytes(v, o + 44, 20),
+    };
+  },
+  encode(v: DataView, o: number, x: VmxnetQueueCtrl): void {
+    v.setUint32(o + 0, x.tx_prod, true);
+    v.setUint32(o + 4, x.tx_num_deferred, true);
+    v.setUint32(o + 8, x.tx_threshold, true);
+    for (let i = 0; i < 2; i++) v.setUint32(o + 12 + i * 4, x.rx_prod[i] ?? 0, true);
+    v.setUint32(o + 20, x.update_rx_prod, true);
+    v.setUint32(o + 24, x.intr_mask, true);
+    v.setUint32(o + 28, x.intr_mod_level, true);
+    v.setUint32(o + 32, x.intr_coalesce_usecs, true);
+    v.setUint32(o + 36, x.status, true);
+    v.setUint32(o + 40, x.error, true);
+    writeBytes(v, o + 44, 20, x.rsvd);
+  },
+  zero(): VmxnetQueueCtrl {
+    return {
+      tx_prod: 0,
+      tx_num_deferred: 0,
+      tx_threshold: 0,
+      rx_prod: Array.from({ length: 2 }, () => 0),
+      update_rx_prod: 0,
+      intr_mask: 0,
+      intr_mod_level: 0,
+      intr_coalesce_usecs: 0,
+      status: 0,
+      error: 0,
+      rsvd: new Uint8Array(20),
+    };
+  },
+};
+
+/** struct vmxnet_rx_comp_desc (16 bytes, align 4). Rx completion: the backend wrote `len` bytes into buffer `rxd_idx` of rx ring `ring_id`. A frame is the completions from the one with VMXNET_RXC_SOP to the one with VMXNET_RXC_EOP; RSS, VLAN and checksum results are valid on the EOP completion. */
+export interface VmxnetRxCompDesc {
+  /** @0 Index of the filled descriptor in its rx ring. */
+  rxd_idx: number;
+  /** @2 0: head ring, 1: body ring. */
+  ring_id: number;
+  /** @3 VMXNET_RSS_TYPE_* of rss_hash. */
+  rss_type: number;
+  /** @4 RSS hash of the frame (when rss_type is not NONE). */
+  rss_hash: number;
+  /** @8 Bytes written into the buffer. */
+  len: number;
+  /** @10 Stripped VLAN tag when VMXNET_RXC_TS is set. */
+  tci: number;
+  /** @12 Raw ones'-complement checksum of the L4 payload, if computed. */
+  csum: number;
+  /** @14 VMXNET_RXC_SOP/EOP/ERR/TS/IPC/TUC/TCP/UDP/V4/V6/FRG/CNC and VMXNET_RXC_GEN. */
+  flags: number;
+}
+/** VmxnetRxCompDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VmxnetRxCompDescIn = VmxnetRxCompDesc;
+export const VmxnetRxCompDesc: StructCodec<VmxnetRxCompDesc> = {
+  name: "vmxnet_rx_comp_desc",
+  size: 16,
+  align: 4,
+  offsets: { rxd_idx: 0, ring_id: 2, rss_type: 3, rss_hash: 4, len: 8, tci: 10, csum: 12, flags: 14 },
+  decode(v: DataView, o = 0): VmxnetRxCompDesc {
+    return {
+      rxd_idx: v.getUint16(o + 0, true),
+      ring_id: v.getUint8(o + 2),
+      rss_type: v.getUint8(o + 3),
+      rss_hash: v.getUint32(o + 4, true),
+      len: v.getUint16(o + 8, true),
+      tci: v.getUint16(o + 10, true),
+      csum: v.getUint16(o + 12, true),
+      flags: v.getUint16(o + 14, true),
+    };
+  },
+  encode(v: DataView, o: number, x: VmxnetRxCompDesc): void {
+    v.setUint16(o + 0, x.rxd_idx, true);
+    v.setUint8(o + 2, x.ring_id);
+    v.setUint8(o + 3, x.rss_type);
+    v.setUint32(o + 4, x.rss_hash, true);
+    v.setUint16(o + 8, x.len, true);
+    v.setUint16(o + 10, x.tci, true);
+    v.setUint16(o + 12, x.csum, true);
+    v.setUint16(o + 14, x.flags, true);
+  },
+  zero(): VmxnetRxCompDesc {
+    return { rxd_idx: 0, ring_id: 0, rss_type: 0, rss_hash: 0, len: 0, tci: 0, csum: 0, flags: 0 };
+  },
+};
+
+/** struct vmxnet_rx_desc (16 bytes, align 4). Rx command descriptor: an empty buffer the backend may fill (by grant copy). Ring 0 holds head buffers (VMXNET_RXD_BTYPE_HEAD), ring 1 body buffers for the rest of large frames. */
+export interface VmxnetRxDesc {
+  /** @0 Grant ref of the buffer's page (writable grant). */
+  gref: number;
+  /** @4 Byte offset of the buffer in the page. */
+  offset: number;
+  /** @6 Buffer bytes; offset + len <= 4096. */
+  len: number;
+  /** @8 Reserved, 0. */
+  rsvd: Uint8Array;
+  /** @14 VMXNET_RXD_BTYPE_BODY (else head), VMXNET_RXD_GEN. */
+  flags: number;
+}
+/** VmxnetRxDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VmxnetRxDescIn = VmxnetRxDesc;
+export const VmxnetRxDesc: StructCodec<VmxnetRxDesc> = {
+  name: "vmxnet_rx_desc",
+  size: 16,
+  align: 4,
+  offsets: { gref: 0, offset: 4, len: 6, rsvd: 8, flags: 14 },
+  decode(v: DataView, o = 0): VmxnetRxDesc {
+    return {
+      gref: v.getUint32(o + 0, true),
+      offset: v.getUint16(o + 4, true),
+      len: v.getUint16(o + 6, true),
+      rsvd: readBytes(v, o + 8, 6),
+      flags: v.getUint16(o + 14, true),
+    };
+  },
+  encode(v: DataView, o: number, x: VmxnetRxDesc): void {
+    v.setUint32(o + 0, x.gref, true);
+    v.setUint16(o + 4, x.offset, true);
+    v.setUint16(o + 6, x.len, true);
+    writeBytes(v, o + 8, 6, x.rsvd);
+    v.setUint16(o + 14, x.flags, true);
+  },
+  zero(): VmxnetRxDesc {
+    return { gref: 0, offset: 0, len: 0, rsvd: new Uint8Array(6), flags: 0 };
+  },
+};
+
+/** struct vmxnet_tx_comp_desc (8 bytes, align 4). Tx completion: the backend has sent (or dropped) the frame whose EOP descriptor is `txd_idx`; every descriptor up to and including it may be reused and its grants ended. */
+export interface VmxnetTxCompDesc {
+  /** @0 Index of the frame's EOP descriptor in the tx ring. */
+  txd_idx: number;
+  /** @4 VMXNET_TXC_* result. */
+  status: number;
+  /** @6 VMXNET_TXC_GEN. */
+  flags: number;
+}
+/** VmxnetTxCompDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VmxnetTxCompDescIn = VmxnetTxCompDesc;
+export const VmxnetTxCompDesc: StructCodec<VmxnetTxCompDesc> = {
+  name: "vmxnet_tx_comp_desc",
+  size: 8,
+  align: 4,
+  offsets: { txd_idx: 0, status: 4, flags: 6 },
+  decode(v: DataView, o = 0): VmxnetTxCompDesc {
+    return {
+      txd_idx: v.getUint32(o + 0, true),
+      status: v.getUint16(o + 4, true),
+      flags: v.getUint16(o + 6, true),
+    };
+  },
+  encode(v: DataView, o: number, x: VmxnetTxCompDesc): void {
+    v.setUint32(o + 0, x.txd_idx, true);
+    v.setUint16(o + 4, x.status, true);
+    v.setUint16(o + 6, x.flags, true);
+  },
+  zero(): VmxnetTxCompDesc {
+    return { txd_idx: 0, status: 0, flags: 0 };
+  },
+};
+
+/** struct vmxnet_tx_desc (16 bytes, align 4). Tx command descriptor: one fragment of an outgoing frame in a granted page. A frame is 1..VMXNET_MAX_TX_DESC_PER_PKT consecutive descriptors, the last with VMXNET_TXD_EOP; offload fields are read from the first (SOP) descriptor, whose flags word the frontend writes last. */
+export interface VmxnetTxDesc {
+  /** @0 Grant ref of the page holding the fragment (read-only grant). */
+  gref: number;
+  /** @4 Byte offset of the fragment in the page. */
+  offset: number;
+  /** @6 Fragment bytes; offset + len <= 4096. */
+  len: number;
+  /** @8 OM_CSUM: offset where checksumming starts (L4 header); OM_TSO: L2+L3+L4 header bytes. */
+  hdr_len: number;
+  /** @10 OM_CSUM: offset to store the checksum at (hdr_len + csum offset); OM_TSO: the MSS. */
+  msscof: number;
+  /** @12 VLAN tag control info to insert when VMXNET_TXD_TI is set. */
+  tci: number;
+  /** @14 VMXNET_TXD_EOP/CQ/TI, offload mode in VMXNET_TXD_OM_MASK << VMXNET_TXD_OM_SHIFT, VMXNET_TXD_GEN. */
+  flags: number;
+}
+/** VmxnetTxDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
+export type VmxnetTxDescIn = VmxnetTxDesc;
+export const VmxnetTxDesc: StructCodec<VmxnetTxDesc> = {
+  name: "vmxnet_tx_desc",
+  size: 16,
+  align: 4,
+  offsets: { gref: 0, offset: 4, len: 6, hdr_len: 8, msscof: 10, tci: 12, flags: 14 },
+  decode(v: DataView, o = 0): VmxnetTxDesc {
+    return {
+      gref: v.getUint32(o + 0, true),
+      offset: v.getUint16(o + 4, true),
+      len: v.getUint16(o + 6, true),
+      hdr_len: v.getUint16(o + 8, true),
+      msscof: v.getUint16(o + 10, true),
+      tci: v.getUint16(o + 12, true),
+      flags: v.getUint16(o + 14, true),
+    };
+  },
+  encode(v: DataView, o: number, x: VmxnetTxDesc): void {
+    v.setUint32(o + 0, x.gref, true);
+    v.setUint16(o + 4, x.offset, true);
+    v.setUint16(o + 6, x.len, true);
+    v.setUint16(o + 8, x.hdr_len, true);
+    v.setUint16(o + 10, x.msscof, true);
+    v.setUint16(o + 12, x.tci, true);
+    v.setUint16(o + 14, x.flags, true);
+  },
+  zero(): VmxnetTxDesc {
+    return { gref: 0, offset: 0, len: 0, hdr_len: 0, msscof: 0, tci: 0, flags: 0 };
+  },
+};
+
 // ---- Shared rings (io/ring.h layout) ----
+/** Entries in a blkif ring page (__RING_SIZE). */
+export const BLKIF_RING_SIZE = 32;
+/** The blkif shared ring: one 4 KiB page, 32 entries of union {blkif_request, blkif_response}. */
+export const BlkifRing: RingLayout<BlkifRequest, BlkifResponse> = {
+  name: "blkif",
+  entries: 32,
+  entrySize: 112,
+  headerSize: 64,
+  entryOffset: (index: number) => 64 + (index & 31) * 112,
+  request: BlkifRequest,
+  response: BlkifResponse,
+};

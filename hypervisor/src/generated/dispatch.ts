@@ -69,6 +69,14 @@ export function dispatchHypercall<C extends HypercallContext>(
         return do_console_io(h, ctx, a);
       case 20:
         return do_grant_table_op(h, ctx, a);
+      case 64:
+        return do_pvkit_op(h, ctx, a);
+      case 24:
+        return do_vcpu_op(h, ctx, a);
+      case 36:
+        return do_domctl(h, ctx, a);
+      case 35:
+        return do_sysctl(h, ctx, a);
       default:
         return -L.ENOSYS;
     }
@@ -394,6 +402,166 @@ function do_grant_table_op<C extends HypercallContext>(
   }
 }
 
+function do_pvkit_op<C extends HypercallContext>(
+  h: HypercallHandlers<C>,
+  ctx: C,
+  a: readonly bigint[],
+): HandlerResult {
+  if (!ctx.privileged) return -L.EPERM;
+  const ptr = a[1] ?? 0n;
+  switch (a[0]) {
+    case 0n: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, ptr, L.PvkitSetKernel);
+      return settle(h.pvkitOp.setKernel(ctx, arg), "pvkit_op.set_kernel", () =>
+        copyBack(ctx, ptr, L.PvkitSetKernel, arg),
+      );
+    }
+    case 1n: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, ptr, L.PvkitDomid);
+      return settle(h.pvkitOp.start(ctx, arg), "pvkit_op.start");
+    }
+    case 2n: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, ptr, L.PvkitConsoleRead);
+      return settle(h.pvkitOp.consoleRead(ctx, arg), "pvkit_op.console_read", () =>
+        copyBack(ctx, ptr, L.PvkitConsoleRead, arg),
+      );
+    }
+    case 3n: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, ptr, L.PvkitBuild);
+      return settle(h.pvkitOp.build(ctx, arg), "pvkit_op.build", () => copyBack(ctx, ptr, L.PvkitBuild, arg));
+    }
+    default:
+      return -L.ENOSYS;
+  }
+}
+
+function do_vcpu_op<C extends HypercallContext>(
+  h: HypercallHandlers<C>,
+  ctx: C,
+  a: readonly bigint[],
+): HandlerResult {
+  const vcpuid_ = a[1] ?? 0n;
+  if (vcpuid_ > 0xffffffffn) return -L.EINVAL;
+  const ptr = a[2] ?? 0n;
+  switch (a[0]) {
+    case 1n: {
+      return settle(h.vcpuOp.up(ctx, Number(vcpuid_)), "vcpu_op.up");
+    }
+    case 2n: {
+      return settle(h.vcpuOp.down(ctx, Number(vcpuid_)), "vcpu_op.down");
+    }
+    case 3n: {
+      return settle(h.vcpuOp.isUp(ctx, Number(vcpuid_)), "vcpu_op.is_up");
+    }
+    case 4n: {
+      const arg = copyIn(ctx, ptr, L.VcpuRunstateInfo);
+      return settle(h.vcpuOp.getRunstateInfo(ctx, Number(vcpuid_), arg), "vcpu_op.get_runstate_info", () =>
+        copyBack(ctx, ptr, L.VcpuRunstateInfo, arg),
+      );
+    }
+    case 6n: {
+      const arg = copyIn(ctx, ptr, L.VcpuSetPeriodicTimer);
+      return settle(h.vcpuOp.setPeriodicTimer(ctx, Number(vcpuid_), arg), "vcpu_op.set_periodic_timer");
+    }
+    case 7n: {
+      return settle(h.vcpuOp.stopPeriodicTimer(ctx, Number(vcpuid_)), "vcpu_op.stop_periodic_timer");
+    }
+    case 8n: {
+      const arg = copyIn(ctx, ptr, L.VcpuSetSingleshotTimer);
+      return settle(h.vcpuOp.setSingleshotTimer(ctx, Number(vcpuid_), arg), "vcpu_op.set_singleshot_timer");
+    }
+    case 9n: {
+      return settle(h.vcpuOp.stopSingleshotTimer(ctx, Number(vcpuid_)), "vcpu_op.stop_singleshot_timer");
+    }
+    default:
+      return -L.ENOSYS;
+  }
+}
+
+function do_domctl<C extends HypercallContext>(
+  h: HypercallHandlers<C>,
+  ctx: C,
+  a: readonly bigint[],
+): HandlerResult {
+  if (!ctx.privileged) return -L.EPERM;
+  const ptr = a[0] ?? 0n;
+  const hdr = copyIn(ctx, ptr, L.XenDomctlHeader);
+  if (hdr.interface_version !== 21) return -L.EACCES;
+  const payload = ptr + 16n;
+  switch (hdr.cmd) {
+    case 1: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, payload, L.XenDomctlCreatedomain);
+      return settle(h.domctl.createdomain(ctx, hdr.domain, arg), "domctl.createdomain");
+    }
+    case 2: {
+      if (!ctx.privileged) return -L.EPERM;
+      return settle(h.domctl.destroydomain(ctx, hdr.domain), "domctl.destroydomain");
+    }
+    case 3: {
+      if (!ctx.privileged) return -L.EPERM;
+      return settle(h.domctl.pausedomain(ctx, hdr.domain), "domctl.pausedomain");
+    }
+    case 4: {
+      if (!ctx.privileged) return -L.EPERM;
+      return settle(h.domctl.unpausedomain(ctx, hdr.domain), "domctl.unpausedomain");
+    }
+    case 5: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, payload, L.XenDomctlGetdomaininfo);
+      return settle(h.domctl.getdomaininfo(ctx, hdr.domain, arg), "domctl.getdomaininfo", () =>
+        copyBack(ctx, payload, L.XenDomctlGetdomaininfo, arg),
+      );
+    }
+    case 11: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, payload, L.XenDomctlMaxMem);
+      return settle(h.domctl.maxMem(ctx, hdr.domain, arg), "domctl.max_mem");
+    }
+    case 15: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, payload, L.XenDomctlMaxVcpus);
+      return settle(h.domctl.maxVcpus(ctx, hdr.domain, arg), "domctl.max_vcpus");
+    }
+    default:
+      return -L.ENOSYS;
+  }
+}
+
+function do_sysctl<C extends HypercallContext>(
+  h: HypercallHandlers<C>,
+  ctx: C,
+  a: readonly bigint[],
+): HandlerResult {
+  if (!ctx.privileged) return -L.EPERM;
+  const ptr = a[0] ?? 0n;
+  const hdr = copyIn(ctx, ptr, L.XenSysctlHeader);
+  if (hdr.interface_version !== 21) return -L.EACCES;
+  const payload = ptr + 8n;
+  switch (hdr.cmd) {
+    case 3: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, payload, L.XenSysctlPhysinfo);
+      return settle(h.sysctl.physinfo(ctx, arg), "sysctl.physinfo", () =>
+        copyBack(ctx, payload, L.XenSysctlPhysinfo, arg),
+      );
+    }
+    case 6: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, payload, L.XenSysctlGetdomaininfolist);
+      return settle(h.sysctl.getdomaininfolist(ctx, arg), "sysctl.getdomaininfolist", () =>
+        copyBack(ctx, payload, L.XenSysctlGetdomaininfolist, arg),
+      );
+    }
+    default:
+      return -L.ENOSYS;
+  }
+}
+
 const NAMES: Record<number, [string, Record<number, string>]> = {
   32: [
     "event_channel_op",
@@ -459,6 +627,33 @@ const NAMES: Record<number, [string, Record<number, string>]> = {
       10: "get_version",
     },
   ],
+  64: ["pvkit_op", { 0: "set_kernel", 1: "start", 2: "console_read", 3: "build" }],
+  24: [
+    "vcpu_op",
+    {
+      1: "up",
+      2: "down",
+      3: "is_up",
+      4: "get_runstate_info",
+      6: "set_periodic_timer",
+      7: "stop_periodic_timer",
+      8: "set_singleshot_timer",
+      9: "stop_singleshot_timer",
+    },
+  ],
+  36: [
+    "domctl",
+    {
+      1: "createdomain",
+      2: "destroydomain",
+      3: "pausedomain",
+      4: "unpausedomain",
+      5: "getdomaininfo",
+      11: "max_mem",
+      15: "max_vcpus",
+    },
+  ],
+  35: ["sysctl", { 3: "physinfo", 6: "getdomaininfolist" }],
 };
 /** "event_channel_op.send" for (32, 4): names for traces and logs. */
 export function hypercallName(op: number, subop?: number): string {

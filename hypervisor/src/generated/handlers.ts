@@ -107,4 +107,58 @@ export interface HypercallHandlers<C extends HypercallContext> {
     /** GNTTABOP_get_version (10): Query the entry format. */
     getVersion(ctx: C, op: L.GnttabGetVersion, index: number): number;
   };
+  /** pvkit_op (64): pvkit's domain-builder and console operations for the toolstack (dom0 only). */
+  pvkitOp: {
+    /** PVKIT_OP_set_kernel (0) [privileged]: Set the guest program and command line of a domain that has not started. */
+    setKernel(ctx: C, arg: L.PvkitSetKernel): HandlerResult;
+    /** PVKIT_OP_start (1) [privileged]: Start the domain's vCPU worker once the builder is done (then unpause it as in Xen). */
+    start(ctx: C, arg: L.PvkitDomid): HandlerResult;
+    /** PVKIT_OP_console_read (2) [privileged]: Read a domain's console_io log. */
+    consoleRead(ctx: C, arg: L.PvkitConsoleRead): HandlerResult;
+    /** PVKIT_OP_build (3) [privileged]: Build a created domain: memory, start_info, xenstore and console rings, ports, grants. */
+    build(ctx: C, arg: L.PvkitBuild): HandlerResult;
+  };
+  /** vcpu_op (24): Operations on one vCPU of the calling domain. */
+  vcpuOp: {
+    /** VCPUOP_up (1): Start a vCPU that is down. */
+    up(ctx: C, vcpuid: number): HandlerResult;
+    /** VCPUOP_down (2): Stop a vCPU. */
+    down(ctx: C, vcpuid: number): HandlerResult;
+    /** VCPUOP_is_up (3): Returns 1 if the vCPU is up, else 0. */
+    isUp(ctx: C, vcpuid: number): HandlerResult;
+    /** VCPUOP_get_runstate_info (4): Read the vCPU's runstate accounting. */
+    getRunstateInfo(ctx: C, vcpuid: number, arg: L.VcpuRunstateInfo): HandlerResult;
+    /** VCPUOP_set_periodic_timer (6): Raise VIRQ_TIMER every period. */
+    setPeriodicTimer(ctx: C, vcpuid: number, arg: L.VcpuSetPeriodicTimer): HandlerResult;
+    /** VCPUOP_stop_periodic_timer (7): Stop the periodic timer. */
+    stopPeriodicTimer(ctx: C, vcpuid: number): HandlerResult;
+    /** VCPUOP_set_singleshot_timer (8): Raise VIRQ_TIMER once at an absolute time. */
+    setSingleshotTimer(ctx: C, vcpuid: number, arg: L.VcpuSetSingleshotTimer): HandlerResult;
+    /** VCPUOP_stop_singleshot_timer (9): Cancel the single-shot timer. */
+    stopSingleshotTimer(ctx: C, vcpuid: number): HandlerResult;
+  };
+  /** domctl (36): Domain control for the toolstack (dom0 only). */
+  domctl: {
+    /** XEN_DOMCTL_createdomain (1) [privileged]: Create a paused, empty domain with id domctl.domain (0: the lowest free id). Xen writes the new id to domctl.domain and returns 0; pvkit writes it there too and also returns it. */
+    createdomain(ctx: C, domain: number, arg: L.XenDomctlCreatedomain): HandlerResult;
+    /** XEN_DOMCTL_destroydomain (2) [privileged]: Tear a domain down and free its memory. */
+    destroydomain(ctx: C, domain: number): HandlerResult;
+    /** XEN_DOMCTL_pausedomain (3) [privileged]: Stop scheduling the domain's vCPUs. */
+    pausedomain(ctx: C, domain: number): HandlerResult;
+    /** XEN_DOMCTL_unpausedomain (4) [privileged]: Resume a paused domain. */
+    unpausedomain(ctx: C, domain: number): HandlerResult;
+    /** XEN_DOMCTL_getdomaininfo (5) [privileged]: Read the domain's state, memory and vCPU counts. */
+    getdomaininfo(ctx: C, domain: number, arg: L.XenDomctlGetdomaininfo): HandlerResult;
+    /** XEN_DOMCTL_max_mem (11) [privileged]: Set the memory limit. */
+    maxMem(ctx: C, domain: number, arg: L.XenDomctlMaxMem): HandlerResult;
+    /** XEN_DOMCTL_max_vcpus (15) [privileged]: Allocate the domain's vCPUs. */
+    maxVcpus(ctx: C, domain: number, arg: L.XenDomctlMaxVcpus): HandlerResult;
+  };
+  /** sysctl (35): Host-wide control and queries for the toolstack (dom0 only). */
+  sysctl: {
+    /** XEN_SYSCTL_physinfo (3) [privileged]: Host CPUs and memory. */
+    physinfo(ctx: C, arg: L.XenSysctlPhysinfo): HandlerResult;
+    /** XEN_SYSCTL_getdomaininfolist (6) [privileged]: List domains (what `pvkit list` shows). */
+    getdomaininfolist(ctx: C, arg: L.XenSysctlGetdomaininfolist): HandlerResult;
+  };
 }

@@ -1,0 +1,61 @@
+/**
+ * Xen's errno values (xen/errno.h), positive here; a hypercall returns them negated. These are the
+ * only error codes a pvkit hypercall returns. EWOULDBLOCK and EDEADLOCK alias EAGAIN and EDEADLK.
+ * EINTR (4) and ERESTART (85) are left out: Xen keeps them internal (`#ifdef __XEN__`), never
+ * returned to a guest.
+ */
+import { errno } from "../schema.ts";
+
+export const xenErrno = errno({
+  values: [
+    { name: "EPERM", value: 1, doc: "Operation not permitted." },
+    { name: "ENOENT", value: 2, doc: "No such file or directory." },
+    { name: "ESRCH", value: 3, doc: "No such process." },
+    { name: "EIO", value: 5, doc: "I/O error." },
+    { name: "ENXIO", value: 6, doc: "No such device or address." },
+    { name: "E2BIG", value: 7, doc: "Arg list too long." },
+    { name: "ENOEXEC", value: 8, doc: "Exec format error." },
+    { name: "EBADF", value: 9, doc: "Bad file number." },
+    { name: "ECHILD", value: 10, doc: "No child processes." },
+    { name: "EAGAIN", value: 11, doc: "Try again." },
+    { name: "EWOULDBLOCK", value: 11, doc: "Operation would block.  Aliases EAGAIN." },
+    { name: "ENOMEM", value: 12, doc: "Out of memory." },
+    { name: "EACCES", value: 13, doc: "Permission denied." },
+    { name: "EFAULT", value: 14, doc: "Bad address." },
+    { name: "EBUSY", value: 16, doc: "Device or resource busy." },
+    { name: "EEXIST", value: 17, doc: "File exists." },
+    { name: "EXDEV", value: 18, doc: "Cross-device link." },
+    { name: "ENODEV", value: 19, doc: "No such device." },
+    { name: "ENOTDIR", value: 20, doc: "Not a directory." },
+    { name: "EISDIR", value: 21, doc: "Is a directory." },
+    { name: "EINVAL", value: 22, doc: "Invalid argument." },
+    { name: "ENFILE", value: 23, doc: "File table overflow." },
+    { name: "EMFILE", value: 24, doc: "Too many open files." },
+    { name: "ENOSPC", value: 28, doc: "No space left on device." },
+    { name: "EROFS", value: 30, doc: "Read-only file system." },
+    { name: "EMLINK", value: 31, doc: "Too many links." },
+    { name: "EDOM", value: 33, doc: "Math argument out of domain of func." },
+    { name: "ERANGE", value: 34, doc: "Math result not representable." },
+    { name: "EDEADLK", value: 35, doc: "Resource deadlock would occur." },
+    { name: "EDEADLOCK", value: 35, doc: "Resource deadlock would occur. Aliases EDEADLK." },
+    { name: "ENAMETOOLONG", value: 36, doc: "File name too long." },
+    { name: "ENOLCK", value: 37, doc: "No record locks available." },
+    { name: "ENOSYS", value: 38, doc: "Function not implemented." },
+    { name: "ENOTEMPTY", value: 39, doc: "Directory not empty." },
+    { name: "ENODATA", value: 61, doc: "No data available." },
+    { name: "ETIME", value: 62, doc: "Timer expired." },
+    { name: "EBADMSG", value: 74, doc: "Not a data message." },
+    { name: "EOVERFLOW", value: 75, doc: "Value too large for defined data type." },
+    { name: "EILSEQ", value: 84, doc: "Illegal byte sequence." },
+    { name: "ENOTSOCK", value: 88, doc: "Socket operation on non-socket." },
+    { name: "EMSGSIZE", value: 90, doc: "Message too large." },
+    { name: "EOPNOTSUPP", value: 95, doc: "Operation not supported on transport endpoint." },
+    { name: "EADDRINUSE", value: 98, doc: "Address already in use." },
+    { name: "EADDRNOTAVAIL", value: 99, doc: "Cannot assign requested address." },
+    { name: "ENOBUFS", value: 105, doc: "No buffer space available." },
+    { name: "EISCONN", value: 106, doc: "Transport endpoint is already connected." },
+    { name: "ENOTCONN", value: 107, doc: "Transport endpoint is not connected." },
+    { name: "ETIMEDOUT", value: 110, doc: "Connection timed out." },
+    { name: "ECONNREFUSED", value: 111, doc: "Connection refused." },
+  ],
+});

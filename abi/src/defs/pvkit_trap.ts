@@ -1,0 +1,37 @@
+/**
+ * The hypercall trap register block (pvkit's own): one per vCPU, in a SharedArrayBuffer shared by
+ * the vCPU's worker and the hypervisor. It plays the part of x86 registers across a `syscall` into
+ * Xen. The guest writes op and args, stores PVKIT_TRAP_TRAPPED into `state` and notifies
+ * `doorbell`; the hypervisor handles the call, writes `result`, stores PVKIT_TRAP_DONE and notifies
+ * `state`; the guest reads the result and stores PVKIT_TRAP_IDLE. 32-bit words are 4-aligned and
+ * 64-bit words 8-aligned so that Int32Array/BigInt64Array views and Atomics work on them.
+ */
+import { constants, struct } from "../schema.ts";
+
+export const pvkitVcpuRegs = struct({
+  name: "pvkit_vcpu_regs",
+  origin: "pvkit",
+  doc: "Per-vCPU trap registers: the hypercall number, five argument registers and the result.",
+  size: 64,
+  fields: [
+    { name: "state", type: "i32", doc: "PVKIT_TRAP_*; the guest waits on this word for DONE." },
+    { name: "op", type: "u32", doc: "Hypercall number (__HYPERVISOR_*)." },
+    { name: "args", type: { array: "u64", length: 5 }, doc: "Argument registers (rdi, rsi, rdx, r10, r8)." },
+    { name: "result", type: "i64", dir: "out", doc: "Xen's `long` return: >= 0 success, < 0 -errno." },
+    { name: "doorbell", type: "i32", doc: "A word the hypervisor sleeps on; bumped by the guest on trap." },
+    { name: "pad", type: "u32", doc: "Keeps the block a multiple of 8 bytes." },
+  ],
+});
+
+export const pvkitTrap = constants({
+  name: "PVKIT_TRAP",
+  origin: "pvkit",
+  doc: "pvkit_vcpu_regs.state values and the block's word indices for Atomics.",
+  values: [
+    { name: "PVKIT_TRAP_IDLE", value: 0, doc: "No call in progress: the guest may fill the registers." },
+    { name: "PVKIT_TRAP_TRAPPED", value: 1, doc: "The guest trapped: the hypervisor owns the block." },
+    { name: "PVKIT_TRAP_DONE", value: 2, doc: "The hypervisor posted `result`: the guest owns the block." },
+    { name: "PVKIT_TRAP_STATE_WORD", value: 0, doc: "Int32Array index of `state`." },
+    { name: "PVKIT_TRAP_DOORBELL_WORD", value: 14, doc: "Int32Array index of `doorbell` (byte 56)." },
+  ],
+});

@@ -1,0 +1,14 @@
+/**
+ * set_timer_op (xen/xen.h): arm the calling vCPU's single-shot timer.
+ */
+import { hypercall } from "../schema.ts";
+
+export const setTimerOp = hypercall({
+  name: "set_timer_op",
+  number: 15,
+  origin: "xen",
+  header: "xen/xen.h",
+  doc: "Fire VIRQ_TIMER on this vCPU when system time reaches `timeout` (ns); 0 cancels the timer.",
+  args: [{ name: "timeout", kind: "value", type: "u64", doc: "Absolute system time in ns, or 0." }],
+  result: "status",
+});
