@@ -185,6 +185,7 @@
 #define PVKIT_TRAP_DONE 2
 #define PVKIT_TRAP_STATE_WORD 0
 #define PVKIT_TRAP_DOORBELL_WORD 14
+#define PVKIT_TRAP_MAIL_WORD 15
 #define PVKIT_SET_KERNEL_INSPECT 1
 #define XENSTORE_RING_SIZE 1024
 #define XENSTORE_PAYLOAD_MAX 4096
@@ -895,7 +896,7 @@ struct pvkit_vcpu_regs {
     uint64_t args[5];
     int64_t result;
     int32_t doorbell;
-    uint32_t pad;
+    uint32_t mail;
 };
 _Static_assert(sizeof(struct pvkit_vcpu_regs) == 64, "sizeof pvkit_vcpu_regs");
 _Static_assert(offsetof(struct pvkit_vcpu_regs, state) == 0, "offsetof pvkit_vcpu_regs.state");
@@ -903,7 +904,7 @@ _Static_assert(offsetof(struct pvkit_vcpu_regs, op) == 4, "offsetof pvkit_vcpu_r
 _Static_assert(offsetof(struct pvkit_vcpu_regs, args) == 8, "offsetof pvkit_vcpu_regs.args");
 _Static_assert(offsetof(struct pvkit_vcpu_regs, result) == 48, "offsetof pvkit_vcpu_regs.result");
 _Static_assert(offsetof(struct pvkit_vcpu_regs, doorbell) == 56, "offsetof pvkit_vcpu_regs.doorbell");
-_Static_assert(offsetof(struct pvkit_vcpu_regs, pad) == 60, "offsetof pvkit_vcpu_regs.pad");
+_Static_assert(offsetof(struct pvkit_vcpu_regs, mail) == 60, "offsetof pvkit_vcpu_regs.mail");
 
 /* PVKIT_OP_build: what libxenguest's PV builder does, done by the hypervisor: populate the domain's memory, allocate its xenstore and console ring pages, allocate unbound event channels for them (remote ends: store_domid / console_domid), grant the rings to those domains at GNTTAB_RESERVED_XENSTORE / GNTTAB_RESERVED_CONSOLE and write start_info. The domain stays paused. */
 struct pvkit_build {

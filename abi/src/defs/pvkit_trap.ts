@@ -18,8 +18,8 @@ export const pvkitVcpuRegs = struct({
     { name: "op", type: "u32", doc: "Hypercall number (__HYPERVISOR_*)." },
     { name: "args", type: { array: "u64", length: 5 }, doc: "Argument registers (rdi, rsi, rdx, r10, r8)." },
     { name: "result", type: "i64", dir: "out", doc: "Xen's `long` return: >= 0 success, < 0 -errno." },
-    { name: "doorbell", type: "i32", doc: "A word the hypervisor sleeps on; bumped by the guest on trap." },
-    { name: "pad", type: "u32", doc: "Keeps the block a multiple of 8 bytes." },
+    { name: "doorbell", type: "i32", doc: "Wake requests: the guest bumps it to end its own pending SCHEDOP_block/poll early (it has work to do), like a self-IPI that needs no second trap. The machine-wide doorbell the hypervisor sleeps on is separate." },
+    { name: "mail", type: "u32", doc: "Bumped by the hypervisor when it posted frames to the vCPU's port (populate, grant map): the guest drains its port when this changed." },
   ],
 });
 
@@ -33,5 +33,6 @@ export const pvkitTrap = constants({
     { name: "PVKIT_TRAP_DONE", value: 2, doc: "The hypervisor posted `result`: the guest owns the block." },
     { name: "PVKIT_TRAP_STATE_WORD", value: 0, doc: "Int32Array index of `state`." },
     { name: "PVKIT_TRAP_DOORBELL_WORD", value: 14, doc: "Int32Array index of `doorbell` (byte 56)." },
+    { name: "PVKIT_TRAP_MAIL_WORD", value: 15, doc: "Int32Array index of `mail` (byte 60)." },
   ],
 });

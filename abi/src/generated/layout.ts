@@ -245,6 +245,8 @@ export const PVKIT_TRAP_DONE = 2;
 export const PVKIT_TRAP_STATE_WORD = 0;
 /** Int32Array index of `doorbell` (byte 56). */
 export const PVKIT_TRAP_DOORBELL_WORD = 14;
+/** Int32Array index of `mail` (byte 60). */
+export const PVKIT_TRAP_MAIL_WORD = 15;
 
 // PVKIT_SET_KERNEL
 /** Open a V8 inspector on the domain's worker (debugging); its port is returned. */
@@ -930,8 +932,8 @@ export interface ArchSharedInfo {
   /** @40 Generation count of the p2m mapping. */
   p2m_generation: bigint;
 }
-/** ArchSharedInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type ArchSharedInfoIn = ArchSharedInfo;
+/** ArchSharedInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type ArchSharedInfoIn = Partial<ArchSharedInfo>;
 export const ArchSharedInfo: StructCodec<ArchSharedInfo> = {
   name: "arch_shared_info",
   size: 48,
@@ -981,8 +983,8 @@ export interface ArchVcpuInfo {
   /** @8 Keeps sizeof(vcpu_info) == 64. */
   pad: bigint;
 }
-/** ArchVcpuInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type ArchVcpuInfoIn = ArchVcpuInfo;
+/** ArchVcpuInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type ArchVcpuInfoIn = Partial<ArchVcpuInfo>;
 export const ArchVcpuInfo: StructCodec<ArchVcpuInfo> = {
   name: "arch_vcpu_info",
   size: 16,
@@ -1022,8 +1024,8 @@ export interface SharedInfo {
   /** @3088 Architecture part. */
   arch: ArchSharedInfo;
 }
-/** SharedInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type SharedInfoIn = SharedInfo;
+/** SharedInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type SharedInfoIn = Partial<SharedInfo>;
 export const SharedInfo: StructCodec<SharedInfo> = {
   name: "shared_info",
   size: 3136,
@@ -1107,8 +1109,8 @@ export interface StartInfo {
   /** @1160 Pfns of the initial p2m table. */
   nr_p2m_frames: bigint;
 }
-/** StartInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type StartInfoIn = StartInfo;
+/** StartInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type StartInfoIn = Partial<StartInfo>;
 export const StartInfo: StructCodec<StartInfo> = {
   name: "start_info",
   size: 1168,
@@ -1223,8 +1225,8 @@ export interface StartInfoConsoleDom0 {
   /** @4 Its size. */
   info_size: number;
 }
-/** StartInfoConsoleDom0 as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type StartInfoConsoleDom0In = StartInfoConsoleDom0;
+/** StartInfoConsoleDom0 as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type StartInfoConsoleDom0In = Partial<StartInfoConsoleDom0>;
 export const StartInfoConsoleDom0: StructCodec<StartInfoConsoleDom0> = {
   name: "start_info_console_dom0",
   size: 8,
@@ -1252,8 +1254,8 @@ export interface StartInfoConsoleDomU {
   /** @8 Event channel of the console ring. */
   evtchn: number;
 }
-/** StartInfoConsoleDomU as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type StartInfoConsoleDomUIn = StartInfoConsoleDomU;
+/** StartInfoConsoleDomU as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type StartInfoConsoleDomUIn = Partial<StartInfoConsoleDomU>;
 export const StartInfoConsoleDomU: StructCodec<StartInfoConsoleDomU> = {
   name: "start_info_console_domU",
   size: 16,
@@ -1288,8 +1290,8 @@ export interface VcpuInfo {
   /** @32 This vCPU's system time. */
   time: VcpuTimeInfo;
 }
-/** VcpuInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VcpuInfoIn = VcpuInfo;
+/** VcpuInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VcpuInfoIn = Partial<VcpuInfo>;
 export const VcpuInfo: StructCodec<VcpuInfo> = {
   name: "vcpu_info",
   size: 64,
@@ -1342,8 +1344,8 @@ export interface VcpuTimeInfo {
   /** @30 Padding. */
   pad1: Uint8Array;
 }
-/** VcpuTimeInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VcpuTimeInfoIn = VcpuTimeInfo;
+/** VcpuTimeInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VcpuTimeInfoIn = Partial<VcpuTimeInfo>;
 export const VcpuTimeInfo: StructCodec<VcpuTimeInfo> = {
   name: "vcpu_time_info",
   size: 32,
@@ -1403,9 +1405,8 @@ export interface EvtchnAllocUnbound {
   /** @4 [out] The new unbound port. */
   port: number;
 }
-/** EvtchnAllocUnbound as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnAllocUnboundIn = Omit<EvtchnAllocUnbound, "port"> &
-  Partial<Pick<EvtchnAllocUnbound, "port">>;
+/** EvtchnAllocUnbound as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnAllocUnboundIn = Partial<EvtchnAllocUnbound>;
 export const EvtchnAllocUnbound: StructCodec<EvtchnAllocUnbound> = {
   name: "evtchn_alloc_unbound",
   size: 8,
@@ -1437,9 +1438,8 @@ export interface EvtchnBindInterdomain {
   /** @8 [out] The new local port, now interdomain. */
   local_port: number;
 }
-/** EvtchnBindInterdomain as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnBindInterdomainIn = Omit<EvtchnBindInterdomain, "local_port"> &
-  Partial<Pick<EvtchnBindInterdomain, "local_port">>;
+/** EvtchnBindInterdomain as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnBindInterdomainIn = Partial<EvtchnBindInterdomain>;
 export const EvtchnBindInterdomain: StructCodec<EvtchnBindInterdomain> = {
   name: "evtchn_bind_interdomain",
   size: 12,
@@ -1470,8 +1470,8 @@ export interface EvtchnBindIpi {
   /** @4 [out] The new port. */
   port: number;
 }
-/** EvtchnBindIpi as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnBindIpiIn = Omit<EvtchnBindIpi, "port"> & Partial<Pick<EvtchnBindIpi, "port">>;
+/** EvtchnBindIpi as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnBindIpiIn = Partial<EvtchnBindIpi>;
 export const EvtchnBindIpi: StructCodec<EvtchnBindIpi> = {
   name: "evtchn_bind_ipi",
   size: 8,
@@ -1501,8 +1501,8 @@ export interface EvtchnBindVirq {
   /** @8 [out] The new port. */
   port: number;
 }
-/** EvtchnBindVirq as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnBindVirqIn = Omit<EvtchnBindVirq, "port"> & Partial<Pick<EvtchnBindVirq, "port">>;
+/** EvtchnBindVirq as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnBindVirqIn = Partial<EvtchnBindVirq>;
 export const EvtchnBindVirq: StructCodec<EvtchnBindVirq> = {
   name: "evtchn_bind_virq",
   size: 12,
@@ -1530,8 +1530,8 @@ export interface EvtchnClose {
   /** @0 Port to close. */
   port: number;
 }
-/** EvtchnClose as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnCloseIn = EvtchnClose;
+/** EvtchnClose as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnCloseIn = Partial<EvtchnClose>;
 export const EvtchnClose: StructCodec<EvtchnClose> = {
   name: "evtchn_close",
   size: 4,
@@ -1555,8 +1555,8 @@ export interface EvtchnSend {
   /** @0 Local port to send on. */
   port: number;
 }
-/** EvtchnSend as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnSendIn = EvtchnSend;
+/** EvtchnSend as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnSendIn = Partial<EvtchnSend>;
 export const EvtchnSend: StructCodec<EvtchnSend> = {
   name: "evtchn_send",
   size: 4,
@@ -1588,9 +1588,8 @@ export interface EvtchnStatus {
   /** @16 [out] Binding details, by status. */
   u: EvtchnStatusU;
 }
-/** EvtchnStatus as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnStatusIn = Omit<EvtchnStatus, "status" | "vcpu" | "u"> &
-  Partial<Pick<EvtchnStatus, "status" | "vcpu" | "u">>;
+/** EvtchnStatus as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnStatusIn = Partial<EvtchnStatus>;
 export const EvtchnStatus: StructCodec<EvtchnStatus> = {
   name: "evtchn_status",
   size: 24,
@@ -1625,8 +1624,8 @@ export interface EvtchnStatusInterdomain {
   /** @4 Peer port. */
   port: number;
 }
-/** EvtchnStatusInterdomain as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnStatusInterdomainIn = EvtchnStatusInterdomain;
+/** EvtchnStatusInterdomain as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnStatusInterdomainIn = Partial<EvtchnStatusInterdomain>;
 export const EvtchnStatusInterdomain: StructCodec<EvtchnStatusInterdomain> = {
   name: "evtchn_status_interdomain",
   size: 8,
@@ -1689,8 +1688,8 @@ export interface EvtchnStatusUnbound {
   /** @0 Remote domain allowed to bind. */
   dom: number;
 }
-/** EvtchnStatusUnbound as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnStatusUnboundIn = EvtchnStatusUnbound;
+/** EvtchnStatusUnbound as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnStatusUnboundIn = Partial<EvtchnStatusUnbound>;
 export const EvtchnStatusUnbound: StructCodec<EvtchnStatusUnbound> = {
   name: "evtchn_status_unbound",
   size: 2,
@@ -1714,8 +1713,8 @@ export interface EvtchnUnmask {
   /** @0 Port to unmask. */
   port: number;
 }
-/** EvtchnUnmask as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type EvtchnUnmaskIn = EvtchnUnmask;
+/** EvtchnUnmask as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type EvtchnUnmaskIn = Partial<EvtchnUnmask>;
 export const EvtchnUnmask: StructCodec<EvtchnUnmask> = {
   name: "evtchn_unmask",
   size: 4,
@@ -1743,8 +1742,8 @@ export interface SchedPoll {
   /** @16 Absolute system time to give up at; 0 = none. */
   timeout: bigint;
 }
-/** SchedPoll as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type SchedPollIn = SchedPoll;
+/** SchedPoll as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type SchedPollIn = Partial<SchedPoll>;
 export const SchedPoll: StructCodec<SchedPoll> = {
   name: "sched_poll",
   size: 24,
@@ -1775,8 +1774,8 @@ export interface SchedRemoteShutdown {
   /** @4 SHUTDOWN_* code. */
   reason: number;
 }
-/** SchedRemoteShutdown as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type SchedRemoteShutdownIn = SchedRemoteShutdown;
+/** SchedRemoteShutdown as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type SchedRemoteShutdownIn = Partial<SchedRemoteShutdown>;
 export const SchedRemoteShutdown: StructCodec<SchedRemoteShutdown> = {
   name: "sched_remote_shutdown",
   size: 8,
@@ -1803,8 +1802,8 @@ export interface SchedShutdown {
   /** @0 SHUTDOWN_* code. */
   reason: number;
 }
-/** SchedShutdown as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type SchedShutdownIn = SchedShutdown;
+/** SchedShutdown as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type SchedShutdownIn = Partial<SchedShutdown>;
 export const SchedShutdown: StructCodec<SchedShutdown> = {
   name: "sched_shutdown",
   size: 4,
@@ -1830,8 +1829,8 @@ export interface SchedWatchdog {
   /** @4 Seconds; 0 destroys the watchdog. */
   timeout: number;
 }
-/** SchedWatchdog as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type SchedWatchdogIn = SchedWatchdog;
+/** SchedWatchdog as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type SchedWatchdogIn = Partial<SchedWatchdog>;
 export const SchedWatchdog: StructCodec<SchedWatchdog> = {
   name: "sched_watchdog",
   size: 8,
@@ -1865,8 +1864,8 @@ export interface XenMemoryReservation {
   /** @24 Target domain (DOMID_SELF, or any if privileged). */
   domid: number;
 }
-/** XenMemoryReservation as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenMemoryReservationIn = XenMemoryReservation;
+/** XenMemoryReservation as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenMemoryReservationIn = Partial<XenMemoryReservation>;
 export const XenMemoryReservation: StructCodec<XenMemoryReservation> = {
   name: "xen_memory_reservation",
   size: 32,
@@ -1899,9 +1898,8 @@ export interface XenCapabilitiesInfo {
   /** @0 [out] NUL-padded string. */
   info: string;
 }
-/** XenCapabilitiesInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenCapabilitiesInfoIn = Omit<XenCapabilitiesInfo, "info"> &
-  Partial<Pick<XenCapabilitiesInfo, "info">>;
+/** XenCapabilitiesInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenCapabilitiesInfoIn = Partial<XenCapabilitiesInfo>;
 export const XenCapabilitiesInfo: StructCodec<XenCapabilitiesInfo> = {
   name: "xen_capabilities_info",
   size: 1024,
@@ -1925,8 +1923,8 @@ export interface XenChangesetInfo {
   /** @0 [out] NUL-padded string. */
   info: string;
 }
-/** XenChangesetInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenChangesetInfoIn = Omit<XenChangesetInfo, "info"> & Partial<Pick<XenChangesetInfo, "info">>;
+/** XenChangesetInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenChangesetInfoIn = Partial<XenChangesetInfo>;
 export const XenChangesetInfo: StructCodec<XenChangesetInfo> = {
   name: "xen_changeset_info",
   size: 64,
@@ -1950,8 +1948,8 @@ export interface XenCommandline {
   /** @0 [out] NUL-padded string. */
   cmdline: string;
 }
-/** XenCommandline as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenCommandlineIn = Omit<XenCommandline, "cmdline"> & Partial<Pick<XenCommandline, "cmdline">>;
+/** XenCommandline as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenCommandlineIn = Partial<XenCommandline>;
 export const XenCommandline: StructCodec<XenCommandline> = {
   name: "xen_commandline",
   size: 1024,
@@ -1981,12 +1979,8 @@ export interface XenCompileInfo {
   /** @112 [out] Build date. */
   compile_date: string;
 }
-/** XenCompileInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenCompileInfoIn = Omit<
-  XenCompileInfo,
-  "compiler" | "compile_by" | "compile_domain" | "compile_date"
-> &
-  Partial<Pick<XenCompileInfo, "compiler" | "compile_by" | "compile_domain" | "compile_date">>;
+/** XenCompileInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenCompileInfoIn = Partial<XenCompileInfo>;
 export const XenCompileInfo: StructCodec<XenCompileInfo> = {
   name: "xen_compile_info",
   size: 144,
@@ -2016,8 +2010,8 @@ export interface XenDomainHandle {
   /** @0 [out] UUID bytes. */
   handle: Uint8Array;
 }
-/** XenDomainHandle as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenDomainHandleIn = Omit<XenDomainHandle, "handle"> & Partial<Pick<XenDomainHandle, "handle">>;
+/** XenDomainHandle as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenDomainHandleIn = Partial<XenDomainHandle>;
 export const XenDomainHandle: StructCodec<XenDomainHandle> = {
   name: "xen_domain_handle",
   size: 16,
@@ -2041,9 +2035,8 @@ export interface XenExtraversion {
   /** @0 [out] NUL-padded string. */
   extraversion: string;
 }
-/** XenExtraversion as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenExtraversionIn = Omit<XenExtraversion, "extraversion"> &
-  Partial<Pick<XenExtraversion, "extraversion">>;
+/** XenExtraversion as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenExtraversionIn = Partial<XenExtraversion>;
 export const XenExtraversion: StructCodec<XenExtraversion> = {
   name: "xen_extraversion",
   size: 16,
@@ -2069,8 +2062,8 @@ export interface XenFeatureInfo {
   /** @4 [out] The feature bits. */
   submap: number;
 }
-/** XenFeatureInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenFeatureInfoIn = Omit<XenFeatureInfo, "submap"> & Partial<Pick<XenFeatureInfo, "submap">>;
+/** XenFeatureInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenFeatureInfoIn = Partial<XenFeatureInfo>;
 export const XenFeatureInfo: StructCodec<XenFeatureInfo> = {
   name: "xen_feature_info",
   size: 8,
@@ -2096,9 +2089,8 @@ export interface XenPlatformParameters {
   /** @0 [out] Start of the hypervisor's virtual hole. */
   virt_start: bigint;
 }
-/** XenPlatformParameters as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenPlatformParametersIn = Omit<XenPlatformParameters, "virt_start"> &
-  Partial<Pick<XenPlatformParameters, "virt_start">>;
+/** XenPlatformParameters as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenPlatformParametersIn = Partial<XenPlatformParameters>;
 export const XenPlatformParameters: StructCodec<XenPlatformParameters> = {
   name: "xen_platform_parameters",
   size: 8,
@@ -2130,8 +2122,8 @@ export interface GnttabCopy {
   /** @36 [out] GNTST_* result. */
   status: number;
 }
-/** GnttabCopy as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabCopyIn = Omit<GnttabCopy, "status"> & Partial<Pick<GnttabCopy, "status">>;
+/** GnttabCopy as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabCopyIn = Partial<GnttabCopy>;
 export const GnttabCopy: StructCodec<GnttabCopy> = {
   name: "gnttab_copy",
   size: 40,
@@ -2168,8 +2160,8 @@ export interface GnttabCopyPtr {
   /** @10 Byte offset in the page. */
   offset: number;
 }
-/** GnttabCopyPtr as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabCopyPtrIn = GnttabCopyPtr;
+/** GnttabCopyPtr as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabCopyPtrIn = Partial<GnttabCopyPtr>;
 export const GnttabCopyPtr: StructCodec<GnttabCopyPtr> = {
   name: "gnttab_copy_ptr",
   size: 16,
@@ -2230,9 +2222,8 @@ export interface GnttabGetVersion {
   /** @4 [out] Its version. */
   version: number;
 }
-/** GnttabGetVersion as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabGetVersionIn = Omit<GnttabGetVersion, "version"> &
-  Partial<Pick<GnttabGetVersion, "version">>;
+/** GnttabGetVersion as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabGetVersionIn = Partial<GnttabGetVersion>;
 export const GnttabGetVersion: StructCodec<GnttabGetVersion> = {
   name: "gnttab_get_version",
   size: 8,
@@ -2272,9 +2263,8 @@ export interface GnttabMapGrantRef {
   /** @24 [out] Device address (GNTMAP_device_map). */
   dev_bus_addr: bigint;
 }
-/** GnttabMapGrantRef as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabMapGrantRefIn = Omit<GnttabMapGrantRef, "status" | "handle" | "dev_bus_addr"> &
-  Partial<Pick<GnttabMapGrantRef, "status" | "handle" | "dev_bus_addr">>;
+/** GnttabMapGrantRef as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabMapGrantRefIn = Partial<GnttabMapGrantRef>;
 export const GnttabMapGrantRef: StructCodec<GnttabMapGrantRef> = {
   name: "gnttab_map_grant_ref",
   size: 32,
@@ -2316,9 +2306,8 @@ export interface GnttabQuerySize {
   /** @12 [out] GNTST_* result. */
   status: number;
 }
-/** GnttabQuerySize as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabQuerySizeIn = Omit<GnttabQuerySize, "nr_frames" | "max_nr_frames" | "status"> &
-  Partial<Pick<GnttabQuerySize, "nr_frames" | "max_nr_frames" | "status">>;
+/** GnttabQuerySize as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabQuerySizeIn = Partial<GnttabQuerySize>;
 export const GnttabQuerySize: StructCodec<GnttabQuerySize> = {
   name: "gnttab_query_size",
   size: 16,
@@ -2349,8 +2338,8 @@ export interface GnttabSetVersion {
   /** @0 [inout] Wanted version; the current one on return. */
   version: number;
 }
-/** GnttabSetVersion as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabSetVersionIn = GnttabSetVersion;
+/** GnttabSetVersion as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabSetVersionIn = Partial<GnttabSetVersion>;
 export const GnttabSetVersion: StructCodec<GnttabSetVersion> = {
   name: "gnttab_set_version",
   size: 4,
@@ -2380,8 +2369,8 @@ export interface GnttabSetupTable {
   /** @16 Guest address of an array of xen_pfn_t (u64) to fill. */
   frame_list: bigint;
 }
-/** GnttabSetupTable as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabSetupTableIn = Omit<GnttabSetupTable, "status"> & Partial<Pick<GnttabSetupTable, "status">>;
+/** GnttabSetupTable as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabSetupTableIn = Partial<GnttabSetupTable>;
 export const GnttabSetupTable: StructCodec<GnttabSetupTable> = {
   name: "gnttab_setup_table",
   size: 24,
@@ -2418,9 +2407,8 @@ export interface GnttabUnmapGrantRef {
   /** @20 [out] GNTST_* result. */
   status: number;
 }
-/** GnttabUnmapGrantRef as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GnttabUnmapGrantRefIn = Omit<GnttabUnmapGrantRef, "status"> &
-  Partial<Pick<GnttabUnmapGrantRef, "status">>;
+/** GnttabUnmapGrantRef as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GnttabUnmapGrantRefIn = Partial<GnttabUnmapGrantRef>;
 export const GnttabUnmapGrantRef: StructCodec<GnttabUnmapGrantRef> = {
   name: "gnttab_unmap_grant_ref",
   size: 24,
@@ -2455,8 +2443,8 @@ export interface GrantEntryV1 {
   /** @4 Granted frame (gpfn in pvkit). */
   frame: number;
 }
-/** GrantEntryV1 as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type GrantEntryV1In = GrantEntryV1;
+/** GrantEntryV1 as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type GrantEntryV1In = Partial<GrantEntryV1>;
 export const GrantEntryV1: StructCodec<GrantEntryV1> = {
   name: "grant_entry_v1",
   size: 8,
@@ -2489,18 +2477,18 @@ export interface PvkitVcpuRegs {
   args: bigint[];
   /** @48 [out] Xen's `long` return: >= 0 success, < 0 -errno. */
   result: bigint;
-  /** @56 A word the hypervisor sleeps on; bumped by the guest on trap. */
+  /** @56 Wake requests: the guest bumps it to end its own pending SCHEDOP_block/poll early (it has work to do), like a self-IPI that needs no second trap. The machine-wide doorbell the hypervisor sleeps on is separate. */
   doorbell: number;
-  /** @60 Keeps the block a multiple of 8 bytes. */
-  pad: number;
+  /** @60 Bumped by the hypervisor when it posted frames to the vCPU's port (populate, grant map): the guest drains its port when this changed. */
+  mail: number;
 }
-/** PvkitVcpuRegs as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type PvkitVcpuRegsIn = Omit<PvkitVcpuRegs, "result"> & Partial<Pick<PvkitVcpuRegs, "result">>;
+/** PvkitVcpuRegs as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type PvkitVcpuRegsIn = Partial<PvkitVcpuRegs>;
 export const PvkitVcpuRegs: StructCodec<PvkitVcpuRegs> = {
   name: "pvkit_vcpu_regs",
   size: 64,
   align: 8,
-  offsets: { state: 0, op: 4, args: 8, result: 48, doorbell: 56, pad: 60 },
+  offsets: { state: 0, op: 4, args: 8, result: 48, doorbell: 56, mail: 60 },
   decode(v: DataView, o = 0): PvkitVcpuRegs {
     return {
       state: v.getInt32(o + 0, true),
@@ -2508,7 +2496,7 @@ export const PvkitVcpuRegs: StructCodec<PvkitVcpuRegs> = {
       args: Array.from({ length: 5 }, (_, i) => v.getBigUint64(o + 8 + i * 8, true)),
       result: v.getBigInt64(o + 48, true),
       doorbell: v.getInt32(o + 56, true),
-      pad: v.getUint32(o + 60, true),
+      mail: v.getUint32(o + 60, true),
     };
   },
   encode(v: DataView, o: number, x: PvkitVcpuRegs): void {
@@ -2517,10 +2505,10 @@ export const PvkitVcpuRegs: StructCodec<PvkitVcpuRegs> = {
     for (let i = 0; i < 5; i++) v.setBigUint64(o + 8 + i * 8, x.args[i] ?? 0n, true);
     v.setBigInt64(o + 48, x.result, true);
     v.setInt32(o + 56, x.doorbell, true);
-    v.setUint32(o + 60, x.pad, true);
+    v.setUint32(o + 60, x.mail, true);
   },
   zero(): PvkitVcpuRegs {
-    return { state: 0, op: 0, args: Array.from({ length: 5 }, () => 0n), result: 0n, doorbell: 0, pad: 0 };
+    return { state: 0, op: 0, args: Array.from({ length: 5 }, () => 0n), result: 0n, doorbell: 0, mail: 0 };
   },
 };
 
@@ -2547,12 +2535,8 @@ export interface PvkitBuild {
   /** @44 [out] The domain's console event channel (unbound). */
   console_port: number;
 }
-/** PvkitBuild as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type PvkitBuildIn = Omit<
-  PvkitBuild,
-  "start_info_gfn" | "store_gfn" | "console_gfn" | "store_port" | "console_port"
-> &
-  Partial<Pick<PvkitBuild, "start_info_gfn" | "store_gfn" | "console_gfn" | "store_port" | "console_port">>;
+/** PvkitBuild as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type PvkitBuildIn = Partial<PvkitBuild>;
 export const PvkitBuild: StructCodec<PvkitBuild> = {
   name: "pvkit_build",
   size: 48,
@@ -2628,8 +2612,8 @@ export interface PvkitConsoleRead {
   /** @28 Padding, must be 0. */
   pad2: number;
 }
-/** PvkitConsoleRead as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type PvkitConsoleReadIn = Omit<PvkitConsoleRead, "count"> & Partial<Pick<PvkitConsoleRead, "count">>;
+/** PvkitConsoleRead as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type PvkitConsoleReadIn = Partial<PvkitConsoleRead>;
 export const PvkitConsoleRead: StructCodec<PvkitConsoleRead> = {
   name: "pvkit_console_read",
   size: 32,
@@ -2667,8 +2651,8 @@ export interface PvkitDomid {
   /** @2 Padding, must be 0. */
   pad: number;
 }
-/** PvkitDomid as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type PvkitDomidIn = PvkitDomid;
+/** PvkitDomid as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type PvkitDomidIn = Partial<PvkitDomid>;
 export const PvkitDomid: StructCodec<PvkitDomid> = {
   name: "pvkit_domid",
   size: 4,
@@ -2706,9 +2690,8 @@ export interface PvkitSetKernel {
   /** @24 Guest address of the command line (start_info.cmd_line). */
   cmdline: bigint;
 }
-/** PvkitSetKernel as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type PvkitSetKernelIn = Omit<PvkitSetKernel, "inspector_port"> &
-  Partial<Pick<PvkitSetKernel, "inspector_port">>;
+/** PvkitSetKernel as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type PvkitSetKernelIn = Partial<PvkitSetKernel>;
 export const PvkitSetKernel: StructCodec<PvkitSetKernel> = {
   name: "pvkit_set_kernel",
   size: 32,
@@ -2760,8 +2743,8 @@ export interface XenstoreDomainInterface {
   /** @2072 XENSTORE_ERROR_*. */
   error: number;
 }
-/** XenstoreDomainInterface as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenstoreDomainInterfaceIn = XenstoreDomainInterface;
+/** XenstoreDomainInterface as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenstoreDomainInterfaceIn = Partial<XenstoreDomainInterface>;
 export const XenstoreDomainInterface: StructCodec<XenstoreDomainInterface> = {
   name: "xenstore_domain_interface",
   size: 2076,
@@ -2827,8 +2810,8 @@ export interface XsdSockmsg {
   /** @12 Payload bytes (at most XENSTORE_PAYLOAD_MAX). */
   len: number;
 }
-/** XsdSockmsg as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XsdSockmsgIn = XsdSockmsg;
+/** XsdSockmsg as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XsdSockmsgIn = Partial<XsdSockmsg>;
 export const XsdSockmsg: StructCodec<XsdSockmsg> = {
   name: "xsd_sockmsg",
   size: 16,
@@ -2868,8 +2851,8 @@ export interface XenconsInterface {
   /** @3084 Output producer index (guest). */
   out_prod: number;
 }
-/** XenconsInterface as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenconsInterfaceIn = XenconsInterface;
+/** XenconsInterface as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenconsInterfaceIn = Partial<XenconsInterface>;
 export const XenconsInterface: StructCodec<XenconsInterface> = {
   name: "xencons_interface",
   size: 3088,
@@ -2914,9 +2897,8 @@ export interface VcpuRunstateInfo {
   /** @16 [out] ns spent in each RUNSTATE_*. */
   time: bigint[];
 }
-/** VcpuRunstateInfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VcpuRunstateInfoIn = Omit<VcpuRunstateInfo, "state" | "state_entry_time" | "time"> &
-  Partial<Pick<VcpuRunstateInfo, "state" | "state_entry_time" | "time">>;
+/** VcpuRunstateInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VcpuRunstateInfoIn = Partial<VcpuRunstateInfo>;
 export const VcpuRunstateInfo: StructCodec<VcpuRunstateInfo> = {
   name: "vcpu_runstate_info",
   size: 48,
@@ -2945,8 +2927,8 @@ export interface VcpuSetPeriodicTimer {
   /** @0 Period in ns (at least 1 ms in Xen). */
   period_ns: bigint;
 }
-/** VcpuSetPeriodicTimer as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VcpuSetPeriodicTimerIn = VcpuSetPeriodicTimer;
+/** VcpuSetPeriodicTimer as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VcpuSetPeriodicTimerIn = Partial<VcpuSetPeriodicTimer>;
 export const VcpuSetPeriodicTimer: StructCodec<VcpuSetPeriodicTimer> = {
   name: "vcpu_set_periodic_timer",
   size: 8,
@@ -2972,8 +2954,8 @@ export interface VcpuSetSingleshotTimer {
   /** @8 VCPU_SSHOTTMR_* flags. */
   flags: number;
 }
-/** VcpuSetSingleshotTimer as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VcpuSetSingleshotTimerIn = VcpuSetSingleshotTimer;
+/** VcpuSetSingleshotTimer as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VcpuSetSingleshotTimerIn = Partial<VcpuSetSingleshotTimer>;
 export const VcpuSetSingleshotTimer: StructCodec<VcpuSetSingleshotTimer> = {
   name: "vcpu_set_singleshot_timer",
   size: 16,
@@ -3002,8 +2984,8 @@ export interface XenArchDomainconfig {
   /** @4 XEN_X86_MSR_RELAXED, ... */
   misc_flags: number;
 }
-/** XenArchDomainconfig as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenArchDomainconfigIn = XenArchDomainconfig;
+/** XenArchDomainconfig as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenArchDomainconfigIn = Partial<XenArchDomainconfig>;
 export const XenArchDomainconfig: StructCodec<XenArchDomainconfig> = {
   name: "xen_arch_domainconfig",
   size: 8,
@@ -3051,8 +3033,8 @@ export interface XenDomctlCreatedomain {
   /** @56 Architecture configuration. */
   arch: XenArchDomainconfig;
 }
-/** XenDomctlCreatedomain as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenDomctlCreatedomainIn = XenDomctlCreatedomain;
+/** XenDomctlCreatedomain as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenDomctlCreatedomainIn = Partial<XenDomctlCreatedomain>;
 export const XenDomctlCreatedomain: StructCodec<XenDomctlCreatedomain> = {
   name: "xen_domctl_createdomain",
   size: 64,
@@ -3158,47 +3140,8 @@ export interface XenDomctlGetdomaininfo {
   /** @104 [out] Arch configuration. */
   arch_config: XenArchDomainconfig;
 }
-/** XenDomctlGetdomaininfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenDomctlGetdomaininfoIn = Omit<
-  XenDomctlGetdomaininfo,
-  | "domain"
-  | "flags"
-  | "tot_pages"
-  | "max_pages"
-  | "outstanding_pages"
-  | "shr_pages"
-  | "paged_pages"
-  | "shared_info_frame"
-  | "cpu_time"
-  | "nr_online_vcpus"
-  | "max_vcpu_id"
-  | "ssidref"
-  | "handle"
-  | "cpupool"
-  | "gpaddr_bits"
-  | "arch_config"
-> &
-  Partial<
-    Pick<
-      XenDomctlGetdomaininfo,
-      | "domain"
-      | "flags"
-      | "tot_pages"
-      | "max_pages"
-      | "outstanding_pages"
-      | "shr_pages"
-      | "paged_pages"
-      | "shared_info_frame"
-      | "cpu_time"
-      | "nr_online_vcpus"
-      | "max_vcpu_id"
-      | "ssidref"
-      | "handle"
-      | "cpupool"
-      | "gpaddr_bits"
-      | "arch_config"
-    >
-  >;
+/** XenDomctlGetdomaininfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenDomctlGetdomaininfoIn = Partial<XenDomctlGetdomaininfo>;
 export const XenDomctlGetdomaininfo: StructCodec<XenDomctlGetdomaininfo> = {
   name: "xen_domctl_getdomaininfo",
   size: 112,
@@ -3300,8 +3243,8 @@ export interface XenDomctlHeader {
   /** @10 Padding. */
   _pad: number[];
 }
-/** XenDomctlHeader as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenDomctlHeaderIn = XenDomctlHeader;
+/** XenDomctlHeader as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenDomctlHeaderIn = Partial<XenDomctlHeader>;
 export const XenDomctlHeader: StructCodec<XenDomctlHeader> = {
   name: "xen_domctl_header",
   size: 16,
@@ -3331,8 +3274,8 @@ export interface XenDomctlMaxMem {
   /** @0 Limit in KiB. */
   max_memkb: bigint;
 }
-/** XenDomctlMaxMem as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenDomctlMaxMemIn = XenDomctlMaxMem;
+/** XenDomctlMaxMem as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenDomctlMaxMemIn = Partial<XenDomctlMaxMem>;
 export const XenDomctlMaxMem: StructCodec<XenDomctlMaxMem> = {
   name: "xen_domctl_max_mem",
   size: 8,
@@ -3356,8 +3299,8 @@ export interface XenDomctlMaxVcpus {
   /** @0 Number of vCPUs. */
   max: number;
 }
-/** XenDomctlMaxVcpus as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenDomctlMaxVcpusIn = XenDomctlMaxVcpus;
+/** XenDomctlMaxVcpus as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenDomctlMaxVcpusIn = Partial<XenDomctlMaxVcpus>;
 export const XenDomctlMaxVcpus: StructCodec<XenDomctlMaxVcpus> = {
   name: "xen_domctl_max_vcpus",
   size: 4,
@@ -3387,9 +3330,8 @@ export interface XenSysctlGetdomaininfolist {
   /** @16 [out] Entries written. */
   num_domains: number;
 }
-/** XenSysctlGetdomaininfolist as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenSysctlGetdomaininfolistIn = Omit<XenSysctlGetdomaininfolist, "num_domains"> &
-  Partial<Pick<XenSysctlGetdomaininfolist, "num_domains">>;
+/** XenSysctlGetdomaininfolist as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenSysctlGetdomaininfolistIn = Partial<XenSysctlGetdomaininfolist>;
 export const XenSysctlGetdomaininfolist: StructCodec<XenSysctlGetdomaininfolist> = {
   name: "xen_sysctl_getdomaininfolist",
   size: 24,
@@ -3422,8 +3364,8 @@ export interface XenSysctlHeader {
   /** @4 XEN_SYSCTL_INTERFACE_VERSION (0x15). */
   interface_version: number;
 }
-/** XenSysctlHeader as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenSysctlHeaderIn = XenSysctlHeader;
+/** XenSysctlHeader as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenSysctlHeaderIn = Partial<XenSysctlHeader>;
 export const XenSysctlHeader: StructCodec<XenSysctlHeader> = {
   name: "xen_sysctl_header",
   size: 8,
@@ -3479,45 +3421,8 @@ export interface XenSysctlPhysinfo {
   /** @80 [out] CPU feature words. */
   hw_cap: number[];
 }
-/** XenSysctlPhysinfo as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type XenSysctlPhysinfoIn = Omit<
-  XenSysctlPhysinfo,
-  | "threads_per_core"
-  | "cores_per_socket"
-  | "nr_cpus"
-  | "max_cpu_id"
-  | "nr_nodes"
-  | "max_node_id"
-  | "cpu_khz"
-  | "capabilities"
-  | "arch_capabilities"
-  | "total_pages"
-  | "free_pages"
-  | "scrub_pages"
-  | "outstanding_pages"
-  | "max_mfn"
-  | "hw_cap"
-> &
-  Partial<
-    Pick<
-      XenSysctlPhysinfo,
-      | "threads_per_core"
-      | "cores_per_socket"
-      | "nr_cpus"
-      | "max_cpu_id"
-      | "nr_nodes"
-      | "max_node_id"
-      | "cpu_khz"
-      | "capabilities"
-      | "arch_capabilities"
-      | "total_pages"
-      | "free_pages"
-      | "scrub_pages"
-      | "outstanding_pages"
-      | "max_mfn"
-      | "hw_cap"
-    >
-  >;
+/** XenSysctlPhysinfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type XenSysctlPhysinfoIn = Partial<XenSysctlPhysinfo>;
 export const XenSysctlPhysinfo: StructCodec<XenSysctlPhysinfo> = {
   name: "xen_sysctl_physinfo",
   size: 112,
@@ -3615,8 +3520,8 @@ export interface BlkifRequest {
   /** @24 The granted pages. */
   seg: BlkifRequestSegment[];
 }
-/** BlkifRequest as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type BlkifRequestIn = BlkifRequest;
+/** BlkifRequest as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type BlkifRequestIn = Partial<BlkifRequest>;
 export const BlkifRequest: StructCodec<BlkifRequest> = {
   name: "blkif_request",
   size: 112,
@@ -3669,8 +3574,8 @@ export interface BlkifRequestDiscard {
   /** @24 Sectors to discard. */
   nr_sectors: bigint;
 }
-/** BlkifRequestDiscard as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type BlkifRequestDiscardIn = BlkifRequestDiscard;
+/** BlkifRequestDiscard as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type BlkifRequestDiscardIn = Partial<BlkifRequestDiscard>;
 export const BlkifRequestDiscard: StructCodec<BlkifRequestDiscard> = {
   name: "blkif_request_discard",
   size: 32,
@@ -3717,8 +3622,8 @@ export interface BlkifRequestIndirect {
   /** @28 Grant refs of the pages holding the segments. */
   indirect_grefs: number[];
 }
-/** BlkifRequestIndirect as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type BlkifRequestIndirectIn = BlkifRequestIndirect;
+/** BlkifRequestIndirect as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type BlkifRequestIndirectIn = Partial<BlkifRequestIndirect>;
 export const BlkifRequestIndirect: StructCodec<BlkifRequestIndirect> = {
   name: "blkif_request_indirect",
   size: 64,
@@ -3775,8 +3680,8 @@ export interface BlkifRequestSegment {
   /** @5 Last sector of the page in the transfer (inclusive). */
   last_sect: number;
 }
-/** BlkifRequestSegment as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type BlkifRequestSegmentIn = BlkifRequestSegment;
+/** BlkifRequestSegment as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type BlkifRequestSegmentIn = Partial<BlkifRequestSegment>;
 export const BlkifRequestSegment: StructCodec<BlkifRequestSegment> = {
   name: "blkif_request_segment",
   size: 8,
@@ -3809,8 +3714,8 @@ export interface BlkifResponse {
   /** @10 BLKIF_RSP_*. */
   status: number;
 }
-/** BlkifResponse as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type BlkifResponseIn = BlkifResponse;
+/** BlkifResponse as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type BlkifResponseIn = Partial<BlkifResponse>;
 export const BlkifResponse: StructCodec<BlkifResponse> = {
   name: "blkif_response",
   size: 16,
@@ -3859,8 +3764,8 @@ export interface VmxnetQueueCtrl {
   /** @44 Reserved, 0. */
   rsvd: Uint8Array;
 }
-/** VmxnetQueueCtrl as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VmxnetQueueCtrlIn = VmxnetQueueCtrl;
+/** VmxnetQueueCtrl as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VmxnetQueueCtrlIn = Partial<VmxnetQueueCtrl>;
 export const VmxnetQueueCtrl: StructCodec<VmxnetQueueCtrl> = {
   name: "vmxnet_queue_ctrl",
   size: 64,
@@ -3942,8 +3847,8 @@ export interface VmxnetRxCompDesc {
   /** @14 VMXNET_RXC_SOP/EOP/ERR/TS/IPC/TUC/TCP/UDP/V4/V6/FRG/CNC and VMXNET_RXC_GEN. */
   flags: number;
 }
-/** VmxnetRxCompDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VmxnetRxCompDescIn = VmxnetRxCompDesc;
+/** VmxnetRxCompDesc as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VmxnetRxCompDescIn = Partial<VmxnetRxCompDesc>;
 export const VmxnetRxCompDesc: StructCodec<VmxnetRxCompDesc> = {
   name: "vmxnet_rx_comp_desc",
   size: 16,
@@ -3989,8 +3894,8 @@ export interface VmxnetRxDesc {
   /** @14 VMXNET_RXD_BTYPE_BODY (else head), VMXNET_RXD_GEN. */
   flags: number;
 }
-/** VmxnetRxDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VmxnetRxDescIn = VmxnetRxDesc;
+/** VmxnetRxDesc as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VmxnetRxDescIn = Partial<VmxnetRxDesc>;
 export const VmxnetRxDesc: StructCodec<VmxnetRxDesc> = {
   name: "vmxnet_rx_desc",
   size: 16,
@@ -4026,8 +3931,8 @@ export interface VmxnetTxCompDesc {
   /** @6 VMXNET_TXC_GEN. */
   flags: number;
 }
-/** VmxnetTxCompDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VmxnetTxCompDescIn = VmxnetTxCompDesc;
+/** VmxnetTxCompDesc as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VmxnetTxCompDescIn = Partial<VmxnetTxCompDesc>;
 export const VmxnetTxCompDesc: StructCodec<VmxnetTxCompDesc> = {
   name: "vmxnet_tx_comp_desc",
   size: 8,
@@ -4067,8 +3972,8 @@ export interface VmxnetTxDesc {
   /** @14 VMXNET_TXD_EOP/CQ/TI, offload mode in VMXNET_TXD_OM_MASK << VMXNET_TXD_OM_SHIFT, VMXNET_TXD_GEN. */
   flags: number;
 }
-/** VmxnetTxDesc as a caller fills it: out-only fields may be left out (they are sent as zero). */
-export type VmxnetTxDescIn = VmxnetTxDesc;
+/** VmxnetTxDesc as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type VmxnetTxDescIn = Partial<VmxnetTxDesc>;
 export const VmxnetTxDesc: StructCodec<VmxnetTxDesc> = {
   name: "vmxnet_tx_desc",
   size: 16,

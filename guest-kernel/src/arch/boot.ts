@@ -1,0 +1,24 @@
+/**
+ * ArchBoot: what the arch layer hands the kernel — the domain's identity, the typed SDK over its
+ * trap, its memory, shared_info and decoded start_info. The kernel reads these and nothing else of
+ * the machine.
+ */
+import type { Hypercalls } from "@pvkit/abi/guest";
+import type { StartInfo, StartInfoConsoleDomU } from "@pvkit/abi/layout";
+import type { PhysMemory } from "./memory.ts";
+
+export interface ArchBoot {
+  domid: number;
+  privileged: boolean;
+  hc: Hypercalls;
+  memory: PhysMemory;
+  sharedInfo: DataView;
+  /** start_info, with its console union read as the domU variant (pvkit domains use that one). */
+  startInfo: StartInfo & { console: { domU: StartInfoConsoleDomU } };
+  /** The vCPU's scratch page: the SDK marshals arguments there; never allocated. */
+  scratch: { addr: number; size: number };
+  reservedPfns: number[];
+  maxPages: number;
+  programUrl?: string;
+  mapFrames(mfns: number[]): DataView[];
+}

@@ -1,0 +1,67 @@
+/**
+ * dom0's services, started by the kernel of the privileged domain: xenstored (on its ring-less local
+ * API for dom0 and a unix socket for host tools), xenconsoled, the toolstack and the host control
+ * socket. Only dom0 runs this: it is the one domain whose worker may touch the host.
+ */
+import type { Hypercalls } from "@pvkit/abi/guest";
+import { Consoled } from "./consoled/consoled.ts";
+import { ControlServer } from "./toolstack/control-server.ts";
+import { HypercallHost, type BouncePage, type EventPorts, type ForeignWindow } from "./toolstack/hypercall-host.ts";
+import { Toolstack } from "./toolstack/toolstack.ts";
+import { Xenstored } from "./xenstored/index.ts";
+
+export interface Dom0Options {
+  /** The host control socket (`pvkit` CLI). */
+  controlSocket: string;
+  /** xenstored's socket for host tools (XENSTORED_PATH). */
+  xenstoredSocket: string;
+  log: (line: string) => void;
+}
+
+export interface Dom0Kernel {
+  hc: Hypercalls;
+  buffer: BouncePage;
+  foreign: ForeignWindow;
+  events: EventPorts;
+}
+
+export interface Dom0Services {
+  xenstored: Xenstored;
+  consoled: Consoled;
+  toolstack: Toolstack;
+  control: ControlServer;
+  close(): Promise<void>;
+}
+
+/** Reads `control=` and `xenstored=` from dom0's command line. */
+export function dom0Options(cmdline: string, log: (line: string) => void): Dom0Options {
+  const arg = (k: string) => new RegExp(`(?:^|\\s)${k}=(\\S+)`).exec(cmdline)?.[1];
+  const controlSocket = arg("control");
+  const xenstoredSocket = arg("xenstored");
+  if (!controlSocket || !xenstoredSocket)
+    throw new Error(`dom0: command line needs control=<socket> and xenstored=<socket>, got "${cmdline}"`);
+  return { controlSocket, xenstoredSocket, log };
+}
+
+export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<Dom0Services> {
+  const xenstored = new Xenstored({ log: o.log });
+  xenstored.write("/local/domain/0/name", "Domain-0");
+  xenstored.write("/local/domain/0/domid", "0");
+  await xenstored.listen(o.xenstoredSocket);
+  const consoled = new Consoled();
+  const host = new HypercallHost(k.hc, k.buffer, k.foreign, k.events);
+  const toolstack = new Toolstack(host, xenstored, consoled, o.log);
+  const control = new ControlServer(toolstack, consoled, xenstored);
+  await control.listen(o.controlSocket);
+  o.log(`dom0: xenstored on ${o.xenstoredSocket}, control on ${o.controlSocket}`);
+  return {
+    xenstored,
+    consoled,
+    toolstack,
+    control,
+    async close() {
+      await control.close();
+      await xenstored.close();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * ToolstackHost over real hypercalls: what dom0's kernel does on the toolstack's behalf, each call a
+ * typed stub of the generated SDK. Strings and lists travel through one page of dom0's own memory
+ * (`buffer`), as libxc uses bounce buffers; granted guest pages arrive through the arch layer's
+ * foreign-mapping window (`foreign`).
+ */
+import type { Hypercalls } from "@pvkit/abi/guest";
+import {
+  DOMID_XEN,
+  GNTMAP_host_map,
+  GNTST_okay,
+  PVKIT_SET_KERNEL_INSPECT,
+  VIRQ_DOM_EXC,
+  XEN_DOMINF_blocked,
+  XEN_DOMINF_dying,
+  XEN_DOMINF_paused,
+  XEN_DOMINF_running,
+  XEN_DOMINF_shutdown,
+  XEN_DOMINF_shutdownmask,
+  XEN_DOMINF_shutdownshift,
+  XenDomctlGetdomaininfo,
+} from "@pvkit/abi/layout";
+import type { BoundPort, BuiltDomain, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
+
+const PAGE = 4096;
+
+/** One page of dom0 memory for bounce buffers. */
+export interface BouncePage {
+  addr: number;
+  write(addr: number, bytes: Uint8Array): void;
+  read(addr: number, len: number): Uint8Array;
+}
+
+/** Where granted frames become visible in dom0 (the arch layer's foreign-mapping window). */
+export interface ForeignWindow {
+  /** A free host address to ask map_grant_ref to map at. */
+  reserve(): bigint;
+  /** The frame now mapped at `hostAddr` (valid after map_grant_ref returned GNTST_okay). */
+  view(hostAddr: bigint): DataView;
+  release(hostAddr: bigint): void;
+}
+
+/** dom0's event channels (the kernel's Events). */
+export interface EventPorts {
+  bindInterdomain(remoteDom: number, remotePort: number, handler: (port: number) => void): number;
+  bindVirq(virq: number, handler: (port: number) => void): number;
+  notify(port: number): void;
+  close(port: number): void;
+}
+
+export class HypercallHost implements ToolstackHost {
+  private readonly enc = new TextEncoder();
+
+  constructor(
+    private readonly hc: Hypercalls,
+    private readonly buffer: BouncePage,
+    private readonly foreign: ForeignWindow,
+    private readonly events: EventPorts,
+  ) {}
+
+  createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void {
+    this.hc.domctl.createdomain(domid, { ssidref: 0, handle: new Uint8Array(16), flags: 0, max_vcpus: opts.vcpus, max_evtchn_port: 4095, max_grant_frames: 32, max_maptrack_frames: 1024 });
+    this.hc.domctl.maxVcpus(domid, { max: opts.vcpus });
+    this.hc.domctl.maxMem(domid, { max_memkb: BigInt(opts.maxMemKiB) });
+  }
+
+  setKernel(domid: number, kernelUrl: string, cmdline: string, inspect: boolean): { inspectorPort?: number } {
+    const url = this.enc.encode(kernelUrl);
+    const cmd = this.enc.encode(cmdline).subarray(0, 1023);
+    if (url.length + cmd.length > PAGE) throw new Error(`kernel URL too long: ${kernelUrl}`);
+    this.buffer.write(this.buffer.addr, url);
+    this.buffer.write(this.buffer.addr + url.length, cmd);
+    const r = this.hc.pvkitOp.setKernel({
+      domid,
+      kernel_len: url.length,
+      cmdline_len: cmd.length,
+      flags: inspect ? PVKIT_SET_KERNEL_INSPECT : 0,
+      kernel: BigInt(this.buffer.addr),
+      cmdline: BigInt(this.buffer.addr + url.length),
+    });
+    return r.inspector_port ? { inspectorPort: r.inspector_port } : {};
+  }
+
+  build(domid: number, nrPages: number): BuiltDomain {
+    const r = this.hc.pvkitOp.build({ domid, store_domid: 0, console_domid: 0, pad: 0, nr_pages: BigInt(nrPages) });
+    return { storeGfn: r.store_gfn, consoleGfn: r.console_gfn, storePort: r.store_port, consolePort: r.console_port };
+  }
+
+  pause(domid: number): void {
+    this.hc.domctl.pausedomain(domid);
+  }
+
+  unpause(domid: number): void {
+    this.hc.domctl.unpausedomain(domid);
+  }
+
+  destroy(domid: number): void {
+    this.hc.domctl.destroydomain(domid);
+  }
+
+  list(): DomainInfo[] {
+    const size = XenDomctlGetdomaininfo.size;
+    const max = Math.floor(PAGE / size);
+    const out: DomainInfo[] = [];
+    let first = 0;
+    for (;;) {
+      const r = this.hc.sysctl.getdomaininfolist({ first_domain: first, max_domains: max, buffer: BigInt(this.buffer.addr) });
+      const bytes = this.buffer.read(this.buffer.addr, r.num_domains * size);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < r.num_domains; i++) out.push(toInfo(XenDomctlGetdomaininfo.decode(view, i * size)));
+      if (r.num_domains < max) return out;
+      first = out[out.length - 1]!.domid + 1;
+    }
+  }
+
+  mapGrant(domid: number, ref: number): MappedPage {
+    const hostAddr = this.foreign.reserve();
+    const [op] = this.hc.grantTableOp.mapGrantRef([{ host_addr: hostAddr, flags: GNTMAP_host_map, ref, dom: domid }]);
+    if (op!.status !== GNTST_okay) {
+      this.foreign.release(hostAddr);
+      throw new Error(`map grant ${ref} of domain ${domid}: GNTST ${op!.status}`);
+    }
+    const view = this.foreign.view(hostAddr);
+    return {
+      view,
+      unmap: () => {
+        this.hc.grantTableOp.unmapGrantRef([{ host_addr: hostAddr, dev_bus_addr: 0n, handle: op!.handle }]);
+        this.foreign.release(hostAddr);
+      },
+    };
+  }
+
+  bindInterdomain(domid: number, remotePort: number, onEvent: () => void): BoundPort {
+    const localPort = this.events.bindInterdomain(domid, remotePort, () => onEvent());
+    return { localPort, notify: () => this.events.notify(localPort), close: () => this.events.close(localPort) };
+  }
+
+  onDomainException(cb: () => void): void {
+    this.events.bindVirq(VIRQ_DOM_EXC, () => cb());
+  }
+
+  consoleLog(domid: number): string {
+    const r = this.hc.pvkitOp.consoleRead({ domid: domid === 0x7ff2 ? DOMID_XEN : domid, len: PAGE, buffer: BigInt(this.buffer.addr), cons: 0n });
+    return new TextDecoder().decode(this.buffer.read(this.buffer.addr, r.count));
+  }
+}
+
+function toInfo(d: XenDomctlGetdomaininfo): DomainInfo {
+  const shutdown = (d.flags & XEN_DOMINF_shutdown) !== 0;
+  const reason = (d.flags >>> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+  return {
+    domid: d.domain,
+    pages: Number(d.tot_pages),
+    maxPages: Number(d.max_pages),
+    vcpus: d.nr_online_vcpus,
+    cpuTimeNs: d.cpu_time,
+    running: (d.flags & XEN_DOMINF_running) !== 0,
+    blocked: (d.flags & XEN_DOMINF_blocked) !== 0,
+    paused: (d.flags & XEN_DOMINF_paused) !== 0,
+    dying: (d.flags & XEN_DOMINF_dying) !== 0,
+    shutdown,
+    shutdownReason: shutdown ? reason : 0,
+    crashed: shutdown && reason === 3,
+  };
+}

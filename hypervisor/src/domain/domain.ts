@@ -1,0 +1,89 @@
+/**
+ * A domain: its identity, its memory (the P2M: pfn → machine frame, capped by its quota), its one
+ * vCPU, its shared_info frame, its console_io log and its lifecycle state. The Domain holds state
+ * only; the Hypervisor drives it. Invariant: every frame in `p2m` belongs to this domain alone.
+ */
+import type { MessagePort, Worker } from "node:worker_threads";
+import type { Frame } from "../gnttab/host.ts";
+import { Vcpu } from "./vcpu.ts";
+
+export type DomainState = "created" | "running" | "paused" | "shutdown" | "dying" | "dead";
+
+/** The bounded console_io log a domain writes before its PV console is up. */
+export class ConsoleLog {
+  private chunks: string[] = [];
+  private size = 0;
+  /** Total bytes ever written: readers keep a position in this stream. */
+  written = 0;
+  constructor(private readonly limit = 64 * 1024) {}
+  append(text: string): void {
+    this.chunks.push(text);
+    this.size += text.length;
+    this.written += text.length;
+    while (this.size > this.limit && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+  }
+  text(): string {
+    return this.chunks.join("");
+  }
+}
+
+export interface DomainConfigHv {
+  name: string;
+  /** Pages the domain may own (its quota, xl's maxmem). */
+  maxPages: number;
+  privileged: boolean;
+}
+
+export class Domain {
+  readonly p2m = new Map<number, Frame>();
+  readonly vcpu: Vcpu;
+  readonly console = new ConsoleLog();
+  state: DomainState = "created";
+  /** Pause count, as Xen's domain_pause: the vCPU runs only at zero. */
+  pauseCount = 1;
+  maxPages: number;
+  maxVcpus = 1;
+  name: string;
+  readonly privileged: boolean;
+  /** The kernel module URL of the worker (the pvkit guest kernel entry) and its program. */
+  kernelUrl?: string;
+  programUrl?: string;
+  cmdline = "";
+  inspect = false;
+  inspectorPort?: number;
+  /** Set by the builder; the worker starts at the first unpause once built. */
+  built = false;
+  startInfoPfn = -1;
+  sharedInfo?: Frame;
+  worker?: Worker;
+  /** The hypervisor's end of the channel frames are handed over on. */
+  port?: MessagePort;
+  shutdownReason?: number;
+  shutdownCode?: number;
+  /** Why the domain crashed, for `pvkit list` and tests. */
+  crashReason?: string;
+  readonly createdAt = performance.now();
+
+  constructor(
+    readonly domid: number,
+    cfg: DomainConfigHv,
+  ) {
+    this.name = cfg.name;
+    this.maxPages = cfg.maxPages;
+    this.privileged = cfg.privileged;
+    this.vcpu = new Vcpu(this, 0);
+  }
+
+  get pages(): number {
+    return this.p2m.size;
+  }
+
+  /** Alive: its vCPU may run or will run again (not shut down, not being destroyed). */
+  get alive(): boolean {
+    return this.state === "created" || this.state === "running" || this.state === "paused";
+  }
+
+  get paused(): boolean {
+    return this.pauseCount > 0;
+  }
+}

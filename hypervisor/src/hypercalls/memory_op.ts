@@ -1,0 +1,86 @@
+/**
+ * HYPERVISOR_memory_op: a domain's memory grows and shrinks a frame at a time, within its quota.
+ * populate_physmap hands the new frames to the domain's worker (they are usable when the call
+ * returns); decrease_reservation takes frames back, scrubs them and tells the worker to forget them.
+ * Results follow Xen: the number of extents done, which may be short of what was asked.
+ */
+import { EINVAL, ENOSYS, type XenMemoryReservation } from "@pvkit/abi/layout";
+import type { HypercallHandlers } from "../generated/handlers.ts";
+import type { Domain } from "../domain/domain.ts";
+import type { DomainContext } from "./context.ts";
+
+/** Most extents one call may name (Xen preempts long calls; pvkit bounds them). */
+const MAX_EXTENTS = 1n << 16n;
+
+function pfnList(ctx: DomainContext, r: XenMemoryReservation): number[] | number {
+  if (r.extent_order !== 0) return -EINVAL;
+  if (r.nr_extents > MAX_EXTENTS) return -EINVAL;
+  const n = Number(r.nr_extents);
+  const v = ctx.copyFromGuest(r.extent_start, n * 8);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const pfn = v.getBigUint64(i * 8, true);
+    if (pfn > BigInt(Number.MAX_SAFE_INTEGER) / 4096n) return -EINVAL;
+    out.push(Number(pfn));
+  }
+  return out;
+}
+
+function target(ctx: DomainContext, domid: number): Domain | number {
+  return ctx.target(domid);
+}
+
+function populate(ctx: DomainContext, r: XenMemoryReservation): number {
+  const d = target(ctx, r.domid);
+  if (typeof d === "number") return d;
+  const pfns = pfnList(ctx, r);
+  if (typeof pfns === "number") return pfns;
+  const given: { pfn: number; buf: SharedArrayBuffer }[] = [];
+  let done = 0;
+  for (const pfn of pfns) {
+    if (!d.p2m.has(pfn)) {
+      if (d.p2m.size >= d.maxPages) break; // over quota: stop, report what was done
+      const f = ctx.hv.frames.alloc();
+      if (!f) break;
+      d.p2m.set(pfn, f);
+      given.push({ pfn, buf: f.buffer });
+    }
+    done++;
+  }
+  if (given.length > 0) ctx.hv.post(d, { t: "frames", pfns: given.map((g) => g.pfn), bufs: given.map((g) => g.buf) });
+  return done;
+}
+
+function decrease(ctx: DomainContext, r: XenMemoryReservation): number {
+  const d = target(ctx, r.domid);
+  if (typeof d === "number") return d;
+  const pfns = pfnList(ctx, r);
+  if (typeof pfns === "number") return pfns;
+  const dropped: number[] = [];
+  let done = 0;
+  for (const pfn of pfns) {
+    const f = d.p2m.get(pfn);
+    if (!f) break; // Xen stops at the first extent it cannot release
+    d.p2m.delete(pfn);
+    ctx.hv.frames.release(f);
+    dropped.push(pfn);
+    done++;
+  }
+  if (dropped.length > 0) ctx.hv.post(d, { t: "drop", pfns: dropped });
+  return done;
+}
+
+export const memoryOp: HypercallHandlers<DomainContext>["memoryOp"] = {
+  // PV guests on pvkit name the pfns they want (populate_physmap); machine-frame lists are not theirs to see.
+  increaseReservation: () => -ENOSYS,
+  populatePhysmap: (ctx, r) => populate(ctx, r),
+  decreaseReservation: (ctx, r) => decrease(ctx, r),
+  currentReservation(ctx, domid) {
+    const d = target(ctx, domid);
+    return typeof d === "number" ? d : d.pages;
+  },
+  maximumReservation(ctx, domid) {
+    const d = target(ctx, domid);
+    return typeof d === "number" ? d : d.maxPages;
+  },
+};

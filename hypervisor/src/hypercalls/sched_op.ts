@@ -1,0 +1,97 @@
+/**
+ * HYPERVISOR_sched_op: yielding, blocking until an event, polling ports, shutting down. A blocked
+ * vCPU stays trapped: the handler returns a Promise that settles when an upcall is raised for it
+ * (EventChannels calls the host's kick) or, for poll, when a polled port goes pending or time runs out.
+ */
+import {
+  EINVAL,
+  ENOENT,
+  SHUTDOWN_watchdog,
+  type SchedShutdown,
+} from "@pvkit/abi/layout";
+import type { HypercallHandlers } from "../generated/handlers.ts";
+import type { DomainContext } from "./context.ts";
+
+const MAX_POLL_PORTS = 128;
+const SHUTDOWN_MAX = 5;
+
+/** Waits until `ready()` or `wake` is called; `deadlineNs` (system time) bounds it. */
+function blockUntil(ctx: DomainContext, ready: () => boolean, deadlineNs?: bigint): number | Promise<number> {
+  if (ready()) return 0;
+  const v = ctx.vcpu;
+  const now = ctx.hv.clock.systemTime();
+  v.stopClock(now);
+  return new Promise<number>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      v.wake = undefined;
+      v.pollPorts = undefined;
+      v.startClock(ctx.hv.clock.systemTime());
+      resolve(0);
+    };
+    v.wake = done;
+    if (deadlineNs !== undefined && deadlineNs > 0n) {
+      const ms = Number(deadlineNs - ctx.hv.clock.systemTime()) / 1e6;
+      timer = setTimeout(done, Math.max(0, ms));
+    }
+  });
+}
+
+function shutdown(ctx: DomainContext, arg: SchedShutdown): number {
+  if (arg.reason > SHUTDOWN_MAX) return -EINVAL;
+  // The domain's worker is ended by shutdownDomain; its trap is never answered, like a real CPU
+  // that stopped executing.
+  return ctx.hv.shutdownDomain(ctx.domid, arg.reason);
+}
+
+export const schedOp: HypercallHandlers<DomainContext>["schedOp"] = {
+  yield: () => 0,
+  block: (ctx) => blockUntil(ctx, () => ctx.evtchn.upcallPending(ctx.domid, ctx.vcpu.id)),
+  shutdown,
+  shutdownCode(ctx, arg) {
+    if (arg.reason > SHUTDOWN_MAX) return -EINVAL;
+    ctx.domain.shutdownCode = arg.reason;
+    return 0;
+  },
+  poll(ctx, arg) {
+    if (arg.nr_ports > MAX_POLL_PORTS) return -EINVAL;
+    const v = ctx.copyFromGuest(arg.ports, arg.nr_ports * 4);
+    const ports = Array.from({ length: arg.nr_ports }, (_, i) => v.getUint32(i * 4, true));
+    const first = ctx.evtchn.anyPending(ctx.domid, ports);
+    if (first < 0) return first;
+    const pending = () => ctx.evtchn.anyPending(ctx.domid, ports) === 1;
+    ctx.vcpu.pollPorts = ports;
+    return blockUntil(ctx, pending, arg.timeout === 0n ? undefined : arg.timeout);
+  },
+  remoteShutdown(ctx, arg) {
+    if (arg.reason > SHUTDOWN_MAX) return -EINVAL;
+    return ctx.hv.shutdownDomain(arg.domain_id, arg.reason);
+  },
+  watchdog(ctx, arg) {
+    // Xen's SCHEDOP_watchdog: id 0 with a timeout arms a new watchdog (returns its id); a known id
+    // re-arms it (timeout > 0) or removes it (timeout 0). A watchdog that runs out shuts the domain
+    // down with SHUTDOWN_watchdog.
+    const dogs = ctx.vcpu.watchdogs;
+    const arm = (id: number) => {
+      clearTimeout(dogs.get(id));
+      const t = setTimeout(() => ctx.hv.shutdownDomain(ctx.domid, SHUTDOWN_watchdog, `watchdog ${id} expired`), arg.timeout * 1000);
+      t.unref();
+      dogs.set(id, t);
+    };
+    if (arg.id === 0) {
+      if (arg.timeout === 0) return -EINVAL;
+      let id = 1;
+      while (dogs.has(id)) id++;
+      if (id > 2) return -16; // EBUSY: Xen has two watchdog slots
+      arm(id);
+      return id;
+    }
+    if (!dogs.has(arg.id)) return -ENOENT;
+    if (arg.timeout === 0) {
+      clearTimeout(dogs.get(arg.id));
+      dogs.delete(arg.id);
+    } else arm(arg.id);
+    return 0;
+  },
+};

@@ -1,0 +1,337 @@
+/**
+ * The Hypervisor: owns every machine frame, domain and vCPU, serves traps and drives domain
+ * lifecycles. Guests reach it only through hypercalls (hypercalls/table.ts); the host reaches it
+ * through the methods below (boot dom0, tests, benchmarks). Nothing a guest does can throw out of here:
+ * bad input is an errno, a misbehaving guest is crashed alone.
+ */
+import { EventEmitter } from "node:events";
+import {
+  DOMID_SELF,
+  SHUTDOWN_crash,
+  SHUTDOWN_watchdog,
+  VIRQ_DOM_EXC,
+  EPERM,
+  ESRCH,
+} from "@pvkit/abi/layout";
+import { dispatchHypercall, hypercallName } from "./generated/dispatch.ts";
+import { Domain } from "./domain/domain.ts";
+import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
+import type { Vcpu } from "./domain/vcpu.ts";
+import { startWorker } from "./domain/worker.ts";
+import { EventChannels } from "./evtchn/evtchn.ts";
+import type { EvtchnHost } from "./evtchn/host.ts";
+import { GrantTables } from "./gnttab/gnttab.ts";
+import type { ForeignMapping, Frame, GnttabHost } from "./gnttab/host.ts";
+import { DomainContext } from "./hypercalls/context.ts";
+import { handlers } from "./hypercalls/table.ts";
+import { FrameTable } from "./memory/frames.ts";
+import { Clock } from "./time/clock.ts";
+import { Tracer } from "./trace/tracer.ts";
+import { TrapService } from "./transport/trap-service.ts";
+
+export interface HypervisorOptions {
+  /** Machine memory in MiB (default 2048). */
+  memoryMiB?: number;
+  /** A vCPU that runs this long without a hypercall is crashed (SHUTDOWN_watchdog). Default 10 s. */
+  hangTimeoutMs?: number;
+  /** Echo each domain's console_io output to this sink (e.g. process.stderr). */
+  consoleSink?: (domid: number, text: string) => void;
+}
+
+export interface CreateDomainOptions {
+  name: string;
+  domid?: number;
+  privileged?: boolean;
+  memoryMiB: number;
+  maxMemMiB?: number;
+  /** Module the worker runs (default: the pvkit guest kernel entry). */
+  kernel?: string;
+  /** Guest program module URL (init). */
+  program?: string;
+  cmdline?: string;
+  /** Console and xenstore rings with dom0 as back end (default: when dom0 exists). */
+  rings?: boolean;
+  /** Leave it paused (default: start it). */
+  paused?: boolean;
+}
+
+export interface DomainListEntry {
+  domid: number;
+  name: string;
+  memoryMiB: number;
+  maxMemMiB: number;
+  vcpus: number;
+  state: string;
+  cpuSeconds: number;
+  shutdownReason?: number;
+  crashReason?: string;
+}
+
+export class Hypervisor extends EventEmitter {
+  readonly frames: FrameTable;
+  readonly domains = new Map<number, Domain>();
+  readonly clock = new Clock();
+  readonly trace = new Tracer();
+  readonly evtchn: EventChannels;
+  readonly gnttab: GrantTables;
+  readonly trap: TrapService;
+  /** The hypervisor's own console log (`pvkit dmesg`). */
+  readonly log: string[] = [];
+  private readonly contexts = new Map<Vcpu, DomainContext>();
+  private watchdog?: NodeJS.Timeout;
+  private readonly hangTimeoutMs: number;
+
+  constructor(readonly options: HypervisorOptions = {}) {
+    super();
+    this.frames = new FrameTable(((options.memoryMiB ?? 2048) * 1024 * 1024) / 4096);
+    this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
+    this.evtchn = new EventChannels(this.evtchnHost());
+    this.gnttab = new GrantTables(this.gnttabHost());
+    this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args));
+  }
+
+  /** Starts trap service and the hang watchdog; pre-fills the frame pool. */
+  boot(): this {
+    this.frames.prefill(1024);
+    this.trap.start();
+    this.watchdog = setInterval(() => this.checkHangs(), Math.min(1000, this.hangTimeoutMs / 2));
+    this.watchdog.unref();
+    this.printk(`pvkit hypervisor: ${this.frames.maxFrames} frames (${this.frames.maxFrames / 256} MiB)`);
+    return this;
+  }
+
+  printk(line: string): void {
+    this.log.push(line);
+    if (this.log.length > 1000) this.log.shift();
+  }
+
+  private hypercall(v: Vcpu, op: number, args: bigint[]) {
+    let ctx = this.contexts.get(v);
+    if (!ctx) this.contexts.set(v, (ctx = new DomainContext(this, v.domain, v)));
+    if (!this.trace.enabled) return dispatchHypercall(handlers, ctx, op, args);
+    const t0 = this.trace.now();
+    const r = dispatchHypercall(handlers, ctx, op, args);
+    const name = hypercallName(op, Number(args[0] ?? 0n));
+    const done = (n: number) => (this.trace.complete("hypercall", name, v.domain.domid, v.id, t0, { result: n }), n);
+    return typeof r === "number" ? done(r) : r.then(done);
+  }
+
+  // ---- Domains -------------------------------------------------------------------------------
+
+  /** A domain shell, as XEN_DOMCTL_createdomain makes: no memory, no worker, paused. */
+  newDomain(domid: number, name: string, maxPages: number, privileged = false): Domain | number {
+    if (!Number.isInteger(domid) || domid < 0 || domid >= 0x7ff0) return -22;
+    if (this.domains.has(domid)) return -17;
+    const d = new Domain(domid, { name, maxPages, privileged });
+    d.sharedInfo = this.frames.alloc();
+    if (!d.sharedInfo) return -12;
+    this.clock.publish(new DataView(d.sharedInfo.buffer));
+    this.domains.set(domid, d);
+    this.trap.add(d.vcpu);
+    this.emit("domain", { domid, state: "created" });
+    return d;
+  }
+
+  freeDomid(): number {
+    for (let id = 1; id < 0x7ff0; id++) if (!this.domains.has(id)) return id;
+    return -1;
+  }
+
+  /** Populates memory, writes start_info, makes the rings: the domain builder. */
+  build(d: Domain, opts: BuildOptions): BuildResult | number {
+    return buildDomain(this, d, opts);
+  }
+
+  /** Host API: a complete domain in one call (dom0 at boot, tests, benchmarks). */
+  createDomain(o: CreateDomainOptions): Domain {
+    const domid = o.domid ?? this.freeDomid();
+    const maxPages = Math.ceil(((o.maxMemMiB ?? o.memoryMiB) * 1024 * 1024) / 4096);
+    const d = this.newDomain(domid, o.name, maxPages, o.privileged ?? false);
+    if (typeof d === "number") throw new Error(`create domain ${domid}: errno ${-d}`);
+    if (o.kernel) d.kernelUrl = o.kernel;
+    if (o.program) d.programUrl = o.program;
+    d.cmdline = o.cmdline ?? "";
+    const rings = o.rings ?? (this.domains.has(0) && domid !== 0);
+    const r = this.build(d, { nrPages: Math.ceil((o.memoryMiB * 1024 * 1024) / 4096), rings, backend: 0 });
+    if (typeof r === "number") {
+      this.destroyDomain(domid);
+      throw new Error(`build domain ${domid}: errno ${-r}`);
+    }
+    if (!o.paused) this.unpauseDomain(domid);
+    return d;
+  }
+
+  pauseDomain(domid: number): number {
+    const d = this.domains.get(domid);
+    if (!d || !d.alive) return -ESRCH;
+    d.pauseCount++;
+    d.state = "paused";
+    d.vcpu.stopClock(this.clock.systemTime());
+    this.emit("domain", { domid, state: "paused" });
+    return 0;
+  }
+
+  unpauseDomain(domid: number): number {
+    const d = this.domains.get(domid);
+    if (!d || !d.alive) return -ESRCH;
+    if (!d.built) return -22;
+    if (d.pauseCount > 0) d.pauseCount--;
+    if (d.pauseCount > 0) return 0;
+    d.state = "running";
+    d.vcpu.lastTrap = performance.now();
+    d.vcpu.startClock(this.clock.systemTime());
+    if (!d.worker) startWorker(d, this.trap.doorbell.buffer as SharedArrayBuffer, this.workerEvents());
+    this.trap.kick();
+    this.emit("domain", { domid, state: "running" });
+    return 0;
+  }
+
+  /** The domain stops running for `reason` (SHUTDOWN_*): its worker ends; dom0 hears VIRQ_DOM_EXC. */
+  shutdownDomain(domid: number, reason: number, why?: string): number {
+    const d = this.domains.get(domid);
+    if (!d || !d.alive) return -ESRCH;
+    d.state = "shutdown";
+    d.shutdownReason = reason;
+    if (why) d.crashReason = why;
+    d.vcpu.stopClock(this.clock.systemTime());
+    d.vcpu.clearTimers();
+    this.trap.remove(d.vcpu);
+    void d.worker?.terminate();
+    this.printk(`domain ${domid} (${d.name}) shut down: reason ${reason}${why ? ` (${why})` : ""}`);
+    this.evtchn.sendVirq(0, VIRQ_DOM_EXC, 0);
+    this.emit("domain", { domid, state: "shutdown", reason, why });
+    return 0;
+  }
+
+  /** Frees everything the domain had: worker, frames, ports, grants. */
+  destroyDomain(domid: number): number {
+    const d = this.domains.get(domid);
+    if (!d) return -ESRCH;
+    d.state = "dying";
+    d.vcpu.clearTimers();
+    this.trap.remove(d.vcpu);
+    this.contexts.delete(d.vcpu);
+    void d.worker?.terminate();
+    d.port?.close();
+    this.gnttab.destroyDomain(domid);
+    this.evtchn.closeAll(domid);
+    for (const f of d.p2m.values()) this.frames.release(f);
+    d.p2m.clear();
+    if (d.sharedInfo) this.frames.release(d.sharedInfo);
+    this.domains.delete(domid);
+    d.state = "dead";
+    if (domid !== 0) this.evtchn.sendVirq(0, VIRQ_DOM_EXC, 0);
+    this.emit("domain", { domid, state: "destroyed" });
+    return 0;
+  }
+
+  /** The domain a caller names: itself for DOMID_SELF; another only with privilege. */
+  targetDomain(ctx: DomainContext, domid: number): Domain | number {
+    if (domid === DOMID_SELF || domid === ctx.domid) return ctx.domain;
+    if (!ctx.privileged) return -EPERM;
+    return this.domains.get(domid) ?? -ESRCH;
+  }
+
+  listDomains(): DomainListEntry[] {
+    const now = this.clock.systemTime();
+    return [...this.domains.values()]
+      .sort((a, b) => a.domid - b.domid)
+      .map((d) => {
+        const e: DomainListEntry = {
+          domid: d.domid,
+          name: d.name,
+          memoryMiB: Math.round(d.pages / 256),
+          maxMemMiB: Math.round(d.maxPages / 256),
+          vcpus: 1,
+          state: d.state,
+          cpuSeconds: Number(d.vcpu.cpuTime(now)) / 1e9,
+        };
+        if (d.shutdownReason !== undefined) e.shutdownReason = d.shutdownReason;
+        if (d.crashReason) e.crashReason = d.crashReason;
+        return e;
+      });
+  }
+
+  consoleLog(domid: number): string {
+    return this.domains.get(domid)?.console.text() ?? "";
+  }
+
+  /** Hands frames to a domain's worker over its port; it takes them when its hypercall returns. */
+  post(d: Domain, msg: object, transfer: SharedArrayBuffer[] = []): void {
+    void transfer;
+    d.port?.postMessage(msg);
+    d.vcpu.mail();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.watchdog);
+    this.trap.stop();
+    await Promise.all([...this.domains.values()].map((d) => d.worker?.terminate()));
+    this.domains.clear();
+  }
+
+  // ---- Faults ------------------------------------------------------------------------------
+
+  private workerEvents() {
+    return {
+      onError: (d: Domain, reason: string) => {
+        if (d.alive) this.shutdownDomain(d.domid, SHUTDOWN_crash, reason);
+      },
+      onExit: (d: Domain, code: number) => {
+        if (d.alive) this.shutdownDomain(d.domid, SHUTDOWN_crash, `worker exited with code ${code}`);
+      },
+    };
+  }
+
+  /** A running vCPU that has not trapped for hangTimeoutMs is stuck in guest code: crash it alone. */
+  private checkHangs(): void {
+    const now = performance.now();
+    for (const d of this.domains.values()) {
+      if (d.state !== "running" || d.paused) continue;
+      const v = d.vcpu;
+      if (v.inFlight) continue;
+      const trapped = Atomics.load(v.words, 0) === 1;
+      if (!trapped && now - v.lastTrap > this.hangTimeoutMs)
+        this.shutdownDomain(d.domid, SHUTDOWN_watchdog, `no hypercall for ${Math.round(now - v.lastTrap)} ms`);
+    }
+  }
+
+  // ---- What event channels and grant tables need -------------------------------------------
+
+  private evtchnHost(): EvtchnHost {
+    return {
+      domainExists: (domid) => this.domains.get(domid)?.alive ?? false,
+      vcpuCount: (domid) => (this.domains.has(domid) ? 1 : 0),
+      sharedInfo: (domid) => new DataView(this.domains.get(domid)!.sharedInfo!.buffer),
+      kick: (domid) => this.domains.get(domid)?.vcpu.wake?.(),
+      portPending: (domid, port) => {
+        const v = this.domains.get(domid)?.vcpu;
+        if (v?.pollPorts?.includes(port)) v.wake?.();
+      },
+    };
+  }
+
+  private gnttabHost(): GnttabHost {
+    return {
+      domainExists: (domid) => this.domains.get(domid)?.alive ?? false,
+      frameOf: (domid, gfn) => this.domains.get(domid)?.p2m.get(gfn),
+      allocFrame: () => this.frames.alloc(),
+      freeFrame: (f: Frame) => this.frames.release(f),
+      giveTableFrames: (domid, frames) => {
+        const d = this.domains.get(domid);
+        if (d) this.post(d, { t: "gnttab", mfns: frames.map((f) => f.mfn), bufs: frames.map((f) => f.buffer) });
+      },
+      mapForeign: (domid, m: ForeignMapping) => {
+        const d = this.domains.get(domid);
+        if (!d) return -1;
+        this.trace.instant("gnttab", "map", domid, { granter: m.granter, ref: m.ref });
+        this.post(d, { t: "map", addr: Number(m.hostAddr), buf: m.frame.buffer, readonly: m.readonly });
+        return 0;
+      },
+      unmapForeign: (domid, m: ForeignMapping) => {
+        const d = this.domains.get(domid);
+        if (d) this.post(d, { t: "unmap", addr: Number(m.hostAddr) });
+      },
+    };
+  }
+}
