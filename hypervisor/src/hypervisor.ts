@@ -5,14 +5,7 @@
  * bad input is an errno, a misbehaving guest is crashed alone.
  */
 import { EventEmitter } from "node:events";
-import {
-  DOMID_SELF,
-  SHUTDOWN_crash,
-  SHUTDOWN_watchdog,
-  VIRQ_DOM_EXC,
-  EPERM,
-  ESRCH,
-} from "@pvkit/abi/layout";
+import { DOMID_SELF, SHUTDOWN_crash, SHUTDOWN_watchdog, VIRQ_DOM_EXC, EPERM, ESRCH } from "@pvkit/abi/layout";
 import { dispatchHypercall, hypercallName } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
 import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
@@ -112,7 +105,10 @@ export class Hypervisor extends EventEmitter {
     const t0 = this.trace.now();
     const r = dispatchHypercall(handlers, ctx, op, args);
     const name = hypercallName(op, Number(args[0] ?? 0n));
-    const done = (n: number) => (this.trace.complete("hypercall", name, v.domain.domid, v.id, t0, { result: n }), n);
+    const done = (n: number) => (
+      this.trace.complete("hypercall", name, v.domain.domid, v.id, t0, { result: n }),
+      n
+    );
     return typeof r === "number" ? done(r) : r.then(done);
   }
 
@@ -292,7 +288,11 @@ export class Hypervisor extends EventEmitter {
       if (v.inFlight) continue;
       const trapped = Atomics.load(v.words, 0) === 1;
       if (!trapped && now - v.lastTrap > this.hangTimeoutMs)
-        this.shutdownDomain(d.domid, SHUTDOWN_watchdog, `no hypercall for ${Math.round(now - v.lastTrap)} ms`);
+        this.shutdownDomain(
+          d.domid,
+          SHUTDOWN_watchdog,
+          `no hypercall for ${Math.round(now - v.lastTrap)} ms`,
+        );
     }
   }
 
@@ -319,7 +319,8 @@ export class Hypervisor extends EventEmitter {
       freeFrame: (f: Frame) => this.frames.release(f),
       giveTableFrames: (domid, frames) => {
         const d = this.domains.get(domid);
-        if (d) this.post(d, { t: "gnttab", mfns: frames.map((f) => f.mfn), bufs: frames.map((f) => f.buffer) });
+        if (d)
+          this.post(d, { t: "gnttab", mfns: frames.map((f) => f.mfn), bufs: frames.map((f) => f.buffer) });
       },
       mapForeign: (domid, m: ForeignMapping) => {
         const d = this.domains.get(domid);

@@ -61,7 +61,11 @@ export class PhysMemory implements GuestMemory {
 
   /** How many frames this worker holds (for isolation tests: never more than it was given). */
   heldFrames(): { own: number; foreign: number; machine: number } {
-    return { own: this.frames.filter(Boolean).length, foreign: this.foreign.size, machine: this.machine.size };
+    return {
+      own: this.frames.filter(Boolean).length,
+      foreign: this.foreign.size,
+      machine: this.machine.size,
+    };
   }
 
   private bytesAt(addr: number, forWrite: boolean): { bytes: Uint8Array; off: number } {
@@ -80,7 +84,7 @@ export class PhysMemory implements GuestMemory {
 
   read(addr: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
-    for (let done = 0; done < len; ) {
+    for (let done = 0; done < len;) {
       const { bytes, off } = this.bytesAt(addr + done, false);
       const n = Math.min(len - done, PAGE_SIZE - off);
       out.set(bytes.subarray(off, off + n), done);
@@ -90,7 +94,7 @@ export class PhysMemory implements GuestMemory {
   }
 
   write(addr: number, data: Uint8Array): void {
-    for (let done = 0; done < data.length; ) {
+    for (let done = 0; done < data.length;) {
       const { bytes, off } = this.bytesAt(addr + done, true);
       const n = Math.min(data.length - done, PAGE_SIZE - off);
       bytes.set(data.subarray(done, done + n), off);

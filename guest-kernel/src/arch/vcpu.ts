@@ -37,7 +37,8 @@ export class VcpuTransport implements HypercallTransport {
   }
 
   private enter(op: number, args: readonly bigint[]): void {
-    if (Atomics.load(this.words, 0) !== PVKIT_TRAP_IDLE) throw new Error("hypercall while another is in progress on this vCPU");
+    if (Atomics.load(this.words, 0) !== PVKIT_TRAP_IDLE)
+      throw new Error("hypercall while another is in progress on this vCPU");
     this.words[1] = op;
     for (let i = 0; i < 5; i++) this.big[1 + i] = args[i] ?? 0n;
     Atomics.store(this.words, 0, PVKIT_TRAP_TRAPPED);
@@ -67,7 +68,8 @@ export class VcpuTransport implements HypercallTransport {
     Atomics.add(this.words, PVKIT_TRAP_DOORBELL_WORD, 1);
     Atomics.add(this.doorbell, 0, 1);
     Atomics.notify(this.doorbell, 0, 1);
-    while (Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE) Atomics.wait(this.words, 0, PVKIT_TRAP_TRAPPED, 100);
+    while (Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE)
+      Atomics.wait(this.words, 0, PVKIT_TRAP_TRAPPED, 100);
     this.pendingAsync = null;
     p.result = this.leave();
     p.done = true;

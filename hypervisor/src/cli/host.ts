@@ -57,7 +57,11 @@ export async function startHost(o: HostOptions): Promise<Host> {
     socket: o.socket,
     xenstored: xs,
     async close() {
-      if (o.trace) writeFileSync(o.trace, JSON.stringify(hv.trace.export(new Map([...hv.domains].map(([id, d]) => [id, d.name])))));
+      if (o.trace)
+        writeFileSync(
+          o.trace,
+          JSON.stringify(hv.trace.export(new Map([...hv.domains].map(([id, d]) => [id, d.name])))),
+        );
       await hv.close();
     },
   };

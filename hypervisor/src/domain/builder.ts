@@ -78,5 +78,11 @@ export function buildDomain(hv: Hypervisor, d: Domain, o: BuildOptions): BuildRe
   StartInfo.encode(new DataView(d.p2m.get(START_INFO_PFN)!.buffer), 0, si);
   d.startInfoPfn = START_INFO_PFN;
   d.built = true;
-  return { startInfoPfn: START_INFO_PFN, storePfn: STORE_PFN, consolePfn: CONSOLE_PFN, storePort, consolePort };
+  return {
+    startInfoPfn: START_INFO_PFN,
+    storePfn: STORE_PFN,
+    consolePfn: CONSOLE_PFN,
+    storePort,
+    consolePort,
+  };
 }

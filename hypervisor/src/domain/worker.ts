@@ -72,7 +72,9 @@ export function startWorker(d: Domain, doorbell: SharedArrayBuffer, events: Work
   port1.unref();
   w.on("error", (e: Error & { code?: string }) => {
     const reason =
-      e.code === "ERR_WORKER_OUT_OF_MEMORY" ? `out of memory (heap limit ${heapLimitMb(d.maxPages)} MiB)` : `uncaught ${e.name}: ${e.message}`;
+      e.code === "ERR_WORKER_OUT_OF_MEMORY"
+        ? `out of memory (heap limit ${heapLimitMb(d.maxPages)} MiB)`
+        : `uncaught ${e.name}: ${e.message}`;
     events.onError(d, reason);
   });
   w.on("exit", (code) => events.onExit(d, code));

@@ -29,8 +29,13 @@ export class DomainContext implements HypercallContext {
   }
 
   /** Calls `fn` for each page-sized piece of [addr, addr+len) with the frame bytes it covers. */
-  private pieces(addr: bigint, len: number, fn: (frame: Uint8Array, at: number, n: number, done: number) => void) {
-    if (addr < 0n || len < 0 || addr + BigInt(len) > BigInt(Number.MAX_SAFE_INTEGER)) throw new GuestFault(addr, len);
+  private pieces(
+    addr: bigint,
+    len: number,
+    fn: (frame: Uint8Array, at: number, n: number, done: number) => void,
+  ) {
+    if (addr < 0n || len < 0 || addr + BigInt(len) > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new GuestFault(addr, len);
     let a = Number(addr);
     let done = 0;
     while (done < len) {

@@ -23,7 +23,8 @@ import type { DomainContext } from "./context.ts";
 export function domainInfo(hv: Hypervisor, d: Domain, out: XenDomctlGetdomaininfo): void {
   let flags = 0;
   if (d.state === "dying" || d.state === "dead") flags |= XEN_DOMINF_dying;
-  if (d.state === "shutdown") flags |= XEN_DOMINF_shutdown | ((d.shutdownReason ?? 0) << XEN_DOMINF_shutdownshift);
+  if (d.state === "shutdown")
+    flags |= XEN_DOMINF_shutdown | ((d.shutdownReason ?? 0) << XEN_DOMINF_shutdownshift);
   if (d.paused && d.alive) flags |= XEN_DOMINF_paused;
   if (d.state === "running" && !d.paused) flags |= d.vcpu.wake ? XEN_DOMINF_blocked : XEN_DOMINF_running;
   out.domain = d.domid;

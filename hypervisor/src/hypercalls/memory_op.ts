@@ -47,7 +47,8 @@ function populate(ctx: DomainContext, r: XenMemoryReservation): number {
     }
     done++;
   }
-  if (given.length > 0) ctx.hv.post(d, { t: "frames", pfns: given.map((g) => g.pfn), bufs: given.map((g) => g.buf) });
+  if (given.length > 0)
+    ctx.hv.post(d, { t: "frames", pfns: given.map((g) => g.pfn), bufs: given.map((g) => g.buf) });
   return done;
 }
 

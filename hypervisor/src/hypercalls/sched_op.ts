@@ -3,12 +3,7 @@
  * vCPU stays trapped: the handler returns a Promise that settles when an upcall is raised for it
  * (EventChannels calls the host's kick) or, for poll, when a polled port goes pending or time runs out.
  */
-import {
-  EINVAL,
-  ENOENT,
-  SHUTDOWN_watchdog,
-  type SchedShutdown,
-} from "@pvkit/abi/layout";
+import { EINVAL, ENOENT, SHUTDOWN_watchdog, type SchedShutdown } from "@pvkit/abi/layout";
 import type { HypercallHandlers } from "../generated/handlers.ts";
 import type { DomainContext } from "./context.ts";
 
@@ -75,7 +70,10 @@ export const schedOp: HypercallHandlers<DomainContext>["schedOp"] = {
     const dogs = ctx.vcpu.watchdogs;
     const arm = (id: number) => {
       clearTimeout(dogs.get(id));
-      const t = setTimeout(() => ctx.hv.shutdownDomain(ctx.domid, SHUTDOWN_watchdog, `watchdog ${id} expired`), arg.timeout * 1000);
+      const t = setTimeout(
+        () => ctx.hv.shutdownDomain(ctx.domid, SHUTDOWN_watchdog, `watchdog ${id} expired`),
+        arg.timeout * 1000,
+      );
       t.unref();
       dogs.set(id, t);
     };

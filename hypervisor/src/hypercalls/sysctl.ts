@@ -25,7 +25,9 @@ export const sysctl: HypercallHandlers<DomainContext>["sysctl"] = {
   },
   getdomaininfolist(ctx, arg) {
     if (arg.max_domains > MAX_LIST) return -EINVAL;
-    const ds = [...ctx.hv.domains.values()].filter((d) => d.domid >= arg.first_domain).sort((a, b) => a.domid - b.domid);
+    const ds = [...ctx.hv.domains.values()]
+      .filter((d) => d.domid >= arg.first_domain)
+      .sort((a, b) => a.domid - b.domid);
     const n = Math.min(ds.length, arg.max_domains);
     const size = XenDomctlGetdomaininfo.size;
     const view = new DataView(new ArrayBuffer(n * size));

@@ -30,7 +30,10 @@ export const vcpuOp: HypercallHandlers<DomainContext>["vcpuOp"] = {
     if (!exists(ctx, vcpuid)) return -ENOENT;
     if (arg.period_ns < 1_000_000n) return -EINVAL;
     clearInterval(ctx.vcpu.periodic);
-    ctx.vcpu.periodic = setInterval(() => ctx.evtchn.sendVirq(ctx.domid, VIRQ_TIMER, 0), Number(arg.period_ns / 1_000_000n));
+    ctx.vcpu.periodic = setInterval(
+      () => ctx.evtchn.sendVirq(ctx.domid, VIRQ_TIMER, 0),
+      Number(arg.period_ns / 1_000_000n),
+    );
     return 0;
   },
   stopPeriodicTimer(ctx, vcpuid) {
@@ -38,6 +41,7 @@ export const vcpuOp: HypercallHandlers<DomainContext>["vcpuOp"] = {
     clearInterval(ctx.vcpu.periodic);
     return 0;
   },
-  setSingleshotTimer: (ctx, vcpuid, arg) => (exists(ctx, vcpuid) ? setSingleshot(ctx, arg.timeout_abs_ns) : -ENOENT),
+  setSingleshotTimer: (ctx, vcpuid, arg) =>
+    exists(ctx, vcpuid) ? setSingleshot(ctx, arg.timeout_abs_ns) : -ENOENT,
   stopSingleshotTimer: (ctx, vcpuid) => (exists(ctx, vcpuid) ? setSingleshot(ctx, 0n) : -ENOENT),
 };

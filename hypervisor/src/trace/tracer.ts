@@ -30,9 +30,24 @@ export class Tracer {
   }
 
   /** A finished span (a hypercall from trap to result). */
-  complete(cat: string, name: string, pid: number, tid: number, startUs: number, args?: Record<string, unknown>): void {
+  complete(
+    cat: string,
+    name: string,
+    pid: number,
+    tid: number,
+    startUs: number,
+    args?: Record<string, unknown>,
+  ): void {
     if (!this.enabled || this.events.length >= this.limit) return;
-    const e: TraceEvent = { name, cat, ph: "X", ts: startUs, dur: Math.max(0, this.now() - startUs), pid, tid };
+    const e: TraceEvent = {
+      name,
+      cat,
+      ph: "X",
+      ts: startUs,
+      dur: Math.max(0, this.now() - startUs),
+      pid,
+      tid,
+    };
     if (args) e.args = args;
     this.events.push(e);
   }
@@ -47,7 +62,13 @@ export class Tracer {
 
   /** The Chrome trace format: load it in ui.perfetto.dev or chrome://tracing. */
   export(domainNames: Map<number, string> = new Map()): { traceEvents: object[]; displayTimeUnit: "ns" } {
-    const meta = [...domainNames].map(([pid, name]) => ({ name: "process_name", ph: "M", pid, tid: 0, args: { name } }));
+    const meta = [...domainNames].map(([pid, name]) => ({
+      name: "process_name",
+      ph: "M",
+      pid,
+      tid: 0,
+      args: { name },
+    }));
     return { traceEvents: [...meta, ...this.events], displayTimeUnit: "ns" };
   }
 

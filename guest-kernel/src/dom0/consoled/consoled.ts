@@ -15,6 +15,8 @@ const off = XenconsInterface.offsets;
 /** A client attached to a console: receives output, may send input. */
 export interface ConsoleClient {
   write(bytes: Uint8Array): void;
+  /** The console went away (the domain was destroyed). */
+  close?(): void;
 }
 
 class GuestConsole {
@@ -102,9 +104,13 @@ export class Consoled {
     this.guests.get(domid)?.drain();
   }
 
-  /** Stops serving a guest (domain destroyed); attached clients are told by `onDetach`. */
+  /** Stops serving a guest (domain destroyed): its last output is flushed and its clients closed. */
   detach(domid: number): void {
+    const g = this.guests.get(domid);
+    if (!g) return;
+    g.drain();
     this.guests.delete(domid);
+    for (const c of g.clients) c.close?.();
   }
 
   /** Everything the guest printed recently (bounded by HISTORY_BYTES). */

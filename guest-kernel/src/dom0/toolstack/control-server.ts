@@ -100,7 +100,10 @@ export class ControlServer {
       return false;
     }
     sock.write(JSON.stringify({ id, result: { domid } }) + "\n");
-    const session = this.consoled.connect(domid, { write: (b) => sock.write(b) });
+    const session = this.consoled.connect(domid, {
+      write: (b) => sock.write(b),
+      close: () => sock.end(`\r\n[pvkit: domain ${domain} is gone]\r\n`),
+    });
     if (!session) {
       sock.end(`\r\n[pvkit: domain ${domain} has no console]\r\n`);
       return true;

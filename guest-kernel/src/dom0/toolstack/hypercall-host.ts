@@ -59,7 +59,15 @@ export class HypercallHost implements ToolstackHost {
   ) {}
 
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void {
-    this.hc.domctl.createdomain(domid, { ssidref: 0, handle: new Uint8Array(16), flags: 0, max_vcpus: opts.vcpus, max_evtchn_port: 4095, max_grant_frames: 32, max_maptrack_frames: 1024 });
+    this.hc.domctl.createdomain(domid, {
+      ssidref: 0,
+      handle: new Uint8Array(16),
+      flags: 0,
+      max_vcpus: opts.vcpus,
+      max_evtchn_port: 4095,
+      max_grant_frames: 32,
+      max_maptrack_frames: 1024,
+    });
     this.hc.domctl.maxVcpus(domid, { max: opts.vcpus });
     this.hc.domctl.maxMem(domid, { max_memkb: BigInt(opts.maxMemKiB) });
   }
@@ -82,8 +90,19 @@ export class HypercallHost implements ToolstackHost {
   }
 
   build(domid: number, nrPages: number): BuiltDomain {
-    const r = this.hc.pvkitOp.build({ domid, store_domid: 0, console_domid: 0, pad: 0, nr_pages: BigInt(nrPages) });
-    return { storeGfn: r.store_gfn, consoleGfn: r.console_gfn, storePort: r.store_port, consolePort: r.console_port };
+    const r = this.hc.pvkitOp.build({
+      domid,
+      store_domid: 0,
+      console_domid: 0,
+      pad: 0,
+      nr_pages: BigInt(nrPages),
+    });
+    return {
+      storeGfn: r.store_gfn,
+      consoleGfn: r.console_gfn,
+      storePort: r.store_port,
+      consolePort: r.console_port,
+    };
   }
 
   pause(domid: number): void {
@@ -104,7 +123,11 @@ export class HypercallHost implements ToolstackHost {
     const out: DomainInfo[] = [];
     let first = 0;
     for (;;) {
-      const r = this.hc.sysctl.getdomaininfolist({ first_domain: first, max_domains: max, buffer: BigInt(this.buffer.addr) });
+      const r = this.hc.sysctl.getdomaininfolist({
+        first_domain: first,
+        max_domains: max,
+        buffer: BigInt(this.buffer.addr),
+      });
       const bytes = this.buffer.read(this.buffer.addr, r.num_domains * size);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i < r.num_domains; i++) out.push(toInfo(XenDomctlGetdomaininfo.decode(view, i * size)));
@@ -115,7 +138,9 @@ export class HypercallHost implements ToolstackHost {
 
   mapGrant(domid: number, ref: number): MappedPage {
     const hostAddr = this.foreign.reserve();
-    const [op] = this.hc.grantTableOp.mapGrantRef([{ host_addr: hostAddr, flags: GNTMAP_host_map, ref, dom: domid }]);
+    const [op] = this.hc.grantTableOp.mapGrantRef([
+      { host_addr: hostAddr, flags: GNTMAP_host_map, ref, dom: domid },
+    ]);
     if (op!.status !== GNTST_okay) {
       this.foreign.release(hostAddr);
       throw new Error(`map grant ${ref} of domain ${domid}: GNTST ${op!.status}`);
@@ -132,7 +157,11 @@ export class HypercallHost implements ToolstackHost {
 
   bindInterdomain(domid: number, remotePort: number, onEvent: () => void): BoundPort {
     const localPort = this.events.bindInterdomain(domid, remotePort, () => onEvent());
-    return { localPort, notify: () => this.events.notify(localPort), close: () => this.events.close(localPort) };
+    return {
+      localPort,
+      notify: () => this.events.notify(localPort),
+      close: () => this.events.close(localPort),
+    };
   }
 
   onDomainException(cb: () => void): void {
@@ -140,7 +169,12 @@ export class HypercallHost implements ToolstackHost {
   }
 
   consoleLog(domid: number): string {
-    const r = this.hc.pvkitOp.consoleRead({ domid: domid === 0x7ff2 ? DOMID_XEN : domid, len: PAGE, buffer: BigInt(this.buffer.addr), cons: 0n });
+    const r = this.hc.pvkitOp.consoleRead({
+      domid: domid === 0x7ff2 ? DOMID_XEN : domid,
+      len: PAGE,
+      buffer: BigInt(this.buffer.addr),
+      cons: 0n,
+    });
     return new TextDecoder().decode(this.buffer.read(this.buffer.addr, r.count));
   }
 }
