@@ -15,13 +15,28 @@ export class ControlClient {
   private readonly lines = new LineSplitter();
   /** Set once a `console` request succeeds: raw bytes go here instead of the JSON parser. */
   private raw?: (chunk: Buffer) => void;
+  /** A `console` request is out: the line answering it is the last JSON on this connection. */
+  private consoleRequested = false;
+  /** Console bytes that arrived before rawMode() was called. */
+  private backlog: Buffer[] = [];
+  private rawNow = false;
 
   private constructor(
     readonly path: string,
     readonly socket: Socket,
   ) {
     socket.on("data", (chunk: Buffer) => {
-      if (this.raw) return this.raw(chunk);
+      if (this.rawNow) return this.raw ? this.raw(chunk) : void this.backlog.push(chunk);
+      if (this.consoleRequested) {
+        // Only the first line is JSON (the answer); everything after it is the guest's console.
+        const nl = chunk.indexOf(0x0a);
+        if (nl < 0) return void this.lines.push(chunk.toString("utf8"));
+        const [line] = this.lines.push(chunk.subarray(0, nl + 1).toString("utf8"));
+        this.rawNow = true;
+        if (nl + 1 < chunk.length) this.backlog.push(chunk.subarray(nl + 1));
+        if (line) this.onLine(line);
+        return;
+      }
       for (const line of this.lines.push(chunk.toString("utf8"))) this.onLine(line);
     });
     socket.on("close", () => {
@@ -61,6 +76,7 @@ export class ControlClient {
 
   request<T = unknown>(body: Body<ControlRequest>): Promise<T> {
     const id = this.nextId++;
+    if (body.op === "console") this.consoleRequested = true;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.socket.write(JSON.stringify({ id, ...body }) + "\n");
@@ -70,8 +86,8 @@ export class ControlClient {
   /** Switches to raw mode after a console request: returns bytes that arrived after the response. */
   rawMode(onData: (chunk: Buffer) => void): void {
     this.raw = onData;
-    const rest = this.lines.rest();
-    if (rest.length > 0) onData(Buffer.from(rest, "utf8"));
+    this.rawNow = true;
+    for (const b of this.backlog.splice(0)) onData(b);
   }
 
   close(): void {

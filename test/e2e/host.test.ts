@@ -1,0 +1,128 @@
+/**
+ * End to end, as a user drives it: `pvkit up` boots the hypervisor and dom0; two guests are created
+ * from xl.cfg files through dom0's toolstack; `pvkit list` shows them; a console round trip runs a shell
+ * command; a graceful shutdown (control/shutdown) makes them go; a bad config and a malformed xs_wire
+ * stream each get a clear error while the host keeps serving.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHost, type Host } from "@pvkit/hypervisor/cli/host";
+import { ControlClient } from "@pvkit/hypervisor/cli/client";
+
+const REPO = resolve(import.meta.dirname, "../..");
+const dir = mkdtempSync(join(tmpdir(), "pvkit-e2e-"));
+let host: Host;
+
+async function pvkit(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [
+      join(REPO, "node_modules/tsx/dist/cli.mjs"),
+      join(REPO, "hypervisor/src/cli/main.ts"),
+      "--socket",
+      host.socket,
+      ...args,
+    ]);
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+function cfg(name: string): string {
+  const file = join(dir, `${name}.cfg`);
+  writeFileSync(
+    file,
+    `name = "${name}"\nkernel = "${join(REPO, "examples/guests/shell.ts")}"\nmemory = 16\n`,
+  );
+  return file;
+}
+
+/** Attaches to a console, types `input`, and collects output until `until` shows up. */
+async function consoleRoundTrip(domain: string, input: string, until: RegExp): Promise<string> {
+  const c = await ControlClient.open(host.socket);
+  await c.request({ op: "console", domain });
+  let out = "";
+  const seen = new Promise<void>((res, rej) => {
+    const t = setTimeout(
+      () => rej(new Error(`console of ${domain} never showed ${until}; got ${JSON.stringify(out)}`)),
+      10_000,
+    );
+    c.rawMode((b) => {
+      out += b.toString();
+      if (until.test(out)) (clearTimeout(t), res());
+    });
+  });
+  c.socket.write(input);
+  await seen;
+  c.close();
+  return out;
+}
+
+beforeAll(async () => {
+  host = await startHost({ socket: join(dir, "control.sock"), log: () => {} });
+}, 30_000);
+afterAll(async () => {
+  await host?.close();
+});
+
+describe("a pvkit host", () => {
+  it("creates two guests from cfg files and lists them like xl", async () => {
+    expect(await pvkit("create", cfg("alpha"))).toMatchObject({
+      code: 0,
+      out: "Created domain alpha (id 1)\n",
+    });
+    expect(await pvkit("create", cfg("beta"))).toMatchObject({
+      code: 0,
+      out: "Created domain beta (id 2)\n",
+    });
+    const list = (await pvkit("list")).out;
+    expect(list).toMatch(/^Name\s+ID\s+Mem\s+VCPUs\s+State\s+Time\(s\)\n/);
+    expect(list).toMatch(/^Domain-0\s+0\s+64\s+1\s+/m);
+    expect(list).toMatch(/^alpha\s+1\s+16\s+1\s+[-rb]{6}\s+\d+\.\d$/m);
+    expect(list).toMatch(/^beta\s+2\s+16\s+1\s+/m);
+  }, 30_000);
+
+  it("runs a shell command through the console ring and xenstored", async () => {
+    const out = await consoleRoundTrip("alpha", "xs-read name\r", /dom1\$ xs-read name\r\nalpha\r\n/);
+    expect(out).toContain("pvkit 0.1.0 guest kernel: domain 1");
+    expect(await consoleRoundTrip("2", "echo beta says hi\r", /beta says hi\r\n/)).toContain("dom2$");
+  }, 30_000);
+
+  it("refuses a bad config in one line and keeps serving", async () => {
+    const bad = join(dir, "bad.cfg");
+    writeFileSync(bad, 'name = "bad"\nkernel = "/nowhere.ts"\nmemory = lots\n');
+    const r = await pvkit("create", bad);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(
+      `pvkit: ${bad}:3: memory: expected a quoted string, a number or a [list], got "lots"\n`,
+    );
+    expect((await pvkit("list")).out).toMatch(/^alpha\s+1/m);
+  }, 30_000);
+
+  it("survives a malformed xs_wire stream on xenstored's socket", async () => {
+    const s = connect(host.xenstored);
+    await new Promise((r) => s.once("connect", r));
+    const junk = Buffer.alloc(16);
+    junk.writeUInt32LE(1, 0); // XS_READ ...
+    junk.writeUInt32LE(0xffffffff, 12); // ... with an absurd length
+    s.write(junk);
+    await new Promise((r) => s.once("close", r).once("data", r));
+    s.destroy();
+    expect((await pvkit("xenstore-read", "/local/domain/1/name")).out).toBe("alpha\n");
+  }, 30_000);
+
+  it("shuts guests down gracefully and they leave the list", async () => {
+    expect((await pvkit("shutdown", "-w", "alpha")).code).toBe(0);
+    expect((await pvkit("shutdown", "-w", "beta")).code).toBe(0);
+    const list = (await pvkit("list")).out;
+    expect(list).not.toMatch(/^alpha/m);
+    expect(list).not.toMatch(/^beta/m);
+    expect(host.hv.consoleLog(0)).toMatch(/domain alpha \(id 1\) shut down \(reason 0\): destroy/);
+  }, 30_000);
+});
