@@ -1,0 +1,54 @@
+/**
+ * Domain creation: from createDomain() to the guest kernel's first console line (its boot banner),
+ * and how many small domains fit (density), beside the cost of starting a bare worker thread.
+ */
+import { Worker } from "node:worker_threads";
+import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { median, type BenchRow } from "./stats.ts";
+
+async function bareWorker(): Promise<number> {
+  const t0 = performance.now();
+  const w = new Worker("require('node:worker_threads').parentPort.postMessage(1)", { eval: true });
+  await new Promise((r) => w.once("message", r));
+  const dt = performance.now() - t0;
+  await w.terminate();
+  return dt;
+}
+
+export async function benchDomainCreate(rounds = 8): Promise<BenchRow[]> {
+  const hv = new Hypervisor().boot();
+  const program = new URL("../guests/smoke.ts", import.meta.url).href;
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    const d = hv.createDomain({ name: `b${i}`, memoryMiB: 8, program });
+    while (!hv.consoleLog(d.domid).includes("guest kernel")) await new Promise((r) => setTimeout(r, 1));
+    times.push(performance.now() - t0);
+    hv.destroyDomain(d.domid);
+  }
+  const density: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < 20; i++)
+    density.push(
+      hv.createDomain({
+        name: `dense${i}`,
+        memoryMiB: 4,
+        program: new URL("../guests/idle.ts", import.meta.url).href,
+      }).domid,
+    );
+  while (!density.every((id) => hv.consoleLog(id).includes("idle: up")))
+    await new Promise((r) => setTimeout(r, 5));
+  const dt = performance.now() - t0;
+  await hv.close();
+  const bare: number[] = [];
+  for (let i = 0; i < rounds; i++) bare.push(await bareWorker());
+  return [
+    {
+      metric: "domain create → first console line",
+      unit: "ms",
+      median: median(times),
+      baseline: { name: "bare worker thread start", median: median(bare) },
+    },
+    { metric: "20 domains of 4 MiB up (density)", unit: "ms", median: dt },
+  ];
+}

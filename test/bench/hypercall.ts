@@ -1,0 +1,44 @@
+/**
+ * Null hypercall round trip, measured inside a real domain, busy and idle, beside the native
+ * Atomics ping-pong of pingpong.ts from the same run.
+ */
+import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { pingPong } from "./pingpong.ts";
+import type { BenchRow } from "./stats.ts";
+
+export async function benchHypercall(): Promise<BenchRow[]> {
+  const hv = new Hypervisor().boot();
+  const d = hv.createDomain({
+    name: "bench",
+    memoryMiB: 8,
+    kernel: new URL("./guests/null-hypercall.ts", import.meta.url).href,
+    rings: false,
+  });
+  await new Promise<void>((r) =>
+    hv.on(
+      "domain",
+      (e: { domid: number; state: string }) => e.domid === d.domid && e.state === "shutdown" && r(),
+    ),
+  );
+  type S = { median: number; p99: number };
+  const { busy, idle } = JSON.parse(hv.consoleLog(d.domid).trim()) as { busy: S; idle: S };
+  await hv.close();
+  const nativeBusy = await pingPong(20000, true);
+  const nativeIdle = await pingPong(300, false, 2);
+  return [
+    {
+      metric: "null hypercall, busy",
+      unit: "µs",
+      median: busy.median,
+      p99: busy.p99,
+      baseline: { name: "Atomics ping-pong, spinning", median: nativeBusy.median },
+    },
+    {
+      metric: "null hypercall, idle",
+      unit: "µs",
+      median: idle.median,
+      p99: idle.p99,
+      baseline: { name: "Atomics ping-pong, waiting", median: nativeIdle.median },
+    },
+  ];
+}

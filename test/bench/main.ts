@@ -1,0 +1,44 @@
+/**
+ * `pnpm bench`: every pvkit benchmark in one run, each metric's median beside its native baseline
+ * measured in the same run, printed as one table and written to bench-results/<date>.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { benchDomainCreate } from "./domain-create.ts";
+import { benchEventLatency } from "./event-latency.ts";
+import { benchHypercall } from "./hypercall.ts";
+import type { BenchRow } from "./stats.ts";
+
+const rows: BenchRow[] = [];
+rows.push(...(await benchHypercall()));
+for (const m of await benchEventLatency()) {
+  rows.push({
+    metric: m.name,
+    unit: "µs",
+    median: m.median,
+    p99: m.p99,
+    baseline: { name: m.baseline.name, median: m.baseline.median },
+  });
+}
+rows.push(...(await benchDomainCreate()));
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const table = rows.map((r) => ({
+  metric: r.metric,
+  median: `${fmt(r.median)} ${r.unit}`,
+  p99: r.p99 === undefined ? "" : `${fmt(r.p99)} ${r.unit}`,
+  baseline: r.baseline ? `${fmt(r.baseline.median)} ${r.unit} (${r.baseline.name})` : "",
+  ratio: r.baseline ? `${(r.median / r.baseline.median).toFixed(1)}×` : "",
+}));
+console.table(table);
+mkdirSync("bench-results", { recursive: true });
+const file = `bench-results/${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+writeFileSync(
+  file,
+  JSON.stringify(
+    { node: process.version, cpus: (await import("node:os")).availableParallelism(), rows },
+    null,
+    2,
+  ),
+);
+console.log(`written to ${file}`);
+process.exit(0);

@@ -1,0 +1,45 @@
+/**
+ * The native baseline for a hypercall: a plain Atomics round trip between a worker thread and the
+ * main thread, with nothing else on the path. Busy: both sides spin; idle: both sleep in Atomics.wait
+ * between rounds (the worker pauses 2 ms between requests, like the idle hypercall benchmark).
+ */
+import { Worker } from "node:worker_threads";
+import { median, p99 } from "./stats.ts";
+
+const WORKER = `
+const { workerData, parentPort } = require("node:worker_threads");
+const w = new Int32Array(workerData.sab);
+const { n, busy, gapMs } = workerData;
+const out = [];
+for (let i = 0; i < n; i++) {
+  if (gapMs) Atomics.wait(w, 3, 0, gapMs);
+  const t0 = performance.now();
+  Atomics.store(w, 0, i + 1);
+  Atomics.notify(w, 0);
+  while (Atomics.load(w, 1) !== i + 1) { if (!busy) Atomics.wait(w, 1, i, 50); }
+  out.push((performance.now() - t0) * 1000);
+}
+parentPort.postMessage(out);
+`;
+
+/** Round trips in µs. */
+export async function pingPong(
+  n: number,
+  busy: boolean,
+  gapMs = 0,
+): Promise<{ median: number; p99: number }> {
+  const sab = new SharedArrayBuffer(16);
+  const w = new Int32Array(sab);
+  const worker = new Worker(WORKER, { eval: true, workerData: { sab, n, busy, gapMs } });
+  const done = new Promise<number[]>((r) => worker.once("message", r));
+  for (let i = 0; i < n; i++) {
+    while (Atomics.load(w, 0) !== i + 1) {
+      if (!busy) Atomics.wait(w, 0, i, 50);
+    }
+    Atomics.store(w, 1, i + 1);
+    Atomics.notify(w, 1);
+  }
+  const xs = await done;
+  await worker.terminate();
+  return { median: median(xs), p99: p99(xs) };
+}
