@@ -18,8 +18,16 @@ export const pvkitVcpuRegs = struct({
     { name: "op", type: "u32", doc: "Hypercall number (__HYPERVISOR_*)." },
     { name: "args", type: { array: "u64", length: 5 }, doc: "Argument registers (rdi, rsi, rdx, r10, r8)." },
     { name: "result", type: "i64", dir: "out", doc: "Xen's `long` return: >= 0 success, < 0 -errno." },
-    { name: "doorbell", type: "i32", doc: "Wake requests: the guest bumps it to end its own pending SCHEDOP_block/poll early (it has work to do), like a self-IPI that needs no second trap. The machine-wide doorbell the hypervisor sleeps on is separate." },
-    { name: "mail", type: "u32", doc: "Bumped by the hypervisor when it posted frames to the vCPU's port (populate, grant map): the guest drains its port when this changed." },
+    {
+      name: "doorbell",
+      type: "i32",
+      doc: "Wake requests: the guest bumps it to end its own pending SCHEDOP_block/poll early (it has work to do), like a self-IPI that needs no second trap. The machine-wide doorbell the hypervisor sleeps on is separate.",
+    },
+    {
+      name: "mail",
+      type: "u32",
+      doc: "Bumped by the hypervisor when it posted frames to the vCPU's port (populate, grant map): the guest drains its port when this changed.",
+    },
   ],
 });
 

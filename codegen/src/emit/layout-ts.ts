@@ -102,14 +102,12 @@ function writeStruct(w: CodeBlockWriter, model: AbiModel, s: StructLayout) {
     w.writeLine(`  ${f.name}${union ? "?" : ""}: ${tsType(f.type)};`);
   }
   w.writeLine("}");
-  const outs = s.fields.filter((f) => f.dir === "out").map((f) => `"${f.name}"`);
   if (!union) {
-    docComment(w, `${T} as a caller fills it: out-only fields may be left out (they are sent as zero).`);
-    w.writeLine(
-      outs.length === 0
-        ? `export type ${T}In = ${T};`
-        : `export type ${T}In = Omit<${T}, ${outs.join(" | ")}> & Partial<Pick<${T}, ${outs.join(" | ")}>>;`,
+    docComment(
+      w,
+      `${T} as a caller fills it: like a C designated initializer, fields left out are sent as zero.`,
     );
+    w.writeLine(`export type ${T}In = Partial<${T}>;`);
   }
   w.writeLine(`export const ${T}: StructCodec<${T}> = {`);
   w.writeLine(`  name: "${s.name}",`);
