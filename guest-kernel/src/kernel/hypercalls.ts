@@ -1,0 +1,123 @@
+/**
+ * XenOps over the generated guest SDK: each kernel operation becomes one typed hypercall stub.
+ * `SdkHypercalls` lists the part of `Hypercalls` (@pvkit/abi/guest) the kernel uses, by the names
+ * docs/generated-api.md fixes, so the real class fits it structurally. Callers keep one rule: the
+ * extent page passed in is the kernel's own, used for nothing else (memory_op writes pfn lists there).
+ */
+import type { XenOps } from "./hypervisor.ts";
+import { DOMID_SELF, PAGE_SIZE } from "./xen.ts";
+
+/** xen_memory_reservation, as the SDK takes it (C field names). */
+export interface MemoryReservationIn {
+  extent_start: bigint;
+  nr_extents: bigint;
+  extent_order: number;
+  mem_flags: number;
+  domid: number;
+}
+
+/** The slice of the generated `Hypercalls` class the kernel calls. */
+export interface SdkHypercalls {
+  readonly eventChannelOp: {
+    send(arg: { port: number }): void;
+    unmask(arg: { port: number }): void;
+    close(arg: { port: number }): void;
+    bindVirq(arg: { virq: number; vcpu: number }): { port: number };
+    bindIpi(arg: { vcpu: number }): { port: number };
+    allocUnbound(arg: { dom: number; remote_dom: number }): { port: number };
+    bindInterdomain(arg: { remote_dom: number; remote_port: number }): { local_port: number };
+  };
+  readonly schedOp: {
+    yield(): void;
+    block(): Promise<void>;
+    shutdown(arg: { reason: number }): void;
+  };
+  setTimerOp(timeout: bigint): void;
+  readonly consoleIo: { write(bytes: Uint8Array): number };
+  readonly grantTableOp: {
+    setupTable(
+      ops: { dom: number; nr_frames: number; frame_list: bigint }[],
+    ): { status: number; nr_frames: number }[];
+  };
+  readonly memoryOp: {
+    populatePhysmap(arg: MemoryReservationIn): number;
+    decreaseReservation(arg: MemoryReservationIn): number;
+  };
+}
+
+/** Where the memory_op pfn lists go: one page of guest memory the kernel reserved at boot. */
+export interface ExtentPage {
+  /** Guest address of the page. */
+  addr: number;
+  write(addr: number, bytes: Uint8Array): void;
+  read(addr: number, len: number): Uint8Array;
+}
+
+/** Most grant-table frames asked for in one setup_table (the frame list shares the extent page). */
+export const MAX_GRANT_FRAMES = PAGE_SIZE / 8;
+
+/** Most pfns one memory_op call carries (one page of u64s). */
+export const EXTENTS_PER_CALL = PAGE_SIZE / 8;
+
+/** Builds the kernel's XenOps over the SDK. */
+export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
+  const ev = hc.eventChannelOp;
+  /** Runs a memory_op over `pfns` in page-sized batches; stops at the first short batch. */
+  const memop = (op: (r: MemoryReservationIn) => number, pfns: number[]): number => {
+    let done = 0;
+    for (let i = 0; i < pfns.length; i += EXTENTS_PER_CALL) {
+      const batch = pfns.slice(i, i + EXTENTS_PER_CALL);
+      const buf = new DataView(new ArrayBuffer(batch.length * 8));
+      batch.forEach((pfn, j) => buf.setBigUint64(j * 8, BigInt(pfn), true));
+      extents.write(extents.addr, new Uint8Array(buf.buffer));
+      const n = op({
+        extent_start: BigInt(extents.addr),
+        nr_extents: BigInt(batch.length),
+        extent_order: 0,
+        mem_flags: 0,
+        domid: DOMID_SELF,
+      });
+      done += n;
+      if (n < batch.length) break;
+    }
+    return done;
+  };
+  return {
+    evtchnSend: (port) => ev.send({ port }),
+    evtchnUnmask: (port) => ev.unmask({ port }),
+    evtchnClose: (port) => ev.close({ port }),
+    evtchnBindVirq: (virq, vcpu) => ev.bindVirq({ virq, vcpu }).port,
+    evtchnBindIpi: (vcpu) => ev.bindIpi({ vcpu }).port,
+    evtchnAllocUnbound: (remoteDom) => ev.allocUnbound({ dom: DOMID_SELF, remote_dom: remoteDom }).port,
+    evtchnBindInterdomain: (remoteDom, remotePort) =>
+      ev.bindInterdomain({ remote_dom: remoteDom, remote_port: remotePort }).local_port,
+    block: () => hc.schedOp.block(),
+    yield: () => hc.schedOp.yield(),
+    shutdown: (reason) => hc.schedOp.shutdown({ reason }),
+    setTimer: (deadline) => hc.setTimerOp(deadline),
+    consoleWrite: (bytes) => {
+      // console_io may take fewer bytes than offered; loop, but never forever.
+      let off = 0;
+      for (let i = 0; off < bytes.length && i < 64; i++) {
+        const n = hc.consoleIo.write(bytes.subarray(off));
+        if (n <= 0) break;
+        off += n;
+      }
+    },
+    populatePhysmap: (pfns) => memop((r) => hc.memoryOp.populatePhysmap(r), pfns),
+    decreaseReservation: (pfns) => memop((r) => hc.memoryOp.decreaseReservation(r), pfns),
+    gnttabSetupTable: (nrFrames) => {
+      if (!Number.isInteger(nrFrames) || nrFrames <= 0 || nrFrames > MAX_GRANT_FRAMES) {
+        throw new RangeError(`grant table of ${nrFrames} frames`);
+      }
+      const [r] = hc.grantTableOp.setupTable([
+        { dom: DOMID_SELF, nr_frames: nrFrames, frame_list: BigInt(extents.addr) },
+      ]);
+      if (r.status !== 0) throw new Error(`grant_table_op.setup_table: status ${r.status}`);
+      // The hypervisor wrote nr_frames xen_pfn_t values at frame_list: copy them out once.
+      const bytes = extents.read(extents.addr, nrFrames * 8);
+      const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return Array.from({ length: nrFrames }, (_, i) => Number(v.getBigUint64(i * 8, true)));
+    },
+  };
+}

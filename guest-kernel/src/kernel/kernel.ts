@@ -1,0 +1,272 @@
+/**
+ * The kernel object: owns every subsystem of one domain and the order they come up in (console
+ * first so everything after can log, then events, time, xenstore, memory, tools). Boot code
+ * builds one from BootInfo and calls start(); nothing else constructs subsystems. Shutdown runs
+ * the registered driver close hooks before SCHEDOP_shutdown, newest first.
+ */
+import { Console } from "../console/console.ts";
+import { Dmesg } from "../console/dmesg.ts";
+import { XenStoreClient } from "../xenbus/client.ts";
+import { Balloon } from "./balloon.ts";
+import { Events } from "./events.ts";
+import type { XenOps } from "./hypervisor.ts";
+import { PageAllocator } from "./mm.ts";
+import { type KernelHandle, type ShutdownKind, formatArgs } from "./program.ts";
+import { Scheduler } from "./sched.ts";
+import { Clock, Timers } from "./time.ts";
+import { SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_suspend } from "./xen.ts";
+import { listDevices } from "./devices.ts";
+import { GrantTable, type GrantHandle } from "./gnttab.ts";
+
+/** A granted page as a driver holds it. */
+export interface SharedPage extends GrantHandle {
+  view: DataView;
+  release(): boolean;
+}
+
+/** pvkit's version, printed in the boot banner. */
+export const PVKIT_VERSION = "0.1.0";
+
+/** Everything boot needs, already decoded by the arch layer from start_info. */
+export interface BootInfo {
+  domid: number;
+  privileged: boolean;
+  xen: XenOps;
+  sharedInfo: DataView;
+  nrPages: number;
+  /** The quota in pages (start_info only says what was populated). Defaults to nrPages. */
+  maxPages?: number;
+  /** pfns the boot layout uses (rings, start_info, ...); the allocator never hands them out. */
+  reservedPfns?: number[];
+  cmdLine: string;
+  flags: number;
+  /** The xenstore ring page and its event channel (absent: no xenstore, e.g. early dom0). */
+  store?: { page: DataView; evtchn: number };
+  /** The console ring page and its event channel (absent: console_io only, as dom0). */
+  console?: { page: DataView; evtchn: number };
+  /** The host "TSC" (tests pass a virtual one). */
+  tsc?: () => bigint;
+  /** A live view of one of our pages (drivers' shared rings and buffers). */
+  page?: (pfn: number) => DataView;
+  /** Views of frames the hypervisor gave us by number (the grant table after setup_table). */
+  mapFrames?: (frames: number[]) => DataView[];
+}
+
+/** How long shutdown waits for one driver's close hook (a stuck backend must not hold us). */
+export const CLOSE_TIMEOUT_MS = 2000;
+
+/** Grant-table frames set up at first use: 4 frames = 2040 usable refs. */
+export const GRANT_FRAMES = 4;
+
+export const SHUTDOWN_REASONS: Record<ShutdownKind, number> = {
+  poweroff: SHUTDOWN_poweroff,
+  reboot: SHUTDOWN_reboot,
+  suspend: SHUTDOWN_suspend,
+  crash: SHUTDOWN_crash,
+};
+
+export class Kernel {
+  readonly xen: XenOps;
+  readonly console: Console;
+  readonly dmesg = new Dmesg();
+  readonly events: Events;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly sched: Scheduler;
+  readonly mm: PageAllocator;
+  readonly balloon: Balloon;
+  xs: XenStoreClient | null = null;
+  private gnttab: GrantTable | null = null;
+  private readonly closeHooks: { name: string; close: () => Promise<void> | void }[] = [];
+  private down: ShutdownKind | null = null;
+
+  constructor(readonly boot: BootInfo) {
+    this.xen = boot.xen;
+    this.console = new Console((bytes) => this.xen.consoleWrite(bytes));
+    this.events = new Events(boot.sharedInfo, this.xen);
+    this.clock = new Clock(boot.sharedInfo, 0, boot.tsc);
+    this.timers = new Timers(this.clock, this.xen);
+    this.sched = new Scheduler(this.events);
+    this.mm = new PageAllocator(
+      boot.nrPages,
+      boot.maxPages ?? boot.nrPages,
+      boot.reservedPfns ?? [],
+      this.xen,
+    );
+    this.balloon = new Balloon(this.mm);
+    this.events.onError = (port, e) => this.printk(`event ${port}: handler failed: ${errText(e)}`);
+    this.timers.onError = (e) => this.printk(`timer callback failed: ${errText(e)}`);
+    this.sched.onTaskError = (name, e) => this.printk(`task ${name} failed: ${errText(e)}`);
+  }
+
+  /** Logs a kernel message to dmesg and the console. */
+  printk(msg: string): void {
+    this.dmesg.add(this.clock.now(), msg);
+    this.console.write(msg.endsWith("\n") ? msg : msg + "\n");
+  }
+
+  /** Brings up the console ring, VIRQ_TIMER, xenstore and the balloon, then prints the banner. */
+  async start(): Promise<void> {
+    const b = this.boot;
+    if (b.console) {
+      const port = b.console.evtchn;
+      this.console.attach(b.console.page, () => this.events.notify(port));
+      this.events.bind(port, () => this.console.poll());
+    }
+    const kib = b.nrPages * 4;
+    this.printk(
+      `pvkit ${PVKIT_VERSION} guest kernel: domain ${b.domid}${b.privileged ? " (privileged)" : ""}, ` +
+        `${b.nrPages} pages (${kib >= 1024 ? `${(kib / 1024).toFixed(1)} MiB` : `${kib} KiB`})`,
+    );
+    if (b.cmdLine) this.printk(`command line: ${b.cmdLine}`);
+    this.timers.init(this.events);
+    if (b.store) {
+      const port = b.store.evtchn;
+      this.xs = new XenStoreClient(
+        b.store.page,
+        () => this.events.notify(port),
+        (e) => this.printk(`xenstore watch callback failed: ${errText(e)}`),
+      );
+      this.events.bind(port, () => this.xs!.poll());
+      this.balloon.onChange = (s) =>
+        this.printk(`balloon: target ${s.targetPages} pages, now ${s.currentPages}`);
+      await this.balloon.start(this.xs).catch((e) => this.printk(`balloon: ${errText(e)}`));
+    }
+  }
+
+  /**
+   * The grant table, set up on first use (GNTTABOP_setup_table, then the arch layer maps the
+   * frames). Throws when this domain's arch layer cannot map hypervisor frames.
+   */
+  grantTable(): GrantTable {
+    if (this.gnttab) return this.gnttab;
+    if (!this.boot.mapFrames) throw new Error("grant table: the arch layer gave no mapFrames()");
+    const frames = this.xen.gnttabSetupTable(GRANT_FRAMES);
+    this.gnttab = new GrantTable(this.boot.mapFrames(frames));
+    return this.gnttab;
+  }
+
+  /**
+   * A page of ours shared with `domid`: allocated, zeroed, granted, and viewable. `release()` ends
+   * the grant and frees the page; it returns false (and frees nothing) while the peer maps it.
+   */
+  sharePage(domid: number, readonly: boolean): SharedPage {
+    if (!this.boot.page) throw new Error("sharePage: the arch layer gave no page()");
+    const gt = this.grantTable();
+    const pfn = this.mm.alloc();
+    const view = this.boot.page(pfn);
+    // Zero before granting: the peer must never see what the page held before.
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).fill(0);
+    let ref: number;
+    try {
+      ref = gt.grantAccess(domid, pfn, readonly);
+    } catch (e) {
+      this.mm.free(pfn);
+      throw e;
+    }
+    return {
+      ref,
+      domid,
+      pfn,
+      readonly,
+      view,
+      release: () => {
+        if (!gt.endAccess(ref)) return false;
+        this.mm.free(pfn);
+        return true;
+      },
+    };
+  }
+
+  /** Registers a driver's close hook, run at shutdown before the domain ends. */
+  onShutdown(name: string, close: () => Promise<void> | void): void {
+    this.closeHooks.push({ name, close });
+  }
+
+  get shuttingDown(): ShutdownKind | null {
+    return this.down;
+  }
+
+  /**
+   * Ends the domain: close drivers (newest first, each bounded by a timeout so a stuck backend
+   * cannot hold the domain up), then SCHEDOP_shutdown with the SHUTDOWN_* reason, then stop the
+   * loop. A second call while the first is running does nothing.
+   */
+  async shutdown(kind: ShutdownKind): Promise<void> {
+    if (this.down) return;
+    this.down = kind;
+    this.printk(`shutdown: ${kind}`);
+    for (const h of [...this.closeHooks].reverse()) {
+      try {
+        await this.timers.timeout(Promise.resolve().then(h.close), CLOSE_TIMEOUT_MS, `closing ${h.name}`);
+      } catch (e) {
+        this.printk(`shutdown: ${errText(e)}`);
+      }
+    }
+    this.xs?.close("domain shutting down");
+    try {
+      this.xen.shutdown(SHUTDOWN_REASONS[kind]);
+    } finally {
+      this.sched.stop();
+    }
+  }
+
+  /** The handle guest programs and the shell use. */
+  handle(): KernelHandle {
+    const need = () => {
+      if (!this.xs) throw new Error("no xenstore in this domain");
+      return this.xs;
+    };
+    const print = (...args: unknown[]) => this.console.write(formatArgs(args) + "\n");
+    const sleep = (ms: number) => this.timers.sleep(ms);
+    const k: KernelHandle = {
+      domid: this.boot.domid,
+      privileged: this.boot.privileged,
+      cmdline: this.boot.cmdLine,
+      console: {
+        print,
+        write: (t) => this.console.write(t),
+        readline: (p) => this.console.readline(p),
+        onInterrupt: (h) => this.console.onInterrupt(h),
+      },
+      time: {
+        sleep,
+        uptimeMs: () => Number(this.clock.now() / 1000n) / 1000,
+        now: () => new Date(Number(this.clock.wallclockNs() / 1_000_000n)),
+      },
+      xenstore: {
+        read: (p) => need().read(p),
+        tryRead: (p) => need().tryRead(p),
+        write: (p, v) => need().write(p, v),
+        mkdir: (p) => need().mkdir(p),
+        rm: (p) => need().rm(p),
+        ls: (p) => need().directory(p),
+        watch: async (p, cb) => {
+          const xs = need();
+          const token = await xs.watch(p, (path) => cb(path));
+          return () => xs.unwatch(token);
+        },
+      },
+      devices: () => (this.xs ? listDevices(this.xs) : Promise.resolve([])),
+      sys: {
+        ps: () => this.sched.list(),
+        mem: () => this.mm.stats(),
+        dmesg: () => this.dmesg.format(),
+        version: PVKIT_VERSION,
+      },
+      shutdown: async (kind = "poweroff") => {
+        await this.shutdown(kind);
+        // The domain is gone once SCHEDOP_shutdown returns; nothing after this should run.
+        return new Promise<never>(() => undefined);
+      },
+      print,
+      sleep,
+    };
+    return k;
+  }
+}
+
+/** One line for an error of any kind. */
+export function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

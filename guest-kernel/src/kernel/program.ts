@@ -1,0 +1,110 @@
+/**
+ * The guest program API: what a user's `export default async function main(k)` receives. `k` is
+ * a typed handle over the kernel -- console, time, xenstore, devices, shutdown -- and nothing
+ * else: a program never sees hypercalls or shared memory. When main() returns, the kernel powers
+ * the domain off; if it throws, the domain shuts down with reason crash.
+ */
+import type { MemStats } from "./mm.ts";
+import type { TaskInfo } from "./sched.ts";
+
+/** How a domain can end, as control/shutdown and SCHEDOP_shutdown name them. */
+export type ShutdownKind = "poweroff" | "reboot" | "suspend" | "crash";
+
+/** A device the toolstack gave this domain (xenstore `device/<type>/<id>`). */
+export interface DeviceInfo {
+  type: string;
+  id: string;
+  /** XenbusState of our end, as a number (4 = Connected). */
+  state: number;
+  backend: string;
+}
+
+/** The kernel as a program sees it. */
+export interface KernelHandle {
+  readonly domid: number;
+  readonly privileged: boolean;
+  /** The kernel command line from start_info. */
+  readonly cmdline: string;
+  readonly console: {
+    /** Prints its arguments (strings as-is, others via String/JSON) and a newline. */
+    print(...args: unknown[]): void;
+    /** Writes text without adding a newline. */
+    write(text: string): void;
+    /** The next typed line, after printing `prompt`. */
+    readline(prompt?: string): Promise<string>;
+    /** Runs `handler` on Ctrl-C; returns a function that removes it. */
+    onInterrupt(handler: () => void): () => void;
+  };
+  readonly time: {
+    sleep(ms: number): Promise<void>;
+    /** Milliseconds since boot (monotonic). */
+    uptimeMs(): number;
+    /** Wallclock time (from the hypervisor's wallclock). */
+    now(): Date;
+  };
+  readonly xenstore: {
+    /** Paths without a leading "/" are relative to /local/domain/<domid>. */
+    read(path: string): Promise<string>;
+    tryRead(path: string): Promise<string | undefined>;
+    write(path: string, value: string): Promise<void>;
+    mkdir(path: string): Promise<void>;
+    rm(path: string): Promise<void>;
+    ls(path: string): Promise<string[]>;
+    /** Calls `cb` at once and on every change under `path`; returns an unwatch function. */
+    watch(path: string, cb: (path: string) => void): Promise<() => Promise<void>>;
+  };
+  /** Devices from xenstore `device/`. */
+  devices(): Promise<DeviceInfo[]>;
+  /** Kernel state for tools like the shell's ps/free/dmesg. */
+  readonly sys: {
+    ps(): TaskInfo[];
+    mem(): MemStats;
+    dmesg(): string;
+    version: string;
+  };
+  /** Closes drivers and ends the domain. Never resolves. */
+  shutdown(kind?: ShutdownKind): Promise<never>;
+  /** Shorthands for console.print and time.sleep. */
+  print(...args: unknown[]): void;
+  sleep(ms: number): Promise<void>;
+}
+
+/** A guest program module. */
+export interface ProgramModule {
+  default: (k: KernelHandle) => Promise<unknown> | unknown;
+}
+
+/** Formats print() arguments the way console.log would, minus colours. */
+export function formatArgs(args: unknown[]): string {
+  return args
+    .map((a) => {
+      if (typeof a === "string") return a;
+      if (a instanceof Error) return a.stack ?? a.message;
+      if (typeof a === "object" && a !== null) {
+        try {
+          return JSON.stringify(a, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+        } catch {
+          return String(a);
+        }
+      }
+      return String(a);
+    })
+    .join(" ");
+}
+
+/**
+ * Loads a program module by URL and checks its shape. A module without a default export
+ * function is refused with a one-line reason instead of failing later.
+ */
+export async function loadProgram(url: string): Promise<ProgramModule["default"]> {
+  let mod: Partial<ProgramModule>;
+  try {
+    mod = (await import(url)) as Partial<ProgramModule>;
+  } catch (e) {
+    throw new Error(`cannot load program ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof mod.default !== "function") {
+    throw new Error(`program ${url} has no default export function main(k)`);
+  }
+  return mod.default;
+}
