@@ -1,0 +1,43 @@
+/** Shared helpers for the hypervisor integration tests: boot, wait for shutdowns, read guest reports. */
+import { Hypervisor, type HypervisorOptions } from "@pvkit/hypervisor/hypervisor";
+
+export const guest = (name: string) => new URL(`../guests/${name}.ts`, import.meta.url).href;
+
+export function boot(o: HypervisorOptions = {}): Hypervisor {
+  return new Hypervisor(o).boot();
+}
+
+/** Resolves with the shutdown event of `domid` (or rejects after `ms`). */
+export function shutdownOf(
+  hv: Hypervisor,
+  domid: number,
+  ms = 15_000,
+): Promise<{ reason: number; why?: string }> {
+  const d = hv.domains.get(domid);
+  if (d?.state === "shutdown")
+    return Promise.resolve({ reason: d.shutdownReason!, ...(d.crashReason ? { why: d.crashReason } : {}) });
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      const all = [...hv.domains.values()].map(
+        (x) =>
+          `dom${x.domid} ${x.state} ${x.shutdownReason ?? ""} ${x.crashReason ?? ""} inflight=${x.vcpu.inFlight} trap=${Atomics.load(x.vcpu.words, 0)}: ${hv.consoleLog(x.domid)}`,
+      );
+      reject(new Error(`domain ${domid} did not shut down in ${ms} ms:\n${all.join("\n")}`));
+    }, ms);
+    hv.on("domain", (e: { domid: number; state: string; reason: number; why?: string }) => {
+      if (e.domid === domid && e.state === "shutdown") {
+        clearTimeout(t);
+        resolve(e);
+      }
+    });
+  });
+}
+
+/** The JSON lines a raw guest reported on console_io. */
+export function reports(hv: Hypervisor, domid: number): Record<string, unknown>[] {
+  return hv
+    .consoleLog(domid)
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
