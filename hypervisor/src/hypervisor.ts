@@ -285,7 +285,9 @@ export class Hypervisor extends EventEmitter {
     for (const d of this.domains.values()) {
       if (d.state !== "running" || d.paused) continue;
       const v = d.vcpu;
-      if (v.inFlight) continue;
+      // Loading the kernel module (tsx compiling it in a fresh isolate) makes no hypercalls and can
+      // be slow on a loaded machine: the watchdog starts counting at the vCPU's first trap.
+      if (v.inFlight || v.traps === 0) continue;
       const trapped = Atomics.load(v.words, 0) === 1;
       if (!trapped && now - v.lastTrap > this.hangTimeoutMs)
         this.shutdownDomain(

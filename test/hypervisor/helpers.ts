@@ -41,3 +41,13 @@ export function reports(hv: Hypervisor, domid: number): Record<string, unknown>[
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+
+/** Resolves once `domid`'s console log contains `text`. */
+export async function consoleShows(hv: Hypervisor, domid: number, text: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!hv.consoleLog(domid).includes(text)) {
+    if (Date.now() > deadline)
+      throw new Error(`domain ${domid} never printed "${text}":\n${hv.consoleLog(domid)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
