@@ -117,6 +117,29 @@ describe("a pvkit host", () => {
     expect((await pvkit("xenstore-read", "/local/domain/1/name")).out).toBe("alpha\n");
   }, 30_000);
 
+  it("starts a guest under the Node inspector with --inspect", async () => {
+    const c = await ControlClient.open(host.socket);
+    const file = cfg("gamma");
+    const r = await c.request<{ domid: number; inspector?: string }>({
+      op: "create",
+      config: (await import("node:fs")).readFileSync(file, "utf8"),
+      file,
+      inspect: true,
+    });
+    c.close();
+    expect(r.inspector).toBe(`127.0.0.1:${9230 + r.domid}`);
+    let targets: { type?: string; webSocketDebuggerUrl?: string }[] = [];
+    for (let i = 0; i < 50 && targets.length === 0; i++) {
+      targets = await fetch(`http://${r.inspector}/json/list`).then(
+        (x) => x.json() as Promise<typeof targets>,
+        () => [],
+      );
+      if (targets.length === 0) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(targets[0]?.webSocketDebuggerUrl).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:${9230 + r.domid}/`));
+    expect((await pvkit("destroy", "gamma")).code).toBe(0);
+  }, 30_000);
+
   it("shuts guests down gracefully and they leave the list", async () => {
     expect((await pvkit("shutdown", "-w", "alpha")).code).toBe(0);
     expect((await pvkit("shutdown", "-w", "beta")).code).toBe(0);

@@ -54,10 +54,26 @@ program
       inspect: opts.inspect ?? false,
     });
     console.log(`Created domain ${r.name} (id ${r.domid})`);
-    if (r.inspector) console.log(`Debugger: ${r.inspector}`);
+    if (r.inspector) console.log(`Debugger: ${await devtoolsUrl(r.inspector)}`);
     if (opts.console) await attachConsole(c, String(r.domid));
     else c.close();
   });
+
+/** The DevTools URL of a guest's inspector (its /json/list names the session), once it listens. */
+async function devtoolsUrl(hostPort: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const list = (await (await fetch(`http://${hostPort}/json/list`)).json()) as {
+        devtoolsFrontendUrl?: string;
+      }[];
+      if (list[0]?.devtoolsFrontendUrl) return list[0].devtoolsFrontendUrl;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return `inspector at ${hostPort} (open chrome://inspect and add it)`;
+}
 
 program
   .command("list")

@@ -84,8 +84,7 @@ export class Toolstack {
       this.host.unpause(domid);
       this.log(`created domain ${cfg.name} (id ${domid})`);
       const out: { domid: number; name: string; inspector?: string } = { domid, name: cfg.name };
-      if (k.inspectorPort)
-        out.inspector = `devtools://devtools/bundled/js_app.html?ws=127.0.0.1:${k.inspectorPort}`;
+      if (k.inspectorPort) out.inspector = `127.0.0.1:${k.inspectorPort}`;
       return out;
     } catch (e) {
       this.teardown(domid, true);
