@@ -252,9 +252,11 @@ export class Hypervisor extends EventEmitter {
     return this.domains.get(domid)?.console.text() ?? "";
   }
 
-  /** Hands frames to a domain's worker over its port; it takes them when its hypercall returns. */
-  post(d: Domain, msg: object, transfer: SharedArrayBuffer[] = []): void {
-    void transfer;
+  /**
+   * Hands frames to a domain's worker over its port (SharedArrayBuffers are shared, not copied); the
+   * guest takes them synchronously when its hypercall returns, told by the `mail` word.
+   */
+  post(d: Domain, msg: object): void {
     d.port?.postMessage(msg);
     d.vcpu.mail();
   }
