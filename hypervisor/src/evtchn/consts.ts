@@ -1,53 +1,48 @@
 /**
- * Xen numbers the event-channel code uses (xen.h, event_channel.h, errno.h; x86_64), and the
- * 2-level ABI's place in shared_info. Values are Xen's; when @pvkit/abi/layout carries all of them
- * this file shrinks to re-exports. The conformance tests check them against /usr/include/xen.
+ * The Xen numbers the event-channel code uses (event_channel.h, xen.h, errno.h), all from the
+ * generated ABI (@pvkit/abi/layout, checked against Xen's headers), plus the shared_info offsets of
+ * the 2-level ABI taken from its layouts.
  */
+export {
+  EPERM,
+  ENOENT,
+  ESRCH,
+  EFAULT,
+  EEXIST,
+  EINVAL,
+  ENOSPC,
+  ENOSYS,
+  DOMID_SELF,
+  VIRQ_TIMER,
+  VIRQ_DEBUG,
+  VIRQ_CONSOLE,
+  VIRQ_DOM_EXC,
+  VIRQ_XENOPROF,
+  VIRQ_XENPMU,
+  NR_VIRQS,
+  EVTCHNSTAT_closed,
+  EVTCHNSTAT_unbound,
+  EVTCHNSTAT_interdomain,
+  EVTCHNSTAT_pirq,
+  EVTCHNSTAT_virq,
+  EVTCHNSTAT_ipi,
+  EVTCHN_2L_NR_CHANNELS,
+  XEN_LEGACY_MAX_VCPUS,
+} from "@pvkit/abi/layout";
 
-/** Xen errno values (positive; a hypercall returns them negated). */
-export const EPERM = 1;
-export const ENOENT = 2;
-export const ESRCH = 3;
-export const EFAULT = 14;
-export const EEXIST = 17;
-export const EINVAL = 22;
-export const ENOSPC = 28;
-export const ENOSYS = 38;
+import { SharedInfo, VIRQ_DEBUG, VIRQ_TIMER, VIRQ_XENOPROF, VIRQ_XENPMU, VcpuInfo } from "@pvkit/abi/layout";
 
-/** "The calling domain" in a domid argument. */
-export const DOMID_SELF = 0x7ff0;
-
-/** VIRQs (xen.h). V = per vCPU, G = global (bound on vCPU 0 only). */
-export const VIRQ_TIMER = 0; // V
-export const VIRQ_DEBUG = 1; // V
-export const VIRQ_CONSOLE = 2; // G
-export const VIRQ_DOM_EXC = 3; // G
-export const VIRQ_XENOPROF = 7; // V
-export const VIRQ_XENPMU = 13; // V
-export const NR_VIRQS = 24;
-
-/** Whether a VIRQ is per-vCPU (each vCPU binds its own) rather than global. */
+/** Whether a VIRQ is per-vCPU (each vCPU binds its own: TIMER, DEBUG, XENOPROF, XENPMU) rather than global. */
 export function virqIsPerVcpu(virq: number): boolean {
   return virq === VIRQ_TIMER || virq === VIRQ_DEBUG || virq === VIRQ_XENOPROF || virq === VIRQ_XENPMU;
 }
 
-/** evtchn_status.status values. */
-export const EVTCHNSTAT_closed = 0;
-export const EVTCHNSTAT_unbound = 1;
-export const EVTCHNSTAT_interdomain = 2;
-export const EVTCHNSTAT_pirq = 3;
-export const EVTCHNSTAT_virq = 4;
-export const EVTCHNSTAT_ipi = 5;
-
-/** The 2-level ABI: 64 words of 64 bits in shared_info, so 4096 ports on x86_64. */
+/** Bits per evtchn_pending/evtchn_mask word (xen_ulong_t on x86_64). */
 export const EVTCHN_WORD_BITS = 64;
-export const EVTCHN_2L_NR_CHANNELS = 64 * 64;
-
-/** Byte offsets in shared_info / vcpu_info (xen.h, x86_64; XEN_LEGACY_MAX_VCPUS = 32). */
-export const SHINFO_EVTCHN_PENDING = 2048; // xen_ulong_t evtchn_pending[64]
-export const SHINFO_EVTCHN_MASK = 2560; // xen_ulong_t evtchn_mask[64]
-export const VCPU_INFO_SIZE = 64;
-export const XEN_LEGACY_MAX_VCPUS = 32;
-export const VCPU_INFO_UPCALL_PENDING = 0; // u8
-export const VCPU_INFO_UPCALL_MASK = 1; // u8
-export const VCPU_INFO_PENDING_SEL = 8; // xen_ulong_t
+/** shared_info and vcpu_info offsets the 2-level event ABI touches. */
+export const SHINFO_EVTCHN_PENDING = SharedInfo.offsets.evtchn_pending;
+export const SHINFO_EVTCHN_MASK = SharedInfo.offsets.evtchn_mask;
+export const VCPU_INFO_SIZE = VcpuInfo.size;
+export const VCPU_INFO_UPCALL_PENDING = VcpuInfo.offsets.evtchn_upcall_pending;
+export const VCPU_INFO_UPCALL_MASK = VcpuInfo.offsets.evtchn_upcall_mask;
+export const VCPU_INFO_PENDING_SEL = VcpuInfo.offsets.evtchn_pending_sel;
