@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { benchDomainCreate } from "./domain-create.ts";
+import { benchEventDomains } from "./event-domains.ts";
 import { benchEventLatency } from "./event-latency.ts";
 import { benchHypercall } from "./hypercall.ts";
 import type { BenchRow } from "./stats.ts";
@@ -19,6 +20,7 @@ for (const m of await benchEventLatency()) {
     baseline: { name: m.baseline.name, median: m.baseline.median },
   });
 }
+rows.push(...(await benchEventDomains()));
 rows.push(...(await benchDomainCreate()));
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));

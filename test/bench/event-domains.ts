@@ -1,0 +1,55 @@
+/**
+ * Event-channel round trip between two real domains (two worker threads, real hypercalls), busy and
+ * idle, beside the native Atomics ping-pong between two threads from the same run.
+ */
+import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { pingPong } from "./pingpong.ts";
+import type { BenchRow } from "./stats.ts";
+
+async function run(mode: "busy" | "idle", n: number): Promise<{ median: number; p99: number }> {
+  const hv = new Hypervisor().boot();
+  const kernel = new URL("./guests/event-pingpong.ts", import.meta.url).href;
+  const a = hv.createDomain({ name: "a", memoryMiB: 4, kernel, rings: false, paused: true });
+  const b = hv.createDomain({ name: "b", memoryMiB: 4, kernel, rings: false, paused: true });
+  const port = hv.evtchn.allocUnbound(a.domid, false, a.domid, b.domid);
+  const cmd = new Map([
+    [a, `role=a mode=${mode} n=${n} port=${port}`],
+    [b, `role=b mode=${mode} n=${n} peer=${a.domid} remote=${port}`],
+  ]);
+  for (const [d, line] of cmd) new Uint8Array(d.p2m.get(0)!.buffer).set(new TextEncoder().encode(line), 128);
+  const done = new Promise<void>((r) =>
+    hv.on(
+      "domain",
+      (e: { domid: number; state: string }) => e.domid === a.domid && e.state === "shutdown" && r(),
+    ),
+  );
+  hv.unpauseDomain(b.domid);
+  hv.unpauseDomain(a.domid);
+  await done;
+  const result = JSON.parse(hv.consoleLog(a.domid).trim()) as { median: number; p99: number };
+  await hv.close();
+  return result;
+}
+
+export async function benchEventDomains(): Promise<BenchRow[]> {
+  const busy = await run("busy", 20000);
+  const idle = await run("idle", 500);
+  const nb = await pingPong(20000, true);
+  const ni = await pingPong(500, false);
+  return [
+    {
+      metric: "event RTT between two domains, busy",
+      unit: "µs",
+      median: busy.median,
+      p99: busy.p99,
+      baseline: { name: "Atomics ping-pong, spinning", median: nb.median },
+    },
+    {
+      metric: "event RTT between two domains, idle",
+      unit: "µs",
+      median: idle.median,
+      p99: idle.p99,
+      baseline: { name: "Atomics ping-pong, waiting", median: ni.median },
+    },
+  ];
+}
