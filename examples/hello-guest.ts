@@ -1,7 +1,7 @@
 /**
  * A guest program: the smallest thing a domain can run as init. It prints, sleeps, reads and
  * writes xenstore, and returns -- and when main returns, the kernel powers the domain off.
- * Run it in a domain with `program = "examples/hello-guest.ts"` in its config.
+ * Run it: `pnpm pvkit up &` then `pnpm pvkit create -c examples/configs/hello.cfg`.
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
 
