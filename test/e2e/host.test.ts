@@ -117,6 +117,16 @@ describe("a pvkit host", () => {
     expect((await pvkit("xenstore-read", "/local/domain/1/name")).out).toBe("alpha\n");
   }, 30_000);
 
+  it("runs examples/hello-guest.ts to completion: it powers off and the toolstack destroys it", async () => {
+    expect((await pvkit("create", join(REPO, "examples/configs/hello.cfg"))).code).toBe(0);
+    const deadline = Date.now() + 15_000;
+    while (!/domain hello \(id \d+\) shut down \(reason 0\): destroy/.test(host.hv.consoleLog(0))) {
+      if (Date.now() > deadline) throw new Error(`hello never powered off:\n${host.hv.consoleLog(0)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await pvkit("list")).out).not.toMatch(/^hello/m);
+  }, 30_000);
+
   it("starts a guest under the Node inspector with --inspect", async () => {
     const c = await ControlClient.open(host.socket);
     const file = cfg("gamma");
