@@ -10,7 +10,9 @@ import { dispatchHypercall, hypercallName } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
 import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
 import type { Vcpu } from "./domain/vcpu.ts";
-import { startWorker } from "./domain/worker.ts";
+import { startWorker, type WorkerEvents } from "./domain/worker.ts";
+import { guestImage } from "./image/guest-image.ts";
+import { TSX_API_URL, supervisorScript } from "./image/supervisor-image.ts";
 import { EventChannels } from "./evtchn/evtchn.ts";
 import type { EvtchnHost } from "./evtchn/host.ts";
 import { GrantTables } from "./gnttab/gnttab.ts";
@@ -29,6 +31,13 @@ export interface HypervisorOptions {
   hangTimeoutMs?: number;
   /** Echo each domain's console_io output to this sink (e.g. process.stderr). */
   consoleSink?: (domid: number, text: string) => void;
+  /**
+   * A domU's time-stamp counter is rounded up to this many ns (default 100 µs): no fine-grained clock
+   * in a guest's realm (docs/security.md). 0 gives exact time, for benchmarks.
+   */
+  tscResolutionNs?: number;
+  /** A domain's JS heap + ArrayBuffers may use its memory plus this many MiB (default 64). */
+  jsOverheadMiB?: number;
 }
 
 export interface CreateDomainOptions {
@@ -176,7 +185,7 @@ export class Hypervisor extends EventEmitter {
     d.state = "running";
     d.vcpu.lastTrap = performance.now();
     d.vcpu.startClock(this.clock.systemTime());
-    if (!d.worker) startWorker(d, this.trap.doorbell.buffer as SharedArrayBuffer, this.workerEvents());
+    if (!d.worker && !d.launching) d.launching = this.launch(d);
     this.trap.kick();
     this.emit("domain", { domid, state: "running" });
     return 0;
@@ -268,16 +277,56 @@ export class Hypervisor extends EventEmitter {
     this.domains.clear();
   }
 
+  /** A domain's JS allowance (heap + ArrayBuffers): its memory plus the fixed overhead. */
+  jsLimitBytes(d: Domain): number {
+    return d.maxPages * 4096 + (this.options.jsOverheadMiB ?? 64) * 1024 * 1024;
+  }
+
+  /**
+   * Starts a domain's worker once its images are ready: the supervisor script, and for a domU its
+   * guest image (built, or taken from the cache). A guest image that cannot be built crashes the
+   * domain with the builder's message, which also goes to its console log.
+   */
+  private async launch(d: Domain): Promise<void> {
+    try {
+      const supervisor = await supervisorScript();
+      const image = d.privileged
+        ? undefined
+        : await guestImage({
+            ...(d.programUrl ? { program: d.programUrl } : {}),
+            ...(d.kernelUrl ? { kernel: d.kernelUrl } : {}),
+          });
+      if (!d.alive) return; // destroyed or shut down while its image was built
+      startWorker(
+        d,
+        {
+          supervisor,
+          doorbell: this.trap.doorbell.buffer as SharedArrayBuffer,
+          ...(image ? { image } : {}),
+          tsxApi: TSX_API_URL,
+          jsLimitBytes: this.jsLimitBytes(d),
+          tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
+        },
+        this.workerEvents(),
+      );
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      d.console.append(`${reason}\n`);
+      if (d.alive) this.shutdownDomain(d.domid, SHUTDOWN_crash, reason);
+    }
+  }
+
   // ---- Faults ------------------------------------------------------------------------------
 
-  private workerEvents() {
+  private workerEvents(): WorkerEvents {
     return {
-      onError: (d: Domain, reason: string) => {
+      onError: (d, reason) => {
         if (d.alive) this.shutdownDomain(d.domid, SHUTDOWN_crash, reason);
       },
-      onExit: (d: Domain, code: number) => {
+      onExit: (d, code) => {
         if (d.alive) this.shutdownDomain(d.domid, SHUTDOWN_crash, `worker exited with code ${code}`);
       },
+      onGone: () => undefined,
     };
   }
 

@@ -19,6 +19,8 @@ export interface ArchBoot {
   scratch: { addr: number; size: number };
   reservedPfns: number[];
   maxPages: number;
+  /** The machine's time-stamp counter (vcpu_time_info's tsc_timestamp counts in it). */
+  tsc: () => bigint;
   programUrl?: string;
   mapFrames(mfns: number[]): DataView[];
 }

@@ -1,58 +1,43 @@
 /**
- * The hypervisor's handoff to a domain's worker (shared memory only) turned into the arch layer:
- * guest memory, the trap transport, the typed SDK and the decoded start_info. No side effects: the
- * kernel entry (entry.ts) and raw test/bench guests both start here.
+ * The machine turned into the arch layer: guest memory over the domain's frames, the SDK over the
+ * trap instruction, shared_info and the decoded start_info. No side effects: the kernel entries
+ * (realm-entry.ts for a domU, entry.ts for dom0) and raw test/bench guests all start here.
  */
-import { workerData, type MessagePort } from "node:worker_threads";
 import { Hypercalls } from "@pvkit/abi/guest";
 import { StartInfo } from "@pvkit/abi/layout";
+import type { PvkitMachine } from "@pvkit/abi/machine";
 import type { ArchBoot } from "./boot.ts";
+import { currentMachine } from "./machine.ts";
 import { PAGE_SIZE, PhysMemory } from "./memory.ts";
-import { VcpuTransport } from "./vcpu.ts";
+import { MachineTransport } from "./transport.ts";
 
 /** The hypercall scratch page (pvkit's boot layout: pfn 3, see hypervisor/src/domain/builder.ts). */
 const SCRATCH_PFN = 3;
 
-interface Handoff {
-  boot: {
-    domid: number;
-    privileged: boolean;
-    program?: string;
-    frames: (SharedArrayBuffer | null)[];
-    sharedInfo: SharedArrayBuffer;
-    regs: SharedArrayBuffer;
-    doorbell: SharedArrayBuffer;
-    startInfoPfn: number;
-    maxPages: number;
-  };
-  port: MessagePort;
-}
-
-export function archFromHandoff(h: Handoff): ArchBoot {
-  const b = h.boot;
-  const memory = new PhysMemory(b.frames, h.port);
+export function archFromMachine(m: PvkitMachine): ArchBoot {
+  const memory = new PhysMemory(m.frames);
   const scratch = { addr: SCRATCH_PFN * PAGE_SIZE, size: PAGE_SIZE };
-  const transport = new VcpuTransport(b.regs, b.doorbell, memory, scratch);
-  const hc = new Hypercalls(transport);
-  const si = StartInfo.decode(memory.page(b.startInfoPfn));
+  const hc = new Hypercalls(new MachineTransport(m, memory, scratch));
+  const si = StartInfo.decode(memory.page(m.startInfoPfn));
   const startInfo = { ...si, console: { domU: si.console.domU ?? { mfn: 0n, evtchn: 0 } } };
   const arch: ArchBoot = {
-    domid: b.domid,
-    privileged: b.privileged,
+    domid: m.domid,
+    privileged: m.privileged,
     hc,
     memory,
-    sharedInfo: new DataView(b.sharedInfo),
+    sharedInfo: new DataView(m.sharedInfo),
     startInfo,
     scratch,
-    reservedPfns: [b.startInfoPfn],
-    maxPages: b.maxPages,
+    reservedPfns: [m.startInfoPfn],
+    maxPages: m.maxPages,
+    tsc: () => m.rdtsc(),
     mapFrames: (mfns) => memory.mapFrames(mfns),
   };
-  if (b.program) arch.programUrl = b.program;
+  if (m.programUrl) arch.programUrl = m.programUrl;
   return arch;
 }
 
-/** The arch layer of the domain this worker runs (call once). */
+/** The arch layer of the domain this code runs in (call once). */
 export function currentArch(): ArchBoot {
-  return archFromHandoff(workerData as Handoff);
+  return archFromMachine(currentMachine());
 }

@@ -2,21 +2,16 @@
  * Guest memory, guest side: the domain's frames by pfn (each a 4 KiB SharedArrayBuffer), frames the
  * hypervisor handed over later (populate_physmap, grant-table frames, foreign grant mappings), and
  * reads/writes by guest address. Addresses at FOREIGN_BASE and above are the window where granted
- * frames of other domains appear; everything else is pfn * 4096 + offset.
+ * frames of other domains appear; everything else is pfn * 4096 + offset. A read-only grant mapping
+ * is a private snapshot the hypervisor copied at map time (docs/security.md): writes to it are
+ * refused here, and could not reach the granter anyway.
  */
-import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { GuestMemory } from "@pvkit/abi";
+import type { MachineMail } from "@pvkit/abi/machine";
 
 export const PAGE_SIZE = 4096;
 /** Where map_grant_ref's host_addr points: far above any pfn a domain can have. */
 export const FOREIGN_BASE = 2 ** 40;
-
-type Mail =
-  | { t: "frames"; pfns: number[]; bufs: SharedArrayBuffer[] }
-  | { t: "drop"; pfns: number[] }
-  | { t: "gnttab"; mfns: number[]; bufs: SharedArrayBuffer[] }
-  | { t: "map"; addr: number; buf: SharedArrayBuffer; readonly: boolean }
-  | { t: "unmap"; addr: number };
 
 export class PhysMemory implements GuestMemory {
   private readonly frames: (Uint8Array | undefined)[] = [];
@@ -26,19 +21,15 @@ export class PhysMemory implements GuestMemory {
   private nextForeign = FOREIGN_BASE;
   private readonly freeForeign: number[] = [];
 
-  constructor(
-    frames: (SharedArrayBuffer | null)[],
-    private readonly port: MessagePort,
-  ) {
+  constructor(frames: readonly (SharedArrayBuffer | null)[]) {
     frames.forEach((f, pfn) => {
       if (f) this.frames[pfn] = new Uint8Array(f);
     });
   }
 
-  /** Takes whatever the hypervisor posted (called when the trap's mail word changed). */
-  drain(): void {
-    for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
-      const mail = m.message as Mail;
+  /** Takes what the hypervisor handed over (the machine's mail after a trap), oldest first. */
+  deliver(mails: readonly MachineMail[]): void {
+    for (const mail of mails) {
       switch (mail.t) {
         case "frames":
           mail.pfns.forEach((pfn, i) => (this.frames[pfn] = new Uint8Array(mail.bufs[i]!)));

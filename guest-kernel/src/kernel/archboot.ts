@@ -41,6 +41,8 @@ export interface ArchBootLike {
   maxPages?: number;
   /** Views of hypervisor frames handed to us (grant-table frames after setup_table). */
   mapFrames?: (frames: number[]) => DataView[];
+  /** The machine's time-stamp counter (absent: the host's, in unit tests). */
+  tsc?: () => bigint;
 }
 
 /** Turns the arch handoff into the kernel's boot info. */
@@ -84,6 +86,7 @@ export function bootInfoFromArch(arch: ArchBootLike): KernelBoot {
     store: hasStore ? { page: arch.memory.page(storePfn), evtchn: si.store_evtchn } : undefined,
     console: hasConsole ? { page: arch.memory.page(consPfn), evtchn: si.console.domU.evtchn } : undefined,
     programUrl: arch.programUrl,
+    ...(arch.tsc ? { tsc: arch.tsc } : {}),
     page: (pfn) => arch.memory.page(pfn),
     mapFrames: arch.mapFrames,
   };

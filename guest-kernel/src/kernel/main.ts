@@ -7,13 +7,15 @@
 import { runShell } from "../shell/shell.ts";
 import { builtinCommands } from "../shell/commands.ts";
 import { type BootInfo, Kernel, errText } from "./kernel.ts";
-import { loadProgram } from "./program.ts";
+import { loadProgram, type ProgramModule } from "./program.ts";
 import { GuestTools } from "./tools.ts";
 import { type ArchBootLike, bootInfoFromArch } from "./archboot.ts";
 
 /** Boot info plus what to run as init. */
 export interface KernelBoot extends BootInfo {
-  /** URL of a module whose default export is `main(k)`; absent: the shell is init. */
+  /** The program's main(k), already loaded (a domU's program is linked into its image). */
+  program?: ProgramModule["default"];
+  /** URL of a module whose default export is `main(k)` (dom0); absent with `program`: the shell. */
   programUrl?: string;
 }
 
@@ -32,13 +34,13 @@ export function bootKernel(boot: KernelBoot): { kernel: Kernel; done: Promise<vo
     await task.wait("xenstore", tools.start()).catch((e) => kernel.printk(`tools: ${errText(e)}`));
     kernel.onShutdown("tools", () => tools.stop());
     const k = kernel.handle();
-    if (!boot.programUrl) {
+    if (!boot.program && !boot.programUrl) {
       await runShell(k, commands, () => kernel.shuttingDown !== null);
       return;
     }
     let main;
     try {
-      main = await task.wait("load", loadProgram(boot.programUrl));
+      main = boot.program ?? (await task.wait("load", loadProgram(boot.programUrl!)));
     } catch (e) {
       kernel.printk(errText(e));
       await kernel.shutdown("crash");

@@ -56,6 +56,8 @@ export class Domain {
   startInfoPfn = -1;
   sharedInfo?: Frame;
   worker?: Worker;
+  /** Set while the domain's images are built and its worker started. */
+  launching?: Promise<void>;
   /** The hypervisor's end of the channel frames are handed over on. */
   port?: MessagePort;
   shutdownReason?: number;

@@ -1,81 +1,106 @@
 /**
  * Starting a domain's vCPU: a worker_threads Worker (its own V8 isolate and heap, capped by
- * resourceLimits) that boots the pvkit guest kernel from guest-kernel/src/arch/boot.mjs. The
- * hypervisor passes shared memory only: the domain's frames, its shared_info frame, the vCPU's
- * register block, the machine doorbell and a MessagePort for frames handed over later.
+ * resourceLimits) that runs the supervisor script (hypervisor/src/realm). The hypervisor passes shared
+ * memory only — the domain's frames, its shared_info frame, the vCPU's register block, the machine
+ * doorbell and a MessagePort for frames handed over later — plus, for a domU, its guest image. A domU
+ * worker gets an empty environment and no Node flags of the host's: nothing of the host's
+ * configuration reaches it.
  */
 import { MessageChannel, Worker } from "node:worker_threads";
+import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } from "../realm/boot-data.ts";
 import type { Domain } from "./domain.ts";
 
-/** The worker bootstrap (guest code, reached by URL only: the hypervisor never imports guest code). */
-export const GUEST_BOOT_URL = new URL("../../../guest-kernel/src/arch/boot.mjs", import.meta.url);
-/** The kernel every domain runs unless a test names another entry. */
+/** The kernel every privileged domain imports unless a test names another entry. */
 export const GUEST_KERNEL_URL = new URL("../../../guest-kernel/src/arch/entry.ts", import.meta.url).href;
 
-/** What a domain's worker receives (the arch layer's boot handoff). */
-export interface WorkerBoot {
-  domid: number;
-  privileged: boolean;
-  /** Module the worker runs after the bootstrap (the kernel entry, or a test guest). */
-  entry: string;
-  program?: string;
-  cmdline: string;
-  /** Frames by pfn (holes are null). */
-  frames: (SharedArrayBuffer | null)[];
-  sharedInfo: SharedArrayBuffer;
-  regs: SharedArrayBuffer;
-  doorbell: SharedArrayBuffer;
-  startInfoPfn: number;
-  maxPages: number;
-  inspectorPort?: number;
-}
-
 export interface WorkerEvents {
+  /** The domain crashed: an uncaught error, its memory bound, a supervisor report. */
   onError(d: Domain, reason: string): void;
+  /** The worker ended without a report. */
   onExit(d: Domain, code: number): void;
+  /** The worker is gone (after onError/onExit): what it held can be reused. */
+  onGone(d: Domain): void;
 }
 
-/** Heap cap for a domain: its memory (the JS heap is its RAM), at least 64 MiB for the runtime. */
-export function heapLimitMb(maxPages: number): number {
-  return Math.max(64, Math.ceil((maxPages * 4096) / (1024 * 1024)) + 48);
+export interface WorkerSpec {
+  supervisor: string;
+  doorbell: SharedArrayBuffer;
+  /** domU: the guest image. */
+  image?: { code: string; name: string };
+  /** dom0: tsx's registration API URL. */
+  tsxApi: string;
+  jsLimitBytes: number;
+  tscResolutionNs: number;
 }
 
-export function startWorker(d: Domain, doorbell: SharedArrayBuffer, events: WorkerEvents): void {
+const MiB = 1024 * 1024;
+
+/** V8's old-generation cap for a domain whose heap + ArrayBuffers may use `jsLimitBytes`. */
+export function heapLimitMb(jsLimitBytes: number): number {
+  return Math.max(32, Math.ceil(jsLimitBytes / MiB));
+}
+
+export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): Worker {
   const { port1, port2 } = new MessageChannel();
   const frames: (SharedArrayBuffer | null)[] = [];
   for (const [pfn, f] of d.p2m) frames[pfn] = f.buffer;
   for (let i = 0; i < frames.length; i++) frames[i] ??= null;
-  const boot: WorkerBoot = {
+  const boot: SupervisorBoot = {
     domid: d.domid,
     privileged: d.privileged,
-    entry: d.kernelUrl ?? GUEST_KERNEL_URL,
-    cmdline: d.cmdline,
     frames,
     sharedInfo: d.sharedInfo!.buffer,
     regs: d.vcpu.regs,
-    doorbell,
+    doorbell: spec.doorbell,
     startInfoPfn: d.startInfoPfn,
     maxPages: d.maxPages,
+    mode: d.privileged ? "trusted" : "realm",
+    jsLimitBytes: spec.jsLimitBytes,
+    tscResolutionNs: spec.tscResolutionNs,
   };
-  if (d.programUrl) boot.program = d.programUrl;
+  if (spec.image) {
+    boot.image = spec.image.code;
+    boot.imageName = spec.image.name;
+  } else {
+    boot.entry = d.kernelUrl ?? GUEST_KERNEL_URL;
+    boot.tsxApi = spec.tsxApi;
+    if (d.programUrl) boot.programUrl = d.programUrl;
+  }
   if (d.inspectorPort) boot.inspectorPort = d.inspectorPort;
-  const w = new Worker(GUEST_BOOT_URL, {
+  const w = new Worker(spec.supervisor, {
+    eval: true,
     workerData: { boot, port: port2 },
     transferList: [port2],
-    resourceLimits: { maxOldGenerationSizeMb: heapLimitMb(d.maxPages), maxYoungGenerationSizeMb: 16 },
+    resourceLimits: {
+      maxOldGenerationSizeMb: heapLimitMb(spec.jsLimitBytes),
+      maxYoungGenerationSizeMb: 16,
+    },
     name: `dom${d.domid}-${d.name}`,
+    argv: [],
+    execArgv: [],
+    ...(d.privileged ? {} : { env: {} }),
     stdout: false,
     stderr: false,
   });
   d.worker = w;
   d.port = port1;
   port1.unref();
+  let report: string | undefined;
+  w.on("message", (m: SupervisorReport) => {
+    if (m?.t === "crash" && typeof m.reason === "string") report ??= m.reason;
+  });
   w.on("error", (e: Error & { code?: string }) => {
     const reason =
       e.code === "ERR_WORKER_OUT_OF_MEMORY"
-        ? `out of memory (heap limit ${heapLimitMb(d.maxPages)} MiB)`
+        ? `out of memory (JS heap limit ${heapLimitMb(spec.jsLimitBytes)} MiB)`
         : `uncaught ${e.name}: ${e.message}`;
-    events.onError(d, reason);
+    report ??= reason;
   });
-  w.on("exit", (code) => events.onExit(d, code));
+  w.on("exit", (code) => {
+    if (report !== undefined) events.onError(d, report);
+    else if (code === SUPERVISOR_CRASH_EXIT) events.onError(d, "the supervisor ended the domain");
+    else events.onExit(d, code);
+    events.onGone(d);
+  });
+  return w;
 }

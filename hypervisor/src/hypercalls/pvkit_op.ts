@@ -32,7 +32,7 @@ export const pvkitOp: HypercallHandlers<DomainContext>["pvkitOp"] = {
     const url = readString(ctx, arg.kernel, arg.kernel_len);
     const cmdline = arg.cmdline_len ? readString(ctx, arg.cmdline, arg.cmdline_len) : "";
     if (url === undefined || cmdline === undefined) return -EINVAL;
-    if (!/^(file|data):/.test(url)) return -EINVAL;
+    if (!url.startsWith("file:")) return -EINVAL; // a domU's program is a file the image is built from
     d.programUrl = url;
     d.cmdline = cmdline;
     d.inspect = (arg.flags & PVKIT_SET_KERNEL_INSPECT) !== 0;

@@ -1,8 +1,12 @@
 /**
- * The hypercall trap, guest side: the HypercallTransport the generated SDK calls. A trap fills the
- * vCPU's register block, marks it TRAPPED, rings the machine doorbell and waits for DONE — spinning
- * briefly (the hypervisor usually answers within microseconds), then sleeping. trapAsync sleeps with
- * Atomics.waitAsync so the worker's event loop keeps running (dom0's sockets, timers).
+ * The hypercall instruction, as the supervisor of a domain's worker executes it: fill the vCPU's
+ * register block (pvkit_vcpu_regs), store TRAPPED, ring the machine doorbell, wait for DONE —
+ * spinning briefly (the hypervisor usually answers within a microsecond), then sleeping. trapAsync
+ * sleeps with Atomics.waitAsync so the worker's event loop keeps running (timers, dom0's sockets).
+ *
+ * This runs in the domain's worker but outside the guest's realm: a domU never sees the register
+ * block or the doorbell, only the trap functions of its machine. Rule: one call in flight per vCPU;
+ * a new call while an async one (SCHEDOP_block) waits ends that wait first, as an interrupt ends hlt.
  */
 import {
   PVKIT_TRAP_DOORBELL_WORD,
@@ -11,36 +15,44 @@ import {
   PVKIT_TRAP_MAIL_WORD,
   PVKIT_TRAP_TRAPPED,
 } from "@pvkit/abi/layout";
-import type { HypercallTransport } from "@pvkit/abi";
-import type { PhysMemory } from "./memory.ts";
 
 /** Spin iterations before sleeping (a few tens of microseconds). */
 const SPIN = 2000;
 
-export class VcpuTransport implements HypercallTransport {
+export class TrapTransport {
   private readonly words: Int32Array;
   private readonly big: BigUint64Array;
   private readonly doorbell: Int32Array;
   private mailSeen = 0;
   /** An async trap (SCHEDOP_block) still waiting; a new trap on this vCPU must end it first. */
   private pendingAsync: { done: boolean; result: bigint } | null = null;
+  /** Traps made (the supervisor's memory gate piggybacks on them). */
+  count = 0;
 
+  /**
+   * @param onMail called after a trap when the hypervisor posted frames to the worker's port.
+   * @param onTrap called after every trap (bookkeeping that must not wait for the event loop).
+   */
   constructor(
     regs: SharedArrayBuffer,
     doorbell: SharedArrayBuffer,
-    readonly memory: PhysMemory,
-    readonly scratch: { addr: number; size: number },
+    private readonly onMail: () => void,
+    private readonly onTrap: () => void = () => undefined,
   ) {
     this.words = new Int32Array(regs);
     this.big = new BigUint64Array(regs);
     this.doorbell = new Int32Array(doorbell);
   }
 
-  private enter(op: number, args: readonly bigint[]): void {
+  private enter(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): void {
     if (Atomics.load(this.words, 0) !== PVKIT_TRAP_IDLE)
       throw new Error("hypercall while another is in progress on this vCPU");
     this.words[1] = op;
-    for (let i = 0; i < 5; i++) this.big[1 + i] = args[i] ?? 0n;
+    this.big[1] = a0;
+    this.big[2] = a1;
+    this.big[3] = a2;
+    this.big[4] = a3;
+    this.big[5] = a4;
     Atomics.store(this.words, 0, PVKIT_TRAP_TRAPPED);
     Atomics.add(this.doorbell, 0, 1);
     Atomics.notify(this.doorbell, 0, 1);
@@ -49,11 +61,13 @@ export class VcpuTransport implements HypercallTransport {
   private leave(): bigint {
     const r = BigInt.asIntN(64, this.big[6]!);
     Atomics.store(this.words, 0, PVKIT_TRAP_IDLE);
+    this.count++;
     const mail = Atomics.load(this.words, PVKIT_TRAP_MAIL_WORD);
     if (mail !== this.mailSeen) {
       this.mailSeen = mail;
-      this.memory.drain();
+      this.onMail();
     }
+    this.onTrap();
     return r;
   }
 
@@ -75,18 +89,18 @@ export class VcpuTransport implements HypercallTransport {
     p.done = true;
   }
 
-  trap(op: number, args: readonly bigint[]): bigint {
+  trap(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): bigint {
     if (this.pendingAsync) this.interruptBlock();
-    this.enter(op, args);
+    this.enter(op, a0, a1, a2, a3, a4);
     for (let i = 0; Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE; i++) {
       if (i > SPIN) Atomics.wait(this.words, 0, PVKIT_TRAP_TRAPPED, 100);
     }
     return this.leave();
   }
 
-  async trapAsync(op: number, args: readonly bigint[]): Promise<bigint> {
+  async trapAsync(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): Promise<bigint> {
     if (this.pendingAsync) this.interruptBlock();
-    this.enter(op, args);
+    this.enter(op, a0, a1, a2, a3, a4);
     const p = { done: false, result: 0n };
     this.pendingAsync = p;
     for (let i = 0; !p.done && Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE; i++) {

@@ -1,0 +1,114 @@
+/**
+ * The globals a domU's realm gets beyond the JavaScript language itself: its machine, Atomics and
+ * SharedArrayBuffer (which SES leaves out), timers, a coarse clock and a console that writes to the
+ * hypervisor's console_io log until the kernel installs its own. Each is a hardened function or
+ * object made here, so guest code reaches no Node object through them: timer callbacks are called
+ * with `this` undefined and the guest gets numbers back, never Node's Timeout objects (whose linked
+ * lists lead to every other timer of the worker).
+ *
+ * Rule: build after lockdown(); pass in only functions captured from the host before it.
+ */
+import { CONSOLEIO_write, __HYPERVISOR_console_io } from "@pvkit/abi/layout";
+import type { PvkitMachine } from "@pvkit/abi/machine";
+
+/** Longest delay a host timer can take (Node clamps anything larger to 1 ms, with a warning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface HostFunctions {
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout: (t: unknown) => void;
+  setInterval: (fn: () => void, ms: number) => unknown;
+  clearInterval: (t: unknown) => void;
+  setImmediate: (fn: () => void) => unknown;
+  clearImmediate: (t: unknown) => void;
+  queueMicrotask: (fn: () => void) => void;
+}
+
+type Callback = (...args: unknown[]) => unknown;
+
+function callable(fn: unknown, what: string): Callback {
+  if (typeof fn !== "function") throw new TypeError(`${what}: the callback must be a function`);
+  return fn as Callback;
+}
+
+function delay(ms: unknown): number {
+  const n = Number(ms);
+  return Number.isFinite(n) ? Math.min(Math.max(0, Math.floor(n)), MAX_TIMER_MS) : 0;
+}
+
+/**
+ * Timer functions with Node's signatures whose handles are plain numbers. `enter` wraps every call
+ * into guest code (the supervisor checks memory there).
+ */
+export function guestTimers(host: HostFunctions, enter: (run: () => void) => void) {
+  const live = new Map<number, { kind: "t" | "i" | "m"; handle: unknown }>();
+  let nextId = 1;
+  const add = (kind: "t" | "i" | "m", make: (id: number) => unknown): number => {
+    const id = nextId++;
+    live.set(id, { kind, handle: make(id) });
+    return id;
+  };
+  const clear = (id: unknown) => {
+    const t = typeof id === "number" ? live.get(id) : undefined;
+    if (!t) return;
+    live.delete(id as number);
+    if (t.kind === "t") host.clearTimeout(t.handle);
+    else if (t.kind === "i") host.clearInterval(t.handle);
+    else host.clearImmediate(t.handle);
+  };
+  return {
+    setTimeout(fn: unknown, ms?: unknown, ...args: unknown[]): number {
+      const f = callable(fn, "setTimeout");
+      return add("t", (id) =>
+        host.setTimeout(() => {
+          live.delete(id);
+          enter(() => void Reflect.apply(f, undefined, args));
+        }, delay(ms)),
+      );
+    },
+    setInterval(fn: unknown, ms?: unknown, ...args: unknown[]): number {
+      const f = callable(fn, "setInterval");
+      return add("i", () =>
+        host.setInterval(() => enter(() => void Reflect.apply(f, undefined, args)), Math.max(1, delay(ms))),
+      );
+    },
+    setImmediate(fn: unknown, ...args: unknown[]): number {
+      const f = callable(fn, "setImmediate");
+      return add("m", (id) =>
+        host.setImmediate(() => {
+          live.delete(id);
+          enter(() => void Reflect.apply(f, undefined, args));
+        }),
+      );
+    },
+    clearTimeout: clear,
+    clearInterval: clear,
+    clearImmediate: clear,
+    queueMicrotask(fn: unknown): void {
+      const f = callable(fn, "queueMicrotask");
+      host.queueMicrotask(() => void Reflect.apply(f, undefined, []));
+    },
+  };
+}
+
+/** A console for the realm until the kernel sets its own: lines go to console_io (`pvkit dmesg`). */
+export function earlyConsole(machine: PvkitMachine) {
+  const enc = new TextEncoder();
+  const write = (...args: unknown[]) => {
+    const line = args.map((a) => (typeof a === "string" ? a : String(a))).join(" ") + "\n";
+    const bytes = enc.encode(line).subarray(0, 4096);
+    // console_io writes from guest memory; before the kernel exists there is no allocator, so use
+    // the scratch page of pvkit's boot layout (pfn 3), as the kernel's own early printk does.
+    const scratch = machine.frames[3];
+    if (!scratch) return;
+    new Uint8Array(scratch).set(bytes);
+    machine.trap(__HYPERVISOR_console_io, BigInt(CONSOLEIO_write), BigInt(bytes.length), 3n * 4096n, 0n, 0n);
+  };
+  return { log: write, info: write, warn: write, error: write, debug: write };
+}
+
+/** performance.now(), from the machine's (coarse) TSC: milliseconds since the realm started. */
+export function coarsePerformance(machine: PvkitMachine) {
+  const t0 = machine.rdtsc();
+  return { now: () => Number(machine.rdtsc() - t0) / 1e6, timeOrigin: 0 };
+}

@@ -1,0 +1,66 @@
+/**
+ * The machine object a domain's arch layer runs on (PvkitMachine, abi/src/machine.ts), built by the
+ * supervisor over the vCPU's trap transport and the worker's mail port. In a domU it is the only
+ * thing of the host the realm receives, so every entry point checks its arguments (primitives only)
+ * before they reach shared memory, and returns only primitives, fresh plain objects and the frames
+ * the hypervisor gave this domain.
+ */
+import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import type { MachineMail, PvkitMachine } from "@pvkit/abi/machine";
+import type { SupervisorBoot } from "./boot-data.ts";
+import { TrapTransport } from "./trap.ts";
+
+const NO_MAIL: readonly MachineMail[] = Object.freeze([]);
+
+/** A 64-bit register value: bigints only (a Proxy or object must not run code inside a trap). */
+function reg(v: unknown): bigint {
+  if (typeof v !== "bigint") throw new TypeError("hypercall arguments are 64-bit registers: pass bigints");
+  return BigInt.asUintN(64, v);
+}
+
+function opNumber(v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new TypeError("hypercall number must be an integer in [0, 2^32)");
+  return v;
+}
+
+export interface MachineParts {
+  machine: PvkitMachine;
+  transport: TrapTransport;
+}
+
+/**
+ * @param onTrap bookkeeping after every trap (the memory gate).
+ * @param hrtime the host's monotonic ns counter (captured before lockdown).
+ */
+export function buildMachine(
+  boot: SupervisorBoot,
+  port: MessagePort,
+  onTrap: () => void,
+  hrtime: () => bigint,
+): MachineParts {
+  const mail: MachineMail[] = [];
+  const drain = () => {
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) mail.push(m.message);
+  };
+  const transport = new TrapTransport(boot.regs, boot.doorbell, drain, onTrap);
+  const res = BigInt(Math.max(0, Math.floor(boot.tscResolutionNs)));
+  const machine: PvkitMachine = {
+    domid: boot.domid,
+    privileged: boot.privileged,
+    frames: Object.freeze([...boot.frames]),
+    sharedInfo: boot.sharedInfo,
+    startInfoPfn: boot.startInfoPfn,
+    maxPages: boot.maxPages,
+    ...(boot.programUrl ? { programUrl: boot.programUrl } : {}),
+    trap: (op, a0, a1, a2, a3, a4) =>
+      transport.trap(opNumber(op), reg(a0), reg(a1), reg(a2), reg(a3), reg(a4)),
+    trapAsync: (op, a0, a1, a2, a3, a4) =>
+      transport.trapAsync(opNumber(op), reg(a0), reg(a1), reg(a2), reg(a3), reg(a4)),
+    takeMail: () => (mail.length === 0 ? NO_MAIL : mail.splice(0)),
+    // Rounded up, never down: the guest must not see a time before a VIRQ_TIMER deadline that the
+    // hypervisor already found passed.
+    rdtsc: res > 1n ? () => ((hrtime() + res - 1n) / res) * res : hrtime,
+  };
+  return { machine, transport };
+}

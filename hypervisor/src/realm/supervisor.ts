@@ -1,0 +1,124 @@
+/**
+ * The supervisor: the first and only trusted code in a domain's worker. It builds the domain's
+ * machine (trap instruction, mail, clock) and then either
+ *   - a domU: installs the allocation gate, locks the worker down and runs the guest image in a
+ *     compartment that has no host authority (realm.ts), or
+ *   - the privileged domain (dom0): loads TypeScript support and imports its kernel with the host's
+ *     full Node, as the driver domain must.
+ * A guest failure it sees (an uncaught error, the memory bound) is reported to the hypervisor in one
+ * message and ends the worker. Built into one script by hypervisor/src/image and run with eval.
+ */
+import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { runInNewContext } from "node:vm";
+import { setFlagsFromString } from "node:v8";
+import { MACHINE_GLOBAL } from "@pvkit/abi/machine";
+import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } from "./boot-data.ts";
+import { installAllocationGate } from "./gate.ts";
+import { buildMachine } from "./machine.ts";
+
+const { boot, port } = workerData as { boot: SupervisorBoot; port: MessagePort };
+const exit = process.exit.bind(process);
+const post = (r: SupervisorReport) => parentPort!.postMessage(r);
+const hrtime = process.hrtime.bigint.bind(process.hrtime);
+const memoryUsage = process.memoryUsage.bind(process);
+let crashed = false;
+
+/** One line for anything a guest may throw (its getters may throw too). */
+function describe(e: unknown): string {
+  try {
+    if (e instanceof Error) return `${e.name}: ${e.message}${e.stack ? `\n${e.stack}` : ""}`;
+    return String(e);
+  } catch {
+    return "a value that cannot be shown";
+  }
+}
+
+/** Reports `reason` to the hypervisor and ends this worker: the domain crashed. */
+function crash(reason: string): never {
+  if (!crashed) {
+    crashed = true;
+    post({ t: "crash", reason: reason.slice(0, 4000) });
+  }
+  exit(SUPERVISOR_CRASH_EXIT);
+  throw new Error("unreachable");
+}
+
+process.on("uncaughtException", (e) => crash(`uncaught ${describe(e)}`));
+process.on("unhandledRejection", (e) => crash(`unhandled rejection: ${describe(e)}`));
+
+/** A gc() for the allocation gate: V8 only exposes one to contexts made after --expose-gc. */
+function obtainGc(): (() => void) | undefined {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (typeof g === "function") return g;
+  try {
+    setFlagsFromString("--expose-gc");
+    const fn = runInNewContext("gc") as unknown;
+    return typeof fn === "function" ? (fn as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function openInspector(): Promise<void> {
+  if (!boot.inspectorPort) return;
+  const inspector = await import("node:inspector");
+  inspector.open(boot.inspectorPort, "127.0.0.1", false);
+  process.stderr.write(`dom${boot.domid}: debugger listening on ${inspector.url()}\n`);
+}
+
+async function runTrusted(): Promise<void> {
+  const { machine } = buildMachine(boot, port, () => undefined, hrtime);
+  (globalThis as Record<string, unknown>)[MACHINE_GLOBAL] = machine;
+  const tsx = (await import(boot.tsxApi!)) as { register: () => void };
+  tsx.register();
+  await import(boot.entry!);
+}
+
+async function runRealm(): Promise<void> {
+  const MiB = 1024 * 1024;
+  const gate = installAllocationGate({
+    limitBytes: boot.jsLimitBytes,
+    measure: () => {
+      const m = memoryUsage();
+      return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers };
+    },
+    gc: obtainGc(),
+    over: (used, limit) =>
+      crash(
+        `out of memory: ${(used / MiB).toFixed(1)} MiB of heap and ArrayBuffers, bound ${(limit / MiB).toFixed(0)} MiB`,
+      ),
+  });
+  const host = {
+    setTimeout,
+    clearTimeout: (t: unknown) => clearTimeout(t as NodeJS.Timeout),
+    setInterval,
+    clearInterval: (t: unknown) => clearInterval(t as NodeJS.Timeout),
+    setImmediate,
+    clearImmediate: (t: unknown) => clearImmediate(t as NodeJS.Immediate),
+    queueMicrotask,
+  };
+  // SES is loaded only now, after the gate: its shims capture ArrayBuffer methods when loaded, and
+  // must capture the gated ones.
+  const { lockdownWorker, runImage } = await import("./realm.ts");
+  lockdownWorker();
+  const { machine } = buildMachine(boot, port, gate.check, hrtime);
+  await runImage({
+    machine,
+    image: boot.image!,
+    host,
+    enter: (run) => {
+      gate.check();
+      run();
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  await openInspector();
+  if (boot.mode === "trusted") await runTrusted();
+  else await runRealm();
+}
+
+main().catch((e: unknown) =>
+  crash(`${boot.mode === "realm" ? "guest image" : "kernel"} failed to start: ${describe(e)}`),
+);
