@@ -5,6 +5,7 @@
  * bad input is an errno, a misbehaving guest is crashed alone.
  */
 import { EventEmitter } from "node:events";
+import { totalmem } from "node:os";
 import { DOMID_SELF, SHUTDOWN_crash, SHUTDOWN_watchdog, VIRQ_DOM_EXC, EPERM, ESRCH } from "@pvkit/abi/layout";
 import { dispatchHypercall, hypercallName } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
@@ -14,21 +15,26 @@ import { startWorker, type WorkerEvents } from "./domain/worker.ts";
 import { guestImage } from "./image/guest-image.ts";
 import { TSX_API_URL, supervisorScript } from "./image/supervisor-image.ts";
 import { EventChannels } from "./evtchn/evtchn.ts";
-import type { EvtchnHost } from "./evtchn/host.ts";
 import { GrantTables } from "./gnttab/gnttab.ts";
-import type { ForeignMapping, Frame, GnttabHost } from "./gnttab/host.ts";
+import { evtchnHost, gnttabHost } from "./hosts.ts";
 import { DomainContext } from "./hypercalls/context.ts";
 import { handlers } from "./hypercalls/table.ts";
-import { FrameTable } from "./memory/frames.ts";
+import type { FrameTable } from "./memory/frames.ts";
+import { MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
 
 export interface HypervisorOptions {
-  /** Machine memory in MiB (default 2048). */
+  /** Machine memory in MiB (default: 3/4 of the host's RAM, leaving the host at least 2 GiB). */
   memoryMiB?: number;
-  /** A vCPU that runs this long without a hypercall is crashed (SHUTDOWN_watchdog). Default 10 s. */
+  /**
+   * A domU whose worker stays busy (no idle moment in its event loop) this long is stopped with
+   * SHUTDOWN_watchdog: it hangs, or hogs a core. Default 10 s.
+   */
   hangTimeoutMs?: number;
+  /** Memory reserved per domain beyond its own at admission, in MiB (default 16: its runtime). */
+  domainOverheadMiB?: number;
   /** Echo each domain's console_io output to this sink (e.g. process.stderr). */
   consoleSink?: (domid: number, text: string) => void;
   /**
@@ -70,6 +76,7 @@ export interface DomainListEntry {
 }
 
 export class Hypervisor extends EventEmitter {
+  readonly memory: MachineMemory;
   readonly frames: FrameTable;
   readonly domains = new Map<number, Domain>();
   readonly clock = new Clock();
@@ -79,24 +86,30 @@ export class Hypervisor extends EventEmitter {
   readonly trap: TrapService;
   /** The hypervisor's own console log (`pvkit dmesg`). */
   readonly log: string[] = [];
+  /** Domains destroyed whose workers have not exited yet (they still hold frames). */
+  private readonly dying = new Set<Domain>();
   private readonly contexts = new Map<Vcpu, DomainContext>();
   private watchdog?: NodeJS.Timeout;
   private readonly hangTimeoutMs: number;
 
   constructor(readonly options: HypervisorOptions = {}) {
     super();
-    this.frames = new FrameTable(((options.memoryMiB ?? 2048) * 1024 * 1024) / 4096);
+    this.memory = new MachineMemory({
+      memoryMiB: options.memoryMiB ?? defaultMachineMiB(),
+      overheadPages: (options.domainOverheadMiB ?? 16) * PAGES_PER_MIB,
+    });
+    this.frames = this.memory.frames;
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
-    this.evtchn = new EventChannels(this.evtchnHost());
-    this.gnttab = new GrantTables(this.gnttabHost());
+    this.evtchn = new EventChannels(evtchnHost(this));
+    this.gnttab = new GrantTables(gnttabHost(this));
     this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args));
   }
 
-  /** Starts trap service and the hang watchdog; pre-fills the frame pool. */
+  /** Starts trap service and the CPU watchdog; pre-fills the frame pool. */
   boot(): this {
     this.frames.prefill(1024);
     this.trap.start();
-    this.watchdog = setInterval(() => this.checkHangs(), Math.min(1000, this.hangTimeoutMs / 2));
+    this.watchdog = setInterval(() => this.sampleCpu(), Math.min(250, this.hangTimeoutMs / 4));
     this.watchdog.unref();
     this.printk(`pvkit hypervisor: ${this.frames.maxFrames} frames (${this.frames.maxFrames / 256} MiB)`);
     return this;
@@ -123,13 +136,22 @@ export class Hypervisor extends EventEmitter {
 
   // ---- Domains -------------------------------------------------------------------------------
 
-  /** A domain shell, as XEN_DOMCTL_createdomain makes: no memory, no worker, paused. */
+  /**
+   * A domain shell, as XEN_DOMCTL_createdomain makes: no memory, no worker, paused. -ENOMEM when its
+   * memory does not fit in what the machine has not promised to other domains.
+   */
   newDomain(domid: number, name: string, maxPages: number, privileged = false): Domain | number {
     if (!Number.isInteger(domid) || domid < 0 || domid >= 0x7ff0) return -22;
+    if (!Number.isSafeInteger(maxPages) || maxPages < 0) return -22;
     if (this.domains.has(domid)) return -17;
     const d = new Domain(domid, { name, maxPages, privileged });
-    d.sharedInfo = this.frames.alloc();
-    if (!d.sharedInfo) return -12;
+    const admitted = this.memory.reserve(d.uid, maxPages);
+    if (admitted < 0) return admitted;
+    d.sharedInfo = this.frames.alloc(d.uid);
+    if (!d.sharedInfo) {
+      this.memory.release(d.uid);
+      return -12;
+    }
     this.clock.publish(new DataView(d.sharedInfo.buffer));
     this.domains.set(domid, d);
     this.trap.add(d.vcpu);
@@ -171,7 +193,6 @@ export class Hypervisor extends EventEmitter {
     if (!d || !d.alive) return -ESRCH;
     d.pauseCount++;
     d.state = "paused";
-    d.vcpu.stopClock(this.clock.systemTime());
     this.emit("domain", { domid, state: "paused" });
     return 0;
   }
@@ -183,8 +204,6 @@ export class Hypervisor extends EventEmitter {
     if (d.pauseCount > 0) d.pauseCount--;
     if (d.pauseCount > 0) return 0;
     d.state = "running";
-    d.vcpu.lastTrap = performance.now();
-    d.vcpu.startClock(this.clock.systemTime());
     if (!d.worker && !d.launching) d.launching = this.launch(d);
     this.trap.kick();
     this.emit("domain", { domid, state: "running" });
@@ -198,7 +217,7 @@ export class Hypervisor extends EventEmitter {
     d.state = "shutdown";
     d.shutdownReason = reason;
     if (why) d.crashReason = why;
-    d.vcpu.stopClock(this.clock.systemTime());
+    this.sampleOne(d);
     d.vcpu.clearTimers();
     this.trap.remove(d.vcpu);
     void d.worker?.terminate();
@@ -208,7 +227,10 @@ export class Hypervisor extends EventEmitter {
     return 0;
   }
 
-  /** Frees everything the domain had: worker, frames, ports, grants. */
+  /**
+   * Frees everything the domain had: worker, ports, grants, frames. Its frames go back to the pool
+   * only once its worker (and every other worker that holds them) has exited: memory/frames.ts.
+   */
   destroyDomain(domid: number): number {
     const d = this.domains.get(domid);
     if (!d) return -ESRCH;
@@ -216,18 +238,31 @@ export class Hypervisor extends EventEmitter {
     d.vcpu.clearTimers();
     this.trap.remove(d.vcpu);
     this.contexts.delete(d.vcpu);
-    void d.worker?.terminate();
-    d.port?.close();
     this.gnttab.destroyDomain(domid);
     this.evtchn.closeAll(domid);
-    for (const f of d.p2m.values()) this.frames.release(f);
+    void d.worker?.terminate();
+    d.port?.close();
     d.p2m.clear();
-    if (d.sharedInfo) this.frames.release(d.sharedInfo);
+    this.frames.retireOwned(d.uid);
     this.domains.delete(domid);
     d.state = "dead";
+    if (!d.worker || d.gone) {
+      d.gone = true;
+      this.memory.release(d.uid);
+    } else this.dying.add(d);
     if (domid !== 0) this.evtchn.sendVirq(0, VIRQ_DOM_EXC, 0);
     this.emit("domain", { domid, state: "destroyed" });
     return 0;
+  }
+
+  /** A domain's worker is gone (or never ran): what it held may be reused, its memory promise ends. */
+  private gone(d: Domain): void {
+    if (d.gone) return;
+    d.gone = true;
+    this.dying.delete(d);
+    // A domain still in the table (shut down, not destroyed) keeps its memory until destroyed.
+    if (this.domains.get(d.domid) === d) this.frames.holderGone(d.uid);
+    else this.memory.release(d.uid);
   }
 
   /** The domain a caller names: itself for DOMID_SELF; another only with privilege. */
@@ -238,10 +273,10 @@ export class Hypervisor extends EventEmitter {
   }
 
   listDomains(): DomainListEntry[] {
-    const now = this.clock.systemTime();
     return [...this.domains.values()]
       .sort((a, b) => a.domid - b.domid)
       .map((d) => {
+        this.sampleOne(d);
         const e: DomainListEntry = {
           domid: d.domid,
           name: d.name,
@@ -249,7 +284,7 @@ export class Hypervisor extends EventEmitter {
           maxMemMiB: Math.round(d.maxPages / 256),
           vcpus: 1,
           state: d.state,
-          cpuSeconds: Number(d.vcpu.cpuTime(now)) / 1e9,
+          cpuSeconds: d.cpu.activeMs / 1000,
         };
         if (d.shutdownReason !== undefined) e.shutdownReason = d.shutdownReason;
         if (d.crashReason) e.crashReason = d.crashReason;
@@ -261,19 +296,11 @@ export class Hypervisor extends EventEmitter {
     return this.domains.get(domid)?.console.text() ?? "";
   }
 
-  /**
-   * Hands frames to a domain's worker over its port (SharedArrayBuffers are shared, not copied); the
-   * guest takes them synchronously when its hypercall returns, told by the `mail` word.
-   */
-  post(d: Domain, msg: object): void {
-    d.port?.postMessage(msg);
-    d.vcpu.mail();
-  }
-
   async close(): Promise<void> {
     clearInterval(this.watchdog);
     this.trap.stop();
-    await Promise.all([...this.domains.values()].map((d) => d.worker?.terminate()));
+    const all = [...this.domains.values(), ...this.dying];
+    await Promise.all(all.map((d) => d.worker?.terminate()));
     this.domains.clear();
   }
 
@@ -297,6 +324,7 @@ export class Hypervisor extends EventEmitter {
             ...(d.kernelUrl ? { kernel: d.kernelUrl } : {}),
           });
       if (!d.alive) return; // destroyed or shut down while its image was built
+      this.memory.handAtBoot(d);
       startWorker(
         d,
         {
@@ -326,66 +354,35 @@ export class Hypervisor extends EventEmitter {
       onExit: (d, code) => {
         if (d.alive) this.shutdownDomain(d.domid, SHUTDOWN_crash, `worker exited with code ${code}`);
       },
-      onGone: () => undefined,
+      onGone: (d) => this.gone(d),
     };
   }
 
-  /** A running vCPU that has not trapped for hangTimeoutMs is stuck in guest code: crash it alone. */
-  private checkHangs(): void {
-    const now = performance.now();
+  /** Updates `d`'s CPU account from its worker; returns its busy streak in ms. */
+  private sampleOne(d: Domain): number {
+    if (!d.worker || d.gone) return 0;
+    return d.cpu.sample(d.worker);
+  }
+
+  /**
+   * Every tick: account each worker's real CPU, and stop a domU that has been busy — no idle moment
+   * in its event loop — for hangTimeoutMs, whatever its vCPU claims (blocked, paused or running).
+   */
+  private sampleCpu(): void {
     for (const d of this.domains.values()) {
-      if (d.state !== "running" || d.paused) continue;
-      const v = d.vcpu;
-      // Loading the kernel module (tsx compiling it in a fresh isolate) makes no hypercalls and can
-      // be slow on a loaded machine: the watchdog starts counting at the vCPU's first trap.
-      if (v.inFlight || v.traps === 0) continue;
-      const trapped = Atomics.load(v.words, 0) === 1;
-      if (!trapped && now - v.lastTrap > this.hangTimeoutMs)
-        this.shutdownDomain(
-          d.domid,
-          SHUTDOWN_watchdog,
-          `no hypercall for ${Math.round(now - v.lastTrap)} ms`,
-        );
+      const busy = this.sampleOne(d);
+      if (busy < this.hangTimeoutMs || !d.alive) continue;
+      if (d.privileged) {
+        this.printk(`domain ${d.domid} (${d.name}) busy for ${Math.round(busy)} ms`);
+        continue;
+      }
+      this.shutdownDomain(d.domid, SHUTDOWN_watchdog, `busy for ${Math.round(busy)} ms without yielding`);
     }
   }
+}
 
-  // ---- What event channels and grant tables need -------------------------------------------
-
-  private evtchnHost(): EvtchnHost {
-    return {
-      domainExists: (domid) => this.domains.get(domid)?.alive ?? false,
-      vcpuCount: (domid) => (this.domains.has(domid) ? 1 : 0),
-      sharedInfo: (domid) => new DataView(this.domains.get(domid)!.sharedInfo!.buffer),
-      kick: (domid) => this.domains.get(domid)?.vcpu.wake?.(),
-      portPending: (domid, port) => {
-        const v = this.domains.get(domid)?.vcpu;
-        if (v?.pollPorts?.includes(port)) v.wake?.();
-      },
-    };
-  }
-
-  private gnttabHost(): GnttabHost {
-    return {
-      domainExists: (domid) => this.domains.get(domid)?.alive ?? false,
-      frameOf: (domid, gfn) => this.domains.get(domid)?.p2m.get(gfn),
-      allocFrame: () => this.frames.alloc(),
-      freeFrame: (f: Frame) => this.frames.release(f),
-      giveTableFrames: (domid, frames) => {
-        const d = this.domains.get(domid);
-        if (d)
-          this.post(d, { t: "gnttab", mfns: frames.map((f) => f.mfn), bufs: frames.map((f) => f.buffer) });
-      },
-      mapForeign: (domid, m: ForeignMapping) => {
-        const d = this.domains.get(domid);
-        if (!d) return -1;
-        this.trace.instant("gnttab", "map", domid, { granter: m.granter, ref: m.ref });
-        this.post(d, { t: "map", addr: Number(m.hostAddr), buf: m.frame.buffer, readonly: m.readonly });
-        return 0;
-      },
-      unmapForeign: (domid, m: ForeignMapping) => {
-        const d = this.domains.get(domid);
-        if (d) this.post(d, { t: "unmap", addr: Number(m.hostAddr) });
-      },
-    };
-  }
+/** 3/4 of the host's RAM, leaving the host itself at least 2 GiB (and never under 256 MiB). */
+export function defaultMachineMiB(): number {
+  const host = Math.floor(totalmem() / (1024 * 1024));
+  return Math.max(256, Math.min(Math.floor(host * 0.75), host - 2048));
 }

@@ -27,7 +27,7 @@ describe("fault isolation", () => {
     expect(t.reason).toBe(3); // SHUTDOWN_crash, by the kernel after logging the error
     expect(hv.consoleLog(thrower.domid)).toContain("deliberate guest failure");
     expect(s).toMatchObject({ reason: 4 }); // SHUTDOWN_watchdog
-    expect(s.why).toMatch(/no hypercall for \d+ ms/);
+    expect(s.why).toMatch(/busy for \d+ ms without yielding/);
     expect(h.reason).toBe(3);
     expect(h.why).toMatch(/out of memory|heap/);
     const before = ticks(hv, healthy.domid);

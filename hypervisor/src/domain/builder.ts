@@ -46,9 +46,9 @@ export function buildDomain(hv: Hypervisor, d: Domain, o: BuildOptions): BuildRe
   if (!Number.isInteger(o.nrPages) || o.nrPages < MIN_PAGES) return -22;
   if (o.nrPages > d.maxPages) return -12;
   for (let pfn = 0; pfn < o.nrPages; pfn++) {
-    const f = hv.frames.alloc();
+    const f = hv.memory.frameFor(d);
     if (!f) {
-      for (const fr of d.p2m.values()) hv.frames.release(fr);
+      for (const fr of d.p2m.values()) hv.frames.retire(fr);
       d.p2m.clear();
       return -12; // ENOMEM: the machine is full
     }

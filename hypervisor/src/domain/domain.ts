@@ -5,6 +5,7 @@
  */
 import type { MessagePort, Worker } from "node:worker_threads";
 import type { Frame } from "../gnttab/host.ts";
+import { CpuAccount } from "./cpu.ts";
 import { Vcpu } from "./vcpu.ts";
 
 export type DomainState = "created" | "running" | "paused" | "shutdown" | "dying" | "dead";
@@ -34,9 +35,18 @@ export interface DomainConfigHv {
   privileged: boolean;
 }
 
+let incarnations = 0;
+
 export class Domain {
+  /**
+   * This incarnation, unique for the life of the host: frames remember their holders by it, since a
+   * domid is reused while the worker of its last holder may still be exiting.
+   */
+  readonly uid = ++incarnations;
   readonly p2m = new Map<number, Frame>();
   readonly vcpu: Vcpu;
+  /** Real CPU use of its worker, and the busy streak the watchdog watches. */
+  readonly cpu = new CpuAccount();
   readonly console = new ConsoleLog();
   state: DomainState = "created";
   /** Pause count, as Xen's domain_pause: the vCPU runs only at zero. */
@@ -58,6 +68,8 @@ export class Domain {
   worker?: Worker;
   /** Set while the domain's images are built and its worker started. */
   launching?: Promise<void>;
+  /** Its worker has exited (or never started and never will): nothing of the machine is held by it. */
+  gone = false;
   /** The hypervisor's end of the channel frames are handed over on. */
   port?: MessagePort;
   shutdownReason?: number;

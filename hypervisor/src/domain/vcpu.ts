@@ -1,9 +1,12 @@
 /**
  * A virtual CPU: its trap register block (pvkit_vcpu_regs in a SharedArrayBuffer shared with the
- * domain's worker), what it is waiting for, its timers and its CPU time. The trap service reads the
- * block only while `state` is TRAPPED, i.e. while the guest is not touching it.
+ * domain's worker), what it is waiting for and its timers. The trap service reads the block only
+ * while `state` is TRAPPED; anything in it may have been written by the worker at any moment, so it
+ * is read once and checked (the dispatcher validates every argument). CPU time is the domain's real
+ * event-loop activity (cpu.ts), not the time between traps.
  */
 import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD, PvkitVcpuRegs } from "@pvkit/abi/layout";
+import type { HostTimer } from "../time/host-timer.ts";
 import type { Domain } from "./domain.ts";
 
 export class Vcpu {
@@ -16,15 +19,11 @@ export class Vcpu {
   wake?: () => void;
   /** Ports a SCHEDOP_poll waits on. */
   pollPorts?: readonly number[];
-  singleshot?: NodeJS.Timeout;
-  periodic?: NodeJS.Timeout;
+  singleshot?: HostTimer;
+  periodic?: HostTimer;
   /** Guest watchdogs armed with SCHEDOP_watchdog: id → timer. */
-  readonly watchdogs = new Map<number, NodeJS.Timeout>();
-  /** CPU accounting: ns spent not blocked, and since when the current stretch runs. */
-  cpuNs = 0n;
-  runningSince?: bigint;
-  /** performance.now() of the last trap: the hang watchdog compares against it. */
-  lastTrap = performance.now();
+  readonly watchdogs = new Map<number, HostTimer>();
+  /** Traps served (statistics). */
   traps = 0;
   /** The guest's wake-request counter as last seen (regs.doorbell). */
   wakeRequests = 0;
@@ -52,23 +51,16 @@ export class Vcpu {
     return Atomics.load(this.words, PVKIT_TRAP_DOORBELL_WORD);
   }
 
-  startClock(now: bigint): void {
-    if (this.runningSince === undefined) this.runningSince = now;
-  }
-
-  stopClock(now: bigint): void {
-    if (this.runningSince !== undefined) this.cpuNs += now - this.runningSince;
-    this.runningSince = undefined;
-  }
-
-  cpuTime(now: bigint): bigint {
-    return this.cpuNs + (this.runningSince !== undefined ? now - this.runningSince : 0n);
+  /** CPU time in ns: the worker's real activity so far. */
+  cpuTime(): bigint {
+    return BigInt(Math.round(this.domain.cpu.activeMs * 1e6));
   }
 
   clearTimers(): void {
-    clearTimeout(this.singleshot);
-    clearInterval(this.periodic);
-    for (const t of this.watchdogs.values()) clearTimeout(t);
+    this.singleshot?.cancel();
+    this.periodic?.cancel();
+    this.singleshot = this.periodic = undefined;
+    for (const t of this.watchdogs.values()) t.cancel();
     this.watchdogs.clear();
   }
 }

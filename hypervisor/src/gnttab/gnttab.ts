@@ -250,6 +250,12 @@ export class GrantTables {
     return 0;
   }
 
+  /** Whether `domid` holds a live mapping of `frame`. */
+  maps(domid: number, frame: Frame): boolean {
+    for (const m of this.maptrack.get(domid)?.values() ?? []) if (m.frame === frame) return true;
+    return false;
+  }
+
   /** Live mappings `domid` holds. */
   mappingCount(domid: number): number {
     return this.maptrack.get(domid)?.size ?? 0;

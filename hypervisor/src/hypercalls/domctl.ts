@@ -26,13 +26,15 @@ export function domainInfo(hv: Hypervisor, d: Domain, out: XenDomctlGetdomaininf
   if (d.state === "shutdown")
     flags |= XEN_DOMINF_shutdown | ((d.shutdownReason ?? 0) << XEN_DOMINF_shutdownshift);
   if (d.paused && d.alive) flags |= XEN_DOMINF_paused;
-  if (d.state === "running" && !d.paused) flags |= d.vcpu.wake ? XEN_DOMINF_blocked : XEN_DOMINF_running;
+  // Blocked means blocked in fact: a vCPU in SCHEDOP_block whose worker is busy is running.
+  if (d.state === "running" && !d.paused)
+    flags |= d.vcpu.wake && d.cpu.recent < 0.5 ? XEN_DOMINF_blocked : XEN_DOMINF_running;
   out.domain = d.domid;
   out.flags = flags;
   out.tot_pages = BigInt(d.pages);
   out.max_pages = BigInt(d.maxPages);
   out.shared_info_frame = BigInt(d.sharedInfo?.mfn ?? 0);
-  out.cpu_time = d.vcpu.cpuTime(hv.clock.systemTime());
+  out.cpu_time = d.vcpu.cpuTime();
   out.nr_online_vcpus = 1;
   out.max_vcpu_id = 0;
 }
@@ -63,8 +65,12 @@ export const domctl: HypercallHandlers<DomainContext>["domctl"] = {
   maxMem(ctx, domid, arg) {
     const d = domain(ctx, domid);
     if (!d) return -ESRCH;
+    if (arg.max_memkb > BigInt(Number.MAX_SAFE_INTEGER)) return -EINVAL;
     const pages = Number(arg.max_memkb / 4n);
     if (pages < d.pages && d.built) return -EINVAL;
+    // Admission: the domain exists only while its memory fits in what the machine has not promised.
+    const r = ctx.hv.memory.reserve(d.uid, pages);
+    if (r < 0) return r;
     d.maxPages = pages;
     return 0;
   },

@@ -1,12 +1,16 @@
 /**
  * HYPERVISOR_memory_op: a domain's memory grows and shrinks a frame at a time, within its quota.
  * populate_physmap hands the new frames to the domain's worker (they are usable when the call
- * returns); decrease_reservation takes frames back, scrubs them and tells the worker to forget them.
- * Results follow Xen: the number of extents done, which may be short of what was asked.
+ * returns); decrease_reservation takes frames out of its P2M and tells the worker to forget them. The
+ * worker may keep their buffers anyway (nothing can take them back), so a frame given back is reused
+ * only for the same domain (scrubbed), or retired while other domains still hold it: see
+ * memory/frames.ts. Results follow Xen: the number of extents done, which may be short of what was
+ * asked.
  */
 import { EINVAL, ENOSYS, type XenMemoryReservation } from "@pvkit/abi/layout";
 import type { HypercallHandlers } from "../generated/handlers.ts";
 import type { Domain } from "../domain/domain.ts";
+import type { Frame } from "../gnttab/host.ts";
 import type { DomainContext } from "./context.ts";
 
 /** Most extents one call may name (Xen preempts long calls; pvkit bounds them). */
@@ -35,20 +39,24 @@ function populate(ctx: DomainContext, r: XenMemoryReservation): number {
   if (typeof d === "number") return d;
   const pfns = pfnList(ctx, r);
   if (typeof pfns === "number") return pfns;
-  const given: { pfn: number; buf: SharedArrayBuffer }[] = [];
+  const given: { pfn: number; frame: Frame }[] = [];
   let done = 0;
   for (const pfn of pfns) {
     if (!d.p2m.has(pfn)) {
       if (d.p2m.size >= d.maxPages) break; // over quota: stop, report what was done
-      const f = ctx.hv.frames.alloc();
+      const f = ctx.hv.memory.frameFor(d, given.length);
       if (!f) break;
       d.p2m.set(pfn, f);
-      given.push({ pfn, buf: f.buffer });
+      given.push({ pfn, frame: f });
     }
     done++;
   }
   if (given.length > 0)
-    ctx.hv.post(d, { t: "frames", pfns: given.map((g) => g.pfn), bufs: given.map((g) => g.buf) });
+    ctx.hv.memory.handOver(
+      d,
+      given.map((g) => g.frame),
+      { t: "frames", pfns: given.map((g) => g.pfn), bufs: given.map((g) => g.frame.buffer) },
+    );
   return done;
 }
 
@@ -63,11 +71,11 @@ function decrease(ctx: DomainContext, r: XenMemoryReservation): number {
     const f = d.p2m.get(pfn);
     if (!f) break; // Xen stops at the first extent it cannot release
     d.p2m.delete(pfn);
-    ctx.hv.frames.release(f);
+    ctx.hv.frames.retire(f);
     dropped.push(pfn);
     done++;
   }
-  if (dropped.length > 0) ctx.hv.post(d, { t: "drop", pfns: dropped });
+  if (dropped.length > 0) ctx.hv.memory.handOver(d, [], { t: "drop", pfns: dropped });
   return done;
 }
 

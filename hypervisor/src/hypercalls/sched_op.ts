@@ -6,6 +6,7 @@
 import { EINVAL, ENOENT, SHUTDOWN_watchdog, type SchedShutdown } from "@pvkit/abi/layout";
 import type { HypercallHandlers } from "../generated/handlers.ts";
 import type { DomainContext } from "./context.ts";
+import { armAfter, armAt, type HostTimer } from "../time/host-timer.ts";
 
 const MAX_POLL_PORTS = 128;
 const SHUTDOWN_MAX = 5;
@@ -14,22 +15,16 @@ const SHUTDOWN_MAX = 5;
 function blockUntil(ctx: DomainContext, ready: () => boolean, deadlineNs?: bigint): number | Promise<number> {
   if (ready()) return 0;
   const v = ctx.vcpu;
-  const now = ctx.hv.clock.systemTime();
-  v.stopClock(now);
   return new Promise<number>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: HostTimer | undefined;
     const done = () => {
-      clearTimeout(timer);
+      timer?.cancel();
       v.wake = undefined;
       v.pollPorts = undefined;
-      v.startClock(ctx.hv.clock.systemTime());
       resolve(0);
     };
     v.wake = done;
-    if (deadlineNs !== undefined && deadlineNs > 0n) {
-      const ms = Number(deadlineNs - ctx.hv.clock.systemTime()) / 1e6;
-      timer = setTimeout(done, Math.max(0, ms));
-    }
+    if (deadlineNs !== undefined && deadlineNs > 0n) timer = armAt(ctx.hv.clock, deadlineNs, done);
   });
 }
 
@@ -69,12 +64,11 @@ export const schedOp: HypercallHandlers<DomainContext>["schedOp"] = {
     // down with SHUTDOWN_watchdog.
     const dogs = ctx.vcpu.watchdogs;
     const arm = (id: number) => {
-      clearTimeout(dogs.get(id));
-      const t = setTimeout(
-        () => ctx.hv.shutdownDomain(ctx.domid, SHUTDOWN_watchdog, `watchdog ${id} expired`),
-        arg.timeout * 1000,
+      dogs.get(id)?.cancel();
+      // timeout is in seconds, up to 2^32-1 of them: far beyond what one host timer can wait.
+      const t = armAfter(ctx.hv.clock, BigInt(arg.timeout) * 1000n, () =>
+        ctx.hv.shutdownDomain(ctx.domid, SHUTDOWN_watchdog, `watchdog ${id} expired`),
       );
-      t.unref();
       dogs.set(id, t);
     };
     if (arg.id === 0) {
@@ -87,7 +81,7 @@ export const schedOp: HypercallHandlers<DomainContext>["schedOp"] = {
     }
     if (!dogs.has(arg.id)) return -ENOENT;
     if (arg.timeout === 0) {
-      clearTimeout(dogs.get(arg.id));
+      dogs.get(arg.id)?.cancel();
       dogs.delete(arg.id);
     } else arm(arg.id);
     return 0;

@@ -19,8 +19,8 @@ export const sysctl: HypercallHandlers<DomainContext>["sysctl"] = {
     arg.nr_nodes = 1;
     arg.max_node_id = 0;
     arg.cpu_khz = 1_000_000;
-    arg.total_pages = BigInt(ctx.hv.frames.maxFrames);
-    arg.free_pages = BigInt(ctx.hv.frames.free);
+    arg.total_pages = BigInt(ctx.hv.memory.totalPages);
+    arg.free_pages = BigInt(ctx.hv.memory.freePages);
     return 0;
   },
   getdomaininfolist(ctx, arg) {

@@ -7,6 +7,7 @@ import { EINVAL, ENOENT, VIRQ_TIMER } from "@pvkit/abi/layout";
 import type { HypercallHandlers } from "../generated/handlers.ts";
 import type { DomainContext } from "./context.ts";
 import { setSingleshot } from "./set_timer_op.ts";
+import { armPeriodic } from "../time/host-timer.ts";
 
 const RUNSTATE_running = 0;
 const RUNSTATE_blocked = 2;
@@ -20,7 +21,7 @@ export const vcpuOp: HypercallHandlers<DomainContext>["vcpuOp"] = {
   getRunstateInfo(ctx, vcpuid, arg) {
     if (!exists(ctx, vcpuid)) return -ENOENT;
     const now = ctx.hv.clock.systemTime();
-    const running = ctx.vcpu.cpuTime(now);
+    const running = ctx.vcpu.cpuTime();
     arg.state = ctx.vcpu.wake ? RUNSTATE_blocked : RUNSTATE_running;
     arg.state_entry_time = now;
     arg.time = [running, 0n, now - running, 0n];
@@ -29,16 +30,16 @@ export const vcpuOp: HypercallHandlers<DomainContext>["vcpuOp"] = {
   setPeriodicTimer(ctx, vcpuid, arg) {
     if (!exists(ctx, vcpuid)) return -ENOENT;
     if (arg.period_ns < 1_000_000n) return -EINVAL;
-    clearInterval(ctx.vcpu.periodic);
-    ctx.vcpu.periodic = setInterval(
-      () => ctx.evtchn.sendVirq(ctx.domid, VIRQ_TIMER, 0),
-      Number(arg.period_ns / 1_000_000n),
+    ctx.vcpu.periodic?.cancel();
+    ctx.vcpu.periodic = armPeriodic(ctx.hv.clock, arg.period_ns, () =>
+      ctx.evtchn.sendVirq(ctx.domid, VIRQ_TIMER, 0),
     );
     return 0;
   },
   stopPeriodicTimer(ctx, vcpuid) {
     if (!exists(ctx, vcpuid)) return -ENOENT;
-    clearInterval(ctx.vcpu.periodic);
+    ctx.vcpu.periodic?.cancel();
+    ctx.vcpu.periodic = undefined;
     return 0;
   },
   setSingleshotTimer: (ctx, vcpuid, arg) =>

@@ -1,18 +1,44 @@
 /**
  * The machine frame table: every 4 KiB frame of the machine is its own SharedArrayBuffer, numbered by
  * its mfn. A domain can only touch the frames it was handed, so isolation is V8's, not a convention.
- * Creating a SharedArrayBuffer costs microseconds, so a pool of zeroed frames is kept topped up off
- * the hot path; a freed frame is scrubbed before anyone else may get it.
+ *
+ * A SharedArrayBuffer handed to a worker can never be taken back: only the worker's death ends its
+ * access. So the table remembers, for every frame, its *holders* — the domains (by incarnation, see
+ * Domain.uid) whose workers were ever handed it — and a frame is reused only by a domain that already
+ * holds it alone, or, once every holder is gone, by anyone (scrubbed first). A frame its owner stopped
+ * using while others still hold it is *retired*: it stays out of the pool, counted against every
+ * holder's exposure, until they die.
+ *
+ * Rule: call handedTo() whenever a frame's buffer is posted to a worker, and holderGone() when that
+ * worker has exited. Creating a SharedArrayBuffer costs microseconds, so a pool of zeroed frames is
+ * kept topped up off the hot path.
  */
 import type { Frame } from "../gnttab/host.ts";
 
 export const PAGE_SIZE = 4096;
 
+interface FrameInfo {
+  readonly frame: Frame;
+  /** The domain incarnation using it (its P2M, grant table, shared_info), or -1 once retired. */
+  owner: number;
+  /** Incarnations whose workers were handed the buffer and have not exited. */
+  readonly holders: Set<number>;
+}
+
 export class FrameTable {
-  private readonly frames = new Map<number, Frame>();
+  /** Frames out of the pool: in use or retired. */
+  private readonly frames = new Map<number, FrameInfo>();
   private readonly pool: Frame[] = [];
+  /** Frames in use, by owner. */
+  private readonly owned = new Map<number, Set<FrameInfo>>();
+  /** Frames each live holder holds (its exposure). */
+  private readonly held = new Map<number, Set<FrameInfo>>();
+  /** Retired frames with exactly one holder, by that holder: it may have them back. */
+  private readonly soleRetired = new Map<number, Set<FrameInfo>>();
   private nextMfn = 1;
   private refilling = false;
+  /** Frames scrubbed and returned to the pool after their last holder died (a statistic). */
+  recycled = 0;
 
   /**
    * @param maxFrames the machine's memory in frames: allocation beyond it fails (-ENOMEM upstream).
@@ -23,6 +49,7 @@ export class FrameTable {
     private readonly poolTarget = 2048,
   ) {}
 
+  /** Frames out of the pool (in use or retired). */
   get allocated(): number {
     return this.frames.size;
   }
@@ -35,29 +62,142 @@ export class FrameTable {
     return { mfn: this.nextMfn++, buffer: new SharedArrayBuffer(PAGE_SIZE) };
   }
 
-  /** A zeroed frame, or undefined when the machine is out of memory. */
-  alloc(): Frame | undefined {
+  /** A zeroed frame for incarnation `owner`, or undefined when the machine is out of memory. */
+  alloc(owner: number): Frame | undefined {
     if (this.frames.size >= this.maxFrames) return undefined;
-    const f = this.pool.pop() ?? this.fresh();
-    this.frames.set(f.mfn, f);
+    const frame = this.pool.pop() ?? this.fresh();
+    const info: FrameInfo = { frame, owner, holders: new Set() };
+    this.frames.set(frame.mfn, info);
+    this.own(info, owner);
     if (this.pool.length < this.poolTarget / 4) this.scheduleRefill();
-    return f;
+    return frame;
   }
 
-  /** Returns a frame: scrubbed now (no data crosses domains), reused later. */
-  release(frame: Frame): void {
-    if (!this.frames.delete(frame.mfn)) return;
-    new Uint8Array(frame.buffer).fill(0);
-    if (this.pool.length < this.poolTarget) this.pool.push(frame);
+  /**
+   * A retired frame that `owner` alone holds, scrubbed and in use again by it — reuse that hands
+   * nobody anything new — or undefined.
+   */
+  reclaim(owner: number): Frame | undefined {
+    const set = this.soleRetired.get(owner);
+    const info = set?.values().next().value as FrameInfo | undefined;
+    if (!info) return undefined;
+    set!.delete(info);
+    this.own(info, owner);
+    new Uint8Array(info.frame.buffer).fill(0);
+    return info.frame;
+  }
+
+  /** Records that `holder`'s worker was given `frame`. Returns true if it did not hold it before. */
+  handedTo(frame: Frame, holder: number): boolean {
+    const info = this.frames.get(frame.mfn);
+    if (!info || info.holders.has(holder)) return false;
+    this.unindexSole(info);
+    info.holders.add(holder);
+    let set = this.held.get(holder);
+    if (!set) this.held.set(holder, (set = new Set()));
+    set.add(info);
+    this.indexSole(info);
+    return true;
+  }
+
+  /** Whether `holder` holds `frame`. */
+  holds(frame: Frame, holder: number): boolean {
+    return this.frames.get(frame.mfn)?.holders.has(holder) ?? false;
+  }
+
+  /** How many frames `holder`'s worker holds (its exposure: what it can read and write). */
+  exposure(holder: number): number {
+    return this.held.get(holder)?.size ?? 0;
+  }
+
+  /**
+   * The owner stopped using `frame` (decrease_reservation, a destroyed domain's memory, an unmapped
+   * snapshot). With no holder it is scrubbed into the pool; otherwise it waits, retired.
+   */
+  retire(frame: Frame): void {
+    const info = this.frames.get(frame.mfn);
+    if (!info || info.owner === -1) return;
+    this.owned.get(info.owner)?.delete(info);
+    info.owner = -1;
+    this.settle(info);
+  }
+
+  /** Retires every frame `owner` still uses (its domain is destroyed). */
+  retireOwned(owner: number): void {
+    const set = this.owned.get(owner);
+    this.owned.delete(owner);
+    for (const info of set ?? []) {
+      info.owner = -1;
+      this.settle(info);
+    }
+  }
+
+  /**
+   * `holder` no longer holds `frame`. Only for a trusted holder (the privileged domain dropping a
+   * mapping it promises not to keep) or a worker that has exited.
+   */
+  dropHolder(frame: Frame, holder: number): void {
+    const info = this.frames.get(frame.mfn);
+    if (!info || !info.holders.has(holder)) return;
+    this.unindexSole(info);
+    info.holders.delete(holder);
+    this.held.get(holder)?.delete(info);
+    this.settle(info);
+  }
+
+  /** `holder`'s worker has exited: it holds nothing any more. */
+  holderGone(holder: number): void {
+    const set = this.held.get(holder);
+    this.held.delete(holder);
+    this.soleRetired.delete(holder);
+    for (const info of set ?? []) {
+      info.holders.delete(holder);
+      this.settle(info);
+    }
   }
 
   get(mfn: number): Frame | undefined {
-    return this.frames.get(mfn);
+    return this.frames.get(mfn)?.frame;
   }
 
   /** Fills the pool up front (at boot), so the first domains are built from it. */
   prefill(n = this.poolTarget): void {
     while (this.pool.length < n) this.pool.push(this.fresh());
+  }
+
+  private own(info: FrameInfo, owner: number): void {
+    info.owner = owner;
+    let set = this.owned.get(owner);
+    if (!set) this.owned.set(owner, (set = new Set()));
+    set.add(info);
+  }
+
+  /** Puts a retired frame where it belongs now: the pool, a sole holder's reuse set, or nowhere. */
+  private settle(info: FrameInfo): void {
+    if (info.owner !== -1) return;
+    this.unindexSole(info);
+    if (info.holders.size === 0) {
+      this.frames.delete(info.frame.mfn);
+      new Uint8Array(info.frame.buffer).fill(0);
+      this.recycled++;
+      if (this.pool.length < this.poolTarget) this.pool.push(info.frame);
+      return;
+    }
+    this.indexSole(info);
+  }
+
+  private indexSole(info: FrameInfo): void {
+    if (info.owner !== -1 || info.holders.size !== 1) return;
+    const [h] = info.holders;
+    let set = this.soleRetired.get(h!);
+    if (!set) this.soleRetired.set(h!, (set = new Set()));
+    set.add(info);
+  }
+
+  private unindexSole(info: FrameInfo): void {
+    if (info.holders.size !== 1) return;
+    const [h] = info.holders;
+    this.soleRetired.get(h!)?.delete(info);
   }
 
   private scheduleRefill(): void {

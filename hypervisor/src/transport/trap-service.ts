@@ -69,7 +69,6 @@ export class TrapService {
   }
 
   private serve(v: Vcpu): void {
-    v.lastTrap = performance.now();
     v.traps++;
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];

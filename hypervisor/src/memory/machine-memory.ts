@@ -1,0 +1,104 @@
+/**
+ * The machine's memory as domains see it: admission (a domain exists only while its memory fits),
+ * handing frames to a domain's worker, and the limits on what one worker may hold. Built on the frame
+ * table's holder rule (frames.ts): access handed over is access kept, so every hand-over is counted
+ * against the receiver's *exposure*, and frames a domain gives back are reused for it alone.
+ *
+ *   exposure(d) ≤ max_pages + max_pages (its own memory, and as much again of other domains' pages
+ *                                        it maps; the privileged domain is not limited)
+ *
+ * Rule: every SharedArrayBuffer of a frame that reaches a worker goes through handOver(); a domain's
+ * reservation is released only when its worker is gone.
+ */
+import { ENOMEM } from "@pvkit/abi/layout";
+import type { Domain } from "../domain/domain.ts";
+import type { Frame } from "../gnttab/host.ts";
+import { FrameTable } from "./frames.ts";
+
+export const PAGES_PER_MIB = 256;
+
+export interface MachineMemoryOptions {
+  /** Machine memory in MiB. */
+  memoryMiB: number;
+  /** Pages reserved per domain beyond its max_pages at admission: its runtime's expected cost. */
+  overheadPages: number;
+}
+
+export class MachineMemory {
+  readonly frames: FrameTable;
+  /** Pages promised to domains (max_pages + overhead each) whose workers may still exist. */
+  private reservedPages = 0;
+  private readonly reservations = new Map<number, number>();
+
+  constructor(private readonly o: MachineMemoryOptions) {
+    this.frames = new FrameTable(o.memoryMiB * PAGES_PER_MIB);
+  }
+
+  get totalPages(): number {
+    return this.frames.maxFrames;
+  }
+
+  /** Pages not promised to any domain: `free_memory` of `pvkit info`. */
+  get freePages(): number {
+    return Math.max(0, this.totalPages - this.reservedPages);
+  }
+
+  /**
+   * Admits (or resizes) incarnation `uid` with `maxPages` of memory: -ENOMEM, with nothing changed,
+   * unless its memory and overhead fit in what is not yet promised.
+   */
+  reserve(uid: number, maxPages: number): number {
+    const before = this.reservations.get(uid) ?? 0;
+    const want = maxPages + this.o.overheadPages;
+    if (this.reservedPages - before + want > this.totalPages) return -ENOMEM;
+    this.reservedPages += want - before;
+    this.reservations.set(uid, want);
+    return 0;
+  }
+
+  /** The domain's worker is gone: its frames go back (frames.ts decides where), its promise ends. */
+  release(uid: number): void {
+    this.frames.holderGone(uid);
+    this.reservedPages -= this.reservations.get(uid) ?? 0;
+    this.reservations.delete(uid);
+  }
+
+  /** Most frames `d`'s worker may hold. */
+  exposureLimit(d: Domain): number {
+    return d.privileged ? Number.POSITIVE_INFINITY : 2 * d.maxPages;
+  }
+
+  /**
+   * A zeroed frame for `d` to own: one it gave back and alone holds (reuse costs nothing), else a
+   * new one if its exposure allows (`notYetHanded`: new frames of the same call not yet posted).
+   * undefined: none (the caller reports ENOMEM or a short count).
+   */
+  frameFor(d: Domain, notYetHanded = 0): Frame | undefined {
+    const reused = this.frames.reclaim(d.uid);
+    if (reused) return reused;
+    if (this.frames.exposure(d.uid) + notYetHanded >= this.exposureLimit(d)) return undefined;
+    return this.frames.alloc(d.uid);
+  }
+
+  /** Whether handing `frame` to `d` keeps its exposure within its limit. */
+  mayHand(d: Domain, frame: Frame): boolean {
+    return this.frames.holds(frame, d.uid) || this.frames.exposure(d.uid) < this.exposureLimit(d);
+  }
+
+  /**
+   * Posts `msg` (which carries `frames`' buffers) to `d`'s worker, and records the hand-over. A
+   * domain without a worker yet gets nothing now: its worker receives its P2M when it starts.
+   */
+  handOver(d: Domain, frames: readonly Frame[], msg: object): void {
+    if (!d.port) return;
+    for (const f of frames) this.frames.handedTo(f, d.uid);
+    d.port.postMessage(msg);
+    d.vcpu.mail();
+  }
+
+  /** Records the frames a starting worker receives in its boot data. */
+  handAtBoot(d: Domain): void {
+    for (const f of d.p2m.values()) this.frames.handedTo(f, d.uid);
+    if (d.sharedInfo) this.frames.handedTo(d.sharedInfo, d.uid);
+  }
+}
