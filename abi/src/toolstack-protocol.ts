@@ -17,9 +17,20 @@ export interface DomainSummary {
   time: number;
 }
 
+/** `pvkit info`: the host as `xl info` shows it (memory in MiB). */
+export interface HostInfo {
+  version: string;
+  nr_cpus: number;
+  total_memory: number;
+  /** Memory not promised to any domain: a domain is admitted only when its memory fits here. */
+  free_memory: number;
+  nr_domains: number;
+}
+
 export type ControlRequest =
   | { id: number; op: "create"; config: string; file: string; inspect?: boolean }
   | { id: number; op: "list" }
+  | { id: number; op: "info" }
   | { id: number; op: "pause" | "unpause" | "destroy" | "reboot"; domain: string }
   | { id: number; op: "shutdown"; domain: string; wait?: boolean }
   | { id: number; op: "dmesg"; domain?: string }
@@ -46,6 +57,15 @@ export class LineSplitter {
     this.tail = "";
     return r;
   }
+}
+
+/** xl info's layout: `key : value`, keys padded to one column. */
+export function formatHostInfo(info: HostInfo): string {
+  return (
+    Object.entries(info)
+      .map(([k, v]) => `${k.padEnd(23)}: ${String(v)}`)
+      .join("\n") + "\n"
+  );
 }
 
 /** xl list's layout: `Name  ID   Mem VCPUs  State  Time(s)`. */

@@ -56,6 +56,11 @@ export class FakeHost implements ToolstackHost {
     return d;
   }
 
+  physinfo() {
+    const used = [...this.domains.values()].reduce((n, d) => n + d.info.maxPages, 0);
+    return { nrCpus: 2, totalPages: 262144, freePages: 262144 - used };
+  }
+
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void {
     this.calls.push(`create ${domid}`);
     if (this.domains.has(domid)) throw new Error("-EEXIST");

@@ -132,9 +132,14 @@ export class Timers {
     return this.port;
   }
 
-  /** Runs due timers and re-arms. Also safe to call from the idle loop. */
+  /**
+   * Runs due timers and re-arms. VIRQ_TIMER means the hypervisor's one-shot timer is spent, so it is
+   * armed again even for the same deadline (a deadline our clock does not yet show as passed would
+   * otherwise never fire). Also safe to call from the idle loop.
+   */
   tick(): void {
     this.heap.expire(this.clock.now(), this.onError);
+    this.armed = -1n; // spent: matches no deadline, so rearm() always tells the hypervisor
     this.rearm();
   }
 

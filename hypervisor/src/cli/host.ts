@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Hypervisor } from "../hypervisor.ts";
+import { lockRunDir } from "./host-lock.ts";
 import { xenstoredSocket } from "./paths.ts";
 
 export const DOM0_INIT_URL = new URL("../../../guest-kernel/src/dom0/init.ts", import.meta.url).href;
@@ -30,6 +31,7 @@ export interface Host {
 export async function startHost(o: HostOptions): Promise<Host> {
   const log = o.log ?? ((l: string) => process.stderr.write(l.endsWith("\n") ? l : `${l}\n`));
   mkdirSync(dirname(o.socket), { recursive: true, mode: 0o700 });
+  const lock = lockRunDir(dirname(o.socket));
   const hv = new Hypervisor({ consoleSink: (domid, text) => domid === 0 && log(text) }).boot();
   if (o.trace) hv.trace.enabled = true;
   const xs = xenstoredSocket(o.socket);
@@ -48,8 +50,16 @@ export async function startHost(o: HostOptions): Promise<Host> {
   });
   const deadline = Date.now() + 30_000;
   while (!(existsSync(o.socket) && hv.consoleLog(0).includes("dom0: ready"))) {
-    if (dom0Failed) throw new Error(`dom0 failed to start: ${dom0Failed}\n${hv.consoleLog(0)}`);
-    if (Date.now() > deadline) throw new Error(`dom0 did not come up within 30 s\n${hv.consoleLog(0)}`);
+    const failed = dom0Failed
+      ? `dom0 failed to start: ${dom0Failed}`
+      : Date.now() > deadline
+        ? "dom0 did not come up within 30 s"
+        : undefined;
+    if (failed) {
+      await hv.close();
+      lock.release();
+      throw new Error(`${failed}\n${hv.consoleLog(0)}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   return {
@@ -63,6 +73,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
           JSON.stringify(hv.trace.export(new Map([...hv.domains].map(([id, d]) => [id, d.name])))),
         );
       await hv.close();
+      lock.release();
     },
   };
 }

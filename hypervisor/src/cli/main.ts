@@ -6,7 +6,12 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Command } from "commander";
-import { formatDomainList, type DomainSummary } from "@pvkit/abi/toolstack-protocol";
+import {
+  formatDomainList,
+  formatHostInfo,
+  type DomainSummary,
+  type HostInfo,
+} from "@pvkit/abi/toolstack-protocol";
 import { CliError, ControlClient } from "./client.ts";
 import { attachConsole } from "./console-attach.ts";
 import { controlSocket } from "./paths.ts";
@@ -82,6 +87,13 @@ program
     withClient(async (c) =>
       process.stdout.write(formatDomainList(await c.request<DomainSummary[]>({ op: "list" }))),
     ),
+  );
+
+program
+  .command("info")
+  .description("the host: CPUs, total and free memory (as `xl info`)")
+  .action(() =>
+    withClient(async (c) => process.stdout.write(formatHostInfo(await c.request<HostInfo>({ op: "info" })))),
   );
 
 program

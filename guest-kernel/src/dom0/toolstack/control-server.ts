@@ -120,6 +120,8 @@ export class ControlServer {
         return t.create(String(req.config), String(req.file), req.inspect === true);
       case "list":
         return t.list();
+      case "info":
+        return t.info();
       case "pause":
         return t.pause(String(req.domain));
       case "unpause":

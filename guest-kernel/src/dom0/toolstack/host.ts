@@ -43,7 +43,17 @@ export interface BoundPort {
   close(): void;
 }
 
+/** The machine, as `xl info` shows it. */
+export interface PhysInfo {
+  nrCpus: number;
+  /** Machine memory in pages, and the pages not promised to any domain. */
+  totalPages: number;
+  freePages: number;
+}
+
 export interface ToolstackHost {
+  /** XEN_SYSCTL_physinfo. */
+  physinfo(): PhysInfo;
   /** XEN_DOMCTL_createdomain with the requested domid, then max_vcpus and max_mem. Throws on failure. */
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void;
   /** PVKIT_OP_set_kernel: returns the inspector port when `inspect`. */

@@ -20,7 +20,7 @@ import {
   XEN_DOMINF_shutdownshift,
   XenDomctlGetdomaininfo,
 } from "@pvkit/abi/layout";
-import type { BoundPort, BuiltDomain, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
+import type { BoundPort, BuiltDomain, DomainInfo, MappedPage, PhysInfo, ToolstackHost } from "./host.ts";
 
 const PAGE = 4096;
 
@@ -57,6 +57,11 @@ export class HypercallHost implements ToolstackHost {
     private readonly foreign: ForeignWindow,
     private readonly events: EventPorts,
   ) {}
+
+  physinfo(): PhysInfo {
+    const p = this.hc.sysctl.physinfo({});
+    return { nrCpus: p.nr_cpus, totalPages: Number(p.total_pages), freePages: Number(p.free_pages) };
+  }
 
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void {
     this.hc.domctl.createdomain(domid, {

@@ -5,8 +5,9 @@
  * cause comes back as one ToolstackError line.
  */
 import { pathToFileURL } from "node:url";
-import type { DomainSummary } from "@pvkit/abi/toolstack-protocol";
+import type { DomainSummary, HostInfo } from "@pvkit/abi/toolstack-protocol";
 import {
+  ENOMEM,
   GNTTAB_RESERVED_CONSOLE,
   GNTTAB_RESERVED_XENSTORE,
   SHUTDOWN_crash,
@@ -37,6 +38,8 @@ interface Managed {
 }
 
 const PAGES_PER_MIB = 256;
+/** pvkit's version, as `pvkit info` reports it. */
+const PVKIT_VERSION = "0.1.0";
 
 export class Toolstack {
   private readonly managed = new Map<number, Managed>();
@@ -51,13 +54,41 @@ export class Toolstack {
     host.onDomainException(() => this.reap());
   }
 
+  /** `pvkit info`. */
+  info(): HostInfo {
+    const p = this.host.physinfo();
+    return {
+      version: PVKIT_VERSION,
+      nr_cpus: p.nrCpus,
+      total_memory: Math.floor(p.totalPages / PAGES_PER_MIB),
+      free_memory: Math.floor(p.freePages / PAGES_PER_MIB),
+      nr_domains: this.host.list().length,
+    };
+  }
+
   /** `pvkit create`: parse, build, record, connect rings, unpause. Returns the new domain. */
   create(text: string, file: string, inspect = false): { domid: number; name: string; inspector?: string } {
     const cfg = parseDomainConfig(file, text);
     if (this.byName(cfg.name) !== undefined)
       throw new ToolstackError(`domain name "${cfg.name}" is already in use`);
+
     const domid = this.freeDomid();
-    this.host.createDomain(domid, { maxMemKiB: cfg.maxmem * 1024, vcpus: cfg.vcpus });
+    try {
+      this.host.createDomain(domid, { maxMemKiB: cfg.maxmem * 1024, vcpus: cfg.vcpus });
+    } catch (e) {
+      // The hypervisor admits a domain only while its memory fits: say so in the user's terms.
+      if ((e as { errno?: number }).errno !== ENOMEM) throw e;
+      try {
+        this.host.destroy(domid);
+      } catch {
+        /* createdomain itself failed */
+      }
+      const free = Math.floor(this.host.physinfo().freePages / PAGES_PER_MIB);
+      throw new ToolstackError(
+        `${cfg.file}: ${cfg.maxmem === cfg.memory ? "memory" : "maxmem"} = ${cfg.maxmem} MiB does not fit: ` +
+          `${free} MiB of the host's memory is free, and each domain needs some for its runtime too (pvkit info)`,
+      );
+    }
     const m: Managed = { cfg, text, resources: [] };
     this.managed.set(domid, m);
     try {
