@@ -60,6 +60,9 @@ export const MAX_GRANT_FRAMES = PAGE_SIZE / 8;
 export const EXTENTS_PER_CALL = PAGE_SIZE / 8;
 
 /** Builds the kernel's XenOps over the SDK. */
+/** Bytes per console_io write: well inside the SDK's one-page scratch area. */
+const CONSOLE_CHUNK = 2048;
+
 export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
   const ev = hc.eventChannelOp;
   /** Runs a memory_op over `pfns` in page-sized batches; stops at the first short batch. */
@@ -96,10 +99,11 @@ export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
     shutdown: (reason) => hc.schedOp.shutdown({ reason }),
     setTimer: (deadline) => hc.setTimerOp(deadline),
     consoleWrite: (bytes) => {
-      // console_io may take fewer bytes than offered; loop, but never forever.
+      // console_io may take fewer bytes than offered, and the SDK marshals them through one scratch
+      // page: write in page-sized pieces; loop, but never forever.
       let off = 0;
-      for (let i = 0; off < bytes.length && i < 64; i++) {
-        const n = hc.consoleIo.write(bytes.subarray(off));
+      for (let i = 0; off < bytes.length && i < 1024; i++) {
+        const n = hc.consoleIo.write(bytes.subarray(off, off + CONSOLE_CHUNK));
         if (n <= 0) break;
         off += n;
       }

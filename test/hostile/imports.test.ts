@@ -1,0 +1,48 @@
+/**
+ * Host modules, by every road: a domU program that imports one — by bare name or node: URL, through
+ * require, a dynamic import, a data: URL, a helper file of its own, a CommonJS file, an npm package,
+ * dom0's own services — is refused when its image is built, with one line naming the file, the line
+ * and the import. Nothing of it runs; dom0 and a bystander carry on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { healthy, hostileGuest, shutdownOf, stage, type Stage } from "./harness.ts";
+
+let s: Stage;
+beforeAll(async () => void (s = await stage()), 60_000);
+afterAll(() => s?.close());
+
+const cases: [program: string, file: string, spec: string][] = [
+  ["fs", "imports/fs.ts", "fs"],
+  ["child-process", "imports/child-process.ts", "node:child_process"],
+  ["inspector", "imports/inspector.ts", "node:inspector"],
+  ["wasi", "imports/wasi.ts", "node:wasi"],
+  ["node-test", "imports/node-test.ts", "node:test"],
+  ["package", "imports/package.ts", "vitest"],
+  ["data-url", "imports/data-url.ts", "data:text/javascript,export default '/node_modules/';"],
+  ["require", "imports/require.ts", "child_process"],
+  ["dynamic", "imports/dynamic.ts", "node:fs"],
+  ["nested", "imports/lib/evil.ts", "node:child_process"],
+  ["cjs", "imports/lib/uses-child.cjs", "child_process"],
+  ["dom0", "imports/dom0.ts", "@pvkit/guest-kernel/dom0/privileged"],
+];
+
+describe("a domU program that imports a host module", () => {
+  it.each(cases)("%s: refused at build, naming the file and the import", async (name, file, spec) => {
+    const d = s.hv.createDomain({
+      name,
+      memoryMiB: 4,
+      program: hostileGuest(`imports/${name}`),
+      rings: false,
+    });
+    const { reason, why } = await shutdownOf(s.hv, d.domid);
+    expect(reason).toBe(3); // SHUTDOWN_crash
+    const escaped = spec.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    expect(why).toMatch(
+      new RegExp(
+        `^pvkit: a domU has no host access: test/hostile/guests/${file}:\\d+: may not import "${escaped}"`,
+      ),
+    );
+    expect(s.hv.consoleLog(d.domid)).toContain(why!.split("\n")[0]!);
+    await healthy(s);
+  });
+});
