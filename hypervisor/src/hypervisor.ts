@@ -361,7 +361,7 @@ export class Hypervisor extends EventEmitter {
   /** Updates `d`'s CPU account from its worker; returns its busy streak in ms. */
   private sampleOne(d: Domain): number {
     if (!d.worker || d.gone) return 0;
-    return d.cpu.sample(d.worker);
+    return d.cpu.sample(d.worker, d.vcpu.statusWords);
   }
 
   /**

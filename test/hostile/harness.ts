@@ -4,13 +4,13 @@
  * creates one (an xl.cfg file through dom0's toolstack). After each attack, healthy() checks that dom0
  * still answers the control socket and that the bystander still makes hypercalls.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { expect } from "vitest";
 import { startHost, type Host } from "@pvkit/hypervisor/cli/host";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
-import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import type { Hypervisor, HypervisorOptions } from "@pvkit/hypervisor/hypervisor";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
 
 export const REPO = resolve(import.meta.dirname, "../..");
@@ -35,9 +35,9 @@ export async function control<T>(stage: Stage, req: Record<string, unknown>): Pr
 }
 
 /** Boots a host and a bystander guest (the ticker program, through the toolstack). */
-export async function stage(): Promise<Stage> {
+export async function stage(hypervisor: Omit<HypervisorOptions, "consoleSink"> = {}): Promise<Stage> {
   const dir = mkdtempSync(join(tmpdir(), "pvkit-hostile-"));
-  const host = await startHost({ socket: join(dir, "control.sock"), log: () => {} });
+  const host = await startHost({ socket: join(dir, "control.sock"), log: () => {}, hypervisor });
   const file = join(dir, "bystander.cfg");
   const cfg = `name = "bystander"\nkernel = "${join(REPO, "test/guests/ticker.ts")}"\nmemory = 8\n`;
   writeFileSync(file, cfg);
@@ -46,7 +46,10 @@ export async function stage(): Promise<Stage> {
     hv: host.hv,
     dir,
     bystander: undefined as unknown as Domain,
-    close: () => host.close(),
+    close: async () => {
+      await host.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
   const { domid } = await control<{ domid: number }>(s, { op: "create", config: cfg, file });
   s.bystander = host.hv.domains.get(domid)!;

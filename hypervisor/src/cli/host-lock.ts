@@ -33,7 +33,7 @@ export function lockRunDir(dir: string): HostLock {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
       const pid = Number.parseInt(readFileSync(file, "utf8"), 10);
-      if (Number.isInteger(pid) && pid !== process.pid && alive(pid))
+      if (Number.isInteger(pid) && alive(pid))
         throw new CliError(
           `pvkit: a host is already running in ${dir} (pid ${pid}); stop it first, or give this one another --socket`,
         );

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { Hypervisor } from "../hypervisor.ts";
+import { Hypervisor, type HypervisorOptions } from "../hypervisor.ts";
 import { lockRunDir } from "./host-lock.ts";
 import { xenstoredSocket } from "./paths.ts";
 
@@ -18,6 +18,8 @@ export interface HostOptions {
   dom0MemoryMiB?: number;
   /** Where dom0's and the hypervisor's messages go (default: stderr). */
   log?: (line: string) => void;
+  /** Hypervisor options beyond the console sink (tests: a short watchdog, a small machine). */
+  hypervisor?: Omit<HypervisorOptions, "consoleSink">;
 }
 
 export interface Host {
@@ -32,7 +34,10 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const log = o.log ?? ((l: string) => process.stderr.write(l.endsWith("\n") ? l : `${l}\n`));
   mkdirSync(dirname(o.socket), { recursive: true, mode: 0o700 });
   const lock = lockRunDir(dirname(o.socket));
-  const hv = new Hypervisor({ consoleSink: (domid, text) => domid === 0 && log(text) }).boot();
+  const hv = new Hypervisor({
+    ...o.hypervisor,
+    consoleSink: (domid, text) => domid === 0 && log(text),
+  }).boot();
   if (o.trace) hv.trace.enabled = true;
   const xs = xenstoredSocket(o.socket);
   let dom0Failed: string | undefined;

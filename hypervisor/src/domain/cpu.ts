@@ -4,6 +4,11 @@
  * loop). A guest that blocks in SCHEDOP_block and then spins on its own event loop is busy here,
  * whatever its register block says; a paused or blocked domain that does nothing accrues nothing.
  *
+ * The one exception is time the thread sleeps inside a synchronous trap (Atomics.wait in the
+ * supervisor, while the hypervisor has not answered — a paused domain's pending trap): busy to the
+ * event loop, idle to the machine. The supervisor records it in its status block and it is taken
+ * off here.
+ *
  * A domain busy (utilization ≥ BUSY) for longer than its limit has not given the host's CPU back for
  * that long — a hang, or a hog in a machine with no preemption across workers — and is stopped.
  * Rule: sample() every tick for every domain with a worker; it reads the worker without waking it.
@@ -16,6 +21,7 @@ export const BUSY = 0.98;
 
 export class CpuAccount {
   private last?: EventLoopUtilization;
+  private lastSleptNs = 0n;
   /** Milliseconds the worker was active (not idle in its event loop), in all. */
   activeMs = 0;
   /** How long it has been busy without a break, in ms. */
@@ -23,20 +29,25 @@ export class CpuAccount {
   /** The last tick's utilization (0..1). */
   recent = 0;
 
-  /** Takes a sample of `worker`. Returns the busy streak in ms. */
-  sample(worker: Worker): number {
+  /** Takes a sample of `worker` (with its supervisor's status block). Returns the busy streak in ms. */
+  sample(worker: Worker, status: BigInt64Array): number {
     const elu = worker.performance.eventLoopUtilization();
+    const since = Atomics.load(status, 1);
+    const slept = Atomics.load(status, 0) + (since > 0n ? process.hrtime.bigint() - since : 0n);
+    const sleptMs = Number(slept - this.lastSleptNs) / 1e6;
+    this.lastSleptNs = slept;
     if (!this.last) {
       this.last = elu;
-      this.activeMs = elu.active;
+      this.activeMs = Math.max(0, elu.active - sleptMs);
       return 0;
     }
     const d = worker.performance.eventLoopUtilization(elu, this.last);
     this.last = elu;
-    this.activeMs += d.active;
-    this.recent = d.utilization;
     const window = d.active + d.idle;
-    this.busyMs = d.utilization >= BUSY ? this.busyMs + window : 0;
+    const active = Math.min(window, Math.max(0, d.active - sleptMs));
+    this.activeMs += active;
+    this.recent = window > 0 ? active / window : 0;
+    this.busyMs = this.recent >= BUSY ? this.busyMs + window : 0;
     return this.busyMs;
   }
 }

@@ -52,6 +52,7 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     sharedInfo: d.sharedInfo!.buffer,
     regs: d.vcpu.regs,
     doorbell: spec.doorbell,
+    status: d.vcpu.status,
     startInfoPfn: d.startInfoPfn,
     maxPages: d.maxPages,
     mode: d.privileged ? "trusted" : "realm",

@@ -14,6 +14,8 @@ export interface SupervisorBoot {
   /** The vCPU's register block and the machine doorbell: the supervisor's alone, never the realm's. */
   regs: SharedArrayBuffer;
   doorbell: SharedArrayBuffer;
+  /** The supervisor's status block for the hypervisor (realm/trap.ts: time asleep in traps). */
+  status: SharedArrayBuffer;
   startInfoPfn: number;
   maxPages: number;
   /** "realm": a domU, no host authority. "trusted": dom0, the host's own Node. */

@@ -57,6 +57,10 @@ export async function runImage(o: RealmInput): Promise<void> {
     // (a compartment's own throw). Neither is a fine-grained clock; rdtsc is, and it is coarsened.
     Date,
     Math,
+    // SES keeps the float typed arrays out of compartments only for the NaN-bit side channel, which
+    // a guest has anyway through its shared memory; programs need them.
+    Float32Array,
+    Float64Array,
     performance: harden(coarsePerformance(o.machine)),
     console: harden(earlyConsole(o.machine)),
     ...harden(timers),

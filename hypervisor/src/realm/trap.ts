@@ -19,10 +19,21 @@ import {
 /** Spin iterations before sleeping (a few tens of microseconds). */
 const SPIN = 2000;
 
+/**
+ * The supervisor's status block (per vCPU, shared with the hypervisor, never with the guest): how
+ * long this thread has slept inside synchronous traps. The hypervisor's CPU account subtracts it:
+ * a thread asleep in Atomics.wait is busy to its event loop but idle to the machine (a paused
+ * domain's pending trap must not look like a hog).
+ */
+export const STATUS_BYTES = 16;
+const SLEPT_NS = 0; // BigInt64 word: total ns asleep in completed synchronous waits
+const SLEEPING_SINCE = 1; // BigInt64 word: hrtime of the current synchronous wait, or 0
+
 export class TrapTransport {
   private readonly words: Int32Array;
   private readonly big: BigUint64Array;
   private readonly doorbell: Int32Array;
+  private readonly status: BigInt64Array;
   private mailSeen = 0;
   /** An async trap (SCHEDOP_block) still waiting; a new trap on this vCPU must end it first. */
   private pendingAsync: { done: boolean; result: bigint } | null = null;
@@ -36,12 +47,24 @@ export class TrapTransport {
   constructor(
     regs: SharedArrayBuffer,
     doorbell: SharedArrayBuffer,
+    status: SharedArrayBuffer,
+    private readonly hrtime: () => bigint,
     private readonly onMail: () => void,
     private readonly onTrap: () => void = () => undefined,
   ) {
     this.words = new Int32Array(regs);
     this.big = new BigUint64Array(regs);
     this.doorbell = new Int32Array(doorbell);
+    this.status = new BigInt64Array(status);
+  }
+
+  /** Sleeps until the hypervisor posts a result (or 100 ms pass), recording the time asleep. */
+  private sleep(): void {
+    const t0 = this.hrtime();
+    Atomics.store(this.status, SLEEPING_SINCE, t0);
+    Atomics.wait(this.words, 0, PVKIT_TRAP_TRAPPED, 100);
+    Atomics.store(this.status, SLEEPING_SINCE, 0n);
+    Atomics.add(this.status, SLEPT_NS, this.hrtime() - t0);
   }
 
   private enter(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): void {
@@ -82,8 +105,7 @@ export class TrapTransport {
     Atomics.add(this.words, PVKIT_TRAP_DOORBELL_WORD, 1);
     Atomics.add(this.doorbell, 0, 1);
     Atomics.notify(this.doorbell, 0, 1);
-    while (Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE)
-      Atomics.wait(this.words, 0, PVKIT_TRAP_TRAPPED, 100);
+    while (Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE) this.sleep();
     this.pendingAsync = null;
     p.result = this.leave();
     p.done = true;
@@ -93,7 +115,7 @@ export class TrapTransport {
     if (this.pendingAsync) this.interruptBlock();
     this.enter(op, a0, a1, a2, a3, a4);
     for (let i = 0; Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE; i++) {
-      if (i > SPIN) Atomics.wait(this.words, 0, PVKIT_TRAP_TRAPPED, 100);
+      if (i > SPIN) this.sleep();
     }
     return this.leave();
   }
