@@ -7,7 +7,8 @@ import { pingPong } from "./pingpong.ts";
 import type { BenchRow } from "./stats.ts";
 
 async function run(mode: "busy" | "idle", n: number): Promise<{ median: number; p99: number }> {
-  const hv = new Hypervisor().boot();
+  // Guests time themselves: give them the exact TSC (domUs get a coarse one by default).
+  const hv = new Hypervisor({ tscResolutionNs: 0 }).boot();
   const kernel = new URL("./guests/event-pingpong.ts", import.meta.url).href;
   const a = hv.createDomain({ name: "a", memoryMiB: 4, kernel, rings: false, paused: true });
   const b = hv.createDomain({ name: "b", memoryMiB: 4, kernel, rings: false, paused: true });

@@ -21,6 +21,10 @@ export interface GateOptions {
   checkEvery?: number;
   /** Real usage: { heapUsed, arrayBuffers } in bytes (process.memoryUsage). */
   measure: () => { heapUsed: number; arrayBuffers: number };
+  /** A clock in ms (performance.now), for the backstop. */
+  now: () => number;
+  /** Longest time between two measurements while guest code runs (default 100 ms). */
+  backstopMs?: number;
   /** Collects garbage, when the runtime lets us (undefined: cannot). */
   gc?: () => void;
   /** The bound is exceeded after a collection: the supervisor crashes the domain. Must not return. */
@@ -29,8 +33,12 @@ export interface GateOptions {
 
 /** What install() returns: a way for the supervisor to run the check from elsewhere (traps, timers). */
 export interface Gate {
-  /** Measures now if a good part of a measurement's worth was allocated since the last one (cheap). */
-  check(): void;
+  /**
+   * Called on every trap and every entry into guest code; cheap. Measures when a good part of a
+   * measurement's worth was counted since the last one, or — the backstop for memory no wrapper
+   * counts — when the last measurement is more than `backstopMs` old (looked at every 256 calls).
+   */
+  tick(): void;
   /** Bytes allocated through the gate in all (a statistic). */
   readonly total: () => number;
 }
@@ -57,10 +65,14 @@ export function installAllocationGate(o: GateOptions): Gate {
   let pending = 0;
   let total = 0;
   let lastUsed = 0;
+  let ticks = 0;
+  let measuredAt = o.now();
+  const backstopMs = o.backstopMs ?? 100;
   const g = globalThis as unknown as Record<string, unknown>;
 
   const measureNow = (): void => {
     pending = 0;
+    measuredAt = o.now();
     let m = o.measure();
     let used = m.heapUsed + m.arrayBuffers;
     if (used > o.limitBytes && o.gc) {
@@ -168,8 +180,9 @@ export function installAllocationGate(o: GateOptions): Gate {
   wrapMethod((g.TextEncoder as { prototype: object } | undefined)?.prototype, "encode");
 
   return {
-    check: () => {
+    tick: () => {
       if (pending >= checkEvery / 4) measureNow();
+      else if ((++ticks & 255) === 0 && o.now() - measuredAt > backstopMs) measureNow();
     },
     total: () => total,
   };

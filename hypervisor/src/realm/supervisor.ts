@@ -83,6 +83,7 @@ async function runRealm(): Promise<void> {
       return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers };
     },
     gc: obtainGc(),
+    now: performance.now.bind(performance),
     over: (used, limit) =>
       crash(
         `out of memory: ${(used / MiB).toFixed(1)} MiB of heap and ArrayBuffers, bound ${(limit / MiB).toFixed(0)} MiB`,
@@ -101,13 +102,13 @@ async function runRealm(): Promise<void> {
   // must capture the gated ones.
   const { lockdownWorker, runImage } = await import("./realm.ts");
   lockdownWorker();
-  const { machine } = buildMachine(boot, port, gate.check, hrtime);
+  const { machine } = buildMachine(boot, port, gate.tick, hrtime);
   await runImage({
     machine,
     image: boot.image!,
     host,
     enter: (run) => {
-      gate.check();
+      gate.tick();
       run();
     },
   });
