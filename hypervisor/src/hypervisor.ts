@@ -20,7 +20,7 @@ import { evtchnHost, gnttabHost } from "./hosts.ts";
 import { DomainContext } from "./hypercalls/context.ts";
 import { handlers } from "./hypercalls/table.ts";
 import type { FrameTable } from "./memory/frames.ts";
-import { MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
+import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
@@ -101,7 +101,7 @@ export class Hypervisor extends EventEmitter {
     this.frames = this.memory.frames;
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
     this.evtchn = new EventChannels(evtchnHost(this));
-    this.gnttab = new GrantTables(gnttabHost(this));
+    this.gnttab = new GrantTables(gnttabHost(this), { maxFrames: MAX_GRANT_FRAMES });
     this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args));
   }
 

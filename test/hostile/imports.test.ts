@@ -2,7 +2,9 @@
  * Host modules, by every road: a domU program that imports one — by bare name or node: URL, through
  * require, a dynamic import, a data: URL, a helper file of its own, a CommonJS file, an npm package,
  * dom0's own services — is refused when its image is built, with one line naming the file, the line
- * and the import. Nothing of it runs; dom0 and a bystander carry on.
+ * and the import. So is every way of making the image builder (which runs with the host's authority)
+ * read a host file into the image: import attributes, device files, files outside the program's
+ * project, links that lead out of it, hidden folders. Nothing of it runs; dom0 and a bystander carry on.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { healthy, hostileGuest, shutdownOf, stage, type Stage } from "./harness.ts";
@@ -25,6 +27,38 @@ const cases: [program: string, file: string, spec: string][] = [
   ["cjs", "imports/lib/uses-child.cjs", "child_process"],
   ["dom0", "imports/dom0.ts", "@pvkit/guest-kernel/dom0/privileged"],
 ];
+
+const files: [program: string, message: RegExp][] = [
+  [
+    "attributes",
+    /test\/hostile\/guests\/imports\/attributes\.ts:\d+: may not import "\/etc\/passwd" with attributes/,
+  ],
+  [
+    "environ",
+    /test\/hostile\/guests\/imports\/environ\.ts:\d+: may not import "\/proc\/self\/environ" with attributes/,
+  ],
+  ["devzero", /may not include \/dev\/zero \(not a source file/],
+  ["outside", /may not include \/.*\/package\.json \(outside the program's folder and the guest SDK\)/],
+  ["symlink", /symlink\.ts:\d+: may not include \/etc\/passwd \(not a source file/], // esbuild follows the link
+  ["hidden", /may not include \/.*\/imports\/lib\/\.secrets\/key\.json \(outside the program's folder/],
+];
+
+describe("a domU program that makes the image builder read a host file", () => {
+  it.each(files)("%s: refused at build, the file never read", async (name, message) => {
+    const d = s.hv.createDomain({
+      name,
+      memoryMiB: 4,
+      program: hostileGuest(`imports/${name}`),
+      rings: false,
+    });
+    const { reason, why } = await shutdownOf(s.hv, d.domid);
+    expect(reason).toBe(3);
+    expect(why).toMatch(/^pvkit: a domU has no host access: /);
+    expect(why).toMatch(message);
+    expect(why).not.toMatch(/root:|PATH=|not for guests/); // nothing of the file in the message
+    await healthy(s);
+  });
+});
 
 describe("a domU program that imports a host module", () => {
   it.each(cases)("%s: refused at build, naming the file and the import", async (name, file, spec) => {

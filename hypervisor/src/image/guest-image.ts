@@ -9,9 +9,9 @@
  * Rule: building runs in esbuild's service process; the caller's thread only awaits it. A bad image
  * (syntax error, missing file, a refused import) is an ImageError with one line per problem.
  */
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { isAbsolute, join, relative } from "node:path";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { build, type BuildOptions, type Message } from "esbuild";
 import { guestResolver } from "./guest-resolver.ts";
 
@@ -68,10 +68,22 @@ function fresh(c: Cached): boolean {
   return true;
 }
 
+/**
+ * The project a program belongs to: the nearest folder above it with a package.json (a guest
+ * project, or this repository's `test/` and `examples/`), else the program's own folder. Its image
+ * may include source files from there and from the guest SDK, nothing else.
+ */
+export function programRoot(file: string): string {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) return dirname(file);
+  }
+}
+
 /** One line for an esbuild message: a refused import, or a compile error with its place. */
 function formatMessage(m: Message): string {
   const where = m.location ? `${m.location.file}:${m.location.line}` : "";
-  if (m.text.startsWith("may not import ")) return `pvkit: a domU has no host access: ${where}: ${m.text}`;
+  if (m.text.startsWith("may not ")) return `pvkit: a domU has no host access: ${where}: ${m.text}`;
   return `pvkit: cannot build the guest image: ${where ? `${where}:${m.location!.column + 1}: ` : ""}${m.text}`;
 }
 
@@ -108,7 +120,7 @@ async function compile(spec: ImageSpec, name: string, c: Cached): Promise<GuestI
       logLevel: "silent",
       legalComments: "none",
       charset: "utf8",
-      plugins: [guestResolver(REPO_ROOT)],
+      plugins: [guestResolver(REPO_ROOT, programRoot(toPath(spec.kernel ?? spec.program ?? REALM_ENTRY)))],
     });
     const inputs = new Map<string, number>();
     for (const input of Object.keys(out.metafile.inputs)) {

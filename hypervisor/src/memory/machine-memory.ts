@@ -4,8 +4,9 @@
  * table's holder rule (frames.ts): access handed over is access kept, so every hand-over is counted
  * against the receiver's *exposure*, and frames a domain gives back are reused for it alone.
  *
- *   exposure(d) ≤ max_pages + max_pages (its own memory, and as much again of other domains' pages
- *                                        it maps; the privileged domain is not limited)
+ *   exposure(d) ≤ 2 × max_pages + 32  (its own memory, as much again of other domains' pages it
+ *                                       maps, and its grant table — at most max_grant_frames, 32,
+ *                                       hypervisor frames; the privileged domain is not limited)
  *
  * Rule: every SharedArrayBuffer of a frame that reaches a worker goes through handOver(); a domain's
  * reservation is released only when its worker is gone.
@@ -16,6 +17,8 @@ import type { Frame } from "../gnttab/host.ts";
 import { FrameTable } from "./frames.ts";
 
 export const PAGES_PER_MIB = 256;
+/** A domain's grant table is at most this many frames (GrantTables' maxFrames, Xen's default). */
+export const MAX_GRANT_FRAMES = 32;
 
 export interface MachineMemoryOptions {
   /** Machine memory in MiB. */
@@ -65,7 +68,7 @@ export class MachineMemory {
 
   /** Most frames `d`'s worker may hold. */
   exposureLimit(d: Domain): number {
-    return d.privileged ? Number.POSITIVE_INFINITY : 2 * d.maxPages;
+    return d.privileged ? Number.POSITIVE_INFINITY : 2 * d.maxPages + MAX_GRANT_FRAMES;
   }
 
   /**
