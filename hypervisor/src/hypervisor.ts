@@ -21,6 +21,7 @@ import { DomainContext } from "./hypercalls/context.ts";
 import { handlers } from "./hypercalls/table.ts";
 import type { FrameTable } from "./memory/frames.ts";
 import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
+import { MemoryWatch } from "./memory/watch.ts";
 import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
@@ -44,6 +45,12 @@ export interface HypervisorOptions {
   tscResolutionNs?: number;
   /** A domain's JS heap + ArrayBuffers may use its memory plus this many MiB (default 64). */
   jsOverheadMiB?: number;
+  /**
+   * V8's own heap limit for a domU sits this far above its bound (default 4096 MiB): V8 aborts the
+   * whole process when one allocation overshoots its limit, so the bound is kept by the allocation
+   * gate and the memory watch instead, and V8's limit only by what they cannot stop in time.
+   */
+  heapHeadroomMiB?: number;
 }
 
 export interface CreateDomainOptions {
@@ -90,6 +97,10 @@ export class Hypervisor extends EventEmitter {
   private readonly dying = new Set<Domain>();
   private readonly contexts = new Map<Vcpu, DomainContext>();
   private watchdog?: NodeJS.Timeout;
+  private memoryTick?: NodeJS.Timeout;
+  private readonly memoryWatch: MemoryWatch;
+  /** Domain workers started so far (the memory watch allows for their boot). */
+  private workersStarted = 0;
   private readonly hangTimeoutMs: number;
 
   constructor(readonly options: HypervisorOptions = {}) {
@@ -103,6 +114,17 @@ export class Hypervisor extends EventEmitter {
     this.evtchn = new EventChannels(evtchnHost(this));
     this.gnttab = new GrantTables(gnttabHost(this), { maxFrames: MAX_GRANT_FRAMES });
     this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args));
+    this.memoryWatch = new MemoryWatch({
+      boundOf: (d) => this.jsLimitBytes(d),
+      workersStarted: () => this.workersStarted,
+      stop: (d, grew) =>
+        this.shutdownDomain(
+          d.domid,
+          SHUTDOWN_crash,
+          `out of memory: the host grew by ${Math.round(grew / 1048576)} MiB while it ran without a ` +
+            `hypercall or a pause (bound ${Math.round(this.jsLimitBytes(d) / 1048576)} MiB)`,
+        ),
+    });
   }
 
   /** Starts trap service and the CPU watchdog; pre-fills the frame pool. */
@@ -111,6 +133,8 @@ export class Hypervisor extends EventEmitter {
     this.trap.start();
     this.watchdog = setInterval(() => this.sampleCpu(), Math.min(250, this.hangTimeoutMs / 4));
     this.watchdog.unref();
+    this.memoryTick = setInterval(() => this.memoryWatch.tick(this.domains.values()), 20);
+    this.memoryTick.unref();
     this.printk(`pvkit hypervisor: ${this.frames.maxFrames} frames (${this.frames.maxFrames / 256} MiB)`);
     return this;
   }
@@ -298,6 +322,7 @@ export class Hypervisor extends EventEmitter {
 
   async close(): Promise<void> {
     clearInterval(this.watchdog);
+    clearInterval(this.memoryTick);
     this.trap.stop();
     const all = [...this.domains.values(), ...this.dying];
     await Promise.all(all.map((d) => d.worker?.terminate()));
@@ -325,6 +350,7 @@ export class Hypervisor extends EventEmitter {
           });
       if (!d.alive) return; // destroyed or shut down while its image was built
       this.memory.handAtBoot(d);
+      this.workersStarted++;
       startWorker(
         d,
         {
@@ -333,6 +359,7 @@ export class Hypervisor extends EventEmitter {
           ...(image ? { image } : {}),
           tsxApi: TSX_API_URL,
           jsLimitBytes: this.jsLimitBytes(d),
+          heapHeadroomMiB: d.privileged ? 0 : (this.options.heapHeadroomMiB ?? 4096),
           tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
         },
         this.workerEvents(),
@@ -361,7 +388,7 @@ export class Hypervisor extends EventEmitter {
   /** Updates `d`'s CPU account from its worker; returns its busy streak in ms. */
   private sampleOne(d: Domain): number {
     if (!d.worker || d.gone) return 0;
-    return d.cpu.sample(d.worker, d.vcpu.statusWords);
+    return d.cpu.sample(d.worker, d.vcpu.statusViews.big);
   }
 
   /**
@@ -378,6 +405,7 @@ export class Hypervisor extends EventEmitter {
       }
       this.shutdownDomain(d.domid, SHUTDOWN_watchdog, `busy for ${Math.round(busy)} ms without yielding`);
     }
+    this.memoryWatch.mark(this.domains.values());
   }
 }
 

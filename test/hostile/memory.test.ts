@@ -127,8 +127,9 @@ describe("a guest hoarding memory outside its heap", () => {
       const { reason, why } = await shutdownOf(s.hv, d.domid);
       clearInterval(sampler);
       expect(reason).toBe(3);
-      // Stopped at its bound either way: the gate measured it past (the supervisor crashed it), or
-      // refused the allocation that would have gone past (the program died of that RangeError).
+      // Stopped at its bound any way: the gate measured it past (the supervisor crashed it), the memory
+      // watch saw the host grow while it ran on, or the gate refused the allocation that would have
+      // gone past (the program died of that RangeError).
       const log = s.hv.consoleLog(d.domid);
       const refused =
         /program failed: RangeError: Array buffer allocation failed: \d+ bytes would exceed this domain's memory bound \(71303168 bytes\)/;
@@ -138,8 +139,9 @@ describe("a guest hoarding memory outside its heap", () => {
         );
       else expect(log).toMatch(refused);
       expect(s.hv.consoleLog(d.domid)).toContain("a 4 GiB buffer was refused: RangeError");
-      // Its bound (4 MiB + 64 MiB) plus its runtime and one 4 MiB step: well under 160 MiB.
-      expect(peak - before).toBeLessThan(160 * MiB);
+      // Its bound (4 MiB + 64 MiB), its runtime, one 4 MiB step, and the heap V8 keeps committed after
+      // the gate collected its garbage (V8's own limit sits far higher: see the memory watch).
+      expect(peak - before).toBeLessThan(320 * MiB);
       s.hv.destroyDomain(d.domid);
       await healthy(s);
     },

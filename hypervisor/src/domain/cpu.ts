@@ -15,6 +15,7 @@
  */
 import type { EventLoopUtilization } from "node:perf_hooks";
 import type { Worker } from "node:worker_threads";
+import { SLEEPING_SINCE, SLEPT_NS } from "../realm/status.ts";
 
 /** Utilization at or above which a tick counts as busy. */
 export const BUSY = 0.98;
@@ -32,8 +33,8 @@ export class CpuAccount {
   /** Takes a sample of `worker` (with its supervisor's status block). Returns the busy streak in ms. */
   sample(worker: Worker, status: BigInt64Array): number {
     const elu = worker.performance.eventLoopUtilization();
-    const since = Atomics.load(status, 1);
-    const slept = Atomics.load(status, 0) + (since > 0n ? process.hrtime.bigint() - since : 0n);
+    const since = Atomics.load(status, SLEEPING_SINCE);
+    const slept = Atomics.load(status, SLEPT_NS) + (since > 0n ? process.hrtime.bigint() - since : 0n);
     const sleptMs = Number(slept - this.lastSleptNs) / 1e6;
     this.lastSleptNs = slept;
     if (!this.last) {

@@ -6,7 +6,7 @@
  * event-loop activity (cpu.ts), not the time between traps.
  */
 import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD, PvkitVcpuRegs } from "@pvkit/abi/layout";
-import { STATUS_BYTES } from "../realm/trap.ts";
+import { STATUS_BYTES, statusViews } from "../realm/status.ts";
 import type { HostTimer } from "../time/host-timer.ts";
 import type { Domain } from "./domain.ts";
 
@@ -14,9 +14,9 @@ export class Vcpu {
   readonly regs = new SharedArrayBuffer(PvkitVcpuRegs.size);
   readonly words = new Int32Array(this.regs);
   readonly big = new BigUint64Array(this.regs);
-  /** The supervisor's status block: time its thread slept inside synchronous traps (realm/trap.ts). */
+  /** The supervisor's status block (realm/status.ts): sleep in traps, checkpoints, measured memory. */
   readonly status = new SharedArrayBuffer(STATUS_BYTES);
-  readonly statusWords = new BigInt64Array(this.status);
+  readonly statusViews = statusViews(this.status);
   /** A call the handler is still working on (SCHEDOP_block, SCHEDOP_poll). */
   inFlight = false;
   /** Resolves a blocked SCHEDOP_block/poll when an event arrives. */

@@ -30,14 +30,16 @@ export interface WorkerSpec {
   /** dom0: tsx's registration API URL. */
   tsxApi: string;
   jsLimitBytes: number;
+  /** How far above the bound V8's own heap limit sits (hypervisor.ts: heapHeadroomMiB). */
+  heapHeadroomMiB: number;
   tscResolutionNs: number;
 }
 
 const MiB = 1024 * 1024;
 
 /** V8's old-generation cap for a domain whose heap + ArrayBuffers may use `jsLimitBytes`. */
-export function heapLimitMb(jsLimitBytes: number): number {
-  return Math.max(32, Math.ceil(jsLimitBytes / MiB));
+export function heapLimitMb(jsLimitBytes: number, headroomMiB = 0): number {
+  return Math.max(32, Math.ceil(jsLimitBytes / MiB)) + headroomMiB;
 }
 
 export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): Worker {
@@ -73,7 +75,7 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     workerData: { boot, port: port2 },
     transferList: [port2],
     resourceLimits: {
-      maxOldGenerationSizeMb: heapLimitMb(spec.jsLimitBytes),
+      maxOldGenerationSizeMb: heapLimitMb(spec.jsLimitBytes, spec.heapHeadroomMiB),
       maxYoungGenerationSizeMb: 16,
     },
     name: `dom${d.domid}-${d.name}`,
@@ -93,7 +95,7 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
   w.on("error", (e: Error & { code?: string }) => {
     const reason =
       e.code === "ERR_WORKER_OUT_OF_MEMORY"
-        ? `out of memory (JS heap limit ${heapLimitMb(spec.jsLimitBytes)} MiB)`
+        ? `out of memory (JS heap limit ${heapLimitMb(spec.jsLimitBytes, spec.heapHeadroomMiB)} MiB)`
         : `uncaught ${e.name}: ${e.message}`;
     report ??= reason;
   });

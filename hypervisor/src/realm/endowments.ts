@@ -91,6 +91,43 @@ export function guestTimers(host: HostFunctions, enter: (run: () => void) => voi
   };
 }
 
+/** Most Atomics.waitAsync waiters a domU may have pending (each holds native memory off its heap). */
+export const MAX_ASYNC_WAITERS = 4096;
+
+/**
+ * The realm's Atomics: the real one's functions, except waitAsync, whose pending waiters are
+ * counted and capped — each is a native list node and, with a timeout, a native timer, none of it
+ * on the JS heap or in an ArrayBuffer, so neither V8's limit nor the allocation gate would see
+ * hundreds of thousands of them. Over the cap it throws RangeError, as an allocation failure does.
+ */
+export function guestAtomics(): typeof Atomics {
+  let pending = 0;
+  const settle = () => void pending--;
+  const copy = Object.create(Object.getPrototypeOf(Atomics) as object) as Record<PropertyKey, unknown>;
+  // Atomics is already frozen: copy its properties as fresh, configurable ones (harden() freezes the copy).
+  for (const key of Reflect.ownKeys(Atomics))
+    Object.defineProperty(copy, key, {
+      ...Object.getOwnPropertyDescriptor(Atomics, key)!,
+      configurable: true,
+    });
+  const realWaitAsync = Atomics.waitAsync;
+  Object.defineProperty(copy, "waitAsync", {
+    value: function waitAsync(...args: Parameters<typeof Atomics.waitAsync>) {
+      if (pending >= MAX_ASYNC_WAITERS)
+        throw new RangeError(`too many pending Atomics.waitAsync waiters (at most ${MAX_ASYNC_WAITERS})`);
+      const r = Reflect.apply(realWaitAsync, Atomics, args) as ReturnType<typeof Atomics.waitAsync>;
+      if (r.async) {
+        pending++;
+        void r.value.then(settle, settle);
+      }
+      return r;
+    },
+    writable: true,
+    configurable: true,
+  });
+  return copy as unknown as typeof Atomics;
+}
+
 /** A console for the realm until the kernel sets its own: lines go to console_io (`pvkit dmesg`). */
 export function earlyConsole(machine: PvkitMachine) {
   const enc = new TextEncoder();

@@ -4,11 +4,18 @@
  * not the ArrayBuffer memory outside it: a guest could hold gigabytes in buffers. So before lockdown
  * the supervisor replaces every intrinsic that makes a backing store — the ArrayBuffer,
  * SharedArrayBuffer and typed-array constructors, and the methods that copy (slice, map, filter,
- * toSorted, resize, grow, TextEncoder.encode) — with wrappers that count the bytes made. Every
+ * toSorted, transfer, TextEncoder.encode) — with wrappers that count the bytes made. Every
  * `checkEvery` bytes, or when one request is larger than what is left, the gate reads the worker's
  * real usage (process.memoryUsage: heap used + ArrayBuffers), collects garbage once if that is over
  * the bound, and calls `over` if it still is. lockdown then freezes the wrappers as the intrinsics,
  * so guest code can neither remove them nor reach the originals (they live only in this closure).
+ *
+ * Everything the gate learns about a request or a result it learns once, from the built-in getters
+ * captured here — never through the object's own prototype chain (a guest subclass would lie about
+ * its size) and never by reading an argument twice (a valueOf could answer differently the second
+ * time). A resizable or growable buffer counts its maximum length when it is made, for as long as it
+ * lives: that is what it may grow to, and what V8 reserves of the process's address space — and its
+ * memory is not in process.memoryUsage at all, so the gate keeps that tally itself.
  *
  * Rule: install before lockdown() and before any guest code runs; nothing here may throw on a
  * normal allocation.
@@ -29,6 +36,8 @@ export interface GateOptions {
   gc?: () => void;
   /** The bound is exceeded after a collection: the supervisor crashes the domain. Must not return. */
   over: (usedBytes: number, limitBytes: number) => never;
+  /** Called after every real measurement with the bytes in use (the supervisor publishes it). */
+  measured?: (usedBytes: number) => void;
 }
 
 /** What install() returns: a way for the supervisor to run the check from elsewhere (traps, timers). */
@@ -60,35 +69,98 @@ const TYPED_ARRAYS = [
 
 const COPYING_TYPED_ARRAY_METHODS = ["slice", "map", "filter", "toReversed", "toSorted", "with"] as const;
 
+type Getter = (this: unknown) => unknown;
+
+/** The built-in getter `key` of `proto`, captured before anyone can replace it. */
+function getter(proto: object | undefined, key: string): Getter | undefined {
+  return proto ? (Object.getOwnPropertyDescriptor(proto, key)?.get as Getter | undefined) : undefined;
+}
+
+/** ECMAScript ToIndex on a value already converted to a number: NaN → 0, no negatives, integral. */
+function index(n: number): number {
+  const i = Number.isNaN(n) ? 0 : Math.trunc(n);
+  if (i < 0 || i > Number.MAX_SAFE_INTEGER) throw new RangeError("Invalid array buffer length");
+  return i;
+}
+
 export function installAllocationGate(o: GateOptions): Gate {
   const checkEvery = o.checkEvery ?? 1 << 20;
+  const backstopMs = o.backstopMs ?? 100;
   let pending = 0;
   let total = 0;
   let lastUsed = 0;
   let ticks = 0;
   let measuredAt = o.now();
-  const backstopMs = o.backstopMs ?? 100;
+  /** Bytes reserved by live resizable/growable buffers (V8 keeps them outside Node's accounting). */
+  let reserved = 0;
+  const reservations = new FinalizationRegistry<number>((bytes) => void (reserved -= bytes));
   const g = globalThis as unknown as Record<string, unknown>;
+
+  // The built-in getters, before anything is wrapped or frozen.
+  const AB = g.ArrayBuffer as { prototype: object; isView: (x: unknown) => boolean };
+  const SAB = g.SharedArrayBuffer as { prototype: object } | undefined;
+  const typedArrayProto = Object.getPrototypeOf((g.Uint8Array as { prototype: object }).prototype) as object;
+  const abMax = getter(AB.prototype, "maxByteLength") ?? getter(AB.prototype, "byteLength")!;
+  const sabMax = getter(SAB?.prototype, "maxByteLength") ?? getter(SAB?.prototype, "byteLength");
+  const viewBuffer = getter(typedArrayProto, "buffer")!;
+  const isView = AB.isView;
+
+  /** What a buffer or typed array holds (its buffer's maximum length), from the built-ins only. */
+  const bytesOf = (x: unknown): number => {
+    if (x === null || (typeof x !== "object" && typeof x !== "function")) return 0;
+    let buf: unknown = x;
+    if (isView(x)) {
+      try {
+        buf = Reflect.apply(viewBuffer, x, []);
+      } catch {
+        return 0; // a DataView: it allocates nothing
+      }
+    }
+    for (const get of [abMax, sabMax]) {
+      if (!get) continue;
+      try {
+        return Reflect.apply(get, buf, []) as number;
+      } catch {
+        /* not this kind of buffer */
+      }
+    }
+    return 0;
+  };
+  /** Whether `x` is an ArrayBuffer or SharedArrayBuffer (a typed array over it allocates nothing). */
+  const isBuffer = (x: unknown): boolean => {
+    if (x === null || typeof x !== "object" || isView(x)) return false;
+    for (const get of [abMax, sabMax]) {
+      if (!get) continue;
+      try {
+        Reflect.apply(get, x, []);
+        return true;
+      } catch {
+        /* not this kind */
+      }
+    }
+    return false;
+  };
 
   const measureNow = (): void => {
     pending = 0;
     measuredAt = o.now();
     let m = o.measure();
-    let used = m.heapUsed + m.arrayBuffers;
+    let used = m.heapUsed + m.arrayBuffers + reserved;
     if (used > o.limitBytes && o.gc) {
       // Dead buffers are freed only by a collection, which V8 starts late (tens of MiB of external
       // memory): collect before calling a domain that churns through buffers a hog.
       o.gc();
       m = o.measure();
-      used = m.heapUsed + m.arrayBuffers;
+      used = m.heapUsed + m.arrayBuffers + reserved;
     }
     lastUsed = used;
+    o.measured?.(used);
     if (used > o.limitBytes) o.over(used, o.limitBytes);
   };
 
   /**
-   * Called before an allocation of about `bytes` (when known). One that cannot fit is refused the way
-   * V8 refuses a failed allocation (RangeError): the domain never goes past its bound for it.
+   * Called before an allocation of `bytes`. One that cannot fit is refused the way V8 refuses a
+   * failed allocation (RangeError): the domain never goes past its bound for it.
    */
   const before = (bytes: number): void => {
     if (bytes > 0 && lastUsed + pending + bytes > o.limitBytes) {
@@ -106,25 +178,48 @@ export function installAllocationGate(o: GateOptions): Gate {
     if (pending >= checkEvery) measureNow();
   };
 
-  const byteLengthOf = (x: unknown): number => {
-    const n = (x as { byteLength?: unknown } | null | undefined)?.byteLength;
-    return typeof n === "number" ? n : 0;
+  /**
+   * Reads a constructor's size arguments once, checks them, and returns the arguments to pass on:
+   * a length as a number; for a buffer, options as a fresh object holding only maxByteLength.
+   */
+  const sizeArgs = (isBufferCtor: boolean, elementSize: number, args: unknown[]): unknown[] => {
+    // Arguments are read here once; what is passed on is what was checked.
+    const a0 = args[0];
+    if (isBufferCtor) {
+      const length = index(Number(a0));
+      const opts = args[1];
+      let max: number | undefined;
+      if (opts !== null && typeof opts === "object") {
+        const m = (opts as { maxByteLength?: unknown }).maxByteLength;
+        if (m !== undefined) max = index(Number(m));
+      }
+      before(Math.max(length, max ?? 0));
+      return max === undefined ? [length] : [length, { maxByteLength: max }];
+    }
+    if (a0 === null || typeof a0 !== "object") {
+      const length = index(Number(a0));
+      before(length * elementSize);
+      return [length];
+    }
+    return args; // an array-like, an iterable, another typed array or a buffer: counted after
   };
 
   /** Replaces constructor `name` by a wrapper that is, to every program, the same constructor. */
-  const wrapConstructor = (name: string, elementSize: number): void => {
+  const wrapConstructor = (name: string, elementSize: number, isBufferCtor: boolean): void => {
     const Real = g[name] as (new (...args: unknown[]) => object) | undefined;
     if (typeof Real !== "function") return;
     const Wrapper = function (this: unknown, ...args: unknown[]) {
       if (new.target === undefined) throw new TypeError(`Constructor ${name} requires 'new'`);
-      const a0 = args[0];
-      // new X(length) / new ArrayBuffer(byteLength): the size is known before allocating.
-      if (typeof a0 === "number" && a0 > 0) before(a0 * elementSize);
-      const made = Reflect.construct(Real, args, new.target === Wrapper ? Real : new.target) as {
-        buffer?: unknown;
-      };
-      // A view over an existing buffer allocates nothing (a buffer itself has no `.buffer`).
-      if (made.buffer !== a0) after(byteLengthOf(made));
+      const passed = sizeArgs(isBufferCtor, elementSize, args);
+      const made = Reflect.construct(Real, passed, new.target === Wrapper ? Real : new.target);
+      if (isBufferCtor && passed[1] !== undefined) {
+        // Resizable: its maximum is reserved now and held until the buffer is collected.
+        const max = bytesOf(made);
+        reserved += max;
+        reservations.register(made, max);
+      }
+      // A view over an existing buffer allocates nothing.
+      if (isBufferCtor || !isBuffer(passed[0])) after(bytesOf(made));
       return made;
     };
     Object.defineProperty(Wrapper, "name", { value: name });
@@ -144,18 +239,20 @@ export function installAllocationGate(o: GateOptions): Gate {
     g[name] = Wrapper;
   };
 
-  /** Wraps method `key` of `proto`: the result's (or the receiver's new) byte length is counted. */
-  const wrapMethod = (proto: object | undefined, key: string, grows = false): void => {
+  /** Wraps method `key` of `proto`: what its result holds is counted (`sized`: arg 0 is a length). */
+  const wrapMethod = (proto: object | undefined, key: string, sized = false): void => {
     if (!proto) return;
     const d = Object.getOwnPropertyDescriptor(proto, key);
     const real = d?.value as ((...args: unknown[]) => unknown) | undefined;
     if (typeof real !== "function") return;
     const wrapped = {
       [key](this: unknown, ...args: unknown[]) {
-        if (grows && typeof args[0] === "number") before(args[0] - byteLengthOf(this));
-        const was = grows ? byteLengthOf(this) : 0;
+        if (sized && args[0] !== undefined) {
+          args[0] = index(Number(args[0]));
+          before(args[0] as number);
+        }
         const r = Reflect.apply(real, this, args);
-        after(grows ? byteLengthOf(this) - was : byteLengthOf(r));
+        after(bytesOf(r));
         return r;
       },
     }[key]!;
@@ -163,19 +260,17 @@ export function installAllocationGate(o: GateOptions): Gate {
     Object.defineProperty(proto, key, { ...d, value: wrapped });
   };
 
-  wrapConstructor("ArrayBuffer", 1);
-  wrapConstructor("SharedArrayBuffer", 1);
+  wrapConstructor("ArrayBuffer", 1, true);
+  wrapConstructor("SharedArrayBuffer", 1, true);
   for (const name of TYPED_ARRAYS) {
     const C = g[name] as { BYTES_PER_ELEMENT?: number } | undefined;
-    if (C) wrapConstructor(name, C.BYTES_PER_ELEMENT ?? 1);
+    if (C) wrapConstructor(name, C.BYTES_PER_ELEMENT ?? 1, false);
   }
-  const abProto = (g.ArrayBuffer as { prototype: object }).prototype;
-  for (const m of ["slice", "transfer", "transferToFixedLength"]) wrapMethod(abProto, m);
-  wrapMethod(abProto, "resize", true);
-  const sabProto = (g.SharedArrayBuffer as { prototype: object } | undefined)?.prototype;
-  wrapMethod(sabProto, "slice");
-  wrapMethod(sabProto, "grow", true);
-  const typedArrayProto = Object.getPrototypeOf((g.Uint8Array as { prototype: object }).prototype) as object;
+  // resize() and grow() need no wrapper: a resizable buffer was counted at its maximum.
+  wrapMethod(AB.prototype, "slice");
+  wrapMethod(AB.prototype, "transfer", true);
+  wrapMethod(AB.prototype, "transferToFixedLength", true);
+  wrapMethod(SAB?.prototype, "slice");
   for (const m of COPYING_TYPED_ARRAY_METHODS) wrapMethod(typedArrayProto, m);
   wrapMethod((g.TextEncoder as { prototype: object } | undefined)?.prototype, "encode");
 

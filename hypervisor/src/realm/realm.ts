@@ -10,7 +10,13 @@
  */
 /// <reference types="ses" />
 import type { PvkitMachine } from "@pvkit/abi/machine";
-import { coarsePerformance, earlyConsole, guestTimers, type HostFunctions } from "./endowments.ts";
+import {
+  coarsePerformance,
+  earlyConsole,
+  guestAtomics,
+  guestTimers,
+  type HostFunctions,
+} from "./endowments.ts";
 
 export interface RealmInput {
   machine: PvkitMachine;
@@ -51,7 +57,7 @@ export async function runImage(o: RealmInput): Promise<void> {
   const timers = guestTimers(o.host, o.enter);
   const globals = {
     pvkitMachine: harden(o.machine),
-    Atomics,
+    Atomics: harden(guestAtomics()),
     SharedArrayBuffer,
     // The start compartment's Date and Math: wall time in milliseconds and a working Math.random
     // (a compartment's own throw). Neither is a fine-grained clock; rdtsc is, and it is coarsened.

@@ -8,6 +8,7 @@
  * A guest failure it sees (an uncaught error, the memory bound) is reported to the hypervisor in one
  * message and ends the worker. Built into one script by hypervisor/src/image and run with eval.
  */
+import { readlinkSync } from "node:fs";
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
@@ -15,6 +16,7 @@ import { MACHINE_GLOBAL } from "@pvkit/abi/machine";
 import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } from "./boot-data.ts";
 import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
+import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, statusViews } from "./status.ts";
 
 const { boot, port } = workerData as { boot: SupervisorBoot; port: MessagePort };
 const exit = process.exit.bind(process);
@@ -44,6 +46,14 @@ function crash(reason: string): never {
 }
 
 process.on("uncaughtException", (e) => crash(`uncaught ${describe(e)}`));
+
+// This thread's OS id, so the hypervisor can read its page faults (/proc/self/task/<tid>/stat).
+try {
+  const tid = Number(readlinkSync("/proc/thread-self").split("/")[2]);
+  if (Number.isInteger(tid)) Atomics.store(statusViews(boot.status).words, THREAD_ID, tid);
+} catch {
+  /* not Linux: the memory watch does without */
+}
 process.on("unhandledRejection", (e) => crash(`unhandled rejection: ${describe(e)}`));
 
 /** A gc() for the allocation gate: V8 only exposes one to contexts made after --expose-gc. */
@@ -76,6 +86,7 @@ async function runTrusted(): Promise<void> {
 
 async function runRealm(): Promise<void> {
   const MiB = 1024 * 1024;
+  const status = statusViews(boot.status).words;
   const gate = installAllocationGate({
     limitBytes: boot.jsLimitBytes,
     measure: () => {
@@ -84,6 +95,7 @@ async function runRealm(): Promise<void> {
     },
     gc: obtainGc(),
     now: performance.now.bind(performance),
+    measured: (used) => Atomics.store(status, MEASURED_KIB, Math.min(2 ** 31 - 1, Math.ceil(used / 1024))),
     over: (used, limit) =>
       crash(
         `out of memory: ${(used / MiB).toFixed(1)} MiB of heap and ArrayBuffers, bound ${(limit / MiB).toFixed(0)} MiB`,
@@ -108,6 +120,7 @@ async function runRealm(): Promise<void> {
     image: boot.image!,
     host,
     enter: (run) => {
+      Atomics.add(status, CHECKPOINTS, 1);
       gate.tick();
       run();
     },

@@ -8,6 +8,7 @@
  * block or the doorbell, only the trap functions of its machine. Rule: one call in flight per vCPU;
  * a new call while an async one (SCHEDOP_block) waits ends that wait first, as an interrupt ends hlt.
  */
+import { CHECKPOINTS, SLEEPING_SINCE, SLEPT_NS, statusViews } from "./status.ts";
 import {
   PVKIT_TRAP_DOORBELL_WORD,
   PVKIT_TRAP_DONE,
@@ -19,21 +20,14 @@ import {
 /** Spin iterations before sleeping (a few tens of microseconds). */
 const SPIN = 2000;
 
-/**
- * The supervisor's status block (per vCPU, shared with the hypervisor, never with the guest): how
- * long this thread has slept inside synchronous traps. The hypervisor's CPU account subtracts it:
- * a thread asleep in Atomics.wait is busy to its event loop but idle to the machine (a paused
- * domain's pending trap must not look like a hog).
- */
-export const STATUS_BYTES = 16;
-const SLEPT_NS = 0; // BigInt64 word: total ns asleep in completed synchronous waits
-const SLEEPING_SINCE = 1; // BigInt64 word: hrtime of the current synchronous wait, or 0
-
 export class TrapTransport {
   private readonly words: Int32Array;
   private readonly big: BigUint64Array;
   private readonly doorbell: Int32Array;
+  /** The supervisor's status block (status.ts): time asleep in traps (a thread asleep in
+   * Atomics.wait is busy to its event loop but idle to the machine) and the checkpoint count. */
   private readonly status: BigInt64Array;
+  private readonly statusWords: Int32Array;
   private mailSeen = 0;
   /** An async trap (SCHEDOP_block) still waiting; a new trap on this vCPU must end it first. */
   private pendingAsync: { done: boolean; result: bigint } | null = null;
@@ -55,7 +49,7 @@ export class TrapTransport {
     this.words = new Int32Array(regs);
     this.big = new BigUint64Array(regs);
     this.doorbell = new Int32Array(doorbell);
-    this.status = new BigInt64Array(status);
+    ({ big: this.status, words: this.statusWords } = statusViews(status));
   }
 
   /** Sleeps until the hypervisor posts a result (or 100 ms pass), recording the time asleep. */
@@ -85,6 +79,7 @@ export class TrapTransport {
     const r = BigInt.asIntN(64, this.big[6]!);
     Atomics.store(this.words, 0, PVKIT_TRAP_IDLE);
     this.count++;
+    Atomics.add(this.statusWords, CHECKPOINTS, 1);
     const mail = Atomics.load(this.words, PVKIT_TRAP_MAIL_WORD);
     if (mail !== this.mailSeen) {
       this.mailSeen = mail;

@@ -1,0 +1,133 @@
+/**
+ * The host memory watch: the backstop for memory a domain makes while it never passes a checkpoint
+ * of its supervisor (a trap, a callback), where the allocation gate looks. A long synchronous run
+ * can build strings and arrays on its heap that the gate never sees, and V8 does not stop a worker
+ * that goes far past its heap limit in one allocation: it aborts the whole process (nodejs/node
+ * #47224). So every domU's heap limit is set far above its bound (heapHeadroomMiB) and this watch,
+ * on the hypervisor's thread, reads the host's RSS every `tickMs`. When the host has grown by more
+ * than a domain could explain while that domain ran without a checkpoint and without an idle
+ * moment, the domain is stopped — long before V8's limit.
+ *
+ *   suspect  = a domU whose checkpoint count and event-loop idle time have not moved since a mark
+ *              (the CPU sampler's, every 250 ms) for at least `minRunMs`, and that is not asleep in
+ *              a synchronous trap
+ *   stopped  = host RSS − RSS when its run began  >  its bound − what it last measured + slack
+ *                                                    + what the workers started meanwhile may use,
+ *              and its own thread keeps taking page faults (it is the one touching new memory; a
+ *              domain that only computes takes none). Where the kernel does not tell (no /proc),
+ *              only a sole suspect is stopped.
+ *
+ * The host's RSS is everyone's, so the rule is generous on purpose: other domains booting or
+ * allocating while one computes must not get the computing one stopped. An attacker has gigabytes
+ * of headroom to cross before V8's limit; it crosses the watch's line first.
+ *
+ * Rule: mark() from the CPU sampler, tick() from a timer; both read workers without waking them.
+ */
+import type { Domain } from "../domain/domain.ts";
+import { readFileSync } from "node:fs";
+import { CHECKPOINTS, MEASURED_KIB, SLEEPING_SINCE, THREAD_ID } from "../realm/status.ts";
+
+const MiB = 1024 * 1024;
+/** Page faults (4 KiB each) a suspect must take between two ticks to be the one growing the host. */
+const FAULTS_PER_TICK = 1024;
+
+/** Minor page faults of OS thread `tid` of this process, or undefined where /proc does not say. */
+function minorFaults(tid: number): number | undefined {
+  if (!tid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+  } catch {
+    return undefined;
+  }
+}
+
+interface Run {
+  checkpoints: number;
+  idleMs: number;
+  /** Host RSS when this domain's current run without checkpoints began (or was first seen). */
+  rss: number;
+  /** When that was (performance.now), and how many workers had been started by then. */
+  since: number;
+  started: number;
+  /** The thread's page faults when it was last looked at as a suspect. */
+  faults?: number;
+}
+
+export interface WatchOptions {
+  /** A domain's bound in bytes (heap + ArrayBuffers). */
+  boundOf: (d: Domain) => number;
+  /** Stop `d`: it ran without a checkpoint while the host grew by `grewBytes`. */
+  stop: (d: Domain, grewBytes: number) => void;
+  /** How many domain workers have been started so far (each may grow the host as it boots). */
+  workersStarted: () => number;
+  /** Growth beyond a domain's remaining bound that is tolerated (others allocate too): 64 MiB. */
+  slackBytes?: number;
+  /** What one worker started during a run may add to the host (32 MiB). */
+  perWorkerBytes?: number;
+  /** A run shorter than this is never suspect (50 ms). */
+  minRunMs?: number;
+  rss?: () => number;
+}
+
+export class MemoryWatch {
+  private readonly runs = new WeakMap<Domain, Run>();
+  private readonly rss: () => number;
+  private readonly slack: number;
+
+  constructor(private readonly o: WatchOptions) {
+    this.rss = o.rss ?? (() => process.memoryUsage.rss());
+    this.slack = o.slackBytes ?? 64 * MiB;
+  }
+
+  /** Whether `d`'s worker has neither passed a checkpoint nor idled since `run` was taken. */
+  private stuck(d: Domain, run: Run): boolean {
+    const v = d.vcpu.statusViews;
+    if (Atomics.load(v.words, CHECKPOINTS) !== run.checkpoints) return false;
+    if (Atomics.load(v.big, SLEEPING_SINCE) !== 0n) return false; // asleep in a trap: not running
+    return d.worker!.performance.eventLoopUtilization().idle === run.idleMs;
+  }
+
+  /** Takes the reference point for every domU: a run continues only if it did not move since. */
+  mark(domains: Iterable<Domain>): void {
+    const rss = this.rss();
+    for (const d of domains) {
+      if (!d.worker || d.gone || d.privileged) continue;
+      const prev = this.runs.get(d);
+      const continues = prev !== undefined && this.stuck(d, prev);
+      this.runs.set(d, {
+        checkpoints: Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS),
+        idleMs: d.worker.performance.eventLoopUtilization().idle,
+        rss: continues ? prev.rss : rss,
+        since: continues ? prev.since : performance.now(),
+        started: continues ? prev.started : this.o.workersStarted(),
+      });
+    }
+  }
+
+  /** Looks at the host's RSS; stops a domain whose run explains growth past its bound. */
+  tick(domains: Iterable<Domain>): void {
+    const rss = this.rss();
+    const now = performance.now();
+    const started = this.o.workersStarted();
+    const suspects: { d: Domain; grew: number; faulting?: boolean }[] = [];
+    for (const d of domains) {
+      const run = this.runs.get(d);
+      if (!run || !d.worker || d.gone || !d.alive) continue;
+      const grew = rss - run.rss;
+      if (grew <= this.slack || now - run.since < (this.o.minRunMs ?? 50)) continue;
+      const measured = Atomics.load(d.vcpu.statusViews.words, MEASURED_KIB) * 1024;
+      const booting = (started - run.started) * (this.o.perWorkerBytes ?? 32 * MiB);
+      if (grew <= this.o.boundOf(d) - measured + booting + this.slack) continue;
+      if (!this.stuck(d, run)) continue;
+      // Is it this thread that touches new memory? Compare its page faults with the last tick's.
+      const faults = minorFaults(Atomics.load(d.vcpu.statusViews.words, THREAD_ID));
+      const before = run.faults;
+      run.faults = faults;
+      if (faults === undefined) suspects.push({ d, grew });
+      else if (before !== undefined) suspects.push({ d, grew, faulting: faults - before >= FAULTS_PER_TICK });
+    }
+    for (const s of suspects)
+      if (s.faulting || (s.faulting === undefined && suspects.length === 1)) this.o.stop(s.d, s.grew);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Memory bombs that the allocation gate cannot see, or that try to slip past it. The worst of them
+ * once aborted the whole host — hypervisor, dom0 and every domain — from an 8 MiB domU: V8 grants a
+ * string far past a worker's heap limit and then aborts the process, not the worker. Now each is
+ * refused (a RangeError, like a failed allocation) or its domain is stopped with the reason, and the
+ * host — this very test process — lives on, with dom0 and a bystander.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { healthy, hostileGuest, shutdownOf, stage, type Stage } from "./harness.ts";
+
+let s: Stage;
+beforeAll(async () => void (s = await stage()), 60_000);
+afterAll(() => s?.close());
+
+const cases: [mode: string, outcome: "stopped" | RegExp][] = [
+  ["string", "stopped"],
+  ["array", "stopped"],
+  ["parse", "stopped"],
+  ["liar", /bombs: liar refused: RangeError: Array buffer allocation failed: 16777216 bytes would exceed/],
+  [
+    "resize",
+    /bombs: resize refused: RangeError: Array buffer allocation failed: 16777216 bytes would exceed/,
+  ],
+  [
+    "reserve",
+    /bombs: reserve refused: RangeError: Array buffer allocation failed: 4294967296 bytes would exceed/,
+  ],
+  // The length is read once: its valueOf said 0, so 0 bytes is what it got.
+  ["strlen", /bombs: strlen got nothing \(64 kept, 0 bytes\)/],
+  [
+    "waiters",
+    /bombs: waiters refused: RangeError: too many pending Atomics.waitAsync waiters \(at most 4096\)/,
+  ],
+];
+
+describe("a guest that bombs the host's memory", () => {
+  it.each(cases)("%s: is refused or stopped at its bound; the host lives on", async (mode, outcome) => {
+    const d = s.hv.createDomain({
+      name: `bombs-${mode}`,
+      memoryMiB: 8,
+      program: hostileGuest("bombs"),
+      rings: false,
+      cmdline: `mode=${mode}`,
+    });
+    const { reason, why } = await shutdownOf(s.hv, d.domid);
+    const log = s.hv.consoleLog(d.domid);
+    expect(log).not.toContain("went through");
+    if (outcome === "stopped") {
+      expect(reason, log).toBe(3);
+      // Stopped by the gate's measurement, the memory watch, or a refused allocation that killed it.
+      if (why) expect(why).toMatch(/^out of memory: /);
+      else expect(log).toMatch(/refused: RangeError: Array buffer allocation failed/);
+    } else expect(log).toMatch(outcome);
+    s.hv.destroyDomain(d.domid);
+    await healthy(s);
+  });
+});
