@@ -37,7 +37,8 @@ export class MachineTransport implements HypercallTransport {
       args[3] ?? 0n,
       args[4] ?? 0n,
     );
-    this.memory.deliver(this.machine.takeMail());
+    const mail = this.machine.takeMail();
+    if (mail.length > 0) this.memory.deliver(mail);
     return r;
   }
 }

@@ -144,8 +144,15 @@ export function earlyConsole(machine: PvkitMachine) {
   return { log: write, info: write, warn: write, error: write, debug: write };
 }
 
-/** performance.now(), from the machine's (coarse) TSC: milliseconds since the realm started. */
-export function coarsePerformance(machine: PvkitMachine) {
-  const t0 = machine.rdtsc();
-  return { now: () => Number(machine.rdtsc() - t0) / 1e6, timeOrigin: 0 };
+/**
+ * performance.now() at the machine's TSC resolution (rounded up, like rdtsc): milliseconds since the
+ * realm started. `hostNow` is the host's performance.now, captured before lockdown.
+ */
+export function coarsePerformance(hostNow: () => number, resolutionNs: number) {
+  const t0 = hostNow();
+  const res = resolutionNs / 1e6;
+  return {
+    now: res > 0 ? () => Math.ceil((hostNow() - t0) / res) * res : () => hostNow() - t0,
+    timeOrigin: 0,
+  };
 }

@@ -12,10 +12,13 @@ import { TrapTransport } from "./trap.ts";
 
 const NO_MAIL: readonly MachineMail[] = Object.freeze([]);
 
-/** A 64-bit register value: bigints only (a Proxy or object must not run code inside a trap). */
+/**
+ * A 64-bit register value: bigints only (a Proxy or object must not run code inside a trap). The
+ * register block is a BigUint64Array, which takes any bigint modulo 2^64, as a register would.
+ */
 function reg(v: unknown): bigint {
   if (typeof v !== "bigint") throw new TypeError("hypercall arguments are 64-bit registers: pass bigints");
-  return BigInt.asUintN(64, v);
+  return v;
 }
 
 function opNumber(v: unknown): number {

@@ -24,6 +24,9 @@ export interface RealmInput {
   host: HostFunctions;
   /** Wraps every call from the host's event loop into guest code. */
   enter: (run: () => void) => void;
+  /** The host's performance.now and the TSC resolution the realm's clock keeps to. */
+  hostNow: () => number;
+  tscResolutionNs: number;
 }
 
 /** Freezes the worker's intrinsics. Options are explicit: SES would otherwise read LOCKDOWN_* env. */
@@ -43,9 +46,9 @@ export function lockdownWorker(): void {
     domainTaming: "safe",
     evalTaming: "safe-eval",
   });
-  // SES leaves these two out of compartments (timing channels) and so does not freeze them; a domU
-  // needs both for its shared memory, and the supervisor uses them too: freeze them for everyone.
-  harden(Atomics);
+  // SES leaves SharedArrayBuffer out of compartments (a timing channel) and so does not freeze it; a
+  // domU's frames are SharedArrayBuffers, whose prototype the supervisor shares: freeze it. (The
+  // realm's Atomics is a copy made by guestAtomics(), so the supervisor's own stays as it is.)
   harden(SharedArrayBuffer);
 }
 
@@ -67,7 +70,7 @@ export async function runImage(o: RealmInput): Promise<void> {
     // a guest has anyway through its shared memory; programs need them.
     Float32Array,
     Float64Array,
-    performance: harden(coarsePerformance(o.machine)),
+    performance: harden(coarsePerformance(o.hostNow, o.tscResolutionNs)),
     console: harden(earlyConsole(o.machine)),
     ...harden(timers),
   };

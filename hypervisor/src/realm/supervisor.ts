@@ -14,6 +14,7 @@ import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { MACHINE_GLOBAL } from "@pvkit/abi/machine";
 import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } from "./boot-data.ts";
+import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
 import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, statusViews } from "./status.ts";
@@ -23,6 +24,7 @@ const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);
 const memoryUsage = process.memoryUsage.bind(process);
+const hostNow = performance.now.bind(performance);
 let crashed = false;
 
 /** One line for anything a guest may throw (its getters may throw too). */
@@ -85,6 +87,7 @@ async function runTrusted(): Promise<void> {
 }
 
 async function runRealm(): Promise<void> {
+  installSpecFreeze(); // before SES loads: it hardens with whatever Object.freeze is then
   const MiB = 1024 * 1024;
   const status = statusViews(boot.status).words;
   const gate = installAllocationGate({
@@ -119,6 +122,8 @@ async function runRealm(): Promise<void> {
     machine,
     image: boot.image!,
     host,
+    hostNow,
+    tscResolutionNs: boot.tscResolutionNs,
     enter: (run) => {
       Atomics.add(status, CHECKPOINTS, 1);
       gate.tick();

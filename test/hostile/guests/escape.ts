@@ -193,7 +193,36 @@ export default async function main(k: KernelHandle): Promise<void> {
     return extra.length ? extra.join(",") : undefined;
   });
 
-  // 8. Time: no fine-grained clock.
+  // 8. Everything reachable from the global object — every intrinsic, every endowment, their
+  //    prototypes, methods and accessors — is frozen (the supervisor shares them all).
+  attempt("an unfrozen object reachable from the global object", () => {
+    const seen = new Set<unknown>([globalThis]);
+    const todo: [unknown, string][] = Reflect.ownKeys(globalThis).map((k) => [
+      Reflect.getOwnPropertyDescriptor(globalThis, k)?.value,
+      String(k),
+    ]);
+    const unfrozen: string[] = [];
+    while (todo.length > 0) {
+      const [v, path] = todo.pop()!;
+      if (v === null || (typeof v !== "object" && typeof v !== "function") || seen.has(v)) continue;
+      seen.add(v);
+      if (!Object.isFrozen(v)) unfrozen.push(path);
+      todo.push([Object.getPrototypeOf(v), `${path}.__proto__`]);
+      for (const k of Reflect.ownKeys(v as object)) {
+        const d = Reflect.getOwnPropertyDescriptor(v as object, k);
+        for (const [part, x] of [
+          ["", d?.value],
+          [" get", d?.get],
+          [" set", d?.set],
+        ] as const)
+          todo.push([x, `${path}.${String(k)}${part}`]);
+      }
+    }
+    report["objects walked"] = `blocked: got ${seen.size}`;
+    return unfrozen.length > 0 ? unfrozen.slice(0, 5).join(", ") : undefined;
+  });
+
+  // 9. Time: no fine-grained clock.
   attempt("rdtsc resolution finer than 100 µs", () => {
     const t = (machine.rdtsc as () => bigint)();
     return t % 100_000n === 0n ? undefined : t;
