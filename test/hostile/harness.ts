@@ -76,30 +76,6 @@ export async function healthy(s: Stage): Promise<void> {
   expect(s.bystander.state).toBe("running");
 }
 
-/** The JSON lines a guest printed on its console_io log (rings off: the kernel prints there). */
-export function reports(hv: Hypervisor, domid: number): Record<string, unknown>[] {
-  return hv
-    .consoleLog(domid)
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** Resolves with `domid`'s shutdown (reason and why); rejects only on the hang guard. */
-export function shutdownOf(hv: Hypervisor, domid: number, guardMs = 60_000) {
-  const d = hv.domains.get(domid);
-  if (d?.state === "shutdown") return Promise.resolve({ reason: d.shutdownReason!, why: d.crashReason });
-  return new Promise<{ reason: number; why?: string }>((resolve, reject) => {
-    const t = setTimeout(
-      () => reject(new Error(`domain ${domid} did not shut down:\n${hv.consoleLog(domid)}`)),
-      guardMs,
-    );
-    const on = (e: { domid: number; state: string; reason: number; why?: string }) => {
-      if (e.domid !== domid || e.state !== "shutdown") return;
-      clearTimeout(t);
-      hv.off("domain", on);
-      resolve(e);
-    };
-    hv.on("domain", on);
-  });
-}
+// The JSON lines a guest printed on console_io (rings off: the kernel prints there), and a domain's
+// shutdown: the same helpers the hypervisor's own integration tests use.
+export { reports, shutdownOf } from "../hypervisor/helpers.ts";

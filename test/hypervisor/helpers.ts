@@ -7,29 +7,34 @@ export function boot(o: HypervisorOptions = {}): Hypervisor {
   return new Hypervisor(o).boot();
 }
 
-/** Resolves with the shutdown event of `domid` (or rejects after `ms`). */
+/**
+ * Resolves with `domid`'s shutdown (reason and why). The deadline is only a hang guard: it rejects
+ * with every domain's state and console, to show what hung.
+ */
 export function shutdownOf(
   hv: Hypervisor,
   domid: number,
-  ms = 15_000,
+  ms = 60_000,
 ): Promise<{ reason: number; why?: string }> {
   const d = hv.domains.get(domid);
   if (d?.state === "shutdown")
     return Promise.resolve({ reason: d.shutdownReason!, ...(d.crashReason ? { why: d.crashReason } : {}) });
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
+      hv.off("domain", on);
       const all = [...hv.domains.values()].map(
         (x) =>
           `dom${x.domid} ${x.state} ${x.shutdownReason ?? ""} ${x.crashReason ?? ""} inflight=${x.vcpu.inFlight} trap=${Atomics.load(x.vcpu.words, 0)}: ${hv.consoleLog(x.domid)}`,
       );
       reject(new Error(`domain ${domid} did not shut down in ${ms} ms:\n${all.join("\n")}`));
     }, ms);
-    hv.on("domain", (e: { domid: number; state: string; reason: number; why?: string }) => {
-      if (e.domid === domid && e.state === "shutdown") {
-        clearTimeout(t);
-        resolve(e);
-      }
-    });
+    const on = (e: { domid: number; state: string; reason: number; why?: string }) => {
+      if (e.domid !== domid || e.state !== "shutdown") return;
+      clearTimeout(t);
+      hv.off("domain", on);
+      resolve(e);
+    };
+    hv.on("domain", on);
   });
 }
 

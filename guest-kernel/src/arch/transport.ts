@@ -8,6 +8,17 @@ import type { HypercallTransport } from "@pvkit/abi";
 import type { PvkitMachine } from "@pvkit/abi/machine";
 import type { PhysMemory } from "./memory.ts";
 
+type Registers = [bigint, bigint, bigint, bigint, bigint];
+
+/** The five argument registers (missing ones are zero). */
+const registers = (a: readonly bigint[]): Registers => [
+  a[0] ?? 0n,
+  a[1] ?? 0n,
+  a[2] ?? 0n,
+  a[3] ?? 0n,
+  a[4] ?? 0n,
+];
+
 export class MachineTransport implements HypercallTransport {
   constructor(
     private readonly machine: PvkitMachine,
@@ -15,30 +26,18 @@ export class MachineTransport implements HypercallTransport {
     readonly scratch: { addr: number; size: number },
   ) {}
 
-  trap(op: number, args: readonly bigint[]): bigint {
-    const r = this.machine.trap(
-      op,
-      args[0] ?? 0n,
-      args[1] ?? 0n,
-      args[2] ?? 0n,
-      args[3] ?? 0n,
-      args[4] ?? 0n,
-    );
-    this.memory.deliver(this.machine.takeMail());
-    return r;
-  }
-
-  async trapAsync(op: number, args: readonly bigint[]): Promise<bigint> {
-    const r = await this.machine.trapAsync(
-      op,
-      args[0] ?? 0n,
-      args[1] ?? 0n,
-      args[2] ?? 0n,
-      args[3] ?? 0n,
-      args[4] ?? 0n,
-    );
+  /** Takes what the hypervisor handed over during the trap that just returned `r`. */
+  private taken<T>(r: T): T {
     const mail = this.machine.takeMail();
     if (mail.length > 0) this.memory.deliver(mail);
     return r;
+  }
+
+  trap(op: number, args: readonly bigint[]): bigint {
+    return this.taken(this.machine.trap(op, ...registers(args)));
+  }
+
+  async trapAsync(op: number, args: readonly bigint[]): Promise<bigint> {
+    return this.taken(await this.machine.trapAsync(op, ...registers(args)));
   }
 }

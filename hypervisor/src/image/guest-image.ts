@@ -13,6 +13,7 @@ import { existsSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, isAbsolute, join, relative } from "node:path";
 import { build, type BuildOptions, type Message } from "esbuild";
+import { TYPED_ARRAYS } from "../realm/gate.ts";
 import { guestResolver } from "./guest-resolver.ts";
 
 /** The repository root (this file is hypervisor/src/image/guest-image.ts). */
@@ -81,17 +82,7 @@ const GLOBAL_NAMES = [
   "SharedArrayBuffer",
   "DataView",
   "Atomics",
-  "Int8Array",
-  "Uint8Array",
-  "Uint8ClampedArray",
-  "Int16Array",
-  "Uint16Array",
-  "Int32Array",
-  "Uint32Array",
-  "Float32Array",
-  "Float64Array",
-  "BigInt64Array",
-  "BigUint64Array",
+  ...TYPED_ARRAYS.filter((n) => n !== "Float16Array"),
   "parseInt",
   "parseFloat",
   "isNaN",

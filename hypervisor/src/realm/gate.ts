@@ -52,7 +52,8 @@ export interface Gate {
   readonly total: () => number;
 }
 
-const TYPED_ARRAYS = [
+/** Every typed-array constructor the language has (Float16Array where the engine has it). */
+export const TYPED_ARRAYS = [
   "Int8Array",
   "Uint8Array",
   "Uint8ClampedArray",
