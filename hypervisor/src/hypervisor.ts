@@ -113,7 +113,8 @@ export class Hypervisor extends EventEmitter {
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
     this.evtchn = new EventChannels(evtchnHost(this));
     this.gnttab = new GrantTables(gnttabHost(this), { maxFrames: MAX_GRANT_FRAMES });
-    this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args));
+    // The doorbell is a frame of the hypervisor's own (incarnation 0): every worker gets it.
+    this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args), this.frames.alloc(0)!);
     this.memoryWatch = new MemoryWatch({
       boundOf: (d) => this.jsLimitBytes(d),
       workersStarted: () => this.workersStarted,
@@ -129,7 +130,6 @@ export class Hypervisor extends EventEmitter {
 
   /** Starts trap service and the CPU watchdog; pre-fills the frame pool. */
   boot(): this {
-    this.frames.prefill(1024);
     this.trap.start();
     this.watchdog = setInterval(() => this.sampleCpu(), Math.min(250, this.hangTimeoutMs / 4));
     this.watchdog.unref();
@@ -172,10 +172,13 @@ export class Hypervisor extends EventEmitter {
     const admitted = this.memory.reserve(d.uid, maxPages);
     if (admitted < 0) return admitted;
     d.sharedInfo = this.frames.alloc(d.uid);
-    if (!d.sharedInfo) {
+    const vcpuPage = this.frames.alloc(d.uid);
+    if (!d.sharedInfo || !vcpuPage) {
+      this.frames.retireOwned(d.uid);
       this.memory.release(d.uid);
       return -12;
     }
+    d.attachVcpu(vcpuPage);
     this.clock.publish(new DataView(d.sharedInfo.buffer));
     this.domains.set(domid, d);
     this.trap.add(d.vcpu);
@@ -349,13 +352,13 @@ export class Hypervisor extends EventEmitter {
             ...(d.kernelUrl ? { kernel: d.kernelUrl } : {}),
           });
       if (!d.alive) return; // destroyed or shut down while its image was built
-      this.memory.handAtBoot(d);
+      this.memory.handAtBoot(d, this.trap.doorbellFrame);
       this.workersStarted++;
       startWorker(
         d,
         {
           supervisor,
-          doorbell: this.trap.doorbell.buffer as SharedArrayBuffer,
+          doorbell: this.trap.doorbellFrame.buffer,
           ...(image ? { image } : {}),
           tsxApi: TSX_API_URL,
           jsLimitBytes: this.jsLimitBytes(d),

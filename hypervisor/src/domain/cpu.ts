@@ -15,7 +15,7 @@
  */
 import type { EventLoopUtilization } from "node:perf_hooks";
 import type { Worker } from "node:worker_threads";
-import { SLEEPING_SINCE, SLEPT_NS } from "../realm/status.ts";
+import { SLEEPING_SINCE, SLEPT_NS } from "../realm/vcpu-page.ts";
 
 /** Utilization at or above which a tick counts as busy. */
 export const BUSY = 0.98;

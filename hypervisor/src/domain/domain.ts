@@ -44,7 +44,8 @@ export class Domain {
    */
   readonly uid = ++incarnations;
   readonly p2m = new Map<number, Frame>();
-  readonly vcpu: Vcpu;
+  /** Its one vCPU, made once the hypervisor has given it a page (attachVcpu). */
+  vcpu!: Vcpu;
   /** Real CPU use of its worker, and the busy streak the watchdog watches. */
   readonly cpu = new CpuAccount();
   readonly console = new ConsoleLog();
@@ -85,7 +86,11 @@ export class Domain {
     this.name = cfg.name;
     this.maxPages = cfg.maxPages;
     this.privileged = cfg.privileged;
-    this.vcpu = new Vcpu(this, 0);
+  }
+
+  /** Gives the domain its vCPU, over `page` (a machine frame the hypervisor allocated for it). */
+  attachVcpu(page: Frame): void {
+    this.vcpu = new Vcpu(this, 0, page);
   }
 
   get pages(): number {

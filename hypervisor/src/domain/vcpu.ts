@@ -1,22 +1,23 @@
 /**
- * A virtual CPU: its trap register block (pvkit_vcpu_regs in a SharedArrayBuffer shared with the
- * domain's worker), what it is waiting for and its timers. The trap service reads the block only
+ * A virtual CPU: its page (realm/vcpu-page.ts: the trap register block pvkit_vcpu_regs and the
+ * supervisor's status block, one machine frame shared with the domain's worker), what it is waiting
+ * for and its timers. The trap service reads the block only
  * while `state` is TRAPPED; anything in it may have been written by the worker at any moment, so it
  * is read once and checked (the dispatcher validates every argument). CPU time is the domain's real
  * event-loop activity (cpu.ts), not the time between traps.
  */
-import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD, PvkitVcpuRegs } from "@pvkit/abi/layout";
-import { STATUS_BYTES, statusViews } from "../realm/status.ts";
+import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD } from "@pvkit/abi/layout";
+import type { Frame } from "../gnttab/host.ts";
+import { vcpuPageViews } from "../realm/vcpu-page.ts";
 import type { HostTimer } from "../time/host-timer.ts";
 import type { Domain } from "./domain.ts";
 
 export class Vcpu {
-  readonly regs = new SharedArrayBuffer(PvkitVcpuRegs.size);
-  readonly words = new Int32Array(this.regs);
-  readonly big = new BigUint64Array(this.regs);
-  /** The supervisor's status block (realm/status.ts): sleep in traps, checkpoints, measured memory. */
-  readonly status = new SharedArrayBuffer(STATUS_BYTES);
-  readonly statusViews = statusViews(this.status);
+  /** The register block, as 32-bit words and as 64-bit registers. */
+  readonly words: Int32Array;
+  readonly big: BigUint64Array;
+  /** The supervisor's status block: sleep in traps, checkpoints, measured memory, thread id. */
+  readonly statusViews: { big: BigInt64Array; words: Int32Array };
   /** A call the handler is still working on (SCHEDOP_block, SCHEDOP_poll). */
   inFlight = false;
   /** Resolves a blocked SCHEDOP_block/poll when an event arrives. */
@@ -32,10 +33,17 @@ export class Vcpu {
   /** The guest's wake-request counter as last seen (regs.doorbell). */
   wakeRequests = 0;
 
+  /** @param page the vCPU's page, a machine frame the hypervisor owns (realm/vcpu-page.ts). */
   constructor(
     readonly domain: Domain,
     readonly id: number,
-  ) {}
+    readonly page: Frame,
+  ) {
+    const v = vcpuPageViews(page.buffer);
+    this.words = v.words;
+    this.big = v.big;
+    this.statusViews = v.status;
+  }
 
   /** Argument register i (0-based). */
   arg(i: number): bigint {

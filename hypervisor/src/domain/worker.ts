@@ -1,8 +1,8 @@
 /**
  * Starting a domain's vCPU: a worker_threads Worker (its own V8 isolate and heap, capped by
- * resourceLimits) that runs the supervisor script (hypervisor/src/realm). The hypervisor passes shared
- * memory only — the domain's frames, its shared_info frame, the vCPU's register block, the machine
- * doorbell and a MessagePort for frames handed over later — plus, for a domU, its guest image. A domU
+ * resourceLimits) that runs the supervisor script (hypervisor/src/realm). The hypervisor passes views of
+ * machine frames only — the domain's frames, its shared_info frame, the vCPU's page, the machine
+ * doorbell — a MessagePort for frames handed over later, and, for a domU, its guest image. A domU
  * worker gets an empty environment and no Node flags of the host's: nothing of the host's
  * configuration reaches it.
  */
@@ -24,6 +24,7 @@ export interface WorkerEvents {
 
 export interface WorkerSpec {
   supervisor: string;
+  /** The machine doorbell's frame (the hypervisor's own view: workers must share its backing store). */
   doorbell: SharedArrayBuffer;
   /** domU: the guest image. */
   image?: { code: string; name: string };
@@ -52,9 +53,8 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     privileged: d.privileged,
     frames,
     sharedInfo: d.sharedInfo!.buffer,
-    regs: d.vcpu.regs,
+    vcpuPage: d.vcpu.page.buffer,
     doorbell: spec.doorbell,
-    status: d.vcpu.status,
     startInfoPfn: d.startInfoPfn,
     maxPages: d.maxPages,
     mode: d.privileged ? "trusted" : "realm",

@@ -1,6 +1,7 @@
 /**
- * The machine frame table: every 4 KiB frame of the machine is its own SharedArrayBuffer, numbered by
- * its mfn. A domain can only touch the frames it was handed, so isolation is V8's, not a convention.
+ * The machine frame table: every 4 KiB frame of the machine (arena.ts: one shared memfd, so cell
+ * processes see it too) is handed out as a SharedArrayBuffer of that frame alone, numbered by its mfn.
+ * A domain can only touch the frames it was handed, so isolation is V8's, not a convention.
  *
  * A SharedArrayBuffer handed to a worker can never be taken back: only the worker's death ends its
  * access. So the table remembers, for every frame, its *holders* — the domains (by incarnation, see
@@ -9,13 +10,14 @@
  * using while others still hold it is *retired*: it stays out of the pool, counted against every
  * holder's exposure, until they die.
  *
- * Rule: call handedTo() whenever a frame's buffer is posted to a worker, and holderGone() when that
- * worker has exited. Creating a SharedArrayBuffer costs microseconds, so a pool of zeroed frames is
- * kept topped up off the hot path.
+ * Rule: call handedTo() whenever a frame is handed to a worker, and holderGone() when that worker has
+ * exited. A frame that goes back to the pool is punched out of the arena: the host gets its memory
+ * back and the next owner finds it zeroed.
  */
 import type { Frame } from "../gnttab/host.ts";
+import { MachineArena, PAGE_SIZE } from "./arena.ts";
 
-export const PAGE_SIZE = 4096;
+export { PAGE_SIZE };
 
 interface FrameInfo {
   readonly frame: Frame;
@@ -26,9 +28,14 @@ interface FrameInfo {
 }
 
 export class FrameTable {
+  /** The machine's memory: frame mfn is its mfn-th page (mfn 0 is never handed out). */
+  readonly arena: MachineArena;
   /** Frames out of the pool: in use or retired. */
   private readonly frames = new Map<number, FrameInfo>();
-  private readonly pool: Frame[] = [];
+  /** The hypervisor's own view of every frame ever used, by mfn (made once). */
+  private readonly views = new Map<number, Frame>();
+  /** Free mfns below nextMfn, zeroed (punched). */
+  private readonly pool: number[] = [];
   /** Frames in use, by owner. */
   private readonly owned = new Map<number, Set<FrameInfo>>();
   /** Frames each live holder holds (its exposure). */
@@ -36,18 +43,13 @@ export class FrameTable {
   /** Retired frames with exactly one holder, by that holder: it may have them back. */
   private readonly soleRetired = new Map<number, Set<FrameInfo>>();
   private nextMfn = 1;
-  private refilling = false;
   /** Frames scrubbed and returned to the pool after their last holder died (a statistic). */
   recycled = 0;
 
-  /**
-   * @param maxFrames the machine's memory in frames: allocation beyond it fails (-ENOMEM upstream).
-   * @param poolTarget how many zeroed frames to keep ready.
-   */
-  constructor(
-    readonly maxFrames: number,
-    private readonly poolTarget = 2048,
-  ) {}
+  /** @param maxFrames the machine's memory in frames: allocation beyond it fails (-ENOMEM upstream). */
+  constructor(readonly maxFrames: number) {
+    this.arena = new MachineArena(maxFrames + 1);
+  }
 
   /** Frames out of the pool (in use or retired). */
   get allocated(): number {
@@ -58,18 +60,22 @@ export class FrameTable {
     return this.maxFrames - this.frames.size;
   }
 
-  private fresh(): Frame {
-    return { mfn: this.nextMfn++, buffer: new SharedArrayBuffer(PAGE_SIZE) };
+  /** The frame record for `mfn`, with the hypervisor's view of it. */
+  private frame(mfn: number): Frame {
+    let f = this.views.get(mfn);
+    if (!f) this.views.set(mfn, (f = { mfn, buffer: this.arena.view(mfn) }));
+    return f;
   }
 
   /** A zeroed frame for incarnation `owner`, or undefined when the machine is out of memory. */
   alloc(owner: number): Frame | undefined {
     if (this.frames.size >= this.maxFrames) return undefined;
-    const frame = this.pool.pop() ?? this.fresh();
+    const mfn = this.pool.pop() ?? (this.nextMfn <= this.maxFrames ? this.nextMfn++ : undefined);
+    if (mfn === undefined) return undefined;
+    const frame = this.frame(mfn);
     const info: FrameInfo = { frame, owner, holders: new Set() };
     this.frames.set(frame.mfn, info);
     this.own(info, owner);
-    if (this.pool.length < this.poolTarget / 4) this.scheduleRefill();
     return frame;
   }
 
@@ -83,7 +89,7 @@ export class FrameTable {
     if (!info) return undefined;
     set!.delete(info);
     this.own(info, owner);
-    new Uint8Array(info.frame.buffer).fill(0);
+    this.arena.release(info.frame.mfn); // scrubbed: its old contents were the same domain's anyway
     return info.frame;
   }
 
@@ -160,11 +166,6 @@ export class FrameTable {
     return this.frames.get(mfn)?.frame;
   }
 
-  /** Fills the pool up front (at boot), so the first domains are built from it. */
-  prefill(n = this.poolTarget): void {
-    while (this.pool.length < n) this.pool.push(this.fresh());
-  }
-
   private own(info: FrameInfo, owner: number): void {
     info.owner = owner;
     let set = this.owned.get(owner);
@@ -178,9 +179,9 @@ export class FrameTable {
     this.unindexSole(info);
     if (info.holders.size === 0) {
       this.frames.delete(info.frame.mfn);
-      new Uint8Array(info.frame.buffer).fill(0);
+      this.arena.release(info.frame.mfn);
       this.recycled++;
-      if (this.pool.length < this.poolTarget) this.pool.push(info.frame);
+      this.pool.push(info.frame.mfn);
       return;
     }
     this.indexSole(info);
@@ -198,16 +199,5 @@ export class FrameTable {
     if (info.holders.size !== 1) return;
     const [h] = info.holders;
     this.soleRetired.get(h!)?.delete(info);
-  }
-
-  private scheduleRefill(): void {
-    if (this.refilling) return;
-    this.refilling = true;
-    setImmediate(() => {
-      this.refilling = false;
-      // Refill in slices so a burst never blocks trap service for long.
-      for (let i = 0; i < 256 && this.pool.length < this.poolTarget; i++) this.pool.push(this.fresh());
-      if (this.pool.length < this.poolTarget) this.scheduleRefill();
-    }).unref();
   }
 }

@@ -14,6 +14,7 @@
 import { ENOMEM } from "@pvkit/abi/layout";
 import type { Domain } from "../domain/domain.ts";
 import type { Frame } from "../gnttab/host.ts";
+import type { HandOver } from "../realm/boot-data.ts";
 import { FrameTable } from "./frames.ts";
 
 export const PAGES_PER_MIB = 256;
@@ -92,16 +93,18 @@ export class MachineMemory {
    * Posts `msg` (which carries `frames`' buffers) to `d`'s worker, and records the hand-over. A
    * domain without a worker yet gets nothing now: its worker receives its P2M when it starts.
    */
-  handOver(d: Domain, frames: readonly Frame[], msg: object): void {
+  handOver(d: Domain, frames: readonly Frame[], msg: HandOver): void {
     if (!d.port) return;
     for (const f of frames) this.frames.handedTo(f, d.uid);
     d.port.postMessage(msg);
     d.vcpu.mail();
   }
 
-  /** Records the frames a starting worker receives in its boot data. */
-  handAtBoot(d: Domain): void {
+  /** Records the frames a starting worker receives in its boot data (the doorbell among them). */
+  handAtBoot(d: Domain, doorbell: Frame): void {
     for (const f of d.p2m.values()) this.frames.handedTo(f, d.uid);
     if (d.sharedInfo) this.frames.handedTo(d.sharedInfo, d.uid);
+    this.frames.handedTo(d.vcpu.page, d.uid);
+    this.frames.handedTo(doorbell, d.uid);
   }
 }

@@ -25,7 +25,7 @@
  */
 import type { Domain } from "../domain/domain.ts";
 import { readFileSync } from "node:fs";
-import { CHECKPOINTS, MEASURED_KIB, SLEEPING_SINCE, THREAD_ID } from "../realm/status.ts";
+import { CHECKPOINTS, MEASURED_KIB, SLEEPING_SINCE, THREAD_ID } from "../realm/vcpu-page.ts";
 
 const MiB = 1024 * 1024;
 /** Page faults (4 KiB each) a suspect must take between two ticks to be the one growing the host. */

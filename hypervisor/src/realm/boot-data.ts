@@ -8,14 +8,17 @@
 export interface SupervisorBoot {
   domid: number;
   privileged: boolean;
-  /** Frames by pfn (holes are null). */
+  /**
+   * Frames by pfn (holes are null). Every buffer here is a view of one machine frame made by the
+   * process that runs the worker and passed on, never made again in the worker: V8's Atomics.notify
+   * finds a waiter only through the same backing store it waits on.
+   */
   frames: (SharedArrayBuffer | null)[];
   sharedInfo: SharedArrayBuffer;
-  /** The vCPU's register block and the machine doorbell: the supervisor's alone, never the realm's. */
-  regs: SharedArrayBuffer;
+  /** The vCPU's page (registers and status: realm/vcpu-page.ts) and the machine doorbell's frame:
+   * the supervisor's alone, never the realm's. */
+  vcpuPage: SharedArrayBuffer;
   doorbell: SharedArrayBuffer;
-  /** The supervisor's status block for the hypervisor (realm/trap.ts: time asleep in traps). */
-  status: SharedArrayBuffer;
   startInfoPfn: number;
   maxPages: number;
   /** "realm": a domU, no host authority. "trusted": dom0, the host's own Node. */
@@ -34,6 +37,9 @@ export interface SupervisorBoot {
   /** realm: rdtsc() is rounded up to a multiple of this many ns (0: exact). */
   tscResolutionNs: number;
 }
+
+/** What the hypervisor hands a running domain later (populate_physmap, grant maps...), over its port. */
+export type { MachineMail as HandOver } from "@pvkit/abi/machine";
 
 /** Messages a supervisor posts to the hypervisor (at most one crash report, then it exits). */
 export type SupervisorReport = { t: "crash"; reason: string };

@@ -46,7 +46,7 @@ export function buildMachine(
   const drain = () => {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) mail.push(m.message);
   };
-  const transport = new TrapTransport(boot.regs, boot.doorbell, boot.status, hrtime, drain, onTrap);
+  const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap);
   const res = BigInt(Math.max(0, Math.floor(boot.tscResolutionNs)));
   const machine: PvkitMachine = {
     domid: boot.domid,

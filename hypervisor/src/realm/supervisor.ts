@@ -17,9 +17,10 @@ import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } fro
 import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
-import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, statusViews } from "./status.ts";
+import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, vcpuPageViews } from "./vcpu-page.ts";
 
 const { boot, port } = workerData as { boot: SupervisorBoot; port: MessagePort };
+const status = vcpuPageViews(boot.vcpuPage).status.words;
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);
@@ -52,7 +53,7 @@ process.on("uncaughtException", (e) => crash(`uncaught ${describe(e)}`));
 // This thread's OS id, so the hypervisor can read its page faults (/proc/self/task/<tid>/stat).
 try {
   const tid = Number(readlinkSync("/proc/thread-self").split("/")[2]);
-  if (Number.isInteger(tid)) Atomics.store(statusViews(boot.status).words, THREAD_ID, tid);
+  if (Number.isInteger(tid)) Atomics.store(status, THREAD_ID, tid);
 } catch {
   /* not Linux: the memory watch does without */
 }
@@ -89,7 +90,6 @@ async function runTrusted(): Promise<void> {
 async function runRealm(): Promise<void> {
   installSpecFreeze(); // before SES loads: it hardens with whatever Object.freeze is then
   const MiB = 1024 * 1024;
-  const status = statusViews(boot.status).words;
   const gate = installAllocationGate({
     limitBytes: boot.jsLimitBytes,
     measure: () => {

@@ -8,7 +8,7 @@
  * block or the doorbell, only the trap functions of its machine. Rule: one call in flight per vCPU;
  * a new call while an async one (SCHEDOP_block) waits ends that wait first, as an interrupt ends hlt.
  */
-import { CHECKPOINTS, SLEEPING_SINCE, SLEPT_NS, statusViews } from "./status.ts";
+import { CHECKPOINTS, SLEEPING_SINCE, SLEPT_NS, vcpuPageViews } from "./vcpu-page.ts";
 import {
   PVKIT_TRAP_DOORBELL_WORD,
   PVKIT_TRAP_DONE,
@@ -38,18 +38,22 @@ export class TrapTransport {
    * @param onMail called after a trap when the hypervisor posted frames to the worker's port.
    * @param onTrap called after every trap (bookkeeping that must not wait for the event loop).
    */
+  /**
+   * @param vcpuPage the vCPU's page (registers and status block, vcpu-page.ts)
+   * @param doorbell the frame whose first word is the machine doorbell
+   */
   constructor(
-    regs: SharedArrayBuffer,
+    vcpuPage: SharedArrayBuffer,
     doorbell: SharedArrayBuffer,
-    status: SharedArrayBuffer,
     private readonly hrtime: () => bigint,
     private readonly onMail: () => void,
     private readonly onTrap: () => void = () => undefined,
   ) {
-    this.words = new Int32Array(regs);
-    this.big = new BigUint64Array(regs);
-    this.doorbell = new Int32Array(doorbell);
-    ({ big: this.status, words: this.statusWords } = statusViews(status));
+    const v = vcpuPageViews(vcpuPage);
+    this.words = v.words;
+    this.big = v.big;
+    this.doorbell = new Int32Array(doorbell, 0, 1);
+    ({ big: this.status, words: this.statusWords } = v.status);
   }
 
   /** Sleeps until the hypervisor posts a result (or 100 ms pass), recording the time asleep. */

@@ -8,6 +8,7 @@
 import { PVKIT_TRAP_DONE, PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
 import type { HandlerResult } from "@pvkit/abi";
 import type { Vcpu } from "../domain/vcpu.ts";
+import type { Frame } from "../gnttab/host.ts";
 
 /** How long to keep polling after the last trap before sleeping (µs). */
 export const SPIN_US = 50;
@@ -17,15 +18,21 @@ const BATCH = 256;
 export type Dispatch = (vcpu: Vcpu, op: number, args: bigint[]) => HandlerResult;
 
 export class TrapService {
-  /** The machine-wide doorbell: guests add 1 and notify after trapping. */
-  readonly doorbell = new Int32Array(new SharedArrayBuffer(4));
+  /** The machine-wide doorbell (word 0 of a machine frame): guests add 1 and notify after trapping. */
+  readonly doorbell: Int32Array;
   private readonly vcpus = new Set<Vcpu>();
   private running = false;
   private stopped = false;
   /** Served traps, for benchmarks and `pvkit top`. */
   served = 0;
 
-  constructor(private readonly dispatch: Dispatch) {}
+  /** @param doorbellFrame a machine frame whose first word is the doorbell, handed to every worker. */
+  constructor(
+    private readonly dispatch: Dispatch,
+    readonly doorbellFrame: Frame,
+  ) {
+    this.doorbell = new Int32Array(doorbellFrame.buffer, 0, 1);
+  }
 
   add(v: Vcpu): void {
     this.vcpus.add(v);

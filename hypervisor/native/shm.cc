@@ -1,0 +1,178 @@
+// pvkit_shm: machine memory that several processes share. The hypervisor's process and its cell
+// processes (where domU workers run) map one memfd — the machine's RAM — and each hands its workers
+// SharedArrayBuffers over single 4 KiB frames of it: a worker can touch only the frames it was handed,
+// as with frames made in one process, but now another process sees the same bytes. Atomics work on
+// them within a process; across processes a waiter sleeps and wakes on a futex (Linux).
+//
+// Rule: an arena is mapped once per process and never unmapped (views point into it); offsets and
+// lengths are checked against the mapping before any view or futex touches it.
+#include <node.h>
+#include <v8.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+using namespace v8;
+
+namespace {
+
+struct Arena {
+  int fd;
+  uint8_t* base;
+  size_t length;
+};
+
+std::mutex arenas_lock;
+std::vector<Arena> arenas;  // by id; never shrinks
+
+void Throw(Isolate* iso, const char* what, int err) {
+  std::string m = std::string(what) + ": " + strerror(err);
+  iso->ThrowException(Exception::Error(String::NewFromUtf8(iso, m.c_str()).ToLocalChecked()));
+}
+
+void ThrowRange(Isolate* iso, const char* m) {
+  iso->ThrowException(Exception::RangeError(String::NewFromUtf8(iso, m).ToLocalChecked()));
+}
+
+bool Integer(const Local<Value>& v, double max, size_t* out) {
+  if (!v->IsNumber()) return false;
+  double d = v.As<Number>()->Value();
+  if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
+  *out = static_cast<size_t>(d);
+  return true;
+}
+
+// create(bytes) -> fd: an anonymous file of `bytes` (sparse: nothing is committed until touched).
+void Create(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  size_t bytes;
+  if (!Integer(a[0], 1ull << 46, &bytes) || bytes % 4096 != 0) return ThrowRange(iso, "arena size");
+  int fd = memfd_create("pvkit-machine-memory", 0);
+  if (fd < 0) return Throw(iso, "memfd_create", errno);
+  if (ftruncate(fd, static_cast<off_t>(bytes)) < 0) {
+    int e = errno;
+    close(fd);
+    return Throw(iso, "ftruncate", e);
+  }
+  a.GetReturnValue().Set(fd);
+}
+
+// map(fd, bytes) -> arena id: the whole file, shared, read-write.
+void MapArena(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  size_t fd, bytes;
+  if (!Integer(a[0], 1 << 30, &fd) || !Integer(a[1], 1ull << 46, &bytes) || bytes == 0)
+    return ThrowRange(iso, "arena fd or size");
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, static_cast<int>(fd), 0);
+  if (p == MAP_FAILED) return Throw(iso, "mmap", errno);
+  std::lock_guard<std::mutex> g(arenas_lock);
+  arenas.push_back({static_cast<int>(fd), static_cast<uint8_t*>(p), bytes});
+  a.GetReturnValue().Set(static_cast<uint32_t>(arenas.size() - 1));
+}
+
+bool Find(Isolate* iso, const Local<Value>& id, Arena* out) {
+  size_t i;
+  std::lock_guard<std::mutex> g(arenas_lock);
+  if (!Integer(id, 1 << 20, &i) || i >= arenas.size()) {
+    ThrowRange(iso, "no such arena");
+    return false;
+  }
+  *out = arenas[i];
+  return true;
+}
+
+// view(id, offset, length) -> a SharedArrayBuffer over [offset, offset + length) of the arena.
+void View(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  Arena ar;
+  if (!Find(iso, a[0], &ar)) return;
+  size_t off, len;
+  if (!Integer(a[1], 1ull << 46, &off) || !Integer(a[2], 1ull << 46, &len) || off % 8 != 0 || len == 0 ||
+      off > ar.length || len > ar.length - off)
+    return ThrowRange(iso, "view outside the arena");
+  // The arena outlives every view: nothing to free when a view is collected.
+  std::unique_ptr<BackingStore> bs =
+      SharedArrayBuffer::NewBackingStore(ar.base + off, len, [](void*, size_t, void*) {}, nullptr);
+  a.GetReturnValue().Set(SharedArrayBuffer::New(iso, std::move(bs)));
+}
+
+// release(id, offset, length): gives the pages back to the host (they read as zeros afterwards).
+void Release(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  Arena ar;
+  if (!Find(iso, a[0], &ar)) return;
+  size_t off, len;
+  if (!Integer(a[1], 1ull << 46, &off) || !Integer(a[2], 1ull << 46, &len) || off % 4096 != 0 ||
+      len % 4096 != 0 || off > ar.length || len > ar.length - off)
+    return ThrowRange(iso, "release outside the arena");
+  if (fallocate(ar.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off),
+                static_cast<off_t>(len)) < 0)
+    return Throw(iso, "fallocate", errno);
+}
+
+// The 32-bit word at byte `off` of a SharedArrayBuffer, checked.
+int32_t* Word(Isolate* iso, const Local<Value>& sabv, const Local<Value>& offv) {
+  if (!sabv->IsSharedArrayBuffer()) {
+    ThrowRange(iso, "not a SharedArrayBuffer");
+    return nullptr;
+  }
+  std::shared_ptr<BackingStore> bs = sabv.As<SharedArrayBuffer>()->GetBackingStore();
+  size_t off;
+  if (!Integer(offv, 1ull << 46, &off) || off % 4 != 0 || off + 4 > bs->ByteLength()) {
+    ThrowRange(iso, "futex word outside the buffer");
+    return nullptr;
+  }
+  return reinterpret_cast<int32_t*>(static_cast<uint8_t*>(bs->Data()) + off);
+}
+
+// wait(sab, byteOffset, expected, timeoutMs) -> "ok" | "not-equal" | "timed-out": FUTEX_WAIT on a
+// shared mapping, so a wake from any process that maps the same memory ends it.
+void Wait(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  int32_t* w = Word(iso, a[0], a[1]);
+  if (!w) return;
+  int32_t expected = a[2]->Int32Value(iso->GetCurrentContext()).FromMaybe(0);
+  double ms = a[3]->IsNumber() ? a[3].As<Number>()->Value() : -1;
+  struct timespec ts;
+  struct timespec* tsp = nullptr;
+  if (ms >= 0) {
+    ts.tv_sec = static_cast<time_t>(ms / 1000);
+    ts.tv_nsec = static_cast<long>((ms - static_cast<double>(ts.tv_sec) * 1000) * 1e6);
+    tsp = &ts;
+  }
+  long r = syscall(SYS_futex, w, FUTEX_WAIT, expected, tsp, nullptr, 0);
+  const char* s = r == 0 ? "ok" : errno == EAGAIN ? "not-equal" : errno == ETIMEDOUT ? "timed-out" : "ok";
+  a.GetReturnValue().Set(String::NewFromUtf8(iso, s).ToLocalChecked());
+}
+
+// wake(sab, byteOffset, count) -> how many waiters were woken, in any process.
+void Wake(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  int32_t* w = Word(iso, a[0], a[1]);
+  if (!w) return;
+  int32_t count = a[2]->Int32Value(iso->GetCurrentContext()).FromMaybe(1);
+  long r = syscall(SYS_futex, w, FUTEX_WAKE, count, nullptr, nullptr, 0);
+  a.GetReturnValue().Set(static_cast<double>(r < 0 ? 0 : r));
+}
+
+}  // namespace
+
+NODE_MODULE_INIT() {
+  NODE_SET_METHOD(exports, "create", Create);
+  NODE_SET_METHOD(exports, "map", MapArena);
+  NODE_SET_METHOD(exports, "view", View);
+  NODE_SET_METHOD(exports, "release", Release);
+  NODE_SET_METHOD(exports, "wait", Wait);
+  NODE_SET_METHOD(exports, "wake", Wake);
+}

@@ -1,0 +1,48 @@
+/**
+ * The native shared-memory addon (hypervisor/native/shm.cc), typed. It maps the machine's memory —
+ * one memfd — in every process that runs domains, hands out SharedArrayBuffers over parts of it, and
+ * sleeps and wakes on futexes, which Atomics.wait/notify cannot do across processes.
+ *
+ * Rule: build it with `pnpm install` (or `pnpm build:native`); loading it is synchronous and throws a
+ * one-line error naming the command when it is missing.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+export interface Shm {
+  /** An anonymous file of `bytes` (sparse) for the machine's memory: its fd. */
+  create(bytes: number): number;
+  /** Maps the whole file in this process (once per process): an arena id. */
+  map(fd: number, bytes: number): number;
+  /** A SharedArrayBuffer over [offset, offset + length) of arena `id` (offset 8-aligned). */
+  view(id: number, offset: number, length: number): SharedArrayBuffer;
+  /** Gives pages back to the host; they read as zeros afterwards (4 KiB-aligned). */
+  release(id: number, offset: number, length: number): void;
+  /** FUTEX_WAIT on the 32-bit word at `byteOffset`: any process may end it with wake(). */
+  wait(
+    sab: SharedArrayBuffer,
+    byteOffset: number,
+    expected: number,
+    timeoutMs?: number,
+  ): "ok" | "not-equal" | "timed-out";
+  /** FUTEX_WAKE: how many waiters, in any process, were woken. */
+  wake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
+}
+
+/** Where the built addon is (a worker or a cell process loads it by this path). */
+export const SHM_ADDON_PATH = fileURLToPath(
+  new URL("../../native/build/Release/pvkit_shm.node", import.meta.url),
+);
+
+let loaded: Shm | undefined;
+
+export function shm(): Shm {
+  if (loaded) return loaded;
+  if (!existsSync(SHM_ADDON_PATH))
+    throw new Error(
+      `pvkit: the shared-memory addon is not built (${SHM_ADDON_PATH}); run \`pnpm build:native\``,
+    );
+  loaded = createRequire(import.meta.url)(SHM_ADDON_PATH) as Shm;
+  return loaded;
+}

@@ -1,0 +1,45 @@
+/**
+ * A vCPU's page: one machine frame, shared by the hypervisor and the supervisor of the domain's
+ * worker (never handed to the guest). It holds
+ *   @0    the trap register block, pvkit_vcpu_regs (64 bytes, the ABI's)
+ *   @64   the supervisor's status block (32 bytes): what the hypervisor cannot see from outside a
+ *         worker — how long its thread slept inside synchronous traps (asleep, not working), whether
+ *         guest code keeps passing the supervisor's checkpoints (traps and callbacks, where the memory
+ *         gate looks), the memory it last measured, and its OS thread id.
+ */
+
+export const REGS_OFFSET = 0;
+export const REGS_BYTES = 64;
+export const STATUS_OFFSET = 64;
+export const STATUS_BYTES = 32;
+
+/** BigInt64 index in the status block: total ns asleep in completed synchronous waits. */
+export const SLEPT_NS = 0;
+/** BigInt64 index: hrtime of the current synchronous wait, or 0. */
+export const SLEEPING_SINCE = 1;
+/** Int32 index in the status block: bumped at every trap and every entry into guest code. */
+export const CHECKPOINTS = 4;
+/** Int32 index: heap used + ArrayBuffers at the gate's last measurement, in KiB. */
+export const MEASURED_KIB = 5;
+/** Int32 index: the worker thread's OS thread id (Linux; 0 elsewhere), for its page-fault count. */
+export const THREAD_ID = 6;
+
+export interface VcpuPageViews {
+  /** The register block as 32-bit words (state, op, ..., doorbell, mail) and as 64-bit registers. */
+  words: Int32Array;
+  big: BigUint64Array;
+  /** The status block. */
+  status: { big: BigInt64Array; words: Int32Array };
+}
+
+/** Typed views of a vCPU page. */
+export function vcpuPageViews(page: SharedArrayBuffer): VcpuPageViews {
+  return {
+    words: new Int32Array(page, REGS_OFFSET, REGS_BYTES / 4),
+    big: new BigUint64Array(page, REGS_OFFSET, REGS_BYTES / 8),
+    status: {
+      big: new BigInt64Array(page, STATUS_OFFSET, 2),
+      words: new Int32Array(page, STATUS_OFFSET, STATUS_BYTES / 4),
+    },
+  };
+}
