@@ -10,6 +10,7 @@ import { GNTST_no_space, GNTST_okay } from "@pvkit/abi/layout";
 import type { EvtchnHost } from "./evtchn/host.ts";
 import type { ForeignMapping, Frame, GnttabHost } from "./gnttab/host.ts";
 import type { Hypervisor } from "./hypervisor.ts";
+import { MailKind } from "./realm/mail-ring.ts";
 
 export function evtchnHost(hv: Hypervisor): EvtchnHost {
   return {
@@ -40,16 +41,16 @@ export function gnttabHost(hv: Hypervisor): GnttabHost {
     giveTableFrames: (domid, frames) => {
       const d = hv.domains.get(domid);
       if (d)
-        hv.memory.handOver(d, frames, {
-          t: "gnttab",
-          mfns: frames.map((f) => f.mfn),
-          bufs: frames.map((f) => f.buffer),
-        });
+        hv.memory.handOver(
+          d,
+          frames.map((f) => ({ kind: MailKind.gnttab, mfn: f.mfn, key: f.mfn })),
+        );
     },
     mapForeign: (domid, m: ForeignMapping) => {
       const d = hv.domains.get(domid);
       if (!d) return -1;
       hv.trace.instant("gnttab", "map", domid, { granter: m.granter, ref: m.ref });
+      if (hv.memory.mailRoom(d) < 1) return GNTST_no_space;
       let frame = m.frame;
       if (m.readonly) {
         const copy = hv.memory.frameFor(d);
@@ -58,13 +59,14 @@ export function gnttabHost(hv: Hypervisor): GnttabHost {
         snapshots.set(m, copy);
         frame = copy;
       } else if (!hv.memory.mayHand(d, frame)) return GNTST_no_space;
-      const addr = Number(m.hostAddr);
-      hv.memory.handOver(d, [frame], { t: "map", addr, buf: frame.buffer, readonly: m.readonly });
+      const kind = m.readonly ? MailKind.mapReadonly : MailKind.map;
+      hv.memory.handOver(d, [{ kind, mfn: frame.mfn, key: Number(m.hostAddr) }]);
       return GNTST_okay;
     },
     unmapForeign: (domid, m: ForeignMapping) => {
       const d = hv.domains.get(domid);
-      if (d) hv.memory.handOver(d, [], { t: "unmap", addr: Number(m.hostAddr) });
+      // Best effort: a mapper whose ring is full keeps the stale entry, and the buffer it has anyway.
+      if (d) hv.memory.handOver(d, [{ kind: MailKind.unmap, mfn: 0, key: Number(m.hostAddr) }]);
       const copy = snapshots.get(m);
       if (copy) {
         snapshots.delete(m);

@@ -22,6 +22,7 @@ import { handlers } from "./hypercalls/table.ts";
 import type { FrameTable } from "./memory/frames.ts";
 import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { MemoryWatch } from "./memory/watch.ts";
+import { SHM_ADDON_PATH } from "./native/shm.ts";
 import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
@@ -268,7 +269,6 @@ export class Hypervisor extends EventEmitter {
     this.gnttab.destroyDomain(domid);
     this.evtchn.closeAll(domid);
     void d.worker?.terminate();
-    d.port?.close();
     d.p2m.clear();
     this.frames.retireOwned(d.uid);
     this.domains.delete(domid);
@@ -358,6 +358,7 @@ export class Hypervisor extends EventEmitter {
         d,
         {
           supervisor,
+          arena: { addon: SHM_ADDON_PATH, id: this.frames.arena.id },
           doorbell: this.trap.doorbellFrame.buffer,
           ...(image ? { image } : {}),
           tsxApi: TSX_API_URL,

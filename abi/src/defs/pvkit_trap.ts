@@ -26,7 +26,7 @@ export const pvkitVcpuRegs = struct({
     {
       name: "mail",
       type: "u32",
-      doc: "Bumped by the hypervisor when it posted frames to the vCPU's port (populate, grant map): the guest drains its port when this changed.",
+      doc: "Bumped by the hypervisor when it handed frames over (populate, grant map) through the mail ring that follows the register block in the vCPU's page: the guest's supervisor reads the ring when this changed.",
     },
   ],
 });

@@ -2479,7 +2479,7 @@ export interface PvkitVcpuRegs {
   result: bigint;
   /** @56 Wake requests: the guest bumps it to end its own pending SCHEDOP_block/poll early (it has work to do), like a self-IPI that needs no second trap. The machine-wide doorbell the hypervisor sleeps on is separate. */
   doorbell: number;
-  /** @60 Bumped by the hypervisor when it posted frames to the vCPU's port (populate, grant map): the guest drains its port when this changed. */
+  /** @60 Bumped by the hypervisor when it handed frames over (populate, grant map) through the mail ring that follows the register block in the vCPU's page: the guest's supervisor reads the ring when this changed. */
   mail: number;
 }
 /** PvkitVcpuRegs as a caller fills it: like a C designated initializer, fields left out are sent as zero. */

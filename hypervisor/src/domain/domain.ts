@@ -3,7 +3,7 @@
  * vCPU, its shared_info frame, its console_io log and its lifecycle state. The Domain holds state
  * only; the Hypervisor drives it. Invariant: every frame in `p2m` belongs to this domain alone.
  */
-import type { MessagePort, Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import type { Frame } from "../gnttab/host.ts";
 import { CpuAccount } from "./cpu.ts";
 import { Vcpu } from "./vcpu.ts";
@@ -69,10 +69,10 @@ export class Domain {
   worker?: Worker;
   /** Set while the domain's images are built and its worker started. */
   launching?: Promise<void>;
+  /** Its worker was given its boot frames (hand-overs go through its mail ring from now on). */
+  launched = false;
   /** Its worker has exited (or never started and never will): nothing of the machine is held by it. */
   gone = false;
-  /** The hypervisor's end of the channel frames are handed over on. */
-  port?: MessagePort;
   shutdownReason?: number;
   shutdownCode?: number;
   /** Why the domain crashed, for `pvkit list` and tests. */

@@ -8,6 +8,7 @@
  */
 import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD } from "@pvkit/abi/layout";
 import type { Frame } from "../gnttab/host.ts";
+import { MailWriter } from "../realm/mail-ring.ts";
 import { vcpuPageViews } from "../realm/vcpu-page.ts";
 import type { HostTimer } from "../time/host-timer.ts";
 import type { Domain } from "./domain.ts";
@@ -18,6 +19,8 @@ export class Vcpu {
   readonly big: BigUint64Array;
   /** The supervisor's status block: sleep in traps, checkpoints, measured memory, thread id. */
   readonly statusViews: { big: BigInt64Array; words: Int32Array };
+  /** Where frames handed over after boot go (realm/mail-ring.ts). */
+  readonly mailbox: MailWriter;
   /** A call the handler is still working on (SCHEDOP_block, SCHEDOP_poll). */
   inFlight = false;
   /** Resolves a blocked SCHEDOP_block/poll when an event arrives. */
@@ -43,6 +46,7 @@ export class Vcpu {
     this.words = v.words;
     this.big = v.big;
     this.statusViews = v.status;
+    this.mailbox = new MailWriter(page.buffer);
   }
 
   /** Argument register i (0-based). */

@@ -1,13 +1,18 @@
 /**
  * Starting a domain's vCPU: a worker_threads Worker (its own V8 isolate and heap, capped by
  * resourceLimits) that runs the supervisor script (hypervisor/src/realm). The hypervisor passes views of
- * machine frames only — the domain's frames, its shared_info frame, the vCPU's page, the machine
- * doorbell — a MessagePort for frames handed over later, and, for a domU, its guest image. A domU
+ * machine frames only — the domain's frames, its shared_info frame, the vCPU's page (whose mail ring
+ * names the frames handed over later), the machine doorbell — and, for a domU, its guest image. A domU
  * worker gets an empty environment and no Node flags of the host's: nothing of the host's
  * configuration reaches it.
  */
-import { MessageChannel, Worker } from "node:worker_threads";
-import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } from "../realm/boot-data.ts";
+import { Worker } from "node:worker_threads";
+import {
+  SUPERVISOR_CRASH_EXIT,
+  type ArenaRef,
+  type SupervisorBoot,
+  type SupervisorReport,
+} from "../realm/boot-data.ts";
 import type { Domain } from "./domain.ts";
 
 /** The kernel every privileged domain imports unless a test names another entry. */
@@ -24,6 +29,7 @@ export interface WorkerEvents {
 
 export interface WorkerSpec {
   supervisor: string;
+  arena: ArenaRef;
   /** The machine doorbell's frame (the hypervisor's own view: workers must share its backing store). */
   doorbell: SharedArrayBuffer;
   /** domU: the guest image. */
@@ -44,13 +50,13 @@ export function heapLimitMb(jsLimitBytes: number, headroomMiB = 0): number {
 }
 
 export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): Worker {
-  const { port1, port2 } = new MessageChannel();
   const frames: (SharedArrayBuffer | null)[] = [];
   for (const [pfn, f] of d.p2m) frames[pfn] = f.buffer;
   for (let i = 0; i < frames.length; i++) frames[i] ??= null;
   const boot: SupervisorBoot = {
     domid: d.domid,
     privileged: d.privileged,
+    arena: spec.arena,
     frames,
     sharedInfo: d.sharedInfo!.buffer,
     vcpuPage: d.vcpu.page.buffer,
@@ -72,8 +78,7 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
   if (d.inspectorPort) boot.inspectorPort = d.inspectorPort;
   const w = new Worker(spec.supervisor, {
     eval: true,
-    workerData: { boot, port: port2 },
-    transferList: [port2],
+    workerData: { boot },
     resourceLimits: {
       maxOldGenerationSizeMb: heapLimitMb(spec.jsLimitBytes, spec.heapHeadroomMiB),
       maxYoungGenerationSizeMb: 16,
@@ -86,8 +91,6 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     stderr: false,
   });
   d.worker = w;
-  d.port = port1;
-  port1.unref();
   let report: string | undefined;
   w.on("message", (m: SupervisorReport) => {
     if (m?.t === "crash" && typeof m.reason === "string") report ??= m.reason;

@@ -11,6 +11,7 @@ import { EINVAL, ENOSYS, type XenMemoryReservation } from "@pvkit/abi/layout";
 import type { HypercallHandlers } from "../generated/handlers.ts";
 import type { Domain } from "../domain/domain.ts";
 import type { Frame } from "../gnttab/host.ts";
+import { MailKind } from "../realm/mail-ring.ts";
 import type { DomainContext } from "./context.ts";
 
 /** Most extents one call may name (Xen preempts long calls; pvkit bounds them). */
@@ -40,10 +41,12 @@ function populate(ctx: DomainContext, r: XenMemoryReservation): number {
   const pfns = pfnList(ctx, r);
   if (typeof pfns === "number") return pfns;
   const given: { pfn: number; frame: Frame }[] = [];
+  const room = ctx.hv.memory.mailRoom(d); // the worker learns of new frames through its mail ring
   let done = 0;
   for (const pfn of pfns) {
     if (!d.p2m.has(pfn)) {
       if (d.p2m.size >= d.maxPages) break; // over quota: stop, report what was done
+      if (given.length >= room) break; // its mail ring is full: a short count, as Xen may give
       const f = ctx.hv.memory.frameFor(d, given.length);
       if (!f) break;
       d.p2m.set(pfn, f);
@@ -51,12 +54,10 @@ function populate(ctx: DomainContext, r: XenMemoryReservation): number {
     }
     done++;
   }
-  if (given.length > 0)
-    ctx.hv.memory.handOver(
-      d,
-      given.map((g) => g.frame),
-      { t: "frames", pfns: given.map((g) => g.pfn), bufs: given.map((g) => g.frame.buffer) },
-    );
+  ctx.hv.memory.handOver(
+    d,
+    given.map((g) => ({ kind: MailKind.frames, mfn: g.frame.mfn, key: g.pfn })),
+  );
   return done;
 }
 
@@ -66,16 +67,21 @@ function decrease(ctx: DomainContext, r: XenMemoryReservation): number {
   const pfns = pfnList(ctx, r);
   if (typeof pfns === "number") return pfns;
   const dropped: number[] = [];
+  const room = ctx.hv.memory.mailRoom(d);
   let done = 0;
   for (const pfn of pfns) {
     const f = d.p2m.get(pfn);
     if (!f) break; // Xen stops at the first extent it cannot release
+    if (dropped.length >= room) break;
     d.p2m.delete(pfn);
     ctx.hv.frames.retire(f);
     dropped.push(pfn);
     done++;
   }
-  if (dropped.length > 0) ctx.hv.memory.handOver(d, [], { t: "drop", pfns: dropped });
+  ctx.hv.memory.handOver(
+    d,
+    dropped.map((pfn) => ({ kind: MailKind.drop, mfn: 0, key: pfn })),
+  );
   return done;
 }
 

@@ -14,7 +14,7 @@
 import { ENOMEM } from "@pvkit/abi/layout";
 import type { Domain } from "../domain/domain.ts";
 import type { Frame } from "../gnttab/host.ts";
-import type { HandOver } from "../realm/boot-data.ts";
+import type { MailEntry } from "../realm/mail-ring.ts";
 import { FrameTable } from "./frames.ts";
 
 export const PAGES_PER_MIB = 256;
@@ -89,19 +89,27 @@ export class MachineMemory {
     return this.frames.holds(frame, d.uid) || this.frames.exposure(d.uid) < this.exposureLimit(d);
   }
 
+  /** How many entries a hand-over to `d` may carry now (its mail ring's free room). */
+  mailRoom(d: Domain): number {
+    return d.launched ? d.vcpu.mailbox.room : Number.POSITIVE_INFINITY;
+  }
+
   /**
-   * Posts `msg` (which carries `frames`' buffers) to `d`'s worker, and records the hand-over. A
-   * domain without a worker yet gets nothing now: its worker receives its P2M when it starts.
+   * Hands `entries` to `d`'s worker through its mail ring and records which frames it now holds.
+   * A domain whose worker has not started gets nothing now (it receives its P2M at start). Returns
+   * false, handing over nothing, when the ring has no room for all of them.
    */
-  handOver(d: Domain, frames: readonly Frame[], msg: HandOver): void {
-    if (!d.port) return;
-    for (const f of frames) this.frames.handedTo(f, d.uid);
-    d.port.postMessage(msg);
+  handOver(d: Domain, entries: readonly MailEntry[]): boolean {
+    if (!d.launched) return true;
+    if (!d.vcpu.mailbox.put(entries)) return false;
+    for (const e of entries) if (e.mfn !== 0) this.frames.handedTo(this.frames.get(e.mfn)!, d.uid);
     d.vcpu.mail();
+    return true;
   }
 
   /** Records the frames a starting worker receives in its boot data (the doorbell among them). */
   handAtBoot(d: Domain, doorbell: Frame): void {
+    d.launched = true;
     for (const f of d.p2m.values()) this.frames.handedTo(f, d.uid);
     if (d.sharedInfo) this.frames.handedTo(d.sharedInfo, d.uid);
     this.frames.handedTo(d.vcpu.page, d.uid);

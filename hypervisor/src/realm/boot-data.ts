@@ -5,9 +5,19 @@
  * hypervisor/src/domain/worker.ts fills it and supervisor.ts reads it.
  */
 
+/** The machine's memory as a worker finds it: the shared-memory addon and the arena it has mapped. */
+export interface ArenaRef {
+  /** Path of the built addon (hypervisor/native). */
+  addon: string;
+  /** The arena's id in the worker's process (mapped once per process, shared by its threads). */
+  id: number;
+}
+
 export interface SupervisorBoot {
   domid: number;
   privileged: boolean;
+  /** Where the supervisor makes views of frames handed over later (the mail ring names them). */
+  arena: ArenaRef;
   /**
    * Frames by pfn (holes are null). Every buffer here is a view of one machine frame made by the
    * process that runs the worker and passed on, never made again in the worker: V8's Atomics.notify
@@ -37,9 +47,6 @@ export interface SupervisorBoot {
   /** realm: rdtsc() is rounded up to a multiple of this many ns (0: exact). */
   tscResolutionNs: number;
 }
-
-/** What the hypervisor hands a running domain later (populate_physmap, grant maps...), over its port. */
-export type { MachineMail as HandOver } from "@pvkit/abi/machine";
 
 /** Messages a supervisor posts to the hypervisor (at most one crash report, then it exits). */
 export type SupervisorReport = { t: "crash"; reason: string };

@@ -5,10 +5,30 @@
  * before they reach shared memory, and returns only primitives, fresh plain objects and the frames
  * the hypervisor gave this domain.
  */
-import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { MachineMail, PvkitMachine } from "@pvkit/abi/machine";
 import type { SupervisorBoot } from "./boot-data.ts";
+import { MailKind, MailReader, type MailEntry } from "./mail-ring.ts";
 import { TrapTransport } from "./trap.ts";
+
+/** A view of machine frame `mfn` alone (made with the shared-memory addon). */
+export type FrameView = (mfn: number) => SharedArrayBuffer;
+
+/** A mail-ring entry as the guest receives it. */
+function mailOf(e: MailEntry, view: FrameView): MachineMail {
+  switch (e.kind) {
+    case MailKind.frames:
+      return { t: "frames", pfns: [e.key], bufs: [view(e.mfn)] };
+    case MailKind.drop:
+      return { t: "drop", pfns: [e.key] };
+    case MailKind.gnttab:
+      return { t: "gnttab", mfns: [e.key], bufs: [view(e.mfn)] };
+    case MailKind.map:
+    case MailKind.mapReadonly:
+      return { t: "map", addr: e.key, buf: view(e.mfn), readonly: e.kind === MailKind.mapReadonly };
+    default:
+      return { t: "unmap", addr: e.key };
+  }
+}
 
 const NO_MAIL: readonly MachineMail[] = Object.freeze([]);
 
@@ -38,13 +58,14 @@ export interface MachineParts {
  */
 export function buildMachine(
   boot: SupervisorBoot,
-  port: MessagePort,
+  view: FrameView,
   onTrap: () => void,
   hrtime: () => bigint,
 ): MachineParts {
   const mail: MachineMail[] = [];
+  const ring = new MailReader(boot.vcpuPage);
   const drain = () => {
-    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) mail.push(m.message);
+    for (const e of ring.take()) mail.push(mailOf(e, view));
   };
   const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap);
   const res = BigInt(Math.max(0, Math.floor(boot.tscResolutionNs)));

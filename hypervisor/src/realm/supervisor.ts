@@ -9,7 +9,7 @@
  * message and ends the worker. Built into one script by hypervisor/src/image and run with eval.
  */
 import { readlinkSync } from "node:fs";
-import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { MACHINE_GLOBAL } from "@pvkit/abi/machine";
@@ -19,8 +19,14 @@ import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
 import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, vcpuPageViews } from "./vcpu-page.ts";
 
-const { boot, port } = workerData as { boot: SupervisorBoot; port: MessagePort };
+const { boot } = workerData as { boot: SupervisorBoot };
 const status = vcpuPageViews(boot.vcpuPage).status.words;
+// Views of frames handed over after boot, made here from the machine's memory (the mail ring names
+// them by number). The addon is the supervisor's: the realm never sees it.
+const shm = require(boot.arena.addon) as {
+  view(id: number, offset: number, length: number): SharedArrayBuffer;
+};
+const view = (mfn: number): SharedArrayBuffer => shm.view(boot.arena.id, mfn * 4096, 4096);
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);
@@ -80,7 +86,7 @@ async function openInspector(): Promise<void> {
 }
 
 async function runTrusted(): Promise<void> {
-  const { machine } = buildMachine(boot, port, () => undefined, hrtime);
+  const { machine } = buildMachine(boot, view, () => undefined, hrtime);
   (globalThis as Record<string, unknown>)[MACHINE_GLOBAL] = machine;
   const tsx = (await import(boot.tsxApi!)) as { register: () => void };
   tsx.register();
@@ -117,7 +123,7 @@ async function runRealm(): Promise<void> {
   // must capture the gated ones.
   const { lockdownWorker, runImage } = await import("./realm.ts");
   lockdownWorker();
-  const { machine } = buildMachine(boot, port, gate.tick, hrtime);
+  const { machine } = buildMachine(boot, view, gate.tick, hrtime);
   await runImage({
     machine,
     image: boot.image!,

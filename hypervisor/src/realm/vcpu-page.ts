@@ -6,12 +6,19 @@
  *         worker — how long its thread slept inside synchronous traps (asleep, not working), whether
  *         guest code keeps passing the supervisor's checkpoints (traps and callbacks, where the memory
  *         gate looks), the memory it last measured, and its OS thread id.
+ *   @112  the mail ring's head: prod and cons (mail-ring.ts)
+ *   @128  the mail ring's entries, to the end of the page
  */
 
 export const REGS_OFFSET = 0;
 export const REGS_BYTES = 64;
 export const STATUS_OFFSET = 64;
 export const STATUS_BYTES = 32;
+
+export const MAIL_HEAD_OFFSET = 112;
+export const MAIL_OFFSET = 128;
+export const MAIL_ENTRY_BYTES = 16;
+export const MAIL_ENTRIES = (4096 - MAIL_OFFSET) / MAIL_ENTRY_BYTES;
 
 /** BigInt64 index in the status block: total ns asleep in completed synchronous waits. */
 export const SLEPT_NS = 0;
