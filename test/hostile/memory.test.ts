@@ -54,7 +54,9 @@ describe("frames a guest gave back", () => {
     // Its memory, shared_info, its vCPU page, the machine doorbell, and the 64 it cycles.
     expect(s.hv.frames.exposure(a.uid)).toBe(1024 + 1 + 1 + 1 + 64);
     expect(s.hv.frames.allocated - frames0).toBeLessThanOrEqual(64);
-    expect(rss() - before).toBeLessThan(64 * MiB); // was 586 MiB before frames remembered holders
+    // The 64,000 buffer objects it keeps cost some memory of their own; the frames behind them do not
+    // grow (this attack once grew the host by 586 MiB).
+    expect(rss() - before).toBeLessThan(128 * MiB);
     const v = await victim("victim-1");
     s.hv.evtchn.sendVirq(a.domid, VIRQ_DEBUG);
     expect((await shutdownOf(s.hv, a.domid)).reason).toBe(0);

@@ -13,15 +13,14 @@
  * that long — a hang, or a hog in a machine with no preemption across workers — and is stopped.
  * Rule: sample() every tick for every domain with a worker; it reads the worker without waking it.
  */
-import type { EventLoopUtilization } from "node:perf_hooks";
-import type { Worker } from "node:worker_threads";
 import { SLEEPING_SINCE, SLEPT_NS } from "../realm/vcpu-page.ts";
+import type { DomainWorker } from "./worker.ts";
 
 /** Utilization at or above which a tick counts as busy. */
 export const BUSY = 0.98;
 
 export class CpuAccount {
-  private last?: EventLoopUtilization;
+  private last?: { active: number; idle: number };
   private lastSleptNs = 0n;
   /** Milliseconds the worker was active (not idle in its event loop), in all. */
   activeMs = 0;
@@ -31,8 +30,9 @@ export class CpuAccount {
   recent = 0;
 
   /** Takes a sample of `worker` (with its supervisor's status block). Returns the busy streak in ms. */
-  sample(worker: Worker, status: BigInt64Array): number {
-    const elu = worker.performance.eventLoopUtilization();
+  sample(worker: DomainWorker, status: BigInt64Array): number {
+    const elu = worker.activity();
+    if (!elu) return 0;
     const since = Atomics.load(status, SLEEPING_SINCE);
     const slept = Atomics.load(status, SLEPT_NS) + (since > 0n ? process.hrtime.bigint() - since : 0n);
     const sleptMs = Number(slept - this.lastSleptNs) / 1e6;
@@ -42,7 +42,7 @@ export class CpuAccount {
       this.activeMs = Math.max(0, elu.active - sleptMs);
       return 0;
     }
-    const d = worker.performance.eventLoopUtilization(elu, this.last);
+    const d = { active: elu.active - this.last.active, idle: elu.idle - this.last.idle };
     this.last = elu;
     const window = d.active + d.idle;
     const active = Math.min(window, Math.max(0, d.active - sleptMs));

@@ -3,7 +3,7 @@
  * vCPU, its shared_info frame, its console_io log and its lifecycle state. The Domain holds state
  * only; the Hypervisor drives it. Invariant: every frame in `p2m` belongs to this domain alone.
  */
-import type { Worker } from "node:worker_threads";
+import type { DomainWorker } from "./worker.ts";
 import type { Frame } from "../gnttab/host.ts";
 import { CpuAccount } from "./cpu.ts";
 import { Vcpu } from "./vcpu.ts";
@@ -66,7 +66,7 @@ export class Domain {
   built = false;
   startInfoPfn = -1;
   sharedInfo?: Frame;
-  worker?: Worker;
+  worker?: DomainWorker;
   /** Set while the domain's images are built and its worker started. */
   launching?: Promise<void>;
   /** Its worker was given its boot frames (hand-overs go through its mail ring from now on). */

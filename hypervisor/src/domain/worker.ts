@@ -18,6 +18,31 @@ import type { Domain } from "./domain.ts";
 /** The kernel every privileged domain imports unless a test names another entry. */
 export const GUEST_KERNEL_URL = new URL("../../../guest-kernel/src/arch/entry.ts", import.meta.url).href;
 
+/**
+ * A domain's worker, wherever it runs: in the hypervisor's process (a Worker here) or in a cell
+ * process (hypervisor/src/cell). The hypervisor needs only these three things of it.
+ */
+export interface DomainWorker {
+  terminate(): Promise<unknown>;
+  /** Its event loop's activity since it started, in ms (undefined until it runs). */
+  activity(): { active: number; idle: number } | undefined;
+  /** The OS process it runs in ("self": the hypervisor's), for /proc reads. */
+  readonly pid: number | "self";
+}
+
+/** A worker in the hypervisor's own process. */
+export class LocalWorker implements DomainWorker {
+  readonly pid = "self";
+  constructor(readonly worker: Worker) {}
+  terminate() {
+    return this.worker.terminate();
+  }
+  activity() {
+    const e = this.worker.performance.eventLoopUtilization();
+    return { active: e.active, idle: e.idle };
+  }
+}
+
 export interface WorkerEvents {
   /** The domain crashed: an uncaught error, its memory bound, a supervisor report. */
   onError(d: Domain, reason: string): void;
@@ -49,7 +74,8 @@ export function heapLimitMb(jsLimitBytes: number, headroomMiB = 0): number {
   return Math.max(32, Math.ceil(jsLimitBytes / MiB)) + headroomMiB;
 }
 
-export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): Worker {
+/** What a domain's worker is started with (also what a cell starts it with). */
+export function bootData(d: Domain, spec: WorkerSpec): SupervisorBoot {
   const frames: (SharedArrayBuffer | null)[] = [];
   for (const [pfn, f] of d.p2m) frames[pfn] = f.buffer;
   for (let i = 0; i < frames.length; i++) frames[i] ??= null;
@@ -76,9 +102,13 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     if (d.programUrl) boot.programUrl = d.programUrl;
   }
   if (d.inspectorPort) boot.inspectorPort = d.inspectorPort;
-  const w = new Worker(spec.supervisor, {
+  return boot;
+}
+
+/** The Worker options of a domain's worker: its heap limits, an empty environment for a domU. */
+export function workerOptions(d: Domain, spec: WorkerSpec) {
+  return {
     eval: true,
-    workerData: { boot },
     resourceLimits: {
       maxOldGenerationSizeMb: heapLimitMb(spec.jsLimitBytes, spec.heapHeadroomMiB),
       maxYoungGenerationSizeMb: 16,
@@ -89,8 +119,17 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     ...(d.privileged ? {} : { env: {} }),
     stdout: false,
     stderr: false,
+  };
+}
+
+/** Starts `d`'s worker in this process. */
+export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): LocalWorker {
+  const w = new Worker(spec.supervisor, {
+    ...workerOptions(d, spec),
+    workerData: { boot: bootData(d, spec) },
   });
-  d.worker = w;
+  const handle = new LocalWorker(w);
+  d.worker = handle;
   let report: string | undefined;
   w.on("message", (m: SupervisorReport) => {
     if (m?.t === "crash" && typeof m.reason === "string") report ??= m.reason;
@@ -108,5 +147,5 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     else events.onExit(d, code);
     events.onGone(d);
   });
-  return w;
+  return handle;
 }

@@ -4,7 +4,7 @@
  * can build strings and arrays on its heap that the gate never sees, and V8 does not stop a worker
  * that goes far past its heap limit in one allocation: it aborts the whole process (nodejs/node
  * #47224). So every domU's heap limit is set far above its bound (heapHeadroomMiB) and this watch,
- * on the hypervisor's thread, reads the host's RSS every `tickMs`. When the host has grown by more
+ * on the hypervisor's thread, reads the RSS of every process that runs domains every 20 ms. When the host has grown by more
  * than a domain could explain while that domain ran without a checkpoint and without an idle
  * moment, the domain is stopped — long before V8's limit.
  *
@@ -31,11 +31,11 @@ const MiB = 1024 * 1024;
 /** Page faults (4 KiB each) a suspect must take between two ticks to be the one growing the host. */
 const FAULTS_PER_TICK = 1024;
 
-/** Minor page faults of OS thread `tid` of this process, or undefined where /proc does not say. */
-function minorFaults(tid: number): number | undefined {
+/** Minor page faults of OS thread `tid` of process `pid`, or undefined where /proc does not say. */
+function minorFaults(pid: number | "self", tid: number): number | undefined {
   if (!tid) return undefined;
   try {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
     return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
   } catch {
     return undefined;
@@ -61,22 +61,33 @@ export interface WatchOptions {
   stop: (d: Domain, grewBytes: number) => void;
   /** How many domain workers have been started so far (each may grow the host as it boots). */
   workersStarted: () => number;
+  /** Resident memory of process `pid` ("self": the hypervisor's), in bytes. */
+  rssOf?: (pid: number | "self") => number;
   /** Growth beyond a domain's remaining bound that is tolerated (others allocate too): 64 MiB. */
   slackBytes?: number;
   /** What one worker started during a run may add to the host (32 MiB). */
   perWorkerBytes?: number;
   /** A run shorter than this is never suspect (50 ms). */
   minRunMs?: number;
-  rss?: () => number;
+}
+
+/** Resident memory of a process, from /proc (statm's second field, in pages). */
+function procRss(pid: number | "self"): number {
+  if (pid === "self") return process.memoryUsage.rss();
+  try {
+    return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
+  } catch {
+    return 0;
+  }
 }
 
 export class MemoryWatch {
   private readonly runs = new WeakMap<Domain, Run>();
-  private readonly rss: () => number;
+  private readonly rss: (pid: number | "self") => number;
   private readonly slack: number;
 
   constructor(private readonly o: WatchOptions) {
-    this.rss = o.rss ?? (() => process.memoryUsage.rss());
+    this.rss = o.rssOf ?? procRss;
     this.slack = o.slackBytes ?? 64 * MiB;
   }
 
@@ -85,20 +96,22 @@ export class MemoryWatch {
     const v = d.vcpu.statusViews;
     if (Atomics.load(v.words, CHECKPOINTS) !== run.checkpoints) return false;
     if (Atomics.load(v.big, SLEEPING_SINCE) !== 0n) return false; // asleep in a trap: not running
-    return d.worker!.performance.eventLoopUtilization().idle === run.idleMs;
+    return d.worker!.activity()?.idle === run.idleMs;
   }
 
   /** Takes the reference point for every domU: a run continues only if it did not move since. */
   mark(domains: Iterable<Domain>): void {
-    const rss = this.rss();
+    const rss = new Map<number | "self", number>();
     for (const d of domains) {
       if (!d.worker || d.gone || d.privileged) continue;
+      const pid = d.worker.pid;
+      if (!rss.has(pid)) rss.set(pid, this.rss(pid));
       const prev = this.runs.get(d);
       const continues = prev !== undefined && this.stuck(d, prev);
       this.runs.set(d, {
         checkpoints: Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS),
-        idleMs: d.worker.performance.eventLoopUtilization().idle,
-        rss: continues ? prev.rss : rss,
+        idleMs: d.worker.activity()?.idle ?? 0,
+        rss: continues ? prev.rss : rss.get(pid)!,
         since: continues ? prev.since : performance.now(),
         started: continues ? prev.started : this.o.workersStarted(),
       });
@@ -107,21 +120,23 @@ export class MemoryWatch {
 
   /** Looks at the host's RSS; stops a domain whose run explains growth past its bound. */
   tick(domains: Iterable<Domain>): void {
-    const rss = this.rss();
+    const rss = new Map<number | "self", number>();
     const now = performance.now();
     const started = this.o.workersStarted();
     const suspects: { d: Domain; grew: number; faulting?: boolean }[] = [];
     for (const d of domains) {
       const run = this.runs.get(d);
       if (!run || !d.worker || d.gone || !d.alive) continue;
-      const grew = rss - run.rss;
+      const pid = d.worker.pid;
+      if (!rss.has(pid)) rss.set(pid, this.rss(pid));
+      const grew = rss.get(pid)! - run.rss;
       if (grew <= this.slack || now - run.since < (this.o.minRunMs ?? 50)) continue;
       const measured = Atomics.load(d.vcpu.statusViews.words, MEASURED_KIB) * 1024;
       const booting = (started - run.started) * (this.o.perWorkerBytes ?? 32 * MiB);
       if (grew <= this.o.boundOf(d) - measured + booting + this.slack) continue;
       if (!this.stuck(d, run)) continue;
       // Is it this thread that touches new memory? Compare its page faults with the last tick's.
-      const faults = minorFaults(Atomics.load(d.vcpu.statusViews.words, THREAD_ID));
+      const faults = minorFaults(pid, Atomics.load(d.vcpu.statusViews.words, THREAD_ID));
       const before = run.faults;
       run.faults = faults;
       if (faults === undefined) suspects.push({ d, grew });

@@ -9,6 +9,7 @@
  * a new call while an async one (SCHEDOP_block) waits ends that wait first, as an interrupt ends hlt.
  */
 import { CHECKPOINTS, SLEEPING_SINCE, SLEPT_NS, vcpuPageViews } from "./vcpu-page.ts";
+import { localWakes, type Futex, cellWakes, type Wakes } from "./wakes.ts";
 import {
   PVKIT_TRAP_DOORBELL_WORD,
   PVKIT_TRAP_DONE,
@@ -23,7 +24,7 @@ const SPIN = 2000;
 export class TrapTransport {
   private readonly words: Int32Array;
   private readonly big: BigUint64Array;
-  private readonly doorbell: Int32Array;
+  private readonly wakes: Wakes;
   /** The supervisor's status block (status.ts): time asleep in traps (a thread asleep in
    * Atomics.wait is busy to its event loop but idle to the machine) and the checkpoint count. */
   private readonly status: BigInt64Array;
@@ -40,7 +41,9 @@ export class TrapTransport {
    */
   /**
    * @param vcpuPage the vCPU's page (registers and status block, vcpu-page.ts)
-   * @param doorbell the frame whose first word is the machine doorbell
+   * @param doorbell the frame whose first words are the machine doorbell (wakes.ts)
+   * @param futex the addon's futexes when this worker runs in a cell (another process than the
+   *   hypervisor's); absent: the same process, V8's Atomics
    */
   constructor(
     vcpuPage: SharedArrayBuffer,
@@ -48,19 +51,21 @@ export class TrapTransport {
     private readonly hrtime: () => bigint,
     private readonly onMail: () => void,
     private readonly onTrap: () => void = () => undefined,
+    futex?: Futex,
   ) {
     const v = vcpuPageViews(vcpuPage);
     this.words = v.words;
     this.big = v.big;
-    this.doorbell = new Int32Array(doorbell, 0, 1);
     ({ big: this.status, words: this.statusWords } = v.status);
+    const bell = new Int32Array(doorbell, 0, 2);
+    this.wakes = futex ? cellWakes(v.words, v.status.words, bell, futex) : localWakes(v.words, bell);
   }
 
   /** Sleeps until the hypervisor posts a result (or 100 ms pass), recording the time asleep. */
   private sleep(): void {
     const t0 = this.hrtime();
     Atomics.store(this.status, SLEEPING_SINCE, t0);
-    Atomics.wait(this.words, 0, PVKIT_TRAP_TRAPPED, 100);
+    this.wakes.sleep(100);
     Atomics.store(this.status, SLEEPING_SINCE, 0n);
     Atomics.add(this.status, SLEPT_NS, this.hrtime() - t0);
   }
@@ -75,8 +80,7 @@ export class TrapTransport {
     this.big[4] = a3;
     this.big[5] = a4;
     Atomics.store(this.words, 0, PVKIT_TRAP_TRAPPED);
-    Atomics.add(this.doorbell, 0, 1);
-    Atomics.notify(this.doorbell, 0, 1);
+    this.wakes.ringDoorbell();
   }
 
   private leave(): bigint {
@@ -102,8 +106,7 @@ export class TrapTransport {
   private interruptBlock(): void {
     const p = this.pendingAsync!;
     Atomics.add(this.words, PVKIT_TRAP_DOORBELL_WORD, 1);
-    Atomics.add(this.doorbell, 0, 1);
-    Atomics.notify(this.doorbell, 0, 1);
+    this.wakes.ringDoorbell();
     while (Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE) this.sleep();
     this.pendingAsync = null;
     p.result = this.leave();
@@ -126,12 +129,12 @@ export class TrapTransport {
     this.pendingAsync = p;
     for (let i = 0; !p.done && Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE; i++) {
       if (i > SPIN / 10) {
-        const w = Atomics.waitAsync(this.words, 0, PVKIT_TRAP_TRAPPED);
-        if (!w.async) continue;
+        const w = this.wakes.waitAsync();
+        if (!w) continue;
         // A pending waitAsync does not keep a worker's event loop alive; a timer does, so a vCPU
         // blocked in SCHEDOP_block is not mistaken for a finished thread.
         const keepAlive = setInterval(() => {}, 1 << 30);
-        await w.value;
+        await w;
         clearInterval(keepAlive);
       }
     }

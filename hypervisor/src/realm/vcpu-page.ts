@@ -6,6 +6,8 @@
  *         worker — how long its thread slept inside synchronous traps (asleep, not working), whether
  *         guest code keeps passing the supervisor's checkpoints (traps and callbacks, where the memory
  *         gate looks), the memory it last measured, and its OS thread id.
+ *   @96   the host block (16 bytes): the worker's event-loop activity, for a worker in a cell written
+ *         by the cell's main thread (the hypervisor cannot ask another process's worker)
  *   @112  the mail ring's head: prod and cons (mail-ring.ts)
  *   @128  the mail ring's entries, to the end of the page
  */
@@ -30,6 +32,15 @@ export const CHECKPOINTS = 4;
 export const MEASURED_KIB = 5;
 /** Int32 index: the worker thread's OS thread id (Linux; 0 elsewhere), for its page-fault count. */
 export const THREAD_ID = 6;
+/** Int32 index: how the supervisor sleeps right now (realm/wakes.ts): a WaitMode. */
+export const WAIT_MODE = 7;
+export const WaitMode = { none: 0, futex: 1, relay: 2 } as const;
+
+/** The host block: the worker's event-loop activity, written by the process that runs it. */
+export const HOST_OFFSET = 96;
+/** Float64 indices in the host block: ms active and ms idle since the worker started. */
+export const HOST_ACTIVE_MS = 0;
+export const HOST_IDLE_MS = 1;
 
 export interface VcpuPageViews {
   /** The register block as 32-bit words (state, op, ..., doorbell, mail) and as 64-bit registers. */
@@ -37,6 +48,8 @@ export interface VcpuPageViews {
   big: BigUint64Array;
   /** The status block. */
   status: { big: BigInt64Array; words: Int32Array };
+  /** The host block. */
+  host: Float64Array;
 }
 
 /** Typed views of a vCPU page. */
@@ -48,5 +61,6 @@ export function vcpuPageViews(page: SharedArrayBuffer): VcpuPageViews {
       big: new BigInt64Array(page, STATUS_OFFSET, 2),
       words: new Int32Array(page, STATUS_OFFSET, STATUS_BYTES / 4),
     },
+    host: new Float64Array(page, HOST_OFFSET, 2),
   };
 }

@@ -9,6 +9,7 @@ import { PVKIT_TRAP_DONE, PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_TRAPPED } from "@
 import type { HandlerResult } from "@pvkit/abi";
 import type { Vcpu } from "../domain/vcpu.ts";
 import type { Frame } from "../gnttab/host.ts";
+import { DOORBELL_ASLEEP, DOORBELL_COUNT } from "../realm/wakes.ts";
 
 /** How long to keep polling after the last trap before sleeping (µs). */
 export const SPIN_US = 50;
@@ -18,7 +19,11 @@ const BATCH = 256;
 export type Dispatch = (vcpu: Vcpu, op: number, args: bigint[]) => HandlerResult;
 
 export class TrapService {
-  /** The machine-wide doorbell (word 0 of a machine frame): guests add 1 and notify after trapping. */
+  /**
+   * The machine-wide doorbell (the first words of a machine frame, realm/wakes.ts): guests add 1 and
+   * notify after trapping; the service says in the next word when it sleeps, so a guest in another
+   * process knows to wake it (through the host relay) and one that finds it awake does nothing more.
+   */
   readonly doorbell: Int32Array;
   private readonly vcpus = new Set<Vcpu>();
   private running = false;
@@ -31,7 +36,7 @@ export class TrapService {
     private readonly dispatch: Dispatch,
     readonly doorbellFrame: Frame,
   ) {
-    this.doorbell = new Int32Array(doorbellFrame.buffer, 0, 1);
+    this.doorbell = new Int32Array(doorbellFrame.buffer, 0, 2);
   }
 
   add(v: Vcpu): void {
@@ -93,7 +98,7 @@ export class TrapService {
     v.inFlight = false;
     v.big[6] = BigInt.asUintN(64, BigInt(result));
     Atomics.store(v.words, 0, PVKIT_TRAP_DONE);
-    Atomics.notify(v.words, 0);
+    v.wakeGuest();
     this.served++;
   }
 
@@ -114,9 +119,14 @@ export class TrapService {
         served += n;
         if (n > 0) idleSince = performance.now();
         else if (performance.now() - idleSince > SPIN_US / 1000) {
-          // Idle: sleep until a guest rings (or 100 ms pass, for paused/in-flight bookkeeping).
-          const w = Atomics.waitAsync(this.doorbell, 0, seen, 100);
-          if (w.async) await w.value;
+          // Idle: sleep until a guest rings (or 100 ms pass, for paused/in-flight bookkeeping). Say
+          // so first, then look once more (a guest rings first, then reads the word: realm/wakes.ts).
+          Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
+          if (Atomics.load(this.doorbell, DOORBELL_COUNT) === seen) {
+            const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, 100);
+            if (w.async) await w.value;
+          }
+          Atomics.store(this.doorbell, DOORBELL_ASLEEP, 0);
           break;
         }
         if (served >= BATCH) break;
