@@ -5,15 +5,23 @@
  * bad input is an errno, a misbehaving guest is crashed alone.
  */
 import { EventEmitter } from "node:events";
+import { Worker } from "node:worker_threads";
 import { totalmem } from "node:os";
 import { DOMID_SELF, SHUTDOWN_crash, SHUTDOWN_watchdog, VIRQ_DOM_EXC, EPERM, ESRCH } from "@pvkit/abi/layout";
 import { dispatchHypercall, hypercallName } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
 import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
 import type { Vcpu } from "./domain/vcpu.ts";
-import { startWorker, type WorkerEvents } from "./domain/worker.ts";
+import { cellBootData, startWorker, type WorkerEvents, type WorkerSpec } from "./domain/worker.ts";
+import { CellHost } from "./cell/cell-host.ts";
 import { guestImage } from "./image/guest-image.ts";
-import { TSX_API_URL, supervisorScript } from "./image/supervisor-image.ts";
+import {
+  TSX_API_URL,
+  cellScript,
+  hostRelayScript,
+  relayScript,
+  supervisorScript,
+} from "./image/supervisor-image.ts";
 import { EventChannels } from "./evtchn/evtchn.ts";
 import { GrantTables } from "./gnttab/gnttab.ts";
 import { evtchnHost, gnttabHost } from "./hosts.ts";
@@ -22,7 +30,8 @@ import { handlers } from "./hypercalls/table.ts";
 import type { FrameTable } from "./memory/frames.ts";
 import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { MemoryWatch } from "./memory/watch.ts";
-import { SHM_ADDON_PATH } from "./native/shm.ts";
+import { SHM_ADDON_PATH, shm } from "./native/shm.ts";
+import { DOORBELL_RELAY } from "./realm/wakes.ts";
 import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
@@ -35,7 +44,10 @@ export interface HypervisorOptions {
    * SHUTDOWN_watchdog: it hangs, or hogs a core. Default 10 s.
    */
   hangTimeoutMs?: number;
-  /** Memory reserved per domain beyond its own at admission, in MiB (default 16: its runtime). */
+  /**
+   * Memory reserved per domain beyond its own at admission, in MiB: its runtime — a worker (16), or
+   * with cells a process of its own (40: an idle cell's proportional set size is ~38 MiB).
+   */
   domainOverheadMiB?: number;
   /** Echo each domain's console_io output to this sink (e.g. process.stderr). */
   consoleSink?: (domid: number, text: string) => void;
@@ -47,9 +59,16 @@ export interface HypervisorOptions {
   /** A domain's JS heap + ArrayBuffers may use its memory plus this many MiB (default 64). */
   jsOverheadMiB?: number;
   /**
-   * V8's own heap limit for a domU sits this far above its bound (default 4096 MiB): V8 aborts the
-   * whole process when one allocation overshoots its limit, so the bound is kept by the allocation
-   * gate and the memory watch instead, and V8's limit only by what they cannot stop in time.
+   * Run each domU in a cell — a process of its own — rather than in the hypervisor's (default true):
+   * what kills a process (V8 aborting on one allocation past a heap limit) then kills that domain
+   * alone, not the hypervisor, dom0 and every other domain. Off, domains start a little faster.
+   */
+  cells?: boolean;
+  /**
+   * V8's own heap limit for a domU sits this far above its bound. In a cell (default 64 MiB) V8's
+   * limit is one more bound: overshooting it ends the cell, so the domain. Without cells (default
+   * 4096 MiB) it would end the whole host, so the bound is kept by the allocation gate and the memory
+   * watch instead, and V8's limit only by what they cannot stop in time.
    */
   heapHeadroomMiB?: number;
 }
@@ -102,13 +121,16 @@ export class Hypervisor extends EventEmitter {
   private readonly memoryWatch: MemoryWatch;
   /** Domain workers started so far (the memory watch allows for their boot). */
   private workersStarted = 0;
+  /** What starts domUs in cells (made at the first domU), and the host relay that wakes us for them. */
+  private cellHost?: Promise<CellHost>;
+  private hostRelay?: Worker;
   private readonly hangTimeoutMs: number;
 
   constructor(readonly options: HypervisorOptions = {}) {
     super();
     this.memory = new MachineMemory({
       memoryMiB: options.memoryMiB ?? defaultMachineMiB(),
-      overheadPages: (options.domainOverheadMiB ?? 16) * PAGES_PER_MIB,
+      overheadPages: (options.domainOverheadMiB ?? (options.cells === false ? 16 : 40)) * PAGES_PER_MIB,
     });
     this.frames = this.memory.frames;
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
@@ -330,6 +352,39 @@ export class Hypervisor extends EventEmitter {
     const all = [...this.domains.values(), ...this.dying];
     await Promise.all(all.map((d) => d.worker?.terminate()));
     this.domains.clear();
+    if (this.cellHost) await (await this.cellHost).close();
+    if (this.hostRelay) {
+      // Wake it from its futex, so it sees the terminate now rather than at its next timeout.
+      const terminated = this.hostRelay.terminate();
+      const words = new Int32Array(this.trap.doorbellFrame.buffer, 0, 4);
+      Atomics.add(words, DOORBELL_RELAY, 1);
+      shm().wake(this.trap.doorbellFrame.buffer, DOORBELL_RELAY * 4, 1);
+      await terminated;
+    }
+  }
+
+  /** What starts domUs in cells, and the host relay thread their guests wake the trap service through. */
+  private cells(): Promise<CellHost> {
+    this.cellHost ??= (async () => {
+      const [cell, relay, supervisor, hostRelay] = await Promise.all([
+        cellScript(),
+        relayScript(),
+        supervisorScript(),
+        hostRelayScript(),
+      ]);
+      this.hostRelay = new Worker(hostRelay, {
+        eval: true,
+        workerData: { addon: SHM_ADDON_PATH, doorbell: this.trap.doorbellFrame.buffer },
+      });
+      this.hostRelay.unref();
+      return new CellHost(this.frames.arena, { cell, relay, supervisor }, (line) => this.printk(line));
+    })();
+    return this.cellHost;
+  }
+
+  /** Whether `d` runs in a cell: every domU, unless cells are off. */
+  private inCell(d: Domain): boolean {
+    return !d.privileged && this.options.cells !== false;
   }
 
   /** A domain's JS allowance (heap + ArrayBuffers): its memory plus the fixed overhead. */
@@ -351,23 +406,23 @@ export class Hypervisor extends EventEmitter {
             ...(d.programUrl ? { program: d.programUrl } : {}),
             ...(d.kernelUrl ? { kernel: d.kernelUrl } : {}),
           });
+      const cells = this.inCell(d) ? await this.cells() : undefined;
       if (!d.alive) return; // destroyed or shut down while its image was built
       this.memory.handAtBoot(d, this.trap.doorbellFrame);
       this.workersStarted++;
-      startWorker(
-        d,
-        {
-          supervisor,
-          arena: { addon: SHM_ADDON_PATH, id: this.frames.arena.id },
-          doorbell: this.trap.doorbellFrame.buffer,
-          ...(image ? { image } : {}),
-          tsxApi: TSX_API_URL,
-          jsLimitBytes: this.jsLimitBytes(d),
-          heapHeadroomMiB: d.privileged ? 0 : (this.options.heapHeadroomMiB ?? 4096),
-          tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
-        },
-        this.workerEvents(),
-      );
+      const spec: WorkerSpec = {
+        supervisor,
+        arena: { addon: SHM_ADDON_PATH, id: this.frames.arena.id },
+        doorbell: this.trap.doorbellFrame.buffer,
+        doorbellMfn: this.trap.doorbellFrame.mfn,
+        ...(image ? { image } : {}),
+        tsxApi: TSX_API_URL,
+        jsLimitBytes: this.jsLimitBytes(d),
+        heapHeadroomMiB: d.privileged ? 0 : (this.options.heapHeadroomMiB ?? (this.inCell(d) ? 64 : 4096)),
+        tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
+      };
+      if (cells) cells.start(d, spec, cellBootData(d, spec), this.workerEvents());
+      else startWorker(d, spec, this.workerEvents());
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       d.console.append(`${reason}\n`);
@@ -392,7 +447,7 @@ export class Hypervisor extends EventEmitter {
   /** Updates `d`'s CPU account from its worker; returns its busy streak in ms. */
   private sampleOne(d: Domain): number {
     if (!d.worker || d.gone) return 0;
-    return d.cpu.sample(d.worker, d.vcpu.statusViews.big);
+    return d.cpu.sample(d.worker);
   }
 
   /**

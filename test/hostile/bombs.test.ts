@@ -15,6 +15,7 @@ afterAll(() => s?.close());
 const cases: [mode: string, outcome: "stopped" | RegExp][] = [
   ["string", "stopped"],
   ["array", "stopped"],
+  ["fill", "stopped"],
   ["parse", "stopped"],
   ["liar", /bombs: liar refused: RangeError: Array buffer allocation failed: 16777216 bytes would exceed/],
   [

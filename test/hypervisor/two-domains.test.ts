@@ -1,7 +1,8 @@
 /**
  * Two real domains (worker threads) exchange events both ways over an interdomain channel and move
  * data by grant map and by grant copy; mapping the same grant twice keeps GTF_writing set until the
- * last unmap, in either order (the lesson of XSA-224/XSA-230).
+ * last unmap, in either order (the lesson of XSA-224/XSA-230). Each domain in a cell (a process of
+ * its own, the default), and both in the hypervisor's process (cells off).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
@@ -10,9 +11,12 @@ import { boot, guest, reports, shutdownOf } from "./helpers.ts";
 let hv: Hypervisor;
 afterEach(() => hv?.close());
 
-describe("two domains", () => {
+describe.each([
+  ["in cells", true],
+  ["in the hypervisor's process", false],
+])("two domains %s", (_, cells) => {
   it("exchange events both ways and share a page by grant map and grant copy", async () => {
-    hv = boot();
+    hv = boot({ cells });
     const a = hv.createDomain({ name: "a", memoryMiB: 4, kernel: guest("peer"), rings: false, paused: true });
     const b = hv.createDomain({ name: "b", memoryMiB: 4, kernel: guest("peer"), rings: false, paused: true });
     const port = hv.evtchn.allocUnbound(a.domid, false, a.domid, b.domid);

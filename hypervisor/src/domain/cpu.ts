@@ -6,22 +6,20 @@
  *
  * The one exception is time the thread sleeps inside a synchronous trap (Atomics.wait in the
  * supervisor, while the hypervisor has not answered — a paused domain's pending trap): busy to the
- * event loop, idle to the machine. The supervisor records it in its status block and it is taken
- * off here.
+ * event loop, idle to the machine. The supervisor records it in its status block and the worker's
+ * activity() takes it off (realm/vcpu-page.ts, workerActivity).
  *
  * A domain busy (utilization ≥ BUSY) for longer than its limit has not given the host's CPU back for
  * that long — a hang, or a hog in a machine with no preemption across workers — and is stopped.
  * Rule: sample() every tick for every domain with a worker; it reads the worker without waking it.
  */
-import { SLEEPING_SINCE, SLEPT_NS } from "../realm/vcpu-page.ts";
 import type { DomainWorker } from "./worker.ts";
 
 /** Utilization at or above which a tick counts as busy. */
 export const BUSY = 0.98;
 
 export class CpuAccount {
-  private last?: { active: number; idle: number };
-  private lastSleptNs = 0n;
+  private last?: { working: number; idle: number };
   /** Milliseconds the worker was active (not idle in its event loop), in all. */
   activeMs = 0;
   /** How long it has been busy without a break, in ms. */
@@ -29,23 +27,19 @@ export class CpuAccount {
   /** The last tick's utilization (0..1). */
   recent = 0;
 
-  /** Takes a sample of `worker` (with its supervisor's status block). Returns the busy streak in ms. */
-  sample(worker: DomainWorker, status: BigInt64Array): number {
-    const elu = worker.activity();
-    if (!elu) return 0;
-    const since = Atomics.load(status, SLEEPING_SINCE);
-    const slept = Atomics.load(status, SLEPT_NS) + (since > 0n ? process.hrtime.bigint() - since : 0n);
-    const sleptMs = Number(slept - this.lastSleptNs) / 1e6;
-    this.lastSleptNs = slept;
+  /** Takes a sample of `worker`. Returns the busy streak in ms. */
+  sample(worker: DomainWorker): number {
+    const now = worker.activity();
+    if (!now) return 0;
     if (!this.last) {
-      this.last = elu;
-      this.activeMs = Math.max(0, elu.active - sleptMs);
+      this.last = now;
+      this.activeMs = now.working;
       return 0;
     }
-    const d = { active: elu.active - this.last.active, idle: elu.idle - this.last.idle };
-    this.last = elu;
-    const window = d.active + d.idle;
-    const active = Math.min(window, Math.max(0, d.active - sleptMs));
+    const d = { working: now.working - this.last.working, idle: now.idle - this.last.idle };
+    this.last = now;
+    const window = Math.max(0, d.working) + Math.max(0, d.idle);
+    const active = Math.max(0, d.working);
     this.activeMs += active;
     this.recent = window > 0 ? active / window : 0;
     this.busyMs = this.recent >= BUSY ? this.busyMs + window : 0;

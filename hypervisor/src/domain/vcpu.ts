@@ -9,7 +9,7 @@
 import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD } from "@pvkit/abi/layout";
 import type { Frame } from "../gnttab/host.ts";
 import { MailWriter } from "../realm/mail-ring.ts";
-import { vcpuPageViews } from "../realm/vcpu-page.ts";
+import { vcpuPageViews, type VcpuPageViews } from "../realm/vcpu-page.ts";
 import type { HostTimer } from "../time/host-timer.ts";
 import type { Domain } from "./domain.ts";
 
@@ -21,6 +21,8 @@ export class Vcpu {
   readonly statusViews: { big: BigInt64Array; words: Int32Array };
   /** Where frames handed over after boot go (realm/mail-ring.ts). */
   readonly mailbox: MailWriter;
+  /** Every view of the page (the host block among them: a cell writes its worker's activity there). */
+  readonly pageViews: VcpuPageViews;
   /** A call the handler is still working on (SCHEDOP_block, SCHEDOP_poll). */
   inFlight = false;
   /** Resolves a blocked SCHEDOP_block/poll when an event arrives. */
@@ -48,6 +50,7 @@ export class Vcpu {
     readonly page: Frame,
   ) {
     const v = vcpuPageViews(page.buffer);
+    this.pageViews = v;
     this.words = v.words;
     this.big = v.big;
     this.statusViews = v.status;

@@ -13,6 +13,8 @@ import {
   type SupervisorBoot,
   type SupervisorReport,
 } from "../realm/boot-data.ts";
+import type { CellBoot } from "../cell/protocol.ts";
+import { workerActivity } from "../realm/vcpu-page.ts";
 import type { Domain } from "./domain.ts";
 
 /** The kernel every privileged domain imports unless a test names another entry. */
@@ -24,8 +26,11 @@ export const GUEST_KERNEL_URL = new URL("../../../guest-kernel/src/arch/entry.ts
  */
 export interface DomainWorker {
   terminate(): Promise<unknown>;
-  /** Its event loop's activity since it started, in ms (undefined until it runs). */
-  activity(): { active: number; idle: number } | undefined;
+  /**
+   * Its work and idleness since it started, in ms (undefined until it runs): vcpu-page.ts's
+   * workerActivity, taken in the process it runs in.
+   */
+  activity(): { working: number; idle: number } | undefined;
   /** The OS process it runs in ("self": the hypervisor's), for /proc reads. */
   readonly pid: number | "self";
 }
@@ -33,13 +38,15 @@ export interface DomainWorker {
 /** A worker in the hypervisor's own process. */
 export class LocalWorker implements DomainWorker {
   readonly pid = "self";
-  constructor(readonly worker: Worker) {}
+  constructor(
+    readonly worker: Worker,
+    private readonly status: BigInt64Array,
+  ) {}
   terminate() {
     return this.worker.terminate();
   }
   activity() {
-    const e = this.worker.performance.eventLoopUtilization();
-    return { active: e.active, idle: e.idle };
+    return workerActivity(this.worker.performance.eventLoopUtilization(), this.status);
   }
 }
 
@@ -57,6 +64,8 @@ export interface WorkerSpec {
   arena: ArenaRef;
   /** The machine doorbell's frame (the hypervisor's own view: workers must share its backing store). */
   doorbell: SharedArrayBuffer;
+  /** The same frame's number (a cell makes its own view). */
+  doorbellMfn: number;
   /** domU: the guest image. */
   image?: { code: string; name: string };
   /** dom0: tsx's registration API URL. */
@@ -105,6 +114,28 @@ export function bootData(d: Domain, spec: WorkerSpec): SupervisorBoot {
   return boot;
 }
 
+/** The boot data a cell receives for `d`: frames by number (the cell makes its own views). */
+export function cellBootData(d: Domain, spec: WorkerSpec): CellBoot {
+  const {
+    arena: _arena,
+    frames: _f,
+    sharedInfo: _s,
+    vcpuPage: _v,
+    doorbell: _d,
+    ...rest
+  } = bootData(d, spec);
+  const frames: (number | null)[] = [];
+  for (const [pfn, f] of d.p2m) frames[pfn] = f.mfn;
+  for (let i = 0; i < frames.length; i++) frames[i] ??= null;
+  return {
+    ...rest,
+    frames,
+    sharedInfo: d.sharedInfo!.mfn,
+    vcpuPage: d.vcpu.page.mfn,
+    doorbell: spec.doorbellMfn,
+  };
+}
+
 /** The Worker options of a domain's worker: its heap limits, an empty environment for a domU. */
 export function workerOptions(d: Domain, spec: WorkerSpec) {
   return {
@@ -128,7 +159,7 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     ...workerOptions(d, spec),
     workerData: { boot: bootData(d, spec) },
   });
-  const handle = new LocalWorker(w);
+  const handle = new LocalWorker(w, d.vcpu.statusViews.big);
   d.worker = handle;
   let report: string | undefined;
   w.on("message", (m: SupervisorReport) => {

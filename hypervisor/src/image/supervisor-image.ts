@@ -1,19 +1,21 @@
 /**
- * The supervisor script every domain worker starts with (hypervisor/src/realm/supervisor.ts and SES,
- * bundled into one CommonJS script that a Worker runs with `eval: true`). Built once per host
- * process; the first domain waits for it, the rest share it.
+ * The scripts the machine itself runs, each bundled into one CommonJS script, built once per host
+ * process (the first user waits, the rest share): the supervisor every domain worker starts with
+ * (hypervisor/src/realm/supervisor.ts and SES; a Worker runs it with `eval: true`), a cell's main
+ * script (`node -e`) and the two relay threads (cell/relay.ts, transport/host-relay.ts).
  */
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { REPO_ROOT } from "./guest-image.ts";
 
-const SUPERVISOR_ENTRY = fileURLToPath(new URL("../realm/supervisor.ts", import.meta.url));
+const scripts = new Map<string, Promise<string>>();
 
-let script: Promise<string> | undefined;
-
-export function supervisorScript(): Promise<string> {
-  script ??= build({
-    entryPoints: [SUPERVISOR_ENTRY],
+/** The bundle of `entry` (relative to hypervisor/src), built once. */
+function script(entry: string): Promise<string> {
+  let s = scripts.get(entry);
+  if (s) return s;
+  s = build({
+    entryPoints: [fileURLToPath(new URL(`../${entry}`, import.meta.url))],
     absWorkingDir: REPO_ROOT,
     bundle: true,
     write: false,
@@ -23,9 +25,15 @@ export function supervisorScript(): Promise<string> {
     logLevel: "silent",
     legalComments: "none",
   }).then((out) => out.outputFiles[0]!.text);
-  script.catch(() => (script = undefined));
-  return script;
+  scripts.set(entry, s);
+  s.catch(() => scripts.delete(entry));
+  return s;
 }
+
+export const supervisorScript = () => script("realm/supervisor.ts");
+export const cellScript = () => script("cell/cell-main.ts");
+export const relayScript = () => script("cell/relay.ts");
+export const hostRelayScript = () => script("transport/host-relay.ts");
 
 /** tsx's registration API, which the trusted domain's supervisor loads to import TypeScript. */
 export const TSX_API_URL = import.meta.resolve("tsx/esm/api");

@@ -9,6 +9,7 @@ import type { MachineMail, PvkitMachine } from "@pvkit/abi/machine";
 import type { SupervisorBoot } from "./boot-data.ts";
 import { MailKind, MailReader, type MailEntry } from "./mail-ring.ts";
 import { TrapTransport } from "./trap.ts";
+import type { Futex } from "./wakes.ts";
 
 /** A view of machine frame `mfn` alone (made with the shared-memory addon). */
 export type FrameView = (mfn: number) => SharedArrayBuffer;
@@ -61,13 +62,14 @@ export function buildMachine(
   view: FrameView,
   onTrap: () => void,
   hrtime: () => bigint,
+  futex?: Futex,
 ): MachineParts {
   const mail: MachineMail[] = [];
   const ring = new MailReader(boot.vcpuPage);
   const drain = () => {
     for (const e of ring.take()) mail.push(mailOf(e, view));
   };
-  const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap);
+  const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap, futex);
   const res = BigInt(Math.max(0, Math.floor(boot.tscResolutionNs)));
   const machine: PvkitMachine = {
     domid: boot.domid,

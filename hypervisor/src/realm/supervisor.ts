@@ -17,16 +17,19 @@ import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } fro
 import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
+import type { Futex } from "./wakes.ts";
 import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, vcpuPageViews } from "./vcpu-page.ts";
 
 const { boot } = workerData as { boot: SupervisorBoot };
 const status = vcpuPageViews(boot.vcpuPage).status.words;
 // Views of frames handed over after boot, made here from the machine's memory (the mail ring names
 // them by number). The addon is the supervisor's: the realm never sees it.
-const shm = require(boot.arena.addon) as {
+const shm = require(boot.arena.addon) as Futex & {
   view(id: number, offset: number, length: number): SharedArrayBuffer;
 };
 const view = (mfn: number): SharedArrayBuffer => shm.view(boot.arena.id, mfn * 4096, 4096);
+/** In a cell the hypervisor is another process: wake-ups go by futex (realm/wakes.ts). */
+const futex = boot.crossProcess ? shm : undefined;
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);
@@ -86,7 +89,7 @@ async function openInspector(): Promise<void> {
 }
 
 async function runTrusted(): Promise<void> {
-  const { machine } = buildMachine(boot, view, () => undefined, hrtime);
+  const { machine } = buildMachine(boot, view, () => undefined, hrtime, futex);
   (globalThis as Record<string, unknown>)[MACHINE_GLOBAL] = machine;
   const tsx = (await import(boot.tsxApi!)) as { register: () => void };
   tsx.register();
@@ -123,7 +126,7 @@ async function runRealm(): Promise<void> {
   // must capture the gated ones.
   const { lockdownWorker, runImage } = await import("./realm.ts");
   lockdownWorker();
-  const { machine } = buildMachine(boot, view, gate.tick, hrtime);
+  const { machine } = buildMachine(boot, view, gate.tick, hrtime, futex);
   await runImage({
     machine,
     image: boot.image!,

@@ -57,7 +57,7 @@ export class TrapTransport {
     this.words = v.words;
     this.big = v.big;
     ({ big: this.status, words: this.statusWords } = v.status);
-    const bell = new Int32Array(doorbell, 0, 2);
+    const bell = new Int32Array(doorbell, 0, 4);
     this.wakes = futex ? cellWakes(v.words, v.status.words, bell, futex) : localWakes(v.words, bell);
   }
 

@@ -6,9 +6,12 @@
  *         worker — how long its thread slept inside synchronous traps (asleep, not working), whether
  *         guest code keeps passing the supervisor's checkpoints (traps and callbacks, where the memory
  *         gate looks), the memory it last measured, and its OS thread id.
- *   @96   the host block (16 bytes): the worker's event-loop activity, for a worker in a cell written
+ *   @96   the host block (16 bytes): the worker's work and idleness, for a worker in a cell written
  *         by the cell's main thread (the hypervisor cannot ask another process's worker)
  *   @112  the mail ring's head: prod and cons (mail-ring.ts)
+ *   @120  the relay bell (8 bytes), for a worker in a cell: a counter the hypervisor bumps when it
+ *         answers a trap the worker waits for with its event loop free, and whether the cell's
+ *         relay thread sleeps on it (cell/relay.ts)
  *   @128  the mail ring's entries, to the end of the page
  */
 
@@ -18,6 +21,10 @@ export const STATUS_OFFSET = 64;
 export const STATUS_BYTES = 32;
 
 export const MAIL_HEAD_OFFSET = 112;
+export const RELAY_BELL_OFFSET = 120;
+/** Int32 indices of the relay bell: the counter, and the relay-asleep flag. */
+export const RELAY_BELL = 0;
+export const RELAY_ASLEEP = 1;
 export const MAIL_OFFSET = 128;
 export const MAIL_ENTRY_BYTES = 16;
 export const MAIL_ENTRIES = (4096 - MAIL_OFFSET) / MAIL_ENTRY_BYTES;
@@ -36,11 +43,29 @@ export const THREAD_ID = 6;
 export const WAIT_MODE = 7;
 export const WaitMode = { none: 0, futex: 1, relay: 2 } as const;
 
-/** The host block: the worker's event-loop activity, written by the process that runs it. */
+/** The host block: the worker's work and idleness, written by the process that runs it. */
 export const HOST_OFFSET = 96;
-/** Float64 indices in the host block: ms active and ms idle since the worker started. */
-export const HOST_ACTIVE_MS = 0;
+/** Float64 indices in the host block: ms working and ms idle since the worker started (activity()). */
+export const HOST_WORKING_MS = 0;
 export const HOST_IDLE_MS = 1;
+
+/** Milliseconds the worker has slept in synchronous traps so far, the current sleep included. */
+export function sleptMs(status: BigInt64Array): number {
+  const since = Atomics.load(status, SLEEPING_SINCE);
+  const slept = Atomics.load(status, SLEPT_NS) + (since > 0n ? process.hrtime.bigint() - since : 0n);
+  return Number(slept) / 1e6;
+}
+
+/**
+ * A worker's work and idleness since it started, in ms, from its event-loop utilization (time not
+ * idle in its event loop) and its status block: the time its thread slept inside a synchronous trap
+ * (Atomics.wait in the supervisor while the hypervisor has not answered, as a paused domain's
+ * pending trap does) is busy to the event loop but idle to the machine, so it is taken off. Both are
+ * read at one instant — in the process the worker runs in — so the difference is never skewed.
+ */
+export function workerActivity(elu: { active: number; idle: number }, status: BigInt64Array) {
+  return { working: Math.max(0, elu.active - sleptMs(status)), idle: elu.idle };
+}
 
 export interface VcpuPageViews {
   /** The register block as 32-bit words (state, op, ..., doorbell, mail) and as 64-bit registers. */
@@ -50,6 +75,8 @@ export interface VcpuPageViews {
   status: { big: BigInt64Array; words: Int32Array };
   /** The host block. */
   host: Float64Array;
+  /** The relay bell. */
+  relay: Int32Array;
 }
 
 /** Typed views of a vCPU page. */
@@ -62,5 +89,6 @@ export function vcpuPageViews(page: SharedArrayBuffer): VcpuPageViews {
       words: new Int32Array(page, STATUS_OFFSET, STATUS_BYTES / 4),
     },
     host: new Float64Array(page, HOST_OFFSET, 2),
+    relay: new Int32Array(page, RELAY_BELL_OFFSET, 2),
   };
 }

@@ -6,7 +6,8 @@
  * Atomics do not cross processes, so a domain in a cell (a process of its own, hypervisor/src/cell)
  * sleeps on a futex instead — the register block's state word, woken by the hypervisor through the
  * shared-memory addon — and, when it must keep its event loop running (SCHEDOP_block), on
- * Atomics.waitAsync, which the cell's relay thread ends for the hypervisor. Each side says how it
+ * Atomics.waitAsync, which the cell's relay thread ends for the hypervisor (the hypervisor rings the
+ * relay bell in the vCPU's page). Each side says how it
  * sleeps in a word the other reads, so neither makes a system call for a peer that is awake.
  *
  * Rule: a sleeper announces itself (wait mode / hypervisor-asleep word) before it re-checks the word
@@ -16,9 +17,13 @@
 import { PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
 import { WAIT_MODE, WaitMode } from "./vcpu-page.ts";
 
-/** The doorbell frame's words (Int32 indices): the counter guests ring, the hypervisor-asleep flag. */
+/**
+ * The doorbell frame's words (Int32 indices): the counter guests ring, the hypervisor-asleep flag,
+ * and the word a guest in a cell bumps (and futex-wakes) to have the host relay wake the service.
+ */
 export const DOORBELL_COUNT = 0;
 export const DOORBELL_ASLEEP = 1;
+export const DOORBELL_RELAY = 2;
 
 export interface Wakes {
   /** Tells the hypervisor a trap or a wake request waits (after the caller stored it). */
@@ -62,7 +67,10 @@ export function cellWakes(regs: Int32Array, status: Int32Array, doorbell: Int32A
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      if (Atomics.load(doorbell, DOORBELL_ASLEEP) !== 0) futex.wake(bellBuf, doorbell.byteOffset, 1);
+      if (Atomics.load(doorbell, DOORBELL_ASLEEP) !== 0) {
+        Atomics.add(doorbell, DOORBELL_RELAY, 1);
+        futex.wake(bellBuf, doorbell.byteOffset + DOORBELL_RELAY * 4, 1);
+      }
     },
     sleep(ms) {
       Atomics.store(status, WAIT_MODE, WaitMode.futex);

@@ -36,7 +36,7 @@ export class TrapService {
     private readonly dispatch: Dispatch,
     readonly doorbellFrame: Frame,
   ) {
-    this.doorbell = new Int32Array(doorbellFrame.buffer, 0, 2);
+    this.doorbell = new Int32Array(doorbellFrame.buffer, 0, 4);
   }
 
   add(v: Vcpu): void {

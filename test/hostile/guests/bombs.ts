@@ -4,6 +4,11 @@
  *   string   two flattened 512 MiB strings (V8 grants one far past a worker's heap limit, then
  *            aborts the whole process at the next collection — node#47224)
  *   array    256 MiB double arrays, three of them  bigint   BigInts of 2^30 bits, kept
+ *   fill     512 MiB double arrays (Array(n).fill): once aborted the host from any domain, whatever
+ *            headroom V8's limit had
+ *   split    a 128 MiB string split into 2^27 one-character strings: more elements than V8's arrays
+ *            may hold, which V8 answers by aborting the process at once ("Fatal JavaScript invalid
+ *            size error") — now the domain's cell alone
  *   parse    eval of 40 MiB of generated source (the parser's zone is many times that)
  *   liar     typed arrays of a subclass whose byteLength getter says 0
  *   resize   resizable buffers that lie about their byteLength, then grow
@@ -29,6 +34,10 @@ export default async function main(k: KernelHandle): Promise<void> {
       }
     } else if (mode === "array") {
       for (let i = 0; i < 3; i++) keep.push(Array.from({ length: 2 ** 25 }, () => 1.5));
+    } else if (mode === "fill") {
+      for (let i = 0; i < 2; i++) keep.push(new Array(2 ** 26).fill(1.5 + i));
+    } else if (mode === "split") {
+      keep.push("x".repeat(2 ** 27).split(""));
     } else if (mode === "bigint") {
       for (let i = 0; i < 12; i++) keep.push(1n << (2n ** 30n - 2n - BigInt(i)));
     } else if (mode === "parse") {

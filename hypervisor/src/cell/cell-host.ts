@@ -1,0 +1,209 @@
+/**
+ * The hypervisor's side of cells: each domU's worker runs in a process of its own (cell-main.ts), so
+ * that V8 aborting on one allocation past a heap limit, or any other death of a process, ends that
+ * domain and nothing else — the hypervisor, dom0 and the other domains carry on, and the domain is
+ * crashed with the reason. One cell is kept spawned ahead, so creating a domain does not wait for a
+ * process to start.
+ *
+ * A CellWorker is the domain's handle to its cell: it starts the worker there, wakes its guest (a
+ * futex for a guest asleep in a synchronous trap, the relay bell for one that waits with its event
+ * loop free), and reports the cell's end as a local worker's end is reported. The domain is gone —
+ * its frames free to reuse — only when the process is, since the process holds every view it made.
+ *
+ * Rule: the only input from a cell is its IPC messages and its standard error; both are bounded.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Domain } from "../domain/domain.ts";
+import {
+  heapLimitMb,
+  workerOptions,
+  type DomainWorker,
+  type WorkerEvents,
+  type WorkerSpec,
+} from "../domain/worker.ts";
+import type { MachineArena } from "../memory/arena.ts";
+import { SHM_ADDON_PATH, shm } from "../native/shm.ts";
+import { SUPERVISOR_CRASH_EXIT } from "../realm/boot-data.ts";
+import {
+  HOST_IDLE_MS,
+  HOST_WORKING_MS,
+  RELAY_ASLEEP,
+  RELAY_BELL,
+  RELAY_BELL_OFFSET,
+  WAIT_MODE,
+  WaitMode,
+} from "../realm/vcpu-page.ts";
+import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
+
+/** How much of a cell's standard error is kept for the crash reason (V8's fatal message). */
+const STDERR_TAIL = 8192;
+
+/** A spawned cell process, with the tail of what it wrote to standard error. */
+interface Cell {
+  child: ChildProcess;
+  stderr: string;
+  /** Where its standard error goes, a line at a time, once it runs a domain. */
+  onLine?: (line: string) => void;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export class CellHost {
+  private spare?: Cell;
+  private closed = false;
+
+  /**
+   * @param scripts the cell's main script, its relay's, and the supervisor every worker runs
+   * @param log where a cell's standard error goes, a line at a time
+   */
+  constructor(
+    private readonly arena: MachineArena,
+    private readonly scripts: { cell: string; relay: string; supervisor: string },
+    private readonly log: (line: string) => void,
+  ) {}
+
+  private spawnCell(): Cell {
+    const child = spawn(process.execPath, ["-e", this.scripts.cell], {
+      stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd],
+      env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH, PVKIT_ARENA_BYTES: String(this.arena.bytes) },
+    });
+    // "close", not "exit": its standard error is read to the end (V8's last words are there).
+    const exited = new Promise<Cell["exited"] extends Promise<infer T> ? T : never>((resolve) =>
+      child.once("close", (code, signal) => resolve({ code, signal })),
+    );
+    const cell: Cell = { child, stderr: "", exited };
+    let partial = "";
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => {
+      cell.stderr = (cell.stderr + chunk).slice(-STDERR_TAIL);
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop()!.slice(-STDERR_TAIL);
+      for (const line of lines) if (line) cell.onLine?.(line.slice(0, 1024));
+    });
+    // A spare cell does not keep the hypervisor's process alive (close() ends it); one that runs a
+    // domain does, as a worker would (CellWorker).
+    child.unref();
+    (child.channel as { unref?: () => void } | undefined)?.unref?.();
+    (child.stderr as { unref?: () => void }).unref?.();
+    child.send({
+      t: "init",
+      supervisor: this.scripts.supervisor,
+      relay: this.scripts.relay,
+    } satisfies ToCell);
+    return cell;
+  }
+
+  /** A fresh cell for a domain; the next one starts spawning at once. */
+  private take(): Cell {
+    const cell = this.spare && this.spare.child.exitCode === null ? this.spare : this.spawnCell();
+    this.spare = this.closed ? undefined : this.spawnCell();
+    return cell;
+  }
+
+  /** Starts `d`'s worker in a cell of its own. */
+  start(d: Domain, spec: WorkerSpec, boot: CellBoot, events: WorkerEvents): DomainWorker {
+    const worker = new CellWorker(d, spec, this.take(), events, this.log);
+    d.worker = worker;
+    d.vcpu.wakeGuest = () => worker.wakeGuest();
+    worker.send({ t: "start", boot, options: { ...workerOptions(d, spec), eval: true } });
+    return worker;
+  }
+
+  /** Ends the spare cell; cells of running domains end with their domains. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare) {
+      spare.child.ref(); // until it is gone: the caller waits for that
+      spare.child.kill("SIGKILL");
+      await spare.exited;
+    }
+  }
+}
+
+/** A domain's worker in its cell. */
+class CellWorker implements DomainWorker {
+  private report?: string;
+  private code?: number;
+  private readonly gone: Promise<void>;
+
+  constructor(
+    private readonly d: Domain,
+    private readonly spec: WorkerSpec,
+    private readonly cell: Cell,
+    events: WorkerEvents,
+    log: (line: string) => void,
+  ) {
+    cell.child.ref();
+    (cell.child.channel as { ref?: () => void } | undefined)?.ref?.();
+    cell.child.on("message", (m: FromCell) => this.onMessage(m));
+    cell.onLine = (line) => log(`dom${d.domid} (${d.name}) cell: ${line}`);
+    this.gone = cell.exited.then(({ code, signal }) => {
+      const reason = this.report ?? (this.code === undefined ? this.death(code, signal) : undefined);
+      if (reason !== undefined) events.onError(d, reason);
+      else if (this.code === SUPERVISOR_CRASH_EXIT) events.onError(d, "the supervisor ended the domain");
+      else events.onExit(d, this.code!);
+      events.onGone(d);
+    });
+  }
+
+  get pid(): number {
+    return this.cell.child.pid ?? 0;
+  }
+
+  send(m: ToCell): void {
+    if (this.cell.child.connected) this.cell.child.send(m);
+  }
+
+  /** Ends the worker by ending its process: certain, immediate, and it frees every view it made. */
+  terminate(): Promise<void> {
+    if (this.cell.child.exitCode === null && this.cell.child.signalCode === null) {
+      this.code ??= 1; // as a terminated Worker's exit code
+      this.cell.child.kill("SIGKILL");
+    }
+    return this.gone;
+  }
+
+  activity() {
+    const host = this.d.vcpu.pageViews.host;
+    const working = host[HOST_WORKING_MS]!;
+    const idle = host[HOST_IDLE_MS]!;
+    return working + idle > 0 ? { working, idle } : undefined;
+  }
+
+  /** After the hypervisor answered the trap: wake the guest the way it sleeps (realm/wakes.ts). */
+  wakeGuest(): void {
+    const v = this.d.vcpu;
+    const mode = Atomics.load(v.statusViews.words, WAIT_MODE);
+    if (mode === WaitMode.futex) shm().wake(v.page.buffer, 0, 1);
+    else if (mode === WaitMode.relay) {
+      Atomics.add(v.pageViews.relay, RELAY_BELL, 1);
+      if (Atomics.load(v.pageViews.relay, RELAY_ASLEEP) !== 0)
+        shm().wake(v.page.buffer, RELAY_BELL_OFFSET + RELAY_BELL * 4, 1);
+    }
+  }
+
+  private onMessage(m: FromCell): void {
+    if (m?.t === "report" && m.report?.t === "crash" && typeof m.report.reason === "string")
+      this.report ??= m.report.reason.slice(0, 1024);
+    else if (m?.t === "error")
+      this.report ??=
+        m.code === "ERR_WORKER_OUT_OF_MEMORY"
+          ? `out of memory (JS heap limit ${heapLimitMb(this.spec.jsLimitBytes, this.spec.heapHeadroomMiB)} MiB)`
+          : String(m.reason).slice(0, 1024);
+    else if (m?.t === "exit") this.code ??= Number(m.code);
+  }
+
+  /** Why the cell died without telling: V8's fatal message if it left one, else the signal or code. */
+  private death(code: number | null, signal: NodeJS.Signals | null): string {
+    // V8 says "FATAL ERROR: <why>" (a heap limit) or "# Fatal <why>" (a check that failed, after a
+    // "# Fatal error in <file>, line <n>" that names no file in a release build).
+    const said = [...this.cell.stderr.matchAll(/^(?:FATAL ERROR: |# Fatal )(.*)$/gm)]
+      .map((m) => m[1]!.trim())
+      .filter((why) => why && !/^error in .*, line \d+$/.test(why));
+    const fatal = said.at(-1);
+    if (fatal)
+      return `${/out of memory/i.test(fatal) ? "out of memory: " : ""}V8 aborted its cell process (${fatal})`;
+    return `its cell process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`;
+  }
+}

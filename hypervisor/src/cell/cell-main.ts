@@ -1,0 +1,67 @@
+/**
+ * A cell: a process of its own that runs one domU's worker, so that what kills a process — V8
+ * aborting on one allocation past the heap limit, a native crash — kills that domain alone, not the
+ * hypervisor, dom0 or any other domain. The hypervisor spawns it ahead of need (cell-host.ts) with
+ * the machine's memory (a memfd) as fd 4 and an IPC channel; bundled into one script, run with
+ * `node -e`.
+ *
+ * It maps the machine's memory, makes the views of the domain's frames (here, in the process the
+ * worker runs in: a notify finds its waiter only through the backing store it waits on), starts the
+ * relay thread that passes wake-ups on and the worker with the same supervisor a domain in the
+ * hypervisor's process gets, writes the worker's activity into its vCPU page, reports how it ends,
+ * and ends with it. Rule: it takes input from the hypervisor alone.
+ */
+import { Worker } from "node:worker_threads";
+import type { FromCell, ToCell } from "./protocol.ts";
+import { HOST_IDLE_MS, HOST_WORKING_MS, vcpuPageViews, workerActivity } from "../realm/vcpu-page.ts";
+
+const ADDON = process.env.PVKIT_SHM_ADDON!;
+const shm = require(ADDON) as {
+  map(fd: number, bytes: number): number;
+  view(id: number, offset: number, length: number): SharedArrayBuffer;
+};
+const arena = shm.map(4, Number(process.env.PVKIT_ARENA_BYTES));
+const view = (mfn: number) => shm.view(arena, mfn * 4096, 4096);
+const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then);
+
+let scripts: { supervisor: string; relay: string } | undefined;
+let started = false;
+
+function start(m: Extract<ToCell, { t: "start" }>): void {
+  started = true;
+  const page = view(m.boot.vcpuPage);
+  const boot = {
+    ...m.boot,
+    arena: { addon: ADDON, id: arena },
+    frames: m.boot.frames.map((mfn) => (mfn === null ? null : view(mfn))),
+    sharedInfo: view(m.boot.sharedInfo),
+    vcpuPage: page,
+    doorbell: view(m.boot.doorbell),
+    crossProcess: true,
+  };
+  new Worker(scripts!.relay, { eval: true, workerData: { addon: ADDON, page } }).unref();
+  const w = new Worker(scripts!.supervisor, { ...m.options, workerData: { boot } });
+  w.on("message", (report) => send({ t: "report", report }));
+  w.on("error", (e: Error & { code?: string }) =>
+    send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),
+  );
+  // The cell ends with its worker (the relay with it), once the hypervisor has heard how.
+  w.on("exit", (code) => send({ t: "exit", code }, () => process.exit(0)));
+
+  // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
+  // process can ask a worker of its own.
+  const { host, status } = vcpuPageViews(page);
+  setInterval(() => {
+    const now = workerActivity(w.performance.eventLoopUtilization(), status.big);
+    host[HOST_WORKING_MS] = now.working;
+    host[HOST_IDLE_MS] = now.idle;
+  }, 100).unref();
+}
+
+process.on("message", (m: ToCell) => {
+  if (m.t === "init") scripts = m;
+  else if (m.t === "start" && scripts && !started) start(m);
+});
+
+// The hypervisor going away ends the cell.
+process.on("disconnect", () => process.exit(0));

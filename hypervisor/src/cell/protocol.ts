@@ -1,0 +1,28 @@
+/**
+ * What the hypervisor and a cell say to each other over the cell's IPC channel (JSON). A cell is a
+ * process of its own that runs one domU's worker (hypervisor/src/cell/cell-main.ts): it maps the
+ * machine's memory, makes the views the worker gets, relays the hypervisor's wake-ups to it, and
+ * reports how it ends. Frames cross by number; nothing else of the machine crosses at all.
+ */
+import type { SupervisorBoot, SupervisorReport } from "../realm/boot-data.ts";
+
+/** A domain's boot data as a cell receives it: frames by number, views made in the cell. */
+export type CellBoot = Omit<SupervisorBoot, "frames" | "sharedInfo" | "vcpuPage" | "doorbell" | "arena"> & {
+  frames: (number | null)[];
+  sharedInfo: number;
+  vcpuPage: number;
+  doorbell: number;
+};
+
+/** The hypervisor to a cell. */
+export type ToCell =
+  /** First, as soon as the cell is spawned: the scripts its threads run. */
+  | { t: "init"; supervisor: string; relay: string }
+  /** Then, once the cell is given a domain: start its worker with these Worker options. */
+  | { t: "start"; boot: CellBoot; options: Record<string, unknown> };
+
+/** A cell to the hypervisor. */
+export type FromCell =
+  | { t: "report"; report: SupervisorReport }
+  | { t: "error"; code?: string; reason: string }
+  | { t: "exit"; code: number };
