@@ -4,8 +4,12 @@
 // as with frames made in one process, but now another process sees the same bytes. Atomics work on
 // them within a process; across processes a waiter sleeps and wakes on a futex (Linux).
 //
-// Rule: an arena is mapped once per process and never unmapped (views point into it); offsets and
-// lengths are checked against the mapping before any view or futex touches it.
+// An arena is a mapping of part of that file: the hypervisor maps all of it, a cell only the frames
+// its domain was handed (a run of them, or one), so what a process can read — by any means, a
+// speculative one included — is what it was given.
+//
+// Rule: an arena is never unmapped (views point into it); offsets and lengths are checked against
+// the mapping before any view or futex touches it.
 #include <node.h>
 #include <v8.h>
 
@@ -31,6 +35,7 @@ struct Arena {
   int fd;
   uint8_t* base;
   size_t length;
+  size_t file_offset;  // where in the file the mapping starts
 };
 
 std::mutex arenas_lock;
@@ -68,16 +73,19 @@ void Create(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(fd);
 }
 
-// map(fd, bytes) -> arena id: the whole file, shared, read-write.
+// map(fd, bytes, offset = 0) -> arena id: [offset, offset + bytes) of the file, shared, read-write.
 void MapArena(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
-  size_t fd, bytes;
-  if (!Integer(a[0], 1 << 30, &fd) || !Integer(a[1], 1ull << 46, &bytes) || bytes == 0)
+  size_t fd, bytes, offset = 0;
+  if (!Integer(a[0], 1 << 30, &fd) || !Integer(a[1], 1ull << 46, &bytes) || bytes == 0 || bytes % 4096 != 0)
     return ThrowRange(iso, "arena fd or size");
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, static_cast<int>(fd), 0);
+  if (a.Length() > 2 && (!Integer(a[2], 1ull << 46, &offset) || offset % 4096 != 0))
+    return ThrowRange(iso, "arena offset");
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, static_cast<int>(fd),
+                 static_cast<off_t>(offset));
   if (p == MAP_FAILED) return Throw(iso, "mmap", errno);
   std::lock_guard<std::mutex> g(arenas_lock);
-  arenas.push_back({static_cast<int>(fd), static_cast<uint8_t*>(p), bytes});
+  arenas.push_back({static_cast<int>(fd), static_cast<uint8_t*>(p), bytes, offset});
   a.GetReturnValue().Set(static_cast<uint32_t>(arenas.size() - 1));
 }
 
@@ -116,8 +124,8 @@ void Release(const FunctionCallbackInfo<Value>& a) {
   if (!Integer(a[1], 1ull << 46, &off) || !Integer(a[2], 1ull << 46, &len) || off % 4096 != 0 ||
       len % 4096 != 0 || off > ar.length || len > ar.length - off)
     return ThrowRange(iso, "release outside the arena");
-  if (fallocate(ar.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off),
-                static_cast<off_t>(len)) < 0)
+  if (fallocate(ar.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                static_cast<off_t>(ar.file_offset + off), static_cast<off_t>(len)) < 0)
     return Throw(iso, "fallocate", errno);
 }
 

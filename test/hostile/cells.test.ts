@@ -22,6 +22,19 @@ function pidOf(domid: number): number {
   return pid;
 }
 
+/** The parts of the machine's memory (file offsets, [from, to)) that process `pid` has mapped. */
+function machineMappings(pid: number): [number, number][] {
+  return readFileSync(`/proc/${pid}/maps`, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("pvkit-machine-memory"))
+    .map((l) => {
+      const [range, , offset] = l.split(/\s+/);
+      const [start, end] = range!.split("-").map((h) => parseInt(h, 16));
+      const from = parseInt(offset!, 16);
+      return [from, from + end! - start!];
+    });
+}
+
 /** Whether process `pid` is alive. */
 function alive(pid: number): boolean {
   try {
@@ -74,14 +87,9 @@ describe("a cell killed from outside", () => {
 });
 
 describe("every domU", () => {
-  it("runs in a process of its own, whose environment holds nothing of the host's", async () => {
-    // What a cell is told: where the addon is, how big the machine's memory is, and Node's own IPC.
-    const told = [
-      "NODE_CHANNEL_FD",
-      "NODE_CHANNEL_SERIALIZATION_MODE",
-      "PVKIT_ARENA_BYTES",
-      "PVKIT_SHM_ADDON",
-    ];
+  it("runs in a process of its own that maps only its own memory and has no host environment", async () => {
+    // What a cell is told: where the addon is, and Node's own IPC.
+    const told = ["NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "PVKIT_SHM_ADDON"];
     const a = s.hv.createDomain({ name: "a", memoryMiB: 4, program: ticker, rings: false });
     const b = s.hv.createDomain({ name: "b", memoryMiB: 4, program: ticker, rings: false });
     await until(() => s.hv.consoleLog(a.domid).includes("tick 1"), "a to tick");
@@ -93,6 +101,22 @@ describe("every domU", () => {
     for (const pid of pids) {
       const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
       expect(env.map((e) => e.split("=")[0]).sort()).toEqual(told);
+    }
+    // Its address space holds the frames it was handed and nothing of any other domain's: what a
+    // process cannot address it cannot read, speculatively or otherwise.
+    for (const [d, other] of [
+      [a, b],
+      [b, a],
+    ]) {
+      const mapped = machineMappings(pidOf(d.domid));
+      const pages = mapped.reduce((n, [from, to]) => n + (to - from) / 4096, 0);
+      expect(pages).toBeGreaterThanOrEqual(1024); // its 4 MiB...
+      expect(pages).toBeLessThan(1024 + 64); // ...its grant table, shared info, vCPU page, doorbell
+      const inside = (mfn: number) => mapped.some(([from, to]) => mfn * 4096 >= from && mfn * 4096 < to);
+      for (const f of d.p2m.values()) expect(inside(f.mfn)).toBe(true);
+      for (const f of other.p2m.values())
+        expect(inside(f.mfn), `frame ${f.mfn} of ${other.name}`).toBe(false);
+      for (const f of s.hv.domains.get(0)!.p2m.values()) expect(inside(f.mfn)).toBe(false);
     }
     s.hv.destroyDomain(a.domid);
     s.hv.destroyDomain(b.domid);

@@ -64,7 +64,7 @@ export class CellHost {
   private spawnCell(): Cell {
     const child = spawn(process.execPath, ["-e", this.scripts.cell], {
       stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd],
-      env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH, PVKIT_ARENA_BYTES: String(this.arena.bytes) },
+      env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH },
     });
     // "close", not "exit": its standard error is read to the end (V8's last words are there).
     const exited = new Promise<Cell["exited"] extends Promise<infer T> ? T : never>((resolve) =>

@@ -14,14 +14,13 @@
 import { Worker } from "node:worker_threads";
 import type { FromCell, ToCell } from "./protocol.ts";
 import { HOST_IDLE_MS, HOST_WORKING_MS, vcpuPageViews, workerActivity } from "../realm/vcpu-page.ts";
+import { mapFrameRuns, type ShmMaps } from "../realm/frame-views.ts";
 
 const ADDON = process.env.PVKIT_SHM_ADDON!;
-const shm = require(ADDON) as {
-  map(fd: number, bytes: number): number;
-  view(id: number, offset: number, length: number): SharedArrayBuffer;
-};
-const arena = shm.map(4, Number(process.env.PVKIT_ARENA_BYTES));
-const view = (mfn: number) => shm.view(arena, mfn * 4096, 4096);
+const shm = require(ADDON) as ShmMaps;
+/** The machine's memory, fd 4: only what the domain is handed gets mapped (realm/frame-views.ts). */
+const arena = { addon: ADDON, fd: 4 };
+const view = (mfn: number) => mapFrameRuns(shm, arena.fd, [mfn])[0]!;
 const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then);
 
 let scripts: { supervisor: string; relay: string } | undefined;
@@ -32,8 +31,8 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
   const page = view(m.boot.vcpuPage);
   const boot = {
     ...m.boot,
-    arena: { addon: ADDON, id: arena },
-    frames: m.boot.frames.map((mfn) => (mfn === null ? null : view(mfn))),
+    arena,
+    frames: mapFrameRuns(shm, arena.fd, m.boot.frames),
     sharedInfo: view(m.boot.sharedInfo),
     vcpuPage: page,
     doorbell: view(m.boot.doorbell),

@@ -13,8 +13,8 @@ import { fileURLToPath } from "node:url";
 export interface Shm {
   /** An anonymous file of `bytes` (sparse) for the machine's memory: its fd. */
   create(bytes: number): number;
-  /** Maps the whole file in this process (once per process): an arena id. */
-  map(fd: number, bytes: number): number;
+  /** Maps [offset, offset + bytes) of the file (default: from 0) in this process: an arena id. */
+  map(fd: number, bytes: number, offset?: number): number;
   /** A SharedArrayBuffer over [offset, offset + length) of arena `id` (offset 8-aligned). */
   view(id: number, offset: number, length: number): SharedArrayBuffer;
   /** Gives pages back to the host; they read as zeros afterwards (4 KiB-aligned). */

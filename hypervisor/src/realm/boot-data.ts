@@ -5,13 +5,12 @@
  * hypervisor/src/domain/worker.ts fills it and supervisor.ts reads it.
  */
 
-/** The machine's memory as a worker finds it: the shared-memory addon and the arena it has mapped. */
-export interface ArenaRef {
-  /** Path of the built addon (hypervisor/native). */
-  addon: string;
-  /** The arena's id in the worker's process (mapped once per process, shared by its threads). */
-  id: number;
-}
+/**
+ * The machine's memory as a worker finds it (realm/frame-views.ts): the shared-memory addon's path
+ * (hypervisor/native), and either the arena its process has mapped whole (the hypervisor's process)
+ * or the file to map single frames from (a cell).
+ */
+export type ArenaRef = { addon: string; id: number } | { addon: string; fd: number };
 
 export interface SupervisorBoot {
   domid: number;

@@ -10,22 +10,23 @@ import type { SupervisorBoot } from "./boot-data.ts";
 import { MailKind, MailReader, type MailEntry } from "./mail-ring.ts";
 import { TrapTransport } from "./trap.ts";
 import type { Futex } from "./wakes.ts";
+import type { FrameViews } from "./frame-views.ts";
 
-/** A view of machine frame `mfn` alone (made with the shared-memory addon). */
-export type FrameView = (mfn: number) => SharedArrayBuffer;
+/** Whether a mail-ring entry hands a frame over (and so needs a view of it). */
+const handsFrame = (e: MailEntry) => e.kind !== MailKind.drop && e.kind !== MailKind.unmap;
 
-/** A mail-ring entry as the guest receives it. */
-function mailOf(e: MailEntry, view: FrameView): MachineMail {
+/** A mail-ring entry as the guest receives it (`buf`: the view of its frame, if it hands one). */
+function mailOf(e: MailEntry, buf: SharedArrayBuffer | undefined): MachineMail {
   switch (e.kind) {
     case MailKind.frames:
-      return { t: "frames", pfns: [e.key], bufs: [view(e.mfn)] };
+      return { t: "frames", pfns: [e.key], bufs: [buf!] };
     case MailKind.drop:
       return { t: "drop", pfns: [e.key] };
     case MailKind.gnttab:
-      return { t: "gnttab", mfns: [e.key], bufs: [view(e.mfn)] };
+      return { t: "gnttab", mfns: [e.key], bufs: [buf!] };
     case MailKind.map:
     case MailKind.mapReadonly:
-      return { t: "map", addr: e.key, buf: view(e.mfn), readonly: e.kind === MailKind.mapReadonly };
+      return { t: "map", addr: e.key, buf: buf!, readonly: e.kind === MailKind.mapReadonly };
     default:
       return { t: "unmap", addr: e.key };
   }
@@ -59,15 +60,19 @@ export interface MachineParts {
  */
 export function buildMachine(
   boot: SupervisorBoot,
-  view: FrameView,
+  views: FrameViews,
   onTrap: () => void,
   hrtime: () => bigint,
   futex?: Futex,
 ): MachineParts {
   const mail: MachineMail[] = [];
   const ring = new MailReader(boot.vcpuPage);
+  // All the frames of one drain get their views in one call, so a cell maps each run of them once.
   const drain = () => {
-    for (const e of ring.take()) mail.push(mailOf(e, view));
+    const entries = ring.take();
+    const bufs = views(entries.filter(handsFrame).map((e) => e.mfn));
+    let next = 0;
+    for (const e of entries) mail.push(mailOf(e, handsFrame(e) ? bufs[next++] : undefined));
   };
   const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap, futex);
   const res = BigInt(Math.max(0, Math.floor(boot.tscResolutionNs)));

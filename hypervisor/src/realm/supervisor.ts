@@ -18,16 +18,15 @@ import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
 import type { Futex } from "./wakes.ts";
+import { frameViews, type ShmMaps } from "./frame-views.ts";
 import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, vcpuPageViews } from "./vcpu-page.ts";
 
 const { boot } = workerData as { boot: SupervisorBoot };
 const status = vcpuPageViews(boot.vcpuPage).status.words;
 // Views of frames handed over after boot, made here from the machine's memory (the mail ring names
 // them by number). The addon is the supervisor's: the realm never sees it.
-const shm = require(boot.arena.addon) as Futex & {
-  view(id: number, offset: number, length: number): SharedArrayBuffer;
-};
-const view = (mfn: number): SharedArrayBuffer => shm.view(boot.arena.id, mfn * 4096, 4096);
+const shm = require(boot.arena.addon) as Futex & ShmMaps;
+const views = frameViews(shm, boot.arena);
 /** In a cell the hypervisor is another process: wake-ups go by futex (realm/wakes.ts). */
 const futex = boot.crossProcess ? shm : undefined;
 const exit = process.exit.bind(process);
@@ -89,7 +88,7 @@ async function openInspector(): Promise<void> {
 }
 
 async function runTrusted(): Promise<void> {
-  const { machine } = buildMachine(boot, view, () => undefined, hrtime, futex);
+  const { machine } = buildMachine(boot, views, () => undefined, hrtime, futex);
   (globalThis as Record<string, unknown>)[MACHINE_GLOBAL] = machine;
   const tsx = (await import(boot.tsxApi!)) as { register: () => void };
   tsx.register();
@@ -126,7 +125,7 @@ async function runRealm(): Promise<void> {
   // must capture the gated ones.
   const { lockdownWorker, runImage } = await import("./realm.ts");
   lockdownWorker();
-  const { machine } = buildMachine(boot, view, gate.tick, hrtime, futex);
+  const { machine } = buildMachine(boot, views, gate.tick, hrtime, futex);
   await runImage({
     machine,
     image: boot.image!,
