@@ -5,7 +5,6 @@
  * bad input is an errno, a misbehaving guest is crashed alone.
  */
 import { EventEmitter } from "node:events";
-import { Worker } from "node:worker_threads";
 import { totalmem } from "node:os";
 import { DOMID_SELF, SHUTDOWN_crash, SHUTDOWN_watchdog, VIRQ_DOM_EXC, EPERM, ESRCH } from "@pvkit/abi/layout";
 import { dispatchHypercall, hypercallName } from "./generated/dispatch.ts";
@@ -15,13 +14,7 @@ import type { Vcpu } from "./domain/vcpu.ts";
 import { cellBootData, startWorker, type WorkerEvents, type WorkerSpec } from "./domain/worker.ts";
 import { CellHost } from "./cell/cell-host.ts";
 import { guestImage } from "./image/guest-image.ts";
-import {
-  TSX_API_URL,
-  cellScript,
-  hostRelayScript,
-  relayScript,
-  supervisorScript,
-} from "./image/supervisor-image.ts";
+import { TSX_API_URL, cellScript, supervisorScript } from "./image/supervisor-image.ts";
 import { EventChannels } from "./evtchn/evtchn.ts";
 import { GrantTables } from "./gnttab/gnttab.ts";
 import { evtchnHost, gnttabHost } from "./hosts.ts";
@@ -31,7 +24,6 @@ import type { FrameTable } from "./memory/frames.ts";
 import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { MemoryWatch } from "./memory/watch.ts";
 import { SHM_ADDON_PATH, shm } from "./native/shm.ts";
-import { DOORBELL_RELAY } from "./realm/wakes.ts";
 import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
@@ -121,9 +113,8 @@ export class Hypervisor extends EventEmitter {
   private readonly memoryWatch: MemoryWatch;
   /** Domain workers started so far (the memory watch allows for their boot). */
   private workersStarted = 0;
-  /** What starts domUs in cells (made at the first domU), and the host relay that wakes us for them. */
+  /** What starts domUs in cells (made at the first domU). */
   private cellHost?: Promise<CellHost>;
-  private hostRelay?: Worker;
   private readonly hangTimeoutMs: number;
 
   constructor(readonly options: HypervisorOptions = {}) {
@@ -353,31 +344,18 @@ export class Hypervisor extends EventEmitter {
     await Promise.all(all.map((d) => d.worker?.terminate()));
     this.domains.clear();
     if (this.cellHost) await (await this.cellHost).close();
-    if (this.hostRelay) {
-      // Wake it from its futex, so it sees the terminate now rather than at its next timeout.
-      const terminated = this.hostRelay.terminate();
-      const words = new Int32Array(this.trap.doorbellFrame.buffer, 0, 4);
-      Atomics.add(words, DOORBELL_RELAY, 1);
-      shm().wake(this.trap.doorbellFrame.buffer, DOORBELL_RELAY * 4, 1);
-      await terminated;
-    }
   }
 
-  /** What starts domUs in cells, and the host relay thread their guests wake the trap service through. */
+  /** What starts domUs in cells (made at the first domU). */
   private cells(): Promise<CellHost> {
     this.cellHost ??= (async () => {
-      const [cell, relay, supervisor, hostRelay] = await Promise.all([
-        cellScript(),
-        relayScript(),
-        supervisorScript(),
-        hostRelayScript(),
-      ]);
-      this.hostRelay = new Worker(hostRelay, {
-        eval: true,
-        workerData: { addon: SHM_ADDON_PATH, doorbell: this.trap.doorbellFrame.buffer },
-      });
-      this.hostRelay.unref();
-      return new CellHost(this.frames.arena, { cell, relay, supervisor }, (line) => this.printk(line));
+      const [cell, supervisor] = await Promise.all([cellScript(), supervisorScript()]);
+      return new CellHost(
+        this.frames.arena,
+        { cell, supervisor },
+        (line) => this.printk(line),
+        () => this.trap.ring(),
+      );
     })();
     return this.cellHost;
   }

@@ -15,8 +15,9 @@ async function bareWorker(): Promise<number> {
   return dt;
 }
 
-export async function benchDomainCreate(rounds = 8): Promise<BenchRow[]> {
-  const hv = new Hypervisor().boot();
+/** @param cells whether domains run in cells (processes of their own) or the host's process */
+export async function benchDomainCreate(cells = true, rounds = 8): Promise<BenchRow[]> {
+  const hv = new Hypervisor({ cells }).boot();
   const program = new URL("../guests/smoke.ts", import.meta.url).href;
   const times: number[] = [];
   for (let i = 0; i < rounds; i++) {

@@ -6,9 +6,13 @@ import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { pingPong } from "./pingpong.ts";
 import type { BenchRow } from "./stats.ts";
 
-async function run(mode: "busy" | "idle", n: number): Promise<{ median: number; p99: number }> {
+async function run(
+  mode: "busy" | "idle",
+  n: number,
+  cells: boolean,
+): Promise<{ median: number; p99: number }> {
   // Guests time themselves: give them the exact TSC (domUs get a coarse one by default).
-  const hv = new Hypervisor({ tscResolutionNs: 0 }).boot();
+  const hv = new Hypervisor({ tscResolutionNs: 0, cells }).boot();
   const kernel = new URL("./guests/event-pingpong.ts", import.meta.url).href;
   const a = hv.createDomain({ name: "a", memoryMiB: 4, kernel, rings: false, paused: true });
   const b = hv.createDomain({ name: "b", memoryMiB: 4, kernel, rings: false, paused: true });
@@ -27,14 +31,20 @@ async function run(mode: "busy" | "idle", n: number): Promise<{ median: number; 
   hv.unpauseDomain(b.domid);
   hv.unpauseDomain(a.domid);
   await done;
-  const result = JSON.parse(hv.consoleLog(a.domid).trim()) as { median: number; p99: number };
+  const out = hv.consoleLog(a.domid).trim();
+  if (!out.startsWith("{"))
+    throw new Error(
+      `event-domains: domain a ended without a result: ${a.crashReason ?? ""}\n${out}\n${hv.log.slice(-5).join("\n")}`,
+    );
+  const result = JSON.parse(out) as { median: number; p99: number };
   await hv.close();
   return result;
 }
 
-export async function benchEventDomains(): Promise<BenchRow[]> {
-  const busy = await run("busy", 20000);
-  const idle = await run("idle", 500);
+/** @param cells whether the domains run in cells (processes of their own) or the host's process */
+export async function benchEventDomains(cells = true): Promise<BenchRow[]> {
+  const busy = await run("busy", 20000, cells);
+  const idle = await run("idle", 500, cells);
   const nb = await pingPong(20000, true);
   const ni = await pingPong(500, false);
   return [

@@ -6,9 +6,10 @@ import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { pingPong } from "./pingpong.ts";
 import type { BenchRow } from "./stats.ts";
 
-export async function benchHypercall(): Promise<BenchRow[]> {
+/** @param cells whether the domain runs in a cell (a process of its own) or the host's process */
+export async function benchHypercall(cells = true): Promise<BenchRow[]> {
   // Guests time themselves: give them the exact TSC (domUs get a coarse one by default).
-  const hv = new Hypervisor({ tscResolutionNs: 0 }).boot();
+  const hv = new Hypervisor({ tscResolutionNs: 0, cells }).boot();
   const d = hv.createDomain({
     name: "bench",
     memoryMiB: 8,

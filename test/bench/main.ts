@@ -1,6 +1,8 @@
 /**
  * `pnpm bench`: every pvkit benchmark in one run, each metric's median beside its native baseline
- * measured in the same run, printed as one table and written to bench-results/<date>.json.
+ * measured in the same run, printed as one table and written to bench-results/<date>.json. Metrics
+ * that involve real domains are taken twice: domUs in cells (the default: a process each) and with
+ * cells off (workers of the host's process), so the price of the process boundary is in the table.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { benchDomainCreate } from "./domain-create.ts";
@@ -10,7 +12,11 @@ import { benchHypercall } from "./hypercall.ts";
 import type { BenchRow } from "./stats.ts";
 
 const rows: BenchRow[] = [];
-rows.push(...(await benchHypercall()));
+/** The same bench with cells off, its rows marked. */
+const cellsOff = async (bench: (cells: boolean) => Promise<BenchRow[]>) =>
+  (await bench(false)).map((r) => ({ ...r, metric: `${r.metric} (cells off)` }));
+
+rows.push(...(await benchHypercall()), ...(await cellsOff(benchHypercall)));
 for (const m of await benchEventLatency()) {
   rows.push({
     metric: m.name,
@@ -20,8 +26,8 @@ for (const m of await benchEventLatency()) {
     baseline: { name: m.baseline.name, median: m.baseline.median },
   });
 }
-rows.push(...(await benchEventDomains()));
-rows.push(...(await benchDomainCreate()));
+rows.push(...(await benchEventDomains()), ...(await cellsOff(benchEventDomains)));
+rows.push(...(await benchDomainCreate()), ...(await cellsOff(benchDomainCreate)));
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const table = rows.map((r) => ({

@@ -6,13 +6,16 @@
  * process to start.
  *
  * A CellWorker is the domain's handle to its cell: it starts the worker there, wakes its guest (a
- * futex for a guest asleep in a synchronous trap, the relay bell for one that waits with its event
- * loop free), and reports the cell's end as a local worker's end is reported. The domain is gone —
+ * futex for a guest asleep in a synchronous trap, a byte on the cell's bell for one that waits with
+ * its event loop free), passes the bell's bytes from the guest on to the trap service, and reports
+ * the cell's end as a local worker's end is reported. The domain is gone —
  * its frames free to reuse — only when the process is, since the process holds every view it made.
  *
- * Rule: the only input from a cell is its IPC messages and its standard error; both are bounded.
+ * Rule: the only input from a cell is its IPC messages, its standard error and its bell; each is
+ * bounded, and a bell's bytes mean nothing but "look at the doorbell".
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import type { Socket } from "node:net";
 import type { Domain } from "../domain/domain.ts";
 import {
   heapLimitMb,
@@ -24,23 +27,21 @@ import {
 import type { MachineArena } from "../memory/arena.ts";
 import { SHM_ADDON_PATH, shm } from "../native/shm.ts";
 import { SUPERVISOR_CRASH_EXIT } from "../realm/boot-data.ts";
-import {
-  HOST_IDLE_MS,
-  HOST_WORKING_MS,
-  RELAY_ASLEEP,
-  RELAY_BELL,
-  RELAY_BELL_OFFSET,
-  WAIT_MODE,
-  WaitMode,
-} from "../realm/vcpu-page.ts";
+import { HOST_IDLE_MS, HOST_WORKING_MS, WAIT_MODE, WaitMode } from "../realm/vcpu-page.ts";
 import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
 
 /** How much of a cell's standard error is kept for the crash reason (V8's fatal message). */
 const STDERR_TAIL = 8192;
 
-/** A spawned cell process, with the tail of what it wrote to standard error. */
+/** The cell's end of its bell is this fd in the cell (realm/cell-bell.ts). */
+const BELL_FD = 5;
+const ONE = new Uint8Array([1]);
+
+/** A spawned cell process, with its bell and the tail of what it wrote to standard error. */
 interface Cell {
   child: ChildProcess;
+  /** The hypervisor's end of the cell's bell (a socket pair). */
+  bell: Socket;
   stderr: string;
   /** Where its standard error goes, a line at a time, once it runs a domain. */
   onLine?: (line: string) => void;
@@ -52,25 +53,30 @@ export class CellHost {
   private closed = false;
 
   /**
-   * @param scripts the cell's main script, its relay's, and the supervisor every worker runs
+   * @param scripts the cell's main script and the supervisor every worker runs
    * @param log where a cell's standard error goes, a line at a time
+   * @param ring what a guest's ring on its cell's bell does (wake the trap service)
    */
   constructor(
     private readonly arena: MachineArena,
-    private readonly scripts: { cell: string; relay: string; supervisor: string },
+    private readonly scripts: { cell: string; supervisor: string },
     private readonly log: (line: string) => void,
+    private readonly ring: () => void,
   ) {}
 
   private spawnCell(): Cell {
     const child = spawn(process.execPath, ["-e", this.scripts.cell], {
-      stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd],
+      stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd, "pipe"],
       env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH },
     });
     // "close", not "exit": its standard error is read to the end (V8's last words are there).
     const exited = new Promise<Cell["exited"] extends Promise<infer T> ? T : never>((resolve) =>
       child.once("close", (code, signal) => resolve({ code, signal })),
     );
-    const cell: Cell = { child, stderr: "", exited };
+    const bell = (child.stdio as unknown as Socket[])[BELL_FD]!;
+    bell.on("data", this.ring);
+    bell.on("error", () => {}); // the cell's death is reported by its exit
+    const cell: Cell = { child, bell, stderr: "", exited };
     let partial = "";
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => {
@@ -84,11 +90,8 @@ export class CellHost {
     child.unref();
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     (child.stderr as { unref?: () => void }).unref?.();
-    child.send({
-      t: "init",
-      supervisor: this.scripts.supervisor,
-      relay: this.scripts.relay,
-    } satisfies ToCell);
+    bell.unref();
+    child.send({ t: "init", supervisor: this.scripts.supervisor } satisfies ToCell);
     return cell;
   }
 
@@ -176,11 +179,9 @@ class CellWorker implements DomainWorker {
     const v = this.d.vcpu;
     const mode = Atomics.load(v.statusViews.words, WAIT_MODE);
     if (mode === WaitMode.futex) shm().wake(v.page.buffer, 0, 1);
-    else if (mode === WaitMode.relay) {
-      Atomics.add(v.pageViews.relay, RELAY_BELL, 1);
-      if (Atomics.load(v.pageViews.relay, RELAY_ASLEEP) !== 0)
-        shm().wake(v.page.buffer, RELAY_BELL_OFFSET + RELAY_BELL * 4, 1);
-    }
+    // One byte wakes the worker's event loop; if one is still queued here, it will do.
+    else if (mode === WaitMode.bell && this.cell.bell.writable && this.cell.bell.writableLength === 0)
+      this.cell.bell.write(ONE);
   }
 
   private onMessage(m: FromCell): void {

@@ -5,11 +5,11 @@
  * the machine's memory (a memfd) as fd 4 and an IPC channel; bundled into one script, run with
  * `node -e`.
  *
- * It maps the machine's memory, makes the views of the domain's frames (here, in the process the
- * worker runs in: a notify finds its waiter only through the backing store it waits on), starts the
- * relay thread that passes wake-ups on and the worker with the same supervisor a domain in the
- * hypervisor's process gets, writes the worker's activity into its vCPU page, reports how it ends,
- * and ends with it. Rule: it takes input from the hypervisor alone.
+ * It maps the frames its domain is handed (realm/frame-views.ts) and makes their views (here, in the
+ * process the worker runs in: a notify finds its waiter only through the backing store it waits
+ * on), starts the worker with the same supervisor a domain in the hypervisor's process gets — with
+ * the cell's bell, fd 5, for wake-ups (realm/wakes.ts) — writes the worker's activity into its vCPU
+ * page, reports how it ends, and ends with it. Rule: it takes input from the hypervisor alone.
  */
 import { Worker } from "node:worker_threads";
 import type { FromCell, ToCell } from "./protocol.ts";
@@ -23,7 +23,7 @@ const arena = { addon: ADDON, fd: 4 };
 const view = (mfn: number) => mapFrameRuns(shm, arena.fd, [mfn])[0]!;
 const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then);
 
-let scripts: { supervisor: string; relay: string } | undefined;
+let supervisor: string | undefined;
 let started = false;
 
 function start(m: Extract<ToCell, { t: "start" }>): void {
@@ -36,15 +36,14 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
     sharedInfo: view(m.boot.sharedInfo),
     vcpuPage: page,
     doorbell: view(m.boot.doorbell),
-    crossProcess: true,
+    bellFd: 5,
   };
-  new Worker(scripts!.relay, { eval: true, workerData: { addon: ADDON, page } }).unref();
-  const w = new Worker(scripts!.supervisor, { ...m.options, workerData: { boot } });
+  const w = new Worker(supervisor!, { ...m.options, workerData: { boot } });
   w.on("message", (report) => send({ t: "report", report }));
   w.on("error", (e: Error & { code?: string }) =>
     send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),
   );
-  // The cell ends with its worker (the relay with it), once the hypervisor has heard how.
+  // The cell ends with its worker, once the hypervisor has heard how.
   w.on("exit", (code) => send({ t: "exit", code }, () => process.exit(0)));
 
   // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
@@ -58,8 +57,8 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
 }
 
 process.on("message", (m: ToCell) => {
-  if (m.t === "init") scripts = m;
-  else if (m.t === "start" && scripts && !started) start(m);
+  if (m.t === "init") supervisor = m.supervisor;
+  else if (m.t === "start" && supervisor !== undefined && !started) start(m);
 });
 
 // The hypervisor going away ends the cell.

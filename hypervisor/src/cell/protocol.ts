@@ -1,8 +1,8 @@
 /**
  * What the hypervisor and a cell say to each other over the cell's IPC channel (JSON). A cell is a
  * process of its own that runs one domU's worker (hypervisor/src/cell/cell-main.ts): it maps the
- * machine's memory, makes the views the worker gets, relays the hypervisor's wake-ups to it, and
- * reports how it ends. Frames cross by number; nothing else of the machine crosses at all.
+ * frames its domain is handed, makes the views the worker gets, starts it, and reports how it ends.
+ * Frames cross by number; nothing else of the machine crosses at all.
  */
 import type { SupervisorBoot, SupervisorReport } from "../realm/boot-data.ts";
 
@@ -16,8 +16,8 @@ export type CellBoot = Omit<SupervisorBoot, "frames" | "sharedInfo" | "vcpuPage"
 
 /** The hypervisor to a cell. */
 export type ToCell =
-  /** First, as soon as the cell is spawned: the scripts its threads run. */
-  | { t: "init"; supervisor: string; relay: string }
+  /** First, as soon as the cell is spawned: the script its worker runs. */
+  | { t: "init"; supervisor: string }
   /** Then, once the cell is given a domain: start its worker with these Worker options. */
   | { t: "start"; boot: CellBoot; options: Record<string, unknown> };
 

@@ -37,7 +37,7 @@ export class Vcpu {
   traps = 0;
   /**
    * Wakes the guest after its trap was answered: V8's Atomics.notify for a worker in this process;
-   * a cell replaces it with its futex or relay wake (realm/wakes.ts).
+   * a cell replaces it with its futex or bell wake (realm/wakes.ts).
    */
   wakeGuest: () => void = () => void Atomics.notify(this.words, 0);
   /** The guest's wake-request counter as last seen (regs.doorbell). */

@@ -1,8 +1,8 @@
 /**
  * The scripts the machine itself runs, each bundled into one CommonJS script, built once per host
  * process (the first user waits, the rest share): the supervisor every domain worker starts with
- * (hypervisor/src/realm/supervisor.ts and SES; a Worker runs it with `eval: true`), a cell's main
- * script (`node -e`) and the two relay threads (cell/relay.ts, transport/host-relay.ts).
+ * (hypervisor/src/realm/supervisor.ts and SES; a Worker runs it with `eval: true`) and a cell's main
+ * script (cell/cell-main.ts, run with `node -e`).
  */
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -32,8 +32,6 @@ function script(entry: string): Promise<string> {
 
 export const supervisorScript = () => script("realm/supervisor.ts");
 export const cellScript = () => script("cell/cell-main.ts");
-export const relayScript = () => script("cell/relay.ts");
-export const hostRelayScript = () => script("transport/host-relay.ts");
 
 /** tsx's registration API, which the trusted domain's supervisor loads to import TypeScript. */
 export const TSX_API_URL = import.meta.resolve("tsx/esm/api");

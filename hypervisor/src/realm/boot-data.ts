@@ -17,8 +17,11 @@ export interface SupervisorBoot {
   privileged: boolean;
   /** Where the supervisor makes views of frames handed over later (the mail ring names them). */
   arena: ArenaRef;
-  /** The worker runs in a cell, another process than the hypervisor's: wake-ups go by futex and relay. */
-  crossProcess?: boolean;
+  /**
+   * In a cell (another process than the hypervisor's): the fd of the cell's bell, which with futexes
+   * carries the wake-ups (realm/wakes.ts). Absent: the hypervisor's process, V8's Atomics.
+   */
+  bellFd?: number;
   /**
    * Frames by pfn (holes are null). Every buffer here is a view of one machine frame made by the
    * process that runs the worker and passed on, never made again in the worker: V8's Atomics.notify

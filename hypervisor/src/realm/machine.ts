@@ -9,7 +9,7 @@ import type { MachineMail, PvkitMachine } from "@pvkit/abi/machine";
 import type { SupervisorBoot } from "./boot-data.ts";
 import { MailKind, MailReader, type MailEntry } from "./mail-ring.ts";
 import { TrapTransport } from "./trap.ts";
-import type { Futex } from "./wakes.ts";
+import type { Wakes } from "./wakes.ts";
 import type { FrameViews } from "./frame-views.ts";
 
 /** Whether a mail-ring entry hands a frame over (and so needs a view of it). */
@@ -63,7 +63,7 @@ export function buildMachine(
   views: FrameViews,
   onTrap: () => void,
   hrtime: () => bigint,
-  futex?: Futex,
+  wakes?: Wakes,
 ): MachineParts {
   const mail: MachineMail[] = [];
   const ring = new MailReader(boot.vcpuPage);
@@ -74,7 +74,7 @@ export function buildMachine(
     let next = 0;
     for (const e of entries) mail.push(mailOf(e, handsFrame(e) ? bufs[next++] : undefined));
   };
-  const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap, futex);
+  const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap, wakes);
   const res = BigInt(Math.max(0, Math.floor(boot.tscResolutionNs)));
   const machine: PvkitMachine = {
     domid: boot.domid,

@@ -17,7 +17,8 @@ import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } fro
 import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
-import type { Futex } from "./wakes.ts";
+import { cellWakes, type Futex, type Wakes } from "./wakes.ts";
+import { openCellBell } from "./cell-bell.ts";
 import { frameViews, type ShmMaps } from "./frame-views.ts";
 import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, vcpuPageViews } from "./vcpu-page.ts";
 
@@ -27,8 +28,14 @@ const status = vcpuPageViews(boot.vcpuPage).status.words;
 // them by number). The addon is the supervisor's: the realm never sees it.
 const shm = require(boot.arena.addon) as Futex & ShmMaps;
 const views = frameViews(shm, boot.arena);
-/** In a cell the hypervisor is another process: wake-ups go by futex (realm/wakes.ts). */
-const futex = boot.crossProcess ? shm : undefined;
+/** In a cell the hypervisor is another process: wake-ups go by futex and the cell's bell (wakes.ts). */
+function cellWakesOf(): Wakes | undefined {
+  if (boot.bellFd === undefined) return undefined;
+  const { words, status } = vcpuPageViews(boot.vcpuPage);
+  const doorbell = new Int32Array(boot.doorbell, 0, 2);
+  return cellWakes(words, status.words, doorbell, shm, openCellBell(boot.bellFd));
+}
+const wakes = cellWakesOf();
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);
@@ -88,7 +95,7 @@ async function openInspector(): Promise<void> {
 }
 
 async function runTrusted(): Promise<void> {
-  const { machine } = buildMachine(boot, views, () => undefined, hrtime, futex);
+  const { machine } = buildMachine(boot, views, () => undefined, hrtime, wakes);
   (globalThis as Record<string, unknown>)[MACHINE_GLOBAL] = machine;
   const tsx = (await import(boot.tsxApi!)) as { register: () => void };
   tsx.register();
@@ -125,7 +132,7 @@ async function runRealm(): Promise<void> {
   // must capture the gated ones.
   const { lockdownWorker, runImage } = await import("./realm.ts");
   lockdownWorker();
-  const { machine } = buildMachine(boot, views, gate.tick, hrtime, futex);
+  const { machine } = buildMachine(boot, views, gate.tick, hrtime, wakes);
   await runImage({
     machine,
     image: boot.image!,

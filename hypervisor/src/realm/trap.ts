@@ -9,7 +9,7 @@
  * a new call while an async one (SCHEDOP_block) waits ends that wait first, as an interrupt ends hlt.
  */
 import { CHECKPOINTS, SLEEPING_SINCE, SLEPT_NS, vcpuPageViews } from "./vcpu-page.ts";
-import { localWakes, type Futex, cellWakes, type Wakes } from "./wakes.ts";
+import { localWakes, type Wakes } from "./wakes.ts";
 import {
   PVKIT_TRAP_DOORBELL_WORD,
   PVKIT_TRAP_DONE,
@@ -42,8 +42,8 @@ export class TrapTransport {
   /**
    * @param vcpuPage the vCPU's page (registers and status block, vcpu-page.ts)
    * @param doorbell the frame whose first words are the machine doorbell (wakes.ts)
-   * @param futex the addon's futexes when this worker runs in a cell (another process than the
-   *   hypervisor's); absent: the same process, V8's Atomics
+   * @param wakes how this worker and the hypervisor wake each other (wakes.ts); by default, as
+   *   threads of one process
    */
   constructor(
     vcpuPage: SharedArrayBuffer,
@@ -51,14 +51,13 @@ export class TrapTransport {
     private readonly hrtime: () => bigint,
     private readonly onMail: () => void,
     private readonly onTrap: () => void = () => undefined,
-    futex?: Futex,
+    wakes?: Wakes,
   ) {
     const v = vcpuPageViews(vcpuPage);
     this.words = v.words;
     this.big = v.big;
     ({ big: this.status, words: this.statusWords } = v.status);
-    const bell = new Int32Array(doorbell, 0, 4);
-    this.wakes = futex ? cellWakes(v.words, v.status.words, bell, futex) : localWakes(v.words, bell);
+    this.wakes = wakes ?? localWakes(v.words, new Int32Array(doorbell, 0, 2));
   }
 
   /** Sleeps until the hypervisor posts a result (or 100 ms pass), recording the time asleep. */

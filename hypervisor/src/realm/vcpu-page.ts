@@ -9,9 +9,6 @@
  *   @96   the host block (16 bytes): the worker's work and idleness, for a worker in a cell written
  *         by the cell's main thread (the hypervisor cannot ask another process's worker)
  *   @112  the mail ring's head: prod and cons (mail-ring.ts)
- *   @120  the relay bell (8 bytes), for a worker in a cell: a counter the hypervisor bumps when it
- *         answers a trap the worker waits for with its event loop free, and whether the cell's
- *         relay thread sleeps on it (cell/relay.ts)
  *   @128  the mail ring's entries, to the end of the page
  */
 
@@ -21,10 +18,6 @@ export const STATUS_OFFSET = 64;
 export const STATUS_BYTES = 32;
 
 export const MAIL_HEAD_OFFSET = 112;
-export const RELAY_BELL_OFFSET = 120;
-/** Int32 indices of the relay bell: the counter, and the relay-asleep flag. */
-export const RELAY_BELL = 0;
-export const RELAY_ASLEEP = 1;
 export const MAIL_OFFSET = 128;
 export const MAIL_ENTRY_BYTES = 16;
 export const MAIL_ENTRIES = (4096 - MAIL_OFFSET) / MAIL_ENTRY_BYTES;
@@ -41,7 +34,7 @@ export const MEASURED_KIB = 5;
 export const THREAD_ID = 6;
 /** Int32 index: how the supervisor sleeps right now (realm/wakes.ts): a WaitMode. */
 export const WAIT_MODE = 7;
-export const WaitMode = { none: 0, futex: 1, relay: 2 } as const;
+export const WaitMode = { none: 0, futex: 1, bell: 2 } as const;
 
 /** The host block: the worker's work and idleness, written by the process that runs it. */
 export const HOST_OFFSET = 96;
@@ -75,8 +68,6 @@ export interface VcpuPageViews {
   status: { big: BigInt64Array; words: Int32Array };
   /** The host block. */
   host: Float64Array;
-  /** The relay bell. */
-  relay: Int32Array;
 }
 
 /** Typed views of a vCPU page. */
@@ -89,6 +80,5 @@ export function vcpuPageViews(page: SharedArrayBuffer): VcpuPageViews {
       words: new Int32Array(page, STATUS_OFFSET, STATUS_BYTES / 4),
     },
     host: new Float64Array(page, HOST_OFFSET, 2),
-    relay: new Int32Array(page, RELAY_BELL_OFFSET, 2),
   };
 }

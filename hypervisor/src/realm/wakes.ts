@@ -4,11 +4,15 @@
  * In the hypervisor's own process (dom0, or every domain when cells are off) it is Atomics.wait and
  * Atomics.notify on the register block and the doorbell, whose buffers the two threads share. V8's
  * Atomics do not cross processes, so a domain in a cell (a process of its own, hypervisor/src/cell)
- * sleeps on a futex instead — the register block's state word, woken by the hypervisor through the
- * shared-memory addon — and, when it must keep its event loop running (SCHEDOP_block), on
- * Atomics.waitAsync, which the cell's relay thread ends for the hypervisor (the hypervisor rings the
- * relay bell in the vCPU's page). Each side says how it
- * sleeps in a word the other reads, so neither makes a system call for a peer that is awake.
+ * uses the two things that do:
+ *   - a futex on the register block's state word (the shared-memory addon), for a trap the worker
+ *     waits for with its thread asleep (a synchronous hypercall);
+ *   - its cell's bell, a socket pair between the hypervisor and the cell, for everything that must
+ *     reach an event loop: a byte from the worker wakes the hypervisor's loop (the doorbell, when the
+ *     trap service sleeps), a byte from the hypervisor wakes the worker's loop (the answer to a trap
+ *     it waits for with its event loop free, SCHEDOP_block). One write, one thread woken.
+ * Each side says how it sleeps in a word the other reads, so neither makes a system call for a peer
+ * that is awake.
  *
  * Rule: a sleeper announces itself (wait mode / hypervisor-asleep word) before it re-checks the word
  * it sleeps on; a waker changes the word before it reads the announcement (Dekker: one of them sees
@@ -17,20 +21,16 @@
 import { PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
 import { WAIT_MODE, WaitMode } from "./vcpu-page.ts";
 
-/**
- * The doorbell frame's words (Int32 indices): the counter guests ring, the hypervisor-asleep flag,
- * and the word a guest in a cell bumps (and futex-wakes) to have the host relay wake the service.
- */
+/** The doorbell frame's words (Int32 indices): the counter guests ring, the hypervisor-asleep flag. */
 export const DOORBELL_COUNT = 0;
 export const DOORBELL_ASLEEP = 1;
-export const DOORBELL_RELAY = 2;
 
 export interface Wakes {
   /** Tells the hypervisor a trap or a wake request waits (after the caller stored it). */
   ringDoorbell(): void;
   /** Sleeps while the register block's state is TRAPPED, at most `ms`. */
   sleep(ms: number): void;
-  /** A promise that settles once the state has left TRAPPED, or undefined if it already has. */
+  /** A promise that settles once the state may have left TRAPPED, or undefined if it already has. */
   waitAsync(): Promise<unknown> | undefined;
 }
 
@@ -51,26 +51,32 @@ export function localWakes(regs: Int32Array, doorbell: Int32Array): Wakes {
   };
 }
 
-/** The futex calls of the shared-memory addon that a cell's supervisor uses. */
+/** The futex call of the shared-memory addon that a cell's supervisor uses. */
 export interface Futex {
   wait(sab: SharedArrayBuffer, byteOffset: number, expected: number, timeoutMs?: number): string;
-  wake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
 }
 
-/**
- * In a cell: futexes for what crosses to the hypervisor's process; Atomics.waitAsync, ended by the
- * cell's relay, for waiting with the event loop free.
- */
-export function cellWakes(regs: Int32Array, status: Int32Array, doorbell: Int32Array, futex: Futex): Wakes {
+/** A cell's end of its bell (realm/cell-bell.ts). */
+export interface CellBell {
+  /** Writes a byte to the hypervisor. */
+  ring(): void;
+  /** Settles at the next byte from the hypervisor (one may already be on its way: callers re-check). */
+  next(): Promise<void>;
+}
+
+/** In a cell: a futex for synchronous traps, the bell for the rest. */
+export function cellWakes(
+  regs: Int32Array,
+  status: Int32Array,
+  doorbell: Int32Array,
+  futex: Futex,
+  bell: CellBell,
+): Wakes {
   const regsBuf = regs.buffer as SharedArrayBuffer;
-  const bellBuf = doorbell.buffer as SharedArrayBuffer;
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      if (Atomics.load(doorbell, DOORBELL_ASLEEP) !== 0) {
-        Atomics.add(doorbell, DOORBELL_RELAY, 1);
-        futex.wake(bellBuf, doorbell.byteOffset + DOORBELL_RELAY * 4, 1);
-      }
+      if (Atomics.load(doorbell, DOORBELL_ASLEEP) !== 0) bell.ring();
     },
     sleep(ms) {
       Atomics.store(status, WAIT_MODE, WaitMode.futex);
@@ -79,13 +85,12 @@ export function cellWakes(regs: Int32Array, status: Int32Array, doorbell: Int32A
       Atomics.store(status, WAIT_MODE, WaitMode.none);
     },
     waitAsync() {
-      Atomics.store(status, WAIT_MODE, WaitMode.relay);
-      const w = Atomics.waitAsync(regs, 0, PVKIT_TRAP_TRAPPED);
-      if (!w.async) {
+      Atomics.store(status, WAIT_MODE, WaitMode.bell);
+      if (Atomics.load(regs, 0) !== PVKIT_TRAP_TRAPPED) {
         Atomics.store(status, WAIT_MODE, WaitMode.none);
         return undefined;
       }
-      return w.value.finally(() => Atomics.store(status, WAIT_MODE, WaitMode.none));
+      return bell.next().finally(() => Atomics.store(status, WAIT_MODE, WaitMode.none));
     },
   };
 }

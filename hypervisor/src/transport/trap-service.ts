@@ -22,11 +22,15 @@ export class TrapService {
   /**
    * The machine-wide doorbell (the first words of a machine frame, realm/wakes.ts): guests add 1 and
    * notify after trapping; the service says in the next word when it sleeps, so a guest in another
-   * process knows to wake it (through the host relay) and one that finds it awake does nothing more.
+   * process knows to wake it (through its cell's bell) and one that finds it awake does nothing more.
    */
   readonly doorbell: Int32Array;
   private readonly vcpus = new Set<Vcpu>();
   private running = false;
+  /** Ends the service's sleep when a guest in a cell rings (ring()). */
+  private onRing?: () => void;
+  /** The pending wait on the doorbell, if one is left from an earlier sleep. */
+  private localWait?: Promise<unknown>;
   private stopped = false;
   /** Served traps, for benchmarks and `pvkit top`. */
   served = 0;
@@ -36,7 +40,7 @@ export class TrapService {
     private readonly dispatch: Dispatch,
     readonly doorbellFrame: Frame,
   ) {
-    this.doorbell = new Int32Array(doorbellFrame.buffer, 0, 4);
+    this.doorbell = new Int32Array(doorbellFrame.buffer, 0, 2);
   }
 
   add(v: Vcpu): void {
@@ -102,6 +106,23 @@ export class TrapService {
     this.served++;
   }
 
+  /**
+   * Sleeps on the doorbell until a guest of this process notifies (or 100 ms pass); undefined if the
+   * doorbell already moved past `seen`.
+   */
+  private waitLocal(seen: number): Promise<unknown> | undefined {
+    const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, 100);
+    if (!w.async) return undefined;
+    return w.value.finally(() => (this.localWait = undefined));
+  }
+
+  /** A guest in a cell rang while the service slept (its cell's bell: realm/wakes.ts). */
+  ring(): void {
+    const wake = this.onRing;
+    this.onRing = undefined;
+    wake?.();
+  }
+
   /** Re-checks paused vCPUs after an unpause. */
   kick(): void {
     Atomics.add(this.doorbell, 0, 1);
@@ -123,8 +144,15 @@ export class TrapService {
           // so first, then look once more (a guest rings first, then reads the word: realm/wakes.ts).
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
           if (Atomics.load(this.doorbell, DOORBELL_COUNT) === seen) {
-            const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, 100);
-            if (w.async) await w.value;
+            // A guest of this process notifies; one in a cell rings its bell (ring()). A wait that
+            // a bell ended is left pending and serves the next sleep: any notify ends it, whatever
+            // count it was made for (its 100 ms timeout is the service's bookkeeping tick).
+            const local = (this.localWait ??= this.waitLocal(seen));
+            if (local) {
+              const rung = new Promise<void>((r) => (this.onRing = r));
+              await Promise.race([local, rung]);
+              this.onRing = undefined;
+            }
           }
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 0);
           break;
