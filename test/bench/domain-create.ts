@@ -15,6 +15,18 @@ async function bareWorker(): Promise<number> {
   return dt;
 }
 
+/** Waits until every domain in `ids` printed `text`; a domain that ended first fails the bench. */
+async function printed(hv: Hypervisor, ids: number[], text: string, pollMs: number): Promise<void> {
+  while (!ids.every((id) => hv.consoleLog(id).includes(text))) {
+    for (const id of ids) {
+      const d = hv.domains.get(id);
+      if (d?.state !== "running")
+        throw new Error(`domain-create: dom${id} is ${d?.state ?? "gone"} (${d?.crashReason ?? ""})`);
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
 /** @param cells whether domains run in cells (processes of their own) or the host's process */
 export async function benchDomainCreate(cells = true, rounds = 8): Promise<BenchRow[]> {
   const hv = new Hypervisor({ cells }).boot();
@@ -23,7 +35,7 @@ export async function benchDomainCreate(cells = true, rounds = 8): Promise<Bench
   for (let i = 0; i < rounds; i++) {
     const t0 = performance.now();
     const d = hv.createDomain({ name: `b${i}`, memoryMiB: 8, program });
-    while (!hv.consoleLog(d.domid).includes("guest kernel")) await new Promise((r) => setTimeout(r, 1));
+    await printed(hv, [d.domid], "guest kernel", 1);
     times.push(performance.now() - t0);
     hv.destroyDomain(d.domid);
   }
@@ -37,8 +49,7 @@ export async function benchDomainCreate(cells = true, rounds = 8): Promise<Bench
         program: new URL("../guests/idle.ts", import.meta.url).href,
       }).domid,
     );
-  while (!density.every((id) => hv.consoleLog(id).includes("idle: up")))
-    await new Promise((r) => setTimeout(r, 5));
+  await printed(hv, density, "idle: up", 5);
   const dt = performance.now() - t0;
   await hv.close();
   const bare: number[] = [];

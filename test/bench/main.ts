@@ -12,11 +12,18 @@ import { benchHypercall } from "./hypercall.ts";
 import type { BenchRow } from "./stats.ts";
 
 const rows: BenchRow[] = [];
-/** The same bench with cells off, its rows marked. */
-const cellsOff = async (bench: (cells: boolean) => Promise<BenchRow[]>) =>
-  (await bench(false)).map((r) => ({ ...r, metric: `${r.metric} (cells off)` }));
+/** Says on stderr what runs now (a run takes minutes). */
+const stage = (what: string) => process.stderr.write(`bench: ${what}\n`);
+/** The bench in cells, then with cells off (its rows marked). */
+async function bothWays(name: string, bench: (cells: boolean) => Promise<BenchRow[]>): Promise<void> {
+  stage(name);
+  rows.push(...(await bench(true)));
+  stage(`${name} (cells off)`);
+  rows.push(...(await bench(false)).map((r) => ({ ...r, metric: `${r.metric} (cells off)` })));
+}
 
-rows.push(...(await benchHypercall()), ...(await cellsOff(benchHypercall)));
+await bothWays("null hypercall", benchHypercall);
+stage("event latency");
 for (const m of await benchEventLatency()) {
   rows.push({
     metric: m.name,
@@ -26,8 +33,8 @@ for (const m of await benchEventLatency()) {
     baseline: { name: m.baseline.name, median: m.baseline.median },
   });
 }
-rows.push(...(await benchEventDomains()), ...(await cellsOff(benchEventDomains)));
-rows.push(...(await benchDomainCreate()), ...(await cellsOff(benchDomainCreate)));
+await bothWays("event round trip between two domains", benchEventDomains);
+await bothWays("domain creation", (cells) => benchDomainCreate(cells));
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const table = rows.map((r) => ({
