@@ -12,7 +12,7 @@
  *              (the CPU sampler's, every 250 ms) for at least `minRunMs`, and that is not asleep in
  *              a synchronous trap
  *   stopped  = host RSS − RSS when its run began  >  its bound − what it last measured + slack
- *                                                    + what the workers started meanwhile may use,
+ *                                                    + what the workers booting meanwhile may use,
  *              and its own thread keeps taking page faults (it is the one touching new memory; a
  *              domain that only computes takes none). Where the kernel does not tell (no /proc),
  *              only a sole suspect is stopped.
@@ -102,7 +102,15 @@ export class MemoryWatch {
   /** Takes the reference point for every domU: a run continues only if it did not move since. */
   mark(domains: Iterable<Domain>): void {
     const rss = new Map<number | "self", number>();
-    for (const d of domains) {
+    const all = [...domains];
+    // A worker still booting (no checkpoint yet) grows its process as much as one started during a
+    // run: a run that begins now counts it as started meanwhile. (Twenty domains created at once
+    // with cells off had one stopped while the others, started a moment before its run, booted.)
+    const booting = all.filter(
+      (d) =>
+        d.worker && !d.gone && !d.privileged && Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS) === 0,
+    ).length;
+    for (const d of all) {
       if (!d.worker || d.gone || d.privileged) continue;
       const pid = d.worker.pid;
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
@@ -113,7 +121,7 @@ export class MemoryWatch {
         idleMs: d.worker.activity()?.idle ?? 0,
         rss: continues ? prev.rss : rss.get(pid)!,
         since: continues ? prev.since : performance.now(),
-        started: continues ? prev.started : this.o.workersStarted(),
+        started: continues ? prev.started : this.o.workersStarted() - booting,
       });
     }
   }
