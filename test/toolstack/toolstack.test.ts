@@ -46,7 +46,13 @@ describe("Toolstack", () => {
     expect(xs.read("/local/domain/1/memory/target")).toBe(String(16 * 1024));
     expect(xs.read("/local/domain/1/store/port")).toBe("1");
     expect(xs.read("/local/domain/1/console/port")).toBe("2");
-    expect(xs.getPerms("/local/domain/1")).toEqual(["n1", "r0"]);
+    // libxl's permissions: the home and what dom0 writes in it are read-only to the guest; the
+    // nodes it answers in are its own.
+    expect(xs.getPerms("/local/domain/1")).toEqual(["n0", "r1"]);
+    expect(xs.getPerms("/local/domain/1/name")).toEqual(["n0", "r1"]);
+    expect(xs.getPerms("/local/domain/1/console/port")).toEqual(["n0", "r1"]);
+    expect(xs.getPerms("/local/domain/1/control/shutdown")).toEqual(["n1"]);
+    expect(xs.getPerms("/local/domain/1/data")).toEqual(["n1"]);
     expect(xs.isIntroduced(1)).toBe(true);
     expect(ts.list().map((d) => [d.name, d.domid, d.memory, d.state])).toEqual([
       ["Domain-0", 0, 0, "p"],

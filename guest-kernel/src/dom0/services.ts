@@ -49,12 +49,15 @@ export function dom0Options(cmdline: string, log: (line: string) => void): Dom0O
 }
 
 export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<Dom0Services> {
-  const xenstored = new Xenstored({ log: o.log });
+  const host = new HypercallHost(k.hc, k.buffer, k.foreign, k.events);
+  // xenstored asks the hypervisor whether a domain exists, as C xenstored asks Xen: permissions
+  // naming a domain that does not are refused or ignored, and INTRODUCE of one is refused.
+  const domainExists = (domid: number) => host.list().some((d) => d.domid === domid);
+  const xenstored = new Xenstored({ log: o.log, domainExists });
   xenstored.write("/local/domain/0/name", "Domain-0");
   xenstored.write("/local/domain/0/domid", "0");
   await xenstored.listen(o.xenstoredSocket);
   const consoled = new Consoled();
-  const host = new HypercallHost(k.hc, k.buffer, k.foreign, k.events);
   const toolstack = new Toolstack(host, xenstored, consoled, o.log);
   const control = new ControlServer(toolstack, consoled, xenstored);
   await control.listen(o.controlSocket);

@@ -1,7 +1,10 @@
 /**
- * The xenstore entries a new domain gets, as xl writes them: its home /local/domain/<id> (owned by
- * the domain, readable by dom0), the toolstack's record under /vm/<uuid>, and the console and store
- * details the guest's kernel and dom0's daemons read.
+ * The xenstore entries a new domain gets, with the permissions libxl gives them: its home
+ * /local/domain/<id> belongs to dom0 and the domain may only read it ("n0", "r<id>"), so what the
+ * toolstack writes there — name, domid, vm, memory, cpu, console and store details — is the guest's
+ * to read, never to change. The few nodes a guest must write are made its own ("n<id>"): where it
+ * answers the toolstack (control/shutdown), advertises features (control/feature-*), and keeps its
+ * own data (data, drivers, feature, attr, error). Its record under /vm/<uuid> is read-only to it too.
  */
 import type { BuiltDomain } from "./host.ts";
 import type { DomainConfig } from "./cfg.ts";
@@ -25,13 +28,18 @@ export function writeDomainEntries(
 ): void {
   const home = domainPath(domid);
   const vm = `/vm/${cfg.uuid}`;
-  // The guest owns its home; dom0 may read it (Xen: "n<domid>", "r0").
-  store.mkdir(home);
-  store.setPerms(home, [`n${domid}`, "r0"]);
+  const readOnly = ["n0", `r${domid}`];
+  const guestOwned = [`n${domid}`];
+  for (const dir of [home, vm]) {
+    if (store.tryRead(dir) !== undefined) store.rm(dir); // what a dead domain of this id left
+    store.mkdir(dir);
+    store.setPerms(dir, readOnly);
+  }
+  // Everything dom0 writes below inherits the home's list: readable by the guest, nothing more.
   const kv: [string, string][] = [
+    ["vm", vm],
     ["name", cfg.name],
     ["domid", String(domid)],
-    ["vm", vm],
     ["memory/static-max", String(cfg.maxmem * 1024)],
     ["memory/target", String(cfg.memory * 1024)],
     ["cpu/0/availability", "online"],
@@ -44,13 +52,22 @@ export function writeDomainEntries(
     ["control/platform-feature-multiprocessor-suspend", "1"],
   ];
   for (const [k, v] of kv) store.write(`${home}/${k}`, v);
-  // control/shutdown is where the toolstack asks and the guest listens: the guest must be able to
-  // write it (to acknowledge by clearing it), so it keeps the home's ownership.
-  store.write(`${home}/control/shutdown`, "");
-  store.write(`${home}/device`, "");
-  store.write(`${home}/data`, "");
-  // memory/target is the toolstack's to set: the guest may read it but not write it.
-  store.setPerms(`${home}/memory/target`, ["n0", `r${domid}`]);
+  store.mkdir(`${home}/device`);
+  for (const node of [
+    "control/shutdown",
+    "control/feature-poweroff",
+    "control/feature-reboot",
+    "control/feature-suspend",
+    "control/sysrq",
+    "data",
+    "drivers",
+    "feature",
+    "attr",
+    "error",
+  ]) {
+    store.mkdir(`${home}/${node}`);
+    store.setPerms(`${home}/${node}`, guestOwned);
+  }
   store.write(`${vm}/name`, cfg.name);
   store.write(`${vm}/uuid`, cfg.uuid);
   store.write(`${vm}/start_time`, (Date.now() / 1000).toFixed(2));

@@ -86,7 +86,12 @@ export abstract class Connection implements WatchSink {
       return;
     }
     const payload = bytesOf(`${path}\0${token}\0`);
-    this.outbox.push({ bytes: encodeMsg(XS_WATCH_EVENT, 0, 0, payload), event: true });
+    const bytes = encodeMsg(XS_WATCH_EVENT, 0, 0, payload);
+    // As C xenstored: an event identical to one still waiting is not queued twice (special names
+    // excepted). Only events past the transport's head are candidates.
+    if (!path.startsWith("@") && this.outbox.some((q, i) => i > 0 && q.event && sameBytes(q.bytes, bytes)))
+      return;
+    this.outbox.push({ bytes, event: true });
     this.queuedEvents++;
     this.pump();
   }
@@ -101,6 +106,13 @@ export abstract class Connection implements WatchSink {
       this.queuedReplies--;
     }
     return q;
+  }
+
+  /** Forgets every queued reply and event (a connection that starts afresh). */
+  protected dropOutbox(): void {
+    this.outbox.length = 0;
+    this.queuedReplies = 0;
+    this.queuedEvents = 0;
   }
 
   /** Marks the connection dead; the transport releases its resources in onClose(). */
@@ -118,4 +130,10 @@ export abstract class Connection implements WatchSink {
   /** Move what the transport can take from the outbox to it. */
   protected abstract pump(): void;
   protected abstract onClose(reason?: string): void;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

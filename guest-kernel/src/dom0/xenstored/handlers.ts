@@ -1,33 +1,42 @@
 /**
- * One function per xs_wire request type: parse the payload (wire.ts rules), check privilege, run the
- * operation against the live tree or the named transaction, and return the reply payload plus work
- * to do once the reply is queued (watch events). Handlers throw XsdError; they never touch transports.
+ * One function per xs_wire request type, dispatched as C xenstored 4.17 does (process_message): an
+ * unknown type is ENOSYS, a privileged-only type from an unprivileged caller EACCES, an unknown
+ * transaction id ENOENT; then the handler parses its payload (wire.ts rules), runs the operation on
+ * the live tree or the transaction, and returns the reply plus work to do once the reply is queued
+ * (watch events). Handlers throw XsdError; they never touch transports.
  */
 import * as X from "./abi.ts";
 import { XENSTORE_PAYLOAD_MAX } from "./abi.ts";
+import type { DomainTable } from "./domains.ts";
 import { XsdError, check } from "./errors.ts";
 import * as Op from "./operations.ts";
 import type { Change, OpContext } from "./operations.ts";
-import { canonicalPath, domainPath } from "./path.ts";
-import { formatPerms, parsePerm } from "./perms.ts";
+import { canonicalPath, domainPath, isSpecialPath } from "./path.ts";
+import { formatPerms, parsePerm, type Perms } from "./perms.ts";
 import type { QuotaLimits } from "./quota.ts";
 import { Transaction } from "./transaction.ts";
 import type { Tree } from "./tree.ts";
-import type { WatchSink, WatchTable } from "./watches.ts";
+import { SPECIAL_WATCHES, type SpecialName, type WatchSink, type WatchTable } from "./watches.ts";
 import { pathAndValue, stringArgs, textOf, type XsMsg } from "./wire.ts";
 import { directoryPart } from "./directory.ts";
+
+/** Where a domain stands with xenstored: unheard of, known (named in perms), or introduced. */
+export type DomainState = "unknown" | "known" | "introduced";
 
 /** What handlers need from the server. */
 export interface ServerCore {
   readonly tree: Tree;
   readonly watches: WatchTable;
-  readonly quota: Readonly<QuotaLimits>;
+  readonly quota: QuotaLimits;
+  readonly domains: DomainTable;
   fire(changes: readonly Change[]): void;
+  specialPerms(name: SpecialName): Perms;
+  setSpecialPerms(name: SpecialName, perms: Perms): void;
+  domainState(domid: number): DomainState;
   introduce(domid: number, mfn: bigint, port: number): void;
   release(domid: number): void;
-  isIntroduced(domid: number): boolean;
-  control(args: string[]): string;
   setTarget(domid: number, target: number): void;
+  control(req: Requester, args: string[]): string;
 }
 
 /** The requesting side: a connection (or dom0's in-process client). */
@@ -42,101 +51,150 @@ export interface Reply {
   after?: () => void;
 }
 
-type Handler = (core: ServerCore, req: Requester, msg: XsMsg) => Reply;
+type Handler = (core: ServerCore, req: Requester, msg: XsMsg, tx: Transaction | undefined) => Reply;
 
 const OK: Reply = { payload: "OK\0" };
+
+/** DOMID_SELF: IS_DOMAIN_INTRODUCED of it is always true. */
+const DOMID_SELF = 0x7ff0;
+
+/** Types only privileged callers may send (XS_FLAG_PRIV in Xen). */
+const PRIVILEGED = new Set([
+  X.XS_CONTROL,
+  X.XS_INTRODUCE,
+  X.XS_RELEASE,
+  X.XS_IS_DOMAIN_INTRODUCED,
+  X.XS_RESUME,
+  X.XS_SET_TARGET,
+]);
+/** Types whose transaction id is ignored (XS_FLAG_NOTID). */
+const NO_TRANSACTION = new Set([X.XS_WATCH, X.XS_UNWATCH]);
 
 /**
  * Runs `fn` on the right store. Outside a transaction, a mutation still runs in a throwaway
  * transaction so that a request failing half-way (a quota hit while creating parents) changes nothing.
  */
-function run<T>(core: ServerCore, req: Requester, msg: XsMsg, mutate: boolean, fn: (c: OpContext) => T) {
-  const base = { who: req.who, quota: core.quota };
-  if (msg.txId !== 0) {
-    const tx = req.transactions.get(msg.txId);
-    check(tx, "ENOENT", `no transaction ${msg.txId}`);
-    if (!req.who.privileged) check(tx.size < core.quota.transactionNodes, "ENOSPC", "transaction too big");
-    return { result: fn({ ...base, store: tx, changes: tx.changes }), changes: [] as Change[] };
-  }
-  if (!mutate) return { result: fn({ ...base, store: core.tree, changes: [] }), changes: [] as Change[] };
-  const tx = new Transaction(0, core.tree);
-  const result = fn({ ...base, store: tx, changes: tx.changes });
-  return { result, changes: tx.commit() };
+function run<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, fn: (c: OpContext) => T) {
+  const base = { who: req.who, quota: core.quota, domains: core.domains };
+  if (tx) return { result: fn({ ...base, store: tx, changes: tx.changes }), changes: [] as Change[] };
+  const scratch = new Transaction(0, core.tree);
+  const result = fn({ ...base, store: scratch, changes: scratch.changes });
+  return { result, changes: scratch.commit() };
 }
 
-/** A path argument, canonicalised for the requester. */
-function pathArg(req: Requester, msg: XsMsg): string {
-  return canonicalPath(stringArgs(msg.payload, 1)[0], req.who.domid);
+/** A read: the result of `fn` on the live tree or the transaction. */
+function read<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, fn: (c: OpContext) => T) {
+  if (tx) return run(core, req, tx, fn).result;
+  const ctx = { who: req.who, quota: core.quota, domains: core.domains, store: core.tree, changes: [] };
+  return fn(ctx);
 }
 
 /** A mutation: run it, reply OK, fire its watches after the reply. */
-function mutation(core: ServerCore, req: Requester, msg: XsMsg, fn: (c: OpContext) => void): Reply {
-  const { changes } = run(core, req, msg, true, fn);
+function mutation(
+  core: ServerCore,
+  req: Requester,
+  tx: Transaction | undefined,
+  fn: (c: OpContext) => void,
+): Reply {
+  const { changes } = run(core, req, tx, fn);
   return { payload: "OK\0", after: () => core.fire(changes) };
 }
 
-function privileged(req: Requester): void {
-  check(req.who.privileged, "EACCES", "privileged operation");
+/** The request's one path argument, canonicalised for the requester. */
+function pathArg(core: ServerCore, req: Requester, msg: XsMsg): string {
+  return canonicalPath(stringArgs(msg.payload, 1)[0], req.who.domid, core.quota.pathMax);
 }
 
-/** A domid argument: decimal, within u16. */
-function domidArg(s: string): number {
-  check(/^\d{1,5}$/.test(s) && Number(s) <= 0xffff, "EINVAL", `bad domid "${s}"`);
-  return Number(s);
+/** A domid as C's atoi reads it: leading digits (after an optional sign), else 0. */
+function atoi(s: string): number {
+  const m = /^\s*([+-]?\d+)/.exec(s);
+  return m ? Number(m[1]) >>> 0 : 0;
+}
+
+/** A special name that has permissions, or EINVAL. */
+function specialName(path: string): SpecialName {
+  check((SPECIAL_WATCHES as readonly string[]).includes(path), "EINVAL", `no such special name ${path}`);
+  return path as SpecialName;
+}
+
+/** RELEASE, RESUME, SET_TARGET take a domain that is introduced (find_connected_domain). */
+function connectedDomain(core: ServerCore, domid: number): number {
+  const state = core.domainState(domid);
+  check(state !== "unknown", "ENOENT", `domain ${domid} unknown`);
+  check(state === "introduced", "EINVAL", `domain ${domid} not introduced`);
+  return domid;
+}
+
+/** RELEASE and RESUME: one domid, never dom0. */
+function onearg_domain(core: ServerCore, msg: XsMsg): number {
+  const domid = atoi(stringArgs(msg.payload, 1)[0]);
+  check(domid !== 0, "EINVAL", "not for domain 0");
+  return connectedDomain(core, domid);
 }
 
 const HANDLERS: Record<number, Handler> = {
-  [X.XS_READ]: (core, req, msg) => {
-    const path = pathArg(req, msg);
-    return { payload: run(core, req, msg, false, (c) => Op.readNode(c, path).value).result };
+  [X.XS_READ]: (core, req, msg, tx) => {
+    const path = pathArg(core, req, msg);
+    return { payload: read(core, req, tx, (c) => Op.readNode(c, path).value) };
   },
-  [X.XS_WRITE]: (core, req, msg) => {
+  [X.XS_WRITE]: (core, req, msg, tx) => {
     const { path, value } = pathAndValue(msg.payload);
-    const abs = canonicalPath(path, req.who.domid);
-    return mutation(core, req, msg, (c) => Op.writeNode(c, abs, value));
+    const abs = canonicalPath(path, req.who.domid, core.quota.pathMax);
+    return mutation(core, req, tx, (c) => Op.writeNode(c, abs, value));
   },
-  [X.XS_MKDIR]: (core, req, msg) => {
-    const path = pathArg(req, msg);
-    return mutation(core, req, msg, (c) => Op.makeDir(c, path));
+  [X.XS_MKDIR]: (core, req, msg, tx) => {
+    const path = pathArg(core, req, msg);
+    return mutation(core, req, tx, (c) => Op.makeDir(c, path));
   },
-  [X.XS_RM]: (core, req, msg) => {
-    const path = pathArg(req, msg);
-    return mutation(core, req, msg, (c) => Op.removeNode(c, path));
+  [X.XS_RM]: (core, req, msg, tx) => {
+    const path = pathArg(core, req, msg);
+    return mutation(core, req, tx, (c) => Op.removeNode(c, path));
   },
-  [X.XS_DIRECTORY]: (core, req, msg) => {
-    const path = pathArg(req, msg);
-    const names = run(core, req, msg, false, (c) => Op.listChildren(c, path)).result;
+  [X.XS_DIRECTORY]: (core, req, msg, tx) => {
+    const path = pathArg(core, req, msg);
+    const names = read(core, req, tx, (c) => Op.listChildren(c, path));
     const payload = names.map((n) => n + "\0").join("");
     // libxenstore answers E2BIG by switching to XS_DIRECTORY_PART.
     check(payload.length <= XENSTORE_PAYLOAD_MAX, "E2BIG", "directory too large for one reply");
     return { payload };
   },
-  [X.XS_DIRECTORY_PART]: (core, req, msg) => {
+  [X.XS_DIRECTORY_PART]: (core, req, msg, tx) => {
     const [path, offset] = stringArgs(msg.payload, 2);
-    const abs = canonicalPath(path, req.who.domid);
+    const abs = canonicalPath(path, req.who.domid, core.quota.pathMax);
     check(/^\d{1,10}$/.test(offset), "EINVAL", "bad offset");
-    const node = run(core, req, msg, false, (c) => Op.readNode(c, abs)).result;
+    const node = read(core, req, tx, (c) => Op.readNode(c, abs));
     return { payload: directoryPart(node, Number(offset)) };
   },
-  [X.XS_GET_PERMS]: (core, req, msg) => {
-    const path = pathArg(req, msg);
-    return { payload: formatPerms(run(core, req, msg, false, (c) => Op.getPerms(c, path)).result) };
+  [X.XS_GET_PERMS]: (core, req, msg, tx) => {
+    // Xen 4.17 has no node behind a special name: GET_PERMS of one is EINVAL like any bad path.
+    const path = pathArg(core, req, msg);
+    return { payload: formatPerms(read(core, req, tx, (c) => Op.getPerms(c, path))) };
   },
-  [X.XS_SET_PERMS]: (core, req, msg) => {
-    const [path, ...perms] = stringArgs(msg.payload);
-    check(perms.length > 0, "EINVAL", "no permissions given");
-    const abs = canonicalPath(path, req.who.domid);
-    const parsed = perms.map(parsePerm);
-    return mutation(core, req, msg, (c) => Op.setPerms(c, abs, parsed));
+  [X.XS_SET_PERMS]: (core, req, msg, tx) => {
+    const [path, ...strings] = stringArgs(msg.payload);
+    check(strings.length > 0, "EINVAL", "no permissions given");
+    check(req.who.privileged || strings.length <= core.quota.permsPerNode, "ENOSPC", "too many entries");
+    const parsed = strings.map(parsePerm);
+    const ctx = { who: req.who, quota: core.quota, domains: core.domains };
+    const perms = Op.checkNewPerms({ ...ctx, store: core.tree, changes: [] }, parsed, core.tree.generation);
+    if (isSpecialPath(path)) {
+      const name = specialName(path);
+      const mine = Op.mayOwn(core.specialPerms(name), req.who);
+      check(mine, "EACCES", `may not set the permissions of ${name}`);
+      core.setSpecialPerms(name, perms);
+      return OK;
+    }
+    const abs = canonicalPath(path, req.who.domid, core.quota.pathMax);
+    return mutation(core, req, tx, (c) => Op.setPerms(c, abs, perms));
   },
   [X.XS_WATCH]: (core, req, msg) => {
     const [path, token] = stringArgs(msg.payload, 2);
-    const w = core.watches.add(req, path, token, core.quota.watchesPerDomain);
+    const w = core.watches.add(req, path, token, core.quota.watchesPerDomain, core.quota.pathMax);
     return { payload: "OK\0", after: () => core.watches.fireInitial(req, w) };
   },
   [X.XS_UNWATCH]: (core, req, msg) => {
     const [path, token] = stringArgs(msg.payload, 2);
-    core.watches.remove(req, path, token);
+    core.watches.remove(req, path, token, core.quota.pathMax);
     return OK;
   },
   [X.XS_RESET_WATCHES]: (core, req) => {
@@ -144,71 +202,69 @@ const HANDLERS: Record<number, Handler> = {
     req.transactions.clear();
     return OK;
   },
-  [X.XS_TRANSACTION_START]: (core, req, msg) => {
-    check(msg.txId === 0, "EBUSY", "transaction inside a transaction");
+  [X.XS_TRANSACTION_START]: (core, req, msg, tx) => {
+    check(!tx, "EBUSY", "transaction inside a transaction");
+    // Xen refuses only once more than the quota are open (conn->transaction_started > quota).
     const limit = core.quota.transactionsPerConnection;
-    check(req.who.privileged || req.transactions.size < limit, "ENOSPC", "transaction quota exceeded");
+    check(req.who.privileged || req.transactions.size <= limit, "ENOSPC", "transaction quota exceeded");
     const id = req.allocTxId();
-    req.transactions.set(id, new Transaction(id, core.tree));
+    const nodes = req.who.privileged ? Infinity : core.quota.transactionNodes;
+    req.transactions.set(id, new Transaction(id, core.tree, nodes));
     return { payload: `${id}\0` };
   },
-  [X.XS_TRANSACTION_END]: (core, req, msg) => {
+  [X.XS_TRANSACTION_END]: (core, req, msg, tx) => {
     const [arg] = stringArgs(msg.payload, 1);
     check(arg === "T" || arg === "F", "EINVAL", "transaction end takes T or F");
-    const tx = req.transactions.get(msg.txId);
-    check(tx, "ENOENT", `no transaction ${msg.txId}`);
-    req.transactions.delete(msg.txId);
+    check(tx, "ENOENT", "no transaction");
+    req.transactions.delete(tx.id);
     if (arg === "F") return OK;
-    const changes = tx.commit();
+    const changes = tx.commit(req.who.privileged ? undefined : core.quota);
     return { payload: "OK\0", after: () => core.fire(changes) };
   },
   [X.XS_GET_DOMAIN_PATH]: (_core, _req, msg) => ({
-    payload: domainPath(domidArg(stringArgs(msg.payload, 1)[0])) + "\0",
+    payload: domainPath(atoi(stringArgs(msg.payload, 1)[0])) + "\0",
   }),
-  [X.XS_IS_DOMAIN_INTRODUCED]: (core, _req, msg) => ({
-    payload: core.isIntroduced(domidArg(stringArgs(msg.payload, 1)[0])) ? "T\0" : "F\0",
-  }),
-  [X.XS_INTRODUCE]: (core, req, msg) => {
-    privileged(req);
-    const [domid, mfn, port] = stringArgs(msg.payload, 3);
-    check(/^\d{1,20}$/.test(mfn) && /^\d{1,10}$/.test(port), "EINVAL", "bad mfn or port");
-    core.introduce(domidArg(domid), BigInt(mfn), Number(port));
+  [X.XS_IS_DOMAIN_INTRODUCED]: (core, _req, msg) => {
+    const domid = atoi(stringArgs(msg.payload, 1)[0]);
+    const yes = domid === DOMID_SELF || core.domainState(domid) === "introduced";
+    return { payload: yes ? "T\0" : "F\0" };
+  },
+  [X.XS_INTRODUCE]: (core, _req, msg) => {
+    const args = stringArgs(msg.payload);
+    check(args.length >= 3, "EINVAL", "introduce takes domid, mfn, port");
+    const [domid, mfn, port] = args;
+    check(atoi(port) > 0, "EINVAL", `bad port "${port}"`);
+    // Xen ignores the frame number (it maps the domain's reserved xenstore grant).
+    core.introduce(atoi(domid), /^\d{1,19}$/.test(mfn) ? BigInt(mfn) : 0n, atoi(port));
     return OK;
   },
-  [X.XS_RELEASE]: (core, req, msg) => {
-    privileged(req);
-    const domid = domidArg(stringArgs(msg.payload, 1)[0]);
-    check(core.isIntroduced(domid), "ENOENT", `domain ${domid} not introduced`);
-    core.release(domid);
+  [X.XS_RELEASE]: (core, _req, msg) => {
+    core.release(onearg_domain(core, msg));
     return OK;
   },
-  [X.XS_RESUME]: (core, req, msg) => {
-    privileged(req);
-    const domid = domidArg(stringArgs(msg.payload, 1)[0]);
-    check(core.isIntroduced(domid), "ENOENT", `domain ${domid} not introduced`);
+  [X.XS_RESUME]: (core, _req, msg) => {
+    onearg_domain(core, msg);
     return OK;
   },
-  [X.XS_SET_TARGET]: (core, req, msg) => {
-    privileged(req);
-    const [domid, target] = stringArgs(msg.payload, 2).map(domidArg);
-    check(core.isIntroduced(domid), "ENOENT", `domain ${domid} not introduced`);
-    core.setTarget(domid, target);
+  [X.XS_SET_TARGET]: (core, _req, msg) => {
+    const [domid, target] = stringArgs(msg.payload, 2).map(atoi);
+    core.setTarget(connectedDomain(core, domid), connectedDomain(core, target));
     return OK;
   },
-  [X.XS_CONTROL]: (core, req, msg) => {
-    privileged(req);
-    return { payload: core.control(stringArgs(msg.payload)) };
-  },
+  [X.XS_CONTROL]: (core, req, msg) => ({ payload: core.control(req, stringArgs(msg.payload)) }),
 };
 
-/**
- * Handles one request. Unknown types, and types only the server sends (XS_WATCH_EVENT, XS_ERROR),
- * are EINVAL; a reply that would not fit one message is E2BIG.
- */
+/** Handles one request as process_message does; a reply that would not fit one message is E2BIG. */
 export function handleRequest(core: ServerCore, req: Requester, msg: XsMsg): Reply {
   const h = HANDLERS[msg.type];
-  if (!h) throw new XsdError("EINVAL", `unknown message type ${msg.type}`);
-  const r = h(core, req, msg);
+  if (!h) throw new XsdError("ENOSYS", `unknown message type ${msg.type}`);
+  if (PRIVILEGED.has(msg.type)) check(req.who.privileged, "EACCES", "privileged operation");
+  let tx: Transaction | undefined;
+  if (!NO_TRANSACTION.has(msg.type) && msg.txId !== 0) {
+    tx = req.transactions.get(msg.txId);
+    check(tx, "ENOENT", `no transaction ${msg.txId}`);
+  }
+  const r = h(core, req, msg, tx);
   const len = typeof r.payload === "string" ? r.payload.length : r.payload.length;
   check(len <= XENSTORE_PAYLOAD_MAX, "E2BIG", "reply too large");
   return r;

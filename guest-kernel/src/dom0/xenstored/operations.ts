@@ -3,25 +3,32 @@
  * permission checks and per-domain quotas. Paths must already be canonical (path.ts). Each change is
  * appended to `changes` for the watch code; the caller fires them now (live tree) or at commit.
  */
-import { check } from "./errors.ts";
+import type { DomainTable } from "./domains.ts";
+import { XsdError, check } from "./errors.ts";
 import { baseName, joinPath, parentPath } from "./path.ts";
 import {
+  PERM_OWNER,
   PERM_READ,
   PERM_WRITE,
   accessFor,
   inheritPerms,
-  requireAccess,
   type Caller,
+  type Perm,
   type Perms,
 } from "./perms.ts";
 import { nodeSize, type QuotaLimits } from "./quota.ts";
-import type { Node, NodeStore } from "./tree.ts";
+import { recordBytes, type Node, type NodeStore } from "./tree.ts";
 
-/** A change for watches: the node path, whether watches below it fire too (rm), and its perms. */
+/**
+ * A change for watches (fire_watches in Xen): the node's path; `exact` when only watches on exactly
+ * this path fire (a node removed below the root of an rm), else every watch at or above it; and the
+ * permission lists of which any readable one lets a watcher hear of it (the node's, old and new,
+ * and its parent's).
+ */
 export interface Change {
   readonly path: string;
-  readonly recursive: boolean;
-  readonly perms: Perms;
+  readonly exact: boolean;
+  readonly perms: readonly Perms[];
 }
 
 /** Everything an operation needs besides its arguments. */
@@ -30,55 +37,85 @@ export interface OpContext {
   readonly who: Caller;
   readonly quota: Readonly<QuotaLimits>;
   readonly changes: Change[];
+  readonly domains: DomainTable;
 }
 
 const EMPTY = new Uint8Array(0);
 
-/** The node at `path` if `who` may read it; ENOENT / EACCES otherwise. */
+/** The node at `path` with its permissions as they apply now (domains.ts), or undefined. */
+export function nodeAt(ctx: OpContext, path: string): Node | undefined {
+  const n = ctx.store.get(path);
+  if (!n) return undefined;
+  const perms = ctx.domains.effective(n.perms, n.gen);
+  return perms === n.perms ? n : { ...n, perms };
+}
+
+/**
+ * The node at `path` if `who` has every bit of `want` on it (get_node in Xen). When it does not, or
+ * the node is missing, the error says only what the caller may know: ENOENT or EACCES if the
+ * nearest existing ancestor grants it `want`, EACCES if not (errno_from_parents).
+ */
+export function getNode(ctx: OpContext, path: string, want: number): Node {
+  const node = nodeAt(ctx, path);
+  if (node && (accessFor(node.perms, ctx.who) & want) === want) return node;
+  const code = node ? "EACCES" : "ENOENT";
+  let at = path;
+  let parent: Node | undefined;
+  while (!parent && at !== "/") {
+    at = parentPath(at);
+    parent = nodeAt(ctx, at);
+  }
+  const parentAccess = parent ? accessFor(parent.perms, ctx.who) : 0;
+  throw new XsdError((parentAccess & want) !== 0 ? code : "EACCES");
+}
+
+/** The node at `path` if `who` may read it. */
 export function readNode(ctx: OpContext, path: string): Node {
-  const node = ctx.store.get(path);
-  check(node, "ENOENT");
-  requireAccess(node.perms, ctx.who, PERM_READ);
-  return node;
+  return getNode(ctx, path, PERM_READ);
+}
+
+/** `getNode`, or undefined when the node is missing (and the caller may be told so). */
+function existing(ctx: OpContext, path: string, want: number): Node | undefined {
+  try {
+    return getNode(ctx, path, want);
+  } catch (e) {
+    if (e instanceof XsdError && e.code === "ENOENT") return undefined;
+    throw e;
+  }
 }
 
 /** XS_WRITE: replace the value, creating the node and any missing parents. */
 export function writeNode(ctx: OpContext, path: string, value: Uint8Array): void {
-  const node = ctx.store.get(path);
-  if (node) {
-    requireAccess(node.perms, ctx.who, PERM_WRITE);
-    putChecked(ctx, path, { ...node, value });
-  } else {
-    create(ctx, path, value);
-  }
-  ctx.changes.push({ path, recursive: false, perms: ctx.store.get(path)!.perms });
+  const node = existing(ctx, path, PERM_WRITE);
+  if (node) putChecked(ctx, path, { ...node, value });
+  else create(ctx, path, value);
+  changed(ctx, path, nodeAt(ctx, path)!.perms);
 }
 
-/** XS_MKDIR: create an empty node (and parents); an existing node is left as it is. */
+/** XS_MKDIR: create an empty node (and parents); an existing node the caller may write is left as is. */
 export function makeDir(ctx: OpContext, path: string): void {
-  if (ctx.store.get(path)) return;
+  if (existing(ctx, path, PERM_WRITE)) return;
   create(ctx, path, EMPTY);
-  ctx.changes.push({ path, recursive: false, perms: ctx.store.get(path)!.perms });
+  changed(ctx, path, nodeAt(ctx, path)!.perms);
 }
 
 /**
  * XS_RM: delete a node and everything below it. Removing a node that does not exist succeeds when
- * its parent exists (Xen's rule, which makes `rm` idempotent); "/" cannot be removed.
+ * its parent exists (Xen's rule, which makes `rm` idempotent); "/" cannot be removed. Every node
+ * removed fires the watches on it; the top one also those above it.
  */
 export function removeNode(ctx: OpContext, path: string): void {
-  check(path !== "/", "EINVAL", "cannot remove /");
-  const node = ctx.store.get(path);
+  const node = existing(ctx, path, PERM_WRITE);
   if (!node) {
     check(ctx.store.get(parentPath(path)), "ENOENT");
     return;
   }
-  requireAccess(node.perms, ctx.who, PERM_WRITE);
+  check(path !== "/", "EINVAL", "cannot remove /");
   const parent = ctx.store.get(parentPath(path))!;
   const name = baseName(path);
   // The parent only loses a child name: no write permission on it is needed, as in Xen.
   ctx.store.put(parentPath(path), { ...parent, children: parent.children.filter((c) => c !== name) });
-  deleteTree(ctx.store, path, node);
-  ctx.changes.push({ path, recursive: true, perms: node.perms });
+  deleteTree(ctx, path, node);
 }
 
 /** XS_DIRECTORY: the child names in creation order. */
@@ -92,32 +129,50 @@ export function getPerms(ctx: OpContext, path: string): Perms {
 }
 
 /**
- * XS_SET_PERMS: only the owner or a privileged caller may change them, and an unprivileged owner
- * may not give the node away (Xen's EPERM), nor list more than the quota allows.
+ * XS_SET_PERMS on a node: only its owner (or its device model) or a privileged caller may, and an
+ * unprivileged one may not give the node away (EPERM). `perms` were checked by checkNewPerms().
  */
 export function setPerms(ctx: OpContext, path: string, perms: Perms): void {
-  check(perms.length > 0, "EINVAL", "empty permission list");
-  const node = ctx.store.get(path);
-  check(node, "ENOENT");
-  const { who } = ctx;
-  if (!who.privileged) {
-    check(node.perms[0].id === who.domid, "EACCES", "only the owner may set permissions");
-    check(perms[0].id === who.domid, "EPERM", "cannot give a node away");
-    check(perms.length <= ctx.quota.permsPerNode, "ENOSPC", "too many permission entries");
-  }
+  const node = getNode(ctx, path, PERM_WRITE | PERM_OWNER);
+  check(ctx.who.privileged || perms[0].id === node.perms[0].id, "EPERM", "cannot give a node away");
   if (perms[0].id !== node.perms[0].id) chargeEntry(ctx, perms[0].id);
-  ctx.store.put(path, { ...node, perms });
-  ctx.changes.push({ path, recursive: false, perms });
-}
-
-/** True when `who` may read the node `perms` protect: the filter for watch events. */
-export function mayRead(perms: Perms, who: Caller): boolean {
-  return (accessFor(perms, who) & PERM_READ) !== 0;
+  putChecked(ctx, path, { ...node, perms });
+  changed(ctx, path, perms, node.perms);
 }
 
 /**
- * Creates `path` and whatever ancestors are missing. The nearest existing ancestor must be
- * writable by the caller; each new node inherits its parent's permissions (perms.ts).
+ * Checks a new permission list as C xenstored does before it looks at the node: not more entries
+ * than the quota allows an unprivileged caller (ENOSPC); an owner that does not exist is ENOENT; an
+ * entry for any other domain that does not exist is kept but marked ignored.
+ */
+export function checkNewPerms(ctx: OpContext, perms: Perm[], generation: number): Perm[] {
+  check(ctx.who.privileged || perms.length <= ctx.quota.permsPerNode, "ENOSPC", "too many entries");
+  const out = perms.map((p) => (ctx.domains.learn(p.id, generation) ? p : { ...p, ignore: true }));
+  check(!out[0].ignore, "ENOENT", `domain ${perms[0].id} does not exist`);
+  return out;
+}
+
+/** Whether `who` may set `perms`' permissions: the owner, its device model, or a privileged caller. */
+export function mayOwn(perms: Perms, who: Caller): boolean {
+  const want = PERM_WRITE | PERM_OWNER;
+  return (accessFor(perms, who) & want) === want;
+}
+
+/** True when `who` may read through any of `perms`: the filter for watch events. */
+export function mayRead(perms: readonly Perms[], who: Caller): boolean {
+  return perms.some((p) => (accessFor(p, who) & PERM_READ) !== 0);
+}
+
+/** Records a change to `path` for watches, readable through its perms (old and new) or its parent's. */
+function changed(ctx: OpContext, path: string, ...perms: Perms[]): void {
+  const parent = path === "/" ? undefined : nodeAt(ctx, parentPath(path));
+  ctx.changes.push({ path, exact: false, perms: parent ? [...perms, parent.perms] : perms });
+}
+
+/**
+ * Creates `path` and whatever ancestors are missing (construct_node in Xen); the caller checked
+ * that the nearest existing ancestor lets it write. Each new node inherits its parent's
+ * permissions, and an unprivileged creator owns what it creates.
  */
 function create(ctx: OpContext, path: string, value: Uint8Array): void {
   const missing: string[] = [];
@@ -126,10 +181,8 @@ function create(ctx: OpContext, path: string, value: Uint8Array): void {
     missing.push(at);
     at = parentPath(at);
   }
-  const base = ctx.store.get(at)!;
-  requireAccess(base.perms, ctx.who, PERM_WRITE);
   let parentAt = at;
-  let parent = base;
+  let parent = nodeAt(ctx, at)!;
   for (let i = missing.length - 1; i >= 0; i--) {
     const p = missing[i];
     const perms = inheritPerms(parent.perms, ctx.who);
@@ -142,10 +195,20 @@ function create(ctx: OpContext, path: string, value: Uint8Array): void {
   }
 }
 
-/** Stores a node after checking the node-size quota for unprivileged callers. */
+/**
+ * Stores a node after the checks C xenstored makes of an unprivileged writer: the record (24-byte
+ * header, 8 bytes a permission, value, child names) must stay under the node-size quota (ENOSPC),
+ * and its owner's store memory under the memory quota (ENOMEM).
+ */
 function putChecked(ctx: OpContext, path: string, node: Omit<Node, "gen">): void {
   if (!ctx.who.privileged) {
-    check(nodeSize(node.value, node.children) <= ctx.quota.nodeSize, "ENOSPC", "node too large");
+    const record = 24 + 8 * node.perms.length + nodeSize(node.value, node.children);
+    check(record < ctx.quota.nodeSize, "ENOSPC", "node too large");
+    const owner = node.perms[0].id;
+    const old = ctx.store.get(path);
+    const before = old && old.perms[0].id === owner ? recordBytes(path, old) : 0;
+    const after = ctx.store.memory(owner) - before + recordBytes(path, node);
+    check(owner === 0 || after < ctx.quota.memoryPerDomain, "ENOMEM", "store memory quota exceeded");
   }
   ctx.store.put(path, node);
 }
@@ -156,16 +219,29 @@ function chargeEntry(ctx: OpContext, owner: number): void {
   check(ctx.store.entries(owner) < ctx.quota.entriesPerDomain, "ENOSPC", "entry quota exceeded");
 }
 
-function deleteTree(store: NodeStore, path: string, node: Node): void {
-  // Iterative, so a deep tree cannot exhaust the JS stack.
-  const stack: Array<[string, Node]> = [[path, node]];
+/**
+ * Deletes a subtree bottom-up, as Xen's walk does: every node removed fires the watches on exactly
+ * its path, the root also those above it (iterative, so a deep tree cannot exhaust the stack).
+ */
+function deleteTree(ctx: OpContext, root: string, rootNode: Node): void {
+  const order: [string, Node][] = [];
+  const stack: [string, Node][] = [[root, rootNode]];
   while (stack.length > 0) {
     const [p, n] = stack.pop()!;
+    order.push([p, n]);
     for (const c of n.children) {
       const cp = joinPath(p, c);
-      const cn = store.get(cp);
+      const cn = nodeAt(ctx, cp);
       if (cn) stack.push([cp, cn]);
     }
-    store.delete(p);
+  }
+  // A watcher hears of a removed node it could read, or whose parent it could read.
+  const perms = new Map(order.map(([p, n]) => [p, n.perms]));
+  const above = nodeAt(ctx, parentPath(root))?.perms;
+  for (let i = order.length - 1; i >= 0; i--) {
+    const [p, n] = order[i];
+    ctx.store.delete(p);
+    const parent = p === root ? above : perms.get(parentPath(p));
+    ctx.changes.push({ path: p, exact: p !== root, perms: parent ? [n.perms, parent] : [n.perms] });
   }
 }

@@ -3,7 +3,7 @@
  * (/local/domain/<id>/), and the parent/child relations the tree and watches use. Every path that
  * reaches the tree has passed canonicalPath(); nothing else builds paths from client bytes.
  */
-import { XENSTORE_ABS_PATH_MAX, XENSTORE_REL_PATH_MAX } from "./abi.ts";
+import { XENSTORE_REL_PATH_MAX } from "./abi.ts";
 import { check } from "./errors.ts";
 
 /** The characters xenstored accepts in a node name (Xen's is_valid_nodename). */
@@ -15,21 +15,34 @@ export function domainPath(domid: number): string {
 }
 
 /**
- * Resolves `path` for a connection of domain `domid` and validates it: absolute, no empty
- * components, no trailing slash (except "/"), only valid characters, within the length limits.
- * Throws EINVAL otherwise, as xenstored does.
+ * Resolves `path` for a connection of domain `domid` and validates it as C xenstored does
+ * (is_valid_nodename): absolute, no empty components, no trailing slash (except "/"), only valid
+ * characters, and at most `pathMax` characters beyond a "/local/domain/<id>/" prefix (any domain's:
+ * every domain gets the same room whatever the length of its id). A name starting with '@' is a
+ * special watch name, never a node. Throws EINVAL otherwise.
  */
-export function canonicalPath(path: string, domid: number): string {
+export function canonicalPath(path: string, domid: number, pathMax = XENSTORE_REL_PATH_MAX): string {
   check(path.length > 0, "EINVAL", "empty path");
+  check(!path.startsWith("@"), "EINVAL", `"${path.slice(0, 64)}" is a special name, not a node`);
   const abs = path.startsWith("/") ? path : `${domainPath(domid)}/${path}`;
   check(VALID.test(abs), "EINVAL", "invalid character in path");
   check(abs === "/" || (!abs.endsWith("/") && !abs.includes("//")), "EINVAL", "empty path component");
-  check(abs.length <= XENSTORE_ABS_PATH_MAX, "EINVAL", "path too long");
-  // Within a domain's home only the part after /local/domain/<id>/ counts against the relative limit,
-  // so that every domain gets the same room whatever the length of its domid.
-  const m = /^\/local\/domain\/\d+\//.exec(abs);
-  if (m) check(abs.length - m[0].length <= XENSTORE_REL_PATH_MAX, "EINVAL", "path too long");
+  const prefix = LOCAL_PREFIX.exec(abs)?.[0].length ?? 0;
+  check(abs.length <= prefix + pathMax, "EINVAL", "path too long");
   return abs;
+}
+
+/** The prefix C xenstored does not count against the path limit (sscanf "/local/domain/%5u/"). */
+const LOCAL_PREFIX = /^\/local\/domain\/(?:-\d{1,4}|\d{1,5})\//;
+
+/**
+ * A watch path: a special name (any "@..." of up to 2048 characters: only @introduceDomain and
+ * @releaseDomain ever fire) or a node path as canonicalPath() takes it.
+ */
+export function watchPath(path: string, domid: number, pathMax?: number): string {
+  if (!path.startsWith("@")) return canonicalPath(path, domid, pathMax);
+  check(path.length <= XENSTORE_REL_PATH_MAX, "EINVAL", "special name too long");
+  return path;
 }
 
 /** Special watch names start with '@' and are not nodes: @introduceDomain, @releaseDomain. */

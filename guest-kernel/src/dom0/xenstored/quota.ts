@@ -30,6 +30,12 @@ export interface QuotaLimits {
    * the last resort that keeps memory bounded whatever the client does.
    */
   socketBacklogBytes: number;
+  /** Bytes of store a domain may own (its nodes' records, as C xenstored counts them): ENOMEM beyond. */
+  memoryPerDomain: number;
+  /** Bytes of store past which a domain's use is logged (a warning, no error). */
+  memoryPerDomainSoft: number;
+  /** Characters a path may have beyond a /local/domain/<id>/ prefix (EINVAL beyond). */
+  pathMax: number;
 }
 
 /** C xenstored's defaults (quota_nb_entry_per_domain = 1000, quota_max_entry_size = 2048, ...). */
@@ -43,7 +49,43 @@ export const DEFAULT_QUOTA: Readonly<QuotaLimits> = {
   outstandingReplies: 20,
   outstandingEvents: 256,
   socketBacklogBytes: 1 << 20,
+  memoryPerDomain: 2 * 1024 * 1024 + 512 * 1024,
+  memoryPerDomainSoft: 2 * 1024 * 1024,
+  pathMax: 2048,
 };
+
+/**
+ * The quotas `xenstore-control quota` names, in C xenstored's order and words, with the field each
+ * sets. Setting one takes effect for the next request.
+ */
+export const HARD_QUOTAS: readonly { name: string; field: keyof QuotaLimits; descr: string }[] = [
+  { name: "nodes", field: "entriesPerDomain", descr: "Nodes per domain" },
+  { name: "watches", field: "watchesPerDomain", descr: "Watches per domain" },
+  { name: "transactions", field: "transactionsPerConnection", descr: "Transactions per domain" },
+  { name: "outstanding", field: "outstandingReplies", descr: "Outstanding requests per domain" },
+  {
+    name: "transaction-nodes",
+    field: "transactionNodes",
+    descr: "Max. number of accessed nodes per transaction",
+  },
+  { name: "memory", field: "memoryPerDomain", descr: "Total Xenstore memory per domain (error level)" },
+  { name: "node-size", field: "nodeSize", descr: "Max. size of a node" },
+  { name: "path-max", field: "pathMax", descr: "Max. length of a node path" },
+  { name: "permissions", field: "permsPerNode", descr: "Max. number of permissions per node" },
+];
+
+/** `xenstore-control quota-soft`'s one entry. */
+export const SOFT_QUOTAS: readonly { name: string; field: keyof QuotaLimits; descr: string }[] = [
+  { name: "memory", field: "memoryPerDomainSoft", descr: "Total Xenstore memory per domain (warning level)" },
+];
+
+/**
+ * The bytes a node's record takes, as C xenstored charges its owner: the path (the record's key), a
+ * 24-byte header, 8 bytes per permission entry, the value and the NUL-terminated child names.
+ */
+export function nodeMemory(path: string, value: Uint8Array, perms: number, children: readonly string[]) {
+  return path.length + 24 + 8 * perms + nodeSize(value, children);
+}
 
 /** The size a node is charged for: its value plus its child list as the wire would carry it. */
 export function nodeSize(value: Uint8Array, children: readonly string[]): number {

@@ -18,7 +18,7 @@ export class RingConnection extends Connection {
   private readonly req: ByteRing;
   private readonly rsp: ByteRing;
   private readonly view: DataView;
-  private readonly framer = new Framer();
+  private framer = new Framer();
   /** Bytes of the outbox head already written to the rsp ring. */
   private headDone = 0;
   private inBatch = false;
@@ -99,6 +99,23 @@ export class RingConnection extends Connection {
   private flushKick(): void {
     if (!this.kick || this.closed) return;
     this.kick = false;
+    this.notify();
+  }
+
+  /**
+   * The domain was introduced again (it reconnects): drop what the old connection held — its
+   * transactions, queued replies and events, a half-read request — and start both rings afresh,
+   * then tell the guest the store is connected.
+   */
+  reset(): void {
+    if (this.closed) return;
+    this.transactions.clear();
+    this.dropOutbox();
+    this.framer = new Framer();
+    this.headDone = 0;
+    for (const at of [L.req_cons, L.req_prod, L.rsp_cons, L.rsp_prod]) this.view.setUint32(at, 0, true);
+    this.view.setUint32(L.error, X.XENSTORE_ERROR_NONE, true);
+    this.view.setUint32(L.connection, X.XENSTORE_CONNECTED, true);
     this.notify();
   }
 

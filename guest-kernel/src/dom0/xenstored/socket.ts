@@ -1,14 +1,14 @@
 /**
  * The unix socket transport: what libxenstore connects to when XENSTORED_PATH names our socket.
- * Local socket clients are privileged (dom0's tools), as with C xenstored. A client whose stream is
- * unrecoverable (a length over XENSTORE_PAYLOAD_MAX) gets E2BIG and is disconnected; one that stops
- * reading is paused at SOCKET_PAUSE_BYTES and disconnected past quota.socketBacklogBytes.
+ * Local socket clients are privileged (dom0's tools), as with C xenstored, unless the socket was
+ * opened to act as a guest domain. A client whose stream is unrecoverable (a length over
+ * XENSTORE_PAYLOAD_MAX) is dropped without a reply, as C xenstored drops it; one that stops reading
+ * is paused at SOCKET_PAUSE_BYTES and disconnected past quota.socketBacklogBytes.
  */
 import type { Socket } from "node:net";
-import { XS_ERROR } from "./abi.ts";
 import { Connection } from "./connection.ts";
 import type { QuotaLimits } from "./quota.ts";
-import { Framer, bytesOf, type XsMsg } from "./wire.ts";
+import { Framer, type XsMsg } from "./wire.ts";
 
 /** Above this many unsent bytes we stop reading the client's requests until the socket drains. */
 export const SOCKET_PAUSE_BYTES = 64 * 1024;
@@ -24,8 +24,14 @@ export class SocketConnection extends Connection {
     private readonly deliver: (conn: SocketConnection, msg: XsMsg) => void,
     quota: Readonly<QuotaLimits>,
     private readonly log: (line: string) => void,
+    /** The domain the client acts as: 0 (privileged), or a guest's id. */
+    domid = 0,
   ) {
-    super({ domid: 0, privileged: true }, quota, `socket#${id}`);
+    super(
+      { domid, privileged: domid === 0 },
+      quota,
+      domid ? `socket#${id} (as domain ${domid})` : `socket#${id}`,
+    );
     socket.on("data", (chunk: Buffer) => {
       this.framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       this.readRequests();
@@ -44,11 +50,7 @@ export class SocketConnection extends Connection {
       const frame = this.framer.next();
       if (!frame) break;
       if (frame.kind === "oversize") {
-        this.sendReply(XS_ERROR, frame.reqId, 0, bytesOf("E2BIG\0"));
-        this.log(`xenstored: ${this.label}: message of ${frame.len} bytes; disconnecting`);
-        // Let the error reach the client, but do not wait forever for one that does not read.
-        this.socket.end();
-        setTimeout(() => this.socket.destroy(), 1000).unref();
+        this.log(`xenstored: ${this.label}: message of ${frame.len} bytes; dropping the connection`);
         this.close("oversize message");
         return;
       }

@@ -4,6 +4,11 @@
  * replaced, never mutated: a transaction may hold a reference to the old one.
  */
 import { PERM_NONE, type Perms } from "./perms.ts";
+import { nodeMemory } from "./quota.ts";
+
+/** The bytes a node's record takes (quota.ts), charged to its owner. */
+export const recordBytes = (path: string, n: Omit<Node, "gen">) =>
+  nodeMemory(path, n.value, n.perms.length, n.children);
 
 /** One xenstore node. `children` keeps creation order, which is the order XS_DIRECTORY lists. */
 export interface Node {
@@ -16,19 +21,21 @@ export interface Node {
 
 /**
  * What operations read and write nodes through: the live tree, or a transaction's private view of it.
- * `put` assigns the generation; `entries` is the number of nodes a domain owns, for its quota.
+ * `put` assigns the generation; `entries` and `memory` are what a domain owns, for its quotas.
  */
 export interface NodeStore {
   get(path: string): Node | undefined;
   put(path: string, node: Omit<Node, "gen">): void;
   delete(path: string): void;
   entries(domid: number): number;
+  memory(domid: number): number;
 }
 
 /** The live store, the only one watches and XS_DIRECTORY_PART generations see. */
 export class Tree implements NodeStore {
   private readonly nodes = new Map<string, Node>();
   private readonly owned = new Map<number, number>();
+  private readonly bytes = new Map<number, number>();
   private lastGen = 0;
 
   constructor() {
@@ -46,6 +53,11 @@ export class Tree implements NodeStore {
     return this.lastGen;
   }
 
+  /** A fresh generation, for a node a transaction writes privately. */
+  nextGeneration(): number {
+    return ++this.lastGen;
+  }
+
   /** Number of nodes in the tree. */
   get size(): number {
     return this.nodes.size;
@@ -57,15 +69,16 @@ export class Tree implements NodeStore {
 
   put(path: string, node: Omit<Node, "gen">): void {
     const old = this.nodes.get(path);
-    if (old) this.count(old.perms[0].id, -1);
-    this.count(node.perms[0].id, +1);
-    this.nodes.set(path, { ...node, gen: ++this.lastGen });
+    if (old) this.count(path, old, -1);
+    this.count(path, node, +1);
+    const { value, perms, children } = node;
+    this.nodes.set(path, { value, perms, children, gen: ++this.lastGen });
   }
 
   delete(path: string): void {
     const old = this.nodes.get(path);
     if (!old) return;
-    this.count(old.perms[0].id, -1);
+    this.count(path, old, -1);
     this.nodes.delete(path);
   }
 
@@ -73,14 +86,22 @@ export class Tree implements NodeStore {
     return this.owned.get(domid) ?? 0;
   }
 
+  memory(domid: number): number {
+    return this.bytes.get(domid) ?? 0;
+  }
+
   /** Every (path, node), for whole-tree fix-ups such as releasing a domain. */
   all(): IterableIterator<[string, Node]> {
     return this.nodes.entries();
   }
 
-  private count(domid: number, delta: number): void {
-    const n = (this.owned.get(domid) ?? 0) + delta;
+  private count(path: string, node: Omit<Node, "gen">, sign: 1 | -1): void {
+    const domid = node.perms[0].id;
+    const n = (this.owned.get(domid) ?? 0) + sign;
     if (n === 0) this.owned.delete(domid);
     else this.owned.set(domid, n);
+    const b = (this.bytes.get(domid) ?? 0) + sign * recordBytes(path, node);
+    if (b === 0) this.bytes.delete(domid);
+    else this.bytes.set(domid, b);
   }
 }

@@ -1,17 +1,19 @@
 /**
  * Watches: (path, token) pairs a connection registers; a change at or under the path queues an
- * XS_WATCH_EVENT "path\0token\0" to it. Deleting a subtree also fires watches set inside it (with
- * their own path). Special names (@introduceDomain, @releaseDomain) fire on domain events only.
- * Firing only queues events: delivery and its backlog policy belong to the connection.
+ * XS_WATCH_EVENT "path\0token\0" to it. Deleting a subtree fires, for every node removed, the
+ * watches on exactly that node. A watch may name any special "@..." name; only @introduceDomain and
+ * @releaseDomain ever fire, on domain events, and only to connections their permission lists let
+ * read them. Firing only queues events: delivery and its backlog policy belong to the connection.
  */
 import { check } from "./errors.ts";
-import { canonicalPath, isAtOrUnder, isSpecialPath, presentPath } from "./path.ts";
-import type { Caller } from "./perms.ts";
+import { isAtOrUnder, presentPath, watchPath } from "./path.ts";
+import { PERM_READ, accessFor, type Caller, type Perms } from "./perms.ts";
 import type { Change } from "./operations.ts";
 import { mayRead } from "./operations.ts";
 
-/** The special watch names Xen defines. */
+/** The special names that fire. */
 export const SPECIAL_WATCHES = ["@introduceDomain", "@releaseDomain"] as const;
+export type SpecialName = (typeof SPECIAL_WATCHES)[number];
 
 /** Whoever can receive watch events: a connection, or the in-process dom0 API. */
 export interface WatchSink {
@@ -40,23 +42,21 @@ export class WatchTable {
    * EINVAL for a bad path or an unknown special name. Returns it so the caller can fire the initial
    * event after its reply.
    */
-  add(sink: WatchSink, rawPath: string, token: string, limit: number): Watch {
-    const special = isSpecialPath(rawPath);
-    if (special)
-      check((SPECIAL_WATCHES as readonly string[]).includes(rawPath), "EINVAL", "unknown special watch");
-    const path = special ? rawPath : canonicalPath(rawPath, sink.who.domid);
+  add(sink: WatchSink, rawPath: string, token: string, limit: number, pathMax?: number): Watch {
+    const path = watchPath(rawPath, sink.who.domid, pathMax);
     const list = this.bySink.get(sink) ?? [];
     check(!list.some((w) => w.path === path && w.token === token), "EEXIST");
-    check(sink.who.privileged || list.length < limit, "E2BIG", "watch quota exceeded");
-    const w = { path, token, relative: !special && !rawPath.startsWith("/") };
+    // Xen refuses only once more than the quota are set (domain_watch(conn) > quota).
+    check(sink.who.privileged || list.length <= limit, "E2BIG", "watch quota exceeded");
+    const w = { path, token, relative: !rawPath.startsWith("/") && !rawPath.startsWith("@") };
     list.push(w);
     this.bySink.set(sink, list);
     return w;
   }
 
   /** XS_UNWATCH; ENOENT when no such watch. */
-  remove(sink: WatchSink, rawPath: string, token: string): void {
-    const path = isSpecialPath(rawPath) ? rawPath : canonicalPath(rawPath, sink.who.domid);
+  remove(sink: WatchSink, rawPath: string, token: string, pathMax?: number): void {
+    const path = watchPath(rawPath, sink.who.domid, pathMax);
     const list = this.bySink.get(sink) ?? [];
     const i = list.findIndex((w) => w.path === path && w.token === token);
     check(i >= 0, "ENOENT");
@@ -73,22 +73,21 @@ export class WatchTable {
     sink.watchEvent(presentPath(w.path, w.relative, sink.who.domid), w.token);
   }
 
-  /** Queues events for one store change to every watcher allowed to read the node. */
+  /** Queues events for one store change to every watcher allowed to hear of it. */
   fire(change: Change): void {
     for (const [sink, list] of this.bySink) {
       if (!mayRead(change.perms, sink.who)) continue;
       for (const w of list) {
-        let hit: string | undefined;
-        if (isAtOrUnder(change.path, w.path)) hit = change.path;
-        else if (change.recursive && isAtOrUnder(w.path, change.path)) hit = w.path;
-        if (hit !== undefined) sink.watchEvent(presentPath(hit, w.relative, sink.who.domid), w.token);
+        const hit = change.exact ? change.path === w.path : isAtOrUnder(change.path, w.path);
+        if (hit) sink.watchEvent(presentPath(change.path, w.relative, sink.who.domid), w.token);
       }
     }
   }
 
-  /** Fires a special watch (@introduceDomain / @releaseDomain) at everyone watching it. */
-  fireSpecial(name: (typeof SPECIAL_WATCHES)[number]): void {
+  /** Fires a special name at everyone watching it whom `perms` (the name's list) lets read it. */
+  fireSpecial(name: SpecialName, perms: Perms): void {
     for (const [sink, list] of this.bySink) {
+      if ((accessFor(perms, sink.who) & PERM_READ) === 0) continue;
       for (const w of list) if (w.path === name) sink.watchEvent(name, w.token);
     }
   }

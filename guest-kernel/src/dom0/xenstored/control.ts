@@ -1,0 +1,180 @@
+/**
+ * XS_CONTROL, what `xenstore-control` sends: C xenstored 4.17's commands with its argument rules,
+ * replies and errors. `check` verifies the store's structure, `log`/`logfile` trace every request
+ * to a file, `memreport` writes what the store holds, `quota`/`quota-soft` show and set the limits
+ * (a new value applies from the next request), `quota <domid>` shows what a domain uses.
+ * (live-update has no meaning for a store that lives in dom0's process: EINVAL, as an unknown command.)
+ */
+import { appendFileSync } from "node:fs";
+import { XsdError, check } from "./errors.ts";
+import { joinPath } from "./path.ts";
+import { HARD_QUOTAS, SOFT_QUOTAS, type QuotaLimits } from "./quota.ts";
+import type { Tree } from "./tree.ts";
+
+/** What the commands read of the server. */
+export interface ControlTarget {
+  readonly tree: Tree;
+  readonly quota: QuotaLimits;
+  /** A known domain's use, or undefined (ENOENT) for an unknown one. */
+  domainUse(domid: number): { watches: number; transactions: number; outstanding: number } | undefined;
+  /** Connections, watches and transactions, for memreport. */
+  summary(): string[];
+  log(line: string): void;
+}
+
+/** The trace file and whether requests are traced to it (`log on|off`, `logfile`). */
+export class ControlState {
+  traceFile?: string;
+  tracing = false;
+
+  /** Appends a line to the trace file when tracing. */
+  trace(line: string): void {
+    if (!this.tracing || !this.traceFile) return;
+    try {
+      appendFileSync(this.traceFile, `${new Date().toISOString()} ${line}\n`);
+    } catch {
+      this.tracing = false; // a trace file that cannot be written stops tracing, never the store
+    }
+  }
+}
+
+const COMMANDS: [name: string, pars: string][] = [
+  ["check", ""],
+  ["log", "on|off"],
+  ["logfile", "<file>"],
+  ["memreport", "[<file>]"],
+  ["print", "<string>"],
+  ["quota", "[set <name> <val>|<domid>]"],
+  ["quota-soft", "[set <name> <val>]"],
+  ["help", ""],
+];
+
+/** Runs one control command (`args[0]`) and returns the reply payload. */
+export function runControl(t: ControlTarget, state: ControlState, args: string[]): string {
+  const [cmd, ...vec] = args;
+  const num = vec.length;
+  switch (cmd) {
+    case "check":
+      check(num === 0, "EINVAL");
+      checkStore(t);
+      return "OK\0";
+    case "log":
+      check(num === 1 && (vec[0] === "on" || vec[0] === "off"), "EINVAL");
+      state.tracing = vec[0] === "on";
+      return "OK\0";
+    case "logfile":
+      check(num === 1, "EINVAL");
+      state.traceFile = vec[0];
+      return "OK\0";
+    case "memreport": {
+      check(num <= 1, "EINVAL");
+      const file = vec[0] ?? state.traceFile;
+      // Xen: EBADF without a file to write to, which reaches the client as EINVAL.
+      check(file, "EINVAL", "no trace file");
+      try {
+        appendFileSync(file, memReport(t).join("\n") + "\n");
+      } catch {
+        throw new XsdError("EINVAL", `cannot write ${file}`);
+      }
+      return "OK\0";
+    }
+    case "print":
+      check(num === 1, "EINVAL");
+      t.log(`control: ${vec[0]}`);
+      return "OK\0";
+    case "quota":
+      if (num === 0) return settings(t.quota, HARD_QUOTAS);
+      if (vec[0] === "set") return setQuota(t.quota, vec.slice(1), HARD_QUOTAS);
+      check(num === 1, "EINVAL");
+      return domainQuota(t, atoi(vec[0]));
+    case "quota-soft":
+      if (num === 0) return settings(t.quota, SOFT_QUOTAS);
+      check(vec[0] === "set", "EINVAL");
+      return setQuota(t.quota, vec.slice(1), SOFT_QUOTAS);
+    case "help":
+      check(num === 0, "EINVAL");
+      return COMMANDS.map(([c, p]) => `${c}\t${p}\n`).join("") + "\0";
+    default:
+      throw new XsdError("EINVAL", `unknown control command "${cmd ?? ""}"`);
+  }
+}
+
+type QuotaTable = typeof HARD_QUOTAS;
+
+function settings(q: QuotaLimits, table: QuotaTable): string {
+  const lines = table.map((e) => `${e.name.padEnd(17)}: ${String(q[e.field]).padStart(8)} ${e.descr}\n`);
+  return "Quota settings:\n" + lines.join("") + "\0";
+}
+
+function setQuota(q: QuotaLimits, vec: string[], table: QuotaTable): string {
+  check(vec.length === 2, "EINVAL");
+  const val = atoi(vec[1]);
+  check(val >= 1, "EINVAL", "a quota is at least 1");
+  const entry = table.find((e) => e.name === vec[0]);
+  check(entry, "EINVAL", `no quota "${vec[0]}"`);
+  q[entry.field] = val;
+  return "OK\0";
+}
+
+function domainQuota(t: ControlTarget, domid: number): string {
+  const use = t.domainUse(domid);
+  check(use, "ENOENT", `domain ${domid} unknown`);
+  const row = (name: string, n: number) => `${name.padEnd(16)}: ${String(n).padStart(8)}\n`;
+  return (
+    `Domain ${domid}:\n` +
+    row("nodes", t.tree.entries(domid)) +
+    row("watches", use.watches) +
+    row("transactions", use.transactions) +
+    row("outstanding", use.outstanding) +
+    row("memory", t.tree.memory(domid)) +
+    "\0"
+  );
+}
+
+/** C's atoi: leading digits after an optional sign, else 0. */
+function atoi(s: string): number {
+  const m = /^\s*([+-]?\d+)/.exec(s);
+  return m ? Number(m[1]) | 0 : 0;
+}
+
+/**
+ * Walks the store from "/" as check_store does: every child a node lists must exist, every node must
+ * be reachable, and each domain's node count must match what the quota code counts. Problems are
+ * logged, one line each; the walk itself never changes the store.
+ */
+function checkStore(t: ControlTarget): void {
+  t.log("Checking store ...");
+  const seen = new Set<string>();
+  const owned = new Map<number, number>();
+  const stack = ["/"];
+  while (stack.length > 0) {
+    const path = stack.pop()!;
+    const node = t.tree.get(path);
+    if (!node) {
+      t.log(`check_store: '${path}' is listed by its parent but missing`);
+      continue;
+    }
+    if (seen.has(path)) t.log(`check_store: '${path}' is duplicated!`);
+    seen.add(path);
+    owned.set(node.perms[0].id, (owned.get(node.perms[0].id) ?? 0) + 1);
+    for (const c of node.children) stack.push(joinPath(path, c));
+  }
+  for (const [path] of t.tree.all()) if (!seen.has(path)) t.log(`check_store: '${path}' is unreachable`);
+  for (const [domid, n] of owned)
+    if (t.tree.entries(domid) !== n)
+      t.log(`check_store: domain ${domid} owns ${n} nodes, counted ${t.tree.entries(domid)}`);
+  t.log("Checking store complete.");
+}
+
+/** memreport: what the store holds, per domain, and the connections. */
+function memReport(t: ControlTarget): string[] {
+  const owners = new Set<number>();
+  for (const [, n] of t.tree.all()) owners.add(n.perms[0].id);
+  return [
+    `xenstored memory report: ${t.tree.size} nodes`,
+    ...[...owners]
+      .sort((a, b) => a - b)
+      .map((d) => `  domain ${d}: ${t.tree.entries(d)} nodes, ${t.tree.memory(d)} bytes`),
+    ...t.summary().map((l) => `  ${l}`),
+  ];
+}
