@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import * as X from "../src/dom0/xenstored/abi.ts";
 import { Xenstored } from "../src/dom0/xenstored/index.ts";
 import { XenStoreClient } from "../src/xenbus/client.ts";
@@ -35,7 +35,8 @@ function header(type: number, reqId: number, len: number): Uint8Array {
   return new Uint8Array(h.buffer);
 }
 
-describe("the ring transport", { timeout: 5000 }, () => {
+describe("the ring transport", { timeout: 30_000 }, () => {
+  afterEach(() => void vi.useRealTimers());
   it("serves the guest's xenstore client: relative paths, big values, transactions, watches", async () => {
     const { xs, client } = domain(3);
     await client.write("name", "guest-3");
@@ -98,6 +99,31 @@ describe("the ring transport", { timeout: 5000 }, () => {
     expect(ring.backlogEvents).toBe(16);
     expect(ring.stats.eventsDropped).toBeGreaterThan(400);
     expect(ring.closed).toBe(false);
+  });
+
+  it("a guest's watch events that wait unsent past their time are dropped, as Xen's 20 s timeout", () => {
+    vi.useFakeTimers({ toFake: ["Date"] }); // the clock moves only when the test says so
+    const xs = new Xenstored();
+    const page = new DataView(new SharedArrayBuffer(4096));
+    const ring = xs.attachDomainRing(4, page, () => undefined);
+    xs.mkdir("/ev");
+    xs.setPerms("/ev", ["n0", "r4"]);
+    guestWrite(page, new Uint8Array([...header(X.XS_WATCH, 1, 8), ...Buffer.from("/ev\0tok\0")]));
+    ring.onEvent();
+    for (let i = 0; i < 100; i++) xs.write(`/ev/${i}`, "x"); // far more than fit in the rsp ring
+    const waiting = ring.backlogEvents;
+    expect(waiting).toBeGreaterThan(10);
+    vi.setSystemTime(Date.now() + 20_001); // past Xen's 20 s
+    page.setUint32(L.rsp_cons, page.getUint32(L.rsp_prod, true), true); // the guest catches up
+    const dropped = ring.stats.eventsDropped;
+    ring.onEvent();
+    // The one the ring had begun to take is finished; every other stale event is gone.
+    expect(ring.backlogEvents).toBe(0);
+    expect(ring.stats.eventsDropped).toBeGreaterThanOrEqual(dropped + waiting - 1);
+    // A fresh event goes out.
+    const sent = ring.stats.eventsSent;
+    xs.write("/ev/fresh", "x");
+    expect(ring.stats.eventsSent).toBe(sent + 1);
   });
 
   it("an oversize length or a corrupt index disables only that ring, with the error field set", async () => {

@@ -58,7 +58,7 @@ class RawClient {
   }
 }
 
-describe("the socket transport", { timeout: 15000 }, () => {
+describe("the socket transport", { timeout: 30_000 }, () => {
   it("answers malformed requests with errors and keeps the connection", async () => {
     const c = new RawClient();
     // An unknown type is ENOSYS (Xen's process_message); the connection carries on.

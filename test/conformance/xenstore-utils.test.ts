@@ -31,7 +31,7 @@ function tool(name: string, ...args: string[]): Promise<{ code: number; stdout: 
     execFile(
       `/usr/bin/xenstore-${name}`,
       args,
-      { env: { PATH: process.env.PATH ?? "/usr/bin", XENSTORED_PATH: socketPath }, timeout: 10_000 },
+      { env: { PATH: process.env.PATH ?? "/usr/bin", XENSTORED_PATH: socketPath }, timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -40,7 +40,7 @@ function tool(name: string, ...args: string[]): Promise<{ code: number; stdout: 
   });
 }
 
-suite("xenstore-utils against pvkit xenstored", { timeout: 20_000 }, () => {
+suite("xenstore-utils against pvkit xenstored", { timeout: 60_000 }, () => {
   beforeAll(() => xs.listen(socketPath));
   afterAll(async () => {
     await xs.close();
@@ -100,7 +100,7 @@ suite("xenstore-utils against pvkit xenstored", { timeout: 20_000 }, () => {
     let buf = "";
     const waitLines = (n: number) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`saw only ${JSON.stringify(lines)}`)), 5000);
+        const timer = setTimeout(() => reject(new Error(`saw only ${JSON.stringify(lines)}`)), 30_000);
         const check = () => {
           if (lines.length >= n) {
             clearTimeout(timer);

@@ -271,6 +271,31 @@ suite("xenstored as Xen 4.17, through Xen's own clients", { timeout: 60_000 }, (
     });
   });
 
+  describe("quotas on memory", () => {
+    it("count nodes, watches and queued messages; past the hard quota a guest gets ENOMEM", async () => {
+      const shown = (await tool("dom0", "control", "quota", "5")).stdout;
+      const use = Number(/^memory +: +(\d+)$/m.exec(shown)![1]);
+      expect(use).toBeGreaterThan(0);
+      expect((await tool("dom0", "control", "quota", "set", "memory", String(use + 2500))).code).toBe(0);
+      try {
+        const kib = "x".repeat(1000);
+        expect(await lib("dom5", `write - m1 ${kib}`, `write - m2 ${kib}`, `write - m3 ${kib}`)).toEqual([
+          "OK",
+          "OK",
+          err("ENOMEM"),
+        ]);
+        // About 390 bytes are left: a watch costs its path and token.
+        expect(await lib("dom5", `watch m1 ${"t".repeat(500)}`, "watch m1 short")).toEqual([
+          err("ENOMEM"),
+          "OK",
+        ]);
+        expect(await lib("dom0", `write - /local/domain/5/by-dom0 ${kib}`)).toEqual(["OK"]); // dom0 is exempt
+      } finally {
+        await tool("dom0", "control", "quota", "set", "memory", String(2.5 * 1024 * 1024));
+      }
+    });
+  });
+
   describe("8. mkdir", () => {
     it("of an existing node checks write permission", async () => {
       xs.write("/local/domain/5/ro", "x");

@@ -4,10 +4,11 @@
  * bounded: replies by refusing to read further requests (back-pressure), watch events by dropping
  * them once `outstandingEvents` wait. Transports implement pump() and must call requestsReady().
  */
-import { XS_WATCH_EVENT } from "./abi.ts";
+import { XS_ERROR, XS_WATCH_EVENT } from "./abi.ts";
+import type { MemoryAccount } from "./memory.ts";
 import type { Caller } from "./perms.ts";
 import type { QuotaLimits } from "./quota.ts";
-import type { Transaction } from "./transaction.ts";
+import { endAll, type Transaction } from "./transaction.ts";
 import type { WatchSink } from "./watches.ts";
 import { bytesOf, encodeMsg } from "./wire.ts";
 
@@ -17,17 +18,24 @@ export interface ConnectionStats {
   errors: number;
   eventsSent: number;
   eventsDropped: number;
+  /** Times the server stopped reading the client (memory quota, write rate limit). */
+  stalls: number;
 }
 
 interface Queued {
   readonly bytes: Uint8Array;
   readonly event: boolean;
+  /** For an unprivileged client's watch event: when it is dropped if still unsent (ms, Date.now). */
+  readonly expires?: number;
 }
+
+/** Xen's DEFAULT_BUFFER_SIZE: a reply no longer than this (an error string) is never refused. */
+const SMALL_REPLY = 16;
 
 export abstract class Connection implements WatchSink {
   /** Open transactions by id. */
   readonly transactions = new Map<number, Transaction>();
-  readonly stats: ConnectionStats = { requests: 0, errors: 0, eventsSent: 0, eventsDropped: 0 };
+  readonly stats: ConnectionStats = { requests: 0, errors: 0, eventsSent: 0, eventsDropped: 0, stalls: 0 };
   protected readonly outbox: Queued[] = [];
   private queuedReplies = 0;
   private queuedEvents = 0;
@@ -35,6 +43,8 @@ export abstract class Connection implements WatchSink {
   private closedFlag = false;
   /** Set by the server: told once when the connection dies, to drop its watches. */
   onClosed?: (conn: Connection) => void;
+  /** Set by the server: charges queued messages to the client's domain (memory.ts). */
+  account?: MemoryAccount;
 
   constructor(
     /** Replaced (not mutated) by the server for XS_SET_TARGET. */
@@ -70,30 +80,57 @@ export abstract class Connection implements WatchSink {
     return this.nextTxId;
   }
 
-  /** Queues a complete reply message and tries to send it. */
+  /**
+   * Queues a complete reply message and tries to send it. A reply longer than an error string that
+   * would take an unprivileged domain to its memory quota becomes ENOMEM, as in Xen.
+   */
   sendReply(type: number, reqId: number, txId: number, payload: Uint8Array): void {
     if (this.closedFlag) return;
-    this.outbox.push({ bytes: encodeMsg(type, reqId, txId, payload), event: false });
+    let bytes = encodeMsg(type, reqId, txId, payload);
+    if (!this.charge(bytes.length, payload.length > SMALL_REPLY)) {
+      bytes = encodeMsg(XS_ERROR, reqId, txId, bytesOf("ENOMEM\0"));
+      this.charge(bytes.length, false);
+    }
+    this.outbox.push({ bytes, event: false });
     this.queuedReplies++;
     this.pump();
   }
 
-  /** WatchSink: queues "path\0token\0", or drops it when the client already has too many waiting. */
+  /**
+   * WatchSink: queues "path\0token\0". Dropped (and counted) when the client already has too many
+   * waiting or its domain is at its memory quota; not queued twice while an identical one waits
+   * (special names excepted), as in Xen. An unprivileged client's event expires unsent after
+   * quota.watchEventTimeoutMs.
+   */
   watchEvent(path: string, token: string): void {
     if (this.closedFlag) return;
-    if (this.queuedEvents >= this.quota.outstandingEvents) {
+    const bytes = encodeMsg(XS_WATCH_EVENT, 0, 0, bytesOf(`${path}\0${token}\0`));
+    if (!path.startsWith("@") && this.outbox.some((q, i) => i > 0 && q.event && sameBytes(q.bytes, bytes)))
+      return;
+    if (this.queuedEvents >= this.quota.outstandingEvents || !this.charge(bytes.length, true)) {
       this.stats.eventsDropped++;
       return;
     }
-    const payload = bytesOf(`${path}\0${token}\0`);
-    const bytes = encodeMsg(XS_WATCH_EVENT, 0, 0, payload);
-    // As C xenstored: an event identical to one still waiting is not queued twice (special names
-    // excepted). Only events past the transport's head are candidates.
-    if (!path.startsWith("@") && this.outbox.some((q, i) => i > 0 && q.event && sameBytes(q.bytes, bytes)))
-      return;
-    this.outbox.push({ bytes, event: true });
+    const expires = this.who.privileged ? undefined : Date.now() + this.quota.watchEventTimeoutMs;
+    this.outbox.push({ bytes, event: true, expires });
     this.queuedEvents++;
     this.pump();
+  }
+
+  /**
+   * Drops watch events that waited past their time and were not started (`from`: the first outbox
+   * index the transport has not begun writing). Transports call it before writing.
+   */
+  protected dropExpired(from: number): void {
+    const now = Date.now();
+    for (let i = this.outbox.length - 1; i >= from; i--) {
+      const q = this.outbox[i];
+      if (q.expires === undefined || q.expires > now) continue;
+      this.outbox.splice(i, 1);
+      this.queuedEvents--;
+      this.stats.eventsDropped++;
+      this.account?.release(this.who.domid, q.bytes.length);
+    }
   }
 
   /** Transports call this when the head of the outbox has been handed over completely. */
@@ -105,24 +142,29 @@ export abstract class Connection implements WatchSink {
     } else if (q) {
       this.queuedReplies--;
     }
+    if (q) this.account?.release(this.who.domid, q.bytes.length);
     return q;
   }
 
   /** Forgets every queued reply and event (a connection that starts afresh). */
   protected dropOutbox(): void {
+    for (const q of this.outbox) this.account?.release(this.who.domid, q.bytes.length);
     this.outbox.length = 0;
     this.queuedReplies = 0;
     this.queuedEvents = 0;
+  }
+
+  /** Charges `bytes` of queued output to the client's domain; false if refused. */
+  private charge(bytes: number, check: boolean): boolean {
+    return this.account?.charge(this.who.domid, bytes, check && !this.who.privileged) ?? true;
   }
 
   /** Marks the connection dead; the transport releases its resources in onClose(). */
   close(reason?: string): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    this.outbox.length = 0;
-    this.queuedReplies = 0;
-    this.queuedEvents = 0;
-    this.transactions.clear();
+    this.dropOutbox();
+    endAll(this.transactions);
     this.onClose(reason);
     this.onClosed?.(this);
   }

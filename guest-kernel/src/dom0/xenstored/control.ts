@@ -16,7 +16,9 @@ export interface ControlTarget {
   readonly tree: Tree;
   readonly quota: QuotaLimits;
   /** A known domain's use, or undefined (ENOENT) for an unknown one. */
-  domainUse(domid: number): { watches: number; transactions: number; outstanding: number } | undefined;
+  domainUse(
+    domid: number,
+  ): { watches: number; transactions: number; outstanding: number; memory: number } | undefined;
   /** Connections, watches and transactions, for memreport. */
   summary(): string[];
   log(line: string): void;
@@ -126,7 +128,7 @@ function domainQuota(t: ControlTarget, domid: number): string {
     row("watches", use.watches) +
     row("transactions", use.transactions) +
     row("outstanding", use.outstanding) +
-    row("memory", t.tree.memory(domid)) +
+    row("memory", use.memory) +
     "\0"
   );
 }
@@ -174,7 +176,7 @@ function memReport(t: ControlTarget): string[] {
     `xenstored memory report: ${t.tree.size} nodes`,
     ...[...owners]
       .sort((a, b) => a - b)
-      .map((d) => `  domain ${d}: ${t.tree.entries(d)} nodes, ${t.tree.memory(d)} bytes`),
+      .map((d) => `  domain ${d}: ${t.tree.entries(d)} nodes of ${t.tree.memory(d)} bytes`),
     ...t.summary().map((l) => `  ${l}`),
   ];
 }

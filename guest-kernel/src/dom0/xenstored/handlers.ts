@@ -8,13 +8,15 @@
 import * as X from "./abi.ts";
 import { XENSTORE_PAYLOAD_MAX } from "./abi.ts";
 import type { DomainTable } from "./domains.ts";
+import type { StoreMemory } from "./memory.ts";
+import type { WriteRateLimit } from "./rate.ts";
 import { XsdError, check } from "./errors.ts";
 import * as Op from "./operations.ts";
 import type { Change, OpContext } from "./operations.ts";
 import { canonicalPath, domainPath, isSpecialPath } from "./path.ts";
 import { formatPerms, parsePerm, type Perms } from "./perms.ts";
 import type { QuotaLimits } from "./quota.ts";
-import { Transaction } from "./transaction.ts";
+import { Transaction, endAll } from "./transaction.ts";
 import type { Tree } from "./tree.ts";
 import { SPECIAL_WATCHES, type SpecialName, type WatchSink, type WatchTable } from "./watches.ts";
 import { pathAndValue, stringArgs, textOf, type XsMsg } from "./wire.ts";
@@ -29,6 +31,8 @@ export interface ServerCore {
   readonly watches: WatchTable;
   readonly quota: QuotaLimits;
   readonly domains: DomainTable;
+  readonly memory: StoreMemory;
+  readonly rate: WriteRateLimit;
   fire(changes: readonly Change[]): void;
   specialPerms(name: SpecialName): Perms;
   setSpecialPerms(name: SpecialName, perms: Perms): void;
@@ -70,23 +74,35 @@ const PRIVILEGED = new Set([
 /** Types whose transaction id is ignored (XS_FLAG_NOTID). */
 const NO_TRANSACTION = new Set([X.XS_WATCH, X.XS_UNWATCH]);
 
+/** What every operation needs besides its store. */
+function opBase(core: ServerCore, req: Requester) {
+  return {
+    who: req.who,
+    quota: core.quota,
+    domains: core.domains,
+    extraMemory: (domid: number) => core.memory.extraOf(domid),
+  };
+}
+
 /**
  * Runs `fn` on the right store. Outside a transaction, a mutation still runs in a throwaway
  * transaction so that a request failing half-way (a quota hit while creating parents) changes nothing.
  */
 function run<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, fn: (c: OpContext) => T) {
-  const base = { who: req.who, quota: core.quota, domains: core.domains };
+  const base = opBase(core, req);
   if (tx) return { result: fn({ ...base, store: tx, changes: tx.changes }), changes: [] as Change[] };
   const scratch = new Transaction(0, core.tree);
   const result = fn({ ...base, store: scratch, changes: scratch.changes });
-  return { result, changes: scratch.commit() };
+  const changes = scratch.commit();
+  // Writes outside a transaction cost rate credit while others' transactions are open (rate.ts).
+  if (core.tree.openTransactions > 0) core.rate.debit(req.who.domid, scratch.writes);
+  return { result, changes };
 }
 
 /** A read: the result of `fn` on the live tree or the transaction. */
 function read<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, fn: (c: OpContext) => T) {
   if (tx) return run(core, req, tx, fn).result;
-  const ctx = { who: req.who, quota: core.quota, domains: core.domains, store: core.tree, changes: [] };
-  return fn(ctx);
+  return fn({ ...opBase(core, req), store: core.tree, changes: [] });
 }
 
 /** A mutation: run it, reply OK, fire its watches after the reply. */
@@ -175,8 +191,8 @@ const HANDLERS: Record<number, Handler> = {
     check(strings.length > 0, "EINVAL", "no permissions given");
     check(req.who.privileged || strings.length <= core.quota.permsPerNode, "ENOSPC", "too many entries");
     const parsed = strings.map(parsePerm);
-    const ctx = { who: req.who, quota: core.quota, domains: core.domains };
-    const perms = Op.checkNewPerms({ ...ctx, store: core.tree, changes: [] }, parsed, core.tree.generation);
+    const ctx = { ...opBase(core, req), store: core.tree, changes: [] };
+    const perms = Op.checkNewPerms(ctx, parsed, core.tree.generation);
     if (isSpecialPath(path)) {
       const name = specialName(path);
       const mine = Op.mayOwn(core.specialPerms(name), req.who);
@@ -199,7 +215,7 @@ const HANDLERS: Record<number, Handler> = {
   },
   [X.XS_RESET_WATCHES]: (core, req) => {
     core.watches.removeAll(req);
-    req.transactions.clear();
+    endAll(req.transactions);
     return OK;
   },
   [X.XS_TRANSACTION_START]: (core, req, msg, tx) => {
@@ -217,8 +233,10 @@ const HANDLERS: Record<number, Handler> = {
     check(arg === "T" || arg === "F", "EINVAL", "transaction end takes T or F");
     check(tx, "ENOENT", "no transaction");
     req.transactions.delete(tx.id);
+    tx.end();
     if (arg === "F") return OK;
     const changes = tx.commit(req.who.privileged ? undefined : core.quota);
+    if (core.tree.openTransactions > 0) core.rate.debit(req.who.domid); // a commit among others' transactions
     return { payload: "OK\0", after: () => core.fire(changes) };
   },
   [X.XS_GET_DOMAIN_PATH]: (_core, _req, msg) => ({

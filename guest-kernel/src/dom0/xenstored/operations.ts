@@ -38,6 +38,8 @@ export interface OpContext {
   readonly quota: Readonly<QuotaLimits>;
   readonly changes: Change[];
   readonly domains: DomainTable;
+  /** What a domain's watches and queued messages cost, besides its nodes (memory.ts). */
+  readonly extraMemory: (domid: number) => number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -207,7 +209,7 @@ function putChecked(ctx: OpContext, path: string, node: Omit<Node, "gen">): void
     const owner = node.perms[0].id;
     const old = ctx.store.get(path);
     const before = old && old.perms[0].id === owner ? recordBytes(path, old) : 0;
-    const after = ctx.store.memory(owner) - before + recordBytes(path, node);
+    const after = ctx.store.memory(owner) + ctx.extraMemory(owner) - before + recordBytes(path, node);
     check(owner === 0 || after < ctx.quota.memoryPerDomain, "ENOMEM", "store memory quota exceeded");
   }
   ctx.store.put(path, node);

@@ -36,6 +36,8 @@ export interface QuotaLimits {
   memoryPerDomainSoft: number;
   /** Characters a path may have beyond a /local/domain/<id>/ prefix (EINVAL beyond). */
   pathMax: number;
+  /** How long a watch event may wait for an unprivileged client before it is dropped (ms). */
+  watchEventTimeoutMs: number;
 }
 
 /** C xenstored's defaults (quota_nb_entry_per_domain = 1000, quota_max_entry_size = 2048, ...). */
@@ -52,6 +54,7 @@ export const DEFAULT_QUOTA: Readonly<QuotaLimits> = {
   memoryPerDomain: 2 * 1024 * 1024 + 512 * 1024,
   memoryPerDomainSoft: 2 * 1024 * 1024,
   pathMax: 2048,
+  watchEventTimeoutMs: 20_000,
 };
 
 /**

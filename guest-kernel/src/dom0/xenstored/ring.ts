@@ -8,6 +8,7 @@
 import * as X from "./abi.ts";
 import { ByteRing } from "../../kernel/bytering.ts";
 import { Connection } from "./connection.ts";
+import { endAll } from "./transaction.ts";
 import type { QuotaLimits } from "./quota.ts";
 import { Framer, type XsMsg } from "./wire.ts";
 
@@ -23,6 +24,12 @@ export class RingConnection extends Connection {
   private headDone = 0;
   private inBatch = false;
   private kick = false;
+  private retry?: ReturnType<typeof setTimeout>;
+  /**
+   * Set by the server: 0 when the guest may be read from, else how many ms to wait (its memory
+   * quota or write rate limit). Its requests wait in its own ring meanwhile.
+   */
+  stalledFor?: () => number;
 
   /**
    * @param domid the domain on the other end (unprivileged unless 0)
@@ -67,6 +74,8 @@ export class RingConnection extends Connection {
 
   private readRequests(): void {
     while (!this.closed && this.wantsRequests()) {
+      const wait = this.who.privileged ? 0 : (this.stalledFor?.() ?? 0);
+      if (wait > 0) return this.retryIn(wait);
       if (this.req.corrupt() || this.rsp.corrupt())
         return this.fail(X.XENSTORE_ERROR_RINGIDX, "bad ring index");
       const frame = this.framer.next();
@@ -84,6 +93,7 @@ export class RingConnection extends Connection {
   }
 
   protected pump(): void {
+    this.dropExpired(this.headDone > 0 ? 1 : 0);
     while (!this.closed && this.outbox.length > 0) {
       const head = this.outbox[0].bytes;
       const n = this.rsp.write(head.subarray(this.headDone));
@@ -102,6 +112,17 @@ export class RingConnection extends Connection {
     this.notify();
   }
 
+  /** Reads again in `ms` (once: a pending retry stands). */
+  private retryIn(ms: number): void {
+    if (this.retry) return;
+    this.stats.stalls++;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.onEvent();
+    }, ms);
+    this.retry.unref?.();
+  }
+
   /**
    * The domain was introduced again (it reconnects): drop what the old connection held — its
    * transactions, queued replies and events, a half-read request — and start both rings afresh,
@@ -109,7 +130,7 @@ export class RingConnection extends Connection {
    */
   reset(): void {
     if (this.closed) return;
-    this.transactions.clear();
+    endAll(this.transactions);
     this.dropOutbox();
     this.framer = new Framer();
     this.headDone = 0;
@@ -129,5 +150,6 @@ export class RingConnection extends Connection {
 
   protected onClose(): void {
     this.kick = false;
+    clearTimeout(this.retry);
   }
 }

@@ -19,6 +19,8 @@ import {
   type ServerCore,
 } from "./handlers.ts";
 import { LocalClient } from "./local.ts";
+import { StoreMemory } from "./memory.ts";
+import { WriteRateLimit } from "./rate.ts";
 import * as Op from "./operations.ts";
 import type { Change } from "./operations.ts";
 import { joinPath } from "./path.ts";
@@ -74,7 +76,11 @@ const SPECIAL_DEFAULT: Perms = [{ id: 0, perm: PERM_NONE }];
 
 export class Xenstored extends LocalClient implements ServerCore {
   readonly tree = new Tree();
-  readonly watches = new WatchTable();
+  readonly watches: WatchTable;
+  /** What each domain's nodes, watches and queued messages cost (memory.ts). */
+  readonly memory: StoreMemory;
+  /** Each guest's write credit (rate.ts). */
+  readonly rate = new WriteRateLimit();
   /** The limits in force; `xenstore-control quota set` changes them in place. */
   readonly quota: QuotaLimits;
   /** Every domain xenstored knows of, and since when (domains.ts). */
@@ -92,6 +98,8 @@ export class Xenstored extends LocalClient implements ServerCore {
     this.quota = { ...DEFAULT_QUOTA, ...options.quota };
     this.log = options.log ?? (() => undefined);
     this.domains = new DomainTable(options.domainExists ?? (() => true));
+    this.memory = new StoreMemory(this.tree, this.quota, this.log);
+    this.watches = new WatchTable(this.memory);
     // dom0 is introduced from the start, as C xenstored introduces it at boot.
     this.entries.set(0, { mfn: 0n, port: 0, introduced: true });
   }
@@ -132,6 +140,7 @@ export class Xenstored extends LocalClient implements ServerCore {
       domid,
     );
     conn.onClosed = (c) => this.dropConnection(c);
+    conn.account = this.memory;
     this.sockets.add(conn);
   }
 
@@ -145,6 +154,12 @@ export class Xenstored extends LocalClient implements ServerCore {
     const ring = new RingConnection(domid, page, notify, (c, m) => this.handle(c, m), this.quota, this.log);
     if (entry.target !== undefined) ring.who = { ...ring.who, target: entry.target };
     ring.onClosed = (c) => this.dropConnection(c);
+    ring.account = this.memory;
+    // A guest over its memory quota or out of write credit is not read from until it is back.
+    ring.stalledFor = () => {
+      if (this.memory.of(domid) >= this.quota.memoryPerDomain) return 100;
+      return this.rate.blockedFor(domid);
+    };
     entry.ring = ring;
     this.entries.set(domid, entry);
     ring.onEvent(); // requests written before we attached
@@ -160,6 +175,7 @@ export class Xenstored extends LocalClient implements ServerCore {
       const payload = typeof r.payload === "string" ? bytesOf(r.payload) : r.payload;
       conn.sendReply(msg.type, msg.reqId, msg.txId, payload);
       r.after?.();
+      this.memory.noteSoft(conn.who.domid);
     } catch (e) {
       conn.stats.errors++;
       let code = "EIO";
@@ -203,8 +219,10 @@ export class Xenstored extends LocalClient implements ServerCore {
     if (mapped instanceof Promise) {
       mapped.then(attach, (e) => this.log(`xenstored: mapping domain ${domid}'s ring failed: ${String(e)}`));
     } else attach(mapped);
-    if (!old?.introduced && domid !== 0)
+    if (!old?.introduced && domid !== 0) {
+      this.rate.domainNew(domid);
       this.watches.fireSpecial("@introduceDomain", this.specialPerms("@introduceDomain"));
+    }
   }
 
   /** The toolstack's way to introduce a domain without a wire message. Fires @introduceDomain. */
@@ -239,6 +257,8 @@ export class Xenstored extends LocalClient implements ServerCore {
     const changes = this.removeOwnedBy(domid);
     for (const [name, perms] of this.special) this.special.set(name, withoutDomain(perms, domid));
     this.domains.forget(domid);
+    this.memory.forget(domid);
+    this.rate.domainGone(domid);
     this.fire(changes);
     if (entry?.introduced) this.watches.fireSpecial("@releaseDomain", this.specialPerms("@releaseDomain"));
   }
@@ -257,6 +277,7 @@ export class Xenstored extends LocalClient implements ServerCore {
       who: { domid: 0, privileged: true },
       quota: this.quota,
       domains: this.domains,
+      extraMemory: (d: number) => this.memory.extraOf(d),
       changes: tx.changes,
     };
     const stack = ["/"];
@@ -301,6 +322,7 @@ export class Xenstored extends LocalClient implements ServerCore {
       watches: conns.reduce((n, c) => n + this.watches.count(c), 0),
       transactions: conns.reduce((n, c) => n + c.transactions.size, 0),
       outstanding: conns.reduce((n, c) => n + c.backlogReplies, 0),
+      memory: this.memory.of(domid),
     };
   }
 

@@ -31,11 +31,28 @@ export class Transaction implements NodeStore {
   /**
    * @param limit nodes the transaction may touch (the transaction-nodes quota; Infinity for dom0)
    */
+  private ended = false;
+
+  /** A transaction with an `id` (not a request's scratch one) counts as open until end(). */
   constructor(
     readonly id: number,
     private readonly tree: Tree,
     private readonly limit = Infinity,
-  ) {}
+  ) {
+    if (id !== 0) tree.openTransactions++;
+  }
+
+  /** The transaction is over (committed, aborted, or its connection gone). */
+  end(): void {
+    if (this.ended || this.id === 0) return;
+    this.ended = true;
+    this.tree.openTransactions--;
+  }
+
+  /** Nodes this transaction has written or deleted (what the write rate limit charges). */
+  get writes(): number {
+    return this.modified.size;
+  }
 
   /** Nodes this transaction has touched (each costs memory until it ends). */
   get size(): number {
@@ -114,4 +131,10 @@ export class Transaction implements NodeStore {
     this.entryDelta.set(domid, (this.entryDelta.get(domid) ?? 0) + sign);
     this.memoryDelta.set(domid, (this.memoryDelta.get(domid) ?? 0) + sign * recordBytes(path, node));
   }
+}
+
+/** Ends every transaction in `map` and empties it (a connection closing or resetting). */
+export function endAll(map: Map<number, Transaction>): void {
+  for (const tx of map.values()) tx.end();
+  map.clear();
 }

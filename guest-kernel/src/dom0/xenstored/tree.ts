@@ -37,6 +37,8 @@ export class Tree implements NodeStore {
   private readonly owned = new Map<number, number>();
   private readonly bytes = new Map<number, number>();
   private lastGen = 0;
+  /** Transactions open on every connection (the write rate limit applies only while there are). */
+  openTransactions = 0;
 
   constructor() {
     // "/", "/local", "/local/domain" and "/tool" exist from the start, owned by dom0 and closed to

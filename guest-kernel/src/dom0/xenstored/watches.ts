@@ -6,6 +6,7 @@
  * read them. Firing only queues events: delivery and its backlog policy belong to the connection.
  */
 import { check } from "./errors.ts";
+import type { MemoryAccount } from "./memory.ts";
 import { isAtOrUnder, presentPath, watchPath } from "./path.ts";
 import { PERM_READ, accessFor, type Caller, type Perms } from "./perms.ts";
 import type { Change } from "./operations.ts";
@@ -32,6 +33,11 @@ export interface Watch {
 export class WatchTable {
   private readonly bySink = new Map<WatchSink, Watch[]>();
 
+  /** @param account charges each watch (its path and token) to the watcher's domain */
+  constructor(private readonly account?: MemoryAccount) {}
+
+  private cost = (w: Watch) => w.path.length + w.token.length;
+
   /** Number of watches `sink` holds (its quota counter). */
   count(sink: WatchSink): number {
     return this.bySink.get(sink)?.length ?? 0;
@@ -49,6 +55,8 @@ export class WatchTable {
     // Xen refuses only once more than the quota are set (domain_watch(conn) > quota).
     check(sink.who.privileged || list.length <= limit, "E2BIG", "watch quota exceeded");
     const w = { path, token, relative: !rawPath.startsWith("/") && !rawPath.startsWith("@") };
+    const charged = this.account?.charge(sink.who.domid, this.cost(w), !sink.who.privileged) ?? true;
+    check(charged, "ENOMEM", "store memory quota exceeded");
     list.push(w);
     this.bySink.set(sink, list);
     return w;
@@ -60,11 +68,13 @@ export class WatchTable {
     const list = this.bySink.get(sink) ?? [];
     const i = list.findIndex((w) => w.path === path && w.token === token);
     check(i >= 0, "ENOENT");
+    this.account?.release(sink.who.domid, this.cost(list[i]));
     list.splice(i, 1);
   }
 
   /** Drops every watch of `sink` (XS_RESET_WATCHES, disconnect, release). */
   removeAll(sink: WatchSink): void {
+    for (const w of this.bySink.get(sink) ?? []) this.account?.release(sink.who.domid, this.cost(w));
     this.bySink.delete(sink);
   }
 
