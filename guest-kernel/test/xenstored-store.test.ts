@@ -260,3 +260,25 @@ describe("quotas", () => {
     expect(xs.watches.count(d)).toBe(0);
   });
 });
+
+describe("xenstore-control check", () => {
+  it("repairs a broken store as Xen's recovery does, logging each problem", () => {
+    const logs: string[] = [];
+    const xs = new Xenstored({ log: (l) => logs.push(l) });
+    xs.write("/tool/a", "1");
+    // Break it behind the handlers' back: a child that does not exist, and a node nobody lists.
+    const tool = xs.tree.get("/tool")!;
+    xs.tree.put("/tool", { ...tool, children: [...tool.children, "ghost"] });
+    xs.tree.put("/lost/orphan", { value: new Uint8Array(0), perms: tool.perms, children: [] });
+    expect(new TestConn(xs, 0).req(X.XS_CONTROL, "check\0").text).toBe("OK\0");
+    expect(xs.directory("/tool")).toEqual(["a"]);
+    expect(xs.tryRead("/lost/orphan")).toBeUndefined();
+    expect(logs).toEqual([
+      "xenstored: Checking store ...",
+      "xenstored: check_store: node '/tool/ghost' not found",
+      "xenstored: clean_store: '/lost/orphan' is orphaned!",
+      "xenstored: Checking store complete.",
+    ]);
+    expect(xs.tree.entries(0)).toBe(xs.tree.size); // the counts follow
+  });
+});

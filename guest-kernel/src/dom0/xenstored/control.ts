@@ -1,6 +1,6 @@
 /**
  * XS_CONTROL, what `xenstore-control` sends: C xenstored 4.17's commands with its argument rules,
- * replies and errors. `check` verifies the store's structure, `log`/`logfile` trace every request
+ * replies and errors. `check` verifies the store's structure and repairs it, `log`/`logfile` trace every request
  * to a file, `memreport` writes what the store holds, `quota`/`quota-soft` show and set the limits
  * (a new value applies from the next request), `quota <domid>` shows what a domain uses.
  * (live-update has no meaning for a store that lives in dom0's process: EINVAL, as an unknown command.)
@@ -140,31 +140,35 @@ function atoi(s: string): number {
 }
 
 /**
- * Walks the store from "/" as check_store does: every child a node lists must exist, every node must
- * be reachable, and each domain's node count must match what the quota code counts. Problems are
- * logged, one line each; the walk itself never changes the store.
+ * Walks the store from "/" as check_store does, and repairs it as Xen does by default (recovery):
+ * a child a node lists that does not exist, or lists twice, leaves the list; a node no walk reaches
+ * is deleted. Each problem is logged, one line each; a sound store is left untouched.
  */
 function checkStore(t: ControlTarget): void {
   t.log("Checking store ...");
   const seen = new Set<string>();
-  const owned = new Map<number, number>();
   const stack = ["/"];
   while (stack.length > 0) {
     const path = stack.pop()!;
-    const node = t.tree.get(path);
-    if (!node) {
-      t.log(`check_store: '${path}' is listed by its parent but missing`);
-      continue;
-    }
-    if (seen.has(path)) t.log(`check_store: '${path}' is duplicated!`);
+    const node = t.tree.get(path)!;
     seen.add(path);
-    owned.set(node.perms[0].id, (owned.get(node.perms[0].id) ?? 0) + 1);
-    for (const c of node.children) stack.push(joinPath(path, c));
+    const kept: string[] = [];
+    for (const c of node.children) {
+      const child = joinPath(path, c);
+      if (seen.has(child) || kept.includes(c)) t.log(`check_store: '${child}' is duplicated!`);
+      else if (!t.tree.get(child)) t.log(`check_store: node '${child}' not found`);
+      else {
+        kept.push(c);
+        stack.push(child);
+      }
+    }
+    if (kept.length !== node.children.length) t.tree.put(path, { ...node, children: kept });
   }
-  for (const [path] of t.tree.all()) if (!seen.has(path)) t.log(`check_store: '${path}' is unreachable`);
-  for (const [domid, n] of owned)
-    if (t.tree.entries(domid) !== n)
-      t.log(`check_store: domain ${domid} owns ${n} nodes, counted ${t.tree.entries(domid)}`);
+  const orphans = [...t.tree.all()].map(([p]) => p).filter((p) => !seen.has(p));
+  for (const p of orphans) {
+    t.log(`clean_store: '${p}' is orphaned!`);
+    t.tree.delete(p);
+  }
   t.log("Checking store complete.");
 }
 
