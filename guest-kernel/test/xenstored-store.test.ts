@@ -205,7 +205,8 @@ describe("XS_DIRECTORY_PART", () => {
     const after = c.req(X.XS_DIRECTORY_PART, "/big\x000\0").text;
     expect(after.slice(0, after.indexOf("\0"))).not.toBe(gen);
     expect(c.req(X.XS_DIRECTORY_PART, "/big\x00999999\0").text).toMatch(/^\d+\0\0$/);
-    expect(c.req(X.XS_DIRECTORY_PART, "/big\0-1\0").error).toBe("EINVAL");
+    // The offset is C's atoi into an unsigned int, as Xen reads it: "-1" is past the end.
+    expect(c.req(X.XS_DIRECTORY_PART, "/big\0-1\0").text).toMatch(/^\d+\0\0$/);
   });
 });
 

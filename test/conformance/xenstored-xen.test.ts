@@ -111,6 +111,36 @@ suite("xenstored as Xen 4.17, through Xen's own clients", { timeout: 60_000 }, (
     });
   });
 
+  describe("1b. transactions and failures, found by a hostile review", () => {
+    it("a write that fails inside a transaction leaves nothing, and fails the commit (ENOMEM)", async () => {
+      const big = "x".repeat(3000);
+      expect(
+        await lib("dom5", "start 0", `write 0 fa/b ${big}`, "end 0 T", "read - fa/b", "read - fa"),
+      ).toEqual(["OK", err("ENOSPC"), err("ENOMEM"), err("ENOENT"), err("ENOENT")]);
+      expect(await lib("dom5", "write - fa/b small", "read - fa/b")).toEqual(["OK", "small"]);
+      expect(xs.directory("/local/domain/5/fa")).toEqual(["b"]);
+    });
+
+    it("a commit is checked against the node quota even if the count ends where it began", async () => {
+      const at = xs.tree.entries(5);
+      expect((await tool("dom0", "control", "quota", "set", "nodes", String(at))).code).toBe(0);
+      try {
+        expect(await lib("dom5", "start 0", "rm 0 qa/n0", "write 0 qa/n0 again", "end 0 T")).toEqual([
+          "OK",
+          "OK",
+          "OK",
+          err("ENOSPC"),
+        ]);
+      } finally {
+        await tool("dom0", "control", "quota", "set", "nodes", "1000");
+      }
+    });
+
+    it("an unwatch of a path that could not be watched is ENOENT, as Xen", async () => {
+      expect(await lib("dom5", "watch m1 t", "unwatch bad!path t")).toEqual(["OK", err("ENOENT")]);
+    });
+  });
+
   describe("2. domains that go away, and permissions for domains that do not exist", () => {
     it("a released domain's nodes are deleted, wherever they are", async () => {
       xs.mkdir("/tool/left");
@@ -290,6 +320,11 @@ suite("xenstored as Xen 4.17, through Xen's own clients", { timeout: 60_000 }, (
           "OK",
         ]);
         expect(await lib("dom0", `write - /local/domain/5/by-dom0 ${kib}`)).toEqual(["OK"]); // dom0 is exempt
+        // Open transactions' copies count too: parallel transactions cannot add up past the quota.
+        const cmds = ["start 0", "start 1", "start 2"];
+        for (const t of [0, 1, 2]) cmds.push(`write ${t} tx${t} ${kib}`);
+        const out = await lib("dom5", ...cmds, "end 0 T", "end 1 T", "end 2 T");
+        expect(out.filter((l) => l === err("ENOMEM")).length).toBeGreaterThan(0);
       } finally {
         await tool("dom0", "control", "quota", "set", "memory", String(2.5 * 1024 * 1024));
       }

@@ -13,7 +13,7 @@
  *   perms <path> / setperms <path> <perm>...                             -> "n0,r5" / "OK"
  *   introduce <domid> <mfn> <port> / release <domid> / resume <domid>    -> "OK"
  *   isintro <domid> / target <domid> <target>                            -> "T"/"F" / "OK"
- *   watch <path> <token>                                                 -> "OK"
+ *   watch <path> <token> / unwatch <path> <token>                        -> "OK"
  *   wait                                                                 -> "GO"
  *
  * Built by the test with: gcc -o xs-client xs-client.c -lxenstore
@@ -117,6 +117,8 @@ static void run(struct xs_handle *h, char **w, int n)
 		ok(xs_set_target(h, atoi(w[1]), atoi(w[2])));
 	} else if (strcmp(cmd, "watch") == 0) {
 		ok(xs_watch(h, w[1], w[2]));
+	} else if (strcmp(cmd, "unwatch") == 0) {
+		ok(xs_unwatch(h, w[1], w[2]));
 	} else if (strcmp(cmd, "wait") == 0) {
 		char line[64];
 		if (!fgets(line, sizeof(line), stdin))

@@ -90,7 +90,16 @@ function opBase(core: ServerCore, req: Requester) {
  */
 function run<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, fn: (c: OpContext) => T) {
   const base = opBase(core, req);
-  if (tx) return { result: fn({ ...base, store: tx, changes: tx.changes }), changes: [] as Change[] };
+  if (tx) {
+    // A write that fails half-way leaves nothing in the transaction (Xen undoes what it made).
+    const snap = tx.snapshot();
+    try {
+      return { result: fn({ ...base, store: tx, changes: tx.changes }), changes: [] as Change[] };
+    } catch (e) {
+      tx.restore(snap);
+      throw e;
+    }
+  }
   const scratch = new Transaction(0, core.tree);
   const result = fn({ ...base, store: scratch, changes: scratch.changes });
   const changes = scratch.commit();
@@ -99,10 +108,10 @@ function run<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, f
   return { result, changes };
 }
 
-/** A read: the result of `fn` on the live tree or the transaction. */
+/** A read: the result of `fn` on the live tree or the transaction (which tracks what it reads). */
 function read<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, fn: (c: OpContext) => T) {
-  if (tx) return run(core, req, tx, fn).result;
-  return fn({ ...opBase(core, req), store: core.tree, changes: [] });
+  const store = tx ?? core.tree;
+  return fn({ ...opBase(core, req), store, changes: [] });
 }
 
 /** A mutation: run it, reply OK, fire its watches after the reply. */
@@ -177,9 +186,9 @@ const HANDLERS: Record<number, Handler> = {
   [X.XS_DIRECTORY_PART]: (core, req, msg, tx) => {
     const [path, offset] = stringArgs(msg.payload, 2);
     const abs = canonicalPath(path, req.who.domid, core.quota.pathMax);
-    check(/^\d{1,10}$/.test(offset), "EINVAL", "bad offset");
     const node = read(core, req, tx, (c) => Op.readNode(c, abs));
-    return { payload: directoryPart(node, Number(offset)) };
+    // The offset is C's atoi into an unsigned int: "abc" is 0, "-1" is past the end.
+    return { payload: directoryPart(node, atoi(offset)) };
   },
   [X.XS_GET_PERMS]: (core, req, msg, tx) => {
     // Xen 4.17 has no node behind a special name: GET_PERMS of one is EINVAL like any bad path.
@@ -210,7 +219,7 @@ const HANDLERS: Record<number, Handler> = {
   },
   [X.XS_UNWATCH]: (core, req, msg) => {
     const [path, token] = stringArgs(msg.payload, 2);
-    core.watches.remove(req, path, token, core.quota.pathMax);
+    core.watches.remove(req, path, token);
     return OK;
   },
   [X.XS_RESET_WATCHES]: (core, req) => {
@@ -225,7 +234,9 @@ const HANDLERS: Record<number, Handler> = {
     check(req.who.privileged || req.transactions.size <= limit, "ENOSPC", "transaction quota exceeded");
     const id = req.allocTxId();
     const nodes = req.who.privileged ? Infinity : core.quota.transactionNodes;
-    req.transactions.set(id, new Transaction(id, core.tree, nodes));
+    // Its copies are charged to the requester's domain while it is open, as Xen's are.
+    const payer = { domid: req.who.domid, account: core.memory, check: !req.who.privileged };
+    req.transactions.set(id, new Transaction(id, core.tree, nodes, payer));
     return { payload: `${id}\0` };
   },
   [X.XS_TRANSACTION_END]: (core, req, msg, tx) => {
@@ -265,7 +276,9 @@ const HANDLERS: Record<number, Handler> = {
     return OK;
   },
   [X.XS_SET_TARGET]: (core, _req, msg) => {
-    const [domid, target] = stringArgs(msg.payload, 2).map(atoi);
+    const args = stringArgs(msg.payload);
+    check(args.length >= 2, "EINVAL", "set_target takes domid and target");
+    const [domid, target] = args.map(atoi);
     core.setTarget(connectedDomain(core, domid), connectedDomain(core, target));
     return OK;
   },

@@ -205,11 +205,14 @@ function create(ctx: OpContext, path: string, value: Uint8Array): void {
 function putChecked(ctx: OpContext, path: string, node: Omit<Node, "gen">): void {
   if (!ctx.who.privileged) {
     const record = 24 + 8 * node.perms.length + nodeSize(node.value, node.children);
-    check(record < ctx.quota.nodeSize, "ENOSPC", "node too large");
     const owner = node.perms[0].id;
     const old = ctx.store.get(path);
     const before = old && old.perms[0].id === owner ? recordBytes(path, old) : 0;
     const after = ctx.store.memory(owner) + ctx.extraMemory(owner) - before + recordBytes(path, node);
+    // Xen's write_node fails the transaction when either check refuses.
+    if (record >= ctx.quota.nodeSize || (owner !== 0 && after >= ctx.quota.memoryPerDomain))
+      ctx.store.fail?.();
+    check(record < ctx.quota.nodeSize, "ENOSPC", "node too large");
     check(owner === 0 || after < ctx.quota.memoryPerDomain, "ENOMEM", "store memory quota exceeded");
   }
   ctx.store.put(path, node);

@@ -4,12 +4,19 @@
  * and writes that copy. So a transaction sees each node as it was when it first looked, whatever
  * other connections write meanwhile, and its own writes; nobody else sees them before commit.
  *
+ * Its copies cost memory, charged to the connection's domain while the transaction is open (as Xen
+ * charges its transaction database), so parallel transactions cannot hold more than the domain's
+ * quota. A request inside that fails leaves no trace in the copies (undone), and one that failed
+ * writing — a node over the size quota, memory over the quota, too many nodes — fails the whole
+ * transaction: its commit is ENOMEM, as Xen's fail_transaction.
+ *
  * Commit checks, in Xen's order: the entry quota of every domain whose node count the transaction
- * changes (when it created a node and the caller is unprivileged: ENOSPC), then that no node it
+ * changed (when it created a node and the caller is unprivileged: ENOSPC), then that no node it
  * looked at has changed in the live tree since (EAGAIN, and the client retries, as libxenstore users
  * do); then the nodes it modified are written and their watch events fire.
  */
 import { XsdError } from "./errors.ts";
+import type { MemoryAccount } from "./memory.ts";
 import type { Change } from "./operations.ts";
 import type { QuotaLimits } from "./quota.ts";
 import { recordBytes, type Node, type NodeStore, type Tree } from "./tree.ts";
@@ -19,27 +26,79 @@ export class Transaction implements NodeStore {
   private readonly view = new Map<string, Node | null>();
   /** Path -> the node's live generation when first touched (0: did not exist). */
   private readonly seen = new Map<string, number>();
+  /** Path -> the live node when first touched (null: absent): what a request's undo goes back to. */
+  private readonly first = new Map<string, Node | null>();
   private readonly modified = new Set<string>();
   private readonly entryDelta = new Map<number, number>();
   private readonly memoryDelta = new Map<number, number>();
   private createdNode = false;
-  /** Set when a request inside failed on the transaction-nodes quota: commit then fails (ENOMEM). */
+  /** Set when a request inside failed writing (a quota): the commit then fails (ENOMEM). */
   private failed = false;
   /** Watch events to fire if the transaction commits. */
   readonly changes: Change[] = [];
 
-  /**
-   * @param limit nodes the transaction may touch (the transaction-nodes quota; Infinity for dom0)
-   */
   private ended = false;
+  /** Bytes charged for each copy, by path. */
+  private readonly copyBytes = new Map<string, number>();
 
-  /** A transaction with an `id` (not a request's scratch one) counts as open until end(). */
+  /**
+   * A transaction with an `id` (not a request's scratch one) counts as open until end().
+   * @param limit nodes the transaction may touch (the transaction-nodes quota; Infinity for dom0)
+   * @param payer who is charged for the copies, and whether the quota applies to it
+   */
   constructor(
     readonly id: number,
     private readonly tree: Tree,
     private readonly limit = Infinity,
+    private readonly payer?: { domid: number; account: MemoryAccount; check: boolean },
   ) {
     if (id !== 0) tree.openTransactions++;
+  }
+
+  /** A request inside failed while writing: the commit will fail (ENOMEM). */
+  fail(): void {
+    this.failed = true;
+  }
+
+  /** The state before a request, to undo it if it fails half-way. */
+  snapshot() {
+    return {
+      view: new Map(this.view),
+      modified: new Set(this.modified),
+      entryDelta: new Map(this.entryDelta),
+      memoryDelta: new Map(this.memoryDelta),
+      copyBytes: new Map(this.copyBytes),
+      createdNode: this.createdNode,
+      changes: this.changes.length,
+    };
+  }
+
+  /**
+   * Undoes the writes since `snap`, as Xen undoes the nodes a failed request made. What the request
+   * read stays tracked and charged (Xen keeps its read copies too); a failure mark stays.
+   */
+  restore(snap: ReturnType<Transaction["snapshot"]>): void {
+    const reset = <K, V>(m: Map<K, V>, from: Map<K, V>) => {
+      m.clear();
+      for (const [k, v] of from) m.set(k, v);
+    };
+    for (const path of this.modified) {
+      if (snap.modified.has(path)) this.view.set(path, snap.view.get(path)!);
+      else this.view.set(path, this.first.get(path) ?? null);
+    }
+    this.modified.clear();
+    for (const p of snap.modified) this.modified.add(p);
+    // Charges: as at the snapshot, plus the read copies taken since.
+    const charges = new Map(snap.copyBytes);
+    for (const [path, node] of this.view)
+      if (!snap.view.has(path) && node) charges.set(path, recordBytes(path, node));
+    for (const bytes of this.copyBytes.values()) this.payer?.account.release(this.payer.domid, bytes);
+    for (const bytes of charges.values()) this.payer?.account.charge(this.payer.domid, bytes, false);
+    reset(this.copyBytes, charges);
+    reset(this.entryDelta, snap.entryDelta);
+    reset(this.memoryDelta, snap.memoryDelta);
+    this.createdNode = snap.createdNode;
+    this.changes.length = snap.changes;
   }
 
   /** The transaction is over (committed, aborted, or its connection gone). */
@@ -47,6 +106,8 @@ export class Transaction implements NodeStore {
     if (this.ended || this.id === 0) return;
     this.ended = true;
     this.tree.openTransactions--;
+    for (const bytes of this.copyBytes.values()) this.payer?.account.release(this.payer.domid, bytes);
+    this.copyBytes.clear();
   }
 
   /** Nodes this transaction has written or deleted (what the write rate limit charges). */
@@ -68,7 +129,9 @@ export class Transaction implements NodeStore {
     }
     const live = this.tree.get(path);
     this.seen.set(path, live?.gen ?? 0);
+    this.first.set(path, live ?? null);
     this.view.set(path, live ?? null);
+    if (live) this.chargeCopy(path, recordBytes(path, live), false); // Xen copies what it reads
     return live;
   }
 
@@ -77,6 +140,10 @@ export class Transaction implements NodeStore {
     if (old) this.count(path, old, -1);
     else this.createdNode = true;
     this.count(path, node, +1);
+    if (!this.chargeCopy(path, recordBytes(path, node), true)) {
+      this.failed = true;
+      throw new XsdError("ENOMEM", "store memory quota exceeded");
+    }
     const { value, perms, children } = node;
     this.view.set(path, { value, perms, children, gen: this.tree.nextGeneration() });
     this.modified.add(path);
@@ -85,6 +152,7 @@ export class Transaction implements NodeStore {
   delete(path: string): void {
     const old = this.get(path);
     if (old) this.count(path, old, -1);
+    this.chargeCopy(path, 0, false);
     this.view.set(path, null);
     this.modified.add(path);
   }
@@ -93,8 +161,27 @@ export class Transaction implements NodeStore {
     return this.tree.entries(domid) + (this.entryDelta.get(domid) ?? 0);
   }
 
+  /**
+   * What `domid`'s nodes take. A transaction that pays for its copies leaves its own out: they are
+   * already charged to its connection's domain, beside the live tree.
+   */
   memory(domid: number): number {
-    return this.tree.memory(domid) + (this.memoryDelta.get(domid) ?? 0);
+    return this.tree.memory(domid) + (this.payer ? 0 : (this.memoryDelta.get(domid) ?? 0));
+  }
+
+  /** Replaces the charge for `path`'s copy with `bytes`; false (nothing changed) if refused. */
+  private chargeCopy(path: string, bytes: number, check: boolean): boolean {
+    if (!this.payer) return true;
+    const { domid, account } = this.payer;
+    const old = this.copyBytes.get(path) ?? 0;
+    account.release(domid, old);
+    if (!account.charge(domid, bytes, check && this.payer.check)) {
+      account.charge(domid, old, false);
+      return false;
+    }
+    if (bytes > 0) this.copyBytes.set(path, bytes);
+    else this.copyBytes.delete(path);
+    return true;
   }
 
   /** True when a node this transaction looked at has changed in the live tree since. */
@@ -110,10 +197,11 @@ export class Transaction implements NodeStore {
   commit(quota?: Readonly<QuotaLimits>): Change[] {
     if (this.failed) throw new XsdError("ENOMEM", `transaction ${this.id} failed earlier`);
     if (quota && this.createdNode) {
-      // C xenstored's check at commit (transaction_fix_domains): the count afterwards must stay
-      // below the quota, where a single write may reach it.
+      // C xenstored's check at commit (transaction_fix_domains), of every domain whose count the
+      // transaction touched, even back to where it was: the count afterwards must stay below the
+      // quota, where a single write may reach it.
       for (const [domid, delta] of this.entryDelta) {
-        if (delta !== 0 && this.tree.entries(domid) + delta >= quota.entriesPerDomain)
+        if (this.tree.entries(domid) + delta >= quota.entriesPerDomain)
           throw new XsdError("ENOSPC", `transaction ${this.id} would exceed domain ${domid}'s node quota`);
       }
     }

@@ -29,6 +29,8 @@ export interface NodeStore {
   delete(path: string): void;
   entries(domid: number): number;
   memory(domid: number): number;
+  /** A write failed on a quota: a transaction then fails at commit (the live tree ignores it). */
+  fail?(): void;
 }
 
 /** The live store, the only one watches and XS_DIRECTORY_PART generations see. */

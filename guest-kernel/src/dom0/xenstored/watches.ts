@@ -7,7 +7,7 @@
  */
 import { check } from "./errors.ts";
 import type { MemoryAccount } from "./memory.ts";
-import { isAtOrUnder, presentPath, watchPath } from "./path.ts";
+import { domainPath, isAtOrUnder, presentPath, watchPath } from "./path.ts";
 import { PERM_READ, accessFor, type Caller, type Perms } from "./perms.ts";
 import type { Change } from "./operations.ts";
 import { mayRead } from "./operations.ts";
@@ -62,9 +62,11 @@ export class WatchTable {
     return w;
   }
 
-  /** XS_UNWATCH; ENOENT when no such watch. */
-  remove(sink: WatchSink, rawPath: string, token: string, pathMax?: number): void {
-    const path = watchPath(rawPath, sink.who.domid, pathMax);
+  /** XS_UNWATCH; ENOENT when no such watch (whatever the path). */
+  remove(sink: WatchSink, rawPath: string, token: string): void {
+    // Xen only resolves a relative path here; one that could not be a watch is simply not found.
+    const relative = !rawPath.startsWith("/") && !rawPath.startsWith("@");
+    const path = relative ? `${domainPath(sink.who.domid)}/${rawPath}` : rawPath;
     const list = this.bySink.get(sink) ?? [];
     const i = list.findIndex((w) => w.path === path && w.token === token);
     check(i >= 0, "ENOENT");
