@@ -28,6 +28,9 @@ import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
 
+/** SHUTDOWN_* reasons as the log says them (xl's words). */
+const SHUTDOWN_WORDS = ["poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"];
+
 export interface HypervisorOptions {
   /** Machine memory in MiB (default: 3/4 of the host's RAM, leaving the host at least 2 GiB). */
   memoryMiB?: number;
@@ -262,7 +265,8 @@ export class Hypervisor extends EventEmitter {
     d.vcpu.clearTimers();
     this.trap.remove(d.vcpu);
     void d.worker?.terminate();
-    this.printk(`domain ${domid} (${d.name}) shut down: reason ${reason}${why ? ` (${why})` : ""}`);
+    const word = SHUTDOWN_WORDS[reason] ?? `reason ${reason}`;
+    this.printk(`domain ${domid} (${d.name}) shut down: ${word}${why ? ` (${why})` : ""}`);
     this.evtchn.sendVirq(0, VIRQ_DOM_EXC, 0);
     this.emit("domain", { domid, state: "shutdown", reason, why });
     return 0;

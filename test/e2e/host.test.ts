@@ -51,7 +51,7 @@ async function consoleRoundTrip(domain: string, input: string, until: RegExp): P
   const seen = new Promise<void>((res, rej) => {
     const t = setTimeout(
       () => rej(new Error(`console of ${domain} never showed ${until}; got ${JSON.stringify(out)}`)),
-      10_000,
+      30_000,
     );
     c.rawMode((b) => {
       out += b.toString();
@@ -120,7 +120,7 @@ describe("a pvkit host", () => {
   it("runs examples/hello-guest.ts to completion: it powers off and the toolstack destroys it", async () => {
     expect((await pvkit("create", join(REPO, "examples/configs/hello.cfg"))).code).toBe(0);
     const deadline = Date.now() + 15_000;
-    while (!/domain hello \(id \d+\) shut down \(reason 0\): destroy/.test(host.hv.consoleLog(0))) {
+    while (!/domain hello \(id \d+\) shut down \(poweroff\): destroy/.test(host.hv.consoleLog(0))) {
       if (Date.now() > deadline) throw new Error(`hello never powered off:\n${host.hv.consoleLog(0)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -156,6 +156,6 @@ describe("a pvkit host", () => {
     const list = (await pvkit("list")).out;
     expect(list).not.toMatch(/^alpha/m);
     expect(list).not.toMatch(/^beta/m);
-    expect(host.hv.consoleLog(0)).toMatch(/domain alpha \(id 1\) shut down \(reason 0\): destroy/);
+    expect(host.hv.consoleLog(0)).toMatch(/domain alpha \(id 1\) shut down \(poweroff\): destroy/);
   }, 30_000);
 });

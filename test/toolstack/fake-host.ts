@@ -66,6 +66,11 @@ export class FakeHost implements ToolstackHost {
     if (this.domains.has(domid)) throw new Error("-EEXIST");
     this.domains.set(domid, this.record(domid, opts.maxMemKiB / 4));
   }
+  /** Every kernel exists here but those named "missing". */
+  kernelExists(path: string): boolean {
+    return !path.includes("missing");
+  }
+
   setKernel(domid: number, url: string): { inspectorPort?: number } {
     this.dom(domid).kernel = url;
     return {};

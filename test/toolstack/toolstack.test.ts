@@ -64,6 +64,12 @@ describe("Toolstack", () => {
     const { ts } = setup();
     ts.create(cfg("a"), "/c/a.cfg");
     expect(() => ts.create(cfg("a"), "/c/a.cfg")).toThrow('domain name "a" is already in use');
+    // A kernel that is not there: one line naming the file, and no domain made.
+    const before = ts.list().length;
+    expect(() => ts.create(cfg("missing"), "/c/m.cfg")).toThrow(
+      "/c/m.cfg: kernel: /guests/missing.ts: no such file",
+    );
+    expect(ts.list()).toHaveLength(before);
     expect(() => ts.create('name = "b"\nkernel = "/k"\nmemory = lots\n', "/c/b.cfg")).toThrow(
       '/c/b.cfg:3: memory: expected a quoted string, a number or a [list], got "lots"',
     );

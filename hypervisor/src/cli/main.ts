@@ -18,7 +18,9 @@ import { controlSocket } from "./paths.ts";
 
 const program = new Command("pvkit")
   .description("Operate a pvkit host: a paravirtualized hypervisor in TypeScript, modelled on Xen")
-  .option("-s, --socket <path>", "control socket of the host (default: $PVKIT_SOCKET or the run dir)");
+  .option("-s, --socket <path>", "control socket of the host (default: $PVKIT_SOCKET or the run dir)")
+  // commander's own errors (unknown command, missing argument) read like every other: "pvkit: ...".
+  .configureOutput({ outputError: (str, write) => write(`pvkit: ${str.replace(/^error: /, "")}`) });
 
 const socketPath = () => controlSocket(program.opts<{ socket?: string }>().socket);
 

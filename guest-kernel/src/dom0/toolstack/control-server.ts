@@ -9,6 +9,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { formatDomainList, LineSplitter, type ControlRequest } from "@pvkit/abi/toolstack-protocol";
 import type { Consoled } from "../consoled/consoled.ts";
+import { XsdError } from "../xenstored/errors.ts";
 import type { Toolstack } from "./toolstack.ts";
 
 /** What `xenstore-*` requests reach: the store, as dom0. */
@@ -99,15 +100,18 @@ export class ControlServer {
       sock.write(JSON.stringify({ id, error: e instanceof Error ? e.message : String(e) }) + "\n");
       return false;
     }
+    if (!this.consoled.has(domid)) {
+      // dom0, or a domain whose console is gone: an error, not an empty session.
+      const why = domid === 0 ? "dom0's console is the host's terminal" : "it has no console (is it dead?)";
+      sock.write(JSON.stringify({ id, error: `console ${domain}: ${why}` }) + "\n");
+      return false;
+    }
+    // The answer first: the history the session sends on connecting follows it.
     sock.write(JSON.stringify({ id, result: { domid } }) + "\n");
     const session = this.consoled.connect(domid, {
       write: (b) => sock.write(b),
       close: () => sock.end(`\r\n[pvkit: domain ${domain} is gone]\r\n`),
-    });
-    if (!session) {
-      sock.end(`\r\n[pvkit: domain ${domain} has no console]\r\n`);
-      return true;
-    }
+    })!;
     sock.on("data", (b: Buffer) => session.input(new Uint8Array(b.buffer, b.byteOffset, b.byteLength)));
     sock.on("close", () => session.detach());
     return true;
@@ -135,13 +139,15 @@ export class ControlServer {
       case "dmesg":
         return t.dmesg(req.domain === undefined ? undefined : String(req.domain));
       case "xenstore-read":
-        return this.store.read(String(req.path));
+        return storeOp(`xenstore-read ${req.path}`, () => this.store.read(String(req.path)));
       case "xenstore-write":
-        return this.store.write(String(req.path), String(req.value));
+        return storeOp(`xenstore-write ${req.path}`, () =>
+          this.store.write(String(req.path), String(req.value)),
+        );
       case "xenstore-rm":
-        return this.store.rm(String(req.path));
+        return storeOp(`xenstore-rm ${req.path}`, () => this.store.rm(String(req.path)));
       case "xenstore-ls":
-        return this.ls(String(req.path));
+        return storeOp(`xenstore-ls ${req.path}`, () => this.ls(String(req.path)));
       default:
         throw new Error(`unknown request "${(req as { op: string }).op}"`);
     }
@@ -168,3 +174,26 @@ export class ControlServer {
 }
 
 export { formatDomainList };
+
+/** What a xenstored error means, in words (a user never sees a raw errno). */
+const STORE_ERRORS: Record<string, string> = {
+  ENOENT: "no such node",
+  EACCES: "permission denied",
+  EINVAL: "not a valid path",
+  ENOSPC: "over a quota",
+  ENOMEM: "over the store's memory quota",
+  E2BIG: "too large for one reply",
+  EAGAIN: "changed meanwhile; try again",
+  EEXIST: "already there",
+  EPERM: "not allowed",
+};
+
+/** Runs a store operation; its failure becomes "<what>: <why>". */
+function storeOp<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof XsdError) throw new Error(`${what}: ${STORE_ERRORS[e.code] ?? e.code}`);
+    throw e;
+  }
+}

@@ -20,6 +20,7 @@ import {
   XEN_DOMINF_shutdownshift,
   XenDomctlGetdomaininfo,
 } from "@pvkit/abi/layout";
+import { existsSync } from "node:fs";
 import type { BoundPort, BuiltDomain, DomainInfo, MappedPage, PhysInfo, ToolstackHost } from "./host.ts";
 
 const PAGE = 4096;
@@ -120,6 +121,10 @@ export class HypercallHost implements ToolstackHost {
 
   destroy(domid: number): void {
     this.hc.domctl.destroydomain(domid);
+  }
+
+  kernelExists(path: string): boolean {
+    return existsSync(path); // dom0 reads the host's files
   }
 
   list(): DomainInfo[] {

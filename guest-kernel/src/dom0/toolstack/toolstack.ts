@@ -21,6 +21,9 @@ import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
 
 /** The xenstored operations the toolstack uses beyond plain writes. */
+/** SHUTDOWN_* reasons as xl says them. */
+const SHUTDOWN_WORDS = ["poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"];
+
 export interface StoreServer extends StoreWriter {
   attachDomainRing(domid: number, page: DataView, notify: () => void): { onEvent(): void };
   introduceDomain(domid: number, mfn?: bigint, port?: number): void;
@@ -72,6 +75,9 @@ export class Toolstack {
     if (this.byName(cfg.name) !== undefined)
       throw new ToolstackError(`domain name "${cfg.name}" is already in use`);
 
+    // A kernel that is not there is the user's mistake, said before any domain exists.
+    if (!this.host.kernelExists(cfg.kernel))
+      throw new ToolstackError(`${cfg.file}: kernel: ${cfg.kernel}: no such file`);
     const domid = this.freeDomid();
     try {
       this.host.createDomain(domid, { maxMemKiB: cfg.maxmem * 1024, vcpus: cfg.vcpus });
@@ -210,7 +216,8 @@ export class Toolstack {
       const m = this.managed.get(d.domid);
       if (!m || !d.shutdown || m.unmapped) continue;
       const action = policy(m.cfg, d.shutdownReason);
-      this.log(`domain ${m.cfg.name} (id ${d.domid}) shut down (reason ${d.shutdownReason}): ${action}`);
+      const why = SHUTDOWN_WORDS[d.shutdownReason] ?? `reason ${d.shutdownReason}`;
+      this.log(`domain ${m.cfg.name} (id ${d.domid}) shut down (${why}): ${action}`);
       if (action === "preserve") {
         this.release(d.domid, m);
         continue;

@@ -1,0 +1,108 @@
+/**
+ * The CLI with bad input, as a user meets it: every failure is one line, `pvkit: <what>: <why>`,
+ * naming the file, domain or node, with exit status 1 — never a raw errno, never a silent success.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHost, type Host } from "@pvkit/hypervisor/cli/host";
+import { ControlClient } from "@pvkit/hypervisor/cli/client";
+
+const REPO = resolve(import.meta.dirname, "../..");
+const dir = mkdtempSync(join(tmpdir(), "pvkit-cli-"));
+let host: Host;
+
+/** Runs `pvkit ...args` against the host, with `input` on its stdin. */
+function pvkit(args: string[], input = ""): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((done) => {
+    const child = execFile(
+      process.execPath,
+      [
+        join(REPO, "node_modules/tsx/dist/cli.mjs"),
+        join(REPO, "hypervisor/src/cli/main.ts"),
+        "--socket",
+        host.socket,
+        ...args,
+      ],
+      { timeout: 60_000 },
+      (e, out, err) => done({ code: e ? Number((e as { code?: number }).code ?? -1) : 0, out, err }),
+    );
+    child.stdin?.end(input);
+  });
+}
+
+/** One line on stderr, "pvkit: " first, matching `what`; status 1; no errno in sight. */
+function oneLineError(r: { code: number; err: string }, what: RegExp): void {
+  expect(r.code).toBe(1);
+  expect(r.err.endsWith("\n") && r.err.split("\n").length).toBe(2);
+  expect(r.err).toMatch(/^pvkit: /);
+  expect(r.err).toMatch(what);
+  expect(r.err).not.toMatch(/-?E[A-Z]{3,}|\(-\d+\)|errno/);
+}
+
+/** Waits until `domain`'s shell has printed its prompt on the console (an event, not a delay). */
+async function shellPrompt(domain: string): Promise<void> {
+  const c = await ControlClient.open(host.socket);
+  await c.request({ op: "console", domain });
+  let out = "";
+  await new Promise<void>((ready) =>
+    c.rawMode((b) => {
+      out += b.toString();
+      if (/dom\d+\$ $/.test(out)) ready();
+    }),
+  );
+  c.close();
+}
+
+function cfg(name: string, kernel: string): string {
+  const file = join(dir, `${name}.cfg`);
+  writeFileSync(file, `name = "${name}"\nkernel = "${kernel}"\nmemory = 16\n`);
+  return file;
+}
+
+beforeAll(async () => {
+  host = await startHost({ socket: join(dir, "control.sock"), log: () => {} });
+}, 60_000);
+afterAll(() => host?.close());
+
+describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
+  it("create: a missing config file, a kernel that is not there", async () => {
+    oneLineError(await pvkit(["create", join(dir, "nope.cfg")]), /nope\.cfg: cannot read the config file/);
+    const file = cfg("ghost", join(dir, "no-such-guest.ts"));
+    oneLineError(await pvkit(["create", file]), /ghost\.cfg: kernel: .*no-such-guest\.ts: no such file/);
+    expect((await pvkit(["list"])).out).not.toContain("ghost");
+  });
+
+  it("console: dom0, and a domain that is gone", async () => {
+    oneLineError(await pvkit(["console", "0"]), /^pvkit: console 0: dom0's console is the host's terminal/);
+    oneLineError(await pvkit(["console", "nosuch"]), /no domain "nosuch"/);
+  });
+
+  it("console with piped input ends after the input does, with the guest's answer printed", async () => {
+    const file = cfg("piped", join(REPO, "examples/guests/shell.ts"));
+    expect((await pvkit(["create", file])).code).toBe(0);
+    await shellPrompt("piped"); // the piped line then meets a shell that is up
+    const r = await pvkit(["console", "piped"], "echo over-the-pipe\n");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^over-the-pipe\r?$/m);
+    expect((await pvkit(["destroy", "piped"])).code).toBe(0);
+    oneLineError(await pvkit(["console", "piped"]), /no domain "piped"/);
+  });
+
+  it("xenstore commands name the node and say why in words", async () => {
+    oneLineError(await pvkit(["xenstore-read", "/nope"]), /^pvkit: xenstore-read \/nope: no such node$/m);
+    oneLineError(
+      await pvkit(["xenstore-write", "@foo", "x"]),
+      /^pvkit: xenstore-write @foo: not a valid path$/m,
+    );
+    oneLineError(await pvkit(["xenstore-ls", "/a//b"]), /^pvkit: xenstore-ls \/a\/\/b: not a valid path$/m);
+  });
+
+  it("commander's own errors carry the same prefix and status", async () => {
+    oneLineError(await pvkit(["bogus"]), /^pvkit: unknown command 'bogus'/);
+    oneLineError(await pvkit(["create"]), /^pvkit: missing required argument 'cfg'/);
+    oneLineError(await pvkit(["pause", "nosuch"]), /no domain "nosuch"/);
+  });
+});
