@@ -4,7 +4,7 @@
  * lists, `xs-ls`, `uptime`; `shutdown` powers the guest off and ends the demo. Ctrl-] detaches.
  * Without a terminal (a script piping commands in), stdin lines are typed into the console.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFile } from "node:fs/promises";
@@ -12,7 +12,8 @@ import { startHost } from "@pvkit/hypervisor/cli/host";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
 
 const cfgFile = new URL("./configs/demo.cfg", import.meta.url).pathname;
-const socket = join(mkdtempSync(join(tmpdir(), "pvkit-demo-")), "control.sock");
+const runDir = mkdtempSync(join(tmpdir(), "pvkit-demo-"));
+const socket = join(runDir, "control.sock");
 const quiet = (line: string) => void (process.env.PVKIT_DEBUG && process.stderr.write(line));
 
 process.stdout.write("pvkit demo: booting the hypervisor and dom0...\n");
@@ -51,4 +52,5 @@ stdin.pause();
 process.stdout.write("\npvkit demo: console closed; shutting the host down\n");
 client.close();
 await host.close();
+rmSync(runDir, { recursive: true, force: true }); // the demo leaves nothing behind in /tmp
 process.exit(0);

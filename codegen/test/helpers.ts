@@ -1,5 +1,6 @@
 /** Test helpers: run the generator in-process against a fixture ABI and a temporary output root. */
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { afterAll } from "vitest";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { run } from "../src/main.ts";
@@ -7,8 +8,16 @@ import { run } from "../src/main.ts";
 export const FIXTURES = resolve(import.meta.dirname, "fixtures");
 export const REPO = resolve(import.meta.dirname, "../..");
 
+const roots: string[] = [];
+// Every temporary root goes when the test file is done: no pvkit-* folders left in /tmp.
+afterAll(async () => {
+  for (const r of roots.splice(0)) await rm(r, { recursive: true, force: true });
+});
+
 export async function tempRoot(prefix = "pvkit-codegen-"): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  roots.push(root);
+  return root;
 }
 
 /** Runs `pnpm codegen` in-process; returns the exit code and what it printed. */

@@ -15,7 +15,7 @@ describe("parseDomainConfig", () => {
       `# a web server
 name = "web1"
 kernel = 'guests/web.ts'   # relative to the file
-memory = 256 ; vcpus = 2
+memory = 256 ; vcpus = 1
 maxmem = 512
 disk = [ 'format=raw, vdev=xvda, access=rw, target=disks/root.img',
          'file:/srv/data.img,xvdb,r' ]
@@ -30,7 +30,7 @@ uuid = "6f1d3c6e-1b2a-4c3d-9e8f-0a1b2c3d4e5f"
       kernel: "/etc/pvkit/guests/web.ts",
       memory: 256,
       maxmem: 512,
-      vcpus: 2,
+      vcpus: 1,
       onPoweroff: "destroy",
       onReboot: "restart",
       onCrash: "preserve",
@@ -49,6 +49,12 @@ uuid = "6f1d3c6e-1b2a-4c3d-9e8f-0a1b2c3d4e5f"
     expect(c).toMatchObject({ memory: 64, maxmem: 64, vcpus: 1, disks: [], vifs: [], inspect: false });
     expect(c.uuid).toMatch(/^[0-9a-f-]{36}$/);
     expect(parseDomainConfig(FILE, `name = "a"\nkernel = "/k.ts"\n`).uuid).not.toBe(c.uuid);
+  });
+
+  it("says in the file's terms that a domain has one vCPU, not createdomain's EINVAL", () => {
+    expect(() => parseDomainConfig(FILE, `name = "a"\nkernel = "/k.ts"\nvcpus = 4\n`)).toThrow(
+      "/etc/pvkit/web.cfg:3: vcpus: 4: a pvkit domain has one vCPU for now (vcpus = 1)",
+    );
   });
 
   it("parses the shipped demo config", async () => {

@@ -3,7 +3,7 @@
  * naming the file, domain or node, with exit status 1 — never a raw errno, never a silent success.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,7 +65,10 @@ function cfg(name: string, kernel: string): string {
 beforeAll(async () => {
   host = await startHost({ socket: join(dir, "control.sock"), log: () => {} });
 }, 60_000);
-afterAll(() => host?.close());
+afterAll(async () => {
+  await host?.close();
+  rmSync(dir, { recursive: true, force: true }); // no pvkit-* folders left behind
+});
 
 describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
   it("create: a missing config file, a kernel that is not there", async () => {
@@ -98,6 +101,15 @@ describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
       /^pvkit: xenstore-write @foo: not a valid path$/m,
     );
     oneLineError(await pvkit(["xenstore-ls", "/a//b"]), /^pvkit: xenstore-ls \/a\/\/b: not a valid path$/m);
+  });
+
+  it("list takes domains by name or id, and --json; --version answers", async () => {
+    const one = await pvkit(["list", "0"]);
+    expect(one.out.split("\n")[1]).toMatch(/^Domain-0 +0 /);
+    const json = JSON.parse((await pvkit(["list", "--json"])).out) as { name: string; domid: number }[];
+    expect(json.find((d) => d.domid === 0)?.name).toBe("Domain-0");
+    oneLineError(await pvkit(["list", "nosuch"]), /^pvkit: list nosuch: no such domain$/m);
+    expect((await pvkit(["--version"])).out).toMatch(/^pvkit \d+\.\d+\.\d+\n$/);
   });
 
   it("commander's own errors carry the same prefix and status", async () => {

@@ -5,7 +5,7 @@
  * stream each get a clear error while the host keeps serving.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -69,6 +69,7 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(async () => {
   await host?.close();
+  rmSync(dir, { recursive: true, force: true }); // no pvkit-* folders left behind
 });
 
 describe("a pvkit host", () => {

@@ -15,12 +15,20 @@ import {
 import { CliError, ControlClient } from "./client.ts";
 import { attachConsole } from "./console-attach.ts";
 import { controlSocket } from "./paths.ts";
+import { readFileSync } from "node:fs";
 
 const program = new Command("pvkit")
+  .version(`pvkit ${packageVersion()}`, "-V, --version", "the pvkit version")
   .description("Operate a pvkit host: a paravirtualized hypervisor in TypeScript, modelled on Xen")
   .option("-s, --socket <path>", "control socket of the host (default: $PVKIT_SOCKET or the run dir)")
   // commander's own errors (unknown command, missing argument) read like every other: "pvkit: ...".
   .configureOutput({ outputError: (str, write) => write(`pvkit: ${str.replace(/^error: /, "")}`) });
+
+/** This package's version (the CLI ships with the hypervisor). */
+function packageVersion(): string {
+  const pkg = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+}
 
 const socketPath = () => controlSocket(program.opts<{ socket?: string }>().socket);
 
@@ -83,13 +91,23 @@ async function devtoolsUrl(hostPort: string): Promise<string> {
 }
 
 program
-  .command("list")
-  .description("list domains (columns as `xl list`)")
-  .action(() =>
-    withClient(async (c) =>
-      process.stdout.write(formatDomainList(await c.request<DomainSummary[]>({ op: "list" }))),
-    ),
+  .command("list [domains...]")
+  .description("list domains (columns as `xl list`), or only those named (by name or id)")
+  .option("--json", "one JSON array of the domains instead of the table")
+  .action((names: string[], opts: { json?: boolean }) =>
+    withClient(async (c) => {
+      const all = await c.request<DomainSummary[]>({ op: "list" });
+      const chosen = names.length === 0 ? all : names.map((n) => pick(all, n));
+      process.stdout.write(opts.json ? JSON.stringify(chosen, null, 2) + "\n" : formatDomainList(chosen));
+    }),
   );
+
+/** The domain `name` (or id) of `all`, or xl's one-line error. */
+function pick(all: DomainSummary[], name: string): DomainSummary {
+  const d = all.find((x) => x.name === name || String(x.domid) === name);
+  if (!d) throw new CliError(`pvkit: list ${name}: no such domain`);
+  return d;
+}
 
 program
   .command("info")

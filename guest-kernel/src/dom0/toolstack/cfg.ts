@@ -133,6 +133,8 @@ export function parseDomainConfig(file: string, text: string): DomainConfig {
   const maxmem = int("maxmem", " MiB", 1, 65536) ?? memory;
   if (maxmem < memory) fail(byKey.get("maxmem")!, `${maxmem} MiB is below memory (${memory} MiB)`);
   const vcpus = int("vcpus", "", 1, 32) ?? 1;
+  // The hypervisor runs one vCPU per domain: say so here, not as createdomain's EINVAL.
+  if (vcpus > 1) fail(byKey.get("vcpus")!, `${vcpus}: a pvkit domain has one vCPU for now (vcpus = 1)`);
 
   const uuid = str("uuid") ?? randomUUID();
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid))

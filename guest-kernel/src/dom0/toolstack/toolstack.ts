@@ -45,6 +45,8 @@ const PAGES_PER_MIB = 256;
 const PVKIT_VERSION = "0.1.0";
 
 export class Toolstack {
+  /** The last domain id handed out (freeDomid). */
+  private lastDomid = 0;
   private readonly managed = new Map<number, Managed>();
   private readonly waiters = new Set<() => void>();
 
@@ -204,9 +206,16 @@ export class Toolstack {
     return undefined;
   }
 
+  /**
+   * The next domain id, as Xen hands them out: the first free one after the last given (wrapping
+   * below DOMID_FIRST_RESERVED), so a rebooted or recreated domain gets a new id.
+   */
   private freeDomid(): number {
     const used = new Set(this.host.list().map((d) => d.domid));
-    for (let id = 1; id < 0x7ff0; id++) if (!used.has(id)) return id;
+    for (let i = 1; i < 0x7ff0; i++) {
+      const id = ((this.lastDomid + i - 1) % 0x7fef) + 1;
+      if (!used.has(id)) return (this.lastDomid = id);
+    }
     throw new ToolstackError("no free domain id");
   }
 
