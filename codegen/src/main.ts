@@ -88,8 +88,13 @@ export async function run(argv: string[]): Promise<number> {
       );
       return 1;
     }
+    // The summary file is regenerated with every addition, so count what is new since the summary
+    // last committed: that is what a reviewer of the change wants to see.
+    const base = history[0]?.summary;
+    const added = base ? compare(base.lines, lines).additions.length : additions.length;
+    const since = base ? ` since ${history[0]!.label}` : "";
     console.log(
-      `pvkit abi:check: ${additions.length} additions, 0 breaks (ABI ${abi.version.major}.${abi.version.minor})`,
+      `pvkit abi:check: ${added} additions${since}, 0 breaks (ABI ${abi.version.major}.${abi.version.minor})`,
     );
     return 0;
   }

@@ -5,6 +5,7 @@
  * store/console "mfn" fields are taken as pfns of this domain (the arch layer translates).
  */
 import type { KernelBoot } from "./main.ts";
+import type { Hypercalls } from "@pvkit/abi/guest";
 import { type SdkHypercalls, xenOpsFromSdk } from "./hypercalls.ts";
 import { PAGE_SIZE, SIF_PRIVILEGED } from "./xen.ts";
 
@@ -46,6 +47,11 @@ export interface ArchBootLike {
 }
 
 /** Turns the arch handoff into the kernel's boot info. */
+/** Whether `hc` is the whole generated SDK (the arch layer's), not a slice a test made. */
+function isFullSdk(hc: SdkHypercalls): hc is SdkHypercalls & Hypercalls {
+  return "xenVersion" in hc && "errnoName" in hc;
+}
+
 export function bootInfoFromArch(arch: ArchBootLike): KernelBoot {
   const si = arch.startInfo;
   const nrPages = Number(si.nr_pages);
@@ -77,6 +83,7 @@ export function bootInfoFromArch(arch: ArchBootLike): KernelBoot {
     domid: arch.domid,
     privileged: arch.privileged ?? (si.flags & SIF_PRIVILEGED) !== 0,
     xen,
+    hc: isFullSdk(arch.hc) ? arch.hc : undefined,
     sharedInfo: arch.sharedInfo,
     nrPages,
     maxPages: arch.maxPages,

@@ -9,6 +9,7 @@ import { Dmesg } from "../console/dmesg.ts";
 import { XenStoreClient } from "../xenbus/client.ts";
 import { Balloon } from "./balloon.ts";
 import { Events } from "./events.ts";
+import type { Hypercalls } from "@pvkit/abi/guest";
 import type { XenOps } from "./hypervisor.ts";
 import { PageAllocator } from "./mm.ts";
 import { type KernelHandle, type ShutdownKind, formatArgs } from "./program.ts";
@@ -32,6 +33,8 @@ export interface BootInfo {
   domid: number;
   privileged: boolean;
   xen: XenOps;
+  /** The typed hypercall SDK the kernel's XenOps are made of, for programs (KernelHandle.hc). */
+  hc?: Hypercalls;
   sharedInfo: DataView;
   nrPages: number;
   /** The quota in pages (start_info only says what was populated). Defaults to nrPages. */
@@ -219,7 +222,12 @@ export class Kernel {
     };
     const print = (...args: unknown[]) => this.console.write(formatArgs(args) + "\n");
     const sleep = (ms: number) => this.timers.sleep(ms);
+    const hc = this.boot.hc;
     const k: KernelHandle = {
+      get hc(): Hypercalls {
+        if (!hc) throw new Error("this kernel was booted without the hypercall SDK");
+        return hc;
+      },
       domid: this.boot.domid,
       privileged: this.boot.privileged,
       cmdline: this.boot.cmdLine,

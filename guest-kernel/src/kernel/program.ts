@@ -1,9 +1,11 @@
 /**
  * The guest program API: what a user's `export default async function main(k)` receives. `k` is
- * a typed handle over the kernel -- console, time, xenstore, devices, shutdown -- and nothing
- * else: a program never sees hypercalls or shared memory. When main() returns, the kernel powers
- * the domain off; if it throws, the domain shuts down with reason crash.
+ * a typed handle over the kernel -- console, time, xenstore, devices, shutdown -- and `k.hc`, the
+ * generated hypercall SDK over the kernel's own trap transport, for what the kernel does not wrap
+ * (a new hypercall, docs/adding-a-hypercall.md). When main() returns, the kernel powers the domain
+ * off; if it throws, the domain shuts down with reason crash.
  */
+import type { Hypercalls } from "@pvkit/abi/guest";
 import type { MemStats } from "./mm.ts";
 import type { TaskInfo } from "./sched.ts";
 
@@ -64,6 +66,12 @@ export interface KernelHandle {
   };
   /** Closes drivers and ends the domain. Never resolves. */
   shutdown(kind?: ShutdownKind): Promise<never>;
+  /**
+   * Every hypercall, typed, as the kernel itself makes them (`k.hc.xenVersion.version()`); failures
+   * throw XenError with the errno. Kernel-level power: leave alone what the kernel owns (the ports
+   * it bound, the frames it allocated, its rings).
+   */
+  readonly hc: Hypercalls;
   /** Shorthands for console.print and time.sleep. */
   print(...args: unknown[]): void;
   sleep(ms: number): Promise<void>;

@@ -13,6 +13,9 @@ export function fakeHandle(input: string[] = []) {
   const enoent = () => Object.assign(new Error("xenstore ENOENT"), { code: "ENOENT" });
   const print = (...a: unknown[]) => out.push(formatArgs(a));
   const k: KernelHandle = {
+    get hc(): never {
+      throw new Error("the shell's fake kernel makes no hypercalls");
+    },
     domid: 5,
     privileged: false,
     cmdline: "",
