@@ -36,7 +36,8 @@ export type ControlRequest =
   | { id: number; op: "dmesg"; domain?: string }
   | { id: number; op: "console"; domain: string }
   | { id: number; op: "xenstore-read" | "xenstore-ls" | "xenstore-rm"; path: string }
-  | { id: number; op: "xenstore-write"; path: string; value: string };
+  | { id: number; op: "xenstore-write"; path: string; value: string }
+  | { id: number; op: "mem-set" | "mem-max"; domain: string; mib: number };
 
 export type ControlResponse = { id: number; result: unknown } | { id: number; error: string };
 

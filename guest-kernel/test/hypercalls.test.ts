@@ -81,14 +81,15 @@ describe("XenOps over the generated SDK", () => {
     ]);
   });
 
-  it("writes pfn lists into the extent page in batches of 512 and stops at a short batch", () => {
+  it("writes pfn lists into the extent page in batches of 512, asks again for the rest of a batch done in part, and stops when a call does nothing", () => {
     const f = fakeSdk();
     const pfns = Array.from({ length: 1200 }, (_, i) => 1000 + i);
     expect(f.ops.populatePhysmap(pfns)).toBe(600);
-    expect(f.reservations).toHaveLength(2);
+    expect(f.reservations).toHaveLength(3);
     expect(f.reservations[0].pfns).toHaveLength(512);
     expect(f.reservations[0].pfns[0]).toBe(1000n);
-    expect(f.reservations[1].pfns[0]).toBe(1512n);
+    expect(f.reservations[1].pfns[0]).toBe(1512n); // taken in part: 88 of 512
+    expect(f.reservations[2].pfns[0]).toBe(1600n); // the rest, refused: done
     expect(f.reservations[0].r).toMatchObject({ extent_start: 0x5000n, extent_order: 0, domid: 0x7ff0 });
     expect(f.ops.decreaseReservation([1, 2, 3])).toBe(3);
   });

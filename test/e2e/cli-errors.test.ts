@@ -112,6 +112,25 @@ describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
     expect((await pvkit(["--version"])).out).toMatch(/^pvkit \d+\.\d+\.\d+\n$/);
   });
 
+  it("mem-set moves the balloon within maxmem; mem-max raises the ceiling", async () => {
+    const file = cfg("ballooned", join(REPO, "examples/guests/shell.ts"));
+    expect((await pvkit(["create", file])).code).toBe(0);
+    await shellPrompt("ballooned"); // its balloon driver is watching memory/target
+    const mem = async () => Number((await pvkit(["list", "ballooned"])).out.split("\n")[1].split(/ +/)[2]);
+    expect((await pvkit(["mem-set", "ballooned", "8"])).code).toBe(0);
+    while ((await mem()) !== 8) await new Promise((r) => setTimeout(r, 100)); // until it shrank
+    oneLineError(
+      await pvkit(["mem-set", "ballooned", "64"]),
+      /^pvkit: mem-set ballooned: 64 MiB is above its maxmem of 16 MiB \(raise it with mem-max\)$/m,
+    );
+    expect((await pvkit(["mem-max", "ballooned", "32"])).code).toBe(0);
+    expect((await pvkit(["mem-set", "ballooned", "24m"])).code).toBe(0);
+    while ((await mem()) !== 24) await new Promise((r) => setTimeout(r, 100)); // until it grew
+    oneLineError(await pvkit(["mem-set", "ballooned", "lots"]), /^pvkit: "lots" is not a size/m);
+    oneLineError(await pvkit(["mem-set", "0", "8"]), /dom0/);
+    expect((await pvkit(["destroy", "ballooned"])).code).toBe(0);
+  });
+
   it("commander's own errors carry the same prefix and status", async () => {
     oneLineError(await pvkit(["bogus"]), /^pvkit: unknown command 'bogus'/);
     oneLineError(await pvkit(["create"]), /^pvkit: missing required argument 'cfg'/);

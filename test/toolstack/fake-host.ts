@@ -66,6 +66,11 @@ export class FakeHost implements ToolstackHost {
     if (this.domains.has(domid)) throw new Error("-EEXIST");
     this.domains.set(domid, this.record(domid, opts.maxMemKiB / 4));
   }
+  setMaxMem(domid: number, maxMemKiB: number): void {
+    const d = this.domains.get(domid);
+    if (d) d.info.maxPages = maxMemKiB / 4;
+  }
+
   /** Every kernel exists here but those named "missing". */
   kernelExists(path: string): boolean {
     return !path.includes("missing");

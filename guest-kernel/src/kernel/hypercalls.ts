@@ -65,11 +65,15 @@ const CONSOLE_CHUNK = 2048;
 
 export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
   const ev = hc.eventChannelOp;
-  /** Runs a memory_op over `pfns` in page-sized batches; stops at the first short batch. */
+  /**
+   * Runs a memory_op over `pfns` in page-sized batches. The hypervisor may do a batch in part (as Xen
+   * does when preempted; pvkit when its mail ring to this vCPU is full): the rest is asked again,
+   * until a call does nothing at all — the extent it stopped at is one it will not take.
+   */
   const memop = (op: (r: MemoryReservationIn) => number, pfns: number[]): number => {
     let done = 0;
-    for (let i = 0; i < pfns.length; i += EXTENTS_PER_CALL) {
-      const batch = pfns.slice(i, i + EXTENTS_PER_CALL);
+    while (done < pfns.length) {
+      const batch = pfns.slice(done, done + EXTENTS_PER_CALL);
       const buf = new DataView(new ArrayBuffer(batch.length * 8));
       batch.forEach((pfn, j) => buf.setBigUint64(j * 8, BigInt(pfn), true));
       extents.write(extents.addr, new Uint8Array(buf.buffer));
@@ -80,8 +84,8 @@ export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
         mem_flags: 0,
         domid: DOMID_SELF,
       });
+      if (n <= 0) break;
       done += n;
-      if (n < batch.length) break;
     }
     return done;
   };

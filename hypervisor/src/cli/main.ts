@@ -128,6 +128,27 @@ for (const op of ["pause", "unpause", "destroy", "reboot"] as const) {
     .action((domain: string) => withClient((c) => c.request({ op, domain })));
 }
 
+/** A MiB argument, as xl takes it ("512", "512m"; "1g"). */
+function mib(value: string): number {
+  const m = /^(\d+)([mMgG]?)$/.exec(value);
+  if (!m) throw new CliError(`pvkit: "${value}" is not a size (MiB, or with m/g)`);
+  return Number(m[1]) * (/g/i.test(m[2]) ? 1024 : 1);
+}
+
+program
+  .command("mem-set <domain> <size>")
+  .description("set a domain's memory target; its balloon follows (as `xl mem-set`)")
+  .action((domain: string, size: string) =>
+    withClient((c) => c.request({ op: "mem-set", domain, mib: mib(size) })),
+  );
+
+program
+  .command("mem-max <domain> <size>")
+  .description("set the most memory a domain may hold (as `xl mem-max`)")
+  .action((domain: string, size: string) =>
+    withClient((c) => c.request({ op: "mem-max", domain, mib: mib(size) })),
+  );
+
 program
   .command("shutdown <domain>")
   .description("ask a domain to power off gracefully (control/shutdown)")

@@ -136,6 +136,10 @@ export class ControlServer {
         return t.shutdown(String(req.domain), "reboot");
       case "shutdown":
         return t.shutdown(String(req.domain), "poweroff", req.wait === true);
+      case "mem-set":
+        return t.memSet(String(req.domain), Number(req.mib));
+      case "mem-max":
+        return t.memMax(String(req.domain), Number(req.mib));
       case "dmesg":
         return t.dmesg(req.domain === undefined ? undefined : String(req.domain));
       case "xenstore-read":

@@ -58,6 +58,8 @@ export interface ToolstackHost {
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void;
   /** PVKIT_OP_set_kernel: returns the inspector port when `inspect`. */
   setKernel(domid: number, kernelUrl: string, cmdline: string, inspect: boolean): { inspectorPort?: number };
+  /** XEN_DOMCTL_max_mem: the most memory the domain may hold from now on. */
+  setMaxMem(domid: number, maxMemKiB: number): void;
   /** Whether a kernel (guest program) file is there to load, checked before a domain is made. */
   kernelExists(path: string): boolean;
   /** PVKIT_OP_build: memory, start_info, rings, ports, reserved grants; the domain stays paused. */

@@ -123,6 +123,10 @@ export class HypercallHost implements ToolstackHost {
     this.hc.domctl.destroydomain(domid);
   }
 
+  setMaxMem(domid: number, maxMemKiB: number): void {
+    this.hc.domctl.maxMem(domid, { max_memkb: BigInt(maxMemKiB) });
+  }
+
   kernelExists(path: string): boolean {
     return existsSync(path); // dom0 reads the host's files
   }

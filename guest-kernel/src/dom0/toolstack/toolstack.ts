@@ -21,6 +21,12 @@ import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
 
 /** The xenstored operations the toolstack uses beyond plain writes. */
+/** A memory size from the CLI: a whole number of MiB, at least 1. */
+function checkMiB(op: string, domain: string, mib: number): void {
+  if (!Number.isInteger(mib) || mib < 1 || mib > 65536)
+    throw new ToolstackError(`${op} ${domain}: expected a whole number of MiB from 1 to 65536, got ${mib}`);
+}
+
 /** SHUTDOWN_* reasons as xl says them. */
 const SHUTDOWN_WORDS = ["poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"];
 
@@ -187,6 +193,31 @@ export class Toolstack {
   /** Hard stop: no guest involvement. */
   destroy(domain: string): void {
     this.teardown(this.guest(domain), true);
+  }
+
+  /**
+   * `xl mem-set`: the domain's balloon target (memory/target), which its balloon driver follows.
+   * It may not exceed the domain's maxmem (raise that first with mem-max).
+   */
+  memSet(domain: string, mib: number): void {
+    const domid = this.guest(domain);
+    checkMiB("mem-set", domain, mib);
+    const maxKiB = Number(this.store.tryRead(`${domainPath(domid)}/memory/static-max`) ?? Infinity);
+    if (mib * 1024 > maxKiB)
+      throw new ToolstackError(
+        `mem-set ${domain}: ${mib} MiB is above its maxmem of ${maxKiB / 1024} MiB (raise it with mem-max)`,
+      );
+    this.store.write(`${domainPath(domid)}/memory/target`, String(mib * 1024));
+  }
+
+  /** `xl mem-max`: the most the domain may hold (XEN_DOMCTL_max_mem and memory/static-max). */
+  memMax(domain: string, mib: number): void {
+    const domid = this.guest(domain);
+    checkMiB("mem-max", domain, mib);
+    this.host.setMaxMem(domid, mib * 1024);
+    this.store.write(`${domainPath(domid)}/memory/static-max`, String(mib * 1024));
+    const m = this.managed.get(domid);
+    if (m) m.cfg = { ...m.cfg, maxmem: mib };
   }
 
   /** The early console_io log of a domain, or the hypervisor's. */
