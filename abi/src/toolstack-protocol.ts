@@ -80,6 +80,24 @@ export function formatDomainList(domains: DomainSummary[]): string {
   return [head, ...rows].join("\n") + "\n";
 }
 
+/**
+ * `xl vcpu-list`'s table: one row per vCPU (a pvkit domain has one). A vCPU's state is xl's three
+ * positions: running, blocked, paused; pvkit does not pin vCPUs, so CPU is "-" and affinity "all".
+ */
+export function formatVcpuList(domains: DomainSummary[]): string {
+  const head =
+    `${"Name".padEnd(32)}${"ID".padStart(5)}${"VCPU".padStart(6)}${"CPU".padStart(5)}` +
+    `${"State".padStart(7)}${"Time(s)".padStart(10)} Affinity (Hard / Soft)`;
+  const rows = domains.map((d) => {
+    const state = ["r", "b", "p"].map((c) => (d.state.includes(c) ? c : "-")).join("");
+    return (
+      `${d.name.padEnd(32)}${String(d.domid).padStart(5)}${"0".padStart(6)}${"-".padStart(5)}` +
+      `${state.padStart(7)}${d.time.toFixed(1).padStart(10)} all / all`
+    );
+  });
+  return [head, ...rows].join("\n") + "\n";
+}
+
 /** xl prints six positions, one per state letter, with '-' where the state does not hold. */
 function stateColumn(state: string): string {
   return "rbpscd"

@@ -110,6 +110,9 @@ describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
     expect(json.find((d) => d.domid === 0)?.name).toBe("Domain-0");
     oneLineError(await pvkit(["list", "nosuch"]), /^pvkit: list nosuch: no such domain$/m);
     expect((await pvkit(["--version"])).out).toMatch(/^pvkit \d+\.\d+\.\d+\n$/);
+    const vcpus = (await pvkit(["vcpu-list", "Domain-0"])).out.split("\n");
+    expect(vcpus[0]).toMatch(/^Name +ID +VCPU +CPU +State +Time\(s\) Affinity \(Hard \/ Soft\)$/);
+    expect(vcpus[1]).toMatch(/^Domain-0 +0 +0 +- +[r-][b-]- +\d+\.\d all \/ all$/);
   });
 
   it("mem-set moves the balloon within maxmem; mem-max raises the ceiling", async () => {

@@ -9,6 +9,7 @@ import { Command } from "commander";
 import {
   formatDomainList,
   formatHostInfo,
+  formatVcpuList,
   type DomainSummary,
   type HostInfo,
 } from "@pvkit/abi/toolstack-protocol";
@@ -99,6 +100,16 @@ program
       const all = await c.request<DomainSummary[]>({ op: "list" });
       const chosen = names.length === 0 ? all : names.map((n) => pick(all, n));
       process.stdout.write(opts.json ? JSON.stringify(chosen, null, 2) + "\n" : formatDomainList(chosen));
+    }),
+  );
+
+program
+  .command("vcpu-list [domains...]")
+  .description("list the domains' vCPUs (as `xl vcpu-list`)")
+  .action((names: string[]) =>
+    withClient(async (c) => {
+      const all = await c.request<DomainSummary[]>({ op: "list" });
+      process.stdout.write(formatVcpuList(names.length === 0 ? all : names.map((n) => pick(all, n))));
     }),
   );
 
