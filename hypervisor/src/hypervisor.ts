@@ -4,6 +4,7 @@
  * through the methods below (boot dom0, tests, benchmarks). Nothing a guest does can throw out of here:
  * bad input is an errno, a misbehaving guest is crashed alone.
  */
+import { shutdownReasonName } from "@pvkit/abi";
 import { EventEmitter } from "node:events";
 import { totalmem } from "node:os";
 import { DOMID_SELF, SHUTDOWN_crash, SHUTDOWN_watchdog, VIRQ_DOM_EXC, EPERM, ESRCH } from "@pvkit/abi/layout";
@@ -27,9 +28,6 @@ import { SHM_ADDON_PATH, shm } from "./native/shm.ts";
 import { Clock } from "./time/clock.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
-
-/** SHUTDOWN_* reasons as the log says them (xl's words). */
-const SHUTDOWN_WORDS = ["poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"];
 
 export interface HypervisorOptions {
   /** Machine memory in MiB (default: 3/4 of the host's RAM, leaving the host at least 2 GiB). */
@@ -265,8 +263,9 @@ export class Hypervisor extends EventEmitter {
     d.vcpu.clearTimers();
     this.trap.remove(d.vcpu);
     void d.worker?.terminate();
-    const word = SHUTDOWN_WORDS[reason] ?? `reason ${reason}`;
-    this.printk(`domain ${domid} (${d.name}) shut down: ${word}${why ? ` (${why})` : ""}`);
+    this.printk(
+      `domain ${domid} (${d.name}) shut down: ${shutdownReasonName(reason)}${why ? ` (${why})` : ""}`,
+    );
     this.evtchn.sendVirq(0, VIRQ_DOM_EXC, 0);
     this.emit("domain", { domid, state: "shutdown", reason, why });
     return 0;

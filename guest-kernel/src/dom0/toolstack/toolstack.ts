@@ -4,6 +4,7 @@
  * a domain stops. Every hypervisor operation goes through ToolstackHost; every problem a user can
  * cause comes back as one ToolstackError line.
  */
+import { shutdownReasonName } from "@pvkit/abi";
 import { pathToFileURL } from "node:url";
 import type { DomainSummary, HostInfo } from "@pvkit/abi/toolstack-protocol";
 import {
@@ -26,9 +27,6 @@ function checkMiB(op: string, domain: string, mib: number): void {
   if (!Number.isInteger(mib) || mib < 1 || mib > 65536)
     throw new ToolstackError(`${op} ${domain}: expected a whole number of MiB from 1 to 65536, got ${mib}`);
 }
-
-/** SHUTDOWN_* reasons as xl says them. */
-const SHUTDOWN_WORDS = ["poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset"];
 
 export interface StoreServer extends StoreWriter {
   attachDomainRing(domid: number, page: DataView, notify: () => void): { onEvent(): void };
@@ -256,8 +254,9 @@ export class Toolstack {
       const m = this.managed.get(d.domid);
       if (!m || !d.shutdown || m.unmapped) continue;
       const action = policy(m.cfg, d.shutdownReason);
-      const why = SHUTDOWN_WORDS[d.shutdownReason] ?? `reason ${d.shutdownReason}`;
-      this.log(`domain ${m.cfg.name} (id ${d.domid}) shut down (${why}): ${action}`);
+      this.log(
+        `domain ${m.cfg.name} (id ${d.domid}) shut down (${shutdownReasonName(d.shutdownReason)}): ${action}`,
+      );
       if (action === "preserve") {
         this.release(d.domid, m);
         continue;

@@ -1,0 +1,11 @@
+/**
+ * Names for numbers the ABI defines, taken from the definitions themselves, for logs and tools that
+ * say them to people.
+ */
+import { shutdownReason } from "./defs/sched.ts";
+
+/** A SHUTDOWN_* reason as xl says it ("poweroff", "crash", ...), or "reason N" for an unknown one. */
+export function shutdownReasonName(reason: number): string {
+  const v = shutdownReason.values.find((c) => c.value === reason && c.name !== "SHUTDOWN_MAX");
+  return v ? v.name.slice("SHUTDOWN_".length) : `reason ${reason}`;
+}
