@@ -8,6 +8,7 @@
 import { appendFileSync } from "node:fs";
 import { XsdError, check } from "./errors.ts";
 import { joinPath } from "./path.ts";
+import { atoi, atou } from "./wire.ts";
 import { HARD_QUOTAS, SOFT_QUOTAS, type QuotaLimits } from "./quota.ts";
 import type { Tree } from "./tree.ts";
 
@@ -88,7 +89,7 @@ export function runControl(t: ControlTarget, state: ControlState, args: string[]
       if (num === 0) return settings(t.quota, HARD_QUOTAS);
       if (vec[0] === "set") return setQuota(t.quota, vec.slice(1), HARD_QUOTAS);
       check(num === 1, "EINVAL");
-      return domainQuota(t, atoi(vec[0]));
+      return domainQuota(t, atou(vec[0]));
     case "quota-soft":
       if (num === 0) return settings(t.quota, SOFT_QUOTAS);
       check(vec[0] === "set", "EINVAL");
@@ -131,12 +132,6 @@ function domainQuota(t: ControlTarget, domid: number): string {
     row("memory", use.memory) +
     "\0"
   );
-}
-
-/** C's atoi: leading digits after an optional sign, else 0. */
-function atoi(s: string): number {
-  const m = /^\s*([+-]?\d+)/.exec(s);
-  return m ? Number(m[1]) | 0 : 0;
 }
 
 /**

@@ -19,7 +19,7 @@ import type { QuotaLimits } from "./quota.ts";
 import { Transaction, endAll } from "./transaction.ts";
 import type { Tree } from "./tree.ts";
 import { SPECIAL_WATCHES, type SpecialName, type WatchSink, type WatchTable } from "./watches.ts";
-import { pathAndValue, stringArgs, textOf, type XsMsg } from "./wire.ts";
+import { atou, pathAndValue, stringArgs, textOf, type XsMsg } from "./wire.ts";
 import { directoryPart } from "./directory.ts";
 
 /** Where a domain stands with xenstored: unheard of, known (named in perms), or introduced. */
@@ -130,12 +130,6 @@ function pathArg(core: ServerCore, req: Requester, msg: XsMsg): string {
   return canonicalPath(stringArgs(msg.payload, 1)[0], req.who.domid, core.quota.pathMax);
 }
 
-/** A domid as C's atoi reads it: leading digits (after an optional sign), else 0. */
-function atoi(s: string): number {
-  const m = /^\s*([+-]?\d+)/.exec(s);
-  return m ? Number(m[1]) >>> 0 : 0;
-}
-
 /** A special name that has permissions, or EINVAL. */
 function specialName(path: string): SpecialName {
   check((SPECIAL_WATCHES as readonly string[]).includes(path), "EINVAL", `no such special name ${path}`);
@@ -152,7 +146,7 @@ function connectedDomain(core: ServerCore, domid: number): number {
 
 /** RELEASE and RESUME: one domid, never dom0. */
 function onearg_domain(core: ServerCore, msg: XsMsg): number {
-  const domid = atoi(stringArgs(msg.payload, 1)[0]);
+  const domid = atou(stringArgs(msg.payload, 1)[0]);
   check(domid !== 0, "EINVAL", "not for domain 0");
   return connectedDomain(core, domid);
 }
@@ -188,7 +182,7 @@ const HANDLERS: Record<number, Handler> = {
     const abs = canonicalPath(path, req.who.domid, core.quota.pathMax);
     const node = read(core, req, tx, (c) => Op.readNode(c, abs));
     // The offset is C's atoi into an unsigned int: "abc" is 0, "-1" is past the end.
-    return { payload: directoryPart(node, atoi(offset)) };
+    return { payload: directoryPart(node, atou(offset)) };
   },
   [X.XS_GET_PERMS]: (core, req, msg, tx) => {
     // Xen 4.17 has no node behind a special name: GET_PERMS of one is EINVAL like any bad path.
@@ -251,10 +245,10 @@ const HANDLERS: Record<number, Handler> = {
     return { payload: "OK\0", after: () => core.fire(changes) };
   },
   [X.XS_GET_DOMAIN_PATH]: (_core, _req, msg) => ({
-    payload: domainPath(atoi(stringArgs(msg.payload, 1)[0])) + "\0",
+    payload: domainPath(atou(stringArgs(msg.payload, 1)[0])) + "\0",
   }),
   [X.XS_IS_DOMAIN_INTRODUCED]: (core, _req, msg) => {
-    const domid = atoi(stringArgs(msg.payload, 1)[0]);
+    const domid = atou(stringArgs(msg.payload, 1)[0]);
     const yes = domid === DOMID_SELF || core.domainState(domid) === "introduced";
     return { payload: yes ? "T\0" : "F\0" };
   },
@@ -262,9 +256,9 @@ const HANDLERS: Record<number, Handler> = {
     const args = stringArgs(msg.payload);
     check(args.length >= 3, "EINVAL", "introduce takes domid, mfn, port");
     const [domid, mfn, port] = args;
-    check(atoi(port) > 0, "EINVAL", `bad port "${port}"`);
+    check(atou(port) > 0, "EINVAL", `bad port "${port}"`);
     // Xen ignores the frame number (it maps the domain's reserved xenstore grant).
-    core.introduce(atoi(domid), /^\d{1,19}$/.test(mfn) ? BigInt(mfn) : 0n, atoi(port));
+    core.introduce(atou(domid), /^\d{1,19}$/.test(mfn) ? BigInt(mfn) : 0n, atou(port));
     return OK;
   },
   [X.XS_RELEASE]: (core, _req, msg) => {
@@ -278,7 +272,7 @@ const HANDLERS: Record<number, Handler> = {
   [X.XS_SET_TARGET]: (core, _req, msg) => {
     const args = stringArgs(msg.payload);
     check(args.length >= 2, "EINVAL", "set_target takes domid and target");
-    const [domid, target] = args.map(atoi);
+    const [domid, target] = args.map(atou);
     core.setTarget(connectedDomain(core, domid), connectedDomain(core, target));
     return OK;
   },

@@ -52,6 +52,15 @@ export function stringArgs(payload: Uint8Array, count?: number): string[] {
   return parts;
 }
 
+/** C's atoi, as xenstored reads numbers: leading digits after an optional sign, else 0. */
+export function atoi(s: string): number {
+  const m = /^\s*([+-]?\d+)/.exec(s);
+  return m ? Number(m[1]) | 0 : 0;
+}
+
+/** atoi stored into an unsigned int (domids, ports, offsets): "-1" is 4294967295. */
+export const atou = (s: string): number => atoi(s) >>> 0;
+
 /** XS_WRITE's payload: "path\0" then the raw value (not terminated). */
 export function pathAndValue(payload: Uint8Array): { path: string; value: Uint8Array } {
   const nul = payload.indexOf(0);
