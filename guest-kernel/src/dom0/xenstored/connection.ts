@@ -27,6 +27,8 @@ interface Queued {
   readonly event: boolean;
   /** For an unprivileged client's watch event: when it is dropped if still unsent (ms, Date.now). */
   readonly expires?: number;
+  /** For a watch event on a node: "path\0token", while it waits (see waitingEvents). */
+  readonly key?: string;
 }
 
 /** Xen's DEFAULT_BUFFER_SIZE: a reply no longer than this (an error string) is never refused. */
@@ -39,6 +41,8 @@ export abstract class Connection implements WatchSink {
   protected readonly outbox: Queued[] = [];
   private queuedReplies = 0;
   private queuedEvents = 0;
+  /** Keys of the node watch events queued, so that an identical one is not queued twice. */
+  private readonly waitingEvents = new Set<string>();
   private nextTxId = 1;
   private closedFlag = false;
   /** Set by the server: told once when the connection dies, to drop its watches. */
@@ -104,15 +108,17 @@ export abstract class Connection implements WatchSink {
    */
   watchEvent(path: string, token: string): void {
     if (this.closedFlag) return;
-    const bytes = encodeMsg(XS_WATCH_EVENT, 0, 0, bytesOf(`${path}\0${token}\0`));
-    if (!path.startsWith("@") && this.outbox.some((q, i) => i > 0 && q.event && sameBytes(q.bytes, bytes)))
-      return;
+    const payload = `${path}\0${token}\0`;
+    const key = path.startsWith("@") ? undefined : payload;
+    if (key !== undefined && this.waitingEvents.has(key)) return;
+    const bytes = encodeMsg(XS_WATCH_EVENT, 0, 0, bytesOf(payload));
     if (this.queuedEvents >= this.quota.outstandingEvents || !this.charge(bytes.length, true)) {
       this.stats.eventsDropped++;
       return;
     }
     const expires = this.who.privileged ? undefined : Date.now() + this.quota.watchEventTimeoutMs;
-    this.outbox.push({ bytes, event: true, expires });
+    this.outbox.push({ bytes, event: true, expires, key });
+    if (key !== undefined) this.waitingEvents.add(key);
     this.queuedEvents++;
     this.pump();
   }
@@ -127,7 +133,7 @@ export abstract class Connection implements WatchSink {
       const q = this.outbox[i];
       if (q.expires === undefined || q.expires > now) continue;
       this.outbox.splice(i, 1);
-      this.queuedEvents--;
+      this.forget(q);
       this.stats.eventsDropped++;
       this.account?.release(this.who.domid, q.bytes.length);
     }
@@ -137,7 +143,7 @@ export abstract class Connection implements WatchSink {
   protected shiftOutbox(): Queued | undefined {
     const q = this.outbox.shift();
     if (q?.event) {
-      this.queuedEvents--;
+      this.forget(q);
       this.stats.eventsSent++;
     } else if (q) {
       this.queuedReplies--;
@@ -152,6 +158,13 @@ export abstract class Connection implements WatchSink {
     this.outbox.length = 0;
     this.queuedReplies = 0;
     this.queuedEvents = 0;
+    this.waitingEvents.clear();
+  }
+
+  /** An event leaves the queue (sent or dropped). */
+  private forget(q: Queued): void {
+    this.queuedEvents--;
+    if (q.key !== undefined) this.waitingEvents.delete(q.key);
   }
 
   /** Charges `bytes` of queued output to the client's domain; false if refused. */
@@ -172,10 +185,4 @@ export abstract class Connection implements WatchSink {
   /** Move what the transport can take from the outbox to it. */
   protected abstract pump(): void;
   protected abstract onClose(reason?: string): void;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
