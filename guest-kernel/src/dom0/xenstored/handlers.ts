@@ -92,13 +92,8 @@ function run<T>(core: ServerCore, req: Requester, tx: Transaction | undefined, f
   const base = opBase(core, req);
   if (tx) {
     // A write that fails half-way leaves nothing in the transaction (Xen undoes what it made).
-    const snap = tx.snapshot();
-    try {
-      return { result: fn({ ...base, store: tx, changes: tx.changes }), changes: [] as Change[] };
-    } catch (e) {
-      tx.restore(snap);
-      throw e;
-    }
+    const result = tx.attempt(() => fn({ ...base, store: tx, changes: tx.changes }));
+    return { result, changes: [] as Change[] };
   }
   const scratch = new Transaction(0, core.tree);
   const result = fn({ ...base, store: scratch, changes: scratch.changes });

@@ -6,7 +6,8 @@
  *
  * Its copies cost memory, charged to the connection's domain while the transaction is open (as Xen
  * charges its transaction database), so parallel transactions cannot hold more than the domain's
- * quota. A request inside that fails leaves no trace in the copies (undone), and one that failed
+ * quota. A request inside that fails leaves no trace in the copies (its writes are undone from a
+ * journal of what each changed; what it read stays read, as in Xen), and one that failed
  * writing — a node over the size quota, memory over the quota, too many nodes — fails the whole
  * transaction: its commit is ENOMEM, as Xen's fail_transaction.
  *
@@ -26,8 +27,6 @@ export class Transaction implements NodeStore {
   private readonly view = new Map<string, Node | null>();
   /** Path -> the node's live generation when first touched (0: did not exist). */
   private readonly seen = new Map<string, number>();
-  /** Path -> the live node when first touched (null: absent): what a request's undo goes back to. */
-  private readonly first = new Map<string, Node | null>();
   private readonly modified = new Set<string>();
   private readonly entryDelta = new Map<number, number>();
   private readonly memoryDelta = new Map<number, number>();
@@ -60,45 +59,28 @@ export class Transaction implements NodeStore {
     this.failed = true;
   }
 
-  /** The state before a request, to undo it if it fails half-way. */
-  snapshot() {
-    return {
-      view: new Map(this.view),
-      modified: new Set(this.modified),
-      entryDelta: new Map(this.entryDelta),
-      memoryDelta: new Map(this.memoryDelta),
-      copyBytes: new Map(this.copyBytes),
-      createdNode: this.createdNode,
-      changes: this.changes.length,
-    };
-  }
+  /** While a request runs (attempt()): how to undo each write it made, in order. */
+  private journal?: (() => void)[];
 
   /**
-   * Undoes the writes since `snap`, as Xen undoes the nodes a failed request made. What the request
-   * read stays tracked and charged (Xen keeps its read copies too); a failure mark stays.
+   * Runs one request's work: if it throws, every write it made is undone (as Xen undoes the nodes a
+   * failed request created) and the error goes on; what it read stays tracked and charged, and a
+   * failure mark stays.
    */
-  restore(snap: ReturnType<Transaction["snapshot"]>): void {
-    const reset = <K, V>(m: Map<K, V>, from: Map<K, V>) => {
-      m.clear();
-      for (const [k, v] of from) m.set(k, v);
-    };
-    for (const path of this.modified) {
-      if (snap.modified.has(path)) this.view.set(path, snap.view.get(path)!);
-      else this.view.set(path, this.first.get(path) ?? null);
+  attempt<T>(fn: () => T): T {
+    const journal: (() => void)[] = [];
+    const changes = this.changes.length;
+    this.journal = journal;
+    try {
+      return fn();
+    } catch (e) {
+      this.journal = undefined;
+      for (let i = journal.length - 1; i >= 0; i--) journal[i]!();
+      this.changes.length = changes;
+      throw e;
+    } finally {
+      this.journal = undefined;
     }
-    this.modified.clear();
-    for (const p of snap.modified) this.modified.add(p);
-    // Charges: as at the snapshot, plus the read copies taken since.
-    const charges = new Map(snap.copyBytes);
-    for (const [path, node] of this.view)
-      if (!snap.view.has(path) && node) charges.set(path, recordBytes(path, node));
-    for (const bytes of this.copyBytes.values()) this.payer?.account.release(this.payer.domid, bytes);
-    for (const bytes of charges.values()) this.payer?.account.charge(this.payer.domid, bytes, false);
-    reset(this.copyBytes, charges);
-    reset(this.entryDelta, snap.entryDelta);
-    reset(this.memoryDelta, snap.memoryDelta);
-    this.createdNode = snap.createdNode;
-    this.changes.length = snap.changes;
   }
 
   /** The transaction is over (committed, aborted, or its connection gone). */
@@ -129,7 +111,6 @@ export class Transaction implements NodeStore {
     }
     const live = this.tree.get(path);
     this.seen.set(path, live?.gen ?? 0);
-    this.first.set(path, live ?? null);
     this.view.set(path, live ?? null);
     if (live) this.chargeCopy(path, recordBytes(path, live), false); // Xen copies what it reads
     return live;
@@ -137,6 +118,7 @@ export class Transaction implements NodeStore {
 
   put(path: string, node: Omit<Node, "gen">): void {
     const old = this.get(path);
+    this.remember(path);
     if (old) this.count(path, old, -1);
     else this.createdNode = true;
     this.count(path, node, +1);
@@ -151,6 +133,7 @@ export class Transaction implements NodeStore {
 
   delete(path: string): void {
     const old = this.get(path);
+    this.remember(path);
     if (old) this.count(path, old, -1);
     this.chargeCopy(path, 0, false);
     this.view.set(path, null);
@@ -169,6 +152,19 @@ export class Transaction implements NodeStore {
     return this.tree.memory(domid) + (this.payer ? 0 : (this.memoryDelta.get(domid) ?? 0));
   }
 
+  /** Journals how to put `path`'s copy, its modified mark and createdNode back as they are now. */
+  private remember(path: string): void {
+    if (!this.journal) return;
+    const view = this.view.get(path) ?? null;
+    const modified = this.modified.has(path);
+    const created = this.createdNode;
+    this.journal.push(() => {
+      this.view.set(path, view);
+      if (!modified) this.modified.delete(path);
+      this.createdNode = created;
+    });
+  }
+
   /** Replaces the charge for `path`'s copy with `bytes`; false (nothing changed) if refused. */
   private chargeCopy(path: string, bytes: number, check: boolean): boolean {
     if (!this.payer) return true;
@@ -181,6 +177,7 @@ export class Transaction implements NodeStore {
     }
     if (bytes > 0) this.copyBytes.set(path, bytes);
     else this.copyBytes.delete(path);
+    this.journal?.push(() => this.chargeCopy(path, old, false));
     return true;
   }
 
@@ -215,9 +212,13 @@ export class Transaction implements NodeStore {
   }
 
   private count(path: string, node: Omit<Node, "gen">, sign: 1 | -1): void {
-    const domid = node.perms[0].id;
-    this.entryDelta.set(domid, (this.entryDelta.get(domid) ?? 0) + sign);
-    this.memoryDelta.set(domid, (this.memoryDelta.get(domid) ?? 0) + sign * recordBytes(path, node));
+    this.adjust(node.perms[0].id, sign, sign * recordBytes(path, node));
+  }
+
+  private adjust(domid: number, entries: number, bytes: number): void {
+    this.entryDelta.set(domid, (this.entryDelta.get(domid) ?? 0) + entries);
+    this.memoryDelta.set(domid, (this.memoryDelta.get(domid) ?? 0) + bytes);
+    this.journal?.push(() => this.adjust(domid, -entries, -bytes));
   }
 }
 
