@@ -51,9 +51,7 @@ export class RingConnection extends Connection {
     const size = X.XENSTORE_RING_SIZE;
     this.req = new ByteRing(this.view, { data: L.req, size, cons: L.req_cons, prod: L.req_prod });
     this.rsp = new ByteRing(this.view, { data: L.rsp, size, cons: L.rsp_cons, prod: L.rsp_prod });
-    this.view.setUint32(L.server_features, X.XENSTORE_SERVER_FEATURE_ERROR, true);
-    this.view.setUint32(L.connection, X.XENSTORE_CONNECTED, true);
-    this.view.setUint32(L.error, X.XENSTORE_ERROR_NONE, true);
+    this.announce();
   }
 
   /**
@@ -112,6 +110,13 @@ export class RingConnection extends Connection {
     this.notify();
   }
 
+  /** Tells the guest, in its page, that the store is connected, error-free and reports errors. */
+  private announce(): void {
+    this.view.setUint32(L.server_features, X.XENSTORE_SERVER_FEATURE_ERROR, true);
+    this.view.setUint32(L.connection, X.XENSTORE_CONNECTED, true);
+    this.view.setUint32(L.error, X.XENSTORE_ERROR_NONE, true);
+  }
+
   /** Reads again in `ms` (once: a pending retry stands). */
   private retryIn(ms: number): void {
     if (this.retry) return;
@@ -135,8 +140,7 @@ export class RingConnection extends Connection {
     this.framer = new Framer();
     this.headDone = 0;
     for (const at of [L.req_cons, L.req_prod, L.rsp_cons, L.rsp_prod]) this.view.setUint32(at, 0, true);
-    this.view.setUint32(L.error, X.XENSTORE_ERROR_NONE, true);
-    this.view.setUint32(L.connection, X.XENSTORE_CONNECTED, true);
+    this.announce();
     this.notify();
   }
 
