@@ -2,36 +2,12 @@
  * The CLI with bad input, as a user meets it: every failure is one line, `pvkit: <what>: <why>`,
  * naming the file, domain or node, with exit status 1 — never a raw errno, never a silent success.
  */
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHost, type Host } from "@pvkit/hypervisor/cli/host";
-import { ControlClient } from "@pvkit/hypervisor/cli/client";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO, e2eStage } from "./stage.ts";
 
-const REPO = resolve(import.meta.dirname, "../..");
-const dir = mkdtempSync(join(tmpdir(), "pvkit-cli-"));
-let host: Host;
-
-/** Runs `pvkit ...args` against the host, with `input` on its stdin. */
-function pvkit(args: string[], input = ""): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((done) => {
-    const child = execFile(
-      process.execPath,
-      [
-        join(REPO, "node_modules/tsx/dist/cli.mjs"),
-        join(REPO, "hypervisor/src/cli/main.ts"),
-        "--socket",
-        host.socket,
-        ...args,
-      ],
-      { timeout: 60_000 },
-      (e, out, err) => done({ code: e ? Number((e as { code?: number }).code ?? -1) : 0, out, err }),
-    );
-    child.stdin?.end(input);
-  });
-}
+const stage = e2eStage("pvkit-cli-");
+const { dir, pvkit, cfg } = stage;
 
 /** One line on stderr, "pvkit: " first, matching `what`; status 1; no errno in sight. */
 function oneLineError(r: { code: number; err: string }, what: RegExp): void {
@@ -41,34 +17,6 @@ function oneLineError(r: { code: number; err: string }, what: RegExp): void {
   expect(r.err).toMatch(what);
   expect(r.err).not.toMatch(/-?E[A-Z]{3,}|\(-\d+\)|errno/);
 }
-
-/** Waits until `domain`'s shell has printed its prompt on the console (an event, not a delay). */
-async function shellPrompt(domain: string): Promise<void> {
-  const c = await ControlClient.open(host.socket);
-  await c.request({ op: "console", domain });
-  let out = "";
-  await new Promise<void>((ready) =>
-    c.rawMode((b) => {
-      out += b.toString();
-      if (/dom\d+\$ $/.test(out)) ready();
-    }),
-  );
-  c.close();
-}
-
-function cfg(name: string, kernel: string): string {
-  const file = join(dir, `${name}.cfg`);
-  writeFileSync(file, `name = "${name}"\nkernel = "${kernel}"\nmemory = 16\n`);
-  return file;
-}
-
-beforeAll(async () => {
-  host = await startHost({ socket: join(dir, "control.sock"), log: () => {} });
-}, 60_000);
-afterAll(async () => {
-  await host?.close();
-  rmSync(dir, { recursive: true, force: true }); // no pvkit-* folders left behind
-});
 
 describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
   it("create: a missing config file, a kernel that is not there", async () => {
@@ -86,7 +34,7 @@ describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
   it("console with piped input ends after the input does, with the guest's answer printed", async () => {
     const file = cfg("piped", join(REPO, "examples/guests/shell.ts"));
     expect((await pvkit(["create", file])).code).toBe(0);
-    await shellPrompt("piped"); // the piped line then meets a shell that is up
+    await stage.console("piped", "", /dom\d+\$ $/); // the piped line then meets a shell that is up
     const r = await pvkit(["console", "piped"], "echo over-the-pipe\n");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^over-the-pipe\r?$/m);
@@ -118,7 +66,7 @@ describe("the pvkit CLI with bad input", { timeout: 120_000 }, () => {
   it("mem-set moves the balloon within maxmem; mem-max raises the ceiling", async () => {
     const file = cfg("ballooned", join(REPO, "examples/guests/shell.ts"));
     expect((await pvkit(["create", file])).code).toBe(0);
-    await shellPrompt("ballooned"); // its balloon driver is watching memory/target
+    await stage.console("ballooned", "", /dom\d+\$ $/); // its balloon driver is watching memory/target
     const mem = async () => Number((await pvkit(["list", "ballooned"])).out.split("\n")[1].split(/ +/)[2]);
     expect((await pvkit(["mem-set", "ballooned", "8"])).code).toBe(0);
     while ((await mem()) !== 8) await new Promise((r) => setTimeout(r, 100)); // until it shrank

@@ -4,73 +4,17 @@
  * command; a graceful shutdown (control/shutdown) makes them go; a bad config and a malformed xs_wire
  * stream each get a clear error while the host keeps serving.
  */
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHost, type Host } from "@pvkit/hypervisor/cli/host";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
+import { REPO, e2eStage } from "./stage.ts";
 
-const REPO = resolve(import.meta.dirname, "../..");
-const dir = mkdtempSync(join(tmpdir(), "pvkit-e2e-"));
-let host: Host;
-
-async function pvkit(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [
-      join(REPO, "node_modules/tsx/dist/cli.mjs"),
-      join(REPO, "hypervisor/src/cli/main.ts"),
-      "--socket",
-      host.socket,
-      ...args,
-    ]);
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout, err: x.stderr };
-  }
-}
-
-function cfg(name: string): string {
-  const file = join(dir, `${name}.cfg`);
-  writeFileSync(
-    file,
-    `name = "${name}"\nkernel = "${join(REPO, "examples/guests/shell.ts")}"\nmemory = 16\n`,
-  );
-  return file;
-}
-
-/** Attaches to a console, types `input`, and collects output until `until` shows up. */
-async function consoleRoundTrip(domain: string, input: string, until: RegExp): Promise<string> {
-  const c = await ControlClient.open(host.socket);
-  await c.request({ op: "console", domain });
-  let out = "";
-  const seen = new Promise<void>((res, rej) => {
-    const t = setTimeout(
-      () => rej(new Error(`console of ${domain} never showed ${until}; got ${JSON.stringify(out)}`)),
-      30_000,
-    );
-    c.rawMode((b) => {
-      out += b.toString();
-      if (until.test(out)) (clearTimeout(t), res());
-    });
-  });
-  c.socket.write(input);
-  await seen;
-  c.close();
-  return out;
-}
-
-beforeAll(async () => {
-  host = await startHost({ socket: join(dir, "control.sock"), log: () => {} });
-}, 30_000);
-afterAll(async () => {
-  await host?.close();
-  rmSync(dir, { recursive: true, force: true }); // no pvkit-* folders left behind
-});
+const stage = e2eStage("pvkit-e2e-");
+const { dir, cfg } = stage;
+const pvkit = (...args: string[]) => stage.pvkit(args);
+const consoleRoundTrip = stage.console;
 
 describe("a pvkit host", () => {
   it("creates two guests from cfg files and lists them like xl", async () => {
@@ -107,7 +51,7 @@ describe("a pvkit host", () => {
   }, 30_000);
 
   it("survives a malformed xs_wire stream on xenstored's socket", async () => {
-    const s = connect(host.xenstored);
+    const s = connect(stage.host.xenstored);
     await new Promise((r) => s.once("connect", r));
     const junk = Buffer.alloc(16);
     junk.writeUInt32LE(1, 0); // XS_READ ...
@@ -121,15 +65,15 @@ describe("a pvkit host", () => {
   it("runs examples/hello-guest.ts to completion: it powers off and the toolstack destroys it", async () => {
     expect((await pvkit("create", join(REPO, "examples/configs/hello.cfg"))).code).toBe(0);
     const deadline = Date.now() + 15_000;
-    while (!/domain hello \(id \d+\) shut down \(poweroff\): destroy/.test(host.hv.consoleLog(0))) {
-      if (Date.now() > deadline) throw new Error(`hello never powered off:\n${host.hv.consoleLog(0)}`);
+    while (!/domain hello \(id \d+\) shut down \(poweroff\): destroy/.test(stage.host.hv.consoleLog(0))) {
+      if (Date.now() > deadline) throw new Error(`hello never powered off:\n${stage.host.hv.consoleLog(0)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     expect((await pvkit("list")).out).not.toMatch(/^hello/m);
   }, 30_000);
 
   it("starts a guest under the Node inspector with --inspect", async () => {
-    const c = await ControlClient.open(host.socket);
+    const c = await ControlClient.open(stage.host.socket);
     const file = cfg("gamma");
     const r = await c.request<{ domid: number; inspector?: string }>({
       op: "create",
@@ -157,6 +101,6 @@ describe("a pvkit host", () => {
     const list = (await pvkit("list")).out;
     expect(list).not.toMatch(/^alpha/m);
     expect(list).not.toMatch(/^beta/m);
-    expect(host.hv.consoleLog(0)).toMatch(/domain alpha \(id 1\) shut down \(poweroff\): destroy/);
+    expect(stage.host.hv.consoleLog(0)).toMatch(/domain alpha \(id 1\) shut down \(poweroff\): destroy/);
   }, 30_000);
 });

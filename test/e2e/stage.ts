@@ -1,0 +1,85 @@
+/**
+ * The stage of the end-to-end tests: a real host (`pvkit up`'s startHost) in a temporary run
+ * directory, removed afterwards, and the user's tools against it — the `pvkit` CLI as a process,
+ * xl.cfg files, and a console that waits for what the guest prints.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import { startHost, type Host } from "@pvkit/hypervisor/cli/host";
+import { ControlClient } from "@pvkit/hypervisor/cli/client";
+
+export const REPO = resolve(import.meta.dirname, "../..");
+
+export interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Boots a host for the calling test file (and shuts it down after); returns the tools. */
+export function e2eStage(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let host: Host | undefined;
+  beforeAll(async () => {
+    host = await startHost({ socket: join(dir, "control.sock"), log: () => {} });
+  }, 60_000);
+  afterAll(async () => {
+    await host?.close();
+    rmSync(dir, { recursive: true, force: true }); // no pvkit-* folders left behind
+  });
+  const up = (): Host => {
+    if (!host) throw new Error("the e2e host is not up");
+    return host;
+  };
+  return {
+    dir,
+    get host(): Host {
+      return up();
+    },
+
+    /** Runs `pvkit ...args` against the host, with `input` on its stdin. */
+    pvkit(args: string[], input = ""): Promise<Run> {
+      return new Promise((done) => {
+        const cli = [join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "hypervisor/src/cli/main.ts")];
+        const child = execFile(
+          process.execPath,
+          [...cli, "--socket", up().socket, ...args],
+          { timeout: 60_000 },
+          (e, out, err) => done({ code: e ? Number((e as { code?: number }).code ?? -1) : 0, out, err }),
+        );
+        child.stdin?.end(input);
+      });
+    },
+
+    /** An xl.cfg file for a 16 MiB guest running `kernel` (the example shell by default). */
+    cfg(name: string, kernel = join(REPO, "examples/guests/shell.ts")): string {
+      const file = join(dir, `${name}.cfg`);
+      writeFileSync(file, `name = "${name}"\nkernel = "${kernel}"\nmemory = 16\n`);
+      return file;
+    },
+
+    /** Attaches to a console, types `input`, and collects output until `until` shows up. */
+    async console(domain: string, input: string, until: RegExp): Promise<string> {
+      const c = await ControlClient.open(up().socket);
+      await c.request({ op: "console", domain });
+      let out = "";
+      const seen = new Promise<void>((res, rej) => {
+        const t = setTimeout(
+          () => rej(new Error(`console of ${domain} never showed ${until}; got ${JSON.stringify(out)}`)),
+          30_000,
+        );
+        c.rawMode((b) => {
+          out += b.toString();
+          if (until.test(out)) (clearTimeout(t), res());
+        });
+      });
+      c.socket.write(input);
+      await seen;
+      c.close();
+      return out;
+    },
+  };
+}
