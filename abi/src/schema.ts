@@ -110,12 +110,29 @@ export interface ArgDef {
 }
 
 /**
+ * One way a call fails, for the reference: a Xen errno by name (it must be in the errno definition)
+ * and, in a few words, when the hypervisor returns it. Documentation only: it is not part of the binary
+ * interface, so the ABI summary (codegen/src/emit/summary.ts) leaves it out, and adding or rewording
+ * one is never a compatibility break.
+ */
+export interface ErrorDef {
+  readonly errno: string;
+  readonly when: string;
+}
+
+/**
  * A sub-operation. `arg` names the struct (or a scalar type, e.g. XENMEM_current_reservation's
  * `domid_t *`) that the pointer argument refers to; absent when the sub-op takes no pointer.
  * `result`: `status` (0 on success) or `value` (a non-negative result such as a page count).
  * `blocking`: the vCPU may wait inside the call (SCHEDOP_block/poll); the guest stub is async.
  * `buffer`: for a `buffer` argument, whether the guest supplies bytes (`in`) or receives them (`out`).
  * `privileged`: only the control domain may call it; others get -EPERM.
+ * `errors`: what this sub-op's handler may return besides success, and when; `[]` says "nothing beyond
+ *   what every call and its hypercall may return". The dispatcher's own refusals (-EPERM when
+ *   privileged, a register out of range, ...) are added by codegen, not listed here.
+ * `example`: a few lines of a guest program's `main(k)` making the call (`k.hc.<hypercall>.<sub-op>`);
+ *   codegen compiles them into examples/generated/hypercall-examples.ts, so they must type-check.
+ * `errors` and `example` are documentation only: they do not change the binary interface.
  */
 export interface SubopDef {
   readonly name: string;
@@ -126,6 +143,8 @@ export interface SubopDef {
   readonly blocking?: boolean;
   readonly buffer?: "in" | "out";
   readonly privileged?: boolean;
+  readonly errors?: readonly ErrorDef[];
+  readonly example?: readonly string[];
 }
 
 /**
@@ -159,6 +178,12 @@ export interface HypercallDef {
   /** For hypercalls without sub-ops (set_timer_op): the result kind. */
   readonly result?: "status" | "value";
   readonly privileged?: boolean;
+  /**
+   * Documentation only (see SubopDef). With sub-ops: errors every one of them may return (a bad
+   * `dom` in the envelope header, ...). Without: the hypercall's own errors and example.
+   */
+  readonly errors?: readonly ErrorDef[];
+  readonly example?: readonly string[];
   readonly subops?: readonly SubopDef[];
   readonly envelope?: EnvelopeDef;
 }

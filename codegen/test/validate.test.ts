@@ -67,6 +67,21 @@ const cases: [string, AbiDef, RegExp][] = [
     edit((d) => ((find(d, "demo_ctl").envelope.cmdField = "command"), d)),
     /^hypercall demo_ctl: envelope field "command" is not in demo_hdr$/,
   ],
+  [
+    "documented errno the ABI does not define",
+    edit((d) => ((find(d, "demo_op").subops[0].errors = [{ errno: "EWHATEVER", when: "never" }]), d)),
+    /^hypercall demo_op sub-op pair: documents unknown errno "EWHATEVER"$/,
+  ],
+  [
+    "documented errno without saying when",
+    edit((d) => ((find(d, "demo_timer").errors = [{ errno: "EINVAL", when: " " }]), d)),
+    /^hypercall demo_timer: says nothing about when EINVAL$/,
+  ],
+  [
+    "example on a hypercall that has sub-ops",
+    edit((d) => ((find(d, "demo_op").example = ["k.print(1);"]), d)),
+    /^hypercall demo_op: an example belongs to each sub-op, not to a hypercall with sub-ops$/,
+  ],
 ];
 
 describe("buildModel refuses bad definitions", () => {

@@ -7,6 +7,7 @@
 import type { Scalar } from "@pvkit/abi";
 import { CodeBlockWriter } from "ts-morph";
 import { SCALAR_SIZE } from "../model/layout.ts";
+import { MAX_ARRAY, MAX_BUFFER } from "../model/errors.ts";
 import type { AbiModel, HypercallModel, SubopModel } from "../model/types.ts";
 
 const MAX: Record<Scalar, string> = {
@@ -28,9 +29,9 @@ const GETTER: Record<number, string> = { 1: "getUint8(0)", 2: "getUint16(0, true
 
 const PREAMBLE = `
 /** Most structs one array hypercall may carry (Xen batches grant ops in similar chunks). */
-const MAX_ARRAY = 512;
+const MAX_ARRAY = ${MAX_ARRAY};
 /** Most bytes one buffer argument may carry. */
-const MAX_BUFFER = 1 << 20;
+const MAX_BUFFER = 1 << ${Math.log2(MAX_BUFFER)};
 
 function failure(e: unknown, call: string): number {
   if (e instanceof HypercallError) return -e.errno;

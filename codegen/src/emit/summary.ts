@@ -1,6 +1,10 @@
 /**
  * The ABI summary: one line per stable fact, sorted. It is committed (abi/abi.summary) and compared on
  * every run, so that a removal, a renumbering or a layout change is seen as a break (see abi-check.ts).
+ * Only binary facts go in: numbers, layouts, argument kinds, result kinds. Doc strings and the
+ * documentation-only fields (a sub-op's `errors` and `example`) are left out on purpose: rewording
+ * them, or documenting a new errno, changes no byte a guest and the hypervisor exchange, so it must
+ * never count as an ABI change.
  */
 import type { FieldType } from "@pvkit/abi";
 import type { AbiModel } from "../model/types.ts";

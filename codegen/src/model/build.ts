@@ -4,13 +4,23 @@
  * unique names (C and TS), unique numbers, known types, declared sizes, the private number range,
  * ring sizes by io/ring.h's rule and envelope headers.
  */
-import type { AbiDef, Definition, HypercallDef, RingDef, StructDef, SubopDef, UnionDef } from "@pvkit/abi";
+import type {
+  AbiDef,
+  Definition,
+  ErrorDef,
+  HypercallDef,
+  RingDef,
+  StructDef,
+  SubopDef,
+  UnionDef,
+} from "@pvkit/abi";
 import { Layouts, isScalar } from "./layout.ts";
 import { camelCase } from "./names.ts";
 import {
   AbiDefinitionError,
   type AbiModel,
   type ConstantModel,
+  type ErrorModel,
   type HypercallModel,
   type RingModel,
   type StructLayout,
@@ -69,6 +79,18 @@ export function buildModel(abi: AbiDef): AbiModel {
     names.claim(name, owner, "const");
   };
 
+  // Errno first: hypercalls name errnos in their documented errors, wherever errno is defined.
+  for (const d of abi.definitions) {
+    if (d.kind !== "errno") continue;
+    for (const e of d.values) {
+      claimConst(e.name, `errno ${e.name}`);
+      if (typeof e.value !== "number" || e.value <= 0)
+        throw new AbiDefinitionError(`errno ${e.name}`, "must be a positive number");
+      errno.set(e.name, e.value);
+      errnoDocs.set(e.name, e.doc);
+    }
+  }
+
   for (const d of abi.definitions) {
     switch (d.kind) {
       case "constants":
@@ -80,16 +102,9 @@ export function buildModel(abi: AbiDef): AbiModel {
         }
         break;
       case "errno":
-        for (const e of d.values) {
-          claimConst(e.name, `errno ${e.name}`);
-          if (typeof e.value !== "number" || e.value <= 0)
-            throw new AbiDefinitionError(`errno ${e.name}`, "must be a positive number");
-          errno.set(e.name, e.value);
-          errnoDocs.set(e.name, e.doc);
-        }
         break;
       case "hypercall":
-        hypercalls.push(buildHypercall(abi, d, structs, names, claimConst));
+        hypercalls.push(buildHypercall(abi, d, structs, names, claimConst, errno));
         break;
       case "ring":
         rings.set(d.name, buildRing(d, structs, names));
@@ -151,6 +166,7 @@ function buildHypercall(
   structs: Map<string, StructLayout>,
   names: Names,
   claimConst: (name: string, owner: string) => void,
+  errno: Map<string, number>,
 ): HypercallModel {
   const where = `hypercall ${d.name}`;
   if (!C_IDENT.test(d.name)) throw new AbiDefinitionError(where, "not a C identifier");
@@ -226,7 +242,9 @@ function buildHypercall(
     names.claim(method, sw, `subop:${d.name}`);
     const constName = `${d.subopPrefix}${s.name}`;
     claimConst(constName, sw);
-    subops.push(buildSubop(s, sw, method, constName, d, structs, envelope !== undefined));
+    const m = buildSubop(s, sw, method, constName, d, structs, envelope !== undefined);
+    addDocs(m, s, sw, errno);
+    subops.push(m);
   }
   if (envelope) {
     for (const s of subops) {
@@ -253,7 +271,35 @@ function buildHypercall(
   if (d.header !== undefined) m.header = d.header;
   if (d.subopPrefix !== undefined) m.subopPrefix = d.subopPrefix;
   if (envelope) m.envelope = envelope;
+  addDocs(m, d, where, errno);
+  if (m.example && subops.length > 0)
+    throw new AbiDefinitionError(where, "an example belongs to each sub-op, not to a hypercall with sub-ops");
   return m;
+}
+
+/**
+ * Copies a definition's documentation-only fields (errors, example) onto its model, checking that
+ * each errno is one the ABI defines and that nothing is left empty.
+ */
+function addDocs(
+  m: { errors?: ErrorModel[]; example?: string[] },
+  d: { errors?: readonly ErrorDef[]; example?: readonly string[] },
+  where: string,
+  errno: Map<string, number>,
+) {
+  if (d.errors) {
+    m.errors = d.errors.map((e) => {
+      const value = errno.get(e.errno);
+      if (value === undefined) throw new AbiDefinitionError(where, `documents unknown errno "${e.errno}"`);
+      if (e.when.trim() === "") throw new AbiDefinitionError(where, `says nothing about when ${e.errno}`);
+      return { errno: e.errno, value, when: e.when };
+    });
+  }
+  if (d.example) {
+    if (d.example.length === 0 || d.example.every((l) => l.trim() === ""))
+      throw new AbiDefinitionError(where, "has an empty example");
+    m.example = [...d.example];
+  }
 }
 
 function buildSubop(

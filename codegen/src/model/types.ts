@@ -37,6 +37,13 @@ export interface ConstantModel {
   doc: string;
 }
 
+/** A documented failure (the definition's ErrorDef, its errno resolved to a value). Docs only. */
+export interface ErrorModel {
+  errno: string;
+  value: number;
+  when: string;
+}
+
 /** What a sub-op's pointer refers to. */
 export type SubopArg =
   { kind: "none" } | { kind: "struct"; struct: StructLayout } | { kind: "scalar"; type: Scalar };
@@ -54,6 +61,10 @@ export interface SubopModel {
   blocking: boolean;
   buffer?: "in" | "out";
   privileged: boolean;
+  /** Documented errors of its own; undefined when the definition does not document them. */
+  errors?: ErrorModel[];
+  /** Lines of a guest program's main(k) making the call. */
+  example?: string[];
 }
 
 export interface HypercallModel {
@@ -71,6 +82,10 @@ export interface HypercallModel {
   /** For a hypercall without sub-ops: its own result kind and privilege. */
   result: "status" | "value";
   privileged: boolean;
+  /** With sub-ops: errors each may return; without: its own (undefined when not documented). */
+  errors?: ErrorModel[];
+  /** Without sub-ops: lines of a guest program's main(k) making the call. */
+  example?: string[];
   subops: SubopModel[];
   envelope?: EnvelopeDef & { headerLayout: StructLayout };
 }
