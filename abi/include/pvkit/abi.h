@@ -61,6 +61,7 @@
 #define PVKIT_OP_start 1
 #define PVKIT_OP_console_read 2
 #define PVKIT_OP_build 3
+#define PVKIT_OP_domain_stats 4
 #define __HYPERVISOR_vcpu_op 24
 #define VCPUOP_up 1
 #define VCPUOP_down 2
@@ -187,6 +188,7 @@
 #define PVKIT_TRAP_DOORBELL_WORD 14
 #define PVKIT_TRAP_MAIL_WORD 15
 #define PVKIT_SET_KERNEL_INSPECT 1
+#define PVKIT_SET_KERNEL_INSPECT_BRK 2
 #define XENSTORE_RING_SIZE 1024
 #define XENSTORE_PAYLOAD_MAX 4096
 #define XENSTORE_ABS_PATH_MAX 3072
@@ -949,6 +951,21 @@ _Static_assert(offsetof(struct pvkit_console_read, buffer) == 8, "offsetof pvkit
 _Static_assert(offsetof(struct pvkit_console_read, cons) == 16, "offsetof pvkit_console_read.cons");
 _Static_assert(offsetof(struct pvkit_console_read, count) == 24, "offsetof pvkit_console_read.count");
 _Static_assert(offsetof(struct pvkit_console_read, pad2) == 28, "offsetof pvkit_console_read.pad2");
+
+/* PVKIT_OP_domain_stats: what a domain has asked of the hypervisor since it was created, for `pvkit top` (rates come from two readings). Xen's getdomaininfo keeps its layout; these counters are pvkit's own. */
+struct pvkit_domain_stats {
+    uint16_t domid;
+    uint16_t pad;
+    uint32_t pad2;
+    uint64_t hypercalls;
+    uint64_t events_sent;
+};
+_Static_assert(sizeof(struct pvkit_domain_stats) == 24, "sizeof pvkit_domain_stats");
+_Static_assert(offsetof(struct pvkit_domain_stats, domid) == 0, "offsetof pvkit_domain_stats.domid");
+_Static_assert(offsetof(struct pvkit_domain_stats, pad) == 2, "offsetof pvkit_domain_stats.pad");
+_Static_assert(offsetof(struct pvkit_domain_stats, pad2) == 4, "offsetof pvkit_domain_stats.pad2");
+_Static_assert(offsetof(struct pvkit_domain_stats, hypercalls) == 8, "offsetof pvkit_domain_stats.hypercalls");
+_Static_assert(offsetof(struct pvkit_domain_stats, events_sent) == 16, "offsetof pvkit_domain_stats.events_sent");
 
 /* A sub-op argument that is just a domain id. */
 struct pvkit_domid {

@@ -43,6 +43,13 @@ export const pvkitSetKernelFlags = constants({
       value: 1 << 0,
       doc: "Open a V8 inspector on the domain's worker (debugging); its port is returned.",
     },
+    {
+      name: "PVKIT_SET_KERNEL_INSPECT_BRK",
+      value: 1 << 1,
+      doc:
+        "With PVKIT_SET_KERNEL_INSPECT: the worker waits, before any of the domain's code runs, " +
+        "until a debugger attaches and tells it to run (node --inspect-brk).",
+    },
   ],
 });
 
@@ -105,6 +112,23 @@ export const pvkitConsoleRead = struct({
   ],
 });
 
+export const pvkitDomainStats = struct({
+  name: "pvkit_domain_stats",
+  origin: "pvkit",
+  doc:
+    "PVKIT_OP_domain_stats: what a domain has asked of the hypervisor since it was created, for " +
+    "`pvkit top` (rates come from two readings). Xen's getdomaininfo keeps its layout; these " +
+    "counters are pvkit's own.",
+  size: 24,
+  fields: [
+    { name: "domid", type: "u16", doc: "The domain to read." },
+    { name: "pad", type: "u16", doc: "Padding, must be 0." },
+    { name: "pad2", type: "u32", doc: "Padding, must be 0." },
+    { name: "hypercalls", type: "u64", dir: "out", doc: "Hypercalls the domain has made." },
+    { name: "events_sent", type: "u64", dir: "out", doc: "EVTCHNOP_send calls the domain has made." },
+  ],
+});
+
 export const pvkitOp = hypercall({
   name: "pvkit_op",
   number: 64,
@@ -144,6 +168,13 @@ export const pvkitOp = hypercall({
       arg: "pvkit_build",
       privileged: true,
       doc: "Build a created domain: memory, start_info, xenstore and console rings, ports, grants.",
+    },
+    {
+      name: "domain_stats",
+      number: 4,
+      arg: "pvkit_domain_stats",
+      privileged: true,
+      doc: "Read a domain's hypercall and event counters.",
     },
   ],
 });

@@ -316,6 +316,13 @@ export class Hypercalls extends HypercallStubs {
       const out = this.take(L.PvkitBuild, 1)[0]!;
       return out;
     },
+    /** Read a domain's hypercall and event counters. */
+    domainStats: (arg: L.PvkitDomainStatsIn): L.PvkitDomainStats => {
+      const p = this.put(L.PvkitDomainStats, [arg], "pvkit_op.domain_stats");
+      this.check(this.transport.trap(64, [4n, p]), "pvkit_op.domain_stats");
+      const out = this.take(L.PvkitDomainStats, 1)[0]!;
+      return out;
+    },
   };
 
   /** Operations on one vCPU of the calling domain. */

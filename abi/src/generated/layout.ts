@@ -251,6 +251,8 @@ export const PVKIT_TRAP_MAIL_WORD = 15;
 // PVKIT_SET_KERNEL
 /** Open a V8 inspector on the domain's worker (debugging); its port is returned. */
 export const PVKIT_SET_KERNEL_INSPECT = 1;
+/** With PVKIT_SET_KERNEL_INSPECT: the worker waits, before any of the domain's code runs, until a debugger attaches and tells it to run (node --inspect-brk). */
+export const PVKIT_SET_KERNEL_INSPECT_BRK = 2;
 
 // XENSTORE
 /** Bytes of each ring. */
@@ -874,6 +876,8 @@ export const PVKIT_OP_start = 1;
 export const PVKIT_OP_console_read = 2;
 /** Build a created domain: memory, start_info, xenstore and console rings, ports, grants. */
 export const PVKIT_OP_build = 3;
+/** Read a domain's hypercall and event counters. */
+export const PVKIT_OP_domain_stats = 4;
 /** Operations on one vCPU of the calling domain. */
 export const __HYPERVISOR_vcpu_op = 24;
 /** Start a vCPU that is down. */
@@ -2641,6 +2645,47 @@ export const PvkitConsoleRead: StructCodec<PvkitConsoleRead> = {
   },
   zero(): PvkitConsoleRead {
     return { domid: 0, pad: 0, len: 0, buffer: 0n, cons: 0n, count: 0, pad2: 0 };
+  },
+};
+
+/** struct pvkit_domain_stats (24 bytes, align 8). PVKIT_OP_domain_stats: what a domain has asked of the hypervisor since it was created, for `pvkit top` (rates come from two readings). Xen's getdomaininfo keeps its layout; these counters are pvkit's own. */
+export interface PvkitDomainStats {
+  /** @0 The domain to read. */
+  domid: number;
+  /** @2 Padding, must be 0. */
+  pad: number;
+  /** @4 Padding, must be 0. */
+  pad2: number;
+  /** @8 [out] Hypercalls the domain has made. */
+  hypercalls: bigint;
+  /** @16 [out] EVTCHNOP_send calls the domain has made. */
+  events_sent: bigint;
+}
+/** PvkitDomainStats as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type PvkitDomainStatsIn = Partial<PvkitDomainStats>;
+export const PvkitDomainStats: StructCodec<PvkitDomainStats> = {
+  name: "pvkit_domain_stats",
+  size: 24,
+  align: 8,
+  offsets: { domid: 0, pad: 2, pad2: 4, hypercalls: 8, events_sent: 16 },
+  decode(v: DataView, o = 0): PvkitDomainStats {
+    return {
+      domid: v.getUint16(o + 0, true),
+      pad: v.getUint16(o + 2, true),
+      pad2: v.getUint32(o + 4, true),
+      hypercalls: v.getBigUint64(o + 8, true),
+      events_sent: v.getBigUint64(o + 16, true),
+    };
+  },
+  encode(v: DataView, o: number, x: PvkitDomainStats): void {
+    v.setUint16(o + 0, x.domid, true);
+    v.setUint16(o + 2, x.pad, true);
+    v.setUint32(o + 4, x.pad2, true);
+    v.setBigUint64(o + 8, x.hypercalls, true);
+    v.setBigUint64(o + 16, x.events_sent, true);
+  },
+  zero(): PvkitDomainStats {
+    return { domid: 0, pad: 0, pad2: 0, hypercalls: 0n, events_sent: 0n };
   },
 };
 

@@ -61,6 +61,8 @@ export class Domain {
   programUrl?: string;
   cmdline = "";
   inspect = false;
+  /** With `inspect`: the worker waits for a debugger before the domain's code runs. */
+  inspectBrk = false;
   inspectorPort?: number;
   /** Set by the builder; the worker starts at the first unpause once built. */
   built = false;
@@ -78,6 +80,9 @@ export class Domain {
   /** Why the domain crashed, for `pvkit list` and tests. */
   crashReason?: string;
   readonly createdAt = performance.now();
+  /** Hypercalls it has made, and EVTCHNOP_send calls among them (`pvkit top`'s HC/s and EV/s). */
+  hypercalls = 0;
+  eventsSent = 0;
 
   constructor(
     readonly domid: number,

@@ -111,6 +111,7 @@ export function bootData(d: Domain, spec: WorkerSpec): SupervisorBoot {
     if (d.programUrl) boot.programUrl = d.programUrl;
   }
   if (d.inspectorPort) boot.inspectorPort = d.inspectorPort;
+  if (d.inspectorPort && d.inspectBrk) boot.inspectorWait = true;
   return boot;
 }
 

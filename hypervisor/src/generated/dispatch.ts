@@ -434,6 +434,13 @@ function do_pvkit_op<C extends HypercallContext>(
       const arg = copyIn(ctx, ptr, L.PvkitBuild);
       return settle(h.pvkitOp.build(ctx, arg), "pvkit_op.build", () => copyBack(ctx, ptr, L.PvkitBuild, arg));
     }
+    case 4n: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, ptr, L.PvkitDomainStats);
+      return settle(h.pvkitOp.domainStats(ctx, arg), "pvkit_op.domain_stats", () =>
+        copyBack(ctx, ptr, L.PvkitDomainStats, arg),
+      );
+    }
     default:
       return -L.ENOSYS;
   }
@@ -627,7 +634,7 @@ const NAMES: Record<number, [string, Record<number, string>]> = {
       10: "get_version",
     },
   ],
-  64: ["pvkit_op", { 0: "set_kernel", 1: "start", 2: "console_read", 3: "build" }],
+  64: ["pvkit_op", { 0: "set_kernel", 1: "start", 2: "console_read", 3: "build", 4: "domain_stats" }],
   24: [
     "vcpu_op",
     {

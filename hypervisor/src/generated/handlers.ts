@@ -117,6 +117,8 @@ export interface HypercallHandlers<C extends HypercallContext> {
     consoleRead(ctx: C, arg: L.PvkitConsoleRead): HandlerResult;
     /** PVKIT_OP_build (3) [privileged]: Build a created domain: memory, start_info, xenstore and console rings, ports, grants. */
     build(ctx: C, arg: L.PvkitBuild): HandlerResult;
+    /** PVKIT_OP_domain_stats (4) [privileged]: Read a domain's hypercall and event counters. */
+    domainStats(ctx: C, arg: L.PvkitDomainStats): HandlerResult;
   };
   /** vcpu_op (24): Operations on one vCPU of the calling domain. */
   vcpuOp: {

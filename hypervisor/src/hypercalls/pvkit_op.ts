@@ -4,7 +4,13 @@
  * reserved grants), starts it, and reads console_io logs. Strings are copied from dom0's memory once
  * and checked (lengths, URL scheme) before use.
  */
-import { DOMID_XEN, EINVAL, ESRCH, PVKIT_SET_KERNEL_INSPECT } from "@pvkit/abi/layout";
+import {
+  DOMID_XEN,
+  EINVAL,
+  ESRCH,
+  PVKIT_SET_KERNEL_INSPECT,
+  PVKIT_SET_KERNEL_INSPECT_BRK,
+} from "@pvkit/abi/layout";
 import type { HypercallHandlers } from "../generated/handlers.ts";
 import type { DomainContext } from "./context.ts";
 
@@ -36,6 +42,7 @@ export const pvkitOp: HypercallHandlers<DomainContext>["pvkitOp"] = {
     d.programUrl = url;
     d.cmdline = cmdline;
     d.inspect = (arg.flags & PVKIT_SET_KERNEL_INSPECT) !== 0;
+    d.inspectBrk = d.inspect && (arg.flags & PVKIT_SET_KERNEL_INSPECT_BRK) !== 0;
     if (d.inspect) d.inspectorPort = INSPECTOR_BASE_PORT + d.domid;
     arg.inspector_port = d.inspectorPort ?? 0;
     return 0;
@@ -55,6 +62,13 @@ export const pvkitOp: HypercallHandlers<DomainContext>["pvkitOp"] = {
     return 0;
   },
   start: (ctx, arg) => ctx.hv.unpauseDomain(arg.domid),
+  domainStats(ctx, arg) {
+    const d = ctx.hv.domains.get(arg.domid);
+    if (!d) return -ESRCH;
+    arg.hypercalls = BigInt(d.hypercalls);
+    arg.events_sent = BigInt(d.eventsSent);
+    return 0;
+  },
   consoleRead(ctx, arg) {
     let text: string;
     let written: number;

@@ -46,6 +46,8 @@ export interface SupervisorBoot {
   entry?: string;
   programUrl?: string;
   inspectorPort?: number;
+  /** With inspectorPort: wait for a debugger to attach and say "run" before anything else runs. */
+  inspectorWait?: boolean;
   /** realm: heap used + ArrayBuffers may not exceed this (the allocation gate). */
   jsLimitBytes: number;
   /** realm: rdtsc() is rounded up to a multiple of this many ns (0: exact). */

@@ -20,7 +20,14 @@ import { buildMachine } from "./machine.ts";
 import { cellWakes, type Futex, type Wakes } from "./wakes.ts";
 import { openCellBell } from "./cell-bell.ts";
 import { frameViews, type ShmMaps } from "./frame-views.ts";
-import { CHECKPOINTS, MEASURED_KIB, THREAD_ID, vcpuPageViews } from "./vcpu-page.ts";
+import {
+  CHECKPOINTS,
+  MEASURED_KIB,
+  SLEEPING_SINCE,
+  SLEPT_NS,
+  THREAD_ID,
+  vcpuPageViews,
+} from "./vcpu-page.ts";
 
 const { boot } = workerData as { boot: SupervisorBoot };
 const status = vcpuPageViews(boot.vcpuPage).status.words;
@@ -92,6 +99,19 @@ async function openInspector(): Promise<void> {
   const inspector = await import("node:inspector");
   inspector.open(boot.inspectorPort, "127.0.0.1", false);
   process.stderr.write(`dom${boot.domid}: debugger listening on ${inspector.url()}\n`);
+  if (!boot.inspectorWait) return;
+  // --inspect-brk: nothing of the domain runs until a debugger sends Runtime.runIfWaitingForDebugger.
+  // The thread blocks here; to the watchdog that is sleep, not work, as a synchronous trap's wait is
+  // (the status block's sleep clock, realm/vcpu-page.ts), so a domain waiting for you is not "hung".
+  const big = vcpuPageViews(boot.vcpuPage).status.big;
+  const since = hrtime();
+  Atomics.store(big, SLEEPING_SINCE, since);
+  try {
+    inspector.waitForDebugger();
+  } finally {
+    Atomics.store(big, SLEEPING_SINCE, 0n);
+    Atomics.add(big, SLEPT_NS, hrtime() - since);
+  }
 }
 
 async function runTrusted(): Promise<void> {
