@@ -5,4 +5,4 @@
 export * from "./schema.ts";
 export * from "./runtime.ts";
 export { abi } from "./abi.ts";
-export { shutdownReasonName } from "./names.ts";
+export { grantStatusName, shutdownReasonName } from "./names.ts";

@@ -37,6 +37,15 @@ function fakeSdk() {
         mem.set(Number(ops[0].frame_list), new Uint8Array(v.buffer));
         return [{ status: ops[0].nr_frames > 32 ? -1 : 0, nr_frames: ops[0].nr_frames }];
       },
+      mapGrantRef: () => {
+        throw new Error("no grant maps in this test");
+      },
+      unmapGrantRef: () => {
+        throw new Error("no grant maps in this test");
+      },
+      copy: () => {
+        throw new Error("no grant copies in this test");
+      },
     },
     memoryOp: {
       populatePhysmap: (r) => {

@@ -6,12 +6,8 @@
 import type { Hypercalls } from "@pvkit/abi/guest";
 import { Consoled } from "./consoled/consoled.ts";
 import { ControlServer } from "./toolstack/control-server.ts";
-import {
-  HypercallHost,
-  type BouncePage,
-  type EventPorts,
-  type ForeignWindow,
-} from "./toolstack/hypercall-host.ts";
+import { HypercallHost, type BouncePage, type EventPorts } from "./toolstack/hypercall-host.ts";
+import type { ForeignWindow } from "../kernel/sharing.ts";
 import { Toolstack } from "./toolstack/toolstack.ts";
 import { Xenstored } from "./xenstored/index.ts";
 

@@ -7,6 +7,7 @@
 import type { KernelBoot } from "./main.ts";
 import type { Hypercalls } from "@pvkit/abi/guest";
 import { type SdkHypercalls, xenOpsFromSdk } from "./hypercalls.ts";
+import type { ForeignWindow } from "./sharing.ts";
 import { PAGE_SIZE, SIF_PRIVILEGED } from "./xen.ts";
 
 /** The decoded start_info fields the kernel reads (C names, as the layout codec gives them). */
@@ -29,6 +30,8 @@ export interface ArchBootLike {
     read(addr: number, len: number): Uint8Array;
     /** A live view of one page of this domain's memory. */
     page(pfn: number): DataView;
+    /** Where other domains' granted pages appear once mapped (absent: no grants.map). */
+    window?: ForeignWindow;
   };
   sharedInfo: DataView;
   startInfo: StartInfoFields;
@@ -96,5 +99,6 @@ export function bootInfoFromArch(arch: ArchBootLike): KernelBoot {
     ...(arch.tsc ? { tsc: arch.tsc } : {}),
     page: (pfn) => arch.memory.page(pfn),
     mapFrames: arch.mapFrames,
+    ...(arch.memory.window ? { foreign: arch.memory.window } : {}),
   };
 }

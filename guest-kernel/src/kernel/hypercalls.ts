@@ -4,8 +4,17 @@
  * docs/generated-api.md fixes, so the real class fits it structurally. Callers keep one rule: the
  * extent page passed in is the kernel's own, used for nothing else (memory_op writes pfn lists there).
  */
-import type { XenOps } from "./hypervisor.ts";
-import { DOMID_SELF, PAGE_SIZE } from "./xen.ts";
+import { grantStatusName } from "@pvkit/abi";
+import { GrantError, type GrantCopySide, type XenOps } from "./hypervisor.ts";
+import {
+  DOMID_SELF,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTMAP_host_map,
+  GNTMAP_readonly,
+  GNTST_okay,
+  PAGE_SIZE,
+} from "./xen.ts";
 
 /** xen_memory_reservation, as the SDK takes it (C field names). */
 export interface MemoryReservationIn {
@@ -38,11 +47,31 @@ export interface SdkHypercalls {
     setupTable(
       ops: { dom: number; nr_frames: number; frame_list: bigint }[],
     ): { status: number; nr_frames: number }[];
+    mapGrantRef(
+      ops: { host_addr: bigint; flags: number; ref: number; dom: number }[],
+    ): { status: number; handle: number }[];
+    unmapGrantRef(ops: { host_addr: bigint; dev_bus_addr: bigint; handle: number }[]): { status: number }[];
+    copy(ops: GntCopyIn[]): { status: number }[];
   };
   readonly memoryOp: {
     populatePhysmap(arg: MemoryReservationIn): number;
     decreaseReservation(arg: MemoryReservationIn): number;
   };
+}
+
+/** gnttab_copy as the SDK takes it: each side's union holds a grant ref or one of our frames. */
+export interface GntCopyIn {
+  source: { u: { ref?: number; gmfn?: bigint }; domid: number; offset: number };
+  dest: { u: { ref?: number; gmfn?: bigint }; domid: number; offset: number };
+  len: number;
+  flags: number;
+}
+
+/** One side of a gnttab_copy in C terms, and the GNTCOPY_*_gref flag it needs. */
+function copySide(side: GrantCopySide, grefFlag: number): { ptr: GntCopyIn["source"]; flag: number } {
+  if ("ref" in side)
+    return { ptr: { u: { ref: side.ref }, domid: side.domid, offset: side.offset }, flag: grefFlag };
+  return { ptr: { u: { gmfn: BigInt(side.pfn) }, domid: DOMID_SELF, offset: side.offset }, flag: 0 };
 }
 
 /** Where the memory_op pfn lists go: one page of guest memory the kernel reserved at boot. */
@@ -126,6 +155,32 @@ export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
       const bytes = extents.read(extents.addr, nrFrames * 8);
       const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return Array.from({ length: nrFrames }, (_, i) => Number(v.getBigUint64(i * 8, true)));
+    },
+    // Grant ops report per-op GNTST_* statuses (the hypercall itself succeeds): turn a bad one into
+    // a GrantError that names it, so a caller never compares numbers.
+    gnttabMap: (domid, ref, hostAddr, readonly) => {
+      const flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0);
+      const [r] = hc.grantTableOp.mapGrantRef([{ host_addr: hostAddr, flags, ref, dom: domid }]);
+      if (r!.status !== GNTST_okay) {
+        throw new GrantError(`map grant ${ref} of domain ${domid}`, r!.status, grantStatusName(r!.status));
+      }
+      return r!.handle;
+    },
+    gnttabUnmap: (hostAddr, handle) => {
+      const [r] = hc.grantTableOp.unmapGrantRef([{ host_addr: hostAddr, dev_bus_addr: 0n, handle }]);
+      if (r!.status !== GNTST_okay) {
+        throw new GrantError(`unmap grant handle ${handle}`, r!.status, grantStatusName(r!.status));
+      }
+    },
+    gnttabCopy: (op) => {
+      const src = copySide(op.source, GNTCOPY_source_gref);
+      const dst = copySide(op.dest, GNTCOPY_dest_gref);
+      const [r] = hc.grantTableOp.copy([
+        { source: src.ptr, dest: dst.ptr, len: op.len, flags: src.flag | dst.flag },
+      ]);
+      if (r!.status !== GNTST_okay) {
+        throw new GrantError(`grant copy of ${op.len} bytes`, r!.status, grantStatusName(r!.status));
+      }
     },
   };
 }

@@ -31,4 +31,35 @@ export interface XenOps {
   // grant_table_op
   /** GNTTABOP_setup_table for ourselves: the frame numbers of our grant table. Throws on status < 0. */
   gnttabSetupTable(nrFrames: number): number[];
+  /**
+   * GNTTABOP_map_grant_ref of `ref` in `domid`'s table at `hostAddr` (a free address of the foreign
+   * window). Returns the handle for unmapping; throws GrantError when the status is not GNTST_okay.
+   */
+  gnttabMap(domid: number, ref: number, hostAddr: bigint, readonly: boolean): number;
+  /** GNTTABOP_unmap_grant_ref by host address and handle; throws GrantError on a bad status. */
+  gnttabUnmap(hostAddr: bigint, handle: number): void;
+  /** One GNTTABOP_copy of `len` bytes; each side a grant ref of another domain or a pfn of ours. */
+  gnttabCopy(op: GrantCopyOp): void;
+}
+
+/** One side of a grant copy: a peer's grant ref, or a page of ours by pfn. */
+export type GrantCopySide = { domid: number; ref: number; offset: number } | { pfn: number; offset: number };
+
+/** A GNTTABOP_copy request, in the kernel's terms. */
+export interface GrantCopyOp {
+  source: GrantCopySide;
+  dest: GrantCopySide;
+  len: number;
+}
+
+/** A grant operation that ended with a GNTST_* status other than okay. */
+export class GrantError extends Error {
+  constructor(
+    readonly op: string,
+    readonly status: number,
+    readonly statusName: string,
+  ) {
+    super(`${op}: ${statusName}`);
+    this.name = "GrantError";
+  }
 }

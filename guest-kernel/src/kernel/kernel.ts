@@ -17,13 +17,16 @@ import { Scheduler } from "./sched.ts";
 import { Clock, Timers } from "./time.ts";
 import { SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_suspend } from "./xen.ts";
 import { listDevices } from "./devices.ts";
-import { GrantTable, type GrantHandle } from "./gnttab.ts";
+import { GrantTable } from "./gnttab.ts";
+import {
+  type ForeignWindow,
+  type ProgramGrants,
+  type SharingDeps,
+  programEvents,
+  programGrants,
+} from "./sharing.ts";
 
-/** A granted page as a driver holds it. */
-export interface SharedPage extends GrantHandle {
-  view: DataView;
-  release(): boolean;
-}
+export type { SharedPage } from "./sharing.ts";
 
 /** pvkit's version, printed in the boot banner. */
 export const PVKIT_VERSION = "0.1.0";
@@ -53,6 +56,8 @@ export interface BootInfo {
   page?: (pfn: number) => DataView;
   /** Views of frames the hypervisor gave us by number (the grant table after setup_table). */
   mapFrames?: (frames: number[]) => DataView[];
+  /** Where other domains' granted pages appear when we map them (absent: no grants.map). */
+  foreign?: ForeignWindow;
 }
 
 /** How long shutdown waits for one driver's close hook (a stuck backend must not hold us). */
@@ -80,6 +85,7 @@ export class Kernel {
   readonly balloon: Balloon;
   xs: XenStoreClient | null = null;
   private gnttab: GrantTable | null = null;
+  private grantsApi: ProgramGrants | undefined;
   private readonly closeHooks: { name: string; close: () => Promise<void> | void }[] = [];
   private down: ShutdownKind | null = null;
 
@@ -149,35 +155,23 @@ export class Kernel {
     return this.gnttab;
   }
 
-  /**
-   * A page of ours shared with `domid`: allocated, zeroed, granted, and viewable. `release()` ends
-   * the grant and frees the page; it returns false (and frees nothing) while the peer maps it.
-   */
-  sharePage(domid: number, readonly: boolean): SharedPage {
-    if (!this.boot.page) throw new Error("sharePage: the arch layer gave no page()");
-    const gt = this.grantTable();
-    const pfn = this.mm.alloc();
-    const view = this.boot.page(pfn);
-    // Zero before granting: the peer must never see what the page held before.
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).fill(0);
-    let ref: number;
-    try {
-      ref = gt.grantAccess(domid, pfn, readonly);
-    } catch (e) {
-      this.mm.free(pfn);
-      throw e;
-    }
+  /** Lending pages to other domains and mapping theirs (drivers and programs alike). */
+  get grants(): ProgramGrants {
+    return (this.grantsApi ??= programGrants(this.sharingDeps()));
+  }
+
+  private sharingDeps(): SharingDeps {
+    const page = this.boot.page;
     return {
-      ref,
-      domid,
-      pfn,
-      readonly,
-      view,
-      release: () => {
-        if (!gt.endAccess(ref)) return false;
-        this.mm.free(pfn);
-        return true;
+      xen: this.xen,
+      events: this.events,
+      mm: this.mm,
+      grantTable: () => this.grantTable(),
+      page: (pfn) => {
+        if (!page) throw new Error("grants: the arch layer gave no page()");
+        return page(pfn);
       },
+      foreign: this.boot.foreign,
     };
   }
 
@@ -249,12 +243,16 @@ export class Kernel {
         mkdir: (p) => need().mkdir(p),
         rm: (p) => need().rm(p),
         ls: (p) => need().directory(p),
+        getPerms: (p) => need().getPerms(p),
+        setPerms: (p, perms) => need().setPerms(p, perms),
         watch: async (p, cb) => {
           const xs = need();
           const token = await xs.watch(p, (path) => cb(path));
           return () => xs.unwatch(token);
         },
       },
+      events: programEvents(this.sharingDeps()),
+      grants: this.grants,
       devices: () => (this.xs ? listDevices(this.xs) : Promise.resolve([])),
       sys: {
         ps: () => this.sched.list(),

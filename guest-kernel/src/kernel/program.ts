@@ -1,6 +1,7 @@
 /**
  * The guest program API: what a user's `export default async function main(k)` receives. `k` is
- * a typed handle over the kernel -- console, time, xenstore, devices, shutdown -- and `k.hc`, the
+ * a typed handle over the kernel -- console, time, xenstore, event channels, grants, devices,
+ * shutdown -- and `k.hc`, the
  * generated hypercall SDK over the kernel's own trap transport, for what the kernel does not wrap
  * (a new hypercall, docs/adding-a-hypercall.md). When main() returns, the kernel powers the domain
  * off; if it throws, the domain shuts down with reason crash.
@@ -8,6 +9,10 @@
 import type { Hypercalls } from "@pvkit/abi/guest";
 import type { MemStats } from "./mm.ts";
 import type { TaskInfo } from "./sched.ts";
+import type { ProgramEvents, ProgramGrants } from "./sharing.ts";
+
+export type { MappedGrant, ProgramEvents, ProgramGrants, SharedPage } from "./sharing.ts";
+export { GrantError } from "./hypervisor.ts";
 
 /** How a domain can end, as control/shutdown and SCHEDOP_shutdown name them. */
 export type ShutdownKind = "poweroff" | "reboot" | "suspend" | "crash";
@@ -52,9 +57,20 @@ export interface KernelHandle {
     mkdir(path: string): Promise<void>;
     rm(path: string): Promise<void>;
     ls(path: string): Promise<string[]>;
+    /** Permissions as `xenstore-ls -p` shows them: ["n5", "r7"] = owner 5, others none, 7 may read. */
+    getPerms(path: string): Promise<string[]>;
+    /** Sets them (owner or dom0 only): how a domain lets one peer read what it publishes. */
+    setPerms(path: string, perms: string[]): Promise<void>;
     /** Calls `cb` at once and on every change under `path`; returns an unwatch function. */
     watch(path: string, cb: (path: string) => void): Promise<() => Promise<void>>;
   };
+  /**
+   * Event channels to other domains: open a port for a peer or connect to one, kick it, close it
+   * (docs/guest-programs.md walks through two guests talking over a shared page).
+   */
+  readonly events: ProgramEvents;
+  /** Grant tables: lend pages to a peer, map the pages it lends us, or copy without mapping. */
+  readonly grants: ProgramGrants;
   /** Devices from xenstore `device/`. */
   devices(): Promise<DeviceInfo[]>;
   /** Kernel state for tools like the shell's ps/free/dmesg. */

@@ -17,6 +17,11 @@ import {
 
 export {
   DOMID_SELF,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTMAP_host_map,
+  GNTMAP_readonly,
+  GNTST_okay,
   GTF_invalid,
   GTF_permit_access,
   GTF_readonly,

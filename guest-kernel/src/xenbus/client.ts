@@ -31,6 +31,8 @@ export interface XsOps {
   mkdir(path: string): Promise<void>;
   rm(path: string): Promise<void>;
   directory(path: string): Promise<string[]>;
+  getPerms(path: string): Promise<string[]>;
+  setPerms(path: string, perms: string[]): Promise<void>;
 }
 
 interface Pending {
@@ -202,6 +204,24 @@ export class XenStoreClient implements XsOps {
     return splitFields((await this.request(XS.DIRECTORY, nulFields(path), txId)).payload);
   }
 
+  /**
+   * A node's permissions in xenstore's own notation, as `xenstore-ls -p` prints them: the first entry
+   * is the owner and what everyone else may do ("n5": owned by domain 5, others none), each further
+   * one a domain's own right ("r7": domain 7 may read). Letters: n none, r read, w write, b both.
+   */
+  async getPerms(path: string, txId = 0): Promise<string[]> {
+    return splitFields((await this.request(XS.GET_PERMS, nulFields(path), txId)).payload);
+  }
+
+  /** Replaces a node's permissions (only its owner or dom0 may); same notation as getPerms(). */
+  async setPerms(path: string, perms: string[], txId = 0): Promise<void> {
+    const bad = perms.find((p) => !/^[nrwb]\d+$/.test(p));
+    if (perms.length === 0 || bad !== undefined) {
+      throw new XsError("EINVAL", `setPerms ${path}: "${bad ?? ""}" is not a permission like n5 or r7`);
+    }
+    await this.request(XS.SET_PERMS, nulFields(path, ...perms), txId);
+  }
+
   /** The home of a domain's keys, e.g. "/local/domain/3". */
   async getDomainPath(domid: number): Promise<string> {
     return payloadText((await this.request(XS.GET_DOMAIN_PATH, nulFields(String(domid)))).payload);
@@ -263,6 +283,8 @@ export class XenStoreClient implements XsOps {
       mkdir: (p) => this.mkdir(p, txId),
       rm: (p) => this.rm(p, txId),
       directory: (p) => this.directory(p, txId),
+      getPerms: (p) => this.getPerms(p, txId),
+      setPerms: (p, perms) => this.setPerms(p, perms, txId),
     };
   }
 }

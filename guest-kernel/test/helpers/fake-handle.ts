@@ -12,6 +12,9 @@ export function fakeHandle(input: string[] = []) {
   const abs = (p: string) => (p.startsWith("/") ? p : `/local/domain/5/${p}`);
   const enoent = () => Object.assign(new Error("xenstore ENOENT"), { code: "ENOENT" });
   const print = (...a: unknown[]) => out.push(formatArgs(a));
+  const refuse = (what: string): never => {
+    throw new Error(`the shell's fake kernel has no ${what}`);
+  };
   const k: KernelHandle = {
     get hc(): never {
       throw new Error("the shell's fake kernel makes no hypercalls");
@@ -29,6 +32,18 @@ export function fakeHandle(input: string[] = []) {
         return l;
       },
       onInterrupt: () => () => undefined,
+    },
+    events: {
+      allocUnbound: () => refuse("event channels"),
+      bindInterdomain: () => refuse("event channels"),
+      notify: () => refuse("event channels"),
+      close: () => refuse("event channels"),
+    },
+    grants: {
+      share: () => refuse("grants"),
+      map: () => refuse("grants"),
+      copyFrom: () => refuse("grants"),
+      copyTo: () => refuse("grants"),
     },
     time: { sleep: async () => undefined, uptimeMs: () => 3_723_000, now: () => new Date(0) },
     xenstore: {
@@ -48,6 +63,13 @@ export function fakeHandle(input: string[] = []) {
           if (key.startsWith(pre)) kids.add(key.slice(pre.length).split("/")[0]);
         if (kids.size === 0 && !store.has(abs(p))) throw enoent();
         return [...kids].sort();
+      },
+      getPerms: async (p) => {
+        if (!store.has(abs(p))) throw enoent();
+        return ["n5"];
+      },
+      setPerms: async (p) => {
+        if (!store.has(abs(p))) throw enoent();
       },
       watch: async () => async () => undefined,
     },

@@ -3,7 +3,7 @@
  * marks ports pending in a shared_info page exactly as Xen's 2-level code does, keeps a virtual
  * clock, and records what the kernel asked for.
  */
-import type { XenOps } from "../../src/kernel/hypervisor.ts";
+import { GrantError, type GrantCopyOp, type XenOps } from "../../src/kernel/hypervisor.ts";
 import { SHARED_INFO, VCPU_INFO } from "../../src/kernel/xen.ts";
 
 export class FakeXen implements XenOps {
@@ -146,6 +146,25 @@ export class FakeXen implements XenOps {
   }
   gnttabSetupTable(nrFrames: number): number[] {
     return Array.from({ length: nrFrames }, (_, i) => 0x10000 + i);
+  }
+  /** Every grant map (`domid:ref@addr`), unmap (handle) and copy the kernel asked for. */
+  readonly grantOps: string[] = [];
+  /** Grants a "peer" offers: `domid:ref` → readonly allowed? Anything else is GNTST_bad_gntref (-3). */
+  readonly peerGrants = new Map<string, { readonly: boolean }>();
+  gnttabMap(domid: number, ref: number, hostAddr: bigint, readonly: boolean): number {
+    const g = this.peerGrants.get(`${domid}:${ref}`);
+    if (!g) throw new GrantError(`map grant ${ref} of domain ${domid}`, -3, "GNTST_bad_gntref");
+    if (g.readonly && !readonly) {
+      throw new GrantError(`map grant ${ref} of domain ${domid}`, -8, "GNTST_permission_denied");
+    }
+    this.grantOps.push(`map ${domid}:${ref}@${hostAddr}`);
+    return this.grantOps.length;
+  }
+  gnttabUnmap(_hostAddr: bigint, handle: number): void {
+    this.grantOps.push(`unmap ${handle}`);
+  }
+  gnttabCopy(op: GrantCopyOp): void {
+    this.grantOps.push(`copy ${JSON.stringify(op)}`);
   }
   decreaseReservation(pfns: number[]): number {
     this.released.push(...pfns);

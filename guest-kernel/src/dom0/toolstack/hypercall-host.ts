@@ -10,6 +10,7 @@ import {
   GNTMAP_host_map,
   GNTST_okay,
   PVKIT_SET_KERNEL_INSPECT,
+  PVKIT_SET_KERNEL_INSPECT_BRK,
   VIRQ_DOM_EXC,
   XEN_DOMINF_blocked,
   XEN_DOMINF_dying,
@@ -21,6 +22,7 @@ import {
   XenDomctlGetdomaininfo,
 } from "@pvkit/abi/layout";
 import { existsSync } from "node:fs";
+import type { ForeignWindow } from "../../kernel/sharing.ts";
 import type { BoundPort, BuiltDomain, DomainInfo, MappedPage, PhysInfo, ToolstackHost } from "./host.ts";
 
 const PAGE = 4096;
@@ -30,15 +32,6 @@ export interface BouncePage {
   addr: number;
   write(addr: number, bytes: Uint8Array): void;
   read(addr: number, len: number): Uint8Array;
-}
-
-/** Where granted frames become visible in dom0 (the arch layer's foreign-mapping window). */
-export interface ForeignWindow {
-  /** A free host address to ask map_grant_ref to map at. */
-  reserve(): bigint;
-  /** The frame now mapped at `hostAddr` (valid after map_grant_ref returned GNTST_okay). */
-  view(hostAddr: bigint): DataView;
-  release(hostAddr: bigint): void;
 }
 
 /** dom0's event channels (the kernel's Events). */
@@ -78,7 +71,13 @@ export class HypercallHost implements ToolstackHost {
     this.hc.domctl.maxMem(domid, { max_memkb: BigInt(opts.maxMemKiB) });
   }
 
-  setKernel(domid: number, kernelUrl: string, cmdline: string, inspect: boolean): { inspectorPort?: number } {
+  setKernel(
+    domid: number,
+    kernelUrl: string,
+    cmdline: string,
+    inspect: boolean,
+    waitForDebugger = false,
+  ): { inspectorPort?: number } {
     const url = this.enc.encode(kernelUrl);
     const cmd = this.enc.encode(cmdline).subarray(0, 1023);
     if (url.length + cmd.length > PAGE) throw new Error(`kernel URL too long: ${kernelUrl}`);
@@ -88,7 +87,7 @@ export class HypercallHost implements ToolstackHost {
       domid,
       kernel_len: url.length,
       cmdline_len: cmd.length,
-      flags: inspect ? PVKIT_SET_KERNEL_INSPECT : 0,
+      flags: inspect ? PVKIT_SET_KERNEL_INSPECT | (waitForDebugger ? PVKIT_SET_KERNEL_INSPECT_BRK : 0) : 0,
       kernel: BigInt(this.buffer.addr),
       cmdline: BigInt(this.buffer.addr + url.length),
     });
@@ -148,6 +147,11 @@ export class HypercallHost implements ToolstackHost {
       if (r.num_domains < max) return out;
       first = out[out.length - 1]!.domid + 1;
     }
+  }
+
+  domainStats(domid: number): { hypercalls: number; events: number } {
+    const r = this.hc.pvkitOp.domainStats({ domid });
+    return { hypercalls: Number(r.hypercalls), events: Number(r.events_sent) };
   }
 
   mapGrant(domid: number, ref: number): MappedPage {

@@ -1,0 +1,150 @@
+/**
+ * A vchan-like byte channel between two domains: one shared page holding two byte rings (one per
+ * direction) and one event channel, set up the way Xen's libxenvchan does it.
+ *
+ * The server lends the page and opens the port, then publishes both numbers under its own xenstore
+ * home (`<path>/ring-ref`, `<path>/event-channel`), readable by the client only. The client reads
+ * them, maps the page and connects to the port. After that both sides are equal: write bytes into
+ * your outgoing ring, kick the port; the peer's event handler wakes its reader.
+ *
+ * Page layout (4096 bytes):
+ *   0   u32 server→client cons      8   u32 client→server cons
+ *   4   u32 server→client prod     12   u32 client→server prod
+ *   1024..2047 server→client data  2048..3071 client→server data
+ * Each side writes only its own producer index in one ring and its own consumer index in the other,
+ * so neither needs a lock: the index stores are the barriers (see ByteRing).
+ */
+import type { KernelHandle, MappedGrant, SharedPage } from "@pvkit/guest-kernel/kernel/program";
+import { ByteRing, type ByteRingLayout } from "@pvkit/guest-kernel/kernel/bytering";
+
+const SERVER_TO_CLIENT: ByteRingLayout = { cons: 0, prod: 4, data: 1024, size: 1024 };
+const CLIENT_TO_SERVER: ByteRingLayout = { cons: 8, prod: 12, data: 2048, size: 1024 };
+
+export class Vchan {
+  private readonly rx: ByteRing;
+  private readonly tx: ByteRing;
+  private wakeups: (() => void)[] = [];
+  private closed = false;
+  private port = -1;
+
+  private constructor(
+    private readonly k: KernelHandle,
+    page: DataView,
+    server: boolean,
+    private readonly release: () => void,
+  ) {
+    this.tx = new ByteRing(page, server ? SERVER_TO_CLIENT : CLIENT_TO_SERVER);
+    this.rx = new ByteRing(page, server ? CLIENT_TO_SERVER : SERVER_TO_CLIENT);
+  }
+
+  /**
+   * Serves a channel to domain `peer`: lends it a page, opens a port for it, and publishes both under
+   * `path` (relative to our xenstore home). Returns at once; the client connects when it is ready.
+   */
+  static async listen(k: KernelHandle, peer: number, path = "data/vchan"): Promise<Vchan> {
+    const page: SharedPage = k.grants.share(peer);
+    const ch = new Vchan(k, page.view, true, () => void page.release());
+    ch.port = k.events.allocUnbound(peer, () => ch.wake());
+    // Write both numbers, then let the peer read them: the client watches event-channel, so it is
+    // written (and opened to the peer) last.
+    for (const [key, value] of [
+      ["ring-ref", page.ref],
+      ["event-channel", ch.port],
+    ] as const) {
+      await k.xenstore.write(`${path}/${key}`, String(value));
+      await k.xenstore.setPerms(`${path}/${key}`, [`n${k.domid}`, `r${peer}`]);
+    }
+    return ch;
+  }
+
+  /** Connects to the channel domain `server` published under `path` of its home, once it has. */
+  static async connect(k: KernelHandle, server: number, path = "data/vchan"): Promise<Vchan> {
+    const home = `/local/domain/${server}/${path}`;
+    const port = await waitForNode(k, `${home}/event-channel`);
+    const ref = Number(await k.xenstore.read(`${home}/ring-ref`));
+    const mapped: MappedGrant = k.grants.map(server, ref);
+    const ch = new Vchan(k, mapped.view, false, () => mapped.unmap());
+    ch.port = k.events.bindInterdomain(server, Number(port), () => ch.wake());
+    return ch;
+  }
+
+  private wake(): void {
+    const w = this.wakeups;
+    this.wakeups = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves at the next kick from the peer (or at close). */
+  private kicked(): Promise<void> {
+    return new Promise((resolve) => this.wakeups.push(resolve));
+  }
+
+  /** Sends all of `data`, waiting for the peer to make room when the ring is full. */
+  async write(data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      if (this.closed) throw new Error("vchan: write on a closed channel");
+      const n = this.tx.write(data.subarray(off));
+      off += n;
+      if (n > 0) this.k.events.notify(this.port);
+      else await this.kicked(); // full: the peer kicks us when it has read
+    }
+  }
+
+  /** The bytes waiting, at least one: waits for the peer when there are none. */
+  async read(): Promise<Uint8Array> {
+    for (;;) {
+      if (this.rx.corrupt()) throw new Error("vchan: the peer broke the ring's indices");
+      if (this.rx.available() > 0) {
+        const bytes = this.rx.read();
+        this.k.events.notify(this.port); // room for the peer's next write
+        return bytes;
+      }
+      if (this.closed) throw new Error("vchan: read on a closed channel");
+      await this.kicked();
+    }
+  }
+
+  /** Closes our end: the port, then the page (unmapped, or released once the peer let go). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.k.events.close(this.port);
+    this.release();
+    this.wake();
+  }
+}
+
+/** The value of `path` once it exists and we may read it (a watch fires on creation and on chmod). */
+export async function waitForNode(k: KernelHandle, path: string): Promise<string> {
+  let done: (v: string) => void = () => undefined;
+  const found = new Promise<string>((resolve) => (done = resolve));
+  const unwatch = await k.xenstore.watch(path, () => {
+    void k.xenstore.tryRead(path).then(
+      (v) => v !== undefined && done(v),
+      () => undefined, // not readable by us yet: the next event (the chmod) tries again
+    );
+  });
+  const value = await found;
+  await unwatch();
+  return value;
+}
+
+/** Line framing over a vchan: what ping and pong exchange. */
+export class LineReader {
+  private buffered = "";
+  private readonly decoder = new TextDecoder();
+  constructor(private readonly ch: Vchan) {}
+
+  async next(): Promise<string> {
+    for (;;) {
+      const nl = this.buffered.indexOf("\n");
+      if (nl >= 0) {
+        const line = this.buffered.slice(0, nl);
+        this.buffered = this.buffered.slice(nl + 1);
+        return line;
+      }
+      this.buffered += this.decoder.decode(await this.ch.read(), { stream: true });
+    }
+  }
+}
