@@ -4,7 +4,7 @@
  * `extra = "rounds=1000"`), each waiting for its pong, and prints the round-trip times.
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
-import { LineReader, Vchan, waitForNode } from "./vchan.ts";
+import { LineReader, Vchan, waitForNode } from "@pvkit/guest-kernel/lib/vchan";
 
 export default async function main(k: KernelHandle): Promise<void> {
   const rounds = Number(/(?:^|\s)rounds=(\d+)/.exec(k.cmdline)?.[1] ?? 100);

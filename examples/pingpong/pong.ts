@@ -3,7 +3,7 @@
  * (`data/peer`), serves a vchan to it, and answers every "ping N" with "pong N" until "bye".
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
-import { LineReader, Vchan, waitForNode } from "./vchan.ts";
+import { LineReader, Vchan, waitForNode } from "@pvkit/guest-kernel/lib/vchan";
 
 export default async function main(k: KernelHandle): Promise<void> {
   const peer = Number(await waitForNode(k, "data/peer"));

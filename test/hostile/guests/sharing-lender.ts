@@ -4,7 +4,7 @@
  * Once told `data/check`, it reports what its pages hold: the thief must have changed nothing.
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
-import { waitForNode } from "../../../examples/pingpong/vchan.ts";
+import { waitForNode } from "@pvkit/guest-kernel/lib/vchan";
 
 const SECRET = "lender's secret for its friend only";
 const PUBLIC = "read-only text for the thief";

@@ -5,7 +5,7 @@
  * outcome (the error's words, or "OK") is reported; the test says what must have happened.
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
-import { waitForNode } from "../../../examples/pingpong/vchan.ts";
+import { waitForNode } from "@pvkit/guest-kernel/lib/vchan";
 
 interface Targets {
   lender: number;
@@ -49,7 +49,7 @@ export default async function main(k: KernelHandle): Promise<void> {
     dom0Grant: await attempt(() => k.grants.map(0, 8).view.getUint8(0)),
     notifyKernelConsole: await attempt(() => k.events.notify(consolePort)),
     closeKernelStore: await attempt(() => k.events.close(storePort)),
-    portForNobody: await attempt(() => k.events.allocUnbound(0x7ff0, () => undefined)),
+    bindOwnKernelPort: await attempt(() => k.events.bindInterdomain(k.domid, storePort, () => undefined)),
   };
   k.print(JSON.stringify({ phase: "attacked", ...r }));
 }

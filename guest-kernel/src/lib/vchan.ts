@@ -1,5 +1,5 @@
 /**
- * A vchan-like byte channel between two domains: one shared page holding two byte rings (one per
+ * Vchan: a byte channel between two guest programs (import "@pvkit/guest-kernel/lib/vchan"): one shared page holding two byte rings (one per
  * direction) and one event channel, set up the way Xen's libxenvchan does it.
  *
  * The server lends the page and opens the port, then publishes both numbers under its own xenstore
@@ -14,8 +14,8 @@
  * Each side writes only its own producer index in one ring and its own consumer index in the other,
  * so neither needs a lock: the index stores are the barriers (see ByteRing).
  */
-import type { KernelHandle, MappedGrant, SharedPage } from "@pvkit/guest-kernel/kernel/program";
-import { ByteRing, type ByteRingLayout } from "@pvkit/guest-kernel/kernel/bytering";
+import type { KernelHandle, MappedGrant, SharedPage } from "../kernel/program.ts";
+import { ByteRing, type ByteRingLayout } from "../kernel/bytering.ts";
 
 const SERVER_TO_CLIENT: ByteRingLayout = { cons: 0, prod: 4, data: 1024, size: 1024 };
 const CLIENT_TO_SERVER: ByteRingLayout = { cons: 8, prod: 12, data: 2048, size: 1024 };
