@@ -198,6 +198,18 @@ program
   .command("xenstore-rm <path>")
   .action((path: string) => withClient((c) => c.request({ op: "xenstore-rm", path })));
 
+program
+  .command("init <dir>")
+  .description(
+    "make a guest project in a new folder: a program, a cfg, and scripts that type-check and run it",
+  )
+  .action(async (dir: string) => {
+    const { initProject } = await import("./init.ts");
+    const made = initProject(dir);
+    console.log(`Made a guest project in ${dir}:\n  ${made.join("\n  ")}`);
+    console.log(`Next: cd ${dir} && npm run typecheck; with a host up (npm run up), npm run create`);
+  });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(e instanceof CliError ? e.message : `pvkit: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
