@@ -28,4 +28,5 @@ export default async function main(k: KernelHandle): Promise<void> {
   const text = (v: DataView) =>
     new TextDecoder().decode(new Uint8Array(v.buffer, v.byteOffset, 64)).replace(/\0+$/, "");
   k.print(JSON.stringify({ phase: "checked", rw: text(rw.view), ro: text(ro.view) }));
+  await new Promise<never>(() => {}); // stay up: the test checks that nobody crashed
 }

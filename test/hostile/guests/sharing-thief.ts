@@ -52,4 +52,5 @@ export default async function main(k: KernelHandle): Promise<void> {
     bindOwnKernelPort: await attempt(() => k.events.bindInterdomain(k.domid, storePort, () => undefined)),
   };
   k.print(JSON.stringify({ phase: "attacked", ...r }));
+  await new Promise<never>(() => {}); // stay up: the test checks that nobody crashed
 }
