@@ -13,10 +13,11 @@ import { currentArch } from "./handoff.ts";
 export function bootRealmKernel(program: Partial<ProgramModule> | undefined, name: string): void {
   const boot = bootInfoFromArch(currentArch());
   const main = program?.default;
-  if (typeof main === "function") boot.program = main;
-  else if (program)
-    boot.program = () => {
-      throw new Error(`program ${name} has no default export function main(k)`);
-    };
+  // A program without main is refused before the kernel boots, like one that throws while loading:
+  // the domain crashes during boot, so `pvkit create` fails with this reason.
+  if (program && typeof main !== "function") {
+    throw new Error(`program ${name} has no default export function main(k)`);
+  }
+  if (main) boot.program = main;
   void bootKernel(boot).done;
 }
