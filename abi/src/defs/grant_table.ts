@@ -235,7 +235,7 @@ export const grantTableOp = hypercall({
   number: 20,
   origin: "xen",
   header,
-  doc: "Grant table operations; each takes an array of `count` op structs, each with its own status.",
+  doc: "Grant table operations; each takes an array of `count` op structs, each with its own status: a failed op is a GNTST_* status in its struct, not an errno.",
   subopPrefix: "GNTTABOP_",
   args: [
     { name: "cmd", kind: "subop", doc: "GNTTABOP_*" },
