@@ -16,6 +16,7 @@ import {
 import { CliError, ControlClient } from "./client.ts";
 import { attachConsole } from "./console-attach.ts";
 import { controlSocket } from "./paths.ts";
+import { registerTraceCommand } from "./trace-command.ts";
 import { readFileSync } from "node:fs";
 
 const program = new Command("pvkit")
@@ -197,6 +198,8 @@ program
 program
   .command("xenstore-rm <path>")
   .action((path: string) => withClient((c) => c.request({ op: "xenstore-rm", path })));
+
+registerTraceCommand(program, socketPath);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(e instanceof CliError ? e.message : `pvkit: ${e instanceof Error ? e.message : String(e)}`);
