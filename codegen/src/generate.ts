@@ -4,10 +4,11 @@
  */
 import { generateCHeader } from "./emit/c-header.ts";
 import { generateDispatch } from "./emit/dispatch-ts.ts";
+import { generateExamples } from "./emit/examples-ts.ts";
 import { generateGuest } from "./emit/guest-ts.ts";
 import { generateHandlers } from "./emit/handlers-ts.ts";
 import { generateLayout } from "./emit/layout-ts.ts";
-import { generateReference } from "./emit/markdown.ts";
+import { EXAMPLES_PATH, generateReference } from "./emit/markdown.ts";
 import { renderSummary } from "./emit/summary.ts";
 import type { AbiModel } from "./model/types.ts";
 import type { OutputFile } from "./output.ts";
@@ -41,6 +42,15 @@ export function generateAll(model: AbiModel, imports: "relative" | "package" = "
     },
     { path: "abi/include/pvkit/abi.h", content: generateCHeader(model) },
     { path: "docs/abi-reference.md", content: generateReference(model) },
+    // Package specifiers in both modes: the examples are guest code, outside the generated packages.
+    {
+      path: EXAMPLES_PATH,
+      content: generateExamples(model, {
+        program: "@pvkit/guest-kernel/kernel/program",
+        layout: "@pvkit/abi/layout",
+        guest: "@pvkit/abi/guest",
+      }),
+    },
     { path: SUMMARY_PATH, content: renderSummary(model) },
   ];
 }

@@ -5,3 +5,10 @@
 export { buildModel, ringEntries } from "./model/build.ts";
 export { pascalCase, camelCase } from "./model/names.ts";
 export * from "./model/types.ts";
+export {
+  COMMON_ERRORS,
+  UNKNOWN_OP_ERROR,
+  documentedErrors,
+  dispatcherErrors,
+  type ErrorRow,
+} from "./model/errors.ts";

@@ -16,6 +16,7 @@ import {
 } from "@pvkit/abi";
 import { buildModel } from "../src/index.ts";
 import { generateAll } from "../src/generate.ts";
+import { EXAMPLES_PATH } from "../src/emit/markdown.ts";
 import { render } from "../src/output.ts";
 import { abi as tiny } from "./fixtures/tiny/abi.ts";
 import { REPO } from "./helpers.ts";
@@ -27,6 +28,8 @@ let D: any;
 
 beforeAll(async () => {
   for (const f of await render(generateAll(buildModel(tiny), "package"), REPO)) {
+    // The examples are guest code (they import the guest kernel) and are not run here.
+    if (f.path === EXAMPLES_PATH) continue;
     await mkdir(join(dir, f.path, ".."), { recursive: true });
     await writeFile(join(dir, f.path), f.content);
   }

@@ -49,7 +49,6 @@ export function gnttabHost(hv: Hypervisor): GnttabHost {
     mapForeign: (domid, m: ForeignMapping) => {
       const d = hv.domains.get(domid);
       if (!d) return -1;
-      hv.trace.instant("gnttab", "map", domid, { granter: m.granter, ref: m.ref });
       if (hv.memory.mailRoom(d) < 1) return GNTST_no_space;
       let frame = m.frame;
       if (m.readonly) {

@@ -17,7 +17,7 @@ import {
   ESRCH,
   __HYPERVISOR_event_channel_op,
 } from "@pvkit/abi/layout";
-import { dispatchHypercall, hypercallName } from "./generated/dispatch.ts";
+import { dispatchHypercall } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
 import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
 import type { Vcpu } from "./domain/vcpu.ts";
@@ -35,6 +35,7 @@ import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine
 import { MemoryWatch } from "./memory/watch.ts";
 import { SHM_ADDON_PATH, shm } from "./native/shm.ts";
 import { Clock } from "./time/clock.ts";
+import { tracedHypercall } from "./trace/hypercall-span.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
 
@@ -137,8 +138,8 @@ export class Hypervisor extends EventEmitter {
     });
     this.frames = this.memory.frames;
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
-    this.evtchn = new EventChannels(evtchnHost(this));
-    this.gnttab = new GrantTables(gnttabHost(this), { maxFrames: MAX_GRANT_FRAMES });
+    this.evtchn = new EventChannels(evtchnHost(this), { trace: this.trace });
+    this.gnttab = new GrantTables(gnttabHost(this), { maxFrames: MAX_GRANT_FRAMES, trace: this.trace });
     // The doorbell is a frame of the hypervisor's own (incarnation 0): every worker gets it.
     this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args), this.frames.alloc(0)!);
     this.memoryWatch = new MemoryWatch({
@@ -177,14 +178,10 @@ export class Hypervisor extends EventEmitter {
     v.domain.hypercalls++;
     if (op === __HYPERVISOR_event_channel_op && args[0] === EVTCHNOP_SEND) v.domain.eventsSent++;
     if (!this.trace.enabled) return dispatchHypercall(handlers, ctx, op, args);
-    const t0 = this.trace.now();
-    const r = dispatchHypercall(handlers, ctx, op, args);
-    const name = hypercallName(op, Number(args[0] ?? 0n));
-    const done = (n: number) => (
-      this.trace.complete("hypercall", name, v.domain.domid, v.id, t0, { result: n }),
-      n
+    const c = ctx;
+    return tracedHypercall(this.trace, c, v.domain.domid, v.id, op, args, () =>
+      dispatchHypercall(handlers, c, op, args),
     );
-    return typeof r === "number" ? done(r) : r.then(done);
   }
 
   // ---- Domains -------------------------------------------------------------------------------
@@ -210,6 +207,7 @@ export class Hypervisor extends EventEmitter {
     d.attachVcpu(vcpuPage);
     this.clock.publish(new DataView(d.sharedInfo.buffer));
     this.domains.set(domid, d);
+    this.trace.nameDomain(domid, name);
     this.trap.add(d.vcpu);
     this.emit("domain", { domid, state: "created" });
     return d;

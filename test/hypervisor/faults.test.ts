@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { chromeTrace } from "@pvkit/hypervisor/trace/chrome-json";
 import { boot, guest, shutdownOf } from "./helpers.ts";
 
 let hv: Hypervisor;
@@ -89,7 +90,7 @@ describe("timers and tracing", () => {
     const slept = Number(/slept (\d+) ms/.exec(hv.consoleLog(d.domid))![1]);
     expect(slept).toBeGreaterThanOrEqual(30);
     expect(slept).toBeLessThan(500);
-    const trace = JSON.parse(JSON.stringify(hv.trace.export(new Map([[d.domid, "smoke"]])))) as {
+    const trace = chromeTrace(hv.trace.snapshot()) as {
       traceEvents: { name: string; ph: string; pid: number; dur?: number; args?: { result?: number } }[];
     };
     const timers = trace.traceEvents.filter((e) => e.name === "set_timer_op");
@@ -100,8 +101,8 @@ describe("timers and tracing", () => {
       ph: "M",
       pid: d.domid,
       tid: 0,
-      args: { name: "smoke" },
+      args: { name: `smoke (dom${d.domid})` },
     });
-    expect(trace.traceEvents.some((e) => e.name === "sched_op.block")).toBe(true);
+    expect(trace.traceEvents.some((e) => e.name === "sched_op/SCHEDOP_block")).toBe(true);
   }, 30_000);
 });

@@ -23,6 +23,11 @@ export const consoleIo = hypercall({
       buffer: "in",
       result: "value",
       doc: "Write `count` bytes; returns a non-negative value on success.",
+      errors: [],
+      example: [
+        "// Straight to the hypervisor's log of this domain (`pvkit dmesg <domain>`), no console ring.",
+        'k.hc.consoleIo.write(new TextEncoder().encode("early hello\\n"));',
+      ],
     },
     {
       name: "read",
@@ -30,6 +35,11 @@ export const consoleIo = hypercall({
       buffer: "out",
       result: "value",
       doc: "Read up to `count` bytes of console input; returns how many were read.",
+      errors: [{ errno: "EPERM", when: "the caller is not dom0 (the hypervisor's console input is dom0's)" }],
+      example: [
+        "// dom0 only; pvkit has no serial input, so it reads 0 bytes.",
+        "if (k.privileged) k.print(`${k.hc.consoleIo.read(64).length} bytes of console input`);",
+      ],
     },
   ],
 });

@@ -187,16 +187,70 @@ export const domctl = hypercall({
       doc:
         "Create a paused, empty domain with id domctl.domain (0: the lowest free id). Xen writes the " +
         "new id to domctl.domain and returns 0; pvkit writes it there too and also returns it.",
+      errors: [
+        {
+          errno: "EINVAL",
+          when: "`domain` is a reserved id (DOMID_FIRST_RESERVED, 0x7ff0, and up), or `max_vcpus` is above 1",
+        },
+        { errno: "EEXIST", when: "`domain` is in use" },
+        { errno: "ENOSPC", when: "`domain` is 0 and every id is in use" },
+        {
+          errno: "ENOMEM",
+          when: "the machine cannot promise the new domain its overhead, or has no frame for its shared_info",
+        },
+      ],
+      example: [
+        "if (k.privileged) {",
+        "  const domid = k.hc.domctl.createdomain(0, { max_vcpus: 1 }); // 0: the hypervisor picks the id",
+        "  k.print(`domain ${domid} exists, paused and empty`);",
+        "}",
+      ],
     },
-    { name: "destroydomain", number: 2, privileged: true, doc: "Tear a domain down and free its memory." },
-    { name: "pausedomain", number: 3, privileged: true, doc: "Stop scheduling the domain's vCPUs." },
-    { name: "unpausedomain", number: 4, privileged: true, doc: "Resume a paused domain." },
+    {
+      name: "destroydomain",
+      number: 2,
+      privileged: true,
+      doc: "Tear a domain down and free its memory.",
+      errors: [
+        { errno: "EINVAL", when: "`domain` is 0" },
+        { errno: "ESRCH", when: "`domain` is not a domain" },
+      ],
+      example: ["if (k.privileged) k.hc.domctl.destroydomain(5);"],
+    },
+    {
+      name: "pausedomain",
+      number: 3,
+      privileged: true,
+      doc: "Stop scheduling the domain's vCPUs.",
+      errors: [
+        { errno: "EINVAL", when: "`domain` is the caller" },
+        { errno: "ESRCH", when: "`domain` is not a live domain" },
+      ],
+      example: ["if (k.privileged) k.hc.domctl.pausedomain(5);"],
+    },
+    {
+      name: "unpausedomain",
+      number: 4,
+      privileged: true,
+      doc: "Resume a paused domain.",
+      errors: [
+        { errno: "ESRCH", when: "`domain` is not a live domain" },
+        { errno: "EINVAL", when: "the domain has not been built (PVKIT_OP_build)" },
+      ],
+      example: ["if (k.privileged) k.hc.domctl.unpausedomain(5); // runs again once every pause is undone"],
+    },
     {
       name: "getdomaininfo",
       number: 5,
       arg: "xen_domctl_getdomaininfo",
       privileged: true,
       doc: "Read the domain's state, memory and vCPU counts.",
+      errors: [{ errno: "ESRCH", when: "`domain` is not a domain" }],
+      example: [
+        "const info = k.hc.domctl.getdomaininfo(1, {});",
+        "const shutdown = (info.flags & XEN_DOMINF_shutdown) !== 0;",
+        'k.print(`domain 1: ${info.tot_pages} pages${shutdown ? ", shut down" : ""}`);',
+      ],
     },
     {
       name: "max_mem",
@@ -204,6 +258,12 @@ export const domctl = hypercall({
       arg: "xen_domctl_max_mem",
       privileged: true,
       doc: "Set the memory limit.",
+      errors: [
+        { errno: "ESRCH", when: "`domain` is not a domain" },
+        { errno: "EINVAL", when: "`max_memkb` is below what the built domain already holds, or beyond 2^53" },
+        { errno: "ENOMEM", when: "the machine cannot promise that much memory" },
+      ],
+      example: ["if (k.privileged) k.hc.domctl.maxMem(5, { max_memkb: 64n * 1024n }); // at most 64 MiB"],
     },
     {
       name: "max_vcpus",
@@ -211,6 +271,11 @@ export const domctl = hypercall({
       arg: "xen_domctl_max_vcpus",
       privileged: true,
       doc: "Allocate the domain's vCPUs.",
+      errors: [
+        { errno: "ESRCH", when: "`domain` is not a domain" },
+        { errno: "EINVAL", when: "`max` is not 1 (a pvkit domain has one vCPU)" },
+      ],
+      example: ["if (k.privileged) k.hc.domctl.maxVcpus(5, { max: 1 });"],
     },
   ],
 });

@@ -180,13 +180,125 @@ export const eventChannelOp = hypercall({
       number: 0,
       arg: "evtchn_bind_interdomain",
       doc: "Connect to a remote unbound port.",
+      errors: [
+        { errno: "ESRCH", when: "`remote_dom` is not a live domain" },
+        {
+          errno: "EINVAL",
+          when: "`remote_port` is not an unbound port of `remote_dom` offered to the caller",
+        },
+        { errno: "ENOSPC", when: "the caller has no free port" },
+      ],
+      example: [
+        "// Connect to the port dom0 allocated for us (it published the number in xenstore).",
+        'const remotePort = Number(await k.xenstore.read("data/dom0-port"));',
+        "const { local_port } = k.hc.eventChannelOp.bindInterdomain({ remote_dom: 0, remote_port: remotePort });",
+        "k.hc.eventChannelOp.send({ port: local_port });",
+      ],
     },
-    { name: "bind_virq", number: 1, arg: "evtchn_bind_virq", doc: "Bind a VIRQ to a new port." },
-    { name: "close", number: 3, arg: "evtchn_close", doc: "Close a port." },
-    { name: "send", number: 4, arg: "evtchn_send", doc: "Notify the remote end." },
-    { name: "status", number: 5, arg: "evtchn_status", doc: "Query a port." },
-    { name: "alloc_unbound", number: 6, arg: "evtchn_alloc_unbound", doc: "Allocate an unbound port." },
-    { name: "bind_ipi", number: 7, arg: "evtchn_bind_ipi", doc: "Allocate an IPI port." },
-    { name: "unmask", number: 9, arg: "evtchn_unmask", doc: "Unmask a port." },
+    {
+      name: "bind_virq",
+      number: 1,
+      arg: "evtchn_bind_virq",
+      doc: "Bind a VIRQ to a new port.",
+      errors: [
+        {
+          errno: "EINVAL",
+          when: "`virq` is not below NR_VIRQS (24), or a global VIRQ is asked for on a vCPU other than 0",
+        },
+        { errno: "ENOENT", when: "`vcpu` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+        {
+          errno: "EEXIST",
+          when: "`virq` is already bound on that vCPU (the kernel binds VIRQ_TIMER itself)",
+        },
+        { errno: "ENOSPC", when: "the caller has no free port" },
+      ],
+      example: [
+        "const { port } = k.hc.eventChannelOp.bindVirq({ virq: VIRQ_DEBUG, vcpu: 0 });",
+        "k.print(`VIRQ_DEBUG arrives on port ${port}`);",
+      ],
+    },
+    {
+      name: "close",
+      number: 3,
+      arg: "evtchn_close",
+      doc: "Close a port.",
+      errors: [{ errno: "EINVAL", when: "`port` is not a port in use by the caller" }],
+      example: [
+        "const { port } = k.hc.eventChannelOp.allocUnbound({ dom: DOMID_SELF, remote_dom: 0 });",
+        "k.hc.eventChannelOp.close({ port });",
+      ],
+    },
+    {
+      name: "send",
+      number: 4,
+      arg: "evtchn_send",
+      doc: "Notify the remote end.",
+      errors: [
+        {
+          errno: "EINVAL",
+          when: "`port` is not in use, or is bound to a VIRQ (those are raised by the hypervisor, not sent)",
+        },
+      ],
+      example: [
+        "// An IPI port notifies our own vCPU; on an unbound port a send is dropped, as in Xen.",
+        "const { port } = k.hc.eventChannelOp.bindIpi({ vcpu: 0 });",
+        "k.hc.eventChannelOp.send({ port });",
+      ],
+    },
+    {
+      name: "status",
+      number: 5,
+      arg: "evtchn_status",
+      doc: "Query a port.",
+      errors: [
+        { errno: "EPERM", when: "`dom` is another domain and the caller is not dom0" },
+        { errno: "ESRCH", when: "`dom` is not a live domain" },
+        { errno: "EINVAL", when: "`port` is not below the domain's port limit (4096)" },
+      ],
+      example: [
+        "const st = k.hc.eventChannelOp.status({ dom: DOMID_SELF, port: 1 });",
+        "if (st.status === EVTCHNSTAT_interdomain)",
+        "  k.print(`port 1 talks to port ${st.u.interdomain?.port} of domain ${st.u.interdomain?.dom}`);",
+      ],
+    },
+    {
+      name: "alloc_unbound",
+      number: 6,
+      arg: "evtchn_alloc_unbound",
+      doc: "Allocate an unbound port.",
+      errors: [
+        { errno: "EPERM", when: "`dom` is another domain and the caller is not dom0" },
+        { errno: "ESRCH", when: "`dom` or `remote_dom` is not a live domain" },
+        { errno: "ENOSPC", when: "`dom` has no free port" },
+      ],
+      example: [
+        "// A port dom0 may bind to; it learns the number from xenstore.",
+        "const { port } = k.hc.eventChannelOp.allocUnbound({ dom: DOMID_SELF, remote_dom: 0 });",
+        'await k.xenstore.write("data/my-port", String(port));',
+      ],
+    },
+    {
+      name: "bind_ipi",
+      number: 7,
+      arg: "evtchn_bind_ipi",
+      doc: "Allocate an IPI port.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpu` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+        { errno: "ENOSPC", when: "the caller has no free port" },
+      ],
+      example: ["const { port } = k.hc.eventChannelOp.bindIpi({ vcpu: 0 });"],
+    },
+    {
+      name: "unmask",
+      number: 9,
+      arg: "evtchn_unmask",
+      doc: "Unmask a port.",
+      errors: [{ errno: "EINVAL", when: "`port` is 0 or not below the caller's port limit (4096)" }],
+      example: [
+        "// Clears the port's mask bit; an event that arrived while masked is delivered now.",
+        "const { port } = k.hc.eventChannelOp.bindIpi({ vcpu: 0 });",
+        "k.hc.eventChannelOp.unmask({ port });",
+      ],
+    },
   ],
 });

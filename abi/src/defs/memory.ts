@@ -53,6 +53,19 @@ export const memoryOp = hypercall({
       arg: "xen_memory_reservation",
       result: "value",
       doc: "Allocate extents to the domain; returns how many were done.",
+      errors: [
+        {
+          errno: "ENOSYS",
+          when: "always: a pvkit guest names the frames it wants with XENMEM_populate_physmap",
+        },
+      ],
+      example: [
+        "try {",
+        "  k.hc.memoryOp.increaseReservation({ domid: DOMID_SELF, nr_extents: 1n });",
+        "} catch (e) {",
+        '  if (e instanceof XenError && e.errno === ENOSYS) k.print("use memoryOp.populatePhysmap");',
+        "}",
+      ],
     },
     {
       name: "decrease_reservation",
@@ -60,6 +73,23 @@ export const memoryOp = hypercall({
       arg: "xen_memory_reservation",
       result: "value",
       doc: "Release the listed frames; returns how many were done.",
+      errors: [
+        { errno: "EPERM", when: "`domid` is another domain and the caller is not dom0" },
+        { errno: "ESRCH", when: "`domid` is not a domain" },
+        {
+          errno: "EINVAL",
+          when: "`extent_order` is not 0, `nr_extents` is above 65536, or a listed frame number is beyond any guest address",
+        },
+      ],
+      example: [
+        "// The kernel's balloon gives frames back this way (their numbers, u64s, at extent_start), and",
+        "// stops at the first frame the domain does not have. Naming another domain needs dom0:",
+        "try {",
+        "  k.hc.memoryOp.decreaseReservation({ domid: 0, nr_extents: 1n, extent_start: 0n });",
+        "} catch (e) {",
+        '  if (e instanceof XenError && e.errno === EPERM) k.print("only dom0 may shrink another domain");',
+        "}",
+      ],
     },
     {
       name: "current_reservation",
@@ -67,6 +97,14 @@ export const memoryOp = hypercall({
       arg: "u16",
       result: "value",
       doc: "Pages the domain (domid_t argument) currently holds.",
+      errors: [
+        { errno: "EPERM", when: "the domain is another one and the caller is not dom0" },
+        { errno: "ESRCH", when: "the domain does not exist" },
+      ],
+      example: [
+        "const pages = k.hc.memoryOp.currentReservation(DOMID_SELF);",
+        "k.print(`${pages} pages (${pages / 256} MiB)`);",
+      ],
     },
     {
       name: "maximum_reservation",
@@ -74,6 +112,14 @@ export const memoryOp = hypercall({
       arg: "u16",
       result: "value",
       doc: "The domain's page limit (domid_t argument).",
+      errors: [
+        { errno: "EPERM", when: "the domain is another one and the caller is not dom0" },
+        { errno: "ESRCH", when: "the domain does not exist" },
+      ],
+      example: [
+        "const max = k.hc.memoryOp.maximumReservation(DOMID_SELF);",
+        "k.print(`may grow to ${max} pages`);",
+      ],
     },
     {
       name: "populate_physmap",
@@ -81,6 +127,22 @@ export const memoryOp = hypercall({
       arg: "xen_memory_reservation",
       result: "value",
       doc: "Back the listed gpfns with fresh zeroed frames; returns how many extents were done.",
+      errors: [
+        { errno: "EPERM", when: "`domid` is another domain and the caller is not dom0" },
+        { errno: "ESRCH", when: "`domid` is not a domain" },
+        {
+          errno: "EINVAL",
+          when: "`extent_order` is not 0, `nr_extents` is above 65536, or a listed frame number is beyond any guest address",
+        },
+      ],
+      example: [
+        "// The kernel's page allocator populates on demand; a program that does it itself must pick",
+        "// frame numbers the kernel does not use. The list holds u64 frame numbers.",
+        "const page = k.grants.share(0); // a page of our own whose address we know (lent to dom0)",
+        "page.view.setBigUint64(0, 0x10000n, true);",
+        "const done = k.hc.memoryOp.populatePhysmap({ domid: DOMID_SELF, nr_extents: 1n, extent_start: BigInt(page.pfn) * 4096n });",
+        'k.print(done === 1 ? "frame 0x10000 is ours" : "over our limit: nothing done");',
+      ],
     },
   ],
 });

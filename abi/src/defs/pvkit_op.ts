@@ -147,6 +147,21 @@ export const pvkitOp = hypercall({
       arg: "pvkit_set_kernel",
       privileged: true,
       doc: "Set the guest program and command line of a domain that has not started.",
+      errors: [
+        { errno: "ESRCH", when: "`domid` is not a domain" },
+        {
+          errno: "EINVAL",
+          when: "the domain is already built; `kernel_len` is 0 or above 4096, or `cmdline_len` above 1023; a string is not UTF-8; the program is not a `file:` URL",
+        },
+      ],
+      example: [
+        "// dom0's toolstack, between createdomain and build: both strings in a page of dom0's.",
+        "const page = k.grants.share(0); // a page of our own whose address we know (lent to dom0)",
+        'const url = new TextEncoder().encode("file:///srv/guests/hello.ts");',
+        "new Uint8Array(page.view.buffer, page.view.byteOffset).set(url);",
+        "const addr = BigInt(page.pfn) * 4096n;",
+        "k.hc.pvkitOp.setKernel({ domid: 5, kernel: addr, kernel_len: url.length, cmdline: 0n, cmdline_len: 0 });",
+      ],
     },
     {
       name: "start",
@@ -154,6 +169,11 @@ export const pvkitOp = hypercall({
       arg: "pvkit_domid",
       privileged: true,
       doc: "Start the domain's vCPU worker once the builder is done (then unpause it as in Xen).",
+      errors: [
+        { errno: "ESRCH", when: "`domid` is not a live domain" },
+        { errno: "EINVAL", when: "the domain has not been built (PVKIT_OP_build)" },
+      ],
+      example: ["if (k.privileged) k.hc.pvkitOp.start({ domid: 5 }); // its vCPU runs from here"],
     },
     {
       name: "console_read",
@@ -161,6 +181,15 @@ export const pvkitOp = hypercall({
       arg: "pvkit_console_read",
       privileged: true,
       doc: "Read a domain's console_io log.",
+      errors: [
+        { errno: "ESRCH", when: "`domid` is neither a domain nor DOMID_XEN (the hypervisor's own log)" },
+      ],
+      example: [
+        "const page = k.grants.share(0); // a page of our own whose address we know (lent to dom0)",
+        "const r = k.hc.pvkitOp.consoleRead({ domid: DOMID_XEN, buffer: BigInt(page.pfn) * 4096n, len: 4096, cons: 0n });",
+        "k.print(new TextDecoder().decode(new Uint8Array(page.view.buffer, page.view.byteOffset, r.count)));",
+        "// r.cons: where the next read starts; older text may have gone in between.",
+      ],
     },
     {
       name: "build",
@@ -168,6 +197,24 @@ export const pvkitOp = hypercall({
       arg: "pvkit_build",
       privileged: true,
       doc: "Build a created domain: memory, start_info, xenstore and console rings, ports, grants.",
+      errors: [
+        { errno: "ESRCH", when: "`domid` is not a domain" },
+        { errno: "EEXIST", when: "the domain is already built" },
+        {
+          errno: "EINVAL",
+          when: "`nr_pages` is below 16; `store_domid` is not a domain, or `console_domid` differs from it",
+        },
+        {
+          errno: "ENOMEM",
+          when: "`nr_pages` is above the domain's maximum (domctl max_mem), or the machine has no frames left",
+        },
+      ],
+      example: [
+        "if (k.privileged) {",
+        "  const b = k.hc.pvkitOp.build({ domid: 5, nr_pages: 1024n, store_domid: 0, console_domid: 0 });",
+        "  k.print(`xenstore ring at gfn ${b.store_gfn}, port ${b.store_port}`);",
+        "}",
+      ],
     },
     {
       name: "domain_stats",
@@ -175,6 +222,11 @@ export const pvkitOp = hypercall({
       arg: "pvkit_domain_stats",
       privileged: true,
       doc: "Read a domain's hypercall and event counters.",
+      errors: [{ errno: "ESRCH", when: "`domid` is not a domain" }],
+      example: [
+        "const s = k.hc.pvkitOp.domainStats({ domid: 1 });",
+        "k.print(`domain 1: ${s.hypercalls} hypercalls, ${s.events_sent} sends`);",
+      ],
     },
   ],
 });

@@ -11,4 +11,10 @@ export const setTimerOp = hypercall({
   doc: "Fire VIRQ_TIMER on this vCPU when system time reaches `timeout` (ns); 0 cancels the timer.",
   args: [{ name: "timeout", kind: "value", type: "u64", doc: "Absolute system time in ns, or 0." }],
   result: "status",
+  errors: [],
+  example: [
+    "// The kernel's timers run on this one-shot timer. A deadline already past fires VIRQ_TIMER at",
+    "// once, and the kernel re-arms its own next deadline then; 0n would cancel it.",
+    "k.hc.setTimerOp(1n);",
+  ],
 });

@@ -112,6 +112,11 @@ export const sysctl = hypercall({
       arg: "xen_sysctl_physinfo",
       privileged: true,
       doc: "Host CPUs and memory.",
+      errors: [],
+      example: [
+        "const p = k.hc.sysctl.physinfo({});",
+        "k.print(`${p.nr_cpus} CPUs, ${p.free_pages} of ${p.total_pages} pages free`);",
+      ],
     },
     {
       name: "getdomaininfolist",
@@ -119,6 +124,14 @@ export const sysctl = hypercall({
       arg: "xen_sysctl_getdomaininfolist",
       privileged: true,
       doc: "List domains (what `pvkit list` shows).",
+      errors: [{ errno: "EINVAL", when: "`max_domains` is above 1024" }],
+      example: [
+        "const page = k.grants.share(0); // a page of our own whose address we know (lent to dom0)",
+        "const max = Math.floor(4096 / XenDomctlGetdomaininfo.size);",
+        "const r = k.hc.sysctl.getdomaininfolist({ first_domain: 0, max_domains: max, buffer: BigInt(page.pfn) * 4096n });",
+        "for (let i = 0; i < r.num_domains; i++)",
+        "  k.print(XenDomctlGetdomaininfo.decode(page.view, i * XenDomctlGetdomaininfo.size).domain);",
+      ],
     },
   ],
 });

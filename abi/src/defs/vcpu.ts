@@ -76,28 +76,98 @@ export const vcpuOp = hypercall({
     { name: "arg", kind: "struct", doc: "Pointer to the sub-op's struct." },
   ],
   subops: [
-    { name: "up", number: 1, doc: "Start a vCPU that is down." },
-    { name: "down", number: 2, doc: "Stop a vCPU." },
-    { name: "is_up", number: 3, result: "value", doc: "Returns 1 if the vCPU is up, else 0." },
+    {
+      name: "up",
+      number: 1,
+      doc: "Start a vCPU that is down.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+      ],
+      example: ["k.hc.vcpuOp.up(0); // vCPU 0 is always up: nothing to do"],
+    },
+    {
+      name: "down",
+      number: 2,
+      doc: "Stop a vCPU.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+        { errno: "EINVAL", when: "`vcpuid` is 0: the boot vCPU cannot go down" },
+      ],
+      example: [
+        "try {",
+        "  k.hc.vcpuOp.down(0);",
+        "} catch (e) {",
+        "  if (e instanceof XenError) k.print(e.message); // vcpu_op.down: -EINVAL (-22)",
+        "}",
+      ],
+    },
+    {
+      name: "is_up",
+      number: 3,
+      result: "value",
+      doc: "Returns 1 if the vCPU is up, else 0.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+      ],
+      example: ['if (k.hc.vcpuOp.isUp(0) === 1) k.print("vCPU 0 is up");'],
+    },
     {
       name: "get_runstate_info",
       number: 4,
       arg: "vcpu_runstate_info",
       doc: "Read the vCPU's runstate accounting.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+      ],
+      example: [
+        "const rs = k.hc.vcpuOp.getRunstateInfo(0, {});",
+        "k.print(`running for ${rs.time[0]} ns, state ${rs.state}`);",
+      ],
     },
     {
       name: "set_periodic_timer",
       number: 6,
       arg: "vcpu_set_periodic_timer",
       doc: "Raise VIRQ_TIMER every period.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+        { errno: "EINVAL", when: "`period_ns` is below 1 ms (1000000)" },
+      ],
+      example: ["k.hc.vcpuOp.setPeriodicTimer(0, { period_ns: 10_000_000n }); // VIRQ_TIMER every 10 ms"],
     },
-    { name: "stop_periodic_timer", number: 7, doc: "Stop the periodic timer." },
+    {
+      name: "stop_periodic_timer",
+      number: 7,
+      doc: "Stop the periodic timer.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+      ],
+      example: ["k.hc.vcpuOp.stopPeriodicTimer(0);"],
+    },
     {
       name: "set_singleshot_timer",
       number: 8,
       arg: "vcpu_set_singleshot_timer",
       doc: "Raise VIRQ_TIMER once at an absolute time.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+      ],
+      example: [
+        "// The same timer as set_timer_op (the kernel's): a past deadline fires at once.",
+        "k.hc.vcpuOp.setSingleshotTimer(0, { timeout_abs_ns: 1n });",
+      ],
     },
-    { name: "stop_singleshot_timer", number: 9, doc: "Cancel the single-shot timer." },
+    {
+      name: "stop_singleshot_timer",
+      number: 9,
+      doc: "Cancel the single-shot timer.",
+      errors: [
+        { errno: "ENOENT", when: "`vcpuid` is not a vCPU of the caller (pvkit domains have vCPU 0 only)" },
+      ],
+      example: [
+        "// The kernel's sleeps use this timer: stopping it delays k.sleep() until the next other event.",
+        "k.hc.vcpuOp.stopSingleshotTimer(0);",
+      ],
+    },
   ],
 });

@@ -235,7 +235,7 @@ export class Hypercalls extends HypercallStubs {
     },
   };
 
-  /** Grant table operations; each takes an array of `count` op structs, each with its own status. */
+  /** Grant table operations; each takes an array of `count` op structs, each with its own status: a failed op is a GNTST_* status in its struct, not an errno. */
   readonly grantTableOp = {
     /** Map granted frames. */
     mapGrantRef: (ops: L.GnttabMapGrantRefIn[]): L.GnttabMapGrantRef[] => {

@@ -850,7 +850,7 @@ export const __HYPERVISOR_console_io = 18;
 export const CONSOLEIO_write = 0;
 /** Read up to `count` bytes of console input; returns how many were read. */
 export const CONSOLEIO_read = 1;
-/** Grant table operations; each takes an array of `count` op structs, each with its own status. */
+/** Grant table operations; each takes an array of `count` op structs, each with its own status: a failed op is a GNTST_* status in its struct, not an errno. */
 export const __HYPERVISOR_grant_table_op = 20;
 /** Map granted frames. */
 export const GNTTABOP_map_grant_ref = 0;

@@ -49,14 +49,30 @@ export function generateGuest(
 
 const valueType = (t: Scalar | undefined) => (t && is64(t) ? "bigint" : "number");
 
-function writeStub(
-  w: CodeBlockWriter,
-  h: HypercallModel,
-  s: SubopModel | undefined,
-  head: string,
-  open: string,
-  close: string,
-) {
+/** What one stub is: its parameters, result type, and the statements around its trap. */
+interface StubPlan {
+  call: string;
+  params: string[];
+  returns: string;
+  blocking: boolean;
+  pre: string[];
+  post: string[];
+  regs: string[];
+  ret: string;
+}
+
+/**
+ * The SDK method's signature as a guest calls it, for the reference: `(arg: EvtchnSendIn): void`
+ * (types named as `@pvkit/abi/layout` exports them). Derived from the same plan the stub is written
+ * from, so the reference shows the real signature.
+ */
+export function stubSignature(h: HypercallModel, s: SubopModel | undefined): string {
+  const p = planStub(h, s);
+  const returns = p.blocking ? `Promise<${p.returns}>` : p.returns;
+  return `(${p.params.join(", ")}): ${returns}`.replace(/\bL\./g, "");
+}
+
+function planStub(h: HypercallModel, s: SubopModel | undefined): StubPlan {
   const call = s ? `${h.name}.${s.name}` : h.name;
   const params: string[] = [];
   const pre: string[] = [];
@@ -120,8 +136,19 @@ function writeStub(
     }
     for (const a of h.args) regs.push(register(a, s));
   }
+  return { call, params, returns, blocking: s?.blocking ?? false, pre, post, regs, ret };
+}
 
-  const blocking = s?.blocking ?? false;
+function writeStub(
+  w: CodeBlockWriter,
+  h: HypercallModel,
+  s: SubopModel | undefined,
+  head: string,
+  open: string,
+  close: string,
+) {
+  const { call, params, returns, blocking, pre, post, regs, ret } = planStub(h, s);
+  const result = s ? s.result : h.result;
   const trap = blocking ? "await this.transport.trapAsync" : "this.transport.trap";
   const sig = `${blocking ? "async " : ""}${open}${params.join(", ")}): ${blocking ? `Promise<${returns}>` : returns}`;
   docComment(w, (s ?? h).doc);

@@ -3,16 +3,22 @@
  * running xenstored, xenconsoled and the toolstack as its init) and waits until the control socket
  * answers. The hypervisor names dom0's init by URL only: like a bootloader entry, not an import.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { Hypervisor, type HypervisorOptions } from "../hypervisor.ts";
+import { traceCounts, traceSummary, writeChromeTraceFile } from "../trace/chrome-json.ts";
+import { DomainNames } from "../trace/domain-names.ts";
+import { TraceServer } from "../trace/trace-server.ts";
+import { CliError } from "./client.ts";
 import { lockRunDir } from "./host-lock.ts";
-import { xenstoredSocket } from "./paths.ts";
+import { fsReason } from "./fs-reason.ts";
+import { traceSocket, xenstoredSocket } from "./paths.ts";
 
 export const DOM0_INIT_URL = new URL("../../../guest-kernel/src/dom0/init.ts", import.meta.url).href;
 
 export interface HostOptions {
   socket: string;
+  /** Record from boot and write the trace to this file at close (`pvkit up --trace`). */
   trace?: string | undefined;
   /** dom0's memory in MiB. */
   dom0MemoryMiB?: number;
@@ -32,13 +38,21 @@ export interface Host {
 /** Boots a host and resolves once dom0 serves the control socket. */
 export async function startHost(o: HostOptions): Promise<Host> {
   const log = o.log ?? ((l: string) => process.stderr.write(l.endsWith("\n") ? l : `${l}\n`));
+  if (o.trace) {
+    // Found out now, not after a whole run: the trace file can be written.
+    try {
+      closeSync(openSync(o.trace, "w"));
+    } catch (e) {
+      throw new CliError(`pvkit: trace: cannot write ${o.trace}: ${fsReason(e)}`);
+    }
+  }
   mkdirSync(dirname(o.socket), { recursive: true, mode: 0o700 });
   const lock = lockRunDir(dirname(o.socket));
   const hv = new Hypervisor({
     ...o.hypervisor,
     consoleSink: (domid, text) => domid === 0 && log(text),
   }).boot();
-  if (o.trace) hv.trace.enabled = true;
+  const recording = o.trace ? hv.trace.start() : undefined;
   const xs = xenstoredSocket(o.socket);
   let dom0Failed: string | undefined;
   hv.on("domain", (e: { domid: number; state: string; why?: string }) => {
@@ -67,16 +81,35 @@ export async function startHost(o: HostOptions): Promise<Host> {
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  // `pvkit trace` on a running host asks the hypervisor's process directly: trace/trace-server.ts.
+  // Domains get their names in traces from xenstore, where the toolstack keeps them.
+  const traceServer = new TraceServer(hv.trace);
+  const names = new DomainNames(hv);
+  try {
+    await traceServer.listen(traceSocket(o.socket));
+    await names.start(xs);
+  } catch (e) {
+    await traceServer.close();
+    await hv.close();
+    lock.release();
+    throw new Error(`tracing: ${fsReason(e)}`);
+  }
   return {
     hv,
     socket: o.socket,
     xenstored: xs,
     async close() {
-      if (o.trace)
-        writeFileSync(
-          o.trace,
-          JSON.stringify(hv.trace.export(new Map([...hv.domains].map(([id, d]) => [id, d.name])))),
-        );
+      await traceServer.close();
+      names.close();
+      if (o.trace && recording) {
+        const recorded = hv.trace.stop(recording);
+        try {
+          writeChromeTraceFile(o.trace, recorded);
+          log(traceSummary(traceCounts(recorded), o.trace));
+        } catch (e) {
+          log(`pvkit: trace: cannot write ${o.trace}: ${fsReason(e)}`);
+        }
+      }
       await hv.close();
       lock.release();
     },
@@ -86,11 +119,14 @@ export async function startHost(o: HostOptions): Promise<Host> {
 /** `pvkit up` in the foreground until SIGINT/SIGTERM. */
 export async function runHost(o: HostOptions): Promise<void> {
   const host = await startHost(o);
-  process.stderr.write(`pvkit: host up — control socket ${host.socket}; XENSTORED_PATH=${host.xenstored}\n`);
-  await new Promise<void>((resolve) => {
+  // Listening before saying "up": a script that stops the host as soon as it reads that line must
+  // find the handler there (else the signal's default action ends the process unclean, no trace).
+  const stop = new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
+  process.stderr.write(`pvkit: host up — control socket ${host.socket}; XENSTORED_PATH=${host.xenstored}\n`);
+  await stop;
   await host.close();
   process.exit(0);
 }

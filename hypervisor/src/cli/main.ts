@@ -16,6 +16,7 @@ import {
 import { CliError, ControlClient } from "./client.ts";
 import { attachConsole } from "./console-attach.ts";
 import { controlSocket } from "./paths.ts";
+import { registerTraceCommand } from "./trace-command.ts";
 import { readFileSync } from "node:fs";
 
 const program = new Command("pvkit")
@@ -209,6 +210,8 @@ program
     console.log(`Made a guest project in ${dir}:\n  ${made.join("\n  ")}`);
     console.log(`Next: cd ${dir} && npm run typecheck; with a host up (npm run up), npm run create`);
   });
+
+registerTraceCommand(program, socketPath);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(e instanceof CliError ? e.message : `pvkit: ${e instanceof Error ? e.message : String(e)}`);

@@ -17,3 +17,8 @@ export function controlSocket(override?: string): string {
 export function xenstoredSocket(control: string): string {
   return join(control, "..", "xenstored.sock");
 }
+
+/** The host's own socket for `pvkit trace`, beside the control socket (trace/trace-server.ts). */
+export function traceSocket(control: string): string {
+  return join(control, "..", "trace.sock");
+}

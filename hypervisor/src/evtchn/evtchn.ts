@@ -25,6 +25,8 @@ import {
 } from "./consts.ts";
 import type { EvtchnHost } from "./host.ts";
 import { type Channel, PortTable } from "./ports.ts";
+import { evtchnFlow } from "../trace/flows.ts";
+import type { Tracer } from "../trace/tracer.ts";
 
 /** EVTCHNOP_status's answer (the evtchn_status out fields). */
 export interface PortStatus {
@@ -42,6 +44,8 @@ export interface PortStatus {
 export interface EvtchnOptions {
   /** One past the highest port a domain may use (Xen's max_evtchns); default 4096, the 2L limit. */
   maxPorts?: number;
+  /** Where interdomain sends are drawn as flows while tracing (trace/flows.ts). */
+  trace?: Tracer;
 }
 
 /** All domains' event channels. */
@@ -49,12 +53,14 @@ export class EventChannels {
   private readonly tables = new Map<number, PortTable>();
   private readonly pages = new Map<number, SharedInfoBits>();
   private readonly maxPorts: number;
+  private readonly trace?: Tracer;
 
   constructor(
     private readonly host: EvtchnHost,
     opts: EvtchnOptions = {},
   ) {
     this.maxPorts = Math.min(opts.maxPorts ?? EVTCHN_2L_NR_CHANNELS, EVTCHN_2L_NR_CHANNELS);
+    this.trace = opts.trace;
   }
 
   /** The port table of an existing domain (created on first use), or undefined. */
@@ -180,7 +186,9 @@ export class EventChannels {
     switch (ch.state) {
       case "interdomain": {
         const rch = this.tables.get(ch.remoteDom)?.get(ch.remotePort);
-        if (rch !== undefined) this.setPending(ch.remoteDom, ch.remotePort, rch.vcpu);
+        if (rch === undefined) return 0;
+        if (this.trace?.enabled) evtchnFlow(this.trace, caller, port, ch.remoteDom, ch.remotePort, rch.vcpu);
+        this.setPending(ch.remoteDom, ch.remotePort, rch.vcpu);
         return 0;
       }
       case "ipi":

@@ -90,7 +90,7 @@ export interface HypercallHandlers<C extends HypercallContext> {
     /** CONSOLEIO_read (1): Read up to `count` bytes of console input; returns how many were read. */
     read(ctx: C, max: number): Uint8Array | HandlerResult;
   };
-  /** grant_table_op (20): Grant table operations; each takes an array of `count` op structs, each with its own status. */
+  /** grant_table_op (20): Grant table operations; each takes an array of `count` op structs, each with its own status: a failed op is a GNTST_* status in its struct, not an errno. */
   grantTableOp: {
     /** GNTTABOP_map_grant_ref (0): Map granted frames. */
     mapGrantRef(ctx: C, op: L.GnttabMapGrantRef, index: number): number;

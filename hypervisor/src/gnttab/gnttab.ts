@@ -12,6 +12,8 @@ import {
   EPERM,
   ESRCH,
   ENTRIES_PER_FRAME,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
   GNTMAP_device_map,
   GNTMAP_host_map,
   GNTMAP_readonly,
@@ -33,6 +35,8 @@ import {
 import { type CopyPtr, grantCopy } from "./copy.ts";
 import type { ForeignMapping, Frame, GnttabHost } from "./host.ts";
 import { GrantTable } from "./table.ts";
+import { grantMapFlow, grantReadFlow, grantWriteFlow } from "../trace/flows.ts";
+import type { Tracer } from "../trace/tracer.ts";
 
 /** Options for GrantTables. */
 export interface GnttabOptions {
@@ -40,6 +44,8 @@ export interface GnttabOptions {
   maxFrames?: number;
   /** Most live mappings one domain may hold (its maptrack size); default 65536. */
   maxMappings?: number;
+  /** Where maps and copies between domains are drawn as flows while tracing (trace/flows.ts). */
+  trace?: Tracer;
 }
 
 /** map_grant_ref's inputs. */
@@ -64,6 +70,7 @@ export class GrantTables {
   private readonly nextHandle = new Map<number, number>();
   readonly maxFrames: number;
   private readonly maxMappings: number;
+  private readonly trace?: Tracer;
 
   constructor(
     private readonly host: GnttabHost,
@@ -71,6 +78,7 @@ export class GrantTables {
   ) {
     this.maxFrames = opts.maxFrames ?? 32;
     this.maxMappings = opts.maxMappings ?? 65536;
+    this.trace = opts.trace;
   }
 
   /** `domid`'s table if it has one (setup_table or seedGrant made it). */
@@ -187,6 +195,7 @@ export class GrantTables {
       }
     }
     this.maptrack.get(caller)!.set(handle, m);
+    if (this.trace?.enabled && granter !== caller) grantMapFlow(this.trace, granter, ref, caller, readonly);
     return { status: GNTST_okay, handle, devBusAddr: deviceMap ? BigInt(frame.mfn) << 12n : 0n };
   }
 
@@ -206,7 +215,19 @@ export class GrantTables {
 
   /** GNTTABOP_copy, one op (see copy.ts). Returns its GNTST status. */
   copy(caller: number, op: { source: CopyPtr; dest: CopyPtr; len: number; flags: number }): number {
-    return grantCopy(this, this.host, caller, op);
+    const st = grantCopy(this, this.host, caller, op);
+    if (st === GNTST_okay && this.trace?.enabled) this.traceCopy(caller, op);
+    return st;
+  }
+
+  /** The flows of a copy that touched other domains' grants: the way the bytes went. */
+  private traceCopy(caller: number, op: { source: CopyPtr; dest: CopyPtr; len: number; flags: number }) {
+    const other = (p: CopyPtr) => (p.domid === DOMID_SELF ? caller : p.domid);
+    const { source, dest, len } = op;
+    if (op.flags & GNTCOPY_source_gref && other(source) !== caller)
+      grantReadFlow(this.trace!, other(source), source.ref, caller, len);
+    if (op.flags & GNTCOPY_dest_gref && other(dest) !== caller)
+      grantWriteFlow(this.trace!, caller, other(dest), dest.ref, len);
   }
 
   /** The lowest unused handle of `domid`, or -1 when its maptrack is full. */

@@ -3,13 +3,15 @@
  * vCPU stays trapped: the handler returns a Promise that settles when an upcall is raised for it
  * (EventChannels calls the host's kick) or, for poll, when a polled port goes pending or time runs out.
  */
-import { EINVAL, ENOENT, SHUTDOWN_watchdog, type SchedShutdown } from "@pvkit/abi/layout";
+import { EINVAL, ENOSPC, SHUTDOWN_watchdog, type SchedShutdown } from "@pvkit/abi/layout";
 import type { HypercallHandlers } from "../generated/handlers.ts";
 import type { DomainContext } from "./context.ts";
 import { armAfter, armAt, type HostTimer } from "../time/host-timer.ts";
 
 const MAX_POLL_PORTS = 128;
 const SHUTDOWN_MAX = 5;
+/** Watchdogs one domain may have (Xen's NR_DOMAIN_WATCHDOG_TIMERS). */
+const WATCHDOG_SLOTS = 2;
 
 /** Waits until `ready()` or `wake` is called; `deadlineNs` (system time) bounds it. */
 function blockUntil(ctx: DomainContext, ready: () => boolean, deadlineNs?: bigint): number | Promise<number> {
@@ -61,7 +63,9 @@ export const schedOp: HypercallHandlers<DomainContext>["schedOp"] = {
   watchdog(ctx, arg) {
     // Xen's SCHEDOP_watchdog: id 0 with a timeout arms a new watchdog (returns its id); a known id
     // re-arms it (timeout > 0) or removes it (timeout 0). A watchdog that runs out shuts the domain
-    // down with SHUTDOWN_watchdog.
+    // down with SHUTDOWN_watchdog. Errors as Xen's domain_watchdog: an id that is not in use (or past
+    // the two slots) is -EINVAL, no free slot -ENOSPC. Unlike Xen, id 0 with no timeout is refused
+    // (-EINVAL) rather than armed to fire at once.
     const dogs = ctx.vcpu.watchdogs;
     const arm = (id: number) => {
       dogs.get(id)?.cancel();
@@ -75,11 +79,11 @@ export const schedOp: HypercallHandlers<DomainContext>["schedOp"] = {
       if (arg.timeout === 0) return -EINVAL;
       let id = 1;
       while (dogs.has(id)) id++;
-      if (id > 2) return -16; // EBUSY: Xen has two watchdog slots
+      if (id > WATCHDOG_SLOTS) return -ENOSPC;
       arm(id);
       return id;
     }
-    if (!dogs.has(arg.id)) return -ENOENT;
+    if (!dogs.has(arg.id)) return -EINVAL;
     if (arg.timeout === 0) {
       dogs.get(arg.id)?.cancel();
       dogs.delete(arg.id);

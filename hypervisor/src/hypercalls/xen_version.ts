@@ -35,10 +35,8 @@ export const xenVersion: HypercallHandlers<DomainContext>["xenVersion"] = {
     return 0;
   },
   getFeatures(ctx, arg) {
-    if (arg.submap_idx !== 0) {
-      arg.submap = 0;
-      return arg.submap_idx > 31 ? -EINVAL : 0;
-    }
+    // Xen has one submap (XENFEAT_NR_SUBMAPS = 1): any other index is -EINVAL there too.
+    if (arg.submap_idx !== 0) return -EINVAL;
     arg.submap = (1 << XENFEAT_auto_translated_physmap) | (ctx.privileged ? 1 << XENFEAT_dom0 : 0);
     return 0;
   },
