@@ -17,6 +17,66 @@ export interface DomainSummary {
   time: number;
 }
 
+/**
+ * `pvkit list -l`: one domain's whole record, as `xl list -l` prints libxl's domain config. `config`
+ * is the xl.cfg file the domain was created with, parsed (its keys as the file spells them; paths
+ * absolute; memory in MiB); null for dom0 and any domain the toolstack did not create. `runtime` is
+ * what the hypervisor says of it now.
+ */
+export interface DomainRecord {
+  domid: number;
+  config: {
+    file: string;
+    name: string;
+    uuid: string;
+    type: "pv";
+    kernel: string;
+    memory: number;
+    maxmem: number;
+    vcpus: number;
+    on_poweroff: string;
+    on_reboot: string;
+    on_crash: string;
+    /** The kernel command line (`extra`, or its alias `cmdline`). */
+    extra: string;
+    disk: { target: string; format: string; vdev: string; readonly: boolean }[];
+    vif: { mac: string; bridge: string; ip?: string }[];
+    inspect: boolean;
+  } | null;
+  runtime: {
+    name: string;
+    /** xl's six state positions, e.g. "-b----". */
+    state: string;
+    /** CPU seconds consumed. */
+    cpu_time: number;
+    /** MiB held now, and the most it may hold. */
+    memory: number;
+    maxmem: number;
+    online_vcpus: number;
+    /** Why it stopped (poweroff, reboot, crash, ...), once it has. */
+    shutdown_reason?: string;
+  };
+}
+
+/**
+ * `pvkit top`: a domain's list entry with its running totals; the CLI takes rates from two
+ * readings. `hypercalls` and `events` (EVTCHNOP_send calls) are counted by the hypervisor.
+ */
+export interface DomainStats extends DomainSummary {
+  /** MiB */
+  maxmem: number;
+  hypercalls: number;
+  events: number;
+}
+
+/** A step of `create`, reported as it starts (the CLI shows the slow ones on a terminal). */
+export interface CreateProgress {
+  step: string;
+  /** 1-based, of `total`. */
+  index: number;
+  total: number;
+}
+
 /** `pvkit info`: the host as `xl info` shows it (memory in MiB). */
 export interface HostInfo {
   version: string;
@@ -28,8 +88,10 @@ export interface HostInfo {
 }
 
 export type ControlRequest =
-  | { id: number; op: "create"; config: string; file: string; inspect?: boolean }
+  | { id: number; op: "create"; config: string; file: string; inspect?: boolean; inspectBrk?: boolean }
   | { id: number; op: "list" }
+  | { id: number; op: "list-long" }
+  | { id: number; op: "stats" }
   | { id: number; op: "info" }
   | { id: number; op: "pause" | "unpause" | "destroy" | "reboot"; domain: string }
   | { id: number; op: "shutdown"; domain: string; wait?: boolean }
@@ -39,7 +101,9 @@ export type ControlRequest =
   | { id: number; op: "xenstore-write"; path: string; value: string }
   | { id: number; op: "mem-set" | "mem-max"; domain: string; mib: number };
 
-export type ControlResponse = { id: number; result: unknown } | { id: number; error: string };
+/** A request's answer; a `create` may send `progress` lines before it. */
+export type ControlResponse =
+  { id: number; result: unknown } | { id: number; error: string } | { id: number; progress: CreateProgress };
 
 /** Splits a byte stream into complete lines; keeps the partial tail for the next chunk. */
 export class LineSplitter {

@@ -103,6 +103,10 @@ export class FakeHost implements ToolstackHost {
   list(): DomainInfo[] {
     return [...this.domains.values()].map((d) => ({ ...d.info }));
   }
+  domainStats(domid: number): { hypercalls: number; events: number } {
+    this.dom(domid);
+    return { hypercalls: 0, events: 0 };
+  }
   mapGrant(domid: number, ref: number): MappedPage {
     const view = this.dom(domid).pages.get(ref);
     if (!view) throw new Error(`GNTST_bad_gntref ${ref}`);

@@ -3,7 +3,12 @@
  * matched to responses by id. A host that is not running is reported in one line, never a stack trace.
  */
 import { connect, type Socket } from "node:net";
-import { LineSplitter, type ControlRequest, type ControlResponse } from "@pvkit/abi/toolstack-protocol";
+import {
+  LineSplitter,
+  type ControlRequest,
+  type ControlResponse,
+  type CreateProgress,
+} from "@pvkit/abi/toolstack-protocol";
 
 type Body<R> = R extends unknown ? Omit<R, "id"> : never;
 
@@ -11,7 +16,10 @@ export class CliError extends Error {}
 
 export class ControlClient {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; progress?: (p: CreateProgress) => void }
+  >();
   private readonly lines = new LineSplitter();
   /** Set once a `console` request succeeds: raw bytes go here instead of the JSON parser. */
   private raw?: (chunk: Buffer) => void;
@@ -69,16 +77,22 @@ export class ControlClient {
     }
     const p = this.pending.get(msg.id);
     if (!p) return;
+    if ("progress" in msg) return void p.progress?.(msg.progress); // the answer is still to come
     this.pending.delete(msg.id);
     if ("error" in msg) p.reject(new CliError(`pvkit: ${msg.error}`));
     else p.resolve(msg.result);
   }
 
-  request<T = unknown>(body: Body<ControlRequest>): Promise<T> {
+  /** Sends `body`; `progress` hears the steps a long request (create) reports before its answer. */
+  request<T = unknown>(body: Body<ControlRequest>, progress?: (p: CreateProgress) => void): Promise<T> {
     const id = this.nextId++;
     if (body.op === "console") this.consoleRequested = true;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        ...(progress ? { progress } : {}),
+      });
       this.socket.write(JSON.stringify({ id, ...body }) + "\n");
     });
   }

@@ -16,6 +16,11 @@ import {
 import { CliError, ControlClient } from "./client.ts";
 import { attachConsole } from "./console-attach.ts";
 import { controlSocket } from "./paths.ts";
+import { registerCompletion } from "./completion.ts";
+import { createProgress } from "./create-progress.ts";
+import { registerHelp } from "./help-command.ts";
+import { printLongList } from "./list-long.ts";
+import { registerTop } from "./top.ts";
 import { registerTraceCommand } from "./trace-command.ts";
 import { readFileSync } from "node:fs";
 
@@ -58,20 +63,24 @@ program
   .description("create a domain from an xl.cfg-style file")
   .option("-c, --console", "attach to its console once it is created")
   .option("--inspect", "start the guest's worker with the Node inspector and print the DevTools URL")
-  .action(async (cfg: string, opts: { console?: boolean; inspect?: boolean }) => {
+  .option("--inspect-brk", "as --inspect, and the guest waits for the debugger before it runs")
+  .action(async (cfg: string, opts: { console?: boolean; inspect?: boolean; inspectBrk?: boolean }) => {
     const file = resolve(cfg);
     const config = await readFile(file, "utf8").catch(() => {
       throw new CliError(`pvkit: ${cfg}: cannot read the config file`);
     });
     const c = await ControlClient.open(socketPath());
-    const r = await c.request<{ domid: number; name: string; inspector?: string }>({
-      op: "create",
-      config,
-      file,
-      inspect: opts.inspect ?? false,
-    });
+    const progress = createProgress(cfg);
+    const r = await c
+      .request<{ domid: number; name: string; inspector?: string }>(
+        { op: "create", config, file, inspect: opts.inspect ?? false, inspectBrk: opts.inspectBrk ?? false },
+        (p) => progress.step(p),
+      )
+      .finally(() => progress.done());
     console.log(`Created domain ${r.name} (id ${r.domid})`);
     if (r.inspector) console.log(`Debugger: ${await devtoolsUrl(r.inspector)}`);
+    if (r.inspector && opts.inspectBrk)
+      console.log(`Waiting for the debugger: ${r.name} runs once one attaches and resumes it`);
     if (opts.console) await attachConsole(c, String(r.domid));
     else c.close();
   });
@@ -96,8 +105,10 @@ program
   .command("list [domains...]")
   .description("list domains (columns as `xl list`), or only those named (by name or id)")
   .option("--json", "one JSON array of the domains instead of the table")
-  .action((names: string[], opts: { json?: boolean }) =>
+  .option("-l, --long", "each domain's cfg and state as JSON (as `xl list -l`)")
+  .action((names: string[], opts: { json?: boolean; long?: boolean }) =>
     withClient(async (c) => {
+      if (opts.long) return printLongList(c, names);
       const all = await c.request<DomainSummary[]>({ op: "list" });
       const chosen = names.length === 0 ? all : names.map((n) => pick(all, n));
       process.stdout.write(opts.json ? JSON.stringify(chosen, null, 2) + "\n" : formatDomainList(chosen));
@@ -110,14 +121,16 @@ program
   .action((names: string[]) =>
     withClient(async (c) => {
       const all = await c.request<DomainSummary[]>({ op: "list" });
-      process.stdout.write(formatVcpuList(names.length === 0 ? all : names.map((n) => pick(all, n))));
+      process.stdout.write(
+        formatVcpuList(names.length === 0 ? all : names.map((n) => pick(all, n, "vcpu-list"))),
+      );
     }),
   );
 
 /** The domain `name` (or id) of `all`, or xl's one-line error. */
-function pick(all: DomainSummary[], name: string): DomainSummary {
+function pick(all: DomainSummary[], name: string, op = "list"): DomainSummary {
   const d = all.find((x) => x.name === name || String(x.domid) === name);
-  if (!d) throw new CliError(`pvkit: list ${name}: no such domain`);
+  if (!d) throw new CliError(`pvkit: ${op} ${name}: no such domain`);
   return d;
 }
 
@@ -143,8 +156,10 @@ for (const op of ["pause", "unpause", "destroy", "reboot"] as const) {
 /** A MiB argument, as xl takes it ("512", "512m"; "1g"). */
 function mib(value: string): number {
   const m = /^(\d+)([mMgG]?)$/.exec(value);
-  if (!m) throw new CliError(`pvkit: "${value}" is not a size (MiB, or with m/g)`);
-  return Number(m[1]) * (/g/i.test(m[2]) ? 1024 : 1);
+  const n = m ? Number(m[1]) * (/g/i.test(m[2]!) ? 1024 : 1) : NaN;
+  if (!(n >= 1 && n <= 65536))
+    throw new CliError(`pvkit: "${value}" is not a size from 1 MiB to 64 GiB (MiB, or with m/g)`);
+  return n;
 }
 
 program
@@ -212,6 +227,10 @@ program
   });
 
 registerTraceCommand(program, socketPath);
+
+registerTop(program, socketPath);
+registerCompletion(program, socketPath);
+registerHelp(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(e instanceof CliError ? e.message : `pvkit: ${e instanceof Error ? e.message : String(e)}`);

@@ -155,7 +155,10 @@ async function runRealm(): Promise<void> {
   const { machine } = buildMachine(boot, views, gate.tick, hrtime, wakes);
   await runImage({
     machine,
-    image: boot.image!,
+    // --inspect-brk stops, as node's does, at the first statement of the domain's own code: a
+    // debugger that enabled breakpoints pauses there (source shown, breakpoints can be set); with
+    // none attached the statement does nothing.
+    image: boot.inspectorWait ? `debugger;${boot.image!}` : boot.image!,
     host,
     hostNow,
     tscResolutionNs: boot.tscResolutionNs,

@@ -32,7 +32,8 @@ export function* chromeTraceChunks(r: Recorded): Generator<string> {
     const part = events.slice(i, i + CHUNK).map((e) => JSON.stringify(chromeEvent(e)));
     yield (meta.length > 0 || i > 0 ? ",\n" : "") + part.join(",\n");
   }
-  const info = { source: "pvkit", ...traceCounts(r) };
+  const c = traceCounts(r);
+  const info = { source: "pvkit", events: c.events, droppedEvents: c.dropped, eventLimit: c.limit };
   yield `\n],"displayTimeUnit":"ns","metadata":${JSON.stringify(info)}}\n`;
 }
 

@@ -234,6 +234,7 @@ function ruler(from: number, to: number, x: (us: number) => number, bottom: numb
   const out = [`<rect x="0" y="0" width="${WIDTH}" height="${RULER_H}" fill="#fafafa"/>`];
   for (let k = 1; from + k * step <= to; k++) {
     const px = x(from + k * step);
+    if (px > WIDTH - 60) break; // no room for its label
     const label = step >= 1000 ? `${((k * step) / 1000).toFixed(1)} ms` : `${(k * step).toFixed(0)} µs`;
     out.push(
       `<line x1="${n(px)}" y1="${RULER_H - 8}" x2="${n(px)}" y2="${bottom}" stroke="#eceff1"/>`,

@@ -7,9 +7,15 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
-import { formatDomainList, LineSplitter, type ControlRequest } from "@pvkit/abi/toolstack-protocol";
+import {
+  formatDomainList,
+  LineSplitter,
+  type ControlRequest,
+  type CreateProgress,
+} from "@pvkit/abi/toolstack-protocol";
 import type { Consoled } from "../consoled/consoled.ts";
 import { XsdError } from "../xenstored/errors.ts";
+import { failureLine } from "./hypervisor-errors.ts";
 import type { Toolstack } from "./toolstack.ts";
 
 /** What `xenstore-*` requests reach: the store, as dom0. */
@@ -79,12 +85,11 @@ export class ControlServer {
           raw = this.attach(sock, req.id, req.domain);
           continue;
         }
-        this.handle(req).then(
+        const progress = (p: CreateProgress) =>
+          sock.write(JSON.stringify({ id: req.id, progress: p }) + "\n");
+        this.handle(req, progress).then(
           (result) => sock.write(JSON.stringify({ id: req.id, result: result ?? null }) + "\n"),
-          (e: unknown) =>
-            sock.write(
-              JSON.stringify({ id: req.id, error: e instanceof Error ? e.message : String(e) }) + "\n",
-            ),
+          (e: unknown) => sock.write(JSON.stringify({ id: req.id, error: failureLine(req, e) }) + "\n"),
         );
       }
     };
@@ -117,13 +122,19 @@ export class ControlServer {
     return true;
   }
 
-  private async handle(req: ControlRequest): Promise<unknown> {
+  private async handle(req: ControlRequest, progress: (p: CreateProgress) => void): Promise<unknown> {
     const t = this.toolstack;
     switch (req.op) {
-      case "create":
-        return t.create(String(req.config), String(req.file), req.inspect === true);
+      case "create": {
+        const inspect = req.inspectBrk === true ? "brk" : req.inspect === true;
+        return t.create(String(req.config), String(req.file), inspect, progress);
+      }
       case "list":
         return t.list();
+      case "list-long":
+        return t.listLong();
+      case "stats":
+        return t.stats();
       case "info":
         return t.info();
       case "pause":

@@ -56,8 +56,17 @@ export interface ToolstackHost {
   physinfo(): PhysInfo;
   /** XEN_DOMCTL_createdomain with the requested domid, then max_vcpus and max_mem. Throws on failure. */
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void;
-  /** PVKIT_OP_set_kernel: returns the inspector port when `inspect`. */
-  setKernel(domid: number, kernelUrl: string, cmdline: string, inspect: boolean): { inspectorPort?: number };
+  /**
+   * PVKIT_OP_set_kernel: returns the inspector port when `inspect`; with `waitForDebugger` too, the
+   * domain's worker waits for a debugger before running anything.
+   */
+  setKernel(
+    domid: number,
+    kernelUrl: string,
+    cmdline: string,
+    inspect: boolean,
+    waitForDebugger?: boolean,
+  ): { inspectorPort?: number };
   /** XEN_DOMCTL_max_mem: the most memory the domain may hold from now on. */
   setMaxMem(domid: number, maxMemKiB: number): void;
   /** Whether a kernel (guest program) file is there to load, checked before a domain is made. */
@@ -69,6 +78,8 @@ export interface ToolstackHost {
   destroy(domid: number): void;
   /** Every domain, dom0 included. */
   list(): DomainInfo[];
+  /** PVKIT_OP_domain_stats: the hypercalls and event sends the domain has made. Throws when gone. */
+  domainStats(domid: number): { hypercalls: number; events: number };
   /** Maps grant `ref` of domain `domid` (GNTTAB_RESERVED_CONSOLE/XENSTORE) read-write into dom0. */
   mapGrant(domid: number, ref: number): MappedPage;
   /** Binds to `remotePort` of `domid`; `onEvent` runs when the guest notifies. */

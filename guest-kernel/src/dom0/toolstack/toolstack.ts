@@ -6,7 +6,13 @@
  */
 import { shutdownReasonName } from "@pvkit/abi";
 import { pathToFileURL } from "node:url";
-import type { DomainSummary, HostInfo } from "@pvkit/abi/toolstack-protocol";
+import type {
+  CreateProgress,
+  DomainRecord,
+  DomainStats,
+  DomainSummary,
+  HostInfo,
+} from "@pvkit/abi/toolstack-protocol";
 import {
   ENOMEM,
   GNTTAB_RESERVED_CONSOLE,
@@ -18,6 +24,7 @@ import {
 } from "@pvkit/abi/layout";
 import type { Consoled } from "../consoled/consoled.ts";
 import { parseDomainConfig, type DomainConfig, type LifecycleAction } from "./cfg.ts";
+import { domainRecord } from "./domain-record.ts";
 import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
 
@@ -75,8 +82,25 @@ export class Toolstack {
     };
   }
 
-  /** `pvkit create`: parse, build, record, connect rings, unpause. Returns the new domain. */
-  create(text: string, file: string, inspect = false): { domid: number; name: string; inspector?: string } {
+  /**
+   * `pvkit create`: parse, build, record, connect rings, unpause. Returns the new domain. `inspect`
+   * "brk" also makes its worker wait for a debugger; `progress` hears each step as it starts.
+   */
+  create(
+    text: string,
+    file: string,
+    inspect: boolean | "brk" = false,
+    progress: (p: CreateProgress) => void = () => {},
+  ): { domid: number; name: string; inspector?: string } {
+    const steps = [
+      "reading the config",
+      "creating the domain",
+      "building it",
+      "connecting its rings",
+      "starting it",
+    ];
+    const step = (i: number) => progress({ step: steps[i]!, index: i + 1, total: steps.length });
+    step(0);
     const cfg = parseDomainConfig(file, text);
     if (this.byName(cfg.name) !== undefined)
       throw new ToolstackError(`domain name "${cfg.name}" is already in use`);
@@ -85,6 +109,7 @@ export class Toolstack {
     if (!this.host.kernelExists(cfg.kernel))
       throw new ToolstackError(`${cfg.file}: kernel: ${cfg.kernel}: no such file`);
     const domid = this.freeDomid();
+    step(1);
     try {
       this.host.createDomain(domid, { maxMemKiB: cfg.maxmem * 1024, vcpus: cfg.vcpus });
     } catch (e) {
@@ -104,11 +129,20 @@ export class Toolstack {
     const m: Managed = { cfg, text, resources: [] };
     this.managed.set(domid, m);
     try {
-      const k = this.host.setKernel(domid, pathToFileURL(cfg.kernel).href, cfg.extra, inspect || cfg.inspect);
+      step(2);
+      const url = pathToFileURL(cfg.kernel).href;
+      const k = this.host.setKernel(
+        domid,
+        url,
+        cfg.extra,
+        inspect !== false || cfg.inspect,
+        inspect === "brk",
+      );
       const built = this.host.build(domid, cfg.memory * PAGES_PER_MIB);
       writeDomainEntries(this.store, domid, cfg, built);
 
       // xenstore: map the guest's ring page (grant 1), bind its port, let xenstored serve it.
+      step(3);
       const storePage = this.host.mapGrant(domid, GNTTAB_RESERVED_XENSTORE);
       let ring: { onEvent(): void } | undefined;
       const storePort = this.host.bindInterdomain(domid, built.storePort, () => ring?.onEvent());
@@ -124,6 +158,7 @@ export class Toolstack {
       m.resources.push(consPage, consPort);
       this.consoled.attach(domid, consPage.view, () => consPort.notify());
 
+      step(4);
       this.host.unpause(domid);
       this.log(`created domain ${cfg.name} (id ${domid})`);
       const out: { domid: number; name: string; inspector?: string } = { domid, name: cfg.name };
@@ -144,7 +179,31 @@ export class Toolstack {
   }
 
   list(): DomainSummary[] {
-    return this.host.list().map((d) => ({
+    return this.host.list().map((d) => this.summary(d));
+  }
+
+  /** `pvkit list -l`: each domain's cfg as created (none for dom0) and its state now. */
+  listLong(): DomainRecord[] {
+    return this.host.list().map((d) => domainRecord(this.summary(d), d, this.managed.get(d.domid)?.cfg));
+  }
+
+  /** `pvkit top`: the list with each domain's hypercall and event counters (gone ones left out). */
+  stats(): DomainStats[] {
+    const out: DomainStats[] = [];
+    for (const d of this.host.list()) {
+      let counters: { hypercalls: number; events: number };
+      try {
+        counters = this.host.domainStats(d.domid);
+      } catch {
+        continue; // destroyed between the two calls
+      }
+      out.push({ ...this.summary(d), maxmem: Math.round(d.maxPages / PAGES_PER_MIB), ...counters });
+    }
+    return out;
+  }
+
+  private summary(d: DomainInfo): DomainSummary {
+    return {
       name:
         d.domid === 0
           ? "Domain-0"
@@ -156,7 +215,7 @@ export class Toolstack {
       vcpus: d.vcpus,
       state: stateLetters(d),
       time: Number(d.cpuTimeNs) / 1e9,
-    }));
+    };
   }
 
   pause(domain: string): void {
@@ -175,6 +234,10 @@ export class Toolstack {
     timeoutMs = 30_000,
   ): Promise<void> {
     const domid = this.guest(domain);
+    if (this.host.list().find((d) => d.domid === domid)?.shutdown)
+      throw new ToolstackError(
+        `${kind === "poweroff" ? "shutdown" : kind} ${domain}: it has already shut down`,
+      );
     this.store.write(`${domainPath(domid)}/control/shutdown`, kind);
     if (!wait) return;
     const deadline = Date.now() + timeoutMs;
@@ -212,6 +275,11 @@ export class Toolstack {
   memMax(domain: string, mib: number): void {
     const domid = this.guest(domain);
     checkMiB("mem-max", domain, mib);
+    const holds = Math.ceil((this.host.list().find((d) => d.domid === domid)?.pages ?? 0) / PAGES_PER_MIB);
+    if (mib < holds)
+      throw new ToolstackError(
+        `mem-max ${domain}: ${mib} MiB is below the ${holds} MiB it holds now (shrink it with mem-set first)`,
+      );
     this.host.setMaxMem(domid, mib * 1024);
     this.store.write(`${domainPath(domid)}/memory/static-max`, String(mib * 1024));
     const m = this.managed.get(domid);
