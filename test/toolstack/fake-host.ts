@@ -90,11 +90,19 @@ export class FakeHost implements ToolstackHost {
   pause(domid: number): void {
     this.dom(domid).info.paused = true;
   }
+  /** What a guest does once it first runs (a test makes its kernel announce itself, as a real one would). */
+  onFirstRun: (domid: number) => void = () => {};
   unpause(domid: number): void {
     const i = this.dom(domid).info;
+    const first = i.paused && !this.started.has(domid);
     i.paused = false;
     i.blocked = true;
+    if (first) {
+      this.started.add(domid);
+      this.onFirstRun(domid);
+    }
   }
+  private readonly started = new Set<number>();
   destroy(domid: number): void {
     this.calls.push(`destroy ${domid}`);
     this.dom(domid);

@@ -32,6 +32,8 @@ function setup() {
   const consoled = new Consoled();
   const log: string[] = [];
   const ts = new Toolstack(host, xs, consoled, (l) => log.push(l));
+  // The guest kernel's last boot step: it tells the toolstack it acts on control/shutdown.
+  host.onFirstRun = (domid) => xs.write(`/local/domain/${domid}/control/feature-poweroff`, "1");
   return { host, xs, consoled, ts, log };
 }
 

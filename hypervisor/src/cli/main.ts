@@ -72,18 +72,30 @@ program
     const c = await ControlClient.open(socketPath());
     const progress = createProgress(cfg);
     const r = await c
-      .request<{ domid: number; name: string; inspector?: string }>(
+      .request<{ domid: number; name: string; inspector?: string; boot?: string }>(
         { op: "create", config, file, inspect: opts.inspect ?? false, inspectBrk: opts.inspectBrk ?? false },
         (p) => progress.step(p),
       )
       .finally(() => progress.done());
-    console.log(`Created domain ${r.name} (id ${r.domid})`);
+    // `boot` is there only when the guest did not simply boot: "still booting", or how it already ended.
+    const after =
+      r.boot === undefined
+        ? ""
+        : r.boot === "still booting"
+          ? "; still booting"
+          : `; it already ${pastTense(r.boot)}`;
+    console.log(`Created domain ${r.name} (id ${r.domid})${after}`);
     if (r.inspector) console.log(`Debugger: ${await devtoolsUrl(r.inspector)}`);
     if (r.inspector && opts.inspectBrk)
       console.log(`Waiting for the debugger: ${r.name} runs once one attaches and resumes it`);
     if (opts.console) await attachConsole(c, String(r.domid));
     else c.close();
   });
+
+/** "poweroff" → "powered off", "reboot" → "rebooted", as a shutdown reason reads after "it already". */
+function pastTense(reason: string): string {
+  return reason === "poweroff" ? "powered off" : reason === "reboot" ? "rebooted" : `shut down (${reason})`;
+}
 
 /** The DevTools URL of a guest's inspector (its /json/list names the session), once it listens. */
 async function devtoolsUrl(hostPort: string): Promise<string> {

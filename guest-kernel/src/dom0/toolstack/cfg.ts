@@ -4,6 +4,7 @@
  * line, the key and what is wrong. Paths in the file are relative to the file.
  */
 import { randomUUID } from "node:crypto";
+import { SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_watchdog } from "@pvkit/abi/layout";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError, parseCfgSyntax, type CfgSetting, type CfgValue } from "./cfg-syntax.ts";
 import { parseDisk, parseVif, type DiskSpec, type VifSpec } from "./cfg-devices.ts";
@@ -165,4 +166,12 @@ export function parseDomainConfig(file: string, text: string): DomainConfig {
 
 function show(v: CfgValue): string {
   return Array.isArray(v) ? "a list" : JSON.stringify(v);
+}
+
+/** What the cfg's on_poweroff / on_reboot / on_crash says to do after a shutdown with `reason`. */
+export function lifecycleAction(cfg: DomainConfig, reason: number): LifecycleAction {
+  if (reason === SHUTDOWN_poweroff) return cfg.onPoweroff;
+  if (reason === SHUTDOWN_reboot) return cfg.onReboot;
+  if (reason === SHUTDOWN_crash || reason === SHUTDOWN_watchdog) return cfg.onCrash;
+  return "preserve";
 }

@@ -127,7 +127,13 @@ export class ControlServer {
     switch (req.op) {
       case "create": {
         const inspect = req.inspectBrk === true ? "brk" : req.inspect === true;
-        return t.create(String(req.config), String(req.file), inspect, progress);
+        const made = t.create(String(req.config), String(req.file), inspect, progress);
+        // A guest held for a debugger boots only once one attaches: answer now.
+        if (inspect === "brk") return made;
+        const boot = await t.booted(made.domid, progress);
+        return boot.state === "booted"
+          ? made
+          : { ...made, boot: boot.state === "stopped" ? boot.reason : boot.state };
       }
       case "list":
         return t.list();

@@ -46,3 +46,15 @@ function configRecord(cfg: DomainConfig): NonNullable<DomainRecord["config"]> {
     inspect: cfg.inspect,
   };
 }
+
+/** xl's state letters. */
+export function stateLetters(d: DomainInfo): string {
+  let s = "";
+  if (d.running) s += "r";
+  if (d.blocked) s += "b";
+  if (d.paused) s += "p";
+  if (d.shutdown) s += "s";
+  if (d.crashed) s += "c";
+  if (d.dying) s += "d";
+  return s;
+}

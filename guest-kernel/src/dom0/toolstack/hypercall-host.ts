@@ -187,13 +187,22 @@ export class HypercallHost implements ToolstackHost {
   }
 
   consoleLog(domid: number): string {
-    const r = this.hc.pvkitOp.consoleRead({
-      domid: domid === 0x7ff2 ? DOMID_XEN : domid,
-      len: PAGE,
-      buffer: BigInt(this.buffer.addr),
-      cons: 0n,
-    });
-    return new TextDecoder().decode(this.buffer.read(this.buffer.addr, r.count));
+    // A page at a time, from the oldest byte kept, until a read comes back short: the log is longer
+    // than one page once a host has run for a while, and its newest lines are the ones wanted.
+    const chunks: Uint8Array[] = [];
+    let cons = 0n;
+    for (let i = 0; i < 1024; i++) {
+      const r = this.hc.pvkitOp.consoleRead({
+        domid: domid === 0x7ff2 ? DOMID_XEN : domid,
+        len: PAGE,
+        buffer: BigInt(this.buffer.addr),
+        cons,
+      });
+      chunks.push(this.buffer.read(this.buffer.addr, r.count));
+      cons = r.cons;
+      if (r.count < PAGE) break;
+    }
+    return new TextDecoder().decode(Buffer.concat(chunks));
   }
 }
 

@@ -13,29 +13,22 @@ import type {
   DomainSummary,
   HostInfo,
 } from "@pvkit/abi/toolstack-protocol";
-import {
-  ENOMEM,
-  GNTTAB_RESERVED_CONSOLE,
-  GNTTAB_RESERVED_XENSTORE,
-  SHUTDOWN_crash,
-  SHUTDOWN_poweroff,
-  SHUTDOWN_reboot,
-  SHUTDOWN_watchdog,
-} from "@pvkit/abi/layout";
+import { ENOMEM, GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE } from "@pvkit/abi/layout";
 import type { Consoled } from "../consoled/consoled.ts";
-import { parseDomainConfig, type DomainConfig, type LifecycleAction } from "./cfg.ts";
-import { domainRecord } from "./domain-record.ts";
+import { lifecycleAction, parseDomainConfig, type DomainConfig } from "./cfg.ts";
+import { domainRecord, stateLetters } from "./domain-record.ts";
+import { BootWatch, type BootOutcome, type BootStore } from "./boot-watch.ts";
 import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
 
-/** The xenstored operations the toolstack uses beyond plain writes. */
 /** A memory size from the CLI: a whole number of MiB, at least 1. */
 function checkMiB(op: string, domain: string, mib: number): void {
   if (!Number.isInteger(mib) || mib < 1 || mib > 65536)
     throw new ToolstackError(`${op} ${domain}: expected a whole number of MiB from 1 to 65536, got ${mib}`);
 }
 
-export interface StoreServer extends StoreWriter {
+/** The xenstored operations the toolstack uses beyond plain writes. */
+export interface StoreServer extends StoreWriter, BootStore {
   attachDomainRing(domid: number, page: DataView, notify: () => void): { onEvent(): void };
   introduceDomain(domid: number, mfn?: bigint, port?: number): void;
   releaseDomain(domid: number): void;
@@ -52,6 +45,8 @@ interface Managed {
 }
 
 const PAGES_PER_MIB = 256;
+/** The hypervisor's own console log (DOMID_XEN to console_read). */
+const DOMID_XEN_LOG = 0x7ff2;
 /** pvkit's version, as `pvkit info` reports it. */
 const PVKIT_VERSION = "0.1.0";
 
@@ -60,6 +55,9 @@ export class Toolstack {
   private lastDomid = 0;
   private readonly managed = new Map<number, Managed>();
   private readonly waiters = new Set<() => void>();
+  private readonly boots: BootWatch;
+  /** Every name a domain was created with, by id (ids are not reused until they wrap). */
+  private readonly names = new Map<number, string>();
 
   constructor(
     private readonly host: ToolstackHost,
@@ -68,6 +66,7 @@ export class Toolstack {
     private readonly log: (line: string) => void = () => {},
   ) {
     host.onDomainException(() => this.reap());
+    this.boots = new BootWatch(store, () => host.consoleLog(DOMID_XEN_LOG));
   }
 
   /** `pvkit info`. */
@@ -98,6 +97,7 @@ export class Toolstack {
       "building it",
       "connecting its rings",
       "starting it",
+      "booting it",
     ];
     const step = (i: number) => progress({ step: steps[i]!, index: i + 1, total: steps.length });
     step(0);
@@ -161,6 +161,7 @@ export class Toolstack {
       step(4);
       this.host.unpause(domid);
       this.log(`created domain ${cfg.name} (id ${domid})`);
+      this.names.set(domid, cfg.name);
       const out: { domid: number; name: string; inspector?: string } = { domid, name: cfg.name };
       if (k.inspectorPort) out.inspector = `127.0.0.1:${k.inspectorPort}`;
       return out;
@@ -168,6 +169,22 @@ export class Toolstack {
       this.teardown(domid, true);
       throw e;
     }
+  }
+
+  /**
+   * After create: waits for the domain to boot (boot-watch.ts). A crash on the way up is create's
+   * failure, in words, with what the hypervisor logged; anything else is reported as it is.
+   */
+  async booted(domid: number, progress: (p: CreateProgress) => void = () => {}): Promise<BootOutcome> {
+    progress({ step: "booting it", index: 6, total: 6 });
+    const name = this.names.get(domid) ?? `domain ${domid}`;
+    const o = await this.boots.wait(domid);
+    if (o.state !== "failed") return o;
+    const kept = this.host.list().some((d) => d.domid === domid);
+    throw new ToolstackError(
+      `create ${name}: it crashed while booting: ${o.why}` +
+        (kept ? ` (kept for inspection by on_crash; pvkit destroy ${name} removes it)` : ""),
+    );
   }
 
   /** Domain id from a name or a number. */
@@ -288,7 +305,13 @@ export class Toolstack {
 
   /** The early console_io log of a domain, or the hypervisor's. */
   dmesg(domain?: string): string {
-    return this.host.consoleLog(domain === undefined ? 0x7ff2 : this.resolve(domain));
+    if (domain !== undefined) return this.host.consoleLog(this.resolve(domain));
+    // The hypervisor knows domains by id only (as Xen); name them as the user did, even gone ones.
+    return this.host
+      .consoleLog(DOMID_XEN_LOG)
+      .replace(/\(domain-(\d+)\)/g, (m, id: string) =>
+        this.names.has(+id) ? `(${this.names.get(+id)})` : m,
+      );
   }
 
   private guest(domain: string): number {
@@ -321,7 +344,8 @@ export class Toolstack {
     for (const d of this.host.list()) {
       const m = this.managed.get(d.domid);
       if (!m || !d.shutdown || m.unmapped) continue;
-      const action = policy(m.cfg, d.shutdownReason);
+      this.boots.stopped(d.domid, d.shutdownReason);
+      const action = lifecycleAction(m.cfg, d.shutdownReason);
       this.log(
         `domain ${m.cfg.name} (id ${d.domid}) shut down (${shutdownReasonName(d.shutdownReason)}): ${action}`,
       );
@@ -371,23 +395,4 @@ export class Toolstack {
     removeDomainEntries(this.store, domid, m?.cfg.uuid);
     this.managed.delete(domid);
   }
-}
-
-function policy(cfg: DomainConfig, reason: number): LifecycleAction {
-  if (reason === SHUTDOWN_poweroff) return cfg.onPoweroff;
-  if (reason === SHUTDOWN_reboot) return cfg.onReboot;
-  if (reason === SHUTDOWN_crash || reason === SHUTDOWN_watchdog) return cfg.onCrash;
-  return "preserve";
-}
-
-/** xl's state letters. */
-function stateLetters(d: DomainInfo): string {
-  let s = "";
-  if (d.running) s += "r";
-  if (d.blocked) s += "b";
-  if (d.paused) s += "p";
-  if (d.shutdown) s += "s";
-  if (d.crashed) s += "c";
-  if (d.dying) s += "d";
-  return s;
 }
