@@ -52,7 +52,7 @@ describe("pvkit init", { timeout: 120_000 }, () => {
 
   it("type-checks the two-guest ping-pong example copied into it (docs/guest-programs.md)", async () => {
     mkdirSync(join(proj, "src"), { recursive: true });
-    for (const f of ["ping.ts", "pong.ts"])
+    for (const f of ["ping.ts", "pong.ts", "checksum.ts"])
       copyFileSync(join(REPO, "examples/pingpong", f), join(proj, "src", f));
     expect(await npmRun(proj, "typecheck")).toEqual({ code: 0, out: "" });
   });

@@ -29,6 +29,7 @@ it(
     expect(run.out).toMatch(/\[ping\] ping: connected to domain \d+/);
     expect(run.out).toContain("[pong] pong: answered 1000 pings; bye");
     expect(run.out).toMatch(/\[ping\] ping: 1000 round trips over the vchan: median \d+ µs, p99 \d+ µs/);
+    expect(run.out).toMatch(/\[ping\] ping: 262144 bytes in one write, checksum matched: \d+ ms/);
     const after = readdirSync(tmpdir()).filter((f) => f.startsWith("pvkit-pingpong-") && !before.has(f));
     expect(after).toEqual([]);
   },

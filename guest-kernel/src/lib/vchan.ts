@@ -1,6 +1,7 @@
 /**
- * Vchan: a byte channel between two guest programs (import "@pvkit/guest-kernel/lib/vchan"): one shared page holding two byte rings (one per
- * direction) and one event channel, set up the way Xen's libxenvchan does it.
+ * Vchan: a byte channel between two guest programs (import "@pvkit/guest-kernel/lib/vchan"): one
+ * shared page holding two byte rings (one per direction) and one event channel, set up the way Xen's
+ * libxenvchan does it.
  *
  * The server lends the page and opens the port, then publishes both numbers under its own xenstore
  * home (`<path>/ring-ref`, `<path>/event-channel`), readable by the client only. The client reads
@@ -10,15 +11,25 @@
  * Page layout (4096 bytes):
  *   0   u32 server→client cons      8   u32 client→server cons
  *   4   u32 server→client prod     12   u32 client→server prod
+ *   16  u32 server waits for room  20   u32 client waits for room
  *   1024..2047 server→client data  2048..3071 client→server data
  * Each side writes only its own producer index in one ring and its own consumer index in the other,
  * so neither needs a lock: the index stores are the barriers (see ByteRing).
+ *
+ * Kicks: a writer always kicks after producing (the reader may be asleep). A reader kicks after
+ * consuming only when the writer said it is waiting for room (its flag), as libxenvchan's notify
+ * bits do — otherwise every message would cost the peer a second, useless wakeup. The writer sets
+ * its flag before it checks for room once more and sleeps, so a reader that consumed in between
+ * either leaves room the writer sees, or sees the flag and kicks.
  */
 import type { KernelHandle, MappedGrant, SharedPage } from "../kernel/program.ts";
 import { ByteRing, type ByteRingLayout } from "../kernel/bytering.ts";
 
 const SERVER_TO_CLIENT: ByteRingLayout = { cons: 0, prod: 4, data: 1024, size: 1024 };
 const CLIENT_TO_SERVER: ByteRingLayout = { cons: 8, prod: 12, data: 2048, size: 1024 };
+/** Word indexes (u32) of the "waiting for room" flags: the server's and the client's. */
+const SERVER_WAITS = 16 / 4;
+const CLIENT_WAITS = 20 / 4;
 
 export class Vchan {
   private readonly rx: ByteRing;
@@ -26,6 +37,10 @@ export class Vchan {
   private wakeups: (() => void)[] = [];
   private closed = false;
   private port = -1;
+  /** The page's words, for the waiting flags (Atomics: the peer reads them concurrently). */
+  private readonly words: Int32Array;
+  private readonly myWait: number;
+  private readonly peerWait: number;
 
   private constructor(
     private readonly k: KernelHandle,
@@ -35,6 +50,8 @@ export class Vchan {
   ) {
     this.tx = new ByteRing(page, server ? SERVER_TO_CLIENT : CLIENT_TO_SERVER);
     this.rx = new ByteRing(page, server ? CLIENT_TO_SERVER : SERVER_TO_CLIENT);
+    this.words = new Int32Array(page.buffer, page.byteOffset, 8);
+    [this.myWait, this.peerWait] = server ? [SERVER_WAITS, CLIENT_WAITS] : [CLIENT_WAITS, SERVER_WAITS];
   }
 
   /**
@@ -86,8 +103,14 @@ export class Vchan {
       if (this.closed) throw new Error("vchan: write on a closed channel");
       const n = this.tx.write(data.subarray(off));
       off += n;
-      if (n > 0) this.k.events.notify(this.port);
-      else await this.kicked(); // full: the peer kicks us when it has read
+      if (n > 0) {
+        this.k.events.notify(this.port);
+        continue;
+      }
+      // Full: say we wait for room, look once more (the peer may have read meanwhile), then sleep.
+      Atomics.store(this.words, this.myWait, 1);
+      if (this.tx.space() === 0) await this.kicked();
+      Atomics.store(this.words, this.myWait, 0);
     }
   }
 
@@ -97,7 +120,8 @@ export class Vchan {
       if (this.rx.corrupt()) throw new Error("vchan: the peer broke the ring's indices");
       if (this.rx.available() > 0) {
         const bytes = this.rx.read();
-        this.k.events.notify(this.port); // room for the peer's next write
+        // Room for the peer's next write: kick only a peer that waits for it.
+        if (Atomics.exchange(this.words, this.peerWait, 0) === 1) this.k.events.notify(this.port);
         return bytes;
       }
       if (this.closed) throw new Error("vchan: read on a closed channel");
@@ -130,21 +154,38 @@ export async function waitForNode(k: KernelHandle, path: string): Promise<string
   return value;
 }
 
-/** Line framing over a vchan: what ping and pong exchange. */
+/** Framing over a vchan's byte stream: lines of text, or an exact count of bytes. */
 export class LineReader {
-  private buffered = "";
+  private buffered = new Uint8Array(0);
   private readonly decoder = new TextDecoder();
   constructor(private readonly ch: Vchan) {}
 
+  private async more(): Promise<void> {
+    const got = await this.ch.read();
+    const next = new Uint8Array(this.buffered.length + got.length);
+    next.set(this.buffered);
+    next.set(got, this.buffered.length);
+    this.buffered = next;
+  }
+
+  /** The next line, without its "\n". */
   async next(): Promise<string> {
     for (;;) {
-      const nl = this.buffered.indexOf("\n");
+      const nl = this.buffered.indexOf(0x0a);
       if (nl >= 0) {
-        const line = this.buffered.slice(0, nl);
+        const line = this.decoder.decode(this.buffered.subarray(0, nl));
         this.buffered = this.buffered.slice(nl + 1);
         return line;
       }
-      this.buffered += this.decoder.decode(await this.ch.read(), { stream: true });
+      await this.more();
     }
+  }
+
+  /** Exactly `n` bytes. */
+  async bytes(n: number): Promise<Uint8Array> {
+    while (this.buffered.length < n) await this.more();
+    const out = this.buffered.slice(0, n);
+    this.buffered = this.buffered.slice(n);
+    return out;
   }
 }
