@@ -41,12 +41,17 @@ async function run(
   return result;
 }
 
-/** @param cells whether the domains run in cells (processes of their own) or the host's process */
-export async function benchEventDomains(cells = true): Promise<BenchRow[]> {
-  const busy = await run("busy", 20000, cells);
-  const idle = await run("idle", 500, cells);
-  const nb = await pingPong(20000, true);
-  const ni = await pingPong(500, false);
+/**
+ * @param cells whether the domains run in cells (processes of their own) or the host's process
+ * @param scale fewer round trips than the full run's (`pnpm bench --quick`)
+ */
+export async function benchEventDomains(cells = true, scale = 1): Promise<BenchRow[]> {
+  const busyN = Math.round(20000 * scale);
+  const idleN = Math.round(500 * scale);
+  const busy = await run("busy", busyN, cells);
+  const idle = await run("idle", idleN, cells);
+  const nb = await pingPong(busyN, true);
+  const ni = await pingPong(idleN, false);
   return [
     {
       metric: "event RTT between two domains, busy",

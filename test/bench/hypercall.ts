@@ -6,8 +6,13 @@ import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { pingPong } from "./pingpong.ts";
 import type { BenchRow } from "./stats.ts";
 
-/** @param cells whether the domain runs in a cell (a process of its own) or the host's process */
-export async function benchHypercall(cells = true): Promise<BenchRow[]> {
+/**
+ * @param cells whether the domain runs in a cell (a process of its own) or the host's process
+ * @param scale fewer calls than the full run's (`pnpm bench --quick`)
+ */
+export async function benchHypercall(cells = true, scale = 1): Promise<BenchRow[]> {
+  const busyN = Math.round(20000 * scale);
+  const idleN = Math.round(300 * scale);
   // Guests time themselves: give them the exact TSC (domUs get a coarse one by default).
   const hv = new Hypervisor({ tscResolutionNs: 0, cells }).boot();
   const d = hv.createDomain({
@@ -15,6 +20,7 @@ export async function benchHypercall(cells = true): Promise<BenchRow[]> {
     memoryMiB: 8,
     kernel: new URL("./guests/null-hypercall.ts", import.meta.url).href,
     rings: false,
+    cmdline: `busy=${busyN} idle=${idleN}`,
   });
   await new Promise<void>((r) =>
     hv.on(
@@ -25,8 +31,8 @@ export async function benchHypercall(cells = true): Promise<BenchRow[]> {
   type S = { median: number; p99: number };
   const { busy, idle } = JSON.parse(hv.consoleLog(d.domid).trim()) as { busy: S; idle: S };
   await hv.close();
-  const nativeBusy = await pingPong(20000, true);
-  const nativeIdle = await pingPong(300, false, 2);
+  const nativeBusy = await pingPong(busyN, true);
+  const nativeIdle = await pingPong(idleN, false, 2);
   return [
     {
       metric: "null hypercall, busy",

@@ -1,59 +1,111 @@
 /**
- * `pnpm bench`: every pvkit benchmark in one run, each metric's median beside its native baseline
- * measured in the same run, printed as one table and written to bench-results/<date>.json. Metrics
- * that involve real domains are taken twice: domUs in cells (the default: a process each) and with
- * cells off (workers of the host's process), so the price of the process boundary is in the table.
+ * `pnpm bench`: every pvkit benchmark in one run (or those named: `pnpm bench density`), each
+ * metric's median beside its native baseline measured in the same run, printed as one table and
+ * written to bench-results/<date>.json. Metrics that involve real domains are taken twice: domUs in
+ * cells (the default: a process each) and with cells off (workers of the host's process), so the
+ * price of the process boundary is in the table. `--quick` runs everything shorter (args.ts).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { parseBenchArgs, USAGE, type BenchName } from "./args.ts";
 import { benchDomainCreate } from "./domain-create.ts";
+import { densityRows, type DensityResult } from "./density.ts";
+import { runDensityApart } from "./density-apart.ts";
 import { benchEventDomains } from "./event-domains.ts";
 import { benchEventLatency } from "./event-latency.ts";
 import { benchHypercall } from "./hypercall.ts";
+import { phase } from "./progress.ts";
 import type { BenchRow } from "./stats.ts";
 
+let args;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`bench: ${(e as Error).message}\n${USAGE}\n`);
+  process.exit(1);
+}
+const { quick } = args;
 const rows: BenchRow[] = [];
-/** Says on stderr what runs now (a run takes minutes). */
-const stage = (what: string) => process.stderr.write(`bench: ${what}\n`);
+const densities: DensityResult[] = [];
+const offRows = (rs: BenchRow[]) => rs.map((r) => ({ ...r, metric: `${r.metric} (cells off)` }));
+
 /** The bench in cells, then with cells off (its rows marked). */
 async function bothWays(name: string, bench: (cells: boolean) => Promise<BenchRow[]>): Promise<void> {
-  stage(name);
+  let p = phase(name);
   rows.push(...(await bench(true)));
-  stage(`${name} (cells off)`);
-  rows.push(...(await bench(false)).map((r) => ({ ...r, metric: `${r.metric} (cells off)` })));
+  p.done();
+  p = phase(`${name} (cells off)`);
+  rows.push(...offRows(await bench(false)));
+  p.done();
 }
 
-await bothWays("null hypercall", benchHypercall);
-stage("event latency");
-for (const m of await benchEventLatency()) {
-  rows.push({
-    metric: m.name,
-    unit: "µs",
-    median: m.median,
-    p99: m.p99,
-    baseline: { name: m.baseline.name, median: m.baseline.median },
-  });
-}
-await bothWays("event round trip between two domains", benchEventDomains);
-await bothWays("domain creation", (cells) => benchDomainCreate(cells));
+const benches: Record<BenchName, () => Promise<void>> = {
+  hypercall: () => bothWays("null hypercall", (cells) => benchHypercall(cells, quick ? 0.2 : 1)),
+  "event-latency": async () => {
+    const p = phase("event latency");
+    for (const m of await benchEventLatency(quick ? 0.1 : 1)) {
+      rows.push({
+        metric: m.name,
+        unit: "µs",
+        median: m.median,
+        p99: m.p99,
+        baseline: { name: m.baseline.name, median: m.baseline.median },
+      });
+    }
+    p.done();
+  },
+  "event-domains": () =>
+    bothWays("event round trip between two domains", (cells) => benchEventDomains(cells, quick ? 0.1 : 1)),
+  "domain-create": () =>
+    bothWays("domain creation", (cells) =>
+      quick ? benchDomainCreate(cells, 3, 10) : benchDomainCreate(cells, 8, 20),
+    ),
+  density: async () => {
+    for (const cells of args.density.modes) {
+      const name = `density${cells ? "" : " (cells off)"}: up to ${args.density.count} idle guests`;
+      const p = phase(name, args.density.count);
+      const r = await runDensityApart(
+        {
+          cells,
+          count: args.density.count,
+          leaveFreeMiB: args.density.leaveFreeMiB,
+          idleSeconds: quick ? 5 : 10,
+          settleSeconds: args.density.settleSeconds,
+        },
+        (up) => p.update(up, "booted"),
+      );
+      p.done();
+      densities.push(r);
+      rows.push(...(cells ? densityRows(r) : offRows(densityRows(r))));
+    }
+  },
+};
 
-const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const t0 = performance.now();
+for (const name of args.names) await benches[name]();
+
+const fmt = (x: number) =>
+  Number.isInteger(x) || x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
 const table = rows.map((r) => ({
   metric: r.metric,
   median: `${fmt(r.median)} ${r.unit}`,
   p99: r.p99 === undefined ? "" : `${fmt(r.p99)} ${r.unit}`,
   baseline: r.baseline ? `${fmt(r.baseline.median)} ${r.unit} (${r.baseline.name})` : "",
   ratio: r.baseline ? `${(r.median / r.baseline.median).toFixed(1)}×` : "",
+  note: r.note ?? "",
 }));
 console.table(table);
 mkdirSync("bench-results", { recursive: true });
 const file = `bench-results/${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-writeFileSync(
-  file,
-  JSON.stringify(
-    { node: process.version, cpus: (await import("node:os")).availableParallelism(), rows },
-    null,
-    2,
-  ),
-);
-console.log(`written to ${file}`);
+const result = {
+  node: process.version,
+  cpus: availableParallelism(),
+  quick,
+  benchmarks: args.names,
+  seconds: Math.round((performance.now() - t0) / 1000),
+  rows,
+  ...(densities.length > 0 ? { density: densities } : {}),
+};
+writeFileSync(file, JSON.stringify(result, null, 2));
+console.log(`written to ${file} (${result.seconds} s)`);
 process.exit(0);

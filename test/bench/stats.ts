@@ -16,4 +16,6 @@ export interface BenchRow {
   median: number;
   p99?: number;
   baseline?: { name: string; median: number };
+  /** What the number alone does not say (how many, why a run stopped). */
+  note?: string;
 }

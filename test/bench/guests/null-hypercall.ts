@@ -1,13 +1,16 @@
 /**
  * A raw benchmark guest (no kernel): times HYPERVISOR_xen_version(XENVER_version), the null
  * hypercall, back to back (busy) and with a 2 ms pause between calls (idle, so the hypervisor has
- * gone to sleep on its doorbell), and reports the samples as one JSON line on console_io.
+ * gone to sleep on its doorbell), and reports the samples as one JSON line on console_io. How many
+ * of each: `busy=N idle=M` on the command line (default 20000 and 300).
  */
 import { currentArch } from "@pvkit/guest-kernel/arch/handoff";
 
-const { hc } = currentArch();
-const N = 20000;
-const IDLE_N = 300;
+const { hc, startInfo } = currentArch();
+const arg = (key: string, dflt: number) =>
+  Number(new RegExp(`(?:^|\\s)${key}=(\\d+)`).exec(startInfo.cmd_line)?.[1] ?? dflt);
+const N = arg("busy", 20000);
+const IDLE_N = arg("idle", 300);
 const busy: number[] = [];
 for (let i = 0; i < N; i++) {
   const t0 = performance.now();

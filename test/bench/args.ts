@@ -1,0 +1,81 @@
+/**
+ * `pnpm bench`'s command line: which benchmarks to run and how long.
+ *
+ *   pnpm bench [--quick] [name...] [--count N] [--cells | --no-cells] [--memory-bound MiB]
+ *              [--settle S]
+ *
+ * With no names every benchmark runs; --quick runs each with fewer iterations and fewer domains (the
+ * whole run in under a minute on two cores). --count, --cells/--no-cells and --memory-bound are the
+ * density benchmark's: how many idle guests to start, in cells only or with cells off only (default:
+ * both), how much of the machine's memory to leave free (default 2048 MiB), and how long to let the
+ * host settle once every guest is up before measuring it idle (default 30 s; 5 with --quick).
+ */
+
+/** Every benchmark, by the name the command line uses, in the order a full run takes them. */
+export const BENCHMARKS = [
+  "hypercall",
+  "event-latency",
+  "event-domains",
+  "domain-create",
+  "density",
+] as const;
+export type BenchName = (typeof BENCHMARKS)[number];
+
+export interface BenchArgs {
+  names: BenchName[];
+  quick: boolean;
+  density: {
+    /** Idle guests to start in each mode (default 1000; 50 with --quick). */
+    count: number;
+    /** Cells on, cells off, or both. */
+    modes: boolean[];
+    /** MiB of the machine's memory that must stay free. */
+    leaveFreeMiB: number;
+    /** Seconds between the last guest up and the idle measurement. */
+    settleSeconds: number;
+  };
+}
+
+export const USAGE =
+  `usage: pnpm bench [--quick] [${BENCHMARKS.join("|")} ...] ` +
+  `[--count N] [--cells|--no-cells] [--memory-bound MiB] [--settle S]`;
+
+/** Parses `argv` (without node and the script); throws an Error naming the first bad argument. */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const names: BenchName[] = [];
+  let quick = false;
+  let count: number | undefined;
+  let modes = [true, false];
+  let leaveFreeMiB = 2048;
+  let settle: number | undefined;
+  const number = (flag: string, value: string | undefined, min: number): number => {
+    const n = Number(value);
+    if (value === undefined || !Number.isInteger(n) || n < min)
+      throw new Error(`${flag} wants a whole number of at least ${min}, not ${value ?? "nothing"}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--")
+      continue; // pnpm passes it through when asked to
+    else if (a === "--quick") quick = true;
+    else if (a === "--count") count = number(a, argv[++i], 1);
+    else if (a === "--cells") modes = [true];
+    else if (a === "--no-cells") modes = [false];
+    else if (a === "--memory-bound") leaveFreeMiB = number(a, argv[++i], 0);
+    else if (a === "--settle") settle = number(a, argv[++i], 0);
+    else if ((BENCHMARKS as readonly string[]).includes(a)) names.push(a as BenchName);
+    else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
+    else throw new Error(`no benchmark named ${a} (there are ${BENCHMARKS.join(", ")})`);
+  }
+  return {
+    names: names.length > 0 ? BENCHMARKS.filter((n) => names.includes(n)) : [...BENCHMARKS],
+    quick,
+    density: {
+      count: count ?? (quick ? 50 : 1000),
+      modes,
+      leaveFreeMiB,
+      settleSeconds: settle ?? (quick ? 5 : 30),
+    },
+  };
+}

@@ -1,0 +1,277 @@
+/**
+ * Density: how many idle guests one host holds, and what an idle guest costs it.
+ *
+ * Starts idle 4 MiB guests (guests/idle-answer.ts: the pvkit kernel and a program that opens one
+ * event-channel port and blocks) through Hypervisor.createDomain, a batch at a time, until
+ *   - `count` are up, or
+ *   - the next batch would leave the machine less than `leaveFreeMiB` of MemAvailable (each guest
+ *     estimated from what the ones before it took), or
+ *   - the hypervisor refuses one (admission: ENOMEM when the machine's memory is all promised), or
+ *     a guest fails to boot.
+ * Why it stopped is part of the result, not an error. Then, with every guest up and idle, it
+ * measures the host: memory per guest (PSS of the bench's process — the hypervisor's — and every
+ * process it started; proc-stats.ts says why PSS), and CPU and wake-ups over `idleSeconds` of
+ * nobody doing anything. Last, it sends each guest an event and waits for its answer, so a host
+ * that got quieter by starving its guests would show here.
+ */
+import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import type { Domain } from "@pvkit/hypervisor/domain/domain";
+import { cpuBetween, cpuOf, memAvailableMiB, memoryOf, processTree } from "./proc-stats.ts";
+import { median, p99, type BenchRow } from "./stats.ts";
+
+const GUEST = new URL("./guests/idle-answer.ts", import.meta.url).href;
+const GUEST_MIB = 4;
+/** Hang guard for one guest's boot or answer: far beyond what either takes on a loaded machine. */
+const HANG_MS = 60_000;
+
+export interface DensityOptions {
+  cells: boolean;
+  /** Guests to start. */
+  count: number;
+  /** MiB of MemAvailable that must remain. */
+  leaveFreeMiB: number;
+  /** Length of the idle measurement. */
+  idleSeconds: number;
+  /**
+   * How long to let the host settle first (default 0): a guest that just printed it is up is not
+   * idle yet — its Node and V8 go on tidying up (compiling, collecting) for seconds after start.
+   */
+  settleSeconds?: number;
+  /** The hypervisor's machine memory in MiB (default: its own default, most of the host's RAM). */
+  machineMiB?: number;
+  /** Guests created before waiting for them to boot (default: 8 in cells, 16 without). */
+  batch?: number;
+  /** Told how many guests are up so far. */
+  progress?: (up: number) => void;
+}
+
+type Part = "hypervisor" | "cells" | "other";
+type IdleCost = { cpuPercent: number; wakeupsPerSecond: number };
+
+export interface DensityResult {
+  cells: boolean;
+  target: number;
+  up: number;
+  /** "count reached", or why no more guests were started. */
+  stopped: string;
+  createSeconds: number;
+  memory: { kind: "PSS" | "RSS"; totalMiB: number; perGuestMiB: number; processes: number };
+  /** The host while every guest idles: all its processes, and split into the bench's own process
+   * (the hypervisor), the cells, and the rest (esbuild's services: tsx's, and the image builder's). */
+  idle: {
+    seconds: number;
+    settleSeconds: number;
+    cpuPercent: number;
+    wakeupsPerSecond: number;
+    parts: Record<Part, IdleCost>;
+  };
+  /** Guests that answered an event, and how long each answer took (send → console line), in ms. */
+  answered: number;
+  answerMs: { median: number; p99: number };
+}
+
+/** Waits for console text and domain ends, without polling: the hypervisor tells (consoleSink). */
+class Watcher {
+  private readonly waiters = new Map<number, { text: string; ok: () => void; fail: (e: Error) => void }>();
+  hv!: Hypervisor;
+
+  /** The hypervisor's console sink: a domain wrote; whoever waits on it looks. */
+  wrote = (domid: number) => this.check(domid);
+
+  /** The domain ended: whoever waits on it hears why. */
+  ended = (e: { domid: number; state: string; why?: string }) => {
+    const w = this.waiters.get(e.domid);
+    if (!w || (e.state !== "shutdown" && e.state !== "destroyed")) return;
+    this.waiters.delete(e.domid);
+    w.fail(new Error(`dom${e.domid} ${e.state}${e.why ? ` (${e.why})` : ""}`));
+  };
+
+  /** Resolves once `domid`'s console holds `text`. */
+  until(domid: number, text: string): Promise<void> {
+    const p = new Promise<void>((ok, fail) => this.waiters.set(domid, { text, ok, fail }));
+    this.check(domid);
+    let guard: NodeJS.Timeout;
+    const hang = new Promise<never>((_, fail) => {
+      guard = setTimeout(() => fail(new Error(`dom${domid} said nothing for ${HANG_MS / 1000} s`)), HANG_MS);
+    });
+    return Promise.race([p, hang]).finally(() => {
+      clearTimeout(guard);
+      this.waiters.delete(domid);
+    });
+  }
+
+  private check(domid: number): void {
+    const w = this.waiters.get(domid);
+    if (w && this.hv.consoleLog(domid).includes(w.text)) {
+      this.waiters.delete(domid);
+      w.ok();
+    }
+  }
+}
+
+/** Why a createDomain threw, in words: admission's ENOMEM is a result of the bench. */
+function refusal(e: unknown, hv: Hypervisor): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (!/errno 12\b/.test(msg)) return `create failed: ${msg}`;
+  const mib = (pages: number) => Math.floor(pages / 256);
+  return (
+    `admission refused: ENOMEM (${mib(hv.memory.freePages)} of ${mib(hv.memory.totalPages)} MiB of ` +
+    `machine memory unpromised; a guest takes ${GUEST_MIB} MiB and its runtime's reserve)`
+  );
+}
+
+export async function runDensity(o: DensityOptions): Promise<DensityResult> {
+  const watch = new Watcher();
+  const hv = new Hypervisor({
+    cells: o.cells,
+    consoleSink: watch.wrote,
+    ...(o.machineMiB ? { memoryMiB: o.machineMiB } : {}),
+  }).boot();
+  watch.hv = hv;
+  hv.on("domain", watch.ended);
+  const batch = o.batch ?? (o.cells ? 8 : 16);
+  const guests: Domain[] = [];
+  let stopped = "count reached";
+  try {
+    const memBefore = memoryOf(processTree());
+    const availAtStart = memAvailableMiB();
+    const t0 = performance.now();
+    create: while (guests.length < o.count) {
+      // What one guest costs the machine, from what the ones so far took (a guess for the first).
+      const perGuest = guests.length > 0 ? (availAtStart - memAvailableMiB()) / guests.length : 64;
+      const n = Math.min(batch, o.count - guests.length);
+      const avail = memAvailableMiB();
+      if (avail - n * Math.max(perGuest, 1) < o.leaveFreeMiB) {
+        stopped =
+          `the machine would keep less than ${o.leaveFreeMiB} MiB free ` +
+          `(MemAvailable ${avail} MiB, ~${Math.ceil(perGuest)} MiB a guest)`;
+        break;
+      }
+      const made: Domain[] = [];
+      for (let i = 0; i < n; i++) {
+        try {
+          made.push(
+            hv.createDomain({ name: `idle${guests.length + i}`, memoryMiB: GUEST_MIB, program: GUEST }),
+          );
+        } catch (e) {
+          stopped = refusal(e, hv);
+          break;
+        }
+      }
+      const booted = await Promise.allSettled(made.map((d) => watch.until(d.domid, "idle: up")));
+      for (const [i, r] of booted.entries()) {
+        if (r.status === "fulfilled") guests.push(made[i]!);
+        else if (stopped === "count reached")
+          stopped = `a guest did not boot: ${(r.reason as Error).message}`;
+      }
+      o.progress?.(guests.length);
+      if (stopped !== "count reached") break create;
+    }
+    const createSeconds = (performance.now() - t0) / 1000;
+
+    // All up: the processes that make the host now, measured while nothing happens.
+    await new Promise((r) => setTimeout(r, (o.settleSeconds ?? 0) * 1000));
+    const tree = processTree();
+    const mem = memoryOf(tree);
+    const cellPids = new Set(guests.map((d) => d.worker?.pid));
+    const parts: Record<Part, number[]> = {
+      hypervisor: [process.pid],
+      cells: tree.filter((pid) => cellPids.has(pid)),
+      other: tree.filter((pid) => pid !== process.pid && !cellPids.has(pid)),
+    };
+    const partNames = Object.keys(parts) as Part[];
+    const cpuBefore = partNames.map((p) => cpuOf(parts[p]));
+    await new Promise((r) => setTimeout(r, o.idleSeconds * 1000));
+    const costs = partNames.map((p, i) => cpuBetween(cpuBefore[i]!, cpuOf(parts[p])));
+    const idle = {
+      cpuPercent: costs.reduce((sum, c) => sum + c.cpuPercent, 0),
+      wakeupsPerSecond: costs.reduce((sum, c) => sum + c.wakeupsPerSecond, 0),
+      parts: Object.fromEntries(partNames.map((p, i) => [p, costs[i]!])) as Record<Part, IdleCost>,
+    };
+
+    // Every guest must still answer: one event each, one at a time, its answer timed.
+    const answers: number[] = [];
+    for (const d of guests) {
+      const port = Number(/port (\d+)/.exec(hv.consoleLog(d.domid))?.[1]);
+      const sender = hv.evtchn.bindInterdomain(d.domid, d.domid, port);
+      if (sender < 0) continue;
+      const t = performance.now();
+      hv.evtchn.send(d.domid, sender);
+      try {
+        await watch.until(d.domid, "answer 1");
+        answers.push(performance.now() - t);
+      } catch {
+        /* counted as not answered */
+      }
+    }
+    const MiB = 1024;
+    return {
+      cells: o.cells,
+      target: o.count,
+      up: guests.length,
+      stopped,
+      createSeconds,
+      memory: {
+        kind: mem.kind,
+        totalMiB: mem.kib / MiB,
+        perGuestMiB: guests.length > 0 ? (mem.kib - memBefore.kib) / MiB / guests.length : 0,
+        processes: mem.processes,
+      },
+      idle: { seconds: o.idleSeconds, settleSeconds: o.settleSeconds ?? 0, ...idle },
+      answered: answers.length,
+      answerMs: { median: median(answers), p99: p99(answers) },
+    };
+  } finally {
+    await hv.close();
+  }
+}
+
+/** The density result as rows of the bench's table. */
+export function densityRows(r: DensityResult): BenchRow[] {
+  const rows: BenchRow[] = [
+    {
+      metric: `density: idle ${GUEST_MIB} MiB guests up`,
+      unit: "guests",
+      median: r.up,
+      note:
+        `in ${r.createSeconds.toFixed(1)} s; ` +
+        (r.stopped === "count reached" ? `all ${r.target} asked for` : `stopped: ${r.stopped}`),
+    },
+    {
+      metric: "density: host memory per idle guest",
+      unit: "MiB",
+      median: r.memory.perGuestMiB,
+      note: `${r.memory.kind} of ${r.memory.processes} processes, ${Math.round(r.memory.totalMiB)} MiB in all`,
+    },
+    {
+      metric: `density: host CPU, all idle (${r.idle.seconds} s, after ${r.idle.settleSeconds} s)`,
+      unit: "% of a core",
+      median: r.idle.cpuPercent,
+      note: (Object.entries(r.idle.parts) as [string, IdleCost][])
+        .map(([part, c]) => `${part} ${c.cpuPercent.toFixed(1)} %`)
+        .join(", "),
+    },
+    {
+      metric: `density: host wake-ups, all idle`,
+      unit: "/s",
+      median: r.idle.wakeupsPerSecond,
+      note: (Object.entries(r.idle.parts) as [string, IdleCost][])
+        .map(([part, c]) => `${part} ${Math.round(c.wakeupsPerSecond)}`)
+        .join(", "),
+    },
+    {
+      metric: "density: guests answering an event",
+      unit: "guests",
+      median: r.answered,
+      note: `of ${r.up} up`,
+    },
+  ];
+  if (r.answered > 0)
+    rows.push({
+      metric: "density: event → guest's answer",
+      unit: "ms",
+      median: r.answerMs.median,
+      p99: r.answerMs.p99,
+    });
+  return rows;
+}
