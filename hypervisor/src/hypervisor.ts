@@ -122,7 +122,6 @@ export class Hypervisor extends EventEmitter {
   private readonly dying = new Set<Domain>();
   private readonly contexts = new Map<Vcpu, DomainContext>();
   private watchdog?: NodeJS.Timeout;
-  private memoryTick?: NodeJS.Timeout;
   private readonly memoryWatch: MemoryWatch;
   /** Domain workers started so far (the memory watch allows for their boot). */
   private workersStarted = 0;
@@ -158,10 +157,12 @@ export class Hypervisor extends EventEmitter {
   /** Starts trap service and the CPU watchdog; pre-fills the frame pool. */
   boot(): this {
     this.trap.start();
+    // One timer for the host, not one a domain: a tick reads each worker's activity without waking
+    // it (a cell's from its vCPU page, which the cell writes only while its worker is awake).
     this.watchdog = setInterval(() => this.sampleCpu(), Math.min(250, this.hangTimeoutMs / 4));
     this.watchdog.unref();
-    this.memoryTick = setInterval(() => this.memoryWatch.tick(this.domains.values()), 20);
-    this.memoryTick.unref();
+    // The watch's 20 ms tick runs only while some domU is awake (memory/watch.ts, realm/doze.ts).
+    this.memoryWatch.start(() => this.domains.values());
     this.printk(`pvkit hypervisor: ${this.frames.maxFrames} frames (${this.frames.maxFrames / 256} MiB)`);
     return this;
   }
@@ -353,7 +354,7 @@ export class Hypervisor extends EventEmitter {
 
   async close(): Promise<void> {
     clearInterval(this.watchdog);
-    clearInterval(this.memoryTick);
+    this.memoryWatch.stop();
     this.trap.stop();
     const all = [...this.domains.values(), ...this.dying];
     await Promise.all(all.map((d) => d.worker?.terminate()));

@@ -17,7 +17,10 @@ function domU(domid: number) {
     gone: false,
     alive: true,
     privileged: false,
-    vcpu: { statusViews: { big: new BigInt64Array(status, 0, 2), words } },
+    vcpu: {
+      statusViews: { big: new BigInt64Array(status, 0, 2), words },
+      pageViews: { sampler: new Int32Array(2) }, // its sampler never dozes
+    },
     worker: { pid: 1, activity: () => ({ working: 0, idle: 0 }) },
   };
   return { d: d as unknown as Domain, checkpoint: () => Atomics.add(words, CHECKPOINTS, 1) };

@@ -167,6 +167,10 @@ class CellWorker implements DomainWorker {
     return this.gone;
   }
 
+  poke(): void {
+    this.send({ t: "sample" });
+  }
+
   activity() {
     const host = this.d.vcpu.pageViews.host;
     const working = host[HOST_WORKING_MS]!;

@@ -9,11 +9,12 @@
  * process the worker runs in: a notify finds its waiter only through the backing store it waits
  * on), starts the worker with the same supervisor a domain in the hypervisor's process gets — with
  * the cell's bell, fd 5, for wake-ups (realm/wakes.ts) — writes the worker's activity into its vCPU
- * page, reports how it ends, and ends with it. Rule: it takes input from the hypervisor alone.
+ * page while it is active (activity-sampler.ts), reports how it ends, and ends with it. Rule: it
+ * takes input from the hypervisor alone.
  */
 import { Worker } from "node:worker_threads";
 import type { FromCell, ToCell } from "./protocol.ts";
-import { HOST_IDLE_MS, HOST_WORKING_MS, vcpuPageViews, workerActivity } from "../realm/vcpu-page.ts";
+import { sampleActivity } from "./activity-sampler.ts";
 import { mapFrameRuns, type ShmMaps } from "../realm/frame-views.ts";
 
 const ADDON = process.env.PVKIT_SHM_ADDON!;
@@ -25,6 +26,8 @@ const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then
 
 let supervisor: string | undefined;
 let started = false;
+/** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
+let wakeSampler = () => {};
 
 function start(m: Extract<ToCell, { t: "start" }>): void {
   started = true;
@@ -47,18 +50,14 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
   w.on("exit", (code) => send({ t: "exit", code }, () => process.exit(0)));
 
   // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
-  // process can ask a worker of its own.
-  const { host, status } = vcpuPageViews(page);
-  setInterval(() => {
-    const now = workerActivity(w.performance.eventLoopUtilization(), status.big);
-    host[HOST_WORKING_MS] = now.working;
-    host[HOST_IDLE_MS] = now.idle;
-  }, 100).unref();
+  // process can ask a worker of its own. Sampled while it works, not while it idles.
+  wakeSampler = sampleActivity(w, page);
 }
 
 process.on("message", (m: ToCell) => {
   if (m.t === "init") supervisor = m.supervisor;
   else if (m.t === "start" && supervisor !== undefined && !started) start(m);
+  else if (m.t === "sample") wakeSampler();
 });
 
 // The hypervisor going away ends the cell.

@@ -19,7 +19,9 @@ export type ToCell =
   /** First, as soon as the cell is spawned: the script its worker runs. */
   | { t: "init"; supervisor: string }
   /** Then, once the cell is given a domain: start its worker with these Worker options. */
-  | { t: "start"; boot: CellBoot; options: Record<string, unknown> };
+  | { t: "start"; boot: CellBoot; options: Record<string, unknown> }
+  /** Its worker's thread ran while the activity sampler dozed: take a reading now (realm/doze.ts). */
+  | { t: "sample" };
 
 /** A cell to the hypervisor. */
 export type FromCell =

@@ -33,6 +33,8 @@ export interface DomainWorker {
   activity(): { working: number; idle: number } | undefined;
   /** The OS process it runs in ("self": the hypervisor's), for /proc reads. */
   readonly pid: number | "self";
+  /** In a cell: ends its activity sampler's doze, so it takes a reading now (realm/doze.ts). */
+  poke?(): void;
 }
 
 /** A worker in the hypervisor's own process. */

@@ -21,15 +21,37 @@
  * allocating while one computes must not get the computing one stopped. An attacker has gigabytes
  * of headroom to cross before V8's limit; it crosses the watch's line first.
  *
- * Rule: mark() from the CPU sampler, tick() from a timer; both read workers without waking them.
+ * Idle domains cost the watch nothing (realm/doze.ts): a domU whose worker dozes — a whole window
+ * without work, traps or wake-ups, decided here at mark() for a worker of this process and by its
+ * cell's sampler otherwise — has no run and no RSS read, and while every domU dozes the tick's
+ * timer is not armed at all. Nothing is lost by that: a worker that wakes moves its checkpoint
+ * count or its idle time before the next mark, so its run would only have begun at that mark anyway
+ * (its reference point is taken there), which is also when the timer is armed again. Only in a cell,
+ * guest code that runs without passing the supervisor at all is seen up to the backstop's second
+ * later (cell/doze-backstop.ts); there V8's own heap limit, 64 MiB above the bound, ends the cell
+ * regardless.
+ *
+ * Rule: mark() from the CPU sampler, tick() from the timer mark() arms; both read workers without
+ * waking them.
  */
 import type { Domain } from "../domain/domain.ts";
 import { readFileSync } from "node:fs";
-import { CHECKPOINTS, MEASURED_KIB, SLEEPING_SINCE, THREAD_ID } from "../realm/vcpu-page.ts";
+import { DozeBackstop } from "../cell/doze-backstop.ts";
+import { dozing, quiet, settle, type DozeReading } from "../realm/doze.ts";
+import {
+  CHECKPOINTS,
+  MEASURED_KIB,
+  SAMPLER_DOZING,
+  SAMPLER_WAKES,
+  SLEEPING_SINCE,
+  THREAD_ID,
+} from "../realm/vcpu-page.ts";
 
 const MiB = 1024 * 1024;
 /** Page faults (4 KiB each) a suspect must take between two ticks to be the one growing the host. */
 const FAULTS_PER_TICK = 1024;
+/** How often tick() runs while some domU is awake (ms). */
+export const TICK_MS = 20;
 
 /** Minor page faults of OS thread `tid` of process `pid`, or undefined where /proc does not say. */
 function minorFaults(pid: number | "self", tid: number): number | undefined {
@@ -71,6 +93,17 @@ export interface WatchOptions {
   minRunMs?: number;
 }
 
+/** What a worker of this process did so far, for deciding whether it dozes (realm/doze.ts). */
+function reading(d: Domain): DozeReading {
+  const v = d.vcpu.statusViews;
+  return {
+    working: d.worker!.activity()?.working ?? 0,
+    checkpoints: Atomics.load(v.words, CHECKPOINTS),
+    wakes: Atomics.load(d.vcpu.pageViews.sampler, SAMPLER_WAKES),
+    sleeping: Atomics.load(v.big, SLEEPING_SINCE) !== 0n,
+  };
+}
+
 /** Resident memory of a process, from /proc (statm's second field, in pages). */
 function procRss(pid: number | "self"): number {
   if (pid === "self") return process.memoryUsage.rss();
@@ -83,8 +116,14 @@ function procRss(pid: number | "self"): number {
 
 export class MemoryWatch {
   private readonly runs = new WeakMap<Domain, Run>();
+  /** The last reading of each worker of this process, to see a quiet window (doze.ts). */
+  private readonly readings = new WeakMap<Domain, DozeReading>();
+  /** Looks after dozing cells for guest code their samplers cannot hear of (cell/doze-backstop.ts). */
+  private readonly backstop = new DozeBackstop();
   private readonly rss: (pid: number | "self") => number;
   private readonly slack: number;
+  private timer?: NodeJS.Timeout;
+  private domains?: () => Iterable<Domain>;
 
   constructor(private readonly o: WatchOptions) {
     this.rss = o.rssOf ?? procRss;
@@ -99,8 +138,54 @@ export class MemoryWatch {
     return d.worker!.activity()?.idle === run.idleMs;
   }
 
-  /** Takes the reference point for every domU: a run continues only if it did not move since. */
-  mark(domains: Iterable<Domain>): void {
+  /** Ticks over `domains()` whenever mark() finds a domU awake. */
+  start(domains: () => Iterable<Domain>): void {
+    this.domains = domains;
+  }
+
+  stop(): void {
+    this.domains = undefined;
+    this.arm(false);
+  }
+
+  private arm(on: boolean): void {
+    if (on && !this.timer && this.domains) {
+      const domains = this.domains;
+      this.timer = setInterval(() => this.tick(domains()), TICK_MS);
+      this.timer.unref();
+    } else if (!on && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /**
+   * Whether `d`'s worker dozes. A cell's sampler says so itself (and the backstop looks after it);
+   * for a worker of this process the watch decides, from a quiet window since the last mark, and
+   * wakes it again on any activity.
+   */
+  private dozes(d: Domain): boolean {
+    const sampler = d.vcpu.pageViews.sampler;
+    if (d.worker!.pid !== "self") {
+      const dozes = dozing(sampler);
+      if (dozes) this.backstop.check(d);
+      else this.backstop.forget(d);
+      return dozes;
+    }
+    const now = reading(d);
+    const before = this.readings.get(d);
+    this.readings.set(d, now);
+    if (before && quiet(before, now)) return dozing(sampler) || settle(sampler, now);
+    Atomics.store(sampler, SAMPLER_DOZING, 0);
+    return false;
+  }
+
+  /**
+   * Takes the reference point for every awake domU: a run continues only if it did not move since.
+   * Returns how many domUs are awake (the tick's timer runs only while there are).
+   */
+  mark(domains: Iterable<Domain>): number {
+    let awake = 0;
     const rss = new Map<number | "self", number>();
     const all = [...domains];
     // A worker still booting (no checkpoint yet) grows its process as much as one started during a
@@ -112,6 +197,11 @@ export class MemoryWatch {
     ).length;
     for (const d of all) {
       if (!d.worker || d.gone || d.privileged) continue;
+      if (this.dozes(d)) {
+        this.runs.delete(d); // idle: nothing to watch until it wakes
+        continue;
+      }
+      awake++;
       const pid = d.worker.pid;
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
       const prev = this.runs.get(d);
@@ -124,6 +214,8 @@ export class MemoryWatch {
         started: continues ? prev.started : this.o.workersStarted() - booting,
       });
     }
+    this.arm(awake > 0);
+    return awake;
   }
 
   /** Looks at the host's RSS; stops a domain whose run explains growth past its bound. */

@@ -20,6 +20,7 @@ import { buildMachine } from "./machine.ts";
 import { cellWakes, type Futex, type Wakes } from "./wakes.ts";
 import { openCellBell } from "./cell-bell.ts";
 import { frameViews, type ShmMaps } from "./frame-views.ts";
+import { wakeSampler } from "./doze.ts";
 import {
   CHECKPOINTS,
   MEASURED_KIB,
@@ -30,7 +31,10 @@ import {
 } from "./vcpu-page.ts";
 
 const { boot } = workerData as { boot: SupervisorBoot };
-const status = vcpuPageViews(boot.vcpuPage).status.words;
+const {
+  status: { words: status },
+  sampler,
+} = vcpuPageViews(boot.vcpuPage);
 // Views of frames handed over after boot, made here from the machine's memory (the mail ring names
 // them by number). The addon is the supervisor's: the realm never sees it.
 const shm = require(boot.arena.addon) as Futex & ShmMaps;
@@ -111,6 +115,7 @@ async function openInspector(): Promise<void> {
   } finally {
     Atomics.store(big, SLEEPING_SINCE, 0n);
     Atomics.add(big, SLEPT_NS, hrtime() - since);
+    wakeSampler(sampler);
   }
 }
 
@@ -164,6 +169,7 @@ async function runRealm(): Promise<void> {
     tscResolutionNs: boot.tscResolutionNs,
     enter: (run) => {
       Atomics.add(status, CHECKPOINTS, 1);
+      wakeSampler(sampler); // guest code runs: a dozing activity sampler looks again (doze.ts)
       gate.tick();
       run();
     },

@@ -9,6 +9,7 @@
  * a new call while an async one (SCHEDOP_block) waits ends that wait first, as an interrupt ends hlt.
  */
 import { CHECKPOINTS, SLEEPING_SINCE, SLEPT_NS, vcpuPageViews } from "./vcpu-page.ts";
+import { wakeSampler } from "./doze.ts";
 import { localWakes, type Wakes } from "./wakes.ts";
 import {
   PVKIT_TRAP_DOORBELL_WORD,
@@ -29,6 +30,8 @@ export class TrapTransport {
    * Atomics.wait is busy to its event loop but idle to the machine) and the checkpoint count. */
   private readonly status: BigInt64Array;
   private readonly statusWords: Int32Array;
+  /** The sampler words: a wake from a sleep ends the activity sampler's doze (doze.ts). */
+  private readonly sampler: Int32Array;
   private mailSeen = 0;
   /** An async trap (SCHEDOP_block) still waiting; a new trap on this vCPU must end it first. */
   private pendingAsync: { done: boolean; result: bigint } | null = null;
@@ -57,6 +60,7 @@ export class TrapTransport {
     this.words = v.words;
     this.big = v.big;
     ({ big: this.status, words: this.statusWords } = v.status);
+    this.sampler = v.sampler;
     this.wakes = wakes ?? localWakes(v.words, new Int32Array(doorbell, 0, 2));
   }
 
@@ -67,6 +71,7 @@ export class TrapTransport {
     this.wakes.sleep(100);
     Atomics.store(this.status, SLEEPING_SINCE, 0n);
     Atomics.add(this.status, SLEPT_NS, this.hrtime() - t0);
+    wakeSampler(this.sampler);
   }
 
   private enter(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): void {
@@ -135,6 +140,7 @@ export class TrapTransport {
         const keepAlive = setInterval(() => {}, 1 << 30);
         await w;
         clearInterval(keepAlive);
+        wakeSampler(this.sampler); // the worker was idle; it runs again
       }
     }
     if (p.done) return p.result;

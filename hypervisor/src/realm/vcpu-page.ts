@@ -9,6 +9,8 @@
  *   @96   the host block (16 bytes): the worker's work and idleness, for a worker in a cell written
  *         by the cell's main thread (the hypervisor cannot ask another process's worker)
  *   @112  the mail ring's head: prod and cons (mail-ring.ts)
+ *   @120  the sampler words (8 bytes): whether the worker's activity sampler dozes, and how often
+ *         the worker woke (doze.ts)
  *   @128  the mail ring's entries, to the end of the page
  */
 
@@ -18,6 +20,7 @@ export const STATUS_OFFSET = 64;
 export const STATUS_BYTES = 32;
 
 export const MAIL_HEAD_OFFSET = 112;
+export const SAMPLER_OFFSET = 120;
 export const MAIL_OFFSET = 128;
 export const MAIL_ENTRY_BYTES = 16;
 export const MAIL_ENTRIES = (4096 - MAIL_OFFSET) / MAIL_ENTRY_BYTES;
@@ -41,6 +44,10 @@ export const HOST_OFFSET = 96;
 /** Float64 indices in the host block: ms working and ms idle since the worker started (activity()). */
 export const HOST_WORKING_MS = 0;
 export const HOST_IDLE_MS = 1;
+
+/** Int32 indices in the sampler words (doze.ts): 1 while the sampler dozes; the worker's wake-ups. */
+export const SAMPLER_DOZING = 0;
+export const SAMPLER_WAKES = 1;
 
 /** Milliseconds the worker has slept in synchronous traps so far, the current sleep included. */
 export function sleptMs(status: BigInt64Array): number {
@@ -68,6 +75,8 @@ export interface VcpuPageViews {
   status: { big: BigInt64Array; words: Int32Array };
   /** The host block. */
   host: Float64Array;
+  /** The sampler words (doze.ts). */
+  sampler: Int32Array;
 }
 
 /** Typed views of a vCPU page. */
@@ -80,5 +89,6 @@ export function vcpuPageViews(page: SharedArrayBuffer): VcpuPageViews {
       words: new Int32Array(page, STATUS_OFFSET, STATUS_BYTES / 4),
     },
     host: new Float64Array(page, HOST_OFFSET, 2),
+    sampler: new Int32Array(page, SAMPLER_OFFSET, 2),
   };
 }

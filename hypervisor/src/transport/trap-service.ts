@@ -107,11 +107,13 @@ export class TrapService {
   }
 
   /**
-   * Sleeps on the doorbell until a guest of this process notifies (or 100 ms pass); undefined if the
-   * doorbell already moved past `seen`.
+   * Sleeps on the doorbell until a guest of this process notifies; undefined if the doorbell already
+   * moved past `seen`. No timeout: everything that needs the service rings (a trap, a wake request,
+   * an unpause's kick(), stop()), and results of calls in flight are posted from the event loop, so
+   * an idle host wakes only when something happens.
    */
   private waitLocal(seen: number): Promise<unknown> | undefined {
-    const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, 100);
+    const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen);
     if (!w.async) return undefined;
     return w.value.finally(() => (this.localWait = undefined));
   }
@@ -140,13 +142,13 @@ export class TrapService {
         served += n;
         if (n > 0) idleSince = performance.now();
         else if (performance.now() - idleSince > SPIN_US / 1000) {
-          // Idle: sleep until a guest rings (or 100 ms pass, for paused/in-flight bookkeeping). Say
-          // so first, then look once more (a guest rings first, then reads the word: realm/wakes.ts).
+          // Idle: sleep until a guest rings. Say so first, then look once more (a guest rings first,
+          // then reads the word: realm/wakes.ts).
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
           if (Atomics.load(this.doorbell, DOORBELL_COUNT) === seen) {
             // A guest of this process notifies; one in a cell rings its bell (ring()). A wait that
             // a bell ended is left pending and serves the next sleep: any notify ends it, whatever
-            // count it was made for (its 100 ms timeout is the service's bookkeeping tick).
+            // count it was made for.
             const local = (this.localWait ??= this.waitLocal(seen));
             if (local) {
               const rung = new Promise<void>((r) => (this.onRing = r));
