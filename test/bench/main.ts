@@ -64,16 +64,26 @@ const benches: Record<BenchName, () => Promise<void>> = {
     for (const cells of args.density.modes) {
       const name = `density${cells ? "" : " (cells off)"}: up to ${args.density.count} idle guests`;
       const p = phase(name, args.density.count);
-      const r = await runDensityApart(
-        {
-          cells,
-          count: args.density.count,
-          leaveFreeMiB: args.density.leaveFreeMiB,
-          idleSeconds: quick ? 5 : 10,
-          settleSeconds: args.density.settleSeconds,
-        },
-        (up) => p.update(up, "booted"),
-      );
+      let r: DensityResult;
+      try {
+        r = await runDensityApart(
+          {
+            cells,
+            count: args.density.count,
+            leaveFreeMiB: args.density.leaveFreeMiB,
+            idleSeconds: quick ? 5 : 10,
+            settleSeconds: args.density.settleSeconds,
+          },
+          (up) => p.update(up, "booted"),
+        );
+      } catch (e) {
+        // Its host process died (the kernel's OOM killer, say): that is a result too.
+        p.done();
+        const row = { metric: "density: idle 4 MiB guests up", unit: "guests", median: NaN };
+        const failed = { ...row, note: `failed: ${(e as Error).message}` };
+        rows.push(cells ? failed : offRows([failed])[0]!);
+        continue;
+      }
       p.done();
       densities.push(r);
       rows.push(...(cells ? densityRows(r) : offRows(densityRows(r))));
