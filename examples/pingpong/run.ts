@@ -4,7 +4,8 @@
  * other as a toolstack would (dom0 writes each one's `data/peer`), shows both consoles, and ends when
  * both domains have powered off. The same by hand, with a host running (`pnpm pvkit up`):
  *
- *   pnpm pvkit create examples/pingpong/pong.cfg && pnpm pvkit create examples/pingpong/ping.cfg
+ *   pnpm pvkit create examples/pingpong/pong.cfg && pnpm pvkit create -c examples/pingpong/ping.cfg
+ *   (in a second terminal)
  *   pnpm pvkit xenstore-write /local/domain/<pong id>/data/peer <ping id>
  *   pnpm pvkit xenstore-write /local/domain/<ping id>/data/peer <pong id>
  */
