@@ -16,7 +16,7 @@ export default async function main(k: KernelHandle): Promise<void> {
     write: (addr: number, bytes: Uint8Array) => p.memory.write(addr, bytes),
     read: (addr: number, len: number) => p.memory.read(addr, len),
   };
-  await startDom0Services({ hc: p.hc, buffer, foreign: p.memory.window, events: p.kernel.events }, opts);
+  await startDom0Services({ hc: p.hc, buffer, grants: k.grants, events: p.kernel.events }, opts);
   k.print("dom0: ready");
   // Services are event driven; init never returns (returning would power dom0 off).
   await new Promise<never>(() => {});

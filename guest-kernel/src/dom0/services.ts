@@ -7,7 +7,7 @@ import type { Hypercalls } from "@pvkit/abi/guest";
 import { Consoled } from "./consoled/consoled.ts";
 import { ControlServer } from "./toolstack/control-server.ts";
 import { HypercallHost, type BouncePage, type EventPorts } from "./toolstack/hypercall-host.ts";
-import type { ForeignWindow } from "../kernel/sharing.ts";
+import type { ProgramGrants } from "../kernel/sharing.ts";
 import { Toolstack } from "./toolstack/toolstack.ts";
 import { Xenstored } from "./xenstored/index.ts";
 
@@ -22,7 +22,8 @@ export interface Dom0Options {
 export interface Dom0Kernel {
   hc: Hypercalls;
   buffer: BouncePage;
-  foreign: ForeignWindow;
+  /** The kernel's grants: the toolstack maps guests' ring pages with them. */
+  grants: Pick<ProgramGrants, "map">;
   events: EventPorts;
 }
 
@@ -45,7 +46,7 @@ export function dom0Options(cmdline: string, log: (line: string) => void): Dom0O
 }
 
 export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<Dom0Services> {
-  const host = new HypercallHost(k.hc, k.buffer, k.foreign, k.events);
+  const host = new HypercallHost(k.hc, k.buffer, k.grants, k.events);
   // xenstored asks the hypervisor whether a domain exists, as C xenstored asks Xen: permissions
   // naming a domain that does not are refused or ignored, and INTRODUCE of one is refused.
   const domainExists = (domid: number) => host.list().some((d) => d.domid === domid);

@@ -1,14 +1,12 @@
 /**
  * ToolstackHost over real hypercalls: what dom0's kernel does on the toolstack's behalf, each call a
  * typed stub of the generated SDK. Strings and lists travel through one page of dom0's own memory
- * (`buffer`), as libxc uses bounce buffers; granted guest pages arrive through the arch layer's
- * foreign-mapping window (`foreign`).
+ * (`buffer`), as libxc uses bounce buffers; granted guest pages are mapped with the kernel's own
+ * grant API (`grants.map`, kernel/sharing.ts), the one guest programs use.
  */
 import type { Hypercalls } from "@pvkit/abi/guest";
 import {
   DOMID_XEN,
-  GNTMAP_host_map,
-  GNTST_okay,
   PVKIT_SET_KERNEL_INSPECT,
   PVKIT_SET_KERNEL_INSPECT_BRK,
   VIRQ_DOM_EXC,
@@ -22,7 +20,7 @@ import {
   XenDomctlGetdomaininfo,
 } from "@pvkit/abi/layout";
 import { existsSync } from "node:fs";
-import type { ForeignWindow } from "../../kernel/sharing.ts";
+import type { ProgramGrants } from "../../kernel/sharing.ts";
 import type { BoundPort, BuiltDomain, DomainInfo, MappedPage, PhysInfo, ToolstackHost } from "./host.ts";
 
 const PAGE = 4096;
@@ -48,7 +46,7 @@ export class HypercallHost implements ToolstackHost {
   constructor(
     private readonly hc: Hypercalls,
     private readonly buffer: BouncePage,
-    private readonly foreign: ForeignWindow,
+    private readonly grants: Pick<ProgramGrants, "map">,
     private readonly events: EventPorts,
   ) {}
 
@@ -155,22 +153,7 @@ export class HypercallHost implements ToolstackHost {
   }
 
   mapGrant(domid: number, ref: number): MappedPage {
-    const hostAddr = this.foreign.reserve();
-    const [op] = this.hc.grantTableOp.mapGrantRef([
-      { host_addr: hostAddr, flags: GNTMAP_host_map, ref, dom: domid },
-    ]);
-    if (op!.status !== GNTST_okay) {
-      this.foreign.release(hostAddr);
-      throw new Error(`map grant ${ref} of domain ${domid}: GNTST ${op!.status}`);
-    }
-    const view = this.foreign.view(hostAddr);
-    return {
-      view,
-      unmap: () => {
-        this.hc.grantTableOp.unmapGrantRef([{ host_addr: hostAddr, dev_bus_addr: 0n, handle: op!.handle }]);
-        this.foreign.release(hostAddr);
-      },
-    };
+    return this.grants.map(domid, ref);
   }
 
   bindInterdomain(domid: number, remotePort: number, onEvent: () => void): BoundPort {
