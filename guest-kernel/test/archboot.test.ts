@@ -6,6 +6,7 @@ import { ByteRing } from "../src/kernel/bytering.ts";
 import { SHUTDOWN_poweroff, XENCONS } from "../src/kernel/xen.ts";
 import { FakeXen } from "./helpers/fake-xen.ts";
 import { FakeXenstored } from "./helpers/fake-xenstored.ts";
+import { noGrantOps } from "./helpers/no-grant-ops.ts";
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -46,15 +47,7 @@ function arch(programUrl?: string) {
         memory.write(Number(ops[0].frame_list), new Uint8Array(v.buffer));
         return [{ status: 0, nr_frames: ops[0].nr_frames }];
       },
-      mapGrantRef: () => {
-        throw new Error("no grant maps in this test");
-      },
-      unmapGrantRef: () => {
-        throw new Error("no grant maps in this test");
-      },
-      copy: () => {
-        throw new Error("no grant copies in this test");
-      },
+      ...noGrantOps,
     },
     memoryOp: {
       populatePhysmap: (r) => Number(r.nr_extents),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type MemoryReservationIn, type SdkHypercalls, xenOpsFromSdk } from "../src/kernel/hypercalls.ts";
+import { noGrantOps } from "./helpers/no-grant-ops.ts";
 
 /** Records calls the way the generated stubs would receive them. */
 function fakeSdk() {
@@ -37,15 +38,7 @@ function fakeSdk() {
         mem.set(Number(ops[0].frame_list), new Uint8Array(v.buffer));
         return [{ status: ops[0].nr_frames > 32 ? -1 : 0, nr_frames: ops[0].nr_frames }];
       },
-      mapGrantRef: () => {
-        throw new Error("no grant maps in this test");
-      },
-      unmapGrantRef: () => {
-        throw new Error("no grant maps in this test");
-      },
-      copy: () => {
-        throw new Error("no grant copies in this test");
-      },
+      ...noGrantOps,
     },
     memoryOp: {
       populatePhysmap: (r) => {
