@@ -121,6 +121,18 @@ export interface ErrorDef {
 }
 
 /**
+ * The two refusals of a call that may name a domain other than the caller (Xen looks the domain up,
+ * then lets only a privileged caller act on another): `field` is how the reference names the
+ * argument; `esrch` says when there is no such domain, if it is more than "`field` is not a domain".
+ */
+export function otherDomainErrors(field: string, esrch = `${field} is not a domain`): ErrorDef[] {
+  return [
+    { errno: "EPERM", when: `${field} is another domain and the caller is not dom0` },
+    { errno: "ESRCH", when: esrch },
+  ];
+}
+
+/**
  * A sub-operation. `arg` names the struct (or a scalar type, e.g. XENMEM_current_reservation's
  * `domid_t *`) that the pointer argument refers to; absent when the sub-op takes no pointer.
  * `result`: `status` (0 on success) or `value` (a non-negative result such as a page count).

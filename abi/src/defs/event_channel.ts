@@ -2,7 +2,7 @@
  * Event channels (xen/event_channel.h): the virtual interrupt lines between domains, from VIRQs and
  * between vCPUs. Numbers and layouts are Xen's; the 2-level ABI lives in shared_info (see xen.ts).
  */
-import { constants, hypercall, struct, union } from "../schema.ts";
+import { constants, hypercall, otherDomainErrors, struct, union } from "../schema.ts";
 
 const header = "xen/event_channel.h";
 
@@ -251,8 +251,7 @@ export const eventChannelOp = hypercall({
       arg: "evtchn_status",
       doc: "Query a port.",
       errors: [
-        { errno: "EPERM", when: "`dom` is another domain and the caller is not dom0" },
-        { errno: "ESRCH", when: "`dom` is not a live domain" },
+        ...otherDomainErrors("`dom`", "`dom` is not a live domain"),
         { errno: "EINVAL", when: "`port` is not below the domain's port limit (4096)" },
       ],
       example: [
@@ -267,8 +266,7 @@ export const eventChannelOp = hypercall({
       arg: "evtchn_alloc_unbound",
       doc: "Allocate an unbound port.",
       errors: [
-        { errno: "EPERM", when: "`dom` is another domain and the caller is not dom0" },
-        { errno: "ESRCH", when: "`dom` or `remote_dom` is not a live domain" },
+        ...otherDomainErrors("`dom`", "`dom` or `remote_dom` is not a live domain"),
         { errno: "ENOSPC", when: "`dom` has no free port" },
       ],
       example: [

@@ -2,7 +2,7 @@
  * Grant tables (xen/grant_table.h): a domain grants another access to one of its frames by filling
  * a grant entry; the other side maps it or asks the hypervisor to copy. Version 1 entries only.
  */
-import { constants, hypercall, struct, union } from "../schema.ts";
+import { constants, hypercall, otherDomainErrors, struct, union } from "../schema.ts";
 
 const header = "xen/grant_table.h";
 
@@ -332,10 +332,7 @@ export const grantTableOp = hypercall({
       number: 10,
       arg: "gnttab_get_version",
       doc: "Query the entry format.",
-      errors: [
-        { errno: "ESRCH", when: "`dom` is not a live domain" },
-        { errno: "EPERM", when: "`dom` is another domain and the caller is not dom0" },
-      ],
+      errors: [...otherDomainErrors("`dom`", "`dom` is not a live domain")],
       example: [
         "const [v] = k.hc.grantTableOp.getVersion([{ dom: DOMID_SELF }]);",
         "k.print(`grant table v${v.version}`);",

@@ -2,7 +2,7 @@
  * Memory reservation (xen/memory.h): grow and shrink a domain's frames, populate its physmap on
  * demand, and query its page counts. pvkit implements the sub-ops a PV guest and toolstack need.
  */
-import { constants, hypercall, struct } from "../schema.ts";
+import { constants, hypercall, otherDomainErrors, struct } from "../schema.ts";
 
 const header = "xen/memory.h";
 
@@ -74,8 +74,7 @@ export const memoryOp = hypercall({
       result: "value",
       doc: "Release the listed frames; returns how many were done.",
       errors: [
-        { errno: "EPERM", when: "`domid` is another domain and the caller is not dom0" },
-        { errno: "ESRCH", when: "`domid` is not a domain" },
+        ...otherDomainErrors("`domid`"),
         {
           errno: "EINVAL",
           when: "`extent_order` is not 0, `nr_extents` is above 65536, or a listed frame number is beyond any guest address",
@@ -97,10 +96,7 @@ export const memoryOp = hypercall({
       arg: "u16",
       result: "value",
       doc: "Pages the domain (domid_t argument) currently holds.",
-      errors: [
-        { errno: "EPERM", when: "the domain is another one and the caller is not dom0" },
-        { errno: "ESRCH", when: "the domain does not exist" },
-      ],
+      errors: otherDomainErrors("the domid_t argument", "no domain has that id"),
       example: [
         "const pages = k.hc.memoryOp.currentReservation(DOMID_SELF);",
         "k.print(`${pages} pages (${pages / 256} MiB)`);",
@@ -112,10 +108,7 @@ export const memoryOp = hypercall({
       arg: "u16",
       result: "value",
       doc: "The domain's page limit (domid_t argument).",
-      errors: [
-        { errno: "EPERM", when: "the domain is another one and the caller is not dom0" },
-        { errno: "ESRCH", when: "the domain does not exist" },
-      ],
+      errors: otherDomainErrors("the domid_t argument", "no domain has that id"),
       example: [
         "const max = k.hc.memoryOp.maximumReservation(DOMID_SELF);",
         "k.print(`may grow to ${max} pages`);",
@@ -128,8 +121,7 @@ export const memoryOp = hypercall({
       result: "value",
       doc: "Back the listed gpfns with fresh zeroed frames; returns how many extents were done.",
       errors: [
-        { errno: "EPERM", when: "`domid` is another domain and the caller is not dom0" },
-        { errno: "ESRCH", when: "`domid` is not a domain" },
+        ...otherDomainErrors("`domid`"),
         {
           errno: "EINVAL",
           when: "`extent_order` is not 0, `nr_extents` is above 65536, or a listed frame number is beyond any guest address",
