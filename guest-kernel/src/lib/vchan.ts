@@ -154,38 +154,67 @@ export async function waitForNode(k: KernelHandle, path: string): Promise<string
   return value;
 }
 
-/** Framing over a vchan's byte stream: lines of text, or an exact count of bytes. */
+/**
+ * Framing over a vchan's byte stream: lines of text, or an exact count of bytes. What the channel
+ * delivered is kept as the chunks it came in and joined once, when a line or a count is taken, so a
+ * long read costs one copy, not one per chunk.
+ */
 export class LineReader {
-  private buffered = new Uint8Array(0);
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  /** Bytes at the front already searched for a newline (none there). */
+  private scanned = 0;
   private readonly decoder = new TextDecoder();
   constructor(private readonly ch: Vchan) {}
 
   private async more(): Promise<void> {
     const got = await this.ch.read();
-    const next = new Uint8Array(this.buffered.length + got.length);
-    next.set(this.buffered);
-    next.set(got, this.buffered.length);
-    this.buffered = next;
+    this.chunks.push(got);
+    this.buffered += got.length;
+  }
+
+  /** Removes and returns the first `n` buffered bytes (n <= buffered). */
+  private take(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let done = 0;
+    while (done < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - done);
+      out.set(c.subarray(0, k), done);
+      done += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.buffered -= n;
+    this.scanned = 0;
+    return out;
+  }
+
+  /** Where the first buffered newline is, or -1; searches only what it has not searched before. */
+  private newline(): number {
+    let base = 0;
+    for (const c of this.chunks) {
+      if (base + c.length > this.scanned) {
+        const at = c.indexOf(0x0a, Math.max(0, this.scanned - base));
+        if (at >= 0) return base + at;
+      }
+      base += c.length;
+    }
+    this.scanned = base;
+    return -1;
   }
 
   /** The next line, without its "\n". */
   async next(): Promise<string> {
-    for (;;) {
-      const nl = this.buffered.indexOf(0x0a);
-      if (nl >= 0) {
-        const line = this.decoder.decode(this.buffered.subarray(0, nl));
-        this.buffered = this.buffered.slice(nl + 1);
-        return line;
-      }
+    for (let nl = this.newline(); ; nl = this.newline()) {
+      if (nl >= 0) return this.decoder.decode(this.take(nl + 1).subarray(0, nl));
       await this.more();
     }
   }
 
   /** Exactly `n` bytes. */
   async bytes(n: number): Promise<Uint8Array> {
-    while (this.buffered.length < n) await this.more();
-    const out = this.buffered.slice(0, n);
-    this.buffered = this.buffered.slice(n);
-    return out;
+    while (this.buffered < n) await this.more();
+    return this.take(n);
   }
 }
