@@ -7,16 +7,7 @@
 import { shutdownReasonName } from "@pvkit/abi";
 import { EventEmitter } from "node:events";
 import { totalmem } from "node:os";
-import {
-  DOMID_SELF,
-  EVTCHNOP_send,
-  SHUTDOWN_crash,
-  SHUTDOWN_watchdog,
-  VIRQ_DOM_EXC,
-  EPERM,
-  ESRCH,
-  __HYPERVISOR_event_channel_op,
-} from "@pvkit/abi/layout";
+import { DOMID_SELF, SHUTDOWN_crash, SHUTDOWN_watchdog, VIRQ_DOM_EXC, EPERM, ESRCH } from "@pvkit/abi/layout";
 import { dispatchHypercall } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
 import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
@@ -38,8 +29,6 @@ import { Clock } from "./time/clock.ts";
 import { tracedHypercall } from "./trace/hypercall-span.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
-
-const EVTCHNOP_SEND = BigInt(EVTCHNOP_send);
 
 export interface HypervisorOptions {
   /** Machine memory in MiB (default: 3/4 of the host's RAM, leaving the host at least 2 GiB). */
@@ -175,9 +164,9 @@ export class Hypervisor extends EventEmitter {
   private hypercall(v: Vcpu, op: number, args: bigint[]) {
     let ctx = this.contexts.get(v);
     if (!ctx) this.contexts.set(v, (ctx = new DomainContext(this, v.domain, v)));
-    // Two counters a domain cannot fake: every trap passes here (pvkit_op domain_stats reads them).
+    // A counter a domain cannot fake: every trap passes here (pvkit_op domain_stats reads it, with
+    // the EVTCHNOP_send count its handler keeps).
     v.domain.hypercalls++;
-    if (op === __HYPERVISOR_event_channel_op && args[0] === EVTCHNOP_SEND) v.domain.eventsSent++;
     if (!this.trace.enabled) return dispatchHypercall(handlers, ctx, op, args);
     const c = ctx;
     return tracedHypercall(this.trace, c, v.domain.domid, v.id, op, args, () =>

@@ -15,6 +15,7 @@ function setup() {
     domid,
     privileged: domid === 0,
     evtchn,
+    domain: { eventsSent: 0 },
     copyFromGuest: () => {
       throw new Error("unused");
     },

@@ -14,6 +14,8 @@ export interface EvtchnCallContext extends HypercallContext {
   readonly domid: number;
   /** The hypervisor's event channels. */
   readonly evtchn: EventChannels;
+  /** The caller's counters (`pvkit top`'s EV/s counts its EVTCHNOP_send calls). */
+  readonly domain: { eventsSent: number };
 }
 
 // The argument shapes, field for field as the generated codecs in @pvkit/abi/layout decode them
@@ -86,6 +88,7 @@ export const eventChannelOp = {
   },
 
   send(ctx: EvtchnCallContext, arg: PortArg): number {
+    ctx.domain.eventsSent++;
     return ctx.evtchn.send(ctx.domid, arg.port);
   },
 
