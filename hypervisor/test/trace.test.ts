@@ -115,15 +115,22 @@ describe("recording windows", () => {
   });
 });
 
+/** Event channels on a fake host with dom0 and `domid`, traced by `tr`: `domid` opened `unbound`
+ * for dom0, which bound it as `local`. */
+function channelToDom0(tr: Tracer, domid: number) {
+  const host = new FakeEvtchnHost();
+  host.addDomain(0);
+  host.addDomain(domid);
+  const ev = new EventChannels(host, { trace: tr });
+  const unbound = ev.allocUnbound(domid, false, DOMID_SELF, 0);
+  const local = ev.bindInterdomain(0, domid, unbound);
+  return { ev, unbound, local };
+}
+
 describe("flows between domains", () => {
   it("draws an interdomain EVTCHNOP_send from the sender's hypercall to the notify at the peer's port", () => {
     const tr = new Tracer();
-    const host = new FakeEvtchnHost();
-    host.addDomain(0);
-    host.addDomain(1);
-    const ev = new EventChannels(host, { trace: tr });
-    const unbound = ev.allocUnbound(1, false, DOMID_SELF, 0);
-    const local = ev.bindInterdomain(0, 1, unbound);
+    const { ev, unbound, local } = channelToDom0(tr, 1);
     expect(ev.send(1, unbound)).toBe(0); // not tracing: nothing recorded
     expect(tr.snapshot().events).toEqual([]);
 
@@ -204,12 +211,7 @@ describe("flows between domains", () => {
 describe("the SVG rendering", () => {
   it("draws a track per domain and vCPU, labelled spans, and the flow arrows", () => {
     const tr = new Tracer();
-    const host = new FakeEvtchnHost();
-    host.addDomain(0);
-    host.addDomain(3);
-    const ev = new EventChannels(host, { trace: tr });
-    const port = ev.allocUnbound(3, false, DOMID_SELF, 0);
-    ev.bindInterdomain(0, 3, port);
+    const { ev, unbound: port } = channelToDom0(tr, 3);
     const w = tr.start();
     tr.nameDomain(3, "web");
     const t0 = tr.now();
