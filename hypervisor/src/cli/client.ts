@@ -3,6 +3,7 @@
  * matched to responses by id. A host that is not running is reported in one line, never a stack trace.
  */
 import { connect, type Socket } from "node:net";
+import { fsReason } from "./fs-reason.ts";
 import {
   LineSplitter,
   type ControlRequest,
@@ -13,6 +14,16 @@ import {
 type Body<R> = R extends unknown ? Omit<R, "id"> : never;
 
 export class CliError extends Error {}
+
+/**
+ * Why a host's socket (`socket`, beside its control socket `control`) could not be reached, in words:
+ * no host is running there, or the socket's own failure.
+ */
+export function unreachable(control: string, socket: string, e: NodeJS.ErrnoException): string {
+  return e.code === "ENOENT" || e.code === "ECONNREFUSED"
+    ? `no host running at ${control} (start one with \`pnpm pvkit up\`)`
+    : `${socket}: ${fsReason(e)}`;
+}
 
 export class ControlClient {
   private nextId = 1;
@@ -59,11 +70,7 @@ export class ControlClient {
       const s = connect(path);
       s.once("connect", () => resolve(new ControlClient(path, s)));
       s.once("error", (e: NodeJS.ErrnoException) =>
-        reject(
-          e.code === "ENOENT" || e.code === "ECONNREFUSED"
-            ? new CliError(`pvkit: no host running at ${path} (start one with \`pnpm pvkit up\`)`)
-            : new CliError(`pvkit: ${path}: ${e.message}`),
-        ),
+        reject(new CliError(`pvkit: ${unreachable(path, path, e)}`)),
       );
     });
   }

@@ -11,7 +11,7 @@ import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import type { Command } from "commander";
 import { traceSummary } from "../trace/chrome-json.ts";
-import { CliError } from "./client.ts";
+import { CliError, unreachable } from "./client.ts";
 import { fsReason } from "./fs-reason.ts";
 import { traceSocket } from "./paths.ts";
 
@@ -126,10 +126,7 @@ function receive(
       }
     });
     sock.on("error", (e: NodeJS.ErrnoException) => {
-      failed ??=
-        e.code === "ENOENT" || e.code === "ECONNREFUSED"
-          ? fail(`no host running at ${control} (start one with \`pnpm pvkit up\`)`)
-          : fail(`${traceSocket(control)}: ${fsReason(e)}`);
+      failed ??= fail(unreachable(control, traceSocket(control), e));
     });
     sock.on("close", () => {
       process.off("SIGINT", stop);
