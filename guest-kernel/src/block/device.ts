@@ -1,0 +1,66 @@
+/**
+ * A block device as the kernel's upper layers see it: numbered 512-byte sectors that can be read,
+ * written, flushed and discarded. blkfront implements it over the shared ring; tests and the host-side
+ * mkfs implement it over a file. Buffers are plain Uint8Arrays whose length is a whole number of
+ * sectors; a device never keeps a reference to one after the promise settles.
+ */
+
+/** Xen's blkif always counts in 512-byte sectors, whatever the disk's logical sector size. */
+export const SECTOR_SIZE = 512;
+
+export interface BlockDeviceInfo {
+  /** The guest's name for it: xvda, xvdb, ... */
+  readonly name: string;
+  /** Size in 512-byte sectors. */
+  readonly sectors: number;
+  /** The backend's logical sector size in bytes (512 or 4096); I/O should be aligned to it. */
+  readonly sectorSize: number;
+  /** Writes and discards fail with EROFS. */
+  readonly readonly: boolean;
+  /** The device has a volatile cache that flush() empties (feature-flush-cache). */
+  readonly flushes: boolean;
+  /** discard() frees space on the host (feature-discard); without it discard() does nothing. */
+  readonly discards: boolean;
+}
+
+export interface BlockDevice extends BlockDeviceInfo {
+  /** Reads `buf.length / 512` sectors starting at `sector` into `buf`. */
+  read(sector: number, buf: Uint8Array): Promise<void>;
+  /** Writes `data` (a whole number of sectors) starting at `sector`. */
+  write(sector: number, data: Uint8Array): Promise<void>;
+  /** Returns once every write that completed before the call is on stable storage. */
+  flush(): Promise<void>;
+  /** Tells the device that `count` sectors from `sector` hold nothing worth keeping. */
+  discard(sector: number, count: number): Promise<void>;
+}
+
+/** The error a device operation fails with: `code` as node:fs names it (EIO, EROFS, EINVAL...). */
+export class BlockError extends Error {
+  constructor(
+    readonly code: "EIO" | "EROFS" | "EINVAL" | "EOPNOTSUPP" | "ENODEV",
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = "BlockError";
+  }
+}
+
+/** Checks a request's shape against a device; throws BlockError(EINVAL/EROFS) naming what is wrong. */
+export function checkRequest(
+  dev: BlockDeviceInfo,
+  op: "read" | "write" | "discard",
+  sector: number,
+  bytes: number,
+): void {
+  if (!Number.isSafeInteger(sector) || sector < 0)
+    throw new BlockError("EINVAL", `${dev.name}: ${op} at sector ${sector}: not a sector number`);
+  if (bytes % SECTOR_SIZE !== 0)
+    throw new BlockError("EINVAL", `${dev.name}: ${op} of ${bytes} bytes: not a whole number of sectors`);
+  const count = bytes / SECTOR_SIZE;
+  if (sector + count > dev.sectors)
+    throw new BlockError(
+      "EINVAL",
+      `${dev.name}: ${op} of sectors ${sector}..${sector + count - 1} runs past the end (${dev.sectors} sectors)`,
+    );
+  if (op !== "read" && dev.readonly) throw new BlockError("EROFS", `${dev.name} is read-only`);
+}
