@@ -1,28 +1,90 @@
 /**
- * Shared rings in the io/ring.h style: one page, a 64-byte header of free-running indices
- * (req_prod, req_event, rsp_prod, rsp_event) and a power-of-two array of slots holding a request or a
- * response. The front end produces requests and consumes responses; the back end the reverse. Each side
- * writes only its own indices, and reads the other side's exactly once per batch (no double fetch):
- * a slot is decoded from one copy, and a peer whose producer index runs more than a ring ahead is
- * reported as corrupt instead of being followed.
+ * Shared rings in the io/ring.h style: a 64-byte header of free-running indices (req_prod, req_event,
+ * rsp_prod, rsp_event) and a power-of-two array of slots holding a request or a response, over one
+ * page or several (blkif's ring-page-order: 2^order pages, each granted on its own, so the slots are
+ * laid over a list of page views and may straddle two of them). The front end produces requests and
+ * consumes responses; the back end the reverse. Each side writes only its own indices, and reads the
+ * other side's exactly once per batch (no double fetch): a slot is copied out once and decoded from
+ * the copy, and a peer whose producer index runs more than a ring ahead is reported as corrupt
+ * instead of being followed.
  */
-import type { RingLayout } from "@pvkit/abi";
+import type { RingLayout, StructCodec } from "@pvkit/abi";
 
 const REQ_PROD = 0;
 const REQ_EVENT = 1;
 const RSP_PROD = 2;
 const RSP_EVENT = 3;
 
+const PAGE_SIZE = 4096;
+
+/**
+ * The layout of `layout`'s ring spread over 2^order pages: the same header and slot size, and as many
+ * slots as fit, rounded down to a power of two (__RING_SIZE). Order 0 is the layout itself.
+ */
+export function multiPageLayout<Req, Rsp>(layout: RingLayout<Req, Rsp>, order: number): RingLayout<Req, Rsp> {
+  if (!Number.isInteger(order) || order < 0 || order > 4) throw new RangeError(`ring page order ${order}`);
+  if (order === 0) return layout;
+  const fit = Math.floor((PAGE_SIZE * 2 ** order - layout.headerSize) / layout.entrySize);
+  const entries = 2 ** Math.floor(Math.log2(fit));
+  return {
+    ...layout,
+    entries,
+    entryOffset: (index: number) => layout.headerSize + (index & (entries - 1)) * layout.entrySize,
+  };
+}
+
+/** The bytes of a ring laid over pages that need not be adjacent. */
+class PagedBytes {
+  private readonly pages: Uint8Array[];
+
+  constructor(views: readonly DataView[]) {
+    this.pages = views.map((v) => new Uint8Array(v.buffer, v.byteOffset, PAGE_SIZE));
+  }
+
+  get length(): number {
+    return this.pages.length * PAGE_SIZE;
+  }
+
+  /** A private copy of [off, off + len). */
+  copyOut(off: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (let done = 0; done < len;) {
+      const at = off + done;
+      const page = this.pages[Math.floor(at / PAGE_SIZE)]!;
+      const inPage = at % PAGE_SIZE;
+      const n = Math.min(len - done, PAGE_SIZE - inPage);
+      out.set(page.subarray(inPage, inPage + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  copyIn(off: number, bytes: Uint8Array): void {
+    for (let done = 0; done < bytes.length;) {
+      const at = off + done;
+      const page = this.pages[Math.floor(at / PAGE_SIZE)]!;
+      const inPage = at % PAGE_SIZE;
+      const n = Math.min(bytes.length - done, PAGE_SIZE - inPage);
+      page.set(bytes.subarray(done, done + n), inPage);
+      done += n;
+    }
+  }
+}
+
 class RingSide<Req, Rsp> {
   protected readonly idx: Int32Array;
-  protected readonly view: DataView;
+  protected readonly bytes: PagedBytes;
 
   constructor(
-    page: DataView,
+    pages: DataView | readonly DataView[],
     readonly layout: RingLayout<Req, Rsp>,
   ) {
-    this.view = page;
-    this.idx = new Int32Array(page.buffer, page.byteOffset, 4);
+    const list = Array.isArray(pages) ? pages : [pages as DataView];
+    this.bytes = new PagedBytes(list);
+    if (layout.entryOffset(layout.entries - 1) + layout.entrySize > this.bytes.length)
+      throw new RangeError(`${layout.name}: ${layout.entries} slots do not fit in ${list.length} page(s)`);
+    const first = list[0]!;
+    this.idx = new Int32Array(first.buffer, first.byteOffset, 4);
   }
 
   protected load(i: number): number {
@@ -41,16 +103,16 @@ class RingSide<Req, Rsp> {
     return (newProd - event) >>> 0 < (newProd - old) >>> 0;
   }
 
-  /** Copies slot `i` out once and decodes it. */
-  protected readSlot<T>(i: number, codec: { decode(v: DataView, o?: number): T; size: number }): T {
-    const off = this.layout.entryOffset(i);
-    const copy = new Uint8Array(codec.size);
-    copy.set(new Uint8Array(this.view.buffer, this.view.byteOffset + off, codec.size));
-    return codec.decode(new DataView(copy.buffer), 0);
+  /** Copies slot `i` out once: the whole slot, for a caller that decodes by its first byte. */
+  protected copySlot(i: number): Uint8Array {
+    return this.bytes.copyOut(this.layout.entryOffset(i), this.layout.entrySize);
   }
 
-  protected writeSlot<T>(i: number, codec: { encode(v: DataView, o: number, x: T): void }, value: T): void {
-    codec.encode(this.view, this.layout.entryOffset(i), value);
+  /** Encodes into a zeroed copy first, so no byte of the slot's record is left as it was. */
+  protected writeSlot<T>(i: number, codec: StructCodec<T>, value: T): void {
+    const tmp = new Uint8Array(codec.size);
+    codec.encode(new DataView(tmp.buffer), 0, value);
+    this.bytes.copyIn(this.layout.entryOffset(i), tmp);
   }
 }
 
@@ -61,9 +123,11 @@ export class FrontRing<Req, Rsp> extends RingSide<Req, Rsp> {
 
   /** SHARED_RING_INIT + FRONT_RING_INIT: a fresh page. */
   init(): void {
-    new Uint8Array(this.view.buffer, this.view.byteOffset, this.layout.headerSize).fill(0);
+    this.bytes.copyIn(0, new Uint8Array(this.layout.headerSize));
     this.store(REQ_EVENT, 1);
     this.store(RSP_EVENT, 1);
+    this.reqProdPvt = 0;
+    this.rspCons = 0;
   }
 
   /** Free slots for new requests (RING_FREE_REQUESTS). */
@@ -73,8 +137,13 @@ export class FrontRing<Req, Rsp> extends RingSide<Req, Rsp> {
 
   /** Queues a request (not yet visible to the back end). Throws when the ring is full. */
   put(req: Req): void {
+    this.putWith(this.layout.request, req);
+  }
+
+  /** Queues a request of another shape that shares the slot (blkif's discard and indirect requests). */
+  putWith<T>(codec: StructCodec<T>, req: T): void {
     if (this.free <= 0) throw new RangeError(`${this.layout.name} ring full`);
-    this.writeSlot(this.reqProdPvt, this.layout.request, req);
+    this.writeSlot(this.reqProdPvt, codec, req);
     this.reqProdPvt = (this.reqProdPvt + 1) >>> 0;
   }
 
@@ -86,12 +155,13 @@ export class FrontRing<Req, Rsp> extends RingSide<Req, Rsp> {
   /** Takes every response the back end published (RING_FINAL_CHECK_FOR_RESPONSES included). */
   takeResponses(): Rsp[] {
     const out: Rsp[] = [];
+    const codec = this.layout.response;
     for (;;) {
       const prod = this.load(RSP_PROD);
-      if ((prod - this.rspCons) >>> 0 > this.layout.entries)
+      if ((prod - this.rspCons) >>> 0 > (this.reqProdPvt - this.rspCons) >>> 0)
         throw new Error(`${this.layout.name}: back end's rsp_prod is corrupt`);
       while (this.rspCons !== prod) {
-        out.push(this.readSlot(this.rspCons, this.layout.response));
+        out.push(codec.decode(new DataView(this.copySlot(this.rspCons).buffer), 0));
         this.rspCons = (this.rspCons + 1) >>> 0;
       }
       this.store(RSP_EVENT, (this.rspCons + 1) >>> 0);
@@ -105,15 +175,26 @@ export class BackRing<Req, Rsp> extends RingSide<Req, Rsp> {
   private reqCons = 0;
   private rspProdPvt = 0;
 
-  /** Takes every request the front end published. */
+  /** Takes every request the front end published, decoded with the layout's request codec. */
   takeRequests(): Req[] {
-    const out: Req[] = [];
+    const codec = this.layout.request;
+    return this.takeRequestBytes().map((b) => codec.decode(new DataView(b.buffer), 0));
+  }
+
+  /**
+   * Takes every request the front end published as private copies of their slots, for a back end
+   * that decodes by operation. A producer index more than a ring ahead of what we consumed (or of
+   * the responses still owed) throws: the caller disconnects such a front end.
+   */
+  takeRequestBytes(): Uint8Array[] {
+    const out: Uint8Array[] = [];
     for (;;) {
       const prod = this.load(REQ_PROD);
-      if ((prod - this.reqCons) >>> 0 > this.layout.entries)
+      const owed = (this.reqCons - this.rspProdPvt) >>> 0;
+      if ((prod - this.reqCons) >>> 0 > this.layout.entries - owed)
         throw new Error(`${this.layout.name}: front end's req_prod is corrupt`);
       while (this.reqCons !== prod) {
-        out.push(this.readSlot(this.reqCons, this.layout.request));
+        out.push(this.copySlot(this.reqCons));
         this.reqCons = (this.reqCons + 1) >>> 0;
       }
       this.store(REQ_EVENT, (this.reqCons + 1) >>> 0);

@@ -129,6 +129,19 @@ void Release(const FunctionCallbackInfo<Value>& a) {
     return Throw(iso, "fallocate", errno);
 }
 
+// punchHole(fd, offset, length): frees a byte range of any host file, which then reads as zeros
+// (blkback's BLKIF_OP_DISCARD on a raw image). Throws "fallocate: <reason>" where the file system
+// cannot punch holes.
+void PunchHole(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  size_t fd, off, len;
+  if (!Integer(a[0], 1 << 30, &fd) || !Integer(a[1], 1ull << 52, &off) || !Integer(a[2], 1ull << 52, &len))
+    return ThrowRange(iso, "punchHole(fd, offset, length) takes whole numbers");
+  if (fallocate(static_cast<int>(fd), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off),
+                static_cast<off_t>(len)) < 0)
+    return Throw(iso, "fallocate", errno);
+}
+
 // The 32-bit word at byte `off` of a SharedArrayBuffer, checked.
 int32_t* Word(Isolate* iso, const Local<Value>& sabv, const Local<Value>& offv) {
   if (!sabv->IsSharedArrayBuffer()) {
@@ -183,4 +196,5 @@ NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "release", Release);
   NODE_SET_METHOD(exports, "wait", Wait);
   NODE_SET_METHOD(exports, "wake", Wake);
+  NODE_SET_METHOD(exports, "punchHole", PunchHole);
 }

@@ -4,6 +4,7 @@
  * socket. Only dom0 runs this: it is the one domain whose worker may touch the host.
  */
 import type { Hypercalls } from "@pvkit/abi/guest";
+import { BlkbackService } from "./blkback/service.ts";
 import { Consoled } from "./consoled/consoled.ts";
 import { ControlServer } from "./toolstack/control-server.ts";
 import { HypercallHost, type BouncePage, type EventPorts } from "./toolstack/hypercall-host.ts";
@@ -32,6 +33,7 @@ export interface Dom0Services {
   consoled: Consoled;
   toolstack: Toolstack;
   control: ControlServer;
+  blkback: BlkbackService;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,9 @@ export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<
   await xenstored.listen(o.xenstoredSocket);
   const consoled = new Consoled();
   const toolstack = new Toolstack(host, xenstored, consoled, o.log);
+  // The block backend serves every guest's disks (backend/vbd), as Linux's blkback does in dom0.
+  const blkback = new BlkbackService(xenstored, k.grants, k.events, o.log);
+  blkback.start();
   const control = new ControlServer(toolstack, consoled, xenstored);
   await control.listen(o.controlSocket);
   o.log(`dom0: xenstored on ${o.xenstoredSocket}, control on ${o.controlSocket}`);
@@ -64,8 +69,10 @@ export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<
     consoled,
     toolstack,
     control,
+    blkback,
     async close() {
       await control.close();
+      await blkback.close();
       await xenstored.close();
     },
   };

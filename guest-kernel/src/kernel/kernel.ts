@@ -18,6 +18,7 @@ import { Clock, Timers } from "./time.ts";
 import { SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_suspend } from "./xen.ts";
 import { listDevices } from "./devices.ts";
 import { GrantTable } from "./gnttab.ts";
+import { Disks } from "../block/disks.ts";
 import {
   type ForeignWindow,
   type ProgramGrants,
@@ -84,6 +85,8 @@ export class Kernel {
   readonly mm: PageAllocator;
   readonly balloon: Balloon;
   xs: XenStoreClient | null = null;
+  /** The disks blkfront connected at boot (none without xenstore). */
+  disks: Disks | null = null;
   private gnttab: GrantTable | null = null;
   private grantsApi: ProgramGrants | undefined;
   private readonly closeHooks: { name: string; close: () => Promise<void> | void }[] = [];
@@ -140,7 +143,34 @@ export class Kernel {
       this.balloon.onChange = (s) =>
         this.printk(`balloon: target ${s.targetPages} pages, now ${s.currentPages}`);
       await this.balloon.start(this.xs).catch((e) => this.printk(`balloon: ${errText(e)}`));
+      await this.startDisks(this.xs);
     }
+  }
+
+  /** blkfront for every disk the toolstack gave us, before init runs (as a root disk must be). */
+  private async startDisks(xs: XenStoreClient): Promise<void> {
+    const page = this.boot.page;
+    if (!page) return;
+    const disks = new Disks({
+      domid: this.boot.domid,
+      xs,
+      allocPage: () => {
+        const pfn = this.mm.alloc();
+        return { pfn, view: page(pfn) };
+      },
+      freePage: (pfn) => this.mm.free(pfn),
+      grant: (domid, pfn, ro) => this.grantTable().grantAccess(domid, pfn, ro),
+      endGrant: (ref) => this.grantTable().endAccess(ref),
+      allocUnbound: (dom, cb) => this.events.allocUnbound(dom, () => cb()),
+      notify: (port) => this.events.notify(port),
+      closePort: (port) => this.events.close(port),
+      // An eighth of memory at most, 48..1024 pages: enough for a few large requests in flight.
+      poolPages: Math.max(48, Math.min(1024, Math.floor(this.boot.nrPages / 8))),
+      log: (line) => this.printk(`blkfront: ${line}`),
+    });
+    await disks.probe();
+    this.disks = disks;
+    if (disks.list().length > 0) this.onShutdown("disks", () => disks.close());
   }
 
   /**
@@ -254,6 +284,22 @@ export class Kernel {
       events: programEvents(this.sharingDeps()),
       grants: this.grants,
       devices: () => (this.xs ? listDevices(this.xs) : Promise.resolve([])),
+      blk: {
+        list: () => this.disks?.list() ?? [],
+        get: (name) => {
+          const dev = this.disks?.get(name);
+          if (!dev)
+            throw new RangeError(
+              `no disk named ${name} (this domain has: ${
+                this.disks
+                  ?.list()
+                  .map((d) => d.name)
+                  .join(", ") || "none"
+              })`,
+            );
+          return dev;
+        },
+      },
       sys: {
         ps: () => this.sched.list(),
         mem: () => this.mm.stats(),

@@ -10,6 +10,10 @@ import type { Hypercalls } from "@pvkit/abi/guest";
 import type { MemStats } from "./mm.ts";
 import type { TaskInfo } from "./sched.ts";
 import type { ProgramEvents, ProgramGrants } from "./sharing.ts";
+import type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
+
+export type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
+export { BlockError } from "../block/device.ts";
 
 export type { MappedGrant, ProgramEvents, ProgramGrants, SharedPage } from "./sharing.ts";
 export { GrantError } from "./hypervisor.ts";
@@ -73,6 +77,16 @@ export interface KernelHandle {
   readonly grants: ProgramGrants;
   /** Devices from xenstore `device/`. */
   devices(): Promise<DeviceInfo[]>;
+  /**
+   * The disks of `disk = [...]` in the domain's config, connected at boot (blkfront): read, write,
+   * flush and discard by 512-byte sector. Data is copied through pages granted to dom0 once.
+   */
+  readonly blk: {
+    /** Every disk, sorted by name (xvda, xvdb, ...). */
+    list(): BlockDeviceInfo[];
+    /** The disk named `name`; throws RangeError when there is none. */
+    get(name: string): BlockDevice;
+  };
   /** Kernel state for tools like the shell's ps/free/dmesg. */
   readonly sys: {
     ps(): TaskInfo[];

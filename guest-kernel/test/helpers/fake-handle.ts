@@ -45,6 +45,7 @@ export function fakeHandle(input: string[] = []) {
       copyFrom: () => refuse("grants"),
       copyTo: () => refuse("grants"),
     },
+    blk: { list: () => [], get: (name) => refuse(`disk ${name}`) },
     time: { sleep: async () => undefined, uptimeMs: () => 3_723_000, now: () => new Date(0) },
     xenstore: {
       read: async (p) => {

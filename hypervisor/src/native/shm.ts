@@ -28,6 +28,8 @@ export interface Shm {
   ): "ok" | "not-equal" | "timed-out";
   /** FUTEX_WAKE: how many waiters, in any process, were woken. */
   wake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
+  /** fallocate(PUNCH_HOLE | KEEP_SIZE) on any host file: the range then reads as zeros. */
+  punchHole(fd: number, offset: number, length: number): void;
 }
 
 /** Where the built addon is (a worker or a cell process loads it by this path). */

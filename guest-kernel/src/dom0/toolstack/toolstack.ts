@@ -20,6 +20,7 @@ import { domainRecord, stateLetters } from "./domain-record.ts";
 import { BootWatch, type BootOutcome, type BootStore } from "./boot-watch.ts";
 import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
+import { diskProblem, removeDiskEntries, writeDiskEntries } from "./disks.ts";
 
 /** A memory size from the CLI: a whole number of MiB, at least 1. */
 function checkMiB(op: string, domain: string, mib: number): void {
@@ -108,6 +109,10 @@ export class Toolstack {
     // A kernel that is not there is the user's mistake, said before any domain exists.
     if (!this.host.kernelExists(cfg.kernel))
       throw new ToolstackError(`${cfg.file}: kernel: ${cfg.kernel}: no such file`);
+    for (const [i, d] of cfg.disks.entries()) {
+      const why = diskProblem(d);
+      if (why) throw new ToolstackError(`${cfg.file}: disk ${i} (${d.vdev}): ${d.target}: ${why}`);
+    }
     const domid = this.freeDomid();
     step(1);
     try {
@@ -140,6 +145,7 @@ export class Toolstack {
       );
       const built = this.host.build(domid, cfg.memory * PAGES_PER_MIB);
       writeDomainEntries(this.store, domid, cfg, built);
+      writeDiskEntries(this.store, domid, cfg.disks);
 
       // xenstore: map the guest's ring page (grant 1), bind its port, let xenstored serve it.
       step(3);
@@ -393,6 +399,7 @@ export class Toolstack {
       }
     }
     removeDomainEntries(this.store, domid, m?.cfg.uuid);
+    removeDiskEntries(this.store, domid);
     this.managed.delete(domid);
   }
 }

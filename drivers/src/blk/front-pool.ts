@@ -1,0 +1,78 @@
+/**
+ * blkfront's persistent grants: a pool of our pages, each granted read-write to the backend once and
+ * reused for every request after (feature-persistent), so the backend maps each page once. Data is
+ * copied between a caller's buffer and these pages; the caller's memory is never granted. Freed
+ * pages go on top of a stack (LIFO, as blkif.h advises) so a backend that keeps only some mappings
+ * sees the same few pages again and again. The pool grows on demand up to its limit.
+ */
+export interface PoolPage {
+  readonly pfn: number;
+  readonly ref: number;
+  /** The page's 4096 bytes, shared with the backend. */
+  readonly bytes: Uint8Array;
+}
+
+export interface PoolPlatform {
+  allocPage(): { pfn: number; view: DataView };
+  freePage(pfn: number): void;
+  grant(domid: number, pfn: number, readonly: boolean): number;
+  /** Ends a grant; false while the backend still has the page mapped. */
+  endGrant(ref: number): boolean;
+}
+
+export class GrantPool {
+  private readonly free: PoolPage[] = [];
+  private made = 0;
+
+  constructor(
+    private readonly p: PoolPlatform,
+    private readonly backend: number,
+    readonly limit: number,
+  ) {}
+
+  /** Pages granted so far. */
+  get size(): number {
+    return this.made;
+  }
+
+  /** `n` pages, or undefined when the pool is at its limit and fewer than `n` are free. */
+  take(n: number): PoolPage[] | undefined {
+    if (n > this.limit) throw new RangeError(`a request of ${n} pages exceeds the pool of ${this.limit}`);
+    if (this.free.length + (this.limit - this.made) < n) return undefined;
+    while (this.free.length < n) this.free.push(this.grow());
+    return this.free.splice(this.free.length - n, n).reverse();
+  }
+
+  give(pages: readonly PoolPage[]): void {
+    for (let i = pages.length - 1; i >= 0; i--) this.free.push(pages[i]!);
+  }
+
+  /**
+   * Ends every grant and frees the pages; call once the backend has unmapped them (it has after it
+   * reached Closed). A page the backend still maps is left granted and not reused: returns how many.
+   */
+  destroy(): number {
+    let kept = 0;
+    for (const page of this.free.splice(0)) {
+      if (this.p.endGrant(page.ref)) this.p.freePage(page.pfn);
+      else kept++;
+    }
+    this.made = 0;
+    return kept;
+  }
+
+  private grow(): PoolPage {
+    const { pfn, view } = this.p.allocPage();
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, 4096);
+    bytes.fill(0); // the backend must never see what the page held before
+    let ref: number;
+    try {
+      ref = this.p.grant(this.backend, pfn, false);
+    } catch (e) {
+      this.p.freePage(pfn);
+      throw e;
+    }
+    this.made++;
+    return { pfn, ref, bytes };
+  }
+}

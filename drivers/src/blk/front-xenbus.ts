@@ -1,0 +1,221 @@
+/**
+ * blkfront's half of the xenbus handshake (xen/io/blkif.h's state diagram), for one virtual disk
+ * whose directory the toolstack made at device/vbd/<vdev>:
+ *
+ *   wait for the backend's InitWait → read its features → allocate and grant the ring (2^order
+ *   pages), open an event channel → publish ring-ref(s), event-channel, protocol, feature-persistent
+ *   → Initialised → wait for the backend's Connected → read sectors, sector-size, info → Connected.
+ *
+ * close() runs it backwards: drain, Closing, wait for the backend's Closed (it has unmapped our
+ * pages by then), end the grants, free the pages, Closed. A Blkfront can connect again afterwards,
+ * which is how a restarted frontend finds its disk again.
+ */
+import {
+  VDISK_READONLY,
+  XenbusStateClosed,
+  XenbusStateClosing,
+  XenbusStateConnected,
+  XenbusStateInitialised,
+  XenbusStateInitWait,
+} from "@pvkit/abi/layout";
+import { FrontRing } from "../ring.ts";
+import { BlkfrontQueue, type DiskInfo } from "./front.ts";
+import { GrantPool, type PoolPlatform } from "./front-pool.ts";
+import {
+  DIRECT_SEGMENTS,
+  type DriverStore,
+  Keys,
+  MAX_INDIRECT_SEGMENTS,
+  PROTOCOL_X86_64,
+  blkifRingLayout,
+  readUint,
+  vdevName,
+} from "./protocol.ts";
+
+export interface BlkfrontPlatform extends PoolPlatform {
+  store: DriverStore;
+  allocUnbound(remoteDom: number, onEvent: () => void): number;
+  notify(port: number): void;
+  closePort(port: number): void;
+  log(line: string): void;
+}
+
+export interface BlkfrontOptions {
+  /** Ring pages as a power of two (capped by the backend's max-ring-page-order). Default 0. */
+  ringPageOrder?: number;
+  /** Most pages the persistent grant pool may hold (data and indirect pages). Default 256. */
+  poolPages?: number;
+  /** How long to wait for the backend at each step before giving up (ms). Default 30 000. */
+  timeoutMs?: number;
+}
+
+interface Live {
+  queue: BlkfrontQueue;
+  pool: GrantPool;
+  ringRefs: number[];
+  ringPfns: number[];
+  port: number;
+}
+
+export class Blkfront {
+  private live: Live | undefined;
+  private backend = "";
+  private backendId = 0;
+
+  constructor(
+    private readonly p: BlkfrontPlatform,
+    /** Our directory: /local/domain/<us>/device/vbd/<vdev>. */
+    readonly path: string,
+  ) {}
+
+  /** The disk, once connected. */
+  get queue(): BlkfrontQueue {
+    if (!this.live) throw new Error(`${this.path}: not connected`);
+    return this.live.queue;
+  }
+
+  get info(): DiskInfo | undefined {
+    return this.live?.queue.info;
+  }
+
+  async connect(opts: BlkfrontOptions = {}): Promise<DiskInfo> {
+    const s = this.p.store;
+    const timeout = opts.timeoutMs ?? 30_000;
+    this.backend = (await s.read(`${this.path}/${Keys.backend}`)) ?? "";
+    const backendId = readUint(await s.read(`${this.path}/${Keys.backendId}`), 0x7fef);
+    if (!this.backend || backendId === undefined) throw new Error(`${this.path}: no backend named`);
+    this.backendId = backendId;
+    const vdev = readUint(await s.read(`${this.path}/${Keys.virtualDevice}`), 0xffffffff);
+    const name = (vdev !== undefined && vdevName(vdev)) || this.path.split("/").pop()!;
+
+    await this.waitBackend(
+      (st) => st === XenbusStateInitWait || st === XenbusStateConnected,
+      "InitWait",
+      timeout,
+    );
+    const be = async (k: string) => s.read(`${this.backend}/${k}`);
+    const maxOrder = readUint(await be(Keys.maxRingPageOrder), 4) ?? 0;
+    const order = Math.min(opts.ringPageOrder ?? 0, maxOrder);
+    const maxIndirect = Math.min(
+      readUint(await be(Keys.maxIndirectSegments), 4096) ?? 0,
+      MAX_INDIRECT_SEGMENTS,
+    );
+    const poolPages = opts.poolPages ?? 256;
+
+    // The ring: 2^order zeroed pages of ours, each granted to the backend.
+    const layout = blkifRingLayout(order);
+    const ringPfns: number[] = [];
+    const ringRefs: number[] = [];
+    const views: DataView[] = [];
+    for (let i = 0; i < 2 ** order; i++) {
+      const { pfn, view } = this.p.allocPage();
+      new Uint8Array(view.buffer, view.byteOffset, 4096).fill(0);
+      ringPfns.push(pfn);
+      views.push(view);
+      ringRefs.push(this.p.grant(this.backendId, pfn, false));
+    }
+    const ring = new FrontRing(views, layout);
+    ring.init();
+    const pool = new GrantPool(this.p, this.backendId, poolPages);
+    // Segments per request: indirect when offered, bounded so one request never needs more than a
+    // quarter of the pool (others must be able to run beside it).
+    const indirectFit = Math.floor((poolPages / 4) * (512 / 513));
+    const maxSegments =
+      maxIndirect > DIRECT_SEGMENTS
+        ? Math.max(DIRECT_SEGMENTS, Math.min(maxIndirect, indirectFit))
+        : DIRECT_SEGMENTS;
+    let queue: BlkfrontQueue | undefined;
+    const port = this.p.allocUnbound(this.backendId, () => queue?.onEvent());
+
+    const w = async (k: string, v: string) => s.write(`${this.path}/${k}`, v);
+    if (order === 0) await w(Keys.ringRef, String(ringRefs[0]));
+    else {
+      for (const [i, ref] of ringRefs.entries()) await w(`${Keys.ringRef}${i}`, String(ref));
+      await w(Keys.ringPageOrder, String(order));
+      await w(Keys.numRingPages, String(2 ** order));
+    }
+    await w(Keys.eventChannel, String(port));
+    await w(Keys.protocol, PROTOCOL_X86_64);
+    await w(Keys.featurePersistent, "1");
+    await w(Keys.state, String(XenbusStateInitialised));
+
+    this.live = { queue: undefined as unknown as BlkfrontQueue, pool, ringRefs, ringPfns, port };
+    await this.waitBackend((st) => st === XenbusStateConnected, "Connected", timeout);
+    const sectors = readUint(await be(Keys.sectors));
+    const sectorSize = readUint(await be(Keys.sectorSize), 1 << 16) ?? 512;
+    const info = readUint(await be(Keys.info), 0xffffffff) ?? 0;
+    if (sectors === undefined) throw new Error(`${this.backend}: sectors is not a number`);
+    queue = new BlkfrontQueue(
+      ring,
+      pool,
+      {
+        name,
+        sectors,
+        sectorSize,
+        readonly: (info & VDISK_READONLY) !== 0,
+        flushes: (await be(Keys.featureFlush)) === "1",
+        discards: (await be(Keys.featureDiscard)) === "1",
+        maxSegments,
+      },
+      () => this.p.notify(port),
+    );
+    this.live.queue = queue;
+    await w(Keys.state, String(XenbusStateConnected));
+    queue.onEvent(); // anything answered before we were listening
+    return queue.info;
+  }
+
+  /** Disconnects cleanly: waits for requests in flight (bounded), then the Closing/Closed dance. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    const live = this.live;
+    if (!live) return;
+    this.live = undefined;
+    const s = this.p.store;
+    live.queue.fail("device closed");
+    await s.write(`${this.path}/${Keys.state}`, String(XenbusStateClosing));
+    try {
+      await this.waitBackend(
+        (st) => st === XenbusStateClosing || st === XenbusStateClosed,
+        "Closing",
+        timeoutMs,
+      );
+    } catch (e) {
+      this.p.log(`${this.path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    await s.write(`${this.path}/${Keys.state}`, String(XenbusStateClosed));
+    this.p.closePort(live.port);
+    // The backend unmapped everything before it said Closing; pages it still maps stay granted.
+    let kept = live.pool.destroy();
+    for (const [i, ref] of live.ringRefs.entries()) {
+      if (this.p.endGrant(ref)) this.p.freePage(live.ringPfns[i]!);
+      else kept++;
+    }
+    if (kept > 0) this.p.log(`${this.path}: ${kept} page(s) still mapped by the backend, left granted`);
+  }
+
+  private async waitBackend(ok: (state: number) => boolean, what: string, timeoutMs: number): Promise<void> {
+    const path = `${this.backend}/${Keys.state}`;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let watching: Promise<() => void> | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`backend ${this.backend} did not reach ${what} in ${timeoutMs / 1000} s`)),
+          timeoutMs,
+        );
+        watching = this.p.store.watch(path, () => {
+          void this.p.store.read(path).then((v) => {
+            const st = readUint(v, 255);
+            if (st !== undefined && ok(st)) resolve();
+            else if (st === XenbusStateClosing && what !== "Closing")
+              reject(new Error(`backend ${this.backend} closed the device`));
+          }, reject);
+        });
+        watching.catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      void watching?.then((unwatch) => unwatch()).catch(() => undefined);
+    }
+  }
+}

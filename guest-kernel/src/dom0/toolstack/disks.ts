@@ -1,0 +1,77 @@
+/**
+ * A domain's disks in xenstore, as libxl lays them out: for each `disk = [...]` entry a frontend
+ * directory the guest owns (/local/domain/<domid>/device/vbd/<vdev>, dom0 may read it) and a backend
+ * directory dom0 owns (/local/domain/0/backend/vbd/<domid>/<vdev>, the guest may read it), each
+ * naming the other, both in state Initialising. dom0's blkback and the guest's blkfront take it from
+ * there. The image is checked before the domain exists, so a typo is create's one-line error.
+ */
+import { accessSync, constants, statSync } from "node:fs";
+import { vdevNumber } from "@pvkit/drivers/blk/protocol";
+import type { DiskSpec } from "./cfg-devices.ts";
+import { domainPath, type StoreWriter } from "./store-layout.ts";
+import { BACKEND_ROOT } from "../blkback/service.ts";
+
+/** What is wrong with a disk's image, in words, or undefined when it can be served. */
+export function diskProblem(d: DiskSpec): string | undefined {
+  let st;
+  try {
+    st = statSync(d.target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT"
+      ? "no such file"
+      : code === "EACCES"
+        ? "permission denied"
+        : (e as Error).message;
+  }
+  if (st.isDirectory()) return "is a directory, not a disk image";
+  if (!st.isFile() && !st.isBlockDevice()) return "not a regular file";
+  if (st.isFile() && st.size < 512) return `${st.size} bytes is smaller than one sector`;
+  try {
+    accessSync(d.target, d.readonly ? constants.R_OK : constants.R_OK | constants.W_OK);
+  } catch {
+    return d.readonly ? "not readable" : "not writable (use access=r for a read-only disk)";
+  }
+  return undefined;
+}
+
+export function writeDiskEntries(store: StoreWriter, domid: number, disks: readonly DiskSpec[]): void {
+  const seen = new Set<number>();
+  for (const d of disks) {
+    const vdev = vdevNumber(d.vdev);
+    if (seen.has(vdev)) throw new Error(`two disks are named ${d.vdev}`);
+    seen.add(vdev);
+    const fe = `${domainPath(domid)}/device/vbd/${vdev}`;
+    const be = `${BACKEND_ROOT}/${domid}/${vdev}`;
+    store.mkdir(fe);
+    store.setPerms(fe, [`n${domid}`, "r0"]);
+    store.mkdir(be);
+    store.setPerms(be, ["n0", `r${domid}`]);
+    const front: [string, string][] = [
+      ["backend", be],
+      ["backend-id", "0"],
+      ["virtual-device", String(vdev)],
+      ["device-type", "disk"],
+      ["state", "1"],
+    ];
+    const back: [string, string][] = [
+      ["frontend", fe],
+      ["frontend-id", String(domid)],
+      ["online", "1"],
+      ["removable", "0"],
+      ["bootable", "1"],
+      ["type", "file"],
+      ["params", d.target],
+      ["mode", d.readonly ? "r" : "w"],
+      ["dev", d.vdev],
+      ["device-type", "disk"],
+      ["state", "1"], // last: blkback starts on a directory once it has a state
+    ];
+    for (const [k, v] of front) store.write(`${fe}/${k}`, v);
+    for (const [k, v] of back) store.write(`${be}/${k}`, v);
+  }
+}
+
+export function removeDiskEntries(store: StoreWriter, domid: number): void {
+  if (store.tryRead(`${BACKEND_ROOT}/${domid}`) !== undefined) store.rm(`${BACKEND_ROOT}/${domid}`);
+}
