@@ -99,7 +99,52 @@ export type ControlRequest =
   | { id: number; op: "console"; domain: string }
   | { id: number; op: "xenstore-read" | "xenstore-ls" | "xenstore-rm"; path: string }
   | { id: number; op: "xenstore-write"; path: string; value: string }
-  | { id: number; op: "mem-set" | "mem-max"; domain: string; mib: number };
+  | { id: number; op: "mem-set" | "mem-max"; domain: string; mib: number }
+  | { id: number; op: "block-list"; domain: string };
+
+/** `pvkit block-list`: one virtual disk of a domain, as xl block-list shows it. */
+export interface BlockDeviceRow {
+  vdev: number;
+  /** The guest's name for it (xvda). */
+  name: string;
+  backendId: number;
+  /** The frontend's XenbusState (4 = Connected). */
+  state: number;
+  /** The backend's XenbusState. */
+  backendState: number;
+  eventChannel: number;
+  ringRef: number;
+  backendPath: string;
+  /** The image file it serves, and its mode ("w" or "r"). */
+  params: string;
+  mode: string;
+}
+
+/** xl block-list's layout, plus the image: `Vdev BE handle state evt-ch ring-ref BE-path`. */
+export function formatBlockList(rows: BlockDeviceRow[]): string {
+  const head = ["Vdev", "BE", "handle", "state", "evt-ch", "ring-ref", "BE-path", "image"];
+  const lines = rows.map((r) => [
+    `${r.vdev}`,
+    `${r.backendId}`,
+    `${r.vdev}`,
+    `${r.state}`,
+    r.eventChannel < 0 ? "-1" : `${r.eventChannel}`,
+    r.ringRef < 0 ? "-1" : `${r.ringRef}`,
+    r.backendPath,
+    `${r.params} (${r.mode === "w" ? "rw" : "ro"})`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  return (
+    [head, ...lines]
+      .map((l) =>
+        l
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join(" ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
+}
 
 /** A request's answer; a `create` may send `progress` lines before it. */
 export type ControlResponse =

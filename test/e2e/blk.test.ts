@@ -68,6 +68,30 @@ describe("a guest with a disk", { timeout: 120_000 }, () => {
     ).rejects.toThrow(/no such node/);
   });
 
+  it("pvkit block-list shows both ends connected, as xl block-list does", async () => {
+    const img = join(stage.dir, "ro.img");
+    writeFileSync(img, new Uint8Array(1 << 20));
+    const file = join(stage.dir, "listed.cfg");
+    const config =
+      `name = "listed"\nkernel = "${join(REPO, "test/guests/idle.ts")}"\nmemory = 8\n` +
+      `disk = ['${img},xvdb,r']\n`;
+    await control({ op: "create", config, file });
+    const r = await stage.pvkit(["block-list", "listed"]);
+    expect(r.err).toBe("");
+    const [head, row] = r.out.trim().split("\n");
+    expect(head).toMatch(/^Vdev\s+BE\s+handle\s+state\s+evt-ch\s+ring-ref\s+BE-path/);
+    expect(row).toMatch(
+      new RegExp(
+        `^51728\\s+0\\s+51728\\s+4\\s+\\d+\\s+\\d+\\s+/local/domain/0/backend/vbd/\\d+/51728\\s+.*ro\\.img \\(ro\\)$`,
+      ),
+    );
+    const bad = await stage.pvkit(["block-list", "nobody"]);
+    expect(bad.code).toBe(1);
+    expect(bad.err.trim().split("\n")).toHaveLength(1);
+    expect(bad.err).toMatch(/^pvkit: .*nobody/);
+    await control({ op: "destroy", domain: "listed" });
+  });
+
   it("refuses a disk that is not there, in one line naming it", async () => {
     const file = join(stage.dir, "nodisk.cfg");
     const config =

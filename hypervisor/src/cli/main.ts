@@ -21,6 +21,7 @@ import { createProgress } from "./create-progress.ts";
 import { registerHelp } from "./help-command.ts";
 import { printLongList } from "./list-long.ts";
 import { registerTop } from "./top.ts";
+import { registerBlockList } from "./block-list.ts";
 import { registerTraceCommand } from "./trace-command.ts";
 import { readFileSync } from "node:fs";
 
@@ -53,9 +54,10 @@ program
   .alias("host")
   .description("boot the hypervisor and dom0 in the foreground and serve the control socket")
   .option("--trace <file>", "record hypercalls/events/grant ops and write a Perfetto trace on exit")
-  .action(async (opts: { trace?: string }) => {
-    const { runHost } = await import("./host.ts");
-    await runHost({ socket: socketPath(), trace: opts.trace });
+  .option("--pool <n>", "domU workers kept started ahead of need, so create does not wait (0: none)", "2")
+  .action(async (opts: { trace?: string; pool: string }) => {
+    const { runHost, poolSize } = await import("./host.ts");
+    await runHost({ socket: socketPath(), trace: opts.trace, pool: poolSize(opts.pool) });
   });
 
 program
@@ -241,6 +243,7 @@ program
 registerTraceCommand(program, socketPath);
 
 registerTop(program, socketPath);
+registerBlockList(program, socketPath);
 registerCompletion(program, socketPath);
 registerHelp(program);
 

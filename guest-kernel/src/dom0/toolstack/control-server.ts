@@ -17,6 +17,7 @@ import type { Consoled } from "../consoled/consoled.ts";
 import { XsdError } from "../xenstored/errors.ts";
 import { failureLine } from "./hypervisor-errors.ts";
 import type { Toolstack } from "./toolstack.ts";
+import { blockList } from "./disks.ts";
 
 /** What `xenstore-*` requests reach: the store, as dom0. */
 export interface StoreAccess {
@@ -169,6 +170,8 @@ export class ControlServer {
         return storeOp(`xenstore-rm ${req.path}`, () => this.store.rm(String(req.path)));
       case "xenstore-ls":
         return storeOp(`xenstore-ls ${req.path}`, () => this.ls(String(req.path)));
+      case "block-list":
+        return blockList(this.store, t.resolve(String(req.domain)));
       default:
         throw new Error(`unknown request "${(req as { op: string }).op}"`);
     }

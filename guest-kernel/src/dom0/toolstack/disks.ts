@@ -6,7 +6,8 @@
  * there. The image is checked before the domain exists, so a typo is create's one-line error.
  */
 import { accessSync, constants, statSync } from "node:fs";
-import { vdevNumber } from "@pvkit/drivers/blk/protocol";
+import { vdevName, vdevNumber } from "@pvkit/drivers/blk/protocol";
+import type { BlockDeviceRow } from "@pvkit/abi/toolstack-protocol";
 import type { DiskSpec } from "./cfg-devices.ts";
 import { domainPath, type StoreWriter } from "./store-layout.ts";
 import { BACKEND_ROOT } from "../blkback/service.ts";
@@ -74,4 +75,37 @@ export function writeDiskEntries(store: StoreWriter, domid: number, disks: reado
 
 export function removeDiskEntries(store: StoreWriter, domid: number): void {
   if (store.tryRead(`${BACKEND_ROOT}/${domid}`) !== undefined) store.rm(`${BACKEND_ROOT}/${domid}`);
+}
+
+/** `pvkit block-list`: the domain's disks as both ends describe them in xenstore. */
+export function blockList(
+  store: { tryRead(path: string): string | undefined; directory(path: string): string[] },
+  domid: number,
+): BlockDeviceRow[] {
+  const dir = `${domainPath(domid)}/device/vbd`;
+  let ids: string[];
+  try {
+    ids = store.directory(dir);
+  } catch {
+    return [];
+  }
+  const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : -1);
+  return ids
+    .map((id) => {
+      const fe = `${dir}/${id}`;
+      const be = store.tryRead(`${fe}/backend`) ?? "";
+      return {
+        vdev: Number(id),
+        name: vdevName(Number(id)) ?? id,
+        backendId: num(store.tryRead(`${fe}/backend-id`)),
+        state: num(store.tryRead(`${fe}/state`)),
+        backendState: num(store.tryRead(`${be}/state`)),
+        eventChannel: num(store.tryRead(`${fe}/event-channel`)),
+        ringRef: num(store.tryRead(`${fe}/ring-ref`) ?? store.tryRead(`${fe}/ring-ref0`)),
+        backendPath: be,
+        params: store.tryRead(`${be}/params`) ?? "",
+        mode: store.tryRead(`${be}/mode`) ?? "",
+      };
+    })
+    .sort((a, b) => a.vdev - b.vdev);
 }
