@@ -29,11 +29,20 @@ function freeze<T>(o: T): T {
   return o;
 }
 
-/** Replaces Object.freeze with the spec's steps (a strict method: no own `caller`/`arguments`). */
+/**
+ * Replaces Object.freeze with the spec's steps (a strict method: no own `caller`/`arguments`) —
+ * except for an ordinary array that is not Array.prototype, which V8's built-in freezes as well and
+ * far faster: the slow path above comes from frozen elements on a *prototype* of typed arrays, and
+ * an array no engine object inherits from is none. (A domain's machine holds an array of one
+ * buffer per page: 2048 of them for 8 MiB, ~10 ms property by property.)
+ */
 export function installSpecFreeze(): void {
+  const nativeFreeze = Object.freeze;
+  const isArray = Array.isArray;
+  const arrayPrototype = Array.prototype;
   const { freeze: specFreeze } = {
     freeze<T>(o: T): T {
-      return freeze(o);
+      return isArray(o) && o !== arrayPrototype ? nativeFreeze(o) : freeze(o);
     },
   };
   Object.defineProperty(Object, "freeze", { value: specFreeze, writable: true, configurable: true });

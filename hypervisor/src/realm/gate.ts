@@ -127,21 +127,6 @@ export function installAllocationGate(o: GateOptions): Gate {
     }
     return 0;
   };
-  /** Whether `x` is an ArrayBuffer or SharedArrayBuffer (a typed array over it allocates nothing). */
-  const isBuffer = (x: unknown): boolean => {
-    if (x === null || typeof x !== "object" || isView(x)) return false;
-    for (const get of [abMax, sabMax]) {
-      if (!get) continue;
-      try {
-        Reflect.apply(get, x, []);
-        return true;
-      } catch {
-        /* not this kind */
-      }
-    }
-    return false;
-  };
-
   const measureNow = (): void => {
     pending = 0;
     measuredAt = o.now();
@@ -219,8 +204,15 @@ export function installAllocationGate(o: GateOptions): Gate {
         reserved += max;
         reservations.register(made, max);
       }
-      // A view over an existing buffer allocates nothing.
-      if (isBufferCtor || !isBuffer(passed[0])) after(bytesOf(made));
+      if (isBufferCtor) after(bytesOf(made));
+      else {
+        // A view over an existing buffer allocates nothing: its buffer is the very one passed (a
+        // copy of an array, an iterable or another view has a fresh one). Asked of the built-in
+        // getter, so no object can pass for a buffer; and no exception is thrown to find out (the
+        // kernel makes a view of every frame it has: thousands at boot).
+        const buf = Reflect.apply(viewBuffer, made, []);
+        if (buf !== passed[0]) after(bytesOf(buf));
+      }
       return made;
     };
     Object.defineProperty(Wrapper, "name", { value: name });
