@@ -85,6 +85,10 @@ export interface HostInfo {
   /** Memory not promised to any domain: a domain is admitted only when its memory fits here. */
   free_memory: number;
   nr_domains: number;
+  /** The warm pool (`pvkit up --pool N`): domU workers it keeps ready, ready now, domains served. */
+  pool_size?: number;
+  pool_ready?: number;
+  pool_served?: number;
 }
 
 export type ControlRequest =

@@ -346,6 +346,12 @@ export async function pvkitOpDomainStats(k: KernelHandle): Promise<void> {
   k.print(`domain 1: ${s.hypercalls} hypercalls, ${s.events_sent} sends`);
 }
 
+/** pvkit_op.pool_info */
+export async function pvkitOpPoolInfo(k: KernelHandle): Promise<void> {
+  const p = k.hc.pvkitOp.poolInfo({});
+  k.print(`pool: ${p.ready} of ${p.size} ready; ${p.served} domains served, ${p.cold} cold`);
+}
+
 /** vcpu_op.up */
 export async function vcpuOpUp(k: KernelHandle): Promise<void> {
   k.hc.vcpuOp.up(0); // vCPU 0 is always up: nothing to do

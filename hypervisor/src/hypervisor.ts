@@ -7,13 +7,30 @@
 import { shutdownReasonName } from "@pvkit/abi";
 import { EventEmitter } from "node:events";
 import { totalmem } from "node:os";
-import { DOMID_SELF, SHUTDOWN_crash, SHUTDOWN_watchdog, VIRQ_DOM_EXC, EPERM, ESRCH } from "@pvkit/abi/layout";
+import {
+  DOMID_SELF,
+  __HYPERVISOR_sched_op,
+  SCHEDOP_block,
+  SHUTDOWN_crash,
+  SHUTDOWN_watchdog,
+  VIRQ_DOM_EXC,
+  EPERM,
+  ESRCH,
+} from "@pvkit/abi/layout";
 import { dispatchHypercall } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
 import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
 import type { Vcpu } from "./domain/vcpu.ts";
-import { cellBootData, startWorker, type WorkerEvents, type WorkerSpec } from "./domain/worker.ts";
-import { CellHost } from "./cell/cell-host.ts";
+import {
+  assignWorker,
+  cellBootData,
+  startWorker,
+  type WorkerEvents,
+  type WorkerSpec,
+} from "./domain/worker.ts";
+import { CellHost, type PooledCell } from "./cell/cell-host.ts";
+import { LocalPooled, localPoolBackend } from "./pool/local-pool.ts";
+import { WarmPool, type PoolBackend } from "./pool/warm-pool.ts";
 import { guestImage } from "./image/guest-image.ts";
 import { TSX_API_URL, cellScript, supervisorScript } from "./image/supervisor-image.ts";
 import { EventChannels } from "./evtchn/evtchn.ts";
@@ -29,6 +46,8 @@ import { Clock } from "./time/clock.ts";
 import { tracedHypercall } from "./trace/hypercall-span.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
+
+const SCHEDOP_BLOCK = BigInt(SCHEDOP_block);
 
 export interface HypervisorOptions {
   /** Machine memory in MiB (default: 3/4 of the host's RAM, leaving the host at least 2 GiB). */
@@ -65,6 +84,14 @@ export interface HypervisorOptions {
    * watch instead, and V8's limit only by what they cannot stop in time.
    */
   heapHeadroomMiB?: number;
+  /**
+   * Workers to keep started and prepared ahead of need, so creating a domU does not wait for a
+   * worker (in a cell: a process) to start, SES to load and lockdown (default 0: none). `pvkit up
+   * --pool N` sets it; pool/warm-pool.ts has the rules.
+   */
+  pool?: number;
+  /** The domU size (maxmem, MiB) the pool prepares for until a domU is created (default 64). */
+  poolMemoryMiB?: number;
 }
 
 export interface CreateDomainOptions {
@@ -117,6 +144,8 @@ export class Hypervisor extends EventEmitter {
   /** What starts domUs in cells (made at the first domU). */
   private cellHost?: Promise<CellHost>;
   private readonly hangTimeoutMs: number;
+  /** Workers prepared ahead of need (options.pool > 0). */
+  readonly pool?: WarmPool;
 
   constructor(readonly options: HypervisorOptions = {}) {
     super();
@@ -130,6 +159,7 @@ export class Hypervisor extends EventEmitter {
     this.gnttab = new GrantTables(gnttabHost(this), { maxFrames: MAX_GRANT_FRAMES, trace: this.trace });
     // The doorbell is a frame of the hypervisor's own (incarnation 0): every worker gets it.
     this.trap = new TrapService((v, op, args) => this.hypercall(v, op, args), this.frames.alloc(0)!);
+    if ((options.pool ?? 0) > 0) this.pool = this.makePool(options.pool!);
     this.memoryWatch = new MemoryWatch({
       boundOf: (d) => this.jsLimitBytes(d),
       workersStarted: () => this.workersStarted,
@@ -152,6 +182,7 @@ export class Hypervisor extends EventEmitter {
     this.watchdog.unref();
     // The watch's 20 ms tick runs only while some domU is awake (memory/watch.ts, realm/doze.ts).
     this.memoryWatch.start(() => this.domains.values());
+    this.pool?.start();
     this.printk(`pvkit hypervisor: ${this.frames.maxFrames} frames (${this.frames.maxFrames / 256} MiB)`);
     return this;
   }
@@ -167,6 +198,9 @@ export class Hypervisor extends EventEmitter {
     // A counter a domain cannot fake: every trap passes here (pvkit_op domain_stats reads it, with
     // the EVTCHNOP_send count its handler keeps).
     v.domain.hypercalls++;
+    // A booting domU is up once its vCPU first blocks: the pool may refill (pool/warm-pool.ts).
+    if (op === __HYPERVISOR_sched_op && args[0] === SCHEDOP_BLOCK && this.pool?.isBooting(v.domain))
+      this.pool.bootEnded(v.domain);
     if (!this.trace.enabled) return dispatchHypercall(handlers, ctx, op, args);
     const c = ctx;
     return tracedHypercall(this.trace, c, v.domain.domid, v.id, op, args, () =>
@@ -185,7 +219,9 @@ export class Hypervisor extends EventEmitter {
     if (!Number.isSafeInteger(maxPages) || maxPages < 0) return -22;
     if (this.domains.has(domid)) return -17;
     const d = new Domain(domid, { name, maxPages, privileged });
-    const admitted = this.memory.reserve(d.uid, maxPages);
+    let admitted = this.memory.reserve(d.uid, maxPages);
+    // A domain comes before workers kept for domains that may come: an idle pooled one gives way.
+    while (admitted < 0 && this.pool?.evictOne()) admitted = this.memory.reserve(d.uid, maxPages);
     if (admitted < 0) return admitted;
     d.sharedInfo = this.frames.alloc(d.uid);
     const vcpuPage = this.frames.alloc(d.uid);
@@ -265,6 +301,7 @@ export class Hypervisor extends EventEmitter {
     d.vcpu.clearTimers();
     this.trap.remove(d.vcpu);
     void d.worker?.terminate();
+    this.pool?.bootEnded(d);
     this.printk(
       `domain ${domid} (${d.name}) shut down: ${shutdownReasonName(reason)}${why ? ` (${why})` : ""}`,
     );
@@ -290,6 +327,7 @@ export class Hypervisor extends EventEmitter {
     d.p2m.clear();
     this.frames.retireOwned(d.uid);
     this.domains.delete(domid);
+    this.pool?.bootEnded(d);
     d.state = "dead";
     if (!d.worker || d.gone) {
       d.gone = true;
@@ -345,6 +383,7 @@ export class Hypervisor extends EventEmitter {
     clearInterval(this.watchdog);
     this.memoryWatch.stop();
     this.trap.stop();
+    await this.pool?.close();
     const all = [...this.domains.values(), ...this.dying];
     await Promise.all(all.map((d) => d.worker?.terminate()));
     this.domains.clear();
@@ -365,6 +404,38 @@ export class Hypervisor extends EventEmitter {
     return this.cellHost;
   }
 
+  /** The warm pool: its workers in cells, or threads of this process with cells off. */
+  private makePool(size: number): WarmPool {
+    const headroom = this.domUHeadroomMiB();
+    const poolMaxPages = (this.options.poolMemoryMiB ?? 64) * PAGES_PER_MIB;
+    return new WarmPool({
+      size,
+      jsLimitBytes: poolMaxPages * 4096 + this.jsOverheadBytes(),
+      backend: async (): Promise<PoolBackend> => {
+        if (this.options.cells === false)
+          return localPoolBackend({
+            supervisor: await supervisorScript(),
+            addon: SHM_ADDON_PATH,
+            heapHeadroomMiB: headroom,
+          });
+        const cells = await this.cells();
+        return { prepare: (jsLimitBytes, lost) => cells.prepare(jsLimitBytes, headroom, lost) };
+      },
+      reserve: () => this.memory.reserveRuntime(),
+      release: () => this.memory.releaseRuntime(),
+      log: (line) => this.printk(line),
+    });
+  }
+
+  /** V8's heap limit for a domU sits this far above its bound (options.heapHeadroomMiB). */
+  private domUHeadroomMiB(): number {
+    return this.options.heapHeadroomMiB ?? (this.options.cells === false ? 4096 : 64);
+  }
+
+  private jsOverheadBytes(): number {
+    return (this.options.jsOverheadMiB ?? 64) * 1024 * 1024;
+  }
+
   /** Whether `d` runs in a cell: every domU, unless cells are off. */
   private inCell(d: Domain): boolean {
     return !d.privileged && this.options.cells !== false;
@@ -372,7 +443,7 @@ export class Hypervisor extends EventEmitter {
 
   /** A domain's JS allowance (heap + ArrayBuffers): its memory plus the fixed overhead. */
   jsLimitBytes(d: Domain): number {
-    return d.maxPages * 4096 + (this.options.jsOverheadMiB ?? 64) * 1024 * 1024;
+    return d.maxPages * 4096 + this.jsOverheadBytes();
   }
 
   /**
@@ -401,10 +472,15 @@ export class Hypervisor extends EventEmitter {
         ...(image ? { image } : {}),
         tsxApi: TSX_API_URL,
         jsLimitBytes: this.jsLimitBytes(d),
-        heapHeadroomMiB: d.privileged ? 0 : (this.options.heapHeadroomMiB ?? (this.inCell(d) ? 64 : 4096)),
+        heapHeadroomMiB: d.privileged ? 0 : this.domUHeadroomMiB(),
         tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
       };
-      if (cells) cells.start(d, spec, cellBootData(d, spec), this.workerEvents());
+      // A worker from the pool if one fits (a debugger wants a worker started for it: cold).
+      const pooled = d.privileged || d.inspectorPort ? undefined : this.pool?.take(spec.jsLimitBytes);
+      if (!d.privileged) this.pool?.bootStarted(d);
+      if (cells)
+        cells.start(d, spec, cellBootData(d, spec), this.workerEvents(), pooled as PooledCell | undefined);
+      else if (pooled) assignWorker(d, (pooled as LocalPooled).worker, spec, this.workerEvents());
       else startWorker(d, spec, this.workerEvents());
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);

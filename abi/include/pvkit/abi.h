@@ -62,6 +62,7 @@
 #define PVKIT_OP_console_read 2
 #define PVKIT_OP_build 3
 #define PVKIT_OP_domain_stats 4
+#define PVKIT_OP_pool_info 5
 #define __HYPERVISOR_vcpu_op 24
 #define VCPUOP_up 1
 #define VCPUOP_down 2
@@ -975,6 +976,19 @@ struct pvkit_domid {
 _Static_assert(sizeof(struct pvkit_domid) == 4, "sizeof pvkit_domid");
 _Static_assert(offsetof(struct pvkit_domid, domid) == 0, "offsetof pvkit_domid.domid");
 _Static_assert(offsetof(struct pvkit_domid, pad) == 2, "offsetof pvkit_domid.pad");
+
+/* PVKIT_OP_pool_info: the warm pool of domU workers started ahead of need (`pvkit up --pool N`), for `pvkit info`. */
+struct pvkit_pool_info {
+    uint32_t size;
+    uint32_t ready;
+    uint64_t served;
+    uint64_t cold;
+};
+_Static_assert(sizeof(struct pvkit_pool_info) == 24, "sizeof pvkit_pool_info");
+_Static_assert(offsetof(struct pvkit_pool_info, size) == 0, "offsetof pvkit_pool_info.size");
+_Static_assert(offsetof(struct pvkit_pool_info, ready) == 4, "offsetof pvkit_pool_info.ready");
+_Static_assert(offsetof(struct pvkit_pool_info, served) == 8, "offsetof pvkit_pool_info.served");
+_Static_assert(offsetof(struct pvkit_pool_info, cold) == 16, "offsetof pvkit_pool_info.cold");
 
 /* PVKIT_OP_set_kernel: the guest program (module URL) and command line a new domain runs. */
 struct pvkit_set_kernel {

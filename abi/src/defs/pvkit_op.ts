@@ -129,6 +129,26 @@ export const pvkitDomainStats = struct({
   ],
 });
 
+export const pvkitPoolInfo = struct({
+  name: "pvkit_pool_info",
+  origin: "pvkit",
+  doc:
+    "PVKIT_OP_pool_info: the warm pool of domU workers started ahead of need (`pvkit up --pool N`), " +
+    "for `pvkit info`.",
+  size: 24,
+  fields: [
+    { name: "size", type: "u32", dir: "out", doc: "Workers the pool keeps ready (0: no pool)." },
+    { name: "ready", type: "u32", dir: "out", doc: "Idle workers ready now." },
+    { name: "served", type: "u64", dir: "out", doc: "Domains started with a pooled worker." },
+    {
+      name: "cold",
+      type: "u64",
+      dir: "out",
+      doc: "Domains started without one (the pool was empty or of another size).",
+    },
+  ],
+});
+
 export const pvkitOp = hypercall({
   name: "pvkit_op",
   number: 64,
@@ -226,6 +246,18 @@ export const pvkitOp = hypercall({
       example: [
         "const s = k.hc.pvkitOp.domainStats({ domid: 1 });",
         "k.print(`domain 1: ${s.hypercalls} hypercalls, ${s.events_sent} sends`);",
+      ],
+    },
+    {
+      name: "pool_info",
+      number: 5,
+      arg: "pvkit_pool_info",
+      privileged: true,
+      doc: "Read the warm pool's size and counters.",
+      errors: [],
+      example: [
+        "const p = k.hc.pvkitOp.poolInfo({});",
+        "k.print(`pool: ${p.ready} of ${p.size} ready; ${p.served} domains served, ${p.cold} cold`);",
       ],
     },
   ],

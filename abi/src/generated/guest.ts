@@ -323,6 +323,13 @@ export class Hypercalls extends HypercallStubs {
       const out = this.take(L.PvkitDomainStats, 1)[0]!;
       return out;
     },
+    /** Read the warm pool's size and counters. */
+    poolInfo: (arg: L.PvkitPoolInfoIn): L.PvkitPoolInfo => {
+      const p = this.put(L.PvkitPoolInfo, [arg], "pvkit_op.pool_info");
+      this.check(this.transport.trap(64, [5n, p]), "pvkit_op.pool_info");
+      const out = this.take(L.PvkitPoolInfo, 1)[0]!;
+      return out;
+    },
   };
 
   /** Operations on one vCPU of the calling domain. */

@@ -878,6 +878,8 @@ export const PVKIT_OP_console_read = 2;
 export const PVKIT_OP_build = 3;
 /** Read a domain's hypercall and event counters. */
 export const PVKIT_OP_domain_stats = 4;
+/** Read the warm pool's size and counters. */
+export const PVKIT_OP_pool_info = 5;
 /** Operations on one vCPU of the calling domain. */
 export const __HYPERVISOR_vcpu_op = 24;
 /** Start a vCPU that is down. */
@@ -2715,6 +2717,43 @@ export const PvkitDomid: StructCodec<PvkitDomid> = {
   },
   zero(): PvkitDomid {
     return { domid: 0, pad: 0 };
+  },
+};
+
+/** struct pvkit_pool_info (24 bytes, align 8). PVKIT_OP_pool_info: the warm pool of domU workers started ahead of need (`pvkit up --pool N`), for `pvkit info`. */
+export interface PvkitPoolInfo {
+  /** @0 [out] Workers the pool keeps ready (0: no pool). */
+  size: number;
+  /** @4 [out] Idle workers ready now. */
+  ready: number;
+  /** @8 [out] Domains started with a pooled worker. */
+  served: bigint;
+  /** @16 [out] Domains started without one (the pool was empty or of another size). */
+  cold: bigint;
+}
+/** PvkitPoolInfo as a caller fills it: like a C designated initializer, fields left out are sent as zero. */
+export type PvkitPoolInfoIn = Partial<PvkitPoolInfo>;
+export const PvkitPoolInfo: StructCodec<PvkitPoolInfo> = {
+  name: "pvkit_pool_info",
+  size: 24,
+  align: 8,
+  offsets: { size: 0, ready: 4, served: 8, cold: 16 },
+  decode(v: DataView, o = 0): PvkitPoolInfo {
+    return {
+      size: v.getUint32(o + 0, true),
+      ready: v.getUint32(o + 4, true),
+      served: v.getBigUint64(o + 8, true),
+      cold: v.getBigUint64(o + 16, true),
+    };
+  },
+  encode(v: DataView, o: number, x: PvkitPoolInfo): void {
+    v.setUint32(o + 0, x.size, true);
+    v.setUint32(o + 4, x.ready, true);
+    v.setBigUint64(o + 8, x.served, true);
+    v.setBigUint64(o + 16, x.cold, true);
+  },
+  zero(): PvkitPoolInfo {
+    return { size: 0, ready: 0, served: 0n, cold: 0n };
   },
 };
 

@@ -26,7 +26,8 @@ import {
 } from "../domain/worker.ts";
 import type { MachineArena } from "../memory/arena.ts";
 import { SHM_ADDON_PATH, shm } from "../native/shm.ts";
-import { SUPERVISOR_CRASH_EXIT } from "../realm/boot-data.ts";
+import { SUPERVISOR_CRASH_EXIT, type PooledBoot } from "../realm/boot-data.ts";
+import type { PooledWorker } from "../pool/warm-pool.ts";
 import { HOST_IDLE_MS, HOST_WORKING_MS, WAIT_MODE, WaitMode } from "../realm/vcpu-page.ts";
 import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
 
@@ -102,9 +103,28 @@ export class CellHost {
     return cell;
   }
 
-  /** Starts `d`'s worker in a cell of its own. */
-  start(d: Domain, spec: WorkerSpec, boot: CellBoot, events: WorkerEvents): DomainWorker {
-    const worker = new CellWorker(d, spec, this.take(), events, this.log);
+  /**
+   * A pooled cell (hypervisor/src/pool): spawned now, its worker started with nothing of any domain
+   * and prepared for `jsLimitBytes`. `lost` hears if it dies before a domain takes it.
+   */
+  prepare(jsLimitBytes: number, heapHeadroomMiB: number, lost: (why: string) => void): PooledCell {
+    const cell = this.spawnCell();
+    const pool: PooledBoot = { addon: SHM_ADDON_PATH, bellFd: BELL_FD, jsLimitBytes };
+    const options = { ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB }), eval: true };
+    cell.child.send({ t: "prepare", pool, options } satisfies ToCell);
+    return new PooledCell(cell, jsLimitBytes, lost);
+  }
+
+  /** Starts `d`'s worker in a cell of its own: a pooled one's if given, else a fresh cell. */
+  start(
+    d: Domain,
+    spec: WorkerSpec,
+    boot: CellBoot,
+    events: WorkerEvents,
+    pooled?: PooledCell,
+  ): DomainWorker {
+    const cell = pooled ? pooled.assign() : this.take();
+    const worker = new CellWorker(d, spec, cell, events, this.log);
     d.worker = worker;
     d.vcpu.wakeGuest = () => worker.wakeGuest();
     worker.send({ t: "start", boot, options: { ...workerOptions(d, spec), eval: true } });
@@ -121,6 +141,54 @@ export class CellHost {
       spare.child.kill("SIGKILL");
       await spare.exited;
     }
+  }
+}
+
+/** A pooled cell until a domain takes it (assign), once. */
+export class PooledCell implements PooledWorker {
+  readonly ready: Promise<boolean>;
+  private assigned = false;
+
+  constructor(
+    private readonly cell: Cell,
+    readonly jsLimitBytes: number,
+    lost: (why: string) => void,
+  ) {
+    let said: string | undefined;
+    const onMessage = (m: FromCell) => {
+      if (m?.t === "report" && m.report?.t === "crash") said ??= String(m.report.reason).slice(0, 1024);
+      else if (m?.t === "error") said ??= String(m.reason).slice(0, 1024);
+    };
+    this.ready = new Promise((resolve) => {
+      cell.child.on("message", (m: FromCell) => {
+        if (this.assigned) return;
+        if (m?.t === "report" && m.report?.t === "ready") resolve(true);
+        else onMessage(m);
+      });
+      void cell.exited.then(({ code, signal }) => {
+        resolve(false);
+        if (!this.assigned)
+          lost(said ?? `its cell ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.cell.child.pid ?? 0;
+  }
+
+  /** The cell, for its domain: from now on the pool has nothing to do with it. */
+  assign(): Cell {
+    if (this.assigned) throw new Error("a pooled cell serves one domain only");
+    this.assigned = true;
+    return this.cell;
+  }
+
+  async retire(): Promise<void> {
+    if (this.assigned) return;
+    this.cell.child.ref(); // until it is gone: the caller waits for that
+    this.cell.child.kill("SIGKILL");
+    await this.cell.exited;
   }
 }
 

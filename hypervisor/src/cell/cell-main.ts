@@ -9,11 +9,13 @@
  * process the worker runs in: a notify finds its waiter only through the backing store it waits
  * on), starts the worker with the same supervisor a domain in the hypervisor's process gets — with
  * the cell's bell, fd 5, for wake-ups (realm/wakes.ts) — writes the worker's activity into its vCPU
- * page while it is active (activity-sampler.ts), reports how it ends, and ends with it. Rule: it
- * takes input from the hypervisor alone.
+ * page while it is active (activity-sampler.ts), reports how it ends, and ends with it. A pooled
+ * cell (hypervisor/src/pool) starts its worker before it has a domain, with nothing mapped, and
+ * hands it the domain's boot data when it gets one. Rule: it takes input from the hypervisor alone.
  */
 import { Worker } from "node:worker_threads";
 import type { FromCell, ToCell } from "./protocol.ts";
+import type { SupervisorAssign } from "../realm/boot-data.ts";
 import { sampleActivity } from "./activity-sampler.ts";
 import { mapFrameRuns, type ShmMaps } from "../realm/frame-views.ts";
 
@@ -26,8 +28,22 @@ const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then
 
 let supervisor: string | undefined;
 let started = false;
+/** The cell's worker: started at "prepare" (a pooled cell) or at "start". */
+let worker: Worker | undefined;
 /** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
 let wakeSampler = () => {};
+
+/** Starts the worker with `workerData`; the cell reports how it ends, then ends with it. */
+function run(workerData: unknown, options: Record<string, unknown>): Worker {
+  const w = new Worker(supervisor!, { ...options, workerData });
+  w.on("message", (report) => send({ t: "report", report }));
+  w.on("error", (e: Error & { code?: string }) =>
+    send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),
+  );
+  // The cell ends with its worker, once the hypervisor has heard how.
+  w.on("exit", (code) => send({ t: "exit", code }, () => process.exit(0)));
+  return w;
+}
 
 function start(m: Extract<ToCell, { t: "start" }>): void {
   started = true;
@@ -41,21 +57,20 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
     doorbell: view(m.boot.doorbell),
     bellFd: 5,
   };
-  const w = new Worker(supervisor!, { ...m.options, workerData: { boot } });
-  w.on("message", (report) => send({ t: "report", report }));
-  w.on("error", (e: Error & { code?: string }) =>
-    send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),
-  );
-  // The cell ends with its worker, once the hypervisor has heard how.
-  w.on("exit", (code) => send({ t: "exit", code }, () => process.exit(0)));
+  // A pooled cell's worker is ready and waits for exactly this one message (realm/supervisor.ts).
+  if (worker) worker.postMessage({ t: "assign", boot } satisfies SupervisorAssign);
+  else worker = run({ boot }, m.options);
 
   // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
   // process can ask a worker of its own. Sampled while it works, not while it idles.
-  wakeSampler = sampleActivity(w, page);
+  wakeSampler = sampleActivity(worker, page);
 }
 
 process.on("message", (m: ToCell) => {
   if (m.t === "init") supervisor = m.supervisor;
+  // A pooled cell: the worker prepares with no domain (no frame is mapped here until "start").
+  else if (m.t === "prepare" && supervisor !== undefined && !worker && !started)
+    worker = run({ pool: m.pool }, m.options);
   else if (m.t === "start" && supervisor !== undefined && !started) start(m);
   else if (m.t === "sample") wakeSampler();
 });

@@ -4,7 +4,7 @@
  * frames its domain is handed, makes the views the worker gets, starts it, and reports how it ends.
  * Frames cross by number; nothing else of the machine crosses at all.
  */
-import type { SupervisorBoot, SupervisorReport } from "../realm/boot-data.ts";
+import type { PooledBoot, SupervisorBoot, SupervisorReport } from "../realm/boot-data.ts";
 
 /** A domain's boot data as a cell receives it: frames by number, views made in the cell. */
 export type CellBoot = Omit<SupervisorBoot, "frames" | "sharedInfo" | "vcpuPage" | "doorbell" | "arena"> & {
@@ -18,7 +18,15 @@ export type CellBoot = Omit<SupervisorBoot, "frames" | "sharedInfo" | "vcpuPage"
 export type ToCell =
   /** First, as soon as the cell is spawned: the script its worker runs. */
   | { t: "init"; supervisor: string }
-  /** Then, once the cell is given a domain: start its worker with these Worker options. */
+  /**
+   * A pooled cell, before it has a domain: start the worker now, prepared for no domain
+   * (realm/supervisor.ts, runPooled); it reports { t: "ready" } when it is.
+   */
+  | { t: "prepare"; pool: PooledBoot; options: Record<string, unknown> }
+  /**
+   * Then, once the cell is given a domain: start its worker with these Worker options, or give the
+   * prepared worker its boot data (the options are then those it was prepared with).
+   */
   | { t: "start"; boot: CellBoot; options: Record<string, unknown> }
   /** Its worker's thread ran while the activity sampler dozed: take a reading now (realm/doze.ts). */
   | { t: "sample" };

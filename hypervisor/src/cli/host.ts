@@ -26,6 +26,19 @@ export interface HostOptions {
   log?: (line: string) => void;
   /** Hypervisor options beyond the console sink (tests: a short watchdog, a small machine). */
   hypervisor?: Omit<HypervisorOptions, "consoleSink">;
+  /** domU workers to keep prepared (`pvkit up --pool N`; default here 0, the CLI's 2). */
+  pool?: number;
+}
+
+/** The most workers `--pool` keeps: each costs a Node process (~40 MiB) while it waits. */
+export const MAX_POOL = 64;
+
+/** `--pool <n>`: a whole number from 0 to MAX_POOL. */
+export function poolSize(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= MAX_POOL))
+    throw new CliError(`pvkit: up: --pool: "${value}" is not a whole number from 0 to ${MAX_POOL}`);
+  return n;
 }
 
 export interface Host {
@@ -50,6 +63,7 @@ export async function startHost(o: HostOptions): Promise<Host> {
   const lock = lockRunDir(dirname(o.socket));
   const hv = new Hypervisor({
     ...o.hypervisor,
+    ...(o.pool !== undefined ? { pool: o.pool } : {}),
     consoleSink: (domid, text) => domid === 0 && log(text),
   }).boot();
   const recording = o.trace ? hv.trace.start() : undefined;

@@ -10,6 +10,7 @@ import { Worker } from "node:worker_threads";
 import {
   SUPERVISOR_CRASH_EXIT,
   type ArenaRef,
+  type SupervisorAssign,
   type SupervisorBoot,
   type SupervisorReport,
 } from "../realm/boot-data.ts";
@@ -139,18 +140,24 @@ export function cellBootData(d: Domain, spec: WorkerSpec): CellBoot {
   };
 }
 
-/** The Worker options of a domain's worker: its heap limits, an empty environment for a domU. */
-export function workerOptions(d: Domain, spec: WorkerSpec) {
+/**
+ * The Worker options of a domain's worker (`d`), or of a pooled domU worker (no domain yet): its
+ * heap limits, an empty environment for a domU.
+ */
+export function workerOptions(
+  d: Domain | undefined,
+  spec: Pick<WorkerSpec, "jsLimitBytes" | "heapHeadroomMiB">,
+) {
   return {
     eval: true,
     resourceLimits: {
       maxOldGenerationSizeMb: heapLimitMb(spec.jsLimitBytes, spec.heapHeadroomMiB),
       maxYoungGenerationSizeMb: 16,
     },
-    name: `dom${d.domid}-${d.name}`,
+    name: d ? `dom${d.domid}-${d.name}` : "pvkit-pool",
     argv: [],
     execArgv: [],
-    ...(d.privileged ? {} : { env: {} }),
+    ...(d?.privileged ? {} : { env: {} }),
     stdout: false,
     stderr: false,
   };
@@ -162,6 +169,21 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
     ...workerOptions(d, spec),
     workerData: { boot: bootData(d, spec) },
   });
+  return adoptWorker(d, w, spec, events);
+}
+
+/**
+ * Gives `d` a pooled worker of this process (pool/local-pool.ts): its boot data goes over as the one
+ * message the worker waits for; from here it is `d`'s worker like one started for it.
+ */
+export function assignWorker(d: Domain, w: Worker, spec: WorkerSpec, events: WorkerEvents): LocalWorker {
+  w.postMessage({ t: "assign", boot: bootData(d, spec) } satisfies SupervisorAssign);
+  w.ref(); // a domain's worker keeps the host's process alive; an idle pooled one did not
+  return adoptWorker(d, w, spec, events);
+}
+
+/** Makes `w` `d`'s worker: its handle, and its end reported as the domain's. */
+function adoptWorker(d: Domain, w: Worker, spec: WorkerSpec, events: WorkerEvents): LocalWorker {
   const handle = new LocalWorker(w, d.vcpu.statusViews.big);
   d.worker = handle;
   let report: string | undefined;

@@ -441,6 +441,13 @@ function do_pvkit_op<C extends HypercallContext>(
         copyBack(ctx, ptr, L.PvkitDomainStats, arg),
       );
     }
+    case 5n: {
+      if (!ctx.privileged) return -L.EPERM;
+      const arg = copyIn(ctx, ptr, L.PvkitPoolInfo);
+      return settle(h.pvkitOp.poolInfo(ctx, arg), "pvkit_op.pool_info", () =>
+        copyBack(ctx, ptr, L.PvkitPoolInfo, arg),
+      );
+    }
     default:
       return -L.ENOSYS;
   }
@@ -634,7 +641,10 @@ const NAMES: Record<number, [string, Record<number, string>]> = {
       10: "get_version",
     },
   ],
-  64: ["pvkit_op", { 0: "set_kernel", 1: "start", 2: "console_read", 3: "build", 4: "domain_stats" }],
+  64: [
+    "pvkit_op",
+    { 0: "set_kernel", 1: "start", 2: "console_read", 3: "build", 4: "domain_stats", 5: "pool_info" },
+  ],
   24: [
     "vcpu_op",
     {

@@ -119,6 +119,8 @@ export interface HypercallHandlers<C extends HypercallContext> {
     build(ctx: C, arg: L.PvkitBuild): HandlerResult;
     /** PVKIT_OP_domain_stats (4) [privileged]: Read a domain's hypercall and event counters. */
     domainStats(ctx: C, arg: L.PvkitDomainStats): HandlerResult;
+    /** PVKIT_OP_pool_info (5) [privileged]: Read the warm pool's size and counters. */
+    poolInfo(ctx: C, arg: L.PvkitPoolInfo): HandlerResult;
   };
   /** vcpu_op (24): Operations on one vCPU of the calling domain. */
   vcpuOp: {

@@ -69,6 +69,14 @@ export const pvkitOp: HypercallHandlers<DomainContext>["pvkitOp"] = {
     arg.events_sent = BigInt(d.eventsSent);
     return 0;
   },
+  poolInfo(ctx, arg) {
+    const p = ctx.hv.pool?.stats();
+    arg.size = p?.size ?? 0;
+    arg.ready = p?.ready ?? 0;
+    arg.served = BigInt(p?.served ?? 0);
+    arg.cold = BigInt(p?.cold ?? 0);
+    return 0;
+  },
   consoleRead(ctx, arg) {
     let text: string;
     let written: number;

@@ -60,6 +60,21 @@ export class MachineMemory {
     return 0;
   }
 
+  /**
+   * Admits one pooled worker (hypervisor/src/pool): a domain's runtime without the domain, so its
+   * overhead alone. False, with nothing changed, unless it fits in what is not yet promised.
+   */
+  reserveRuntime(): boolean {
+    if (this.reservedPages + this.o.overheadPages > this.totalPages) return false;
+    this.reservedPages += this.o.overheadPages;
+    return true;
+  }
+
+  /** A pooled worker was taken by a domain (whose reservation covers it) or ended. */
+  releaseRuntime(): void {
+    this.reservedPages -= this.o.overheadPages;
+  }
+
   /** The domain's worker is gone: its frames go back (frames.ts decides where), its promise ends. */
   release(uid: number): void {
     this.frames.holderGone(uid);

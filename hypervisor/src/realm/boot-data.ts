@@ -54,8 +54,29 @@ export interface SupervisorBoot {
   tscResolutionNs: number;
 }
 
-/** Messages a supervisor posts to the hypervisor (at most one crash report, then it exits). */
-export type SupervisorReport = { t: "crash"; reason: string };
+/**
+ * What a pooled worker starts with instead (its workerData `pool`): nothing of any domain — no
+ * frame, no id, no image — only what every domU of its size class gets alike, so it can install the
+ * allocation gate, load SES and lock down ahead of need (hypervisor/src/pool). Its domain's
+ * SupervisorBoot arrives later as a SupervisorAssign message, once, and never another.
+ */
+export interface PooledBoot {
+  /** The shared-memory addon's path, loaded now (it maps frames only once the boot names some). */
+  addon: string;
+  /** In a cell: its bell's fd, opened now (realm/cell-bell.ts). */
+  bellFd?: number;
+  /** The allocation gate's bound: every domain this worker may serve has exactly this one. */
+  jsLimitBytes: number;
+}
+
+/** The one message a pooled worker waits for: its domain (the hypervisor's or its cell's post). */
+export type SupervisorAssign = { t: "assign"; boot: SupervisorBoot };
+
+/**
+ * Messages a supervisor posts to the hypervisor: a pooled worker says once that it is ready (gate,
+ * SES and lockdown done); any says at most once that its domain crashed, then exits.
+ */
+export type SupervisorReport = { t: "crash"; reason: string } | { t: "ready" };
 
 /** The exit code a supervisor uses after a crash report. */
 export const SUPERVISOR_CRASH_EXIT = 70;

@@ -7,17 +7,28 @@
  *     full Node, as the driver domain must.
  * A guest failure it sees (an uncaught error, the memory bound) is reported to the hypervisor in one
  * message and ends the worker. Built into one script by hypervisor/src/image and run with eval.
+ *
+ * A domU's start has two halves: what depends on no domain (the gate, SES, lockdown: ~45 ms of a
+ * cold start) and what does (its machine, its image). A pooled worker (hypervisor/src/pool) does the
+ * first half with no domain at all — no frame, no page, no id — and the second when its one
+ * domain is assigned; a cold start does both in a row.
  */
 import { readlinkSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
 import { MACHINE_GLOBAL } from "@pvkit/abi/machine";
-import { SUPERVISOR_CRASH_EXIT, type SupervisorBoot, type SupervisorReport } from "./boot-data.ts";
+import {
+  SUPERVISOR_CRASH_EXIT,
+  type PooledBoot,
+  type SupervisorAssign,
+  type SupervisorBoot,
+  type SupervisorReport,
+} from "./boot-data.ts";
 import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
 import { buildMachine } from "./machine.ts";
-import { cellWakes, type Futex, type Wakes } from "./wakes.ts";
+import { cellWakes, type Futex } from "./wakes.ts";
 import { openCellBell } from "./cell-bell.ts";
 import { frameViews, type ShmMaps } from "./frame-views.ts";
 import { wakeSampler } from "./doze.ts";
@@ -30,29 +41,20 @@ import {
   vcpuPageViews,
 } from "./vcpu-page.ts";
 
-const { boot } = workerData as { boot: SupervisorBoot };
-const {
-  status: { words: status },
-  sampler,
-} = vcpuPageViews(boot.vcpuPage);
-// Views of frames handed over after boot, made here from the machine's memory (the mail ring names
-// them by number). The addon is the supervisor's: the realm never sees it.
-const shm = require(boot.arena.addon) as Futex & ShmMaps;
-const views = frameViews(shm, boot.arena);
-/** In a cell the hypervisor is another process: wake-ups go by futex and the cell's bell (wakes.ts). */
-function cellWakesOf(): Wakes | undefined {
-  if (boot.bellFd === undefined) return undefined;
-  const { words, status } = vcpuPageViews(boot.vcpuPage);
-  const doorbell = new Int32Array(boot.doorbell, 0, 2);
-  return cellWakes(words, status.words, doorbell, shm, openCellBell(boot.bellFd));
-}
-const wakes = cellWakesOf();
+const data = workerData as { boot?: SupervisorBoot; pool?: PooledBoot };
+// The shared-memory addon and, in a cell, the bell: loaded and opened before lockdown, in a pooled
+// worker as in any. Neither names a domain: the addon maps frames only when a boot names them.
+const shm = require(data.pool?.addon ?? data.boot!.arena.addon) as Futex & ShmMaps;
+const bellFd = data.pool ? data.pool.bellFd : data.boot!.bellFd;
+const bell = bellFd === undefined ? undefined : openCellBell(bellFd);
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);
 const memoryUsage = process.memoryUsage.bind(process);
 const hostNow = performance.now.bind(performance);
 let crashed = false;
+/** The domain's vCPU status words, once this worker has a domain (a pooled one has none yet). */
+let status: Int32Array | undefined;
 
 /** One line for anything a guest may throw (its getters may throw too). */
 function describe(e: unknown): string {
@@ -76,14 +78,32 @@ function crash(reason: string): never {
 
 process.on("uncaughtException", (e) => crash(`uncaught ${describe(e)}`));
 
-// This thread's OS id, so the hypervisor can read its page faults (/proc/self/task/<tid>/stat).
-try {
-  const tid = Number(readlinkSync("/proc/thread-self").split("/")[2]);
-  if (Number.isInteger(tid)) Atomics.store(status, THREAD_ID, tid);
-} catch {
-  /* not Linux: the memory watch does without */
-}
 process.on("unhandledRejection", (e) => crash(`unhandled rejection: ${describe(e)}`));
+
+/** This thread's OS id, for the hypervisor's /proc reads (page faults, the doze backstop). */
+const threadId = (() => {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/")[2]);
+    return Number.isInteger(tid) ? tid : undefined;
+  } catch {
+    return undefined; // not Linux: the memory watch does without
+  }
+})();
+
+/** What every start with a domain does first: the vCPU page's views, the thread id in it. */
+function attach(boot: SupervisorBoot) {
+  const page = vcpuPageViews(boot.vcpuPage);
+  status = page.status.words;
+  if (threadId !== undefined) Atomics.store(status, THREAD_ID, threadId);
+  // Views of frames handed over after boot, made here from the machine's memory (the mail ring
+  // names them by number). The addon is the supervisor's: the realm never sees it.
+  const views = frameViews(shm, boot.arena);
+  // In a cell the hypervisor is another process: wake-ups go by futex and the cell's bell (wakes.ts).
+  const wakes = bell
+    ? cellWakes(page.words, page.status.words, new Int32Array(boot.doorbell, 0, 2), shm, bell)
+    : undefined;
+  return { page, views, wakes };
+}
 
 /** A gc() for the allocation gate: V8 only exposes one to contexts made after --expose-gc. */
 function obtainGc(): (() => void) | undefined {
@@ -98,7 +118,7 @@ function obtainGc(): (() => void) | undefined {
   }
 }
 
-async function openInspector(): Promise<void> {
+async function openInspector(boot: SupervisorBoot): Promise<void> {
   if (!boot.inspectorPort) return;
   const inspector = await import("node:inspector");
   inspector.open(boot.inspectorPort, "127.0.0.1", false);
@@ -115,11 +135,12 @@ async function openInspector(): Promise<void> {
   } finally {
     Atomics.store(big, SLEEPING_SINCE, 0n);
     Atomics.add(big, SLEPT_NS, hrtime() - since);
-    wakeSampler(sampler);
+    wakeSampler(vcpuPageViews(boot.vcpuPage).sampler);
   }
 }
 
-async function runTrusted(): Promise<void> {
+async function runTrusted(boot: SupervisorBoot): Promise<void> {
+  const { views, wakes } = attach(boot);
   const { machine } = buildMachine(boot, views, () => undefined, hrtime, wakes);
   (globalThis as Record<string, unknown>)[MACHINE_GLOBAL] = machine;
   const tsx = (await import(boot.tsxApi!)) as { register: () => void };
@@ -127,36 +148,50 @@ async function runTrusted(): Promise<void> {
   await import(boot.entry!);
 }
 
-async function runRealm(): Promise<void> {
+/**
+ * The part of a domU's start that depends on no domain, only on its bound: the allocation gate,
+ * SES and lockdown. A pooled worker does it ahead of need; otherwise it comes first.
+ */
+async function prepareRealm(jsLimitBytes: number) {
   installSpecFreeze(); // before SES loads: it hardens with whatever Object.freeze is then
   const MiB = 1024 * 1024;
   const gate = installAllocationGate({
-    limitBytes: boot.jsLimitBytes,
+    limitBytes: jsLimitBytes,
     measure: () => {
       const m = memoryUsage();
       return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers };
     },
     gc: obtainGc(),
     now: performance.now.bind(performance),
-    measured: (used) => Atomics.store(status, MEASURED_KIB, Math.min(2 ** 31 - 1, Math.ceil(used / 1024))),
+    measured: (used) => {
+      if (status) Atomics.store(status, MEASURED_KIB, Math.min(2 ** 31 - 1, Math.ceil(used / 1024)));
+    },
     over: (used, limit) =>
       crash(
         `out of memory: ${(used / MiB).toFixed(1)} MiB of heap and ArrayBuffers, bound ${(limit / MiB).toFixed(0)} MiB`,
       ),
   });
-  const host = {
-    setTimeout,
-    clearTimeout: (t: unknown) => clearTimeout(t as NodeJS.Timeout),
-    setInterval,
-    clearInterval: (t: unknown) => clearInterval(t as NodeJS.Timeout),
-    setImmediate,
-    clearImmediate: (t: unknown) => clearImmediate(t as NodeJS.Immediate),
-    queueMicrotask,
-  };
   // SES is loaded only now, after the gate: its shims capture ArrayBuffer methods when loaded, and
   // must capture the gated ones.
   const { lockdownWorker, runImage } = await import("./realm.ts");
   lockdownWorker();
+  return { gate, runImage };
+}
+
+const host = {
+  setTimeout,
+  clearTimeout: (t: unknown) => clearTimeout(t as NodeJS.Timeout),
+  setInterval,
+  clearInterval: (t: unknown) => clearInterval(t as NodeJS.Timeout),
+  setImmediate,
+  clearImmediate: (t: unknown) => clearImmediate(t as NodeJS.Immediate),
+  queueMicrotask,
+};
+
+/** The domain's own part of a domU's start: its machine, then its image in the realm. */
+async function runRealm(boot: SupervisorBoot, prepared: Awaited<ReturnType<typeof prepareRealm>>) {
+  const { page, views, wakes } = attach(boot);
+  const { gate, runImage } = prepared;
   const { machine } = buildMachine(boot, views, gate.tick, hrtime, wakes);
   await runImage({
     machine,
@@ -168,20 +203,44 @@ async function runRealm(): Promise<void> {
     hostNow,
     tscResolutionNs: boot.tscResolutionNs,
     enter: (run) => {
-      Atomics.add(status, CHECKPOINTS, 1);
-      wakeSampler(sampler); // guest code runs: a dozing activity sampler looks again (doze.ts)
+      Atomics.add(page.status.words, CHECKPOINTS, 1);
+      wakeSampler(page.sampler); // guest code runs: a dozing activity sampler looks again (doze.ts)
       gate.tick();
       run();
     },
   });
 }
 
+/**
+ * A pooled worker: prepares, says it is ready, and waits for the one domain it will ever run. A
+ * second assignment finds no listener and is lost; one this worker was not prepared for (another
+ * bound, a debugger wanted) is refused by crashing, never run with the wrong set-up.
+ */
+async function runPooled(pool: PooledBoot): Promise<void> {
+  // V8 drops the bytecode of functions that have not run for a few collections, and an idle worker
+  // still collects: what lockdown compiled (SES's harden, the compartment's evaluator) would be
+  // compiled again when the domain comes, ~20 ms of its start. (A V8 flag is the process's: in a
+  // cell, this worker's alone; with cells off, the host's, which only keeps more bytecode.)
+  setFlagsFromString("--no-flush-bytecode");
+  const prepared = await prepareRealm(pool.jsLimitBytes);
+  const assigned = new Promise<unknown>((resolve) => parentPort!.once("message", resolve));
+  post({ t: "ready" });
+
+  const m = (await assigned) as Partial<SupervisorAssign> | null;
+  const boot = m?.t === "assign" ? m.boot : undefined;
+  if (!boot || boot.mode !== "realm" || boot.jsLimitBytes !== pool.jsLimitBytes || boot.inspectorPort)
+    crash("a pooled worker was assigned a domain it was not prepared for");
+  await runRealm(boot, prepared);
+}
+
 async function main(): Promise<void> {
-  await openInspector();
-  if (boot.mode === "trusted") await runTrusted();
-  else await runRealm();
+  if (data.pool) return runPooled(data.pool);
+  const boot = data.boot!;
+  await openInspector(boot);
+  if (boot.mode === "trusted") await runTrusted(boot);
+  else await runRealm(boot, await prepareRealm(boot.jsLimitBytes));
 }
 
 main().catch((e: unknown) =>
-  crash(`${boot.mode === "realm" ? "guest image" : "kernel"} failed to start: ${describe(e)}`),
+  crash(`${data.boot?.mode === "trusted" ? "kernel" : "guest image"} failed to start: ${describe(e)}`),
 );

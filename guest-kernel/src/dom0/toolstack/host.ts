@@ -51,9 +51,19 @@ export interface PhysInfo {
   freePages: number;
 }
 
+/** The hypervisor's warm pool of domU workers (PVKIT_OP_pool_info). */
+export interface PoolInfo {
+  size: number;
+  ready: number;
+  served: number;
+  cold: number;
+}
+
 export interface ToolstackHost {
   /** XEN_SYSCTL_physinfo. */
   physinfo(): PhysInfo;
+  /** PVKIT_OP_pool_info (a host without a pool need not have it). */
+  poolInfo?(): PoolInfo;
   /** XEN_DOMCTL_createdomain with the requested domid, then max_vcpus and max_mem. Throws on failure. */
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void;
   /**

@@ -21,7 +21,15 @@ import {
 } from "@pvkit/abi/layout";
 import { existsSync } from "node:fs";
 import type { ProgramGrants } from "../../kernel/sharing.ts";
-import type { BoundPort, BuiltDomain, DomainInfo, MappedPage, PhysInfo, ToolstackHost } from "./host.ts";
+import type {
+  BoundPort,
+  BuiltDomain,
+  DomainInfo,
+  MappedPage,
+  PhysInfo,
+  PoolInfo,
+  ToolstackHost,
+} from "./host.ts";
 
 const PAGE = 4096;
 
@@ -53,6 +61,11 @@ export class HypercallHost implements ToolstackHost {
   physinfo(): PhysInfo {
     const p = this.hc.sysctl.physinfo({});
     return { nrCpus: p.nr_cpus, totalPages: Number(p.total_pages), freePages: Number(p.free_pages) };
+  }
+
+  poolInfo(): PoolInfo {
+    const p = this.hc.pvkitOp.poolInfo({});
+    return { size: p.size, ready: p.ready, served: Number(p.served), cold: Number(p.cold) };
   }
 
   createDomain(domid: number, opts: { maxMemKiB: number; vcpus: number }): void {

@@ -73,12 +73,14 @@ export class Toolstack {
   /** `pvkit info`. */
   info(): HostInfo {
     const p = this.host.physinfo();
+    const pool = this.host.poolInfo?.();
     return {
       version: PVKIT_VERSION,
       nr_cpus: p.nrCpus,
       total_memory: Math.floor(p.totalPages / PAGES_PER_MIB),
       free_memory: Math.floor(p.freePages / PAGES_PER_MIB),
       nr_domains: this.host.list().length,
+      ...(pool ? { pool_size: pool.size, pool_ready: pool.ready, pool_served: pool.served } : {}),
     };
   }
 

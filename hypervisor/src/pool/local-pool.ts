@@ -1,0 +1,59 @@
+/**
+ * Pooled workers in the hypervisor's own process (domUs with cells off): Worker threads started
+ * with a PooledBoot — the supervisor's script, the addon's path and a bound, nothing of any domain
+ * — which prepare and wait (realm/supervisor.ts, runPooled). domain/worker.ts's assignWorker
+ * hands one its domain.
+ */
+import { Worker } from "node:worker_threads";
+import { workerOptions } from "../domain/worker.ts";
+import type { PooledBoot, SupervisorReport } from "../realm/boot-data.ts";
+import type { PoolBackend, PooledWorker } from "./warm-pool.ts";
+
+/** A pooled Worker of this process; `worker` is what a domain is given. */
+export class LocalPooled implements PooledWorker {
+  readonly pid = "self";
+  readonly ready: Promise<boolean>;
+
+  constructor(
+    readonly worker: Worker,
+    readonly jsLimitBytes: number,
+    lost: (why: string) => void,
+  ) {
+    let crash: string | undefined;
+    this.ready = new Promise((resolve) => {
+      worker.on("message", (m: SupervisorReport) => {
+        if (m?.t === "ready") resolve(true);
+        else if (m?.t === "crash") crash ??= m.reason;
+      });
+      worker.once("error", (e) => (crash ??= `uncaught ${e.name}: ${e.message}`));
+      worker.once("exit", (code) => {
+        resolve(false);
+        lost(crash ?? `its worker exited with code ${code}`);
+      });
+    });
+    // An idle pooled worker does not keep the host's process alive; its domain's would.
+    worker.unref();
+  }
+
+  retire(): Promise<void> {
+    return this.worker.terminate().then(() => undefined);
+  }
+}
+
+/** Starts pooled workers in this process. */
+export function localPoolBackend(o: {
+  supervisor: string;
+  addon: string;
+  heapHeadroomMiB: number;
+}): PoolBackend {
+  return {
+    prepare(jsLimitBytes, lost) {
+      const pool: PooledBoot = { addon: o.addon, jsLimitBytes };
+      const w = new Worker(o.supervisor, {
+        ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB: o.heapHeadroomMiB }),
+        workerData: { pool },
+      });
+      return new LocalPooled(w, jsLimitBytes, lost);
+    },
+  };
+}

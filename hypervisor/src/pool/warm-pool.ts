@@ -1,0 +1,225 @@
+/**
+ * The warm pool (`pvkit up --pool N`): domU workers started ahead of need, as LightVM's split
+ * toolstack prepares ahead whatever does not depend on the domain. A pooled worker has started
+ * (in its cell, when domUs run in cells), installed the allocation gate, loaded SES and locked down
+ * — about 70 ms of a cold start on a small machine — and waits, holding nothing of any domain: no
+ * frame, no vCPU page, no id, no image (realm/supervisor.ts, runPooled). Creating a domain takes
+ * one if there is one and hands it the domain's boot data; otherwise the domain starts cold.
+ *
+ * Rules:
+ *   - A worker serves exactly one domain, ever: taken is gone from the pool, never returned, and it
+ *     ends with its domain.
+ *   - A worker is prepared for one size: the allocation gate's bound and V8's heap limit are set
+ *     when it starts, and V8's cannot change after. The pool prepares for the size of the last domU
+ *     created (at first `sizeBytes`); a domain of another size starts cold, and the pool retires its
+ *     idle workers and prepares for the new size.
+ *   - Each pooled worker is admitted like a domain's runtime (its overhead is reserved from the
+ *     machine's memory), so `free_memory` counts it; a domain that would not fit takes the room of
+ *     an idle pooled worker first (evictOne).
+ *   - Refilling never competes with a create in progress: it starts only while no domU is booting
+ *     (launched, and not yet blocked for the first time, shut down or gone) and prepares one
+ *     worker at a time.
+ */
+
+/** One pooled worker, as its backend (local thread or cell) made it. */
+export interface PooledWorker {
+  /** The allocation gate's bound it was prepared with: it may serve domains with this one only. */
+  readonly jsLimitBytes: number;
+  /** Resolves true once it is ready (gate, SES, lockdown done), false if it died before. */
+  readonly ready: Promise<boolean>;
+  /** Where it runs, for /proc reads ("self": the hypervisor's process). */
+  readonly pid: number | "self";
+  /** Ends it, unused. */
+  retire(): Promise<void>;
+}
+
+/** What starts pooled workers: a thread of the hypervisor's process, or a cell. */
+export interface PoolBackend {
+  /** Starts one worker prepared for `jsLimitBytes`; `lost` is called if it dies before it is taken. */
+  prepare(jsLimitBytes: number, lost: (why: string) => void): PooledWorker;
+}
+
+export interface WarmPoolOptions {
+  /** How many workers to keep ready (0: no pool). */
+  size: number;
+  /** The bound to prepare for until a domU is created (a domain of the toolstack's default size). */
+  jsLimitBytes: number;
+  /** The backend, once its scripts are built. */
+  backend: () => Promise<PoolBackend>;
+  /** Admits one pooled worker's runtime: false if the machine has no room for it. */
+  reserve: () => boolean;
+  /** Ends one pooled worker's reservation (it was taken by a domain, which has its own, or ended). */
+  release: () => void;
+  log: (line: string) => void;
+}
+
+export interface PoolStats {
+  /** Workers the pool keeps ready. */
+  size: number;
+  /** Idle workers now (ready or still preparing). */
+  idle: number;
+  /** Of them, ready. */
+  ready: number;
+  /** Domains started from the pool / cold since the host started. */
+  served: number;
+  cold: number;
+}
+
+/** How long a domain counts as booting at most, if it never blocks (a program that computes). */
+const BOOT_GUARD_MS = 2000;
+
+interface Entry {
+  worker: PooledWorker;
+  ready: boolean;
+}
+
+export class WarmPool {
+  private readonly idle: Entry[] = [];
+  private readonly booting = new Map<object, NodeJS.Timeout>();
+  private jsLimitBytes: number;
+  private filling = false;
+  private closed = false;
+  private served = 0;
+  private cold = 0;
+  /** Callers of whenReady, each waiting for so many ready workers. */
+  private waiters: { n: number; resolve: () => void }[] = [];
+
+  constructor(private readonly o: WarmPoolOptions) {
+    this.jsLimitBytes = o.jsLimitBytes;
+  }
+
+  /** Starts filling (the hypervisor's boot). */
+  start(): void {
+    void this.fill();
+  }
+
+  stats(): PoolStats {
+    return {
+      size: this.o.size,
+      idle: this.idle.length,
+      ready: this.idle.filter((e) => e.ready).length,
+      served: this.served,
+      cold: this.cold,
+    };
+  }
+
+  /** The processes of the idle workers ("self": threads of the hypervisor's), oldest first. */
+  idlePids(): (number | "self")[] {
+    return this.idle.map((e) => e.worker.pid);
+  }
+
+  /** Resolves once `n` workers are ready and idle (tests and benchmarks wait for a full pool). */
+  whenReady(n = this.o.size): Promise<void> {
+    if (this.stats().ready >= n) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
+
+  private changed(): void {
+    const ready = this.stats().ready;
+    const now = this.waiters.filter((w) => w.n <= ready);
+    this.waiters = this.waiters.filter((w) => w.n > ready);
+    for (const w of now) w.resolve();
+  }
+
+  /**
+   * A worker for a domain whose bound is `jsLimitBytes`, or undefined (start it cold). The worker
+   * leaves the pool for good; its reservation ends, since the domain's own covers its runtime.
+   */
+  take(jsLimitBytes: number): PooledWorker | undefined {
+    if (this.o.size === 0 || this.closed) return undefined;
+    if (jsLimitBytes !== this.jsLimitBytes) {
+      // Another size: what is idle cannot serve it, and the next domains are likelier this size.
+      this.jsLimitBytes = jsLimitBytes;
+      for (const e of this.idle.splice(0)) this.retire(e.worker);
+      this.cold++;
+      return undefined;
+    }
+    const e = this.idle.shift();
+    if (!e) {
+      this.cold++;
+      return undefined;
+    }
+    this.served++;
+    this.o.release();
+    return e.worker;
+  }
+
+  /** A domU started booting (from the pool or cold): no refill until it is up. */
+  bootStarted(domain: object): void {
+    if (this.o.size === 0 || this.closed) return;
+    const guard = setTimeout(() => this.bootEnded(domain), BOOT_GUARD_MS);
+    guard.unref();
+    this.booting.set(domain, guard);
+  }
+
+  /** That domU is up (its vCPU blocked for the first time), shut down or gone. */
+  bootEnded(domain: object): void {
+    const guard = this.booting.get(domain);
+    if (guard === undefined) return;
+    clearTimeout(guard);
+    this.booting.delete(domain);
+    if (this.booting.size === 0) void this.fill();
+  }
+
+  /** Whether `domain` still counts as booting (the hypervisor asks before it looks at its traps). */
+  isBooting(domain: object): boolean {
+    return this.booting.has(domain);
+  }
+
+  /** Ends one idle worker (the newest) to make room for a domain; false if none is idle. */
+  evictOne(): boolean {
+    const e = this.idle.pop();
+    if (!e) return false;
+    this.retire(e.worker);
+    return true;
+  }
+
+  /** Ends every idle worker; taken ones end with their domains. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const guard of this.booting.values()) clearTimeout(guard);
+    this.booting.clear();
+    await Promise.all(this.idle.splice(0).map((e) => this.retire(e.worker)));
+  }
+
+  private retire(w: PooledWorker): Promise<void> {
+    this.o.release();
+    return w.retire();
+  }
+
+  /** Prepares workers, one at a time, until the pool is full or a domU starts booting. */
+  private async fill(): Promise<void> {
+    if (this.filling) return;
+    this.filling = true;
+    try {
+      const backend = await this.o.backend();
+      while (!this.closed && this.idle.length < this.o.size && this.booting.size === 0) {
+        if (!this.o.reserve()) break; // the machine's memory is promised to domains
+        const lost = (why: string) => {
+          const i = this.idle.indexOf(entry);
+          if (i < 0) return; // taken or retired: not the pool's any more
+          this.idle.splice(i, 1);
+          this.o.release();
+          this.o.log(`pool: a pooled worker ended before it was used: ${why}`);
+        };
+        let worker: PooledWorker;
+        try {
+          worker = backend.prepare(this.jsLimitBytes, lost);
+        } catch (e) {
+          this.o.release();
+          throw e;
+        }
+        const entry: Entry = { worker, ready: false };
+        this.idle.push(entry);
+        entry.ready = await entry.worker.ready;
+        this.changed();
+        // One that failed to prepare was removed by `lost`: do not spin starting more of them.
+        if (!entry.ready) break;
+      }
+    } catch (e) {
+      this.o.log(`pool: cannot prepare workers: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.filling = false;
+    }
+  }
+}
