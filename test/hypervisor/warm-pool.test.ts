@@ -1,0 +1,185 @@
+/**
+ * The warm pool (hypervisor/src/pool): workers prepared ahead hold nothing of any domain, each
+ * serves one domain and is never returned, the pool refills once the domain that took one is up,
+ * `pool: 0` is no pool, and pooled workers are counted by admission. Every wait is for an event
+ * (a pool ready, a console line, a shutdown); the only deadlines are 30 s+ hang guards.
+ */
+import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { supervisorScript } from "@pvkit/hypervisor/image/supervisor-image";
+import { SHM_ADDON_PATH } from "@pvkit/hypervisor/native/shm";
+import { localPoolBackend } from "@pvkit/hypervisor/pool/local-pool";
+import { boot, consoleShows, guest, shutdownOf } from "./helpers.ts";
+
+const GUARD = 60_000;
+const ticker = guest("ticker");
+let hv: Hypervisor | undefined;
+afterEach(async () => {
+  await hv?.close();
+  hv = undefined;
+});
+
+/** The machine-memory mappings (file offsets) of process `pid`. */
+function machineMappings(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/maps`, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("pvkit-machine-memory"));
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Resolves when process `pid` is gone (its domain's worker ended with the domain). */
+async function gone(pid: number): Promise<void> {
+  const deadline = Date.now() + GUARD;
+  while (alive(pid)) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not end`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("the warm pool, in cells", () => {
+  it(
+    "gives each domain a pooled cell of its own that mapped nothing before, never reuses one, and refills",
+    async () => {
+      hv = boot({ pool: 2, poolMemoryMiB: 4 });
+      await hv.pool!.whenReady(2);
+      const pooled = hv.pool!.idlePids() as number[];
+      expect(pooled).toHaveLength(2);
+      expect(new Set(pooled).size).toBe(2);
+      // A pooled cell has started its worker, loaded SES and locked down, and holds no frame: not
+      // one page of the machine's memory is mapped in its process.
+      for (const pid of pooled) expect(machineMappings(pid)).toEqual([]);
+
+      const a = hv.createDomain({ name: "a", memoryMiB: 4, program: ticker });
+      const b = hv.createDomain({ name: "b", memoryMiB: 4, program: ticker });
+      await consoleShows(hv, a.domid, "tick 1", GUARD);
+      await consoleShows(hv, b.domid, "tick 1", GUARD);
+      const pa = a.worker!.pid as number;
+      const pb = b.worker!.pid as number;
+      // Two creates, two different pooled processes: the ones that were waiting.
+      expect(pa).not.toBe(pb);
+      expect(pooled).toContain(pa);
+      expect(pooled).toContain(pb);
+      expect(machineMappings(pa).length).toBeGreaterThan(0); // now it has its domain's frames
+      expect(hv.pool!.stats()).toMatchObject({ served: 2, cold: 0 });
+
+      // Both domains are up (they blocked between ticks), so the pool refills: two new processes.
+      await hv.pool!.whenReady(2);
+      const refilled = hv.pool!.idlePids() as number[];
+      expect(refilled).toHaveLength(2);
+      for (const pid of refilled) {
+        expect([pa, pb]).not.toContain(pid);
+        expect(machineMappings(pid)).toEqual([]);
+      }
+
+      // A used worker ends with its domain and is never seen again.
+      hv.destroyDomain(a.domid);
+      await gone(pa);
+      expect(hv.pool!.idlePids()).not.toContain(pa);
+      const c = hv.createDomain({ name: "c", memoryMiB: 4, program: ticker });
+      await consoleShows(hv, c.domid, "tick 1", GUARD);
+      expect([pa, pb]).not.toContain(c.worker!.pid);
+      expect(refilled).toContain(c.worker!.pid);
+    },
+    GUARD * 3,
+  );
+
+  it(
+    "starts a domain of another size cold and prepares for that size next",
+    async () => {
+      hv = boot({ pool: 1, poolMemoryMiB: 4 });
+      await hv.pool!.whenReady(1);
+      const waiting = hv.pool!.idlePids()[0];
+      const d = hv.createDomain({ name: "big", memoryMiB: 8, program: ticker });
+      await consoleShows(hv, d.domid, "tick 1", GUARD);
+      expect(d.worker!.pid).not.toBe(waiting); // the 4 MiB worker could not serve it
+      expect(hv.pool!.stats()).toMatchObject({ served: 0, cold: 1 });
+      await hv.pool!.whenReady(1);
+      const e = hv.createDomain({ name: "big2", memoryMiB: 8, program: ticker });
+      await consoleShows(hv, e.domid, "tick 1", GUARD);
+      expect(hv.pool!.stats()).toMatchObject({ served: 1, cold: 1 });
+    },
+    GUARD * 2,
+  );
+});
+
+describe("the warm pool, cells off", () => {
+  it(
+    "gives two domains two different pooled threads",
+    async () => {
+      hv = boot({ cells: false, pool: 2, poolMemoryMiB: 4 });
+      await hv.pool!.whenReady(2);
+      const a = hv.createDomain({ name: "a", memoryMiB: 4, program: ticker });
+      const b = hv.createDomain({ name: "b", memoryMiB: 4, program: ticker });
+      await consoleShows(hv, a.domid, "tick 1", GUARD);
+      await consoleShows(hv, b.domid, "tick 1", GUARD);
+      const ta = (a.worker as unknown as { worker: Worker }).worker.threadId;
+      const tb = (b.worker as unknown as { worker: Worker }).worker.threadId;
+      expect(ta).not.toBe(tb);
+      expect(hv.pool!.stats()).toMatchObject({ served: 2, cold: 0 });
+    },
+    GUARD,
+  );
+
+  it(
+    "refuses a domain it was not prepared for: the worker crashes instead of running it",
+    async () => {
+      const backend = localPoolBackend({
+        supervisor: await supervisorScript(),
+        addon: SHM_ADDON_PATH,
+        heapHeadroomMiB: 4096,
+      });
+      const lost: string[] = [];
+      const w = backend.prepare(96 * 1024 * 1024, (why) => lost.push(why));
+      expect(await w.ready).toBe(true);
+      const worker = (w as unknown as { worker: Worker }).worker;
+      const said = new Promise<unknown>((r) => worker.on("message", r));
+      const exited = new Promise<number>((r) => worker.once("exit", r));
+      // A boot with another bound than the one its gate was armed with: refused before it is read.
+      worker.postMessage({ t: "assign", boot: { mode: "realm", jsLimitBytes: 1 << 30 } });
+      expect(await said).toMatchObject({ t: "crash", reason: expect.stringContaining("not prepared for") });
+      expect(await exited).toBe(70);
+      expect(lost).toHaveLength(1);
+    },
+    GUARD,
+  );
+});
+
+describe("pool size and admission", () => {
+  it(
+    "pool 0 is no pool: domains start cold",
+    async () => {
+      hv = boot({ pool: 0 });
+      expect(hv.pool).toBeUndefined();
+      const d = hv.createDomain({ name: "cold", memoryMiB: 4, program: guest("smoke") });
+      await shutdownOf(hv, d.domid, GUARD);
+      expect(hv.consoleLog(d.domid)).toContain("smoke: hello");
+    },
+    GUARD,
+  );
+
+  it(
+    "counts pooled workers against the machine's memory, and gives their room to a domain",
+    async () => {
+      // 200 MiB: dom0-less; each cell's runtime is reserved at 40 MiB.
+      hv = boot({ memoryMiB: 200, pool: 2, poolMemoryMiB: 4 });
+      await hv.pool!.whenReady(2);
+      const total = hv.memory.totalPages;
+      expect(hv.memory.freePages).toBe(total - 2 * 40 * 256);
+      // 116 MiB + 40 of runtime fits only if a pooled worker gives its room up.
+      const d = hv.createDomain({ name: "wide", memoryMiB: 116, program: ticker });
+      expect(hv.pool!.stats().idle).toBeLessThan(2);
+      await consoleShows(hv, d.domid, "tick 1", GUARD);
+    },
+    GUARD,
+  );
+});
