@@ -43,7 +43,9 @@ export class BlockCache {
   private dirtyCount = 0;
   private writing?: Promise<void>;
   private readonly sectorsPerBlock: number;
-  private readonly maxRun: number;
+  /** Most blocks per device read (a run longer than half the cache would evict itself) and write. */
+  private readonly maxReadRun: number;
+  private readonly maxWriteRun: number;
   /** Blocks the device holds, whole ones only. */
   readonly blockCount: number;
   readonly stats: BlockCacheStats = { hits: 0, misses: 0, deviceReads: 0, deviceWrites: 0 };
@@ -62,7 +64,8 @@ export class BlockCache {
       throw new RangeError(`a block cache needs room for at least 8 blocks, not ${capacity}`);
     this.sectorsPerBlock = blockSize / SECTOR_SIZE;
     this.blockCount = Math.floor(dev.sectors / this.sectorsPerBlock);
-    this.maxRun = Math.max(1, Math.min(Math.floor(maxIoBytes / blockSize), Math.floor(capacity / 2)));
+    this.maxWriteRun = Math.max(1, Math.floor(maxIoBytes / blockSize));
+    this.maxReadRun = Math.max(1, Math.min(this.maxWriteRun, Math.floor(capacity / 2)));
   }
 
   /** Blocks held now, and how many of them are dirty. */
@@ -106,7 +109,7 @@ export class BlockCache {
         continue;
       }
       if (runStart < 0) runStart = i;
-      else if (i - runStart === this.maxRun) {
+      else if (i - runStart === this.maxReadRun) {
         endRun(i);
         runStart = i;
       }
@@ -231,7 +234,7 @@ export class BlockCache {
     dirty.sort((a, b) => a - b);
     for (let i = 0; i < dirty.length;) {
       let n = 1;
-      while (i + n < dirty.length && dirty[i + n] === dirty[i] + n && n < this.maxRun) n++;
+      while (i + n < dirty.length && dirty[i + n] === dirty[i] + n && n < this.maxWriteRun) n++;
       const blocks = dirty.slice(i, i + n);
       i += n;
       // Snapshot the blocks: the device must see one consistent image of each, and the cache's
