@@ -109,9 +109,12 @@ export function parseRequest(slot: Uint8Array, disk: DiskLimits, indirect: Indir
       return { kind: "flush", id, operation };
     case BLKIF_OP_DISCARD: {
       const r = BlkifRequestDiscard.decode(view, 0);
-      if (!disk.discard) return refuse(BLKIF_RSP_EOPNOTSUPP, "discard not offered");
+      // Secure erase is never offered (discard-secure = 0). A discard on a read-only disk is a write
+      // to it, so it is an error like any other write there (Linux's blkback answers -EROFS as
+      // BLKIF_RSP_ERROR), checked before "not offered": a read-only disk never offers discard.
       if (r.flag & BLKIF_DISCARD_SECURE) return refuse(BLKIF_RSP_EOPNOTSUPP, "secure discard not offered");
       if (disk.readonly) return refuse(BLKIF_RSP_ERROR, "discard on a read-only disk");
+      if (!disk.discard) return refuse(BLKIF_RSP_EOPNOTSUPP, "discard not offered");
       const range = sectorRange(r.sector_number, r.nr_sectors, disk.sectors);
       if (typeof range === "string") return refuse(BLKIF_RSP_ERROR, `discard ${range}`);
       return { kind: "discard", id, operation, sector: range.sector, count: range.count };
