@@ -36,6 +36,8 @@ export function parseFlags(flags: string): ParsedFlags {
 
 /** Bytes read per step of readFile: the whole file is read, but a step at a time. */
 const READ_STEP = 1024 * 1024;
+/** node refuses readFile past 2 GiB too (ERR_FS_FILE_TOO_LARGE); a guest has far less memory anyway. */
+const MAX_READ_FILE = 2 ** 31 - 1;
 
 export class FileHandle {
   private position = 0;
@@ -98,6 +100,12 @@ export class FileHandle {
   async readFile(): Promise<Uint8Array> {
     this.check("read", "read");
     const size = (await this.fs.fstat(this.fd)).size;
+    if (size - this.position > MAX_READ_FILE)
+      throw new FsError("EFBIG", {
+        syscall: "read",
+        path: this.path,
+        detail: `${size} bytes is too large to read at once`,
+      });
     const out = new Uint8Array(Math.max(0, size - this.position));
     let done = 0;
     while (done < out.length) {
