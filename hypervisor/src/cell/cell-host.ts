@@ -159,11 +159,15 @@ export class PooledCell implements PooledWorker {
       if (m?.t === "report" && m.report?.t === "crash") said ??= String(m.report.reason).slice(0, 1024);
       else if (m?.t === "error") said ??= String(m.reason).slice(0, 1024);
     };
+    // Preparing, it keeps the host's process alive (someone may wait for it); waiting, not.
+    cell.child.ref();
     this.ready = new Promise((resolve) => {
       cell.child.on("message", (m: FromCell) => {
         if (this.assigned) return;
-        if (m?.t === "report" && m.report?.t === "ready") resolve(true);
-        else onMessage(m);
+        if (m?.t === "report" && m.report?.t === "ready") {
+          cell.child.unref();
+          resolve(true);
+        } else onMessage(m);
       });
       void cell.exited.then(({ code, signal }) => {
         resolve(false);

@@ -22,8 +22,12 @@ export class LocalPooled implements PooledWorker {
     let crash: string | undefined;
     this.ready = new Promise((resolve) => {
       worker.on("message", (m: SupervisorReport) => {
-        if (m?.t === "ready") resolve(true);
-        else if (m?.t === "crash") crash ??= m.reason;
+        if (m?.t === "ready") {
+          // A waiting pooled worker does not keep the host's process alive (a preparing one
+          // does: someone may wait for it); its domain's will.
+          worker.unref();
+          resolve(true);
+        } else if (m?.t === "crash") crash ??= m.reason;
       });
       worker.once("error", (e) => (crash ??= `uncaught ${e.name}: ${e.message}`));
       worker.once("exit", (code) => {
@@ -31,8 +35,6 @@ export class LocalPooled implements PooledWorker {
         lost(crash ?? `its worker exited with code ${code}`);
       });
     });
-    // An idle pooled worker does not keep the host's process alive; its domain's would.
-    worker.unref();
   }
 
   retire(): Promise<void> {
