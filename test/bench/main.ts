@@ -58,7 +58,7 @@ const benches: Record<BenchName, () => Promise<void>> = {
     bothWays("event round trip between two domains", (cells) => benchEventDomains(cells, quick ? 0.1 : 1)),
   "domain-create": () =>
     bothWays("domain creation", (cells) =>
-      quick ? benchDomainCreate(cells, 3, 10) : benchDomainCreate(cells, 8, 20),
+      quick ? benchDomainCreate(cells, 5, 10) : benchDomainCreate(cells, 20, 20),
     ),
   density: async () => {
     for (const cells of args.density.modes) {
