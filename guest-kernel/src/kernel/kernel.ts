@@ -19,6 +19,8 @@ import { SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_suspend } 
 import { listDevices } from "./devices.ts";
 import { GrantTable } from "./gnttab.ts";
 import { Disks } from "../block/disks.ts";
+import { type Mount, mountRoot } from "./rootfs.ts";
+import type { FsApi } from "../fs/fs-api.ts";
 import {
   type ForeignWindow,
   type ProgramGrants,
@@ -87,6 +89,8 @@ export class Kernel {
   xs: XenStoreClient | null = null;
   /** The disks blkfront connected at boot (none without xenstore). */
   disks: Disks | null = null;
+  /** The root file system, when the root disk holds ext2. */
+  root: Mount | undefined;
   private gnttab: GrantTable | null = null;
   private grantsApi: ProgramGrants | undefined;
   private readonly closeHooks: { name: string; close: () => Promise<void> | void }[] = [];
@@ -165,12 +169,23 @@ export class Kernel {
       notify: (port) => this.events.notify(port),
       closePort: (port) => this.events.close(port),
       // An eighth of memory at most, 48..1024 pages: enough for a few large requests in flight.
-      poolPages: Math.max(48, Math.min(1024, Math.floor(this.boot.nrPages / 8))),
+      poolPages: Math.max(48, Math.min(Number(process.env.POOLCAP ?? 1024), Math.floor(this.boot.nrPages / 8))),
       log: (line) => this.printk(`blkfront: ${line}`),
     });
     await disks.probe();
     this.disks = disks;
-    if (disks.list().length > 0) this.onShutdown("disks", () => disks.close());
+    if (disks.list().length === 0) return;
+    this.onShutdown("disks", () => disks.close());
+    const seconds = () => Number(this.clock.wallclockNs() / 1_000_000_000n);
+    this.root = await mountRoot(
+      (n) => disks.get(n),
+      this.boot.cmdLine,
+      seconds,
+      (l) => this.printk(l),
+    );
+    const root = this.root;
+    // Registered after the disks, so it runs before them: sync and mark clean, then close.
+    if (root) this.onShutdown("root file system", () => root.fs.unmount());
   }
 
   /**
@@ -247,6 +262,7 @@ export class Kernel {
     const print = (...args: unknown[]) => this.console.write(formatArgs(args) + "\n");
     const sleep = (ms: number) => this.timers.sleep(ms);
     const hc = this.boot.hc;
+    const kernel = this;
     const k: KernelHandle = {
       get hc(): Hypercalls {
         if (!hc) throw new Error("this kernel was booted without the hypercall SDK");
@@ -284,6 +300,17 @@ export class Kernel {
       events: programEvents(this.sharingDeps()),
       grants: this.grants,
       devices: () => (this.xs ? listDevices(this.xs) : Promise.resolve([])),
+      get fs(): FsApi {
+        if (!kernel.root)
+          throw new Error(
+            "no file system is mounted (the domain has no ext2 disk as its root, see k.mounts())",
+          );
+        return kernel.root.api;
+      },
+      mounts: () =>
+        kernel.root
+          ? [{ device: kernel.root.device, path: "/", type: "ext2", readonly: kernel.root.readonly }]
+          : [],
       blk: {
         list: () => this.disks?.list() ?? [],
         get: (name) => {

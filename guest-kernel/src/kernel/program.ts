@@ -11,6 +11,18 @@ import type { MemStats } from "./mm.ts";
 import type { TaskInfo } from "./sched.ts";
 import type { ProgramEvents, ProgramGrants } from "./sharing.ts";
 import type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
+import type { FsApi } from "../fs/fs-api.ts";
+
+export type { FsApi, FileHandle, Stats, Dirent } from "../fs/fs-api.ts";
+export { FsError } from "../fs/errors.ts";
+
+/** A mounted file system, as `mount` lists it. */
+export interface MountInfo {
+  device: string;
+  path: string;
+  type: string;
+  readonly: boolean;
+}
 
 export type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
 export { BlockError } from "../block/device.ts";
@@ -81,6 +93,14 @@ export interface KernelHandle {
    * The disks of `disk = [...]` in the domain's config, connected at boot (blkfront): read, write,
    * flush and discard by 512-byte sector. Data is copied through pages granted to dom0 once.
    */
+  /**
+   * The root file system (ext2 on the root disk, mounted at boot), shaped like node:fs/promises:
+   * `await k.fs.readFile("/etc/motd", "utf8")`. Throws when nothing is mounted (see mounts()).
+   * Errors are FsError with node's codes and words (ENOENT: no such file or directory, open '/x').
+   */
+  readonly fs: FsApi;
+  /** What is mounted where (empty without a root disk). */
+  mounts(): MountInfo[];
   readonly blk: {
     /** Every disk, sorted by name (xvda, xvdb, ...). */
     list(): BlockDeviceInfo[];

@@ -5,6 +5,7 @@
  */
 import type { KernelHandle } from "../kernel/program.ts";
 import { xenbusStateName } from "../xenbus/state.ts";
+import { fsCommands } from "./fs-commands.ts";
 
 export interface Command {
   name: string;
@@ -157,5 +158,6 @@ export function builtinCommands(): CommandTable {
     help: "reboot the domain",
     run: async (_a, k) => void (await k.shutdown("reboot")),
   });
+  for (const c of fsCommands()) add(c);
   return t;
 }

@@ -46,6 +46,10 @@ export function fakeHandle(input: string[] = []) {
       copyTo: () => refuse("grants"),
     },
     blk: { list: () => [], get: (name) => refuse(`disk ${name}`) },
+    get fs(): never {
+      return refuse("file system");
+    },
+    mounts: () => [],
     time: { sleep: async () => undefined, uptimeMs: () => 3_723_000, now: () => new Date(0) },
     xenstore: {
       read: async (p) => {
