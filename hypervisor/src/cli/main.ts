@@ -244,6 +244,7 @@ registerTraceCommand(program, socketPath);
 
 registerTop(program, socketPath);
 registerBlockList(program, socketPath);
+(await import("./mkfs.ts")).registerMkfs(program);
 registerCompletion(program, socketPath);
 registerHelp(program);
 
