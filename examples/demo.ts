@@ -1,7 +1,8 @@
 /**
  * `pnpm demo`: boot the hypervisor and dom0, create the guest of examples/configs/demo.cfg through
- * dom0's toolstack, and put its console on this terminal. Try `help`, `ls /`-style commands the shell
- * lists, `xs-ls`, `uptime`; `shutdown` powers the guest off and ends the demo. Ctrl-] detaches.
+ * dom0's toolstack, and put its console on this terminal. The guest's root disk is an ext2 image of
+ * examples/rootfs (demo-disk.ts), mounted at /. Try `help`, `ls -l /`, `cat /etc/motd`, `lsblk`,
+ * `xs-ls`, `uptime`; `shutdown` powers the guest off and ends the demo. Ctrl-] detaches.
  * Without a terminal (a script piping commands in), stdin lines are typed into the console.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,12 +11,14 @@ import { join } from "node:path";
 import { readFile } from "node:fs/promises";
 import { startHost } from "@pvkit/hypervisor/cli/host";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
+import { ensureDemoDisk } from "./demo-disk.ts";
 
 const cfgFile = new URL("./configs/demo.cfg", import.meta.url).pathname;
 const runDir = mkdtempSync(join(tmpdir(), "pvkit-demo-"));
 const socket = join(runDir, "control.sock");
 const quiet = (line: string) => void (process.env.PVKIT_DEBUG && process.stderr.write(line));
 
+process.stdout.write(`pvkit demo: root disk: ${await ensureDemoDisk()}\n`);
 process.stdout.write("pvkit demo: booting the hypervisor and dom0...\n");
 const t0 = performance.now();
 const host = await startHost({ socket, log: quiet });
