@@ -203,7 +203,9 @@ export class FsApi {
     await this.mounted.stat(path);
   }
 
-  statfs(): Promise<StatFs> {
+  /** The filesystem's sizes and free counts (node's statfs; `path` must exist, one mount holds all). */
+  async statfs(path = "/"): Promise<StatFs> {
+    await this.mounted.stat(path);
     return this.mounted.statfs();
   }
 
