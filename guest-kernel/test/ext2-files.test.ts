@@ -52,8 +52,8 @@ describe("ext2 file data", () => {
     const f = await freshFs({ mib: 4 });
     const h = await f.fs.open("/sparse", "w");
     const far = 70 * 1024 * KiB; // past 12 + 256 + 65536 blocks: under the triple indirect block
-    await h.write("end", 0, 3, far);
-    await h.write("mid", 0, 3, 300 * KiB);
+    await h.write("end", far);
+    await h.write("mid", 300 * KiB);
     await h.close();
     const st = await f.fs.stat("/sparse");
     expect(st.size).toBe(far + 3);
@@ -75,7 +75,7 @@ describe("ext2 file data", () => {
     await f.fs.writeFile("/log", "one\n");
     await f.fs.appendFile("/log", "two\n");
     const h = await f.fs.open("/log", "a");
-    await h.write("three\n", 0, undefined, 0);
+    await h.write("three\n", 0);
     await h.close();
     expect(await f.fs.readFile("/log", "utf8")).toBe("one\ntwo\nthree\n");
   });

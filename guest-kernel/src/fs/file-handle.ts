@@ -73,22 +73,38 @@ export class FileHandle {
     return { bytesRead, buffer };
   }
 
-  /** Writes `length` bytes of `buffer[offset...]` (or a string) at `position` (or the handle's offset). */
+  /**
+   * As node: write(buffer, offset?, length?, position?) writes `length` bytes of `buffer[offset...]`;
+   * write(string, position?, encoding?) writes the string as UTF-8. A null or missing position means
+   * the handle's offset, which then advances.
+   */
   async write(
     data: Uint8Array | string,
-    offset = 0,
-    length?: number,
+    offsetOrPosition?: number | null,
+    lengthOrEncoding?: number | string,
     position: number | null = null,
   ): Promise<{ bytesWritten: number; buffer: Uint8Array | string }> {
     this.check("write", "write");
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    const len = length ?? bytes.length - offset;
-    if (offset < 0 || len < 0 || offset + len > bytes.length)
-      throw new FsError("EINVAL", { syscall: "write", detail: "offset/length outside the buffer" });
+    let bytes: Uint8Array;
+    if (typeof data === "string") {
+      if (lengthOrEncoding !== undefined && lengthOrEncoding !== "utf8" && lengthOrEncoding !== "utf-8")
+        throw new FsError("EINVAL", {
+          syscall: "write",
+          detail: `encoding "${lengthOrEncoding}" (utf8 is supported)`,
+        });
+      bytes = new TextEncoder().encode(data);
+      position = offsetOrPosition ?? null;
+    } else {
+      const offset = offsetOrPosition ?? 0;
+      const len = typeof lengthOrEncoding === "number" ? lengthOrEncoding : data.length - offset;
+      if (offset < 0 || len < 0 || offset + len > data.length)
+        throw new FsError("EINVAL", { syscall: "write", detail: "offset/length outside the buffer" });
+      bytes = data.subarray(offset, offset + len);
+    }
     const at = this.flags.append ? "append" : (position ?? this.position);
-    const end = await this.fs.write(this.fd, bytes.subarray(offset, offset + len), at);
+    const end = await this.fs.write(this.fd, bytes, at);
     if (position === null || this.flags.append) this.position = end;
-    return { bytesWritten: len, buffer: data };
+    return { bytesWritten: bytes.length, buffer: data };
   }
 
   /** Writes all of `data` from the handle's offset (writeFile's body). */
