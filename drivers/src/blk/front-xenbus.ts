@@ -19,6 +19,7 @@ import {
   XenbusStateInitWait,
 } from "@pvkit/abi/layout";
 import { FrontRing } from "../ring.ts";
+import { waitForState } from "../xenbus-wait.ts";
 import { BlkfrontQueue, type DiskInfo } from "./front.ts";
 import { GrantPool, type PoolPlatform } from "./front-pool.ts";
 import {
@@ -193,29 +194,7 @@ export class Blkfront {
     if (kept > 0) this.p.log(`${this.path}: ${kept} page(s) still mapped by the backend, left granted`);
   }
 
-  private async waitBackend(ok: (state: number) => boolean, what: string, timeoutMs: number): Promise<void> {
-    const path = `${this.backend}/${Keys.state}`;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let watching: Promise<() => void> | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`backend ${this.backend} did not reach ${what} in ${timeoutMs / 1000} s`)),
-          timeoutMs,
-        );
-        watching = this.p.store.watch(path, () => {
-          void this.p.store.read(path).then((v) => {
-            const st = readUint(v, 255);
-            if (st !== undefined && ok(st)) resolve();
-            else if (st === XenbusStateClosing && what !== "Closing")
-              reject(new Error(`backend ${this.backend} closed the device`));
-          }, reject);
-        });
-        watching.catch(reject);
-      });
-    } finally {
-      clearTimeout(timer);
-      void watching?.then((unwatch) => unwatch()).catch(() => undefined);
-    }
+  private waitBackend(ok: (state: number) => boolean, what: string, timeoutMs: number): Promise<void> {
+    return waitForState(this.p.store, this.backend, ok, what, timeoutMs);
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Hypercalls } from "@pvkit/abi/guest";
 import { BlkbackService } from "./blkback/service.ts";
+import { NetbackService } from "./netback/service.ts";
 import { Consoled } from "./consoled/consoled.ts";
 import { ControlServer } from "./toolstack/control-server.ts";
 import { HypercallHost, type BouncePage, type EventPorts } from "./toolstack/hypercall-host.ts";
@@ -34,6 +35,7 @@ export interface Dom0Services {
   toolstack: Toolstack;
   control: ControlServer;
   blkback: BlkbackService;
+  netback: NetbackService;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,9 @@ export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<
   // The block backend serves every guest's disks (backend/vbd), as Linux's blkback does in dom0.
   const blkback = new BlkbackService(xenstored, k.grants, k.events, o.log);
   blkback.start();
+  // The network backend and dom0's bridges (backend/vif), as netback and the Linux bridge in dom0.
+  const netback = new NetbackService(xenstored, k.grants, k.events, o.log);
+  netback.start();
   const control = new ControlServer(toolstack, consoled, xenstored);
   await control.listen(o.controlSocket);
   o.log(`dom0: xenstored on ${o.xenstoredSocket}, control on ${o.controlSocket}`);
@@ -70,9 +75,11 @@ export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<
     toolstack,
     control,
     blkback,
+    netback,
     async close() {
       await control.close();
       await blkback.close();
+      await netback.close();
       await xenstored.close();
     },
   };

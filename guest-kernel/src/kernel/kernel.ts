@@ -20,6 +20,7 @@ import { listDevices } from "./devices.ts";
 import { GrantTable } from "./gnttab.ts";
 import { Disks } from "../block/disks.ts";
 import { type Mount, mountRoot } from "./rootfs.ts";
+import { Nics } from "../net/nics.ts";
 import type { FsApi } from "../fs/fs-api.ts";
 import {
   type ForeignWindow,
@@ -89,6 +90,8 @@ export class Kernel {
   xs: XenStoreClient | null = null;
   /** The disks blkfront connected at boot (none without xenstore). */
   disks: Disks | null = null;
+  /** The network interfaces netfront connected at boot. */
+  nics: Nics | null = null;
   /** The root file system, when the root disk holds ext2. */
   root: Mount | undefined;
   private gnttab: GrantTable | null = null;
@@ -147,8 +150,33 @@ export class Kernel {
       this.balloon.onChange = (s) =>
         this.printk(`balloon: target ${s.targetPages} pages, now ${s.currentPages}`);
       await this.balloon.start(this.xs).catch((e) => this.printk(`balloon: ${errText(e)}`));
-      await this.startDisks(this.xs);
+      // Disks and network interfaces come up side by side: neither waits for the other's backend.
+      await Promise.all([this.startDisks(this.xs), this.startNics(this.xs)]);
     }
+  }
+
+  /** netfront for every vif the toolstack gave us, before init runs. */
+  private async startNics(xs: XenStoreClient): Promise<void> {
+    const page = this.boot.page;
+    if (!page) return;
+    const nics = new Nics({
+      domid: this.boot.domid,
+      xs,
+      allocPage: () => {
+        const pfn = this.mm.alloc();
+        return { pfn, view: page(pfn) };
+      },
+      freePage: (pfn) => this.mm.free(pfn),
+      grant: (domid, pfn, ro) => this.grantTable().grantAccess(domid, pfn, ro),
+      endGrant: (ref) => this.grantTable().endAccess(ref),
+      allocUnbound: (dom, cb) => this.events.allocUnbound(dom, () => cb()),
+      notify: (port) => this.events.notify(port),
+      closePort: (port) => this.events.close(port),
+      log: (line) => this.printk(`netfront: ${line}`),
+    });
+    await nics.probe();
+    this.nics = nics;
+    if (nics.list().length > 0) this.onShutdown("network", () => nics.close());
   }
 
   /** blkfront for every disk the toolstack gave us, before init runs (as a root disk must be). */
@@ -169,7 +197,10 @@ export class Kernel {
       notify: (port) => this.events.notify(port),
       closePort: (port) => this.events.close(port),
       // An eighth of memory at most, 48..1024 pages: enough for a few large requests in flight.
-      poolPages: Math.max(48, Math.min(Number(process.env.POOLCAP ?? 1024), Math.floor(this.boot.nrPages / 8))),
+      poolPages: Math.max(
+        48,
+        Math.min(Number(process.env.POOLCAP ?? 1024), Math.floor(this.boot.nrPages / 8)),
+      ),
       log: (line) => this.printk(`blkfront: ${line}`),
     });
     await disks.probe();
@@ -311,6 +342,22 @@ export class Kernel {
         kernel.root
           ? [{ device: kernel.root.device, path: "/", type: "ext2", readonly: kernel.root.readonly }]
           : [],
+      net: {
+        list: () => this.nics?.list() ?? [],
+        get: (name) => {
+          const dev = this.nics?.get(name);
+          if (!dev)
+            throw new RangeError(
+              `no network interface named ${name} (this domain has: ${
+                this.nics
+                  ?.list()
+                  .map((d) => d.name)
+                  .join(", ") || "none"
+              })`,
+            );
+          return dev;
+        },
+      },
       blk: {
         list: () => this.disks?.list() ?? [],
         get: (name) => {

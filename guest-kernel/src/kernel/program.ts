@@ -12,6 +12,9 @@ import type { TaskInfo } from "./sched.ts";
 import type { ProgramEvents, ProgramGrants } from "./sharing.ts";
 import type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
 import type { FsApi } from "../fs/fs-api.ts";
+import type { NetDevice } from "../net/nics.ts";
+
+export type { NetDevice } from "../net/nics.ts";
 
 export type { FsApi, FileHandle, Stats, Dirent } from "../fs/fs-api.ts";
 export { FsError } from "../fs/errors.ts";
@@ -99,6 +102,15 @@ export interface KernelHandle {
    * Errors are FsError with node's codes and words (ENOENT: no such file or directory, open '/x').
    */
   readonly fs: FsApi;
+  /**
+   * The network interfaces of `vif = [...]` in the domain's config (netfront, vmxnet-style), by name
+   * (eth0, eth1, ...): raw Ethernet frames out with send(), in through onFrame().
+   */
+  readonly net: {
+    list(): NetDevice[];
+    /** The interface named `name`; throws RangeError when there is none. */
+    get(name: string): NetDevice;
+  };
   /** What is mounted where (empty without a root disk). */
   mounts(): MountInfo[];
   readonly blk: {

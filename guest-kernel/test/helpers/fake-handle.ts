@@ -46,6 +46,7 @@ export function fakeHandle(input: string[] = []) {
       copyTo: () => refuse("grants"),
     },
     blk: { list: () => [], get: (name) => refuse(`disk ${name}`) },
+    net: { list: () => [], get: (name) => refuse(`interface ${name}`) },
     get fs(): never {
       return refuse("file system");
     },

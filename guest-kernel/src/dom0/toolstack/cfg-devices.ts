@@ -20,6 +20,8 @@ export interface VifSpec {
   mac: string;
   bridge: string;
   ip?: string;
+  /** 68..9000 (vmxnet's largest); 1500 when absent. */
+  mtu?: number;
 }
 
 function keyValues(spec: string, what: string, fail: (p: string) => never): Map<string, string> {
@@ -76,7 +78,7 @@ export function parseVif(spec: string, index: number, fail: (p: string) => never
   const what = `vif ${index}`;
   const kv = keyValues(spec, what, fail);
   for (const k of kv.keys())
-    if (!["mac", "bridge", "ip", "model", "type"].includes(k)) fail(`${what}: unknown vif key "${k}"`);
+    if (!["mac", "bridge", "ip", "mtu", "model", "type"].includes(k)) fail(`${what}: unknown vif key "${k}"`);
   const mac = kv.get("mac") ?? randomMac();
   if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) fail(`${what}: "${mac}" is not a MAC address`);
   const ip = kv.get("ip");
@@ -84,6 +86,15 @@ export function parseVif(spec: string, index: number, fail: (p: string) => never
     fail(`${what}: "${ip}" is not an IPv4 address`);
   const out: VifSpec = { mac: mac.toLowerCase(), bridge: kv.get("bridge") ?? "pvbr0" };
   if (ip !== undefined) out.ip = ip;
+  const mtu = kv.get("mtu");
+  if (mtu !== undefined) {
+    if (!/^\d+$/.test(mtu) || Number(mtu) < 68 || Number(mtu) > 9000)
+      fail(`${what}: mtu must be a whole number from 68 to 9000 (got "${mtu}")`);
+    out.mtu = Number(mtu);
+  }
+  const bridge = out.bridge;
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge))
+    fail(`${what}: bridge "${bridge}" is not a bridge name (letters, digits, _.-, at most 15)`);
   return out;
 }
 

@@ -21,6 +21,7 @@ import { BootWatch, type BootOutcome, type BootStore } from "./boot-watch.ts";
 import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
 import { diskProblem, removeDiskEntries, writeDiskEntries } from "./disks.ts";
+import { removeVifEntries, writeVifEntries } from "./vifs.ts";
 
 /** A memory size from the CLI: a whole number of MiB, at least 1. */
 function checkMiB(op: string, domain: string, mib: number): void {
@@ -148,6 +149,7 @@ export class Toolstack {
       const built = this.host.build(domid, cfg.memory * PAGES_PER_MIB);
       writeDomainEntries(this.store, domid, cfg, built);
       writeDiskEntries(this.store, domid, cfg.disks);
+      writeVifEntries(this.store, domid, cfg.vifs);
 
       // xenstore: map the guest's ring page (grant 1), bind its port, let xenstored serve it.
       step(3);
@@ -402,6 +404,7 @@ export class Toolstack {
     }
     removeDomainEntries(this.store, domid, m?.cfg.uuid);
     removeDiskEntries(this.store, domid);
+    removeVifEntries(this.store, domid);
     this.managed.delete(domid);
   }
 }

@@ -1,0 +1,202 @@
+/**
+ * netback's data path for one queue of one vif. Tx: take the guest's descriptors (each copied out
+ * once), check them — generation, fragment inside its page, a grant that maps, at most
+ * VMXNET_MAX_TX_DESC_PER_PKT fragments, a length between a header and the MTU — copy the frame out
+ * of the guest's pages into dom0's memory in one go, answer with a completion, and hand the frame to
+ * the switch. Only the copy is ever parsed: the guest may rewrite its pages, not what dom0 looks at.
+ * Rx: the switch hands a frame; it goes into one head buffer (ring 0) and as many body buffers
+ * (ring 1) as it needs, all reserved before any is taken, with one completion per buffer. A frame
+ * the guest has no room for is dropped and counted, and the guest is asked (update_rx_prod) to say
+ * when it posts more. Completions written in one turn are announced with one event.
+ */
+import {
+  VMXNET_MAX_TX_DESC_PER_PKT,
+  VMXNET_RXC_CNC,
+  VMXNET_RXC_EOP,
+  VMXNET_RXC_ERR,
+  VMXNET_RXC_SOP,
+  VMXNET_TXC_ERROR,
+  VMXNET_TXC_OK,
+  VMXNET_TXD_CQ,
+  VMXNET_TXD_EOP,
+  VmxnetQueueCtrl,
+  VmxnetRxCompDesc,
+  VmxnetRxDesc,
+  VmxnetTxCompDesc,
+  VmxnetTxDesc,
+} from "@pvkit/abi/layout";
+import type { PersistentGrants } from "../blk/back-grants.ts";
+import { GenConsumer, GenProducer } from "./gen-ring.ts";
+import type { PortCounters } from "./port.ts";
+import { ETH_HLEN, MIN_FRAME, PAGE_SIZE, type QueuePage, RING } from "./protocol.ts";
+
+export interface BackQueueDeps {
+  pages: Record<QueuePage, DataView>;
+  grants: PersistentGrants;
+  /** Largest frame accepted and delivered: MTU + Ethernet header + a VLAN tag. */
+  maxFrame: number;
+  counters: PortCounters;
+  notify(): void;
+  /** A checked frame the guest sent, in dom0's memory. */
+  onFrame(frame: Uint8Array): void;
+  log(line: string): void;
+}
+
+const CTRL_UPDATE_RX_PROD = VmxnetQueueCtrl.offsets.update_rx_prod / 4;
+const CTRL_TX_THRESHOLD = VmxnetQueueCtrl.offsets.tx_threshold / 4;
+const LOGGED = 10;
+
+export class NetbackQueue {
+  private readonly tx: GenConsumer<VmxnetTxDesc>;
+  private readonly txComp: GenProducer<VmxnetTxCompDesc>;
+  private readonly rx: [GenConsumer<VmxnetRxDesc>, GenConsumer<VmxnetRxDesc>];
+  private readonly rxComp: GenProducer<VmxnetRxCompDesc>;
+  private readonly ctrl: Int32Array;
+  private notifyQueued = false;
+  private stopped = false;
+  private logged = 0;
+
+  constructor(private readonly d: BackQueueDeps) {
+    const p = d.pages;
+    this.tx = new GenConsumer(p["tx-ring"], RING.tx, VmxnetTxDesc);
+    this.txComp = new GenProducer(p["tx-comp-ring"], RING.txComp, VmxnetTxCompDesc);
+    this.rx = [
+      new GenConsumer(p["rx-ring0"], RING.rx, VmxnetRxDesc),
+      new GenConsumer(p["rx-ring1"], RING.rx, VmxnetRxDesc),
+    ];
+    this.rxComp = new GenProducer(p["rx-comp-ring"], RING.rxComp, VmxnetRxCompDesc);
+    this.ctrl = new Int32Array(p.ctrl.buffer, p.ctrl.byteOffset, VmxnetQueueCtrl.size / 4);
+    Atomics.store(this.ctrl, CTRL_TX_THRESHOLD, 1);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** The guest kicked the queue: send everything it queued (at most one ring's worth per kick). */
+  kick(): void {
+    if (this.stopped) return;
+    let budget = RING.tx;
+    while (budget > 0 && this.tx.ready()) {
+      budget -= this.oneFrame();
+    }
+    if (budget <= 0 && this.tx.ready()) queueMicrotask(() => this.kick()); // more: after others ran
+    // New rx buffers may have been the reason for the kick; nothing to do for them until a frame comes.
+  }
+
+  /** Takes one frame's descriptors; returns how many it took. */
+  private oneFrame(): number {
+    const frags: { bytes: Uint8Array; gref: number }[] = [];
+    let taken = 0;
+    let why: string | undefined;
+    let eop: { index: number; flags: number } | undefined;
+    while (taken < VMXNET_MAX_TX_DESC_PER_PKT) {
+      const t = this.tx.take();
+      if (!t) break; // the frame's rest is not there (yet): what we have is dropped as torn
+      taken++;
+      const { desc } = t;
+      if (desc.len === 0 || desc.offset + desc.len > PAGE_SIZE)
+        why ??= `fragment ${desc.offset}+${desc.len} leaves its page`;
+      else {
+        const page = this.d.grants.acquire(desc.gref);
+        if (!page) why ??= `grant ${desc.gref} does not map`;
+        else frags.push({ bytes: page.subarray(desc.offset, desc.offset + desc.len), gref: desc.gref });
+      }
+      if (desc.flags & VMXNET_TXD_EOP) {
+        eop = { index: t.index, flags: desc.flags };
+        break;
+      }
+    }
+    if (!eop) why ??= `no end of frame within ${VMXNET_MAX_TX_DESC_PER_PKT} descriptors`;
+    const total = frags.reduce((n, f) => n + f.bytes.length, 0);
+    if (!why && (total < MIN_FRAME || total > this.d.maxFrame))
+      why = `a ${total}-byte frame (${MIN_FRAME}..${this.d.maxFrame})`;
+    let frame: Uint8Array | undefined;
+    if (!why) {
+      frame = new Uint8Array(total);
+      let at = 0;
+      for (const f of frags) {
+        frame.set(f.bytes, at);
+        at += f.bytes.length;
+      }
+    }
+    for (const f of frags) this.d.grants.release(f.gref);
+    if (eop && eop.flags & VMXNET_TXD_CQ) {
+      this.txComp.put({ txd_idx: eop.index, status: why ? VMXNET_TXC_ERROR : VMXNET_TXC_OK, flags: 0 });
+      this.announce();
+    }
+    if (why || !frame) {
+      this.d.counters.txErrors++;
+      if (this.logged++ < LOGGED) this.d.log(`tx frame dropped: ${why}`);
+      return Math.max(taken, 1);
+    }
+    this.d.counters.txFrames++;
+    this.d.counters.txBytes += frame.length;
+    this.d.onFrame(frame);
+    return taken;
+  }
+
+  /** The switch hands the guest a frame. */
+  send(frame: Uint8Array): boolean {
+    if (this.stopped || frame.length < ETH_HLEN || frame.length > this.d.maxFrame) return this.drop();
+    // Reserve: one head buffer, and body buffers for the rest at a page each at most.
+    if (!this.rx[0].readyCount(1)) return this.drop();
+    const head = this.rx[0].take()!;
+    const buffers: { ring: 0 | 1; index: number; desc: VmxnetRxDesc }[] = [{ ring: 0, ...head }];
+    let room = Math.min(head.desc.len, PAGE_SIZE);
+    if (room < frame.length) {
+      const bodies = Math.ceil((frame.length - room) / PAGE_SIZE);
+      if (!this.rx[1].readyCount(bodies)) {
+        // Not enough body buffers: give the head back empty (an ERR completion) and drop.
+        this.complete(0, head.index, 0, VMXNET_RXC_SOP | VMXNET_RXC_EOP | VMXNET_RXC_ERR);
+        return this.drop();
+      }
+      for (let i = 0; i < bodies; i++) buffers.push({ ring: 1, ...this.rx[1].take()! });
+    }
+    let at = 0;
+    let bad = false;
+    buffers.forEach((b, i) => {
+      const { gref, offset, len } = b.desc;
+      const first = i === 0 ? VMXNET_RXC_SOP : 0;
+      const last = i === buffers.length - 1 ? VMXNET_RXC_EOP : 0;
+      const page = !bad && offset + len <= PAGE_SIZE && len > 0 ? this.d.grants.acquire(gref) : undefined;
+      if (!page) bad = true;
+      const n = bad ? 0 : Math.min(len, frame.length - at);
+      if (page) {
+        page.set(frame.subarray(at, at + n), offset);
+        this.d.grants.release(gref);
+      }
+      at += n;
+      this.complete(b.ring, b.index, n, first | last | (bad ? VMXNET_RXC_ERR : VMXNET_RXC_CNC));
+    });
+    if (bad || at < frame.length) {
+      if (this.logged++ < LOGGED)
+        this.d.log("rx frame dropped: the guest posted a buffer that does not map or fit");
+      return this.drop();
+    }
+    this.d.counters.rxFrames++;
+    this.d.counters.rxBytes += frame.length;
+    return true;
+  }
+
+  private complete(ring: 0 | 1, index: number, len: number, flags: number): void {
+    this.rxComp.put({ rxd_idx: index, ring_id: ring, rss_type: 0, rss_hash: 0, len, tci: 0, csum: 0, flags });
+    this.announce();
+  }
+
+  private drop(): false {
+    this.d.counters.rxDropped++;
+    Atomics.store(this.ctrl, CTRL_UPDATE_RX_PROD, 1); // tell us when you post buffers
+    return false;
+  }
+
+  /** One event for every completion written in this turn. */
+  private announce(): void {
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      if (!this.stopped) this.d.notify();
+    });
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * netback for one vif: the backend half of the vmxnet handshake (docs/abi.md, "The vmxnet device")
+ * around one NetbackQueue per queue, and the port dom0's switch sees.
+ *
+ *   Initialising: publish features, multi-queue-max-queues, mac, mtu → InitWait
+ *   → (frontend Initialised) map each queue's six pages, bind its event channel, plug the port into
+ *     the bridge named by the toolstack → Connected
+ *   → (frontend Closing/Closed) unplug, unmap → Closing/Closed → (frontend Initialising) InitWait.
+ *
+ * The frontend's numbers are checked before use; a failure closes this vif only, with an `error`
+ * node where the toolstack looks (Xen's xenbus_dev_fatal).
+ */
+import {
+  VMXNET_MAX_MTU,
+  VMXNET_MAX_QUEUES,
+  XenbusStateClosed,
+  XenbusStateClosing,
+  XenbusStateConnected,
+  XenbusStateInitialised,
+  XenbusStateInitialising,
+  XenbusStateInitWait,
+} from "@pvkit/abi/layout";
+import { type MappedPage, PersistentGrants } from "../blk/back-grants.ts";
+import type { DriverStore } from "../blk/protocol.ts";
+import { NetbackQueue } from "./back-queue.ts";
+import { type NetPort, type NetSwitch, type PortCounters, newCounters } from "./port.ts";
+import {
+  DEFAULT_MTU,
+  ETH_HLEN,
+  Keys,
+  QUEUE_PAGES,
+  type QueuePage,
+  pageKey,
+  parseMac,
+  readUint,
+} from "./protocol.ts";
+
+export interface NetbackPlatform {
+  store: DriverStore;
+  mapGrant(domid: number, ref: number): MappedPage;
+  bindInterdomain(domid: number, remotePort: number, onEvent: () => void): number;
+  notify(port: number): void;
+  closePort(port: number): void;
+  /** The bridge named by the vif's `bridge` key (made on first use). */
+  bridge(name: string): NetSwitch;
+  log(line: string): void;
+}
+
+/** Features this backend offers (VMXNET_F_*): none of the offloads yet — frames are sent whole. */
+export const NETBACK_FEATURES = 0;
+
+interface Queue {
+  q: NetbackQueue;
+  pages: MappedPage[];
+  port: number;
+}
+
+export class NetbackDevice implements NetPort {
+  readonly counters: PortCounters = newCounters();
+  mac: Uint8Array = new Uint8Array(6);
+  mtu = DEFAULT_MTU;
+  private queues: Queue[] = [];
+  private grants: PersistentGrants | undefined;
+  private plugged: NetSwitch | undefined;
+  private bridgeName = "pvbr0";
+  private frontend = "";
+  private state = XenbusStateInitialising;
+  private unwatch: (() => void) | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private gone = false;
+  private next = 0;
+
+  constructor(
+    private readonly p: NetbackPlatform,
+    readonly path: string,
+    readonly domid: number,
+    readonly devid: number,
+  ) {}
+
+  get name(): string {
+    return `vif${this.domid}.${this.devid}`;
+  }
+
+  get connected(): boolean {
+    return this.queues.length > 0;
+  }
+
+  get bridgeOf(): string {
+    return this.bridgeName;
+  }
+
+  async start(): Promise<void> {
+    const at = (k: string) => this.p.store.read(`${this.path}/${k}`);
+    this.frontend = (await at(Keys.frontend)) ?? "";
+    const mac = parseMac(await at(Keys.mac));
+    this.bridgeName = (await at(Keys.bridge)) || "pvbr0";
+    const mtu = readUint(await at(Keys.mtu), VMXNET_MAX_MTU);
+    if (!this.frontend) return this.fatal(`no ${Keys.frontend} node`);
+    if (!mac) return this.fatal(`mac "${(await at(Keys.mac)) ?? ""}" is not a MAC address`);
+    this.mac = mac;
+    if (mtu !== undefined && mtu >= 68) this.mtu = mtu;
+    const w = (k: string, v: string) => this.p.store.write(`${this.path}/${k}`, v);
+    await w(Keys.features, String(NETBACK_FEATURES));
+    await w(Keys.maxQueues, String(VMXNET_MAX_QUEUES));
+    await w(Keys.mtu, String(this.mtu));
+    await this.setState(XenbusStateInitWait);
+    this.unwatch = await this.p.store.watch(`${this.frontend}/${Keys.state}`, () =>
+      this.enqueue(() => this.follow()),
+    );
+  }
+
+  async destroy(): Promise<void> {
+    this.gone = true;
+    this.unwatch?.();
+    await this.enqueue(async () => this.disconnect());
+  }
+
+  /** The switch hands our guest a frame: spread over the queues by the frame's source MAC. */
+  send(frame: Uint8Array): boolean {
+    const n = this.queues.length;
+    if (n === 0) {
+      this.counters.rxDropped++;
+      return false;
+    }
+    const q = n === 1 ? 0 : (frame[6]! ^ frame[7]! ^ frame[8]! ^ frame[9]! ^ frame[10]! ^ frame[11]!) % n;
+    return this.queues[q]!.q.send(frame);
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const next = this.chain
+      .then(step)
+      .catch((e) => this.p.log(`${this.name}: ${e instanceof Error ? e.message : String(e)}`));
+    this.chain = next;
+    return next;
+  }
+
+  private async follow(): Promise<void> {
+    if (this.gone) return;
+    const front = readUint(await this.p.store.read(`${this.frontend}/${Keys.state}`), 255);
+    switch (front) {
+      case XenbusStateInitialised:
+      case XenbusStateConnected:
+        if (!this.connected && this.state === XenbusStateInitWait) await this.connect();
+        return;
+      case XenbusStateClosing:
+        this.disconnect();
+        await this.setState(XenbusStateClosing);
+        return;
+      case XenbusStateClosed:
+        this.disconnect();
+        await this.setState(XenbusStateClosed);
+        return;
+      case XenbusStateInitialising:
+      case XenbusStateInitWait:
+        if (this.state === XenbusStateClosed || this.state === XenbusStateClosing) {
+          this.disconnect();
+          await this.setState(XenbusStateInitWait);
+        }
+        return;
+      default:
+        if (this.connected) {
+          this.disconnect();
+          await this.setState(XenbusStateClosed);
+        }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const fe = (k: string) => this.p.store.read(`${this.frontend}/${k}`);
+    const n = readUint(await fe(Keys.numQueues), VMXNET_MAX_QUEUES) ?? 1;
+    if (n < 1) return this.fatal(`${Keys.numQueues} must be 1..${VMXNET_MAX_QUEUES}`);
+    const ack = readUint(await fe(Keys.featuresAck), 0xffffffff) ?? 0;
+    if (ack & ~NETBACK_FEATURES)
+      return this.fatal(`features-ack 0x${ack.toString(16)} asks for what was not offered`);
+    const grants = new PersistentGrants((ref) => this.p.mapGrant(this.domid, ref));
+    const queues: Queue[] = [];
+    const undo = () => {
+      for (const q of queues) {
+        q.q.stop();
+        if (q.port >= 0) this.p.closePort(q.port);
+        for (const m of q.pages) m.unmap();
+      }
+      grants.clear();
+    };
+    for (let i = 0; i < n; i++) {
+      const dir = `queue-${i}`;
+      const mapped: MappedPage[] = [];
+      const views = {} as Record<QueuePage, DataView>;
+      for (const page of QUEUE_PAGES) {
+        const text = await fe(`${dir}/${pageKey(page)}`);
+        const ref = readUint(text, 0xffffffff);
+        if (ref === undefined) {
+          for (const m of mapped) m.unmap();
+          undo();
+          return this.fatal(`${dir}/${pageKey(page)} "${text ?? ""}" is not a grant ref`);
+        }
+        try {
+          const m = this.p.mapGrant(this.domid, ref);
+          mapped.push(m);
+          views[page] = new DataView(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+        } catch (e) {
+          for (const m of mapped) m.unmap();
+          undo();
+          return this.fatal(`mapping ${dir}/${pageKey(page)}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      const remote = readUint(await fe(`${dir}/${Keys.eventChannel}`), 0xffffffff);
+      const entry: Queue = { q: undefined as unknown as NetbackQueue, pages: mapped, port: -1 };
+      entry.q = new NetbackQueue({
+        pages: views,
+        grants,
+        maxFrame: this.mtu + ETH_HLEN + 4,
+        counters: this.counters,
+        notify: () => this.p.notify(entry.port),
+        onFrame: (frame) => this.plugged?.input(this, frame),
+        log: (line) => this.p.log(`${this.name}: ${line}`),
+      });
+      queues.push(entry);
+      if (remote === undefined) {
+        undo();
+        return this.fatal(`${dir}/event-channel is not a port number`);
+      }
+      try {
+        entry.port = this.p.bindInterdomain(this.domid, remote, () => entry.q.kick());
+      } catch (e) {
+        undo();
+        return this.fatal(
+          `binding ${dir}/event-channel ${remote}: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+    }
+    this.queues = queues;
+    this.grants = grants;
+    this.plugged = this.p.bridge(this.bridgeName);
+    this.plugged.attach(this);
+    await this.p.store.write(`${this.path}/${Keys.link}`, "up");
+    await this.setState(XenbusStateConnected);
+    this.p.log(`${this.name}: connected to ${this.bridgeName}, ${n} queue(s), mtu ${this.mtu}`);
+    for (const q of queues) q.q.kick(); // frames queued before the bind announced nothing
+  }
+
+  private disconnect(): void {
+    this.plugged?.detach(this);
+    this.plugged = undefined;
+    for (const q of this.queues) {
+      q.q.stop();
+      this.p.closePort(q.port);
+      for (const m of q.pages) {
+        try {
+          m.unmap();
+        } catch {
+          // the guest is gone, and its mappings with it
+        }
+      }
+    }
+    this.queues = [];
+    this.grants?.clear();
+    this.grants = undefined;
+  }
+
+  private async setState(s: number): Promise<void> {
+    this.state = s;
+    if (!this.gone) await this.p.store.write(`${this.path}/${Keys.state}`, String(s));
+  }
+
+  private async fatal(why: string): Promise<void> {
+    this.p.log(`${this.name}: ${why}`);
+    const rel = this.path.replace(/^\/local\/domain\/0\//, "");
+    await this.p.store.write(`/local/domain/0/error/${rel}/error`, why).catch(() => undefined);
+    await this.setState(XenbusStateClosing);
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * netfront's data path for one queue. Tx: a frame is copied into pages of the grant pool (one
+ * descriptor per page, at most VMXNET_MAX_TX_DESC_PER_PKT), its first descriptor published last so
+ * the backend never sees half a frame; the backend's completion for the last descriptor returns every
+ * page up to it. Rx: head buffers (half pages) are kept posted on ring 0 and, for an MTU that needs
+ * them, body buffers (pages) on ring 1; each completed frame is copied out, its buffers posted again,
+ * and the frame handed to the receiver. The backend is not trusted: a completion naming a slot we
+ * have nothing in, or lengths past a buffer, is dropped and counted.
+ */
+import {
+  VMXNET_MAX_TX_DESC_PER_PKT,
+  VMXNET_RXC_EOP,
+  VMXNET_RXC_ERR,
+  VMXNET_RXC_SOP,
+  VMXNET_RXD_BTYPE_BODY,
+  VMXNET_TXC_OK,
+  VMXNET_TXD_CQ,
+  VMXNET_TXD_EOP,
+  VmxnetQueueCtrl,
+  VmxnetRxCompDesc,
+  VmxnetRxDesc,
+  VmxnetTxCompDesc,
+  VmxnetTxDesc,
+} from "@pvkit/abi/layout";
+import type { GrantPool, PoolPage } from "../blk/front-pool.ts";
+import { GenConsumer, GenProducer } from "./gen-ring.ts";
+import { PAGE_SIZE, type QueuePage, RING } from "./protocol.ts";
+
+export interface FrontStats {
+  txFrames: number;
+  txBytes: number;
+  txErrors: number;
+  rxFrames: number;
+  rxBytes: number;
+  rxErrors: number;
+  notifies: number;
+}
+
+const HEAD_BUF = PAGE_SIZE / 2;
+const CTRL = {
+  txProd: VmxnetQueueCtrl.offsets.tx_prod / 4,
+  txDeferred: VmxnetQueueCtrl.offsets.tx_num_deferred / 4,
+  rxProd0: VmxnetQueueCtrl.offsets.rx_prod / 4,
+  updateRxProd: VmxnetQueueCtrl.offsets.update_rx_prod / 4,
+};
+
+interface RxBuf {
+  page: PoolPage;
+  offset: number;
+  len: number;
+}
+
+export class NetfrontQueue {
+  readonly stats: FrontStats = {
+    txFrames: 0,
+    txBytes: 0,
+    txErrors: 0,
+    rxFrames: 0,
+    rxBytes: 0,
+    rxErrors: 0,
+    notifies: 0,
+  };
+  private readonly tx: GenProducer<VmxnetTxDesc>;
+  private readonly txComp: GenConsumer<VmxnetTxCompDesc>;
+  private readonly rx: [GenProducer<VmxnetRxDesc>, GenProducer<VmxnetRxDesc>];
+  private readonly rxComp: GenConsumer<VmxnetRxCompDesc>;
+  private readonly ctrl: Int32Array;
+  /** The page behind each tx slot until its frame completes (index = slot). */
+  private readonly txSlots: (PoolPage | null | undefined)[] = new Array(RING.tx).fill(undefined);
+  private txOldest = 0;
+  private txUsed = 0;
+  private readonly rxSlots: [(RxBuf | undefined)[], (RxBuf | undefined)[]] = [
+    new Array(RING.rx),
+    new Array(RING.rx),
+  ];
+  private readonly waiting: { frame: Uint8Array; resolve(): void; reject(e: Error): void }[] = [];
+  private kickQueued = false;
+  private partial: Uint8Array[] = [];
+  private partialBad = false;
+  private closed = false;
+
+  constructor(
+    pages: Record<QueuePage, DataView>,
+    private readonly pool: GrantPool,
+    private readonly bodyBuffers: boolean,
+    private readonly notify: () => void,
+    private readonly receive: (frame: Uint8Array) => void,
+  ) {
+    this.tx = new GenProducer(pages["tx-ring"], RING.tx, VmxnetTxDesc);
+    this.txComp = new GenConsumer(pages["tx-comp-ring"], RING.txComp, VmxnetTxCompDesc);
+    this.rx = [
+      new GenProducer(pages["rx-ring0"], RING.rx, VmxnetRxDesc),
+      new GenProducer(pages["rx-ring1"], RING.rx, VmxnetRxDesc),
+    ];
+    this.rxComp = new GenConsumer(pages["rx-comp-ring"], RING.rxComp, VmxnetRxCompDesc);
+    this.ctrl = new Int32Array(pages.ctrl.buffer, pages.ctrl.byteOffset, VmxnetQueueCtrl.size / 4);
+  }
+
+  /** Posts the receive buffers: every head slot, and every body slot when the MTU needs them. */
+  start(): void {
+    // Two head buffers per page: take pages one at a time and post both halves.
+    for (let i = 0; i < RING.rx; i += 2) {
+      const page = this.pool.take(1)?.[0];
+      if (!page) break;
+      this.post(0, { page, offset: 0, len: HEAD_BUF });
+      this.post(0, { page, offset: HEAD_BUF, len: HEAD_BUF });
+    }
+    if (this.bodyBuffers)
+      for (let i = 0; i < RING.rx; i++) {
+        const page = this.pool.take(1)?.[0];
+        if (!page) break;
+        this.post(1, { page, offset: 0, len: PAGE_SIZE });
+      }
+    this.kickSoon();
+  }
+
+  /** Queues a frame for the backend; resolves once it is on the ring (not once it is sent). */
+  send(frame: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("the network device is closed"));
+    const pages = Math.ceil(frame.length / PAGE_SIZE);
+    if (frame.length === 0 || pages > VMXNET_MAX_TX_DESC_PER_PKT)
+      return Promise.reject(
+        new RangeError(`a ${frame.length}-byte frame does not fit ${VMXNET_MAX_TX_DESC_PER_PKT} pages`),
+      );
+    if (this.waiting.length === 0 && this.tryPut(frame)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiting.push({ frame, resolve, reject }));
+  }
+
+  /** The backend signalled: completions in, waiting frames out. */
+  onEvent(): void {
+    if (this.closed) return;
+    for (let c = this.txComp.take(); c; c = this.txComp.take()) this.txDone(c.desc);
+    for (let c = this.rxComp.take(); c; c = this.rxComp.take()) this.rxDone(c.desc);
+    while (this.waiting.length > 0 && this.tryPut(this.waiting[0]!.frame)) this.waiting.shift()!.resolve();
+    if (Atomics.load(this.ctrl, CTRL.updateRxProd)) {
+      Atomics.store(this.ctrl, CTRL.updateRxProd, 0);
+      this.kickSoon();
+    }
+  }
+
+  /** Stops the queue and gives every page it holds (posted buffers, frames in flight) back to the pool. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error("the network device closed"));
+    const held = new Set<PoolPage>();
+    for (const slots of this.rxSlots) for (const b of slots.splice(0)) if (b) held.add(b.page);
+    for (const page of this.txSlots.splice(0)) if (page) held.add(page);
+    this.pool.give([...held]);
+  }
+
+  private tryPut(frame: Uint8Array): boolean {
+    const n = Math.ceil(frame.length / PAGE_SIZE);
+    if (RING.tx - this.txUsed < n) return false;
+    const pages = this.pool.take(n);
+    if (!pages) return false;
+    let first: { index: number; flags: number } | undefined;
+    pages.forEach((page, i) => {
+      const len = Math.min(PAGE_SIZE, frame.length - i * PAGE_SIZE);
+      page.bytes.set(frame.subarray(i * PAGE_SIZE, i * PAGE_SIZE + len));
+      const last = i === n - 1;
+      const slot = this.tx.put(
+        {
+          gref: page.ref,
+          offset: 0,
+          len,
+          hdr_len: 0,
+          msscof: 0,
+          tci: 0,
+          flags: last ? VMXNET_TXD_EOP | VMXNET_TXD_CQ : 0,
+        },
+        i !== 0, // the first descriptor is published last
+      );
+      this.txSlots[slot.index] = page;
+      if (i === 0) first = slot;
+    });
+    this.txUsed += n;
+    this.tx.publishAt(first!.index, first!.flags);
+    Atomics.store(this.ctrl, CTRL.txProd, this.tx.next);
+    Atomics.add(this.ctrl, CTRL.txDeferred, 1);
+    this.stats.txFrames++;
+    this.stats.txBytes += frame.length;
+    this.kickSoon();
+    return true;
+  }
+
+  /** Every slot from the oldest in flight up to and including `txd_idx` is free again. */
+  private txDone(c: VmxnetTxCompDesc): void {
+    if (c.txd_idx >= RING.tx || this.txSlots[c.txd_idx] === undefined) {
+      this.stats.txErrors++;
+      return; // names nothing we sent: ignore it
+    }
+    if (c.status !== VMXNET_TXC_OK) this.stats.txErrors++;
+    for (;;) {
+      const i = this.txOldest;
+      const page = this.txSlots[i];
+      this.txSlots[i] = undefined;
+      if (page) this.pool.give([page]);
+      this.txOldest = (i + 1) % RING.tx;
+      this.txUsed--;
+      if (i === c.txd_idx || this.txUsed === 0) break;
+    }
+  }
+
+  private rxDone(c: VmxnetRxCompDesc): void {
+    const ring = c.ring_id === 1 ? 1 : 0;
+    const buf = c.ring_id <= 1 && c.rxd_idx < RING.rx ? this.rxSlots[ring][c.rxd_idx] : undefined;
+    if (!buf) {
+      this.stats.rxErrors++;
+      return;
+    }
+    this.rxSlots[ring][c.rxd_idx] = undefined;
+    if (c.flags & VMXNET_RXC_SOP) {
+      this.partial = [];
+      this.partialBad = false;
+    }
+    if (c.flags & VMXNET_RXC_ERR || c.len > buf.len) this.partialBad = true;
+    else this.partial.push(buf.page.bytes.slice(buf.offset, buf.offset + c.len));
+    this.post(ring, buf); // the same buffer goes straight back to the backend
+    if (!(c.flags & VMXNET_RXC_EOP)) return;
+    const parts = this.partial;
+    this.partial = [];
+    if (this.partialBad) {
+      this.stats.rxErrors++;
+      return;
+    }
+    const frame = parts.length === 1 ? parts[0]! : concat(parts);
+    this.stats.rxFrames++;
+    this.stats.rxBytes += frame.length;
+    this.receive(frame);
+  }
+
+  private post(ring: 0 | 1, buf: RxBuf): void {
+    const slot = this.rx[ring].put({
+      gref: buf.page.ref,
+      offset: buf.offset,
+      len: buf.len,
+      rsvd: new Uint8Array(6),
+      flags: ring === 1 ? VMXNET_RXD_BTYPE_BODY : 0,
+    });
+    this.rxSlots[ring][slot.index] = buf;
+    Atomics.store(this.ctrl, CTRL.rxProd0 + ring, this.rx[ring].next);
+  }
+
+  /** One event for everything queued in this turn. */
+  private kickSoon(): void {
+    if (this.kickQueued) return;
+    this.kickQueued = true;
+    queueMicrotask(() => {
+      this.kickQueued = false;
+      if (this.closed) return;
+      Atomics.store(this.ctrl, CTRL.txDeferred, 0);
+      this.stats.notifies++;
+      this.notify();
+    });
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

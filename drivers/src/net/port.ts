@@ -1,0 +1,45 @@
+/**
+ * Where netback meets dom0's switch: a port is one guest's vif (or a capture tap, or an uplink); the
+ * switch is the bridge it is plugged into. Frames cross as whole Ethernet frames in dom0's own memory
+ * (netback copied them out of the guest's pages once, before anyone parsed them), without FCS.
+ */
+export interface PortCounters {
+  /** Frames and bytes the port took from its guest (the guest's tx). */
+  txFrames: number;
+  txBytes: number;
+  /** Frames and bytes the port gave its guest (the guest's rx). */
+  rxFrames: number;
+  rxBytes: number;
+  /** Frames for the guest dropped: no rx buffers posted, link down. */
+  rxDropped: number;
+  /** Frames from the guest refused as malformed (bad descriptors, lengths, grants). */
+  txErrors: number;
+}
+
+export interface NetPort {
+  /** "vif<domid>.<devid>" as Xen names a guest's port in dom0. */
+  readonly name: string;
+  readonly domid: number;
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly counters: PortCounters;
+  /** Switch → port: hands the guest a frame; false when it was dropped. */
+  send(frame: Uint8Array): boolean;
+}
+
+export interface NetSwitch {
+  readonly name: string;
+  /** Port → switch: a frame the port's guest transmitted. */
+  input(from: NetPort, frame: Uint8Array): void;
+  attach(port: NetPort): void;
+  detach(port: NetPort): void;
+}
+
+export const newCounters = (): PortCounters => ({
+  txFrames: 0,
+  txBytes: 0,
+  rxFrames: 0,
+  rxBytes: 0,
+  rxDropped: 0,
+  txErrors: 0,
+});

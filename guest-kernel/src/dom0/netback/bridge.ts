@@ -1,0 +1,81 @@
+/**
+ * A learning Ethernet switch, one per bridge name (`bridge=pvbr0` in a vif spec), as Linux's bridge
+ * in a Xen dom0: it learns which port each source MAC lives behind, sends a unicast frame to that
+ * port only, and floods broadcast, multicast and unknown destinations to every other port. Entries
+ * age out after `ageingMs` without traffic (300 s, the 802.1D default), so a guest that moved is
+ * found again. Taps (packet capture) see every frame that enters the bridge.
+ */
+import type { NetPort, NetSwitch } from "@pvkit/drivers/net/port";
+
+export const AGEING_MS = 300_000;
+
+interface Entry {
+  port: NetPort;
+  seen: number;
+}
+
+export interface BridgeStats {
+  frames: number;
+  flooded: number;
+  /** Frames whose destination was the port they came from (dropped, as a bridge does). */
+  hairpin: number;
+}
+
+export class Bridge implements NetSwitch {
+  readonly ports = new Set<NetPort>();
+  readonly stats: BridgeStats = { frames: 0, flooded: 0, hairpin: 0 };
+  private readonly fdb = new Map<number, Entry>();
+  private readonly taps = new Set<(frame: Uint8Array, from: NetPort) => void>();
+
+  constructor(
+    readonly name: string,
+    private readonly now: () => number = Date.now,
+    private readonly ageingMs = AGEING_MS,
+  ) {}
+
+  attach(port: NetPort): void {
+    this.ports.add(port);
+  }
+
+  detach(port: NetPort): void {
+    this.ports.delete(port);
+    for (const [mac, e] of this.fdb) if (e.port === port) this.fdb.delete(mac);
+  }
+
+  /** Sees every frame entering the bridge (capture); returns the function that removes the tap. */
+  tap(fn: (frame: Uint8Array, from: NetPort) => void): () => void {
+    this.taps.add(fn);
+    return () => void this.taps.delete(fn);
+  }
+
+  /** The MAC table: each learned address, its port and its age in ms. */
+  table(): { mac: number; port: string; ageMs: number }[] {
+    const t = this.now();
+    return [...this.fdb].map(([mac, e]) => ({ mac, port: e.port.name, ageMs: t - e.seen }));
+  }
+
+  input(from: NetPort, frame: Uint8Array): void {
+    if (frame.length < 14) return;
+    this.stats.frames++;
+    for (const tap of this.taps) tap(frame, from);
+    const t = this.now();
+    const src = macKey(frame, 6);
+    if (!(frame[6]! & 1)) this.fdb.set(src, { port: from, seen: t }); // never learn a group address
+    const dstIsGroup = (frame[0]! & 1) !== 0;
+    const known = dstIsGroup ? undefined : this.fdb.get(macKey(frame, 0));
+    if (known && t - known.seen <= this.ageingMs && this.ports.has(known.port)) {
+      if (known.port === from) this.stats.hairpin++;
+      else known.port.send(frame);
+      return;
+    }
+    this.stats.flooded++;
+    for (const port of this.ports) if (port !== from) port.send(frame);
+  }
+}
+
+/** A MAC address as a number (48 bits fit a double exactly). */
+function macKey(frame: Uint8Array, at: number): number {
+  let k = 0;
+  for (let i = 0; i < 6; i++) k = k * 256 + frame[at + i]!;
+  return k;
+}

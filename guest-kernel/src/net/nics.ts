@@ -1,0 +1,118 @@
+/**
+ * The kernel's network interfaces: at boot it finds every `device/vif/<handle>` the toolstack gave
+ * this domain, runs netfront's handshake for each (in parallel) and keeps them by name (eth0,
+ * eth1, ...) for programs (`k.net`) and the shell's ifconfig. An interface whose backend never
+ * connects is reported and left out. At shutdown each one is closed properly.
+ */
+import { Netfront, type NetfrontPlatform } from "@pvkit/drivers/net/front-xenbus";
+import type { DriverStore } from "@pvkit/drivers/blk/protocol";
+import type { XenStoreClient } from "../xenbus/client.ts";
+
+/** A network interface as programs see it: raw Ethernet frames in and out. */
+export interface NetDevice {
+  readonly name: string;
+  /** "00:16:3e:xx:xx:xx". */
+  readonly mac: string;
+  readonly mtu: number;
+  readonly queues: number;
+  /**
+   * Sends one Ethernet frame (destination, source, type, payload; no FCS), at most mtu + 18 bytes.
+   * Resolves once the frame is on the ring; waits while the ring is full (backpressure).
+   */
+  send(frame: Uint8Array): Promise<void>;
+  /** Calls `fn` with every frame received (one receiver; a new one replaces the old). */
+  onFrame(fn: (frame: Uint8Array) => void): void;
+  /** Counters since the interface came up. */
+  stats(): {
+    txFrames: number;
+    txBytes: number;
+    txErrors: number;
+    rxFrames: number;
+    rxBytes: number;
+    rxErrors: number;
+  };
+}
+
+export interface NicDeps {
+  domid: number;
+  xs: XenStoreClient;
+  allocPage(): { pfn: number; view: DataView };
+  freePage(pfn: number): void;
+  grant(domid: number, pfn: number, readonly: boolean): number;
+  endGrant(ref: number): boolean;
+  allocUnbound(remoteDom: number, onEvent: () => void): number;
+  notify(port: number): void;
+  closePort(port: number): void;
+  log(line: string): void;
+}
+
+export class Nics {
+  private readonly nics = new Map<string, { front: Netfront; device: NetDevice }>();
+
+  constructor(private readonly d: NicDeps) {}
+
+  async probe(): Promise<void> {
+    const home = `/local/domain/${this.d.domid}`;
+    const ids = await this.d.xs.directory(`${home}/device/vif`).catch(() => [] as string[]);
+    await Promise.all(
+      ids.map(async (id) => {
+        const front = new Netfront(this.platform(), `${home}/device/vif/${id}`);
+        try {
+          const info = await front.connect();
+          this.d.log(`${info.name}: ${info.mac}, mtu ${info.mtu}, ${info.queues} queue(s)`);
+          this.nics.set(info.name, {
+            front,
+            device: {
+              name: info.name,
+              mac: info.mac,
+              mtu: info.mtu,
+              queues: info.queues,
+              send: (frame) => front.send(frame),
+              onFrame: (fn) => front.onFrame(fn),
+              stats: () => front.stats,
+            },
+          });
+        } catch (e) {
+          this.d.log(`vif ${id}: ${e instanceof Error ? e.message : String(e)}; going on without it`);
+        }
+      }),
+    );
+  }
+
+  list(): NetDevice[] {
+    return [...this.nics.values()].map((n) => n.device).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): NetDevice | undefined {
+    return this.nics.get(name)?.device;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.nics.values()].map((n) => n.front.close()));
+    this.nics.clear();
+  }
+
+  private platform(): NetfrontPlatform {
+    const xs = this.d.xs;
+    const store: DriverStore = {
+      read: (p) => xs.tryRead(p),
+      write: (p, v) => xs.write(p, v),
+      watch: async (p, cb) => {
+        const token = await xs.watch(p, () => cb());
+        return () => void xs.unwatch(token).catch(() => undefined);
+      },
+    };
+    const d = this.d;
+    return {
+      store,
+      allocPage: () => d.allocPage(),
+      freePage: (pfn) => d.freePage(pfn),
+      grant: (domid, pfn, ro) => d.grant(domid, pfn, ro),
+      endGrant: (ref) => d.endGrant(ref),
+      allocUnbound: (dom, cb) => d.allocUnbound(dom, cb),
+      notify: (port) => d.notify(port),
+      closePort: (port) => d.closePort(port),
+      log: (line) => d.log(line),
+    };
+  }
+}
