@@ -197,10 +197,7 @@ export class Kernel {
       notify: (port) => this.events.notify(port),
       closePort: (port) => this.events.close(port),
       // An eighth of memory at most, 48..1024 pages: enough for a few large requests in flight.
-      poolPages: Math.max(
-        48,
-        Math.min(Number(process.env.POOLCAP ?? 1024), Math.floor(this.boot.nrPages / 8)),
-      ),
+      poolPages: Math.max(48, Math.min(1024, Math.floor(this.boot.nrPages / 8))),
       log: (line) => this.printk(`blkfront: ${line}`),
     });
     await disks.probe();
