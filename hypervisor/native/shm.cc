@@ -11,15 +11,18 @@
 // Rule: an arena is never unmapped (views point into it); offsets and lengths are checked against
 // the mapping before any view or futex touches it.
 #include <node.h>
+#include <node_buffer.h>
 #include <v8.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/falloc.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,6 +145,35 @@ void PunchHole(const FunctionCallbackInfo<Value>& a) {
     return Throw(iso, "fallocate", errno);
 }
 
+// preadvNoWait(fd, views, position) -> bytes read, or -1 when none of them is in the host's page
+// cache (preadv2 with RWF_NOWAIT answered EAGAIN). blkback serves the part of a read the page cache
+// holds on dom0's own thread, a memcpy, and sends only the rest through libuv's thread pool: no
+// thread hop and no completion to wake a blocked dom0 for. It never waits for the disk, so it never
+// stalls dom0. A short count is legal (the range was cached in part). A kernel or file system that
+// does not know the flag (EOPNOTSUPP, EINVAL) also gets -1: the caller then reads the usual way.
+void PreadvNoWait(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  size_t fd, pos;
+  if (!Integer(a[0], 1 << 30, &fd) || !a[1]->IsArray() || !Integer(a[2], 1ull << 52, &pos))
+    return ThrowRange(iso, "preadvNoWait(fd, views, position) takes a number, an array, a number");
+  Local<Array> list = a[1].As<Array>();
+  uint32_t n = list->Length();
+  if (n == 0 || n > IOV_MAX) return ThrowRange(iso, "preadvNoWait: 1..IOV_MAX views");
+  std::vector<struct iovec> iov(n);
+  Local<Context> ctx = iso->GetCurrentContext();
+  for (uint32_t i = 0; i < n; i++) {
+    Local<Value> v;
+    if (!list->Get(ctx, i).ToLocal(&v) || !v->IsArrayBufferView())
+      return ThrowRange(iso, "preadvNoWait: every view must be a TypedArray or DataView");
+    iov[i].iov_base = node::Buffer::Data(v);
+    iov[i].iov_len = node::Buffer::Length(v);
+  }
+  ssize_t r = preadv2(static_cast<int>(fd), iov.data(), static_cast<int>(n), static_cast<off_t>(pos),
+                      RWF_NOWAIT);
+  if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP && errno != EINVAL) return Throw(iso, "preadv2", errno);
+  a.GetReturnValue().Set(static_cast<double>(r < 0 ? -1 : r));
+}
+
 // The 32-bit word at byte `off` of a SharedArrayBuffer, checked.
 int32_t* Word(Isolate* iso, const Local<Value>& sabv, const Local<Value>& offv) {
   if (!sabv->IsSharedArrayBuffer()) {
@@ -197,4 +229,5 @@ NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "wait", Wait);
   NODE_SET_METHOD(exports, "wake", Wake);
   NODE_SET_METHOD(exports, "punchHole", PunchHole);
+  NODE_SET_METHOD(exports, "preadvNoWait", PreadvNoWait);
 }
