@@ -34,6 +34,8 @@ function lastScreen(out: string): Map<string, Record<string, string>> {
 describe("pvkit list -l and top", { timeout: 120_000 }, () => {
   it("list -l shows the cfg a domain was created with and its state; dom0 has no cfg", async () => {
     const file = join(dir, "full.cfg");
+    const image = join(dir, "full.img"); // a real disk now: blkback serves it
+    writeFileSync(image, new Uint8Array(1 << 20));
     writeFileSync(
       file,
       [
@@ -44,7 +46,7 @@ describe("pvkit list -l and top", { timeout: 120_000 }, () => {
         `extra = "loglevel=3"`,
         `on_crash = "preserve"`,
         `vif = [ 'mac=00:16:3e:00:00:07, bridge=pvbr0' ]`,
-        `disk = [ 'format=raw, vdev=xvda, access=ro, target=${file}' ]`,
+        `disk = [ 'format=raw, vdev=xvda, access=ro, target=${image}' ]`,
       ].join("\n") + "\n",
     );
     expect((await pvkit(["create", file])).code).toBe(0);
@@ -62,7 +64,7 @@ describe("pvkit list -l and top", { timeout: 120_000 }, () => {
         on_reboot: "restart",
         on_crash: "preserve",
         extra: "loglevel=3",
-        disk: [{ target: file, format: "raw", vdev: "xvda", readonly: true }],
+        disk: [{ target: image, format: "raw", vdev: "xvda", readonly: true }],
         vif: [{ mac: "00:16:3e:00:00:07", bridge: "pvbr0" }],
       },
       runtime: { name: "full", memory: 16, maxmem: 24, online_vcpus: 1 },
