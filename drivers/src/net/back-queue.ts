@@ -10,8 +10,22 @@
  * when it posts more. Completions written in one turn are announced with one event.
  */
 import {
+  VMXNET_F_RXCSUM,
+  VMXNET_F_TSO,
+  VMXNET_F_TXCSUM,
+  VMXNET_MAX_FRAME,
   VMXNET_MAX_TX_DESC_PER_PKT,
+  VMXNET_OM_CSUM,
+  VMXNET_OM_NONE,
+  VMXNET_OM_TSO,
   VMXNET_RXC_CNC,
+  VMXNET_RXC_FRG,
+  VMXNET_RXC_IPC,
+  VMXNET_RXC_TCP,
+  VMXNET_RXC_TUC,
+  VMXNET_RXC_UDP,
+  VMXNET_RXC_V4,
+  VMXNET_RXC_V6,
   VMXNET_RXC_EOP,
   VMXNET_RXC_ERR,
   VMXNET_RXC_SOP,
@@ -19,6 +33,8 @@ import {
   VMXNET_TXC_OK,
   VMXNET_TXD_CQ,
   VMXNET_TXD_EOP,
+  VMXNET_TXD_OM_MASK,
+  VMXNET_TXD_OM_SHIFT,
   VmxnetQueueCtrl,
   VmxnetRxCompDesc,
   VmxnetRxDesc,
@@ -27,6 +43,7 @@ import {
 } from "@pvkit/abi/layout";
 import type { PersistentGrants } from "../blk/back-grants.ts";
 import { GenConsumer, GenProducer } from "./gen-ring.ts";
+import { completeChecksum, rxChecksumFlags, segmentTcp } from "./offload.ts";
 import type { PortCounters } from "./port.ts";
 import { ETH_HLEN, MIN_FRAME, PAGE_SIZE, type QueuePage, RING } from "./protocol.ts";
 
@@ -35,6 +52,8 @@ export interface BackQueueDeps {
   grants: PersistentGrants;
   /** Largest frame accepted and delivered: MTU + Ethernet header + a VLAN tag. */
   maxFrame: number;
+  /** The VMXNET_F_* bits the guest acked: offloads it may ask for, checksums it wants reported. */
+  features: number;
   counters: PortCounters;
   notify(): void;
   /** A checked frame the guest sent, in dom0's memory. */
@@ -45,6 +64,16 @@ export interface BackQueueDeps {
 const CTRL_UPDATE_RX_PROD = VmxnetQueueCtrl.offsets.update_rx_prod / 4;
 const CTRL_TX_THRESHOLD = VmxnetQueueCtrl.offsets.tx_threshold / 4;
 const LOGGED = 10;
+const RXC = {
+  V4: VMXNET_RXC_V4,
+  V6: VMXNET_RXC_V6,
+  IPC: VMXNET_RXC_IPC,
+  TCP: VMXNET_RXC_TCP,
+  UDP: VMXNET_RXC_UDP,
+  TUC: VMXNET_RXC_TUC,
+  FRG: VMXNET_RXC_FRG,
+  CNC: VMXNET_RXC_CNC,
+};
 
 export class NetbackQueue {
   private readonly tx: GenConsumer<VmxnetTxDesc>;
@@ -90,11 +119,13 @@ export class NetbackQueue {
     let taken = 0;
     let why: string | undefined;
     let eop: { index: number; flags: number } | undefined;
+    let sop: VmxnetTxDesc | undefined;
     while (taken < VMXNET_MAX_TX_DESC_PER_PKT) {
       const t = this.tx.take();
       if (!t) break; // the frame's rest is not there (yet): what we have is dropped as torn
       taken++;
       const { desc } = t;
+      sop ??= desc;
       if (desc.len === 0 || desc.offset + desc.len > PAGE_SIZE)
         why ??= `fragment ${desc.offset}+${desc.len} leaves its page`;
       else {
@@ -108,9 +139,11 @@ export class NetbackQueue {
       }
     }
     if (!eop) why ??= `no end of frame within ${VMXNET_MAX_TX_DESC_PER_PKT} descriptors`;
+    const om = sop ? (sop.flags >> VMXNET_TXD_OM_SHIFT) & VMXNET_TXD_OM_MASK : VMXNET_OM_NONE;
+    why ??= this.offloadRefused(om);
     const total = frags.reduce((n, f) => n + f.bytes.length, 0);
-    if (!why && (total < MIN_FRAME || total > this.d.maxFrame))
-      why = `a ${total}-byte frame (${MIN_FRAME}..${this.d.maxFrame})`;
+    const max = om === VMXNET_OM_TSO ? VMXNET_MAX_FRAME : this.d.maxFrame;
+    if (!why && (total < MIN_FRAME || total > max)) why = `a ${total}-byte frame (${MIN_FRAME}..${max})`;
     let frame: Uint8Array | undefined;
     if (!why) {
       frame = new Uint8Array(total);
@@ -121,19 +154,42 @@ export class NetbackQueue {
       }
     }
     for (const f of frags) this.d.grants.release(f.gref);
+    // Offloads work on dom0's copy, after the guest's pages are out of the picture.
+    let out: Uint8Array[] | undefined;
+    if (frame && sop) {
+      const done = this.offload(frame, om, sop);
+      if (typeof done === "string") why = done;
+      else out = done;
+    }
     if (eop && eop.flags & VMXNET_TXD_CQ) {
       this.txComp.put({ txd_idx: eop.index, status: why ? VMXNET_TXC_ERROR : VMXNET_TXC_OK, flags: 0 });
       this.announce();
     }
-    if (why || !frame) {
+    if (why || !frame || !out) {
       this.d.counters.txErrors++;
       if (this.logged++ < LOGGED) this.d.log(`tx frame dropped: ${why}`);
       return Math.max(taken, 1);
     }
     this.d.counters.txFrames++;
     this.d.counters.txBytes += frame.length;
-    this.d.onFrame(frame);
+    for (const f of out) this.d.onFrame(f);
     return taken;
+  }
+
+  /** Why offload mode `om` cannot be served (not a mode, or a feature the guest did not ack). */
+  private offloadRefused(om: number): string | undefined {
+    if (om === VMXNET_OM_NONE) return undefined;
+    if (om === VMXNET_OM_CSUM)
+      return this.d.features & VMXNET_F_TXCSUM ? undefined : "checksum offload not acked";
+    if (om === VMXNET_OM_TSO) return this.d.features & VMXNET_F_TSO ? undefined : "TSO not acked";
+    return `offload mode ${om} is not one`;
+  }
+
+  /** The frames the switch gets for `frame`: itself (its checksum completed), or its TCP segments. */
+  private offload(frame: Uint8Array, om: number, sop: VmxnetTxDesc): Uint8Array[] | string {
+    if (om === VMXNET_OM_CSUM) return completeChecksum(frame, sop.hdr_len, sop.msscof) ?? [frame];
+    if (om === VMXNET_OM_TSO) return segmentTcp(frame, sop.hdr_len, sop.msscof, this.d.maxFrame);
+    return [frame];
   }
 
   /** The switch hands the guest a frame. */
@@ -155,10 +211,11 @@ export class NetbackQueue {
     }
     let at = 0;
     let bad = false;
+    const csum = this.d.features & VMXNET_F_RXCSUM ? rxChecksumFlags(frame, RXC) : VMXNET_RXC_CNC;
     buffers.forEach((b, i) => {
       const { gref, offset, len } = b.desc;
       const first = i === 0 ? VMXNET_RXC_SOP : 0;
-      const last = i === buffers.length - 1 ? VMXNET_RXC_EOP : 0;
+      const last = i === buffers.length - 1 ? VMXNET_RXC_EOP | csum : 0;
       const page = !bad && offset + len <= PAGE_SIZE && len > 0 ? this.d.grants.acquire(gref) : undefined;
       if (!page) bad = true;
       const n = bad ? 0 : Math.min(len, frame.length - at);
@@ -167,7 +224,7 @@ export class NetbackQueue {
         this.d.grants.release(gref);
       }
       at += n;
-      this.complete(b.ring, b.index, n, first | last | (bad ? VMXNET_RXC_ERR : VMXNET_RXC_CNC));
+      this.complete(b.ring, b.index, n, bad ? first | last | VMXNET_RXC_ERR : first | last);
     });
     if (bad || at < frame.length) {
       if (this.logged++ < LOGGED)

@@ -11,6 +11,10 @@
  * node where the toolstack looks (Xen's xenbus_dev_fatal).
  */
 import {
+  VMXNET_F_MULTIQUEUE,
+  VMXNET_F_RXCSUM,
+  VMXNET_F_TSO,
+  VMXNET_F_TXCSUM,
   VMXNET_MAX_MTU,
   VMXNET_MAX_QUEUES,
   XenbusStateClosed,
@@ -23,6 +27,7 @@ import {
 import { type MappedPage, PersistentGrants } from "../blk/back-grants.ts";
 import type { DriverStore } from "../blk/protocol.ts";
 import { NetbackQueue } from "./back-queue.ts";
+import { queueOf } from "./flow.ts";
 import { type NetPort, type NetSwitch, type PortCounters, newCounters } from "./port.ts";
 import {
   DEFAULT_MTU,
@@ -46,8 +51,11 @@ export interface NetbackPlatform {
   log(line: string): void;
 }
 
-/** Features this backend offers (VMXNET_F_*): none of the offloads yet — frames are sent whole. */
-export const NETBACK_FEATURES = 0;
+/**
+ * Features this backend offers (VMXNET_F_*): checksum offload and TSO on transmit (offload.ts, done
+ * on dom0's copy of the frame), checksum verification on receive, and several queues.
+ */
+export const NETBACK_FEATURES = VMXNET_F_RXCSUM | VMXNET_F_TXCSUM | VMXNET_F_TSO | VMXNET_F_MULTIQUEUE;
 
 interface Queue {
   q: NetbackQueue;
@@ -115,15 +123,14 @@ export class NetbackDevice implements NetPort {
     await this.enqueue(async () => this.disconnect());
   }
 
-  /** The switch hands our guest a frame: spread over the queues by the frame's source MAC. */
+  /** The switch hands our guest a frame: spread over the queues by its flow (flow.ts), as RSS does. */
   send(frame: Uint8Array): boolean {
     const n = this.queues.length;
     if (n === 0) {
       this.counters.rxDropped++;
       return false;
     }
-    const q = n === 1 ? 0 : (frame[6]! ^ frame[7]! ^ frame[8]! ^ frame[9]! ^ frame[10]! ^ frame[11]!) % n;
-    return this.queues[q]!.q.send(frame);
+    return this.queues[queueOf(frame, n)]!.q.send(frame);
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
@@ -210,6 +217,7 @@ export class NetbackDevice implements NetPort {
         pages: views,
         grants,
         maxFrame: this.mtu + ETH_HLEN + 4,
+        features: ack,
         counters: this.counters,
         notify: () => this.p.notify(entry.port),
         onFrame: (frame) => this.plugged?.input(this, frame),

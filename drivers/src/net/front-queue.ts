@@ -9,6 +9,9 @@
  */
 import {
   VMXNET_MAX_TX_DESC_PER_PKT,
+  VMXNET_OM_CSUM,
+  VMXNET_OM_NONE,
+  VMXNET_OM_TSO,
   VMXNET_RXC_EOP,
   VMXNET_RXC_ERR,
   VMXNET_RXC_SOP,
@@ -16,6 +19,7 @@ import {
   VMXNET_TXC_OK,
   VMXNET_TXD_CQ,
   VMXNET_TXD_EOP,
+  VMXNET_TXD_OM_SHIFT,
   VmxnetQueueCtrl,
   VmxnetRxCompDesc,
   VmxnetRxDesc,
@@ -43,6 +47,24 @@ const CTRL = {
   rxProd0: VmxnetQueueCtrl.offsets.rx_prod / 4,
   updateRxProd: VmxnetQueueCtrl.offsets.update_rx_prod / 4,
 };
+
+/**
+ * What the backend should finish for a frame (VMXNET_F_TXCSUM / VMXNET_F_TSO, offload.ts):
+ *  - csum: the L4 checksum; `start` is where the L4 header begins, `offset` where its checksum field
+ *    is, counted from `start` (Linux's csum_start/csum_offset). The field must hold the
+ *    pseudo-header's sum already, as Linux leaves it for CHECKSUM_PARTIAL.
+ *  - tso: a TCP/IPv4 frame of up to 64 KiB, cut by the backend into segments of `mss` payload bytes;
+ *    `hdrLen` is the Ethernet + IP + TCP header bytes.
+ */
+export type TxOffload =
+  { csum: { start: number; offset: number } } | { tso: { mss: number; hdrLen: number } };
+
+/** The descriptor fields an offload request sets on a frame's first descriptor. */
+function offloadFields(o: TxOffload | undefined): { om: number; hdr_len: number; msscof: number } {
+  if (!o) return { om: VMXNET_OM_NONE, hdr_len: 0, msscof: 0 };
+  if ("csum" in o) return { om: VMXNET_OM_CSUM, hdr_len: o.csum.start, msscof: o.csum.start + o.csum.offset };
+  return { om: VMXNET_OM_TSO, hdr_len: o.tso.hdrLen, msscof: o.tso.mss };
+}
 
 interface RxBuf {
   page: PoolPage;
@@ -73,7 +95,12 @@ export class NetfrontQueue {
     new Array(RING.rx),
     new Array(RING.rx),
   ];
-  private readonly waiting: { frame: Uint8Array; resolve(): void; reject(e: Error): void }[] = [];
+  private readonly waiting: {
+    frame: Uint8Array;
+    offload: TxOffload | undefined;
+    resolve(): void;
+    reject(e: Error): void;
+  }[] = [];
   private kickQueued = false;
   private partial: Uint8Array[] = [];
   private partialBad = false;
@@ -84,7 +111,7 @@ export class NetfrontQueue {
     private readonly pool: GrantPool,
     private readonly bodyBuffers: boolean,
     private readonly notify: () => void,
-    private readonly receive: (frame: Uint8Array) => void,
+    private readonly receive: (frame: Uint8Array, flags: number) => void,
   ) {
     this.tx = new GenProducer(pages["tx-ring"], RING.tx, VmxnetTxDesc);
     this.txComp = new GenConsumer(pages["tx-comp-ring"], RING.txComp, VmxnetTxCompDesc);
@@ -115,15 +142,15 @@ export class NetfrontQueue {
   }
 
   /** Queues a frame for the backend; resolves once it is on the ring (not once it is sent). */
-  send(frame: Uint8Array): Promise<void> {
+  send(frame: Uint8Array, offload?: TxOffload): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the network device is closed"));
     const pages = Math.ceil(frame.length / PAGE_SIZE);
     if (frame.length === 0 || pages > VMXNET_MAX_TX_DESC_PER_PKT)
       return Promise.reject(
         new RangeError(`a ${frame.length}-byte frame does not fit ${VMXNET_MAX_TX_DESC_PER_PKT} pages`),
       );
-    if (this.waiting.length === 0 && this.tryPut(frame)) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiting.push({ frame, resolve, reject }));
+    if (this.waiting.length === 0 && this.tryPut(frame, offload)) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiting.push({ frame, offload, resolve, reject }));
   }
 
   /** The backend signalled: completions in, waiting frames out. */
@@ -131,7 +158,8 @@ export class NetfrontQueue {
     if (this.closed) return;
     for (let c = this.txComp.take(); c; c = this.txComp.take()) this.txDone(c.desc);
     for (let c = this.rxComp.take(); c; c = this.rxComp.take()) this.rxDone(c.desc);
-    while (this.waiting.length > 0 && this.tryPut(this.waiting[0]!.frame)) this.waiting.shift()!.resolve();
+    while (this.waiting.length > 0 && this.tryPut(this.waiting[0]!.frame, this.waiting[0]!.offload))
+      this.waiting.shift()!.resolve();
     if (Atomics.load(this.ctrl, CTRL.updateRxProd)) {
       Atomics.store(this.ctrl, CTRL.updateRxProd, 0);
       this.kickSoon();
@@ -148,11 +176,12 @@ export class NetfrontQueue {
     this.pool.give([...held]);
   }
 
-  private tryPut(frame: Uint8Array): boolean {
+  private tryPut(frame: Uint8Array, offload: TxOffload | undefined): boolean {
     const n = Math.ceil(frame.length / PAGE_SIZE);
     if (RING.tx - this.txUsed < n) return false;
     const pages = this.pool.take(n);
     if (!pages) return false;
+    const o = offloadFields(offload);
     let first: { index: number; flags: number } | undefined;
     pages.forEach((page, i) => {
       const len = Math.min(PAGE_SIZE, frame.length - i * PAGE_SIZE);
@@ -163,10 +192,10 @@ export class NetfrontQueue {
           gref: page.ref,
           offset: 0,
           len,
-          hdr_len: 0,
-          msscof: 0,
+          hdr_len: i === 0 ? o.hdr_len : 0,
+          msscof: i === 0 ? o.msscof : 0,
           tci: 0,
-          flags: last ? VMXNET_TXD_EOP | VMXNET_TXD_CQ : 0,
+          flags: (last ? VMXNET_TXD_EOP | VMXNET_TXD_CQ : 0) | (i === 0 ? o.om << VMXNET_TXD_OM_SHIFT : 0),
         },
         i !== 0, // the first descriptor is published last
       );
@@ -226,7 +255,7 @@ export class NetfrontQueue {
     const frame = parts.length === 1 ? parts[0]! : concat(parts);
     this.stats.rxFrames++;
     this.stats.rxBytes += frame.length;
-    this.receive(frame);
+    this.receive(frame, c.flags);
   }
 
   private post(ring: 0 | 1, buf: RxBuf): void {

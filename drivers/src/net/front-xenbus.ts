@@ -6,6 +6,10 @@
  * Initialised, wait for Connected, post receive buffers, go to Connected. close() runs it backwards.
  */
 import {
+  VMXNET_F_MULTIQUEUE,
+  VMXNET_F_RXCSUM,
+  VMXNET_F_TSO,
+  VMXNET_F_TXCSUM,
   VMXNET_MAX_QUEUES,
   XenbusStateClosed,
   XenbusStateClosing,
@@ -16,7 +20,8 @@ import {
 import { GrantPool, type PoolPlatform } from "../blk/front-pool.ts";
 import type { DriverStore } from "../blk/protocol.ts";
 import { waitForState } from "../xenbus-wait.ts";
-import { NetfrontQueue } from "./front-queue.ts";
+import { queueOf } from "./flow.ts";
+import { type FrontStats, NetfrontQueue, type TxOffload } from "./front-queue.ts";
 import {
   DEFAULT_MTU,
   ETH_HLEN,
@@ -45,10 +50,14 @@ export interface NetInfo {
   mac: string;
   mtu: number;
   queues: number;
+  /** The VMXNET_F_* bits in use (offered by the backend and acked by us). */
+  features: number;
 }
 
 interface Live {
   queues: NetfrontQueue[];
+  /** The VMXNET_F_* bits we acked. */
+  features: number;
   pool: GrantPool;
   refs: number[];
   pfns: number[];
@@ -59,8 +68,7 @@ export class Netfront {
   private live: Live | undefined;
   private backend = "";
   private backendId = 0;
-  private receiver: (frame: Uint8Array) => void = () => {};
-  private next = 0;
+  private receiver: (frame: Uint8Array, flags: number) => void = () => {};
   info: NetInfo | undefined;
 
   constructor(
@@ -69,9 +77,22 @@ export class Netfront {
     readonly path: string,
   ) {}
 
-  /** Frames for us go to `fn` (one receiver; setting another replaces it). */
-  onFrame(fn: (frame: Uint8Array) => void): void {
+  /**
+   * Frames for us go to `fn` (one receiver; setting another replaces it), with the flags of the
+   * frame's last rx completion (VMXNET_RXC_*: checksum results when `rxcsum` was asked for).
+   */
+  onFrame(fn: (frame: Uint8Array, flags: number) => void): void {
     this.receiver = fn;
+  }
+
+  /** Queue `i` itself (tests: frames on one queue, offload fields unchecked by send()). */
+  queue(i: number): NetfrontQueue | undefined {
+    return this.live?.queues[i];
+  }
+
+  /** Each queue's counters, to see frames spread over the queues. */
+  queueStats(): FrontStats[] {
+    return (this.live?.queues ?? []).map((q) => ({ ...q.stats }));
   }
 
   get stats() {
@@ -81,15 +102,26 @@ export class Netfront {
     return sum;
   }
 
-  /** Sends one Ethernet frame (no FCS); queues round-robin. Resolves once it is on a ring. */
-  send(frame: Uint8Array): Promise<void> {
+  /**
+   * Sends one Ethernet frame (no FCS), with an offload the backend is to finish (front-queue.ts's
+   * TxOffload). The queue is chosen by the frame's flow (flow.ts), so one flow's frames stay in
+   * order. Resolves once it is on a ring.
+   */
+  send(frame: Uint8Array, offload?: TxOffload): Promise<void> {
     const live = this.live;
     if (!live) return Promise.reject(new Error(`${this.info?.name ?? this.path}: not connected`));
-    const q = live.queues[this.next++ % live.queues.length]!;
-    return q.send(frame);
+    if (offload) {
+      const why = offloadProblem(frame, offload, live.features);
+      if (why) return Promise.reject(new RangeError(`${this.info?.name ?? this.path}: ${why}`));
+    }
+    return live.queues[queueOf(frame, live.queues.length)]!.send(frame, offload);
   }
 
-  async connect(opts: { queues?: number; timeoutMs?: number } = {}): Promise<NetInfo> {
+  /**
+   * The handshake. `queues`: how many queue pairs to ask for (at most what the backend offers);
+   * `rxcsum`: have the backend check received frames' checksums (VMXNET_F_RXCSUM).
+   */
+  async connect(opts: { queues?: number; rxcsum?: boolean; timeoutMs?: number } = {}): Promise<NetInfo> {
     const s = this.p.store;
     const timeout = opts.timeoutMs ?? 30_000;
     this.backend = (await s.read(`${this.path}/${Keys.backend}`)) ?? "";
@@ -111,10 +143,17 @@ export class Netfront {
     const mtu = readUint(await be(Keys.mtu), 65535) ?? DEFAULT_MTU;
     const maxQueues = Math.min(readUint(await be(Keys.maxQueues), VMXNET_MAX_QUEUES) ?? 1, VMXNET_MAX_QUEUES);
     const n = Math.max(1, Math.min(opts.queues ?? 1, maxQueues));
+    const offered = readUint(await be(Keys.features), 0xffffffff) ?? 0;
+    const wanted =
+      VMXNET_F_TXCSUM |
+      VMXNET_F_TSO |
+      (opts.rxcsum ? VMXNET_F_RXCSUM : 0) |
+      (n > 1 ? VMXNET_F_MULTIQUEUE : 0);
+    const features = offered & wanted;
     const bodies = mtu + ETH_HLEN + 4 > PAGE_SIZE / 2;
     // Per queue: 64 pages of head buffers, 128 of body buffers when the MTU needs them, 64 for tx.
     const pool = new GrantPool(this.p, backendId, n * (RING.rx / 2 + (bodies ? RING.rx : 0) + 64));
-    const live: Live = { queues: [], pool, refs: [], pfns: [], ports: [] };
+    const live: Live = { queues: [], features, pool, refs: [], pfns: [], ports: [] };
     this.live = live;
     const w = (k: string, v: string) => s.write(`${this.path}/${k}`, v);
     for (let i = 0; i < n; i++) {
@@ -136,18 +175,18 @@ export class Netfront {
         pool,
         bodies,
         () => this.p.notify(port),
-        (f) => this.receiver(f),
+        (f, flags) => this.receiver(f, flags),
       );
       live.queues.push(q);
       await w(`queue-${i}/${Keys.eventChannel}`, String(port));
     }
-    await w(Keys.featuresAck, "0");
+    await w(Keys.featuresAck, String(features));
     await w(Keys.numQueues, String(n));
     await w(Keys.state, String(XenbusStateInitialised));
     await waitForState(s, this.backend, (st) => st === XenbusStateConnected, "Connected", timeout);
     for (const q of live.queues) q.start();
     await w(Keys.state, String(XenbusStateConnected));
-    this.info = { name: `eth${handle}`, mac: formatMac(mac), mtu, queues: n };
+    this.info = { name: `eth${handle}`, mac: formatMac(mac), mtu, queues: n, features };
     return this.info;
   }
 
@@ -178,4 +217,21 @@ export class Netfront {
     });
     if (kept > 0) this.p.log(`${this.path}: ${kept} page(s) still mapped by the backend, left granted`);
   }
+}
+
+/** Why the backend could not do `o` for `frame`: a feature not in use, or fields outside the frame. */
+function offloadProblem(frame: Uint8Array, o: TxOffload, features: number): string | undefined {
+  if ("csum" in o) {
+    const { start, offset } = o.csum;
+    if (!(features & VMXNET_F_TXCSUM)) return "the backend does not offer checksum offload";
+    if (!Number.isInteger(start) || !Number.isInteger(offset) || start < ETH_HLEN || offset < 0)
+      return `checksum start ${start}, offset ${offset}`;
+    if (start + offset + 2 > frame.length) return `checksum field at ${start}+${offset} past the frame`;
+    return undefined;
+  }
+  const { mss, hdrLen } = o.tso;
+  if (!(features & VMXNET_F_TSO)) return "the backend does not offer TSO";
+  if (!Number.isInteger(mss) || mss < 1 || mss > 0xffff) return `an MSS of ${mss}`;
+  if (!Number.isInteger(hdrLen) || hdrLen < ETH_HLEN || hdrLen > frame.length) return `hdrLen ${hdrLen}`;
+  return undefined;
 }

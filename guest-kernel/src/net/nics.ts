@@ -5,6 +5,7 @@
  * connects is reported and left out. At shutdown each one is closed properly.
  */
 import { Netfront, type NetfrontPlatform } from "@pvkit/drivers/net/front-xenbus";
+import type { TxOffload } from "@pvkit/drivers/net/front-queue";
 import type { DriverStore } from "@pvkit/drivers/blk/protocol";
 import type { XenStoreClient } from "../xenbus/client.ts";
 
@@ -18,8 +19,11 @@ export interface NetDevice {
   /**
    * Sends one Ethernet frame (destination, source, type, payload; no FCS), at most mtu + 18 bytes.
    * Resolves once the frame is on the ring; waits while the ring is full (backpressure).
+   * `offload` leaves work to dom0 (docs/network.md, "Offloads"): `{ csum: { start, offset } }` fills
+   * in the L4 checksum, `{ tso: { mss, hdrLen } }` cuts a TCP/IPv4 frame of up to 64 KiB into
+   * segments of `mss` payload bytes.
    */
-  send(frame: Uint8Array): Promise<void>;
+  send(frame: Uint8Array, offload?: TxOffload): Promise<void>;
   /** Calls `fn` with every frame received (one receiver; a new one replaces the old). */
   onFrame(fn: (frame: Uint8Array) => void): void;
   /** Counters since the interface came up. */
@@ -44,6 +48,8 @@ export interface NicDeps {
   notify(port: number): void;
   closePort(port: number): void;
   log(line: string): void;
+  /** The kernel's command line: `net.queues=N` asks each interface for N queue pairs. */
+  cmdline?: string;
 }
 
 export class Nics {
@@ -58,7 +64,8 @@ export class Nics {
       ids.map(async (id) => {
         const front = new Netfront(this.platform(), `${home}/device/vif/${id}`);
         try {
-          const info = await front.connect();
+          const queues = Number(/(?:^|\s)net\.queues=(\d+)/.exec(this.d.cmdline ?? "")?.[1] ?? 1);
+          const info = await front.connect({ queues });
           this.d.log(`${info.name}: ${info.mac}, mtu ${info.mtu}, ${info.queues} queue(s)`);
           this.nics.set(info.name, {
             front,
@@ -67,7 +74,7 @@ export class Nics {
               mac: info.mac,
               mtu: info.mtu,
               queues: info.queues,
-              send: (frame) => front.send(frame),
+              send: (frame, offload) => front.send(frame, offload),
               onFrame: (fn) => front.onFrame(fn),
               stats: () => front.stats,
             },
