@@ -9,11 +9,24 @@
  * object.
  */
 
-/** What the hypervisor handed a domain's worker besides its boot frames. */
+/**
+ * A run of the domain's own memory: the pages from `pfn` on, as one buffer of `buf.byteLength / 4096`
+ * pages in pfn order (pfn + k is bytes k × 4096 ..). The hypervisor hands memory a run at a time:
+ * each maximal stretch of pages that are also consecutive machine frames is one buffer.
+ */
+export interface MemoryRun {
+  readonly pfn: number;
+  readonly buf: SharedArrayBuffer;
+}
+
+/** What the hypervisor handed a domain's worker besides its boot memory. */
 export type MachineMail =
-  /** populate_physmap: new frames at these pfns. */
-  | { readonly t: "frames"; readonly pfns: readonly number[]; readonly bufs: readonly SharedArrayBuffer[] }
-  /** decrease_reservation: these pfns are gone (the frames stay this domain's own, see docs/security.md). */
+  /** populate_physmap: new pages, a run at a time. */
+  | { readonly t: "frames"; readonly runs: readonly MemoryRun[] }
+  /**
+   * decrease_reservation: these pfns are gone. Their run's buffer still spans them: the frames stay
+   * this domain's own until it dies (docs/security.md), but the kernel must not use them.
+   */
   | { readonly t: "drop"; readonly pfns: readonly number[] }
   /** setup_table: grant-table frames, by the frame number written to frame_list. */
   | { readonly t: "gnttab"; readonly mfns: readonly number[]; readonly bufs: readonly SharedArrayBuffer[] }
@@ -29,8 +42,8 @@ export type MachineMail =
 export interface PvkitMachine {
   readonly domid: number;
   readonly privileged: boolean;
-  /** Frames by pfn at boot; holes are null. */
-  readonly frames: readonly (SharedArrayBuffer | null)[];
+  /** Its memory at boot, a run at a time in pfn order (pfns in no run are not populated). */
+  readonly runs: readonly MemoryRun[];
   readonly sharedInfo: SharedArrayBuffer;
   readonly startInfoPfn: number;
   /** The domain's quota in pages (xl.cfg maxmem). */

@@ -467,6 +467,7 @@ export class Hypervisor extends EventEmitter {
       const spec: WorkerSpec = {
         supervisor,
         arena: { addon: SHM_ADDON_PATH, id: this.frames.arena.id },
+        viewFrames: (mfn, pages) => this.frames.arena.view(mfn, pages),
         doorbell: this.trap.doorbellFrame.buffer,
         doorbellMfn: this.trap.doorbellFrame.mfn,
         ...(image ? { image } : {}),

@@ -2,7 +2,7 @@
  * `pnpm bench`'s command line: which benchmarks to run and how long.
  *
  *   pnpm bench [--quick] [name...] [--count N] [--cells | --no-cells] [--memory-bound MiB]
- *              [--settle S]
+ *              [--settle S] [--memory MiB[,MiB...]]
  *
  * With no names every benchmark runs; --quick runs each with fewer iterations and fewer domains (the
  * whole run in under a minute on two cores). --count, --cells/--no-cells and --memory-bound are the
@@ -10,6 +10,7 @@
  * both), how much of the machine's memory to leave free (default 2048 MiB), and how long to let the
  * host settle once every guest is up before measuring it idle (default 30 s; 5 with --quick).
  * blk reads a 1 GiB disk image through blkfront and blkback beside node:fs (256 MiB with --quick).
+ * --memory is domain-create's: the sizes of the domains it times, one after another (default 8).
  */
 
 /** Every benchmark, by the name the command line uses, in the order a full run takes them. */
@@ -36,11 +37,13 @@ export interface BenchArgs {
     /** Seconds between the last guest up and the idle measurement. */
     settleSeconds: number;
   };
+  /** domain-create: the memory of the domains it times, in MiB, each size in turn. */
+  createMemoryMiB: number[];
 }
 
 export const USAGE =
   `usage: pnpm bench [--quick] [${BENCHMARKS.join("|")} ...] ` +
-  `[--count N] [--cells|--no-cells] [--memory-bound MiB] [--settle S]`;
+  `[--count N] [--cells|--no-cells] [--memory-bound MiB] [--settle S] [--memory MiB[,MiB...]]`;
 
 /** Parses `argv` (without node and the script); throws an Error naming the first bad argument. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
@@ -50,6 +53,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let modes = [true, false];
   let leaveFreeMiB = 2048;
   let settle: number | undefined;
+  let createMemoryMiB = [8];
   const number = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isInteger(n) || n < min)
@@ -66,7 +70,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (a === "--no-cells") modes = [false];
     else if (a === "--memory-bound") leaveFreeMiB = number(a, argv[++i], 0);
     else if (a === "--settle") settle = number(a, argv[++i], 0);
-    else if ((BENCHMARKS as readonly string[]).includes(a)) names.push(a as BenchName);
+    else if (a === "--memory") {
+      const list = argv[++i];
+      createMemoryMiB = (list ?? "").split(",").map((m) => number(a, m || undefined, 4));
+    } else if ((BENCHMARKS as readonly string[]).includes(a)) names.push(a as BenchName);
     else if (a.startsWith("-")) throw new Error(`unknown option ${a}`);
     else throw new Error(`no benchmark named ${a} (there are ${BENCHMARKS.join(", ")})`);
   }
@@ -79,5 +86,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       leaveFreeMiB,
       settleSeconds: settle ?? (quick ? 5 : 30),
     },
+    createMemoryMiB,
   };
 }

@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { median, p99, type BenchRow } from "./stats.ts";
 
-/** The domain size every timed create uses (the pool prepares for it). */
+/** The domain size timed creates use unless told others (`--memory`; the pool prepares for it). */
 const MEMORY_MIB = 8;
 const SMOKE = new URL("../guests/smoke.ts", import.meta.url).href;
 /** smoke.ts's first statement in main(). */
@@ -27,12 +27,12 @@ async function bareWorker(): Promise<number> {
 }
 
 /** A host whose console sink resolves `mainRan` when a domain's main() prints its first line. */
-function host(cells: boolean, pool: number) {
+function host(cells: boolean, pool: number, memoryMiB: number) {
   let waiting: ((t: number) => void) | undefined;
   const hv = new Hypervisor({
     cells,
     pool,
-    poolMemoryMiB: MEMORY_MIB,
+    poolMemoryMiB: memoryMiB,
     consoleSink: (_domid, text) => {
       if (text.includes(MAIN_LINE)) waiting?.(performance.now());
     },
@@ -55,9 +55,14 @@ function poweredOff(hv: Hypervisor, domid: number): Promise<void> {
   });
 }
 
-/** create → main() for `rounds` domains, one at a time, from the pool (pool > 0) or cold. */
-async function timeCreates(cells: boolean, pool: number, rounds: number): Promise<number[]> {
-  const { hv, mainRan } = host(cells, pool);
+/** create → main() for `rounds` domains of `memoryMiB`, one at a time, from the pool (pool > 0) or cold. */
+async function timeCreates(
+  cells: boolean,
+  pool: number,
+  rounds: number,
+  memoryMiB: number,
+): Promise<number[]> {
+  const { hv, mainRan } = host(cells, pool, memoryMiB);
   const times: number[] = [];
   try {
     // One untimed create first: it builds the guest image and the supervisor (cached from then on).
@@ -65,7 +70,7 @@ async function timeCreates(cells: boolean, pool: number, rounds: number): Promis
       if (hv.pool) await hv.pool.whenReady();
       const ran = mainRan();
       const t0 = performance.now();
-      const d = hv.createDomain({ name: `b${i + 1}`, memoryMiB: MEMORY_MIB, program: SMOKE });
+      const d = hv.createDomain({ name: `b${i + 1}`, memoryMiB, program: SMOKE });
       const off = poweredOff(hv, d.domid);
       const t1 = await ran;
       if (i >= 0) times.push(t1 - t0);
@@ -110,33 +115,42 @@ async function manyAtOnce(cells: boolean, many: number): Promise<number> {
 
 /**
  * @param cells whether domains run in cells (processes of their own) or the host's process
- * @param rounds domains created one at a time, each timed, per path (pool and cold)
+ * @param rounds domains created one at a time, each timed, per path (pool and cold) and size
  * @param many domains created at once, timed together
+ * @param sizes the memory of the timed domains, in MiB: each size is timed in turn
  */
-export async function benchDomainCreate(cells = true, rounds = 20, many = 20): Promise<BenchRow[]> {
-  const pooled = await timeCreates(cells, 1, rounds);
-  const cold = await timeCreates(cells, 0, rounds);
-  const dense = await manyAtOnce(cells, many);
+export async function benchDomainCreate(
+  cells = true,
+  rounds = 20,
+  many = 20,
+  sizes: readonly number[] = [MEMORY_MIB],
+): Promise<BenchRow[]> {
   const bare: number[] = [];
   for (let i = 0; i < rounds; i++) bare.push(await bareWorker());
   const baseline = { name: "bare worker thread start", median: median(bare) };
-  return [
-    {
-      metric: `domain create → main() running, from the pool (${MEMORY_MIB} MiB)`,
-      unit: "ms",
-      median: median(pooled),
-      p99: p99(pooled),
-      baseline,
-      note: `${rounds} creates`,
-    },
-    {
-      metric: `domain create → main() running, cold (${MEMORY_MIB} MiB)`,
-      unit: "ms",
-      median: median(cold),
-      p99: p99(cold),
-      baseline,
-      note: `${rounds} creates`,
-    },
-    { metric: `${many} domains of 4 MiB up`, unit: "ms", median: dense },
-  ];
+  const rows: BenchRow[] = [];
+  for (const memoryMiB of sizes) {
+    const pooled = await timeCreates(cells, 1, rounds, memoryMiB);
+    const cold = await timeCreates(cells, 0, rounds, memoryMiB);
+    rows.push(
+      {
+        metric: `domain create → main() running, from the pool (${memoryMiB} MiB)`,
+        unit: "ms",
+        median: median(pooled),
+        p99: p99(pooled),
+        baseline,
+        note: `${rounds} creates`,
+      },
+      {
+        metric: `domain create → main() running, cold (${memoryMiB} MiB)`,
+        unit: "ms",
+        median: median(cold),
+        p99: p99(cold),
+        baseline,
+        note: `${rounds} creates`,
+      },
+    );
+  }
+  rows.push({ metric: `${many} domains of 4 MiB up`, unit: "ms", median: await manyAtOnce(cells, many) });
+  return rows;
 }

@@ -59,7 +59,7 @@ const benches: Record<BenchName, () => Promise<void>> = {
     bothWays("event round trip between two domains", (cells) => benchEventDomains(cells, quick ? 0.1 : 1)),
   "domain-create": () =>
     bothWays("domain creation", (cells) =>
-      quick ? benchDomainCreate(cells, 5, 10) : benchDomainCreate(cells, 20, 20),
+      benchDomainCreate(cells, quick ? 5 : 20, quick ? 10 : 20, args.createMemoryMiB),
     ),
   blk: async () => {
     const p = phase("block device: a guest's disk through blkfront and blkback, beside node:fs");

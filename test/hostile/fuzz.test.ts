@@ -47,8 +47,8 @@ function watchExposure(stage: Stage) {
   const frames = stage.hv.frames;
   const handedTo = frames.handedTo.bind(frames);
   const peak = new Map<number, number>();
-  const spy = vi.spyOn(frames, "handedTo").mockImplementation((frame, holder) => {
-    const r = handedTo(frame, holder);
+  const spy = vi.spyOn(frames, "handedTo").mockImplementation((frame, holder, asMemory) => {
+    const r = handedTo(frame, holder, asMemory);
     peak.set(holder, Math.max(peak.get(holder) ?? 0, frames.exposure(holder)));
     return r;
   });

@@ -15,7 +15,7 @@ import { MachineTransport } from "./transport.ts";
 const SCRATCH_PFN = 3;
 
 export function archFromMachine(m: PvkitMachine): ArchBoot {
-  const memory = new PhysMemory(m.frames);
+  const memory = new PhysMemory(m.runs);
   const scratch = { addr: SCRATCH_PFN * PAGE_SIZE, size: PAGE_SIZE };
   const hc = new Hypercalls(new MachineTransport(m, memory, scratch));
   const si = StartInfo.decode(memory.page(m.startInfoPfn));

@@ -1,30 +1,45 @@
 /**
- * Guest memory, guest side: the domain's frames by pfn (each a 4 KiB SharedArrayBuffer), frames the
- * hypervisor handed over later (populate_physmap, grant-table frames, foreign grant mappings), and
- * reads/writes by guest address. Addresses at FOREIGN_BASE and above are the window where granted
- * frames of other domains appear; everything else is pfn * 4096 + offset. A read-only grant mapping
- * is a private snapshot the hypervisor copied at map time (docs/security.md): writes to it are
- * refused here, and could not reach the granter anyway.
+ * Guest memory, guest side: the domain's pages by pfn, frames the hypervisor handed over later
+ * (populate_physmap, grant-table frames, foreign grant mappings), and reads/writes by guest address.
+ * Addresses at FOREIGN_BASE and above are the window where granted frames of other domains appear;
+ * everything else is pfn * 4096 + offset. A read-only grant mapping is a private snapshot the
+ * hypervisor copied at map time (docs/security.md): writes to it are refused here, and could not
+ * reach the granter anyway.
+ *
+ * The domain's own memory arrives in runs (MemoryRun: one buffer over consecutive pages), at boot
+ * and from populate_physmap. Boot keeps the runs as they come (a 64 MiB domain on free memory is
+ * one) and a page's view is cut from its run the first time it is used — 4096 bytes at its offset,
+ * never the whole buffer — so boot costs nothing per page; only pages populated or given back
+ * later are recorded one by one. Code that takes a page's `.buffer` must honour
+ * byteOffset/byteLength: the buffer is the run's.
  */
 import type { GuestMemory } from "@pvkit/abi";
-import type { MachineMail } from "@pvkit/abi/machine";
+import type { MachineMail, MemoryRun } from "@pvkit/abi/machine";
 
 export const PAGE_SIZE = 4096;
 /** Where map_grant_ref's host_addr points: far above any pfn a domain can have. */
 export const FOREIGN_BASE = 2 ** 40;
 
+/** How many pages a run spans. */
+const pagesOf = (run: MemoryRun) => Math.floor(run.buf.byteLength / PAGE_SIZE);
+
 export class PhysMemory implements GuestMemory {
-  private readonly frames: (Uint8Array | undefined)[] = [];
+  /** The runs the domain booted with, in pfn order (never changed: see `since`). */
+  private readonly bootRuns: readonly MemoryRun[];
+  /** pfns populated (the run they are in now) or given back (null) since boot. */
+  private readonly since = new Map<number, MemoryRun | null>();
+  /** Page views cut from runs so far, by pfn. */
+  private readonly pages: (Uint8Array | undefined)[];
   private readonly foreign = new Map<number, { bytes: Uint8Array; readonly: boolean }>();
   /** Hypervisor frames given by number (the grant table's). */
   private readonly machine = new Map<number, SharedArrayBuffer>();
   private nextForeign = FOREIGN_BASE;
   private readonly freeForeign: number[] = [];
 
-  constructor(frames: readonly (SharedArrayBuffer | null)[]) {
-    frames.forEach((f, pfn) => {
-      if (f) this.frames[pfn] = new Uint8Array(f);
-    });
+  constructor(runs: readonly MemoryRun[]) {
+    this.bootRuns = [...runs].sort((a, b) => a.pfn - b.pfn);
+    const last = this.bootRuns[this.bootRuns.length - 1];
+    this.pages = new Array<Uint8Array | undefined>(last ? last.pfn + pagesOf(last) : 0);
   }
 
   /** Takes what the hypervisor handed over (the machine's mail after a trap), oldest first. */
@@ -32,10 +47,11 @@ export class PhysMemory implements GuestMemory {
     for (const mail of mails) {
       switch (mail.t) {
         case "frames":
-          mail.pfns.forEach((pfn, i) => (this.frames[pfn] = new Uint8Array(mail.bufs[i]!)));
+          for (const run of mail.runs)
+            for (let k = 0, n = pagesOf(run); k < n; k++) this.moved(run.pfn + k, run);
           break;
         case "drop":
-          for (const pfn of mail.pfns) this.frames[pfn] = undefined;
+          for (const pfn of mail.pfns) this.moved(pfn, null);
           break;
         case "gnttab":
           mail.mfns.forEach((mfn, i) => this.machine.set(mfn, mail.bufs[i]!));
@@ -50,13 +66,46 @@ export class PhysMemory implements GuestMemory {
     }
   }
 
+  /** Page `pfn` is in `run` now, or (null) not populated: its old view, if any, is gone. */
+  private moved(pfn: number, run: MemoryRun | null): void {
+    this.since.set(pfn, run);
+    this.pages[pfn] = undefined;
+  }
+
+  /** The run page `pfn` is in, or undefined when it is not populated. */
+  private runAt(pfn: number): MemoryRun | undefined {
+    const now = this.since.get(pfn);
+    if (now !== undefined) return now ?? undefined;
+    // A boot run: binary search for the last run that starts at or before pfn.
+    const runs = this.bootRuns;
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = runs[mid]!;
+      if (pfn < r.pfn) hi = mid - 1;
+      else if (pfn >= r.pfn + pagesOf(r)) lo = mid + 1;
+      else return r;
+    }
+    return undefined;
+  }
+
+  /** The 4096 bytes of our page `pfn` (a view of its run's buffer), or undefined when not populated. */
+  private pageBytes(pfn: number): Uint8Array | undefined {
+    const cut = this.pages[pfn];
+    if (cut) return cut;
+    const run = this.runAt(pfn);
+    if (!run) return undefined;
+    return (this.pages[pfn] = new Uint8Array(run.buf, (pfn - run.pfn) * PAGE_SIZE, PAGE_SIZE));
+  }
+
   /** How many frames this worker holds (for isolation tests: never more than it was given). */
   heldFrames(): { own: number; foreign: number; machine: number } {
-    return {
-      own: this.frames.filter(Boolean).length,
-      foreign: this.foreign.size,
-      machine: this.machine.size,
-    };
+    let own = 0;
+    for (const r of this.bootRuns)
+      for (let pfn = r.pfn, end = r.pfn + pagesOf(r); pfn < end; pfn++) if (!this.since.has(pfn)) own++;
+    for (const run of this.since.values()) if (run) own++;
+    return { own, foreign: this.foreign.size, machine: this.machine.size };
   }
 
   private bytesAt(addr: number, forWrite: boolean): { bytes: Uint8Array; off: number } {
@@ -68,7 +117,7 @@ export class PhysMemory implements GuestMemory {
       return { bytes: f.bytes, off: addr - base };
     }
     const pfn = Math.floor(addr / PAGE_SIZE);
-    const bytes = this.frames[pfn];
+    const bytes = this.pageBytes(pfn);
     if (!bytes) throw new RangeError(`guest address 0x${addr.toString(16)} is not populated (pfn ${pfn})`);
     return { bytes, off: addr % PAGE_SIZE };
   }
@@ -93,11 +142,11 @@ export class PhysMemory implements GuestMemory {
     }
   }
 
-  /** A live view of one of our pages (rings, shared buffers). */
+  /** A live view of one of our pages (rings, shared buffers): 4096 bytes of its run's buffer. */
   page(pfn: number): DataView {
-    const b = this.frames[pfn];
+    const b = this.pageBytes(pfn);
     if (!b) throw new RangeError(`pfn ${pfn} is not populated`);
-    return new DataView(b.buffer);
+    return new DataView(b.buffer, b.byteOffset, PAGE_SIZE);
   }
 
   /** Live views of hypervisor frames given by mfn (grant-table frames after setup_table). */
@@ -115,7 +164,7 @@ export class PhysMemory implements GuestMemory {
     view: (hostAddr: bigint): DataView => {
       const f = this.foreign.get(Number(hostAddr));
       if (!f) throw new RangeError(`no grant mapped at 0x${hostAddr.toString(16)}`);
-      return new DataView(f.bytes.buffer);
+      return new DataView(f.bytes.buffer, f.bytes.byteOffset, PAGE_SIZE);
     },
     release: (hostAddr: bigint): void => void this.freeForeign.push(Number(hostAddr)),
   };

@@ -28,10 +28,19 @@ export interface MemStats {
 const GROW_BATCH = 16;
 
 export class PageAllocator {
+  /** Free pfns handed out before the untouched boot ones: freed pages and populated ones, on top. */
   private readonly freeList: number[] = [];
   private readonly inUse = new Set<number>();
   /** pfns that were never populated or were given back: reused before growing past `top`. */
   private readonly holes: number[] = [];
+  /**
+   * The boot frames not yet handed out: pfns `fresh` .. populated-1 less the reserved ones, lowest
+   * first. Kept as a range, not a list: a 64 MiB domain boots without a push per page.
+   */
+  private fresh = 0;
+  private freshLeft: number;
+  private readonly populated: number;
+  private readonly reserved: Set<number>;
   private top: number;
   private held: number;
 
@@ -46,26 +55,35 @@ export class PageAllocator {
     reserved: Iterable<number>,
     private readonly ops: Pick<XenOps, "populatePhysmap" | "decreaseReservation">,
   ) {
-    const res = new Set(reserved);
+    this.reserved = new Set(reserved);
+    this.populated = populated;
     this.top = populated;
     this.held = populated;
-    // Hand out low frames first: push in reverse so pop() yields the lowest.
-    for (let pfn = populated - 1; pfn >= 0; pfn--) {
-      if (res.has(pfn)) this.inUse.add(pfn);
-      else this.freeList.push(pfn);
-    }
+    for (const pfn of this.reserved) if (pfn >= 0 && pfn < populated) this.inUse.add(pfn);
+    this.freshLeft = populated - this.inUse.size;
+  }
+
+  /** The lowest boot frame not yet handed out, taken; undefined when none is left. */
+  private takeFresh(): number | undefined {
+    if (this.freshLeft === 0) return undefined;
+    while (this.reserved.has(this.fresh)) this.fresh++;
+    this.freshLeft--;
+    return this.fresh++;
   }
 
   stats(): MemStats {
-    return { total: this.held, free: this.freeList.length, used: this.inUse.size, max: this.max };
+    const free = this.freeList.length + this.freshLeft;
+    return { total: this.held, free, used: this.inUse.size, max: this.max };
   }
 
   /** One free pfn, populating more frames first if none is free. Throws OutOfMemory. */
   alloc(): number {
-    if (this.freeList.length === 0 && this.grow(GROW_BATCH) === 0) {
-      throw new OutOfMemory(`${this.held} of ${this.max} pages held, none free`);
+    let pfn = this.freeList.pop() ?? this.takeFresh();
+    if (pfn === undefined) {
+      if (this.grow(GROW_BATCH) === 0)
+        throw new OutOfMemory(`${this.held} of ${this.max} pages held, none free`);
+      pfn = this.freeList.pop()!;
     }
-    const pfn = this.freeList.pop()!;
     this.inUse.add(pfn);
     return pfn;
   }
@@ -101,6 +119,10 @@ export class PageAllocator {
   /** Gives up to `n` free frames back to the hypervisor. Returns how many it took. */
   shrink(n: number): number {
     const pfns = this.freeList.splice(Math.max(0, this.freeList.length - n));
+    for (let pfn = pfns.length < n ? this.takeFresh() : undefined; pfn !== undefined;) {
+      pfns.push(pfn);
+      pfn = pfns.length < n ? this.takeFresh() : undefined;
+    }
     if (pfns.length === 0) return 0;
     let done = 0;
     try {

@@ -5,7 +5,8 @@
  * the machine's memory (a memfd) as fd 4 and an IPC channel; bundled into one script, run with
  * `node -e`.
  *
- * It maps the frames its domain is handed (realm/frame-views.ts) and makes their views (here, in the
+ * It maps the frames its domain is handed, a run of its memory at a time (realm/frame-views.ts),
+ * and makes their views (here, in the
  * process the worker runs in: a notify finds its waiter only through the backing store it waits
  * on), starts the worker with the same supervisor a domain in the hypervisor's process gets — with
  * the cell's bell, fd 5, for wake-ups (realm/wakes.ts) — writes the worker's activity into its vCPU
@@ -17,13 +18,13 @@ import { Worker } from "node:worker_threads";
 import type { FromCell, ToCell } from "./protocol.ts";
 import type { SupervisorAssign } from "../realm/boot-data.ts";
 import { sampleActivity } from "./activity-sampler.ts";
-import { mapFrameRuns, type ShmMaps } from "../realm/frame-views.ts";
+import { mapFrames, type ShmMaps } from "../realm/frame-views.ts";
 
 const ADDON = process.env.PVKIT_SHM_ADDON!;
 const shm = require(ADDON) as ShmMaps;
 /** The machine's memory, fd 4: only what the domain is handed gets mapped (realm/frame-views.ts). */
 const arena = { addon: ADDON, fd: 4 };
-const view = (mfn: number) => mapFrameRuns(shm, arena.fd, [mfn])[0]!;
+const view = (mfn: number) => mapFrames(shm, arena.fd, { mfn, pages: 1 });
 const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then);
 
 let supervisor: string | undefined;
@@ -51,7 +52,8 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
   const boot = {
     ...m.boot,
     arena,
-    frames: mapFrameRuns(shm, arena.fd, m.boot.frames),
+    // The domain's memory: one mapping and one view per run.
+    runs: m.boot.runs.map((r) => ({ pfn: r.pfn, buf: mapFrames(shm, arena.fd, r) })),
     sharedInfo: view(m.boot.sharedInfo),
     vcpuPage: page,
     doorbell: view(m.boot.doorbell),

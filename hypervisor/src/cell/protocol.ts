@@ -5,10 +5,11 @@
  * Frames cross by number; nothing else of the machine crosses at all.
  */
 import type { PooledBoot, SupervisorBoot, SupervisorReport } from "../realm/boot-data.ts";
+import type { RunRef } from "../realm/memory-runs.ts";
 
 /** A domain's boot data as a cell receives it: frames by number, views made in the cell. */
-export type CellBoot = Omit<SupervisorBoot, "frames" | "sharedInfo" | "vcpuPage" | "doorbell" | "arena"> & {
-  frames: (number | null)[];
+export type CellBoot = Omit<SupervisorBoot, "runs" | "sharedInfo" | "vcpuPage" | "doorbell" | "arena"> & {
+  runs: RunRef[];
   sharedInfo: number;
   vcpuPage: number;
   doorbell: number;

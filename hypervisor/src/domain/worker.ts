@@ -1,7 +1,7 @@
 /**
  * Starting a domain's vCPU: a worker_threads Worker (its own V8 isolate and heap, capped by
  * resourceLimits) that runs the supervisor script (hypervisor/src/realm). The hypervisor passes views of
- * machine frames only — the domain's frames, its shared_info frame, the vCPU's page (whose mail ring
+ * machine frames only — the domain's memory (one view per run of consecutive frames), its shared_info frame, the vCPU's page (whose mail ring
  * names the frames handed over later), the machine doorbell — and, for a domU, its guest image. A domU
  * worker gets an empty environment and no Node flags of the host's: nothing of the host's
  * configuration reaches it.
@@ -15,6 +15,7 @@ import {
   type SupervisorReport,
 } from "../realm/boot-data.ts";
 import type { CellBoot } from "../cell/protocol.ts";
+import { runsOf, type RunRef } from "../realm/memory-runs.ts";
 import { workerActivity } from "../realm/vcpu-page.ts";
 import type { Domain } from "./domain.ts";
 
@@ -65,6 +66,8 @@ export interface WorkerEvents {
 export interface WorkerSpec {
   supervisor: string;
   arena: ArenaRef;
+  /** A view of `pages` machine frames from `mfn` on, made in this process (a run of memory). */
+  viewFrames: (mfn: number, pages: number) => SharedArrayBuffer;
   /** The machine doorbell's frame (the hypervisor's own view: workers must share its backing store). */
   doorbell: SharedArrayBuffer;
   /** The same frame's number (a cell makes its own view). */
@@ -86,16 +89,25 @@ export function heapLimitMb(jsLimitBytes: number, headroomMiB = 0): number {
   return Math.max(32, Math.ceil(jsLimitBytes / MiB)) + headroomMiB;
 }
 
-/** What a domain's worker is started with (also what a cell starts it with). */
-export function bootData(d: Domain, spec: WorkerSpec): SupervisorBoot {
-  const frames: (SharedArrayBuffer | null)[] = [];
-  for (const [pfn, f] of d.p2m) frames[pfn] = f.buffer;
-  for (let i = 0; i < frames.length; i++) frames[i] ??= null;
-  const boot: SupervisorBoot = {
+/** `d`'s memory as runs of consecutive frames (realm/memory-runs.ts), by number. */
+export function memoryRuns(d: Domain): RunRef[] {
+  // A built domain's P2M is in pfn order: one pass. After populate/decrease, runsOf sorts.
+  const runs: { pfn: number; mfn: number; pages: number }[] = [];
+  let last: { pfn: number; mfn: number; pages: number } | undefined;
+  for (const [pfn, f] of d.p2m) {
+    if (last && pfn === last.pfn + last.pages && f.mfn === last.mfn + last.pages) last.pages++;
+    else if (!last || pfn > last.pfn) runs.push((last = { pfn, mfn: f.mfn, pages: 1 }));
+    else return runsOf([...d.p2m].map(([p, fr]) => [p, fr.mfn] as const));
+  }
+  return runs;
+}
+
+/** What a domain's worker is started with, less its memory (each caller adds its own kind). */
+function bootWithoutMemory(d: Domain, spec: WorkerSpec): Omit<SupervisorBoot, "runs"> {
+  const boot: Omit<SupervisorBoot, "runs"> = {
     domid: d.domid,
     privileged: d.privileged,
     arena: spec.arena,
-    frames,
     sharedInfo: d.sharedInfo!.buffer,
     vcpuPage: d.vcpu.page.buffer,
     doorbell: spec.doorbell,
@@ -118,22 +130,18 @@ export function bootData(d: Domain, spec: WorkerSpec): SupervisorBoot {
   return boot;
 }
 
-/** The boot data a cell receives for `d`: frames by number (the cell makes its own views). */
+/** What a domain's worker in this process is started with: its memory as one view per run. */
+export function bootData(d: Domain, spec: WorkerSpec): SupervisorBoot {
+  const runs = memoryRuns(d).map((r) => ({ pfn: r.pfn, buf: spec.viewFrames(r.mfn, r.pages) }));
+  return { ...bootWithoutMemory(d, spec), runs };
+}
+
+/** The boot data a cell receives for `d`: runs and frames by number (the cell makes its own views). */
 export function cellBootData(d: Domain, spec: WorkerSpec): CellBoot {
-  const {
-    arena: _arena,
-    frames: _f,
-    sharedInfo: _s,
-    vcpuPage: _v,
-    doorbell: _d,
-    ...rest
-  } = bootData(d, spec);
-  const frames: (number | null)[] = [];
-  for (const [pfn, f] of d.p2m) frames[pfn] = f.mfn;
-  for (let i = 0; i < frames.length; i++) frames[i] ??= null;
+  const { arena: _arena, sharedInfo: _s, vcpuPage: _v, doorbell: _d, ...rest } = bootWithoutMemory(d, spec);
   return {
     ...rest,
-    frames,
+    runs: memoryRuns(d),
     sharedInfo: d.sharedInfo!.mfn,
     vcpuPage: d.vcpu.page.mfn,
     doorbell: spec.doorbellMfn,

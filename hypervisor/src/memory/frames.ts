@@ -10,12 +10,21 @@
  * using while others still hold it is *retired*: it stays out of the pool, counted against every
  * holder's exposure, until they die.
  *
+ * A domain's own memory reaches its worker a *run* at a time: one buffer over consecutive frames
+ * (machine-memory.ts). A worker that stops using one page of a run still has the buffer, and through
+ * it the page, so the rule above covers runs with nothing added — every frame of a run was handed
+ * over and stays held until the worker exits — but for one thing: dropHolder(), which trusts a
+ * privileged worker to drop a buffer it unmaps, must not drop a frame that worker also holds as its
+ * own memory. Such frames are *pinned* to that holder (handedTo's `asMemory`) until it dies.
+ *
  * Rule: call handedTo() whenever a frame is handed to a worker, and holderGone() when that worker has
  * exited. A frame that goes back to the pool is punched out of the arena: the host gets its memory
- * back and the next owner finds it zeroed.
+ * back and the next owner finds it zeroed. Free frames are handed out lowest first (free-frames.ts),
+ * so a domain's memory comes in as few runs as the free memory allows.
  */
 import type { Frame } from "../gnttab/host.ts";
 import { MachineArena, PAGE_SIZE } from "./arena.ts";
+import { FreeFrames } from "./free-frames.ts";
 
 export { PAGE_SIZE };
 
@@ -23,19 +32,30 @@ interface FrameInfo {
   readonly frame: Frame;
   /** The domain incarnation using it (its P2M, grant table, shared_info), or -1 once retired. */
   owner: number;
-  /** Incarnations whose workers were handed the buffer and have not exited. */
-  readonly holders: Set<number>;
+  /** Incarnations whose workers were handed the buffer and have not exited (a handful at most). */
+  readonly holders: number[];
+  /** The holder that received it as its own memory, in a run it cannot drop part of (-1: none). */
+  pinnedBy: number;
+}
+
+/** Takes `x` out of `list` (if it is there). */
+function without(list: number[], x: number): void {
+  const i = list.indexOf(x);
+  if (i >= 0) list.splice(i, 1);
 }
 
 export class FrameTable {
   /** The machine's memory: frame mfn is its mfn-th page (mfn 0 is never handed out). */
   readonly arena: MachineArena;
-  /** Frames out of the pool: in use or retired. */
-  private readonly frames = new Map<number, FrameInfo>();
+  /** Frames out of the pool, in use or retired, by mfn (an array: a domain's build looks up thousands). */
+  private readonly frames: (FrameInfo | undefined)[] = [];
+  private inUse = 0;
   /** The hypervisor's own view of every frame ever used, by mfn (made once). */
-  private readonly views = new Map<number, Frame>();
-  /** Free mfns below nextMfn, zeroed (punched). */
-  private readonly pool: number[] = [];
+  private readonly views: (Frame | undefined)[] = [];
+  /** Frames scrubbed back into the pool but not yet punched out of the arena (see settle). */
+  private unpunched: number[] | undefined;
+  /** Free mfns below nextMfn, zeroed (punched), lowest first. */
+  private readonly pool = new FreeFrames();
   /** Frames in use, by owner. */
   private readonly owned = new Map<number, Set<FrameInfo>>();
   /** Frames each live holder holds (its exposure). */
@@ -53,28 +73,27 @@ export class FrameTable {
 
   /** Frames out of the pool (in use or retired). */
   get allocated(): number {
-    return this.frames.size;
+    return this.inUse;
   }
 
   get free(): number {
-    return this.maxFrames - this.frames.size;
+    return this.maxFrames - this.inUse;
   }
 
   /** The frame record for `mfn`, with the hypervisor's view of it. */
   private frame(mfn: number): Frame {
-    let f = this.views.get(mfn);
-    if (!f) this.views.set(mfn, (f = { mfn, buffer: this.arena.view(mfn) }));
-    return f;
+    return (this.views[mfn] ??= { mfn, buffer: this.arena.view(mfn) });
   }
 
   /** A zeroed frame for incarnation `owner`, or undefined when the machine is out of memory. */
   alloc(owner: number): Frame | undefined {
-    if (this.frames.size >= this.maxFrames) return undefined;
+    if (this.inUse >= this.maxFrames) return undefined;
     const mfn = this.pool.pop() ?? (this.nextMfn <= this.maxFrames ? this.nextMfn++ : undefined);
     if (mfn === undefined) return undefined;
     const frame = this.frame(mfn);
-    const info: FrameInfo = { frame, owner, holders: new Set() };
-    this.frames.set(frame.mfn, info);
+    const info: FrameInfo = { frame, owner, holders: [], pinnedBy: -1 };
+    this.frames[mfn] = info;
+    this.inUse++;
     this.own(info, owner);
     return frame;
   }
@@ -93,12 +112,16 @@ export class FrameTable {
     return info.frame;
   }
 
-  /** Records that `holder`'s worker was given `frame`. Returns true if it did not hold it before. */
-  handedTo(frame: Frame, holder: number): boolean {
-    const info = this.frames.get(frame.mfn);
-    if (!info || info.holders.has(holder)) return false;
+  /**
+   * Records that `holder`'s worker was given `frame` — `asMemory`: as part of its own memory (a run
+   * of its P2M), which pins the frame to it until it dies. Returns true if it did not hold it before.
+   */
+  handedTo(frame: Frame, holder: number, asMemory = false): boolean {
+    const info = this.frames[frame.mfn];
+    if (info && asMemory) info.pinnedBy = holder;
+    if (!info || info.holders.includes(holder)) return false;
     this.unindexSole(info);
-    info.holders.add(holder);
+    info.holders.push(holder);
     let set = this.held.get(holder);
     if (!set) this.held.set(holder, (set = new Set()));
     set.add(info);
@@ -108,7 +131,7 @@ export class FrameTable {
 
   /** Whether `holder` holds `frame`. */
   holds(frame: Frame, holder: number): boolean {
-    return this.frames.get(frame.mfn)?.holders.has(holder) ?? false;
+    return this.frames[frame.mfn]?.holders.includes(holder) ?? false;
   }
 
   /** How many frames `holder`'s worker holds (its exposure: what it can read and write). */
@@ -121,7 +144,7 @@ export class FrameTable {
    * snapshot). With no holder it is scrubbed into the pool; otherwise it waits, retired.
    */
   retire(frame: Frame): void {
-    const info = this.frames.get(frame.mfn);
+    const info = this.frames[frame.mfn];
     if (!info || info.owner === -1) return;
     this.owned.get(info.owner)?.delete(info);
     info.owner = -1;
@@ -132,21 +155,24 @@ export class FrameTable {
   retireOwned(owner: number): void {
     const set = this.owned.get(owner);
     this.owned.delete(owner);
-    for (const info of set ?? []) {
-      info.owner = -1;
-      this.settle(info);
-    }
+    this.punchLater(() => {
+      for (const info of set ?? []) {
+        info.owner = -1;
+        this.settle(info);
+      }
+    });
   }
 
   /**
    * `holder` no longer holds `frame`. Only for a trusted holder (the privileged domain dropping a
-   * mapping it promises not to keep) or a worker that has exited.
+   * mapping it promises not to keep) or a worker that has exited. A frame pinned to the holder (its
+   * own memory, in a run) stays held: the run's buffer still reaches it.
    */
   dropHolder(frame: Frame, holder: number): void {
-    const info = this.frames.get(frame.mfn);
-    if (!info || !info.holders.has(holder)) return;
+    const info = this.frames[frame.mfn];
+    if (!info || !info.holders.includes(holder) || info.pinnedBy === holder) return;
     this.unindexSole(info);
-    info.holders.delete(holder);
+    without(info.holders, holder);
     this.held.get(holder)?.delete(info);
     this.settle(info);
   }
@@ -156,14 +182,45 @@ export class FrameTable {
     const set = this.held.get(holder);
     this.held.delete(holder);
     this.soleRetired.delete(holder);
-    for (const info of set ?? []) {
-      info.holders.delete(holder);
-      this.settle(info);
-    }
+    this.punchLater(() => {
+      for (const info of set ?? []) {
+        without(info.holders, holder);
+        if (info.pinnedBy === holder) info.pinnedBy = -1;
+        this.settle(info);
+      }
+    });
+  }
+
+  /** Whether `frame` is pinned to `holder` as its own memory (for tests and assertions). */
+  pinnedTo(frame: Frame, holder: number): boolean {
+    return this.frames[frame.mfn]?.pinnedBy === holder;
   }
 
   get(mfn: number): Frame | undefined {
-    return this.frames.get(mfn)?.frame;
+    return this.frames[mfn]?.frame;
+  }
+
+  /**
+   * Runs `settleMany`, punching the frames it sends back to the pool out of the arena afterwards, a
+   * run of consecutive frames per system call: a 64 MiB domain's death is a few calls, not 16384.
+   * Nothing can allocate in between (it is one synchronous call), so no frame leaves the pool
+   * unscrubbed.
+   */
+  private punchLater(settleMany: () => void): void {
+    if (this.unpunched) return settleMany();
+    this.unpunched = [];
+    try {
+      settleMany();
+    } finally {
+      const mfns = this.unpunched.sort((a, b) => a - b);
+      this.unpunched = undefined;
+      for (let i = 0; i < mfns.length;) {
+        let n = 1;
+        while (i + n < mfns.length && mfns[i + n] === mfns[i]! + n) n++;
+        this.arena.release(mfns[i]!, n);
+        i += n;
+      }
+    }
   }
 
   private own(info: FrameInfo, owner: number): void {
@@ -177,18 +234,21 @@ export class FrameTable {
   private settle(info: FrameInfo): void {
     if (info.owner !== -1) return;
     this.unindexSole(info);
-    if (info.holders.size === 0) {
-      this.frames.delete(info.frame.mfn);
-      this.arena.release(info.frame.mfn);
+    if (info.holders.length === 0) {
+      const mfn = info.frame.mfn;
+      this.frames[mfn] = undefined;
+      this.inUse--;
+      if (this.unpunched) this.unpunched.push(mfn);
+      else this.arena.release(mfn);
       this.recycled++;
-      this.pool.push(info.frame.mfn);
+      this.pool.push(mfn);
       return;
     }
     this.indexSole(info);
   }
 
   private indexSole(info: FrameInfo): void {
-    if (info.owner !== -1 || info.holders.size !== 1) return;
+    if (info.owner !== -1 || info.holders.length !== 1) return;
     const [h] = info.holders;
     let set = this.soleRetired.get(h!);
     if (!set) this.soleRetired.set(h!, (set = new Set()));
@@ -196,7 +256,7 @@ export class FrameTable {
   }
 
   private unindexSole(info: FrameInfo): void {
-    if (info.holders.size !== 1) return;
+    if (info.holders.length !== 1) return;
     const [h] = info.holders;
     this.soleRetired.get(h!)?.delete(info);
   }

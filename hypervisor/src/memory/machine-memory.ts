@@ -8,13 +8,19 @@
  *                                       maps, and its grant table — at most max_grant_frames, 32,
  *                                       hypervisor frames; the privileged domain is not limited)
  *
- * Rule: every SharedArrayBuffer of a frame that reaches a worker goes through handOver(); a domain's
- * reservation is released only when its worker is gone.
+ * A domain's own memory reaches its worker a run of consecutive frames at a time, one buffer per run
+ * (realm/memory-runs.ts): at boot (handAtBoot) and for populate_physmap (handOver's `frames`
+ * entries, which the supervisor joins into runs). Each of a run's frames is recorded as handed over
+ * and pinned to the domain (frames.ts): a run's buffer reaches every frame in it for as long as the
+ * worker lives, whatever the domain later gives back.
+ *
+ * Rule: every SharedArrayBuffer of a frame that reaches a worker goes through handOver() or
+ * handAtBoot(); a domain's reservation is released only when its worker is gone.
  */
 import { ENOMEM } from "@pvkit/abi/layout";
 import type { Domain } from "../domain/domain.ts";
 import type { Frame } from "../gnttab/host.ts";
-import type { MailEntry } from "../realm/mail-ring.ts";
+import { MailKind, type MailEntry } from "../realm/mail-ring.ts";
 import { FrameTable } from "./frames.ts";
 
 export const PAGES_PER_MIB = 256;
@@ -117,7 +123,9 @@ export class MachineMemory {
   handOver(d: Domain, entries: readonly MailEntry[]): boolean {
     if (!d.launched) return true;
     if (!d.vcpu.mailbox.put(entries)) return false;
-    for (const e of entries) if (e.mfn !== 0) this.frames.handedTo(this.frames.get(e.mfn)!, d.uid);
+    // Frames of its own memory reach the worker in runs (realm/memory-runs.ts): pinned to it.
+    for (const e of entries)
+      if (e.mfn !== 0) this.frames.handedTo(this.frames.get(e.mfn)!, d.uid, e.kind === MailKind.frames);
     d.vcpu.mail();
     return true;
   }
@@ -125,7 +133,7 @@ export class MachineMemory {
   /** Records the frames a starting worker receives in its boot data (the doorbell among them). */
   handAtBoot(d: Domain, doorbell: Frame): void {
     d.launched = true;
-    for (const f of d.p2m.values()) this.frames.handedTo(f, d.uid);
+    for (const f of d.p2m.values()) this.frames.handedTo(f, d.uid, true); // in runs: pinned
     if (d.sharedInfo) this.frames.handedTo(d.sharedInfo, d.uid);
     this.frames.handedTo(d.vcpu.page, d.uid);
     this.frames.handedTo(doorbell, d.uid);

@@ -4,11 +4,12 @@
  * the module to import (the privileged domain: trusted, with the host's full Node). Types only;
  * hypervisor/src/domain/worker.ts fills it and supervisor.ts reads it.
  */
+import type { MemoryRun } from "./memory-runs.ts";
 
 /**
  * The machine's memory as a worker finds it (realm/frame-views.ts): the shared-memory addon's path
  * (hypervisor/native), and either the arena its process has mapped whole (the hypervisor's process)
- * or the file to map single frames from (a cell).
+ * or the file to map its domain's runs and frames from (a cell).
  */
 export type ArenaRef = { addon: string; id: number } | { addon: string; fd: number };
 
@@ -23,11 +24,11 @@ export interface SupervisorBoot {
    */
   bellFd?: number;
   /**
-   * Frames by pfn (holes are null). Every buffer here is a view of one machine frame made by the
-   * process that runs the worker and passed on, never made again in the worker: V8's Atomics.notify
-   * finds a waiter only through the same backing store it waits on.
+   * The domain's memory, a run at a time in pfn order (realm/memory-runs.ts): one buffer per stretch
+   * of consecutive pages on consecutive frames. Every buffer here is a view made by the process that
+   * runs the worker and passed on, never made again in the worker.
    */
-  frames: (SharedArrayBuffer | null)[];
+  runs: MemoryRun[];
   sharedInfo: SharedArrayBuffer;
   /** The vCPU's page (registers and status: realm/vcpu-page.ts) and the machine doorbell's frame:
    * the supervisor's alone, never the realm's. */

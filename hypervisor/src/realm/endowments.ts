@@ -136,9 +136,9 @@ export function earlyConsole(machine: PvkitMachine) {
     const bytes = enc.encode(line).subarray(0, 4096);
     // console_io writes from guest memory; before the kernel exists there is no allocator, so use
     // the scratch page of pvkit's boot layout (pfn 3), as the kernel's own early printk does.
-    const scratch = machine.frames[3];
-    if (!scratch) return;
-    new Uint8Array(scratch).set(bytes);
+    const run = machine.runs.find((r) => r.pfn <= 3 && 3 < r.pfn + r.buf.byteLength / 4096);
+    if (!run) return;
+    new Uint8Array(run.buf, (3 - run.pfn) * 4096, 4096).set(bytes);
     machine.trap(__HYPERVISOR_console_io, BigInt(CONSOLEIO_write), BigInt(bytes.length), 3n * 4096n, 0n, 0n);
   };
   return { log: write, info: write, warn: write, error: write, debug: write };

@@ -10,16 +10,52 @@ import type { SupervisorBoot } from "./boot-data.ts";
 import { MailKind, MailReader, type MailEntry } from "./mail-ring.ts";
 import { TrapTransport } from "./trap.ts";
 import type { Wakes } from "./wakes.ts";
-import type { FrameViews } from "./frame-views.ts";
+import type { FrameSpan, FrameViews } from "./frame-views.ts";
 
-/** Whether a mail-ring entry hands a frame over (and so needs a view of it). */
-const handsFrame = (e: MailEntry) => e.kind !== MailKind.drop && e.kind !== MailKind.unmap;
+/**
+ * The mail of one drain, in order: consecutive `frames` entries (populate_physmap) whose pfns and
+ * mfns both count up become one run, every other entry hands one frame or none. `spans` is what
+ * needs a view, `make` builds the mail once the views exist.
+ */
+function planMail(entries: readonly MailEntry[]) {
+  type Part = { kind: "run"; pfn: number; span: number } | { kind: "one"; e: MailEntry; span: number };
+  const spans: FrameSpan[] = [];
+  const parts: Part[] = [];
+  for (let i = 0; i < entries.length;) {
+    const e = entries[i]!;
+    if (e.kind === MailKind.frames) {
+      let n = 1;
+      for (; i + n < entries.length; n++) {
+        const next = entries[i + n]!;
+        if (next.kind !== MailKind.frames || next.key !== e.key + n || next.mfn !== e.mfn + n) break;
+      }
+      parts.push({ kind: "run", pfn: e.key, span: spans.push({ mfn: e.mfn, pages: n }) - 1 });
+      i += n;
+      continue;
+    }
+    const hands = e.kind !== MailKind.drop && e.kind !== MailKind.unmap;
+    parts.push({ kind: "one", e, span: hands ? spans.push({ mfn: e.mfn, pages: 1 }) - 1 : -1 });
+    i++;
+  }
+  const make = (bufs: SharedArrayBuffer[]): MachineMail[] => {
+    const out: MachineMail[] = [];
+    for (const p of parts) {
+      if (p.kind === "run") {
+        // A populate's runs come as one mail, as its frames used to.
+        const run = { pfn: p.pfn, buf: bufs[p.span]! };
+        const last = out[out.length - 1];
+        if (last?.t === "frames") (last.runs as { pfn: number; buf: SharedArrayBuffer }[]).push(run);
+        else out.push({ t: "frames", runs: [run] });
+      } else out.push(mailOf(p.e, p.span >= 0 ? bufs[p.span] : undefined));
+    }
+    return out;
+  };
+  return { spans, make };
+}
 
-/** A mail-ring entry as the guest receives it (`buf`: the view of its frame, if it hands one). */
+/** A mail-ring entry other than `frames` as the guest receives it (`buf`: its frame's view). */
 function mailOf(e: MailEntry, buf: SharedArrayBuffer | undefined): MachineMail {
   switch (e.kind) {
-    case MailKind.frames:
-      return { t: "frames", pfns: [e.key], bufs: [buf!] };
     case MailKind.drop:
       return { t: "drop", pfns: [e.key] };
     case MailKind.gnttab:
@@ -67,19 +103,19 @@ export function buildMachine(
 ): MachineParts {
   const mail: MachineMail[] = [];
   const ring = new MailReader(boot.vcpuPage);
-  // All the frames of one drain get their views in one call, so a cell maps each run of them once.
+  // A drain's new memory comes as runs: one view (in a cell, one mapping) per run.
   const drain = () => {
     const entries = ring.take();
-    const bufs = views(entries.filter(handsFrame).map((e) => e.mfn));
-    let next = 0;
-    for (const e of entries) mail.push(mailOf(e, handsFrame(e) ? bufs[next++] : undefined));
+    if (entries.length === 0) return;
+    const plan = planMail(entries);
+    mail.push(...plan.make(views(plan.spans)));
   };
   const transport = new TrapTransport(boot.vcpuPage, boot.doorbell, hrtime, drain, onTrap, wakes);
   const res = BigInt(Math.max(0, Math.floor(boot.tscResolutionNs)));
   const machine: PvkitMachine = {
     domid: boot.domid,
     privileged: boot.privileged,
-    frames: Object.freeze([...boot.frames]),
+    runs: Object.freeze(boot.runs.map((r) => Object.freeze({ pfn: r.pfn, buf: r.buf }))),
     sharedInfo: boot.sharedInfo,
     startInfoPfn: boot.startInfoPfn,
     maxPages: boot.maxPages,

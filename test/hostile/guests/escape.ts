@@ -173,7 +173,7 @@ export default async function main(k: KernelHandle): Promise<void> {
   attempt("takeMail hands out host objects", () => (machine.takeMail as () => unknown[])().find(hostly));
   attempt("machine keys", () => {
     const keys = Reflect.ownKeys(machine).map(String).sort().join(",");
-    return keys === "domid,frames,maxPages,privileged,rdtsc,sharedInfo,startInfoPfn,takeMail,trap,trapAsync"
+    return keys === "domid,maxPages,privileged,rdtsc,runs,sharedInfo,startInfoPfn,takeMail,trap,trapAsync"
       ? undefined
       : keys;
   });

@@ -10,8 +10,8 @@ import { PAGE, arch, arg, hc, memory, poweroff, report, waitPort } from "../../g
 const cycles = Number(arg("cycles"));
 const BATCH = 64;
 const base = Number(arch.startInfo.nr_pages) + 16;
-const frames = (memory as unknown as { frames: (Uint8Array | undefined)[] }).frames;
 const kept = new Set<SharedArrayBuffer>();
+let pagesKept = 0;
 
 // The pfn list lives on a page of our own (pfn 5).
 memory.write(
@@ -30,15 +30,19 @@ for (let c = 0; c < cycles; c++) {
   const got = hc.memoryOp.populatePhysmap(extents);
   if (got !== BATCH) short++;
   for (let i = 0; i < got; i++) {
-    const f = frames[base + i]!;
-    kept.add(f.buffer as SharedArrayBuffer);
-    f.fill(0x5a); // dirty it: a reused frame must come back scrubbed
+    const page = memory.page(base + i);
+    // A populate's pages come as runs (one buffer over consecutive frames): keep each run's whole
+    // buffer, which is what a hostile guest would keep.
+    if (!kept.has(page.buffer as SharedArrayBuffer)) pagesKept += page.buffer.byteLength / PAGE;
+    kept.add(page.buffer as SharedArrayBuffer);
+    new Uint8Array(page.buffer, page.byteOffset, PAGE).fill(0x5a); // dirty it: a reused frame must come back scrubbed
   }
   hc.memoryOp.decreaseReservation({ ...extents, nr_extents: BigInt(got) });
 }
-// Each hand-over deserializes a new SharedArrayBuffer object, so `kept` counts buffer objects; how
-// many distinct frames are behind them only the hypervisor can say (the test asks it).
-report({ phase: "cycled", buffers: kept.size, short });
+// Each hand-over deserializes a new SharedArrayBuffer object, so `kept` counts buffer objects and
+// `pages` the pages they span; how many distinct frames are behind them only the hypervisor can say
+// (the test asks it).
+report({ phase: "cycled", buffers: kept.size, pages: pagesKept, short });
 
 const debug = hc.eventChannelOp.bindVirq({ virq: VIRQ_DEBUG, vcpu: 0 }).port;
 report({ phase: "waiting" });
