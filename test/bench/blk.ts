@@ -131,6 +131,13 @@ function check(what: string, r: Run): void {
 
 export async function benchBlk(o: BlkBenchOptions): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), "pvkit-bench-blk-"));
+  // A run stopped by Ctrl-C or a kill must not leave a 1 GiB image behind: remove it, then let the
+  // signal do what it would have done.
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(dir, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
   try {
     const img = join(dir, "disk.img");
     const bytes = o.imageMiB * 2 ** 20;
@@ -166,6 +173,7 @@ export async function benchBlk(o: BlkBenchOptions): Promise<BenchRow[]> {
       blkRows(o, nSeq, nRand, g).map((r) => (cells ? r : { ...r, metric: `${r.metric} (cells off)` })),
     );
   } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
     rmSync(dir, { recursive: true, force: true });
   }
 }
