@@ -104,7 +104,8 @@ export type ControlRequest =
   | { id: number; op: "xenstore-read" | "xenstore-ls" | "xenstore-rm"; path: string }
   | { id: number; op: "xenstore-write"; path: string; value: string }
   | { id: number; op: "mem-set" | "mem-max"; domain: string; mib: number }
-  | { id: number; op: "block-list"; domain: string };
+  | { id: number; op: "block-list"; domain: string }
+  | NetworkRequest;
 
 /** `pvkit block-list`: one virtual disk of a domain, as xl block-list shows it. */
 export interface BlockDeviceRow {
@@ -217,4 +218,196 @@ function stateColumn(state: string): string {
     .split("")
     .map((c) => (state.includes(c) ? c : "-"))
     .join("");
+}
+
+// ---- dom0 networking: network-list, capture, the VXLAN uplink (docs/network.md) ----
+
+/**
+ * `network-list` with a domain: its vifs (NetworkDeviceRow[]); without one: every bridge
+ * (BridgeRow[]). A capture is started, waited for and stopped by id; closing the connection stops
+ * every capture it started. `network-uplink` plugs a VXLAN uplink into a bridge.
+ */
+export type NetworkRequest =
+  | { id: number; op: "network-list"; domain?: string }
+  | {
+      id: number;
+      op: "capture-start";
+      /** A bridge's name, or else a domain's name or id. */
+      target: string;
+      /** Absolute path of the pcap file dom0 writes. */
+      file: string;
+      count?: number;
+      seconds?: number;
+    }
+  | { id: number; op: "capture-wait" | "capture-stop"; capture: number }
+  | { id: number; op: "network-uplink"; bridge: string; spec: string };
+
+/** A port's counters; tx is what the port's side sent into the bridge, rx what it was given. */
+export interface PortCountersRow {
+  txFrames: number;
+  txBytes: number;
+  rxFrames: number;
+  rxBytes: number;
+  /** Frames for the port's side that were dropped (no buffers posted, link down, send failed). */
+  rxDropped: number;
+  /** Frames from the port's side refused as malformed. */
+  txErrors: number;
+}
+
+/** `pvkit network-list <domain>`: one vif, as `xl network-list` shows it, plus its port. */
+export interface NetworkDeviceRow {
+  idx: number;
+  backendId: number;
+  mac: string;
+  handle: number;
+  /** The frontend's XenbusState (4 = Connected). */
+  state: number;
+  backendState: number;
+  /** Queue 0's event channel and tx/rx ring refs, as the frontend published them (-1: none yet). */
+  eventChannel: number;
+  txRingRef: number;
+  rxRingRef: number;
+  backendPath: string;
+  bridge: string;
+  mtu: number;
+  /** The backend's link-state node: "up" once the vif is plugged into its bridge. */
+  link: string;
+  /** netback's counters for this vif (null when dom0 serves no such vif). */
+  counters: PortCountersRow | null;
+}
+
+export interface BridgePortRow {
+  name: string;
+  /** "vif" for a guest's interface, "vxlan" for an uplink. */
+  kind: string;
+  domid: number;
+  mac: string;
+  counters: PortCountersRow;
+}
+
+/** `pvkit network-list` without a domain: one bridge. */
+export interface BridgeRow {
+  name: string;
+  /** Live entries in the MAC table. */
+  macs: number;
+  frames: number;
+  flooded: number;
+  ports: BridgePortRow[];
+}
+
+export interface CaptureStarted {
+  capture: number;
+  /** "bridge pvbr0" or "domain web (vif3.0)". */
+  what: string;
+}
+
+export interface CaptureSummary {
+  file: string;
+  frames: number;
+  bytes: number;
+  /** count, seconds, stopped or write-error. */
+  end: string;
+  error?: string;
+}
+
+/** `network-uplink`'s answer: the uplink as plugged in. */
+export interface UplinkRow {
+  bridge: string;
+  port: string;
+  localPort: number;
+  remote: string;
+  vni: number;
+}
+
+/** A VXLAN uplink (RFC 7348) as `vxlan:<local-port>:<remote-ip>:<remote-port>:<vni>` spells it. */
+export interface VxlanSpec {
+  localPort: number;
+  remoteIp: string;
+  remotePort: number;
+  vni: number;
+}
+
+/**
+ * Parses an uplink spec; throws an Error saying what is wrong. The remote is an IPv4 address, or
+ * an IPv6 one in brackets (`vxlan:4789:[fd00::2]:4789:42`).
+ */
+export function parseVxlanSpec(spec: string): VxlanSpec {
+  const m = /^vxlan:(\d{1,5}):(\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d{1,5}):(\d{1,8})$/.exec(spec);
+  if (!m) throw new Error(`"${spec}" is not vxlan:<local-port>:<remote-ip>:<remote-port>:<vni>`);
+  const [localPort, remotePort, vni] = [Number(m[1]), Number(m[3]), Number(m[4])];
+  const remoteIp = m[2]!.replace(/^\[|\]$/g, "");
+  if (!(localPort >= 1 && localPort <= 65535)) throw new Error(`local port ${m[1]} is not 1..65535`);
+  if (!(remotePort >= 1 && remotePort <= 65535)) throw new Error(`remote port ${m[3]} is not 1..65535`);
+  if (!(vni <= 0xffffff)) throw new Error(`VNI ${m[4]} does not fit 24 bits (0..16777215)`);
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(remoteIp);
+  if (!m[2]!.startsWith("[") && !(v4 && v4.slice(1).every((o) => Number(o) <= 255)))
+    throw new Error(`remote "${remoteIp}" is not an IPv4 address (or an IPv6 one in brackets)`);
+  return { localPort, remoteIp, remotePort, vni };
+}
+
+/** Lays out a table: columns padded to their widest cell, `right` columns aligned right. */
+function table(head: string[], rows: string[][], right: Set<number> = new Set()): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i]!.length)));
+  const line = (l: string[]) =>
+    l
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join(" ")
+      .trimEnd();
+  return [head, ...rows].map(line).join("\n") + "\n";
+}
+
+const counterCells = (c: PortCountersRow | null): string[] =>
+  c
+    ? [c.txFrames, c.txBytes, c.rxFrames, c.rxBytes, c.rxDropped, c.txErrors].map(String)
+    : ["-", "-", "-", "-", "-", "-"];
+const COUNTER_HEAD = ["tx-frames", "tx-bytes", "rx-frames", "rx-bytes", "drops", "errors"];
+
+/**
+ * xl network-list's layout (`Idx BE Mac Addr. handle state evt-ch tx-/rx-ring-ref BE-path`), then
+ * the bridge, link and the vif's counters as the guest sees them (tx: frames it sent).
+ */
+export function formatNetworkList(rows: NetworkDeviceRow[]): string {
+  const head = ["Idx", "BE", "Mac Addr.", "handle", "state", "evt-ch", "tx-/rx-ring-ref", "BE-path"];
+  const cells = rows.map((r) => [
+    `${r.idx}`,
+    `${r.backendId}`,
+    r.mac,
+    `${r.handle}`,
+    `${r.state}`,
+    `${r.eventChannel}`,
+    `${r.txRingRef}/${r.rxRingRef}`,
+    r.backendPath,
+    r.bridge,
+    r.link,
+    `${r.mtu}`,
+    ...counterCells(r.counters),
+  ]);
+  return table(
+    [...head, "bridge", "link", "mtu", ...COUNTER_HEAD],
+    cells,
+    new Set([10, 11, 12, 13, 14, 15, 16]),
+  );
+}
+
+/** Every bridge: a line for the bridge, then its ports indented, with their counters. */
+export function formatBridgeList(bridges: BridgeRow[]): string {
+  if (bridges.length === 0) return "no bridges (a bridge is made when the first vif naming it connects)\n";
+  const rows: string[][] = [];
+  for (const b of bridges) {
+    rows.push([
+      b.name,
+      `${b.ports.length}`,
+      `${b.macs}`,
+      `${b.frames}`,
+      `${b.flooded}`,
+      "",
+      "",
+      "",
+      ...COUNTER_HEAD.map(() => ""),
+    ]);
+    for (const p of b.ports)
+      rows.push(["", "", "", "", "", `  ${p.name}`, `${p.domid}`, p.mac, ...counterCells(p.counters)]);
+  }
+  const head = ["Bridge", "ports", "MACs", "frames", "flooded", "Port", "dom", "Mac Addr.", ...COUNTER_HEAD];
+  return table(head, rows, new Set([1, 2, 3, 4, 6, 8, 9, 10, 11, 12, 13]));
 }

@@ -6,6 +6,7 @@
 import type { KernelHandle } from "../kernel/program.ts";
 import { xenbusStateName } from "../xenbus/state.ts";
 import { fsCommands } from "./fs-commands.ts";
+import { netCommands } from "./net-commands.ts";
 
 export interface Command {
   name: string;
@@ -159,5 +160,6 @@ export function builtinCommands(): CommandTable {
     run: async (_a, k) => void (await k.shutdown("reboot")),
   });
   for (const c of fsCommands()) add(c);
+  for (const c of netCommands()) add(c);
   return t;
 }

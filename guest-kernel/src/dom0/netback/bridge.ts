@@ -3,7 +3,8 @@
  * in a Xen dom0: it learns which port each source MAC lives behind, sends a unicast frame to that
  * port only, and floods broadcast, multicast and unknown destinations to every other port. Entries
  * age out after `ageingMs` without traffic (300 s, the 802.1D default), so a guest that moved is
- * found again. Taps (packet capture) see every frame that enters the bridge.
+ * found again. Taps (packet capture) see every frame that enters the bridge; port taps see the
+ * frames one port sends into the bridge and the frames the bridge hands that port.
  */
 import type { NetPort, NetSwitch } from "@pvkit/drivers/net/port";
 
@@ -21,11 +22,16 @@ export interface BridgeStats {
   hairpin: number;
 }
 
+/** Sees a frame: `from` the port it entered by. The frame is only valid during the call. */
+export type Tap = (frame: Uint8Array, from: NetPort) => void;
+
 export class Bridge implements NetSwitch {
   readonly ports = new Set<NetPort>();
   readonly stats: BridgeStats = { frames: 0, flooded: 0, hairpin: 0 };
   private readonly fdb = new Map<number, Entry>();
-  private readonly taps = new Set<(frame: Uint8Array, from: NetPort) => void>();
+  private readonly taps = new Set<Tap>();
+  /** Per-port taps: a capture on one domain's vifs. */
+  private readonly portTaps = new Map<NetPort, Set<Tap>>();
 
   constructor(
     readonly name: string,
@@ -43,15 +49,41 @@ export class Bridge implements NetSwitch {
   }
 
   /** Sees every frame entering the bridge (capture); returns the function that removes the tap. */
-  tap(fn: (frame: Uint8Array, from: NetPort) => void): () => void {
+  tap(fn: Tap): () => void {
     this.taps.add(fn);
     return () => void this.taps.delete(fn);
   }
 
-  /** The MAC table: each learned address, its port and its age in ms. */
+  /**
+   * Sees every frame `port` sends into the bridge and every frame the bridge hands to `port`
+   * (flooded or switched), once each, as tcpdump on a vif in dom0 would. Returns the remover.
+   */
+  tapPort(port: NetPort, fn: Tap): () => void {
+    let set = this.portTaps.get(port);
+    if (!set) this.portTaps.set(port, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.portTaps.delete(port);
+    };
+  }
+
+  /** The MAC table: each learned address, its port and its age in ms (aged entries included). */
   table(): { mac: number; port: string; ageMs: number }[] {
     const t = this.now();
     return [...this.fdb].map(([mac, e]) => ({ mac, port: e.port.name, ageMs: t - e.seen }));
+  }
+
+  /** Entries not yet aged out: what `pvkit network-list` reports as the table's size. */
+  liveEntries(): number {
+    this.expire();
+    return this.fdb.size;
+  }
+
+  /** Forgets entries older than the ageing time (lookups ignore them anyway; this frees them). */
+  expire(): void {
+    const t = this.now();
+    for (const [mac, e] of this.fdb) if (t - e.seen > this.ageingMs) this.fdb.delete(mac);
   }
 
   input(from: NetPort, frame: Uint8Array): void {
@@ -63,18 +95,32 @@ export class Bridge implements NetSwitch {
     if (!(frame[6]! & 1)) this.fdb.set(src, { port: from, seen: t }); // never learn a group address
     const dstIsGroup = (frame[0]! & 1) !== 0;
     const known = dstIsGroup ? undefined : this.fdb.get(macKey(frame, 0));
+    const watched = this.portTaps.size > 0;
+    if (watched) this.tapPorts(frame, from, from);
     if (known && t - known.seen <= this.ageingMs && this.ports.has(known.port)) {
       if (known.port === from) this.stats.hairpin++;
-      else known.port.send(frame);
+      else {
+        if (watched) this.tapPorts(frame, from, known.port);
+        known.port.send(frame);
+      }
       return;
     }
     this.stats.flooded++;
-    for (const port of this.ports) if (port !== from) port.send(frame);
+    for (const port of this.ports) {
+      if (port === from) continue;
+      if (watched) this.tapPorts(frame, from, port);
+      port.send(frame);
+    }
+  }
+
+  private tapPorts(frame: Uint8Array, from: NetPort, at: NetPort): void {
+    const set = this.portTaps.get(at);
+    if (set) for (const tap of set) tap(frame, from);
   }
 }
 
 /** A MAC address as a number (48 bits fit a double exactly). */
-function macKey(frame: Uint8Array, at: number): number {
+export function macKey(frame: Uint8Array, at: number): number {
   let k = 0;
   for (let i = 0; i < 6; i++) k = k * 256 + frame[at + i]!;
   return k;

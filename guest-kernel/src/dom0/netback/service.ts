@@ -10,11 +10,18 @@ import type { ProgramGrants } from "../../kernel/sharing.ts";
 import type { Xenstored } from "../xenstored/index.ts";
 import { localDriverStore } from "../blkback/service.ts";
 import { Bridge } from "./bridge.ts";
+import type { VxlanSpec } from "@pvkit/abi/toolstack-protocol";
+import { VxlanUplink } from "./uplink.ts";
 
 export const VIF_ROOT = "/local/domain/0/backend/vif";
 
+/** The netback serving each xenstored: how the control server finds the bridges. */
+const byStore = new WeakMap<object, NetbackService>();
+
 export class NetbackService {
   readonly bridges = new Map<string, Bridge>();
+  /** VXLAN uplinks, by bridge name (one per bridge). */
+  readonly uplinks = new Map<string, VxlanUplink>();
   private readonly devices = new Map<string, NetbackDevice>();
   private unwatch: (() => void) | undefined;
 
@@ -23,7 +30,14 @@ export class NetbackService {
     private readonly grants: Pick<ProgramGrants, "map">,
     private readonly events: EventPorts,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    byStore.set(xs, this);
+  }
+
+  /** The NetbackService started on `xs`, if any. */
+  static serving(xs: object): NetbackService | undefined {
+    return byStore.get(xs);
+  }
 
   start(): void {
     this.unwatch = this.xs.watch(VIF_ROOT, () => this.scan());
@@ -41,8 +55,25 @@ export class NetbackService {
     return [...this.devices.values()];
   }
 
+  /** Plugs a VXLAN uplink into `bridge` (made if new); one per bridge. */
+  async addUplink(bridge: string, spec: VxlanSpec): Promise<VxlanUplink> {
+    if (this.uplinks.has(bridge)) throw new Error(`${bridge} already has an uplink`);
+    const up = new VxlanUplink(spec);
+    this.uplinks.set(bridge, up);
+    try {
+      await up.start(this.bridge(bridge));
+    } catch (e) {
+      this.uplinks.delete(bridge);
+      throw e;
+    }
+    this.log(`netback: ${bridge} uplink ${up.name} on UDP ${spec.localPort} to ${up.remote}`);
+    return up;
+  }
+
   async close(): Promise<void> {
     this.unwatch?.();
+    for (const up of this.uplinks.values()) up.close();
+    this.uplinks.clear();
     await Promise.all([...this.devices.values()].map((d) => d.destroy()));
     this.devices.clear();
   }

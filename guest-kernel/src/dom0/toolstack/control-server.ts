@@ -18,6 +18,8 @@ import { XsdError } from "../xenstored/errors.ts";
 import { failureLine } from "./hypervisor-errors.ts";
 import type { Toolstack } from "./toolstack.ts";
 import { blockList } from "./disks.ts";
+import { NetbackService } from "../netback/service.ts";
+import { isNetworkRequest, NetControl } from "../netback/net-control.ts";
 
 /** What `xenstore-*` requests reach: the store, as dom0. */
 export interface StoreAccess {
@@ -31,6 +33,7 @@ export interface StoreAccess {
 export class ControlServer {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  private net: NetControl | undefined;
 
   constructor(
     private readonly toolstack: Toolstack,
@@ -88,7 +91,7 @@ export class ControlServer {
         }
         const progress = (p: CreateProgress) =>
           sock.write(JSON.stringify({ id: req.id, progress: p }) + "\n");
-        this.handle(req, progress).then(
+        this.handle(req, progress, sock).then(
           (result) => sock.write(JSON.stringify({ id: req.id, result: result ?? null }) + "\n"),
           (e: unknown) => sock.write(JSON.stringify({ id: req.id, error: failureLine(req, e) }) + "\n"),
         );
@@ -123,8 +126,13 @@ export class ControlServer {
     return true;
   }
 
-  private async handle(req: ControlRequest, progress: (p: CreateProgress) => void): Promise<unknown> {
+  private async handle(
+    req: ControlRequest,
+    progress: (p: CreateProgress) => void,
+    sock: Socket,
+  ): Promise<unknown> {
     const t = this.toolstack;
+    if (isNetworkRequest(req)) return this.network().handle(req, sock);
     switch (req.op) {
       case "create": {
         const inspect = req.inspectBrk === true ? "brk" : req.inspect === true;
@@ -175,6 +183,13 @@ export class ControlServer {
       default:
         throw new Error(`unknown request "${(req as { op: string }).op}"`);
     }
+  }
+
+  /** network-list, capture and uplinks: served by dom0's netback (netback/net-control.ts). */
+  private network(): NetControl {
+    const netback = NetbackService.serving(this.store);
+    if (!netback) throw new Error("dom0 runs no network backend");
+    return (this.net ??= new NetControl(netback, this.store, (d) => this.toolstack.resolve(d)));
   }
 
   /** xenstore-ls's tree format: `name = "value"`, children indented by one space. */
