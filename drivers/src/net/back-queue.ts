@@ -55,6 +55,8 @@ export interface BackQueueDeps {
   /** The VMXNET_F_* bits the guest acked: offloads it may ask for, checksums it wants reported. */
   features: number;
   counters: PortCounters;
+  /** The counters moved (the device publishes them, coalesced). */
+  countersChanged(): void;
   notify(): void;
   /** A checked frame the guest sent, in dom0's memory. */
   onFrame(frame: Uint8Array): void;
@@ -109,6 +111,7 @@ export class NetbackQueue {
     while (budget > 0 && this.tx.ready()) {
       budget -= this.oneFrame();
     }
+    if (budget < RING.tx) this.d.countersChanged();
     if (budget <= 0 && this.tx.ready()) queueMicrotask(() => this.kick()); // more: after others ran
     // New rx buffers may have been the reason for the kick; nothing to do for them until a frame comes.
   }
@@ -120,10 +123,12 @@ export class NetbackQueue {
     let why: string | undefined;
     let eop: { index: number; flags: number } | undefined;
     let sop: VmxnetTxDesc | undefined;
+    let last = -1;
     while (taken < VMXNET_MAX_TX_DESC_PER_PKT) {
       const t = this.tx.take();
       if (!t) break; // the frame's rest is not there (yet): what we have is dropped as torn
       taken++;
+      last = t.index;
       const { desc } = t;
       sop ??= desc;
       if (desc.len === 0 || desc.offset + desc.len > PAGE_SIZE)
@@ -138,7 +143,18 @@ export class NetbackQueue {
         break;
       }
     }
-    if (!eop) why ??= `no end of frame within ${VMXNET_MAX_TX_DESC_PER_PKT} descriptors`;
+    if (!eop) {
+      why ??= `no end of frame within ${VMXNET_MAX_TX_DESC_PER_PKT} descriptors`;
+      // Too long or torn: the rest of it, up to its end if there is one, goes with it as one drop.
+      for (let t = this.tx.take(); t; t = taken < RING.tx ? this.tx.take() : undefined) {
+        taken++;
+        last = t.index;
+        if (t.desc.flags & VMXNET_TXD_EOP) {
+          eop = { index: t.index, flags: t.desc.flags };
+          break;
+        }
+      }
+    }
     const om = sop ? (sop.flags >> VMXNET_TXD_OM_SHIFT) & VMXNET_TXD_OM_MASK : VMXNET_OM_NONE;
     why ??= this.offloadRefused(om);
     const total = frags.reduce((n, f) => n + f.bytes.length, 0);
@@ -163,6 +179,10 @@ export class NetbackQueue {
     }
     if (eop && eop.flags & VMXNET_TXD_CQ) {
       this.txComp.put({ txd_idx: eop.index, status: why ? VMXNET_TXC_ERROR : VMXNET_TXC_OK, flags: 0 });
+      this.announce();
+    } else if (!eop && last >= 0) {
+      // No end at all: an error completion for the last slot taken, so the guest gets its pages back.
+      this.txComp.put({ txd_idx: last, status: VMXNET_TXC_ERROR, flags: 0 });
       this.announce();
     }
     if (why || !frame || !out) {
@@ -233,6 +253,7 @@ export class NetbackQueue {
     }
     this.d.counters.rxFrames++;
     this.d.counters.rxBytes += frame.length;
+    this.d.countersChanged();
     return true;
   }
 
@@ -243,6 +264,7 @@ export class NetbackQueue {
 
   private drop(): false {
     this.d.counters.rxDropped++;
+    this.d.countersChanged();
     Atomics.store(this.ctrl, CTRL_UPDATE_RX_PROD, 1); // tell us when you post buffers
     return false;
   }

@@ -38,7 +38,11 @@ import {
   pageKey,
   parseMac,
   readUint,
+  statKey,
 } from "./protocol.ts";
+
+/** How long counters may be stale in xenstore. */
+const STATS_DELAY_MS = 100;
 
 export interface NetbackPlatform {
   store: DriverStore;
@@ -76,7 +80,7 @@ export class NetbackDevice implements NetPort {
   private unwatch: (() => void) | undefined;
   private chain: Promise<void> = Promise.resolve();
   private gone = false;
-  private next = 0;
+  private statsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly p: NetbackPlatform,
@@ -119,6 +123,7 @@ export class NetbackDevice implements NetPort {
 
   async destroy(): Promise<void> {
     this.gone = true;
+    if (this.statsTimer !== undefined) clearTimeout(this.statsTimer);
     this.unwatch?.();
     await this.enqueue(async () => this.disconnect());
   }
@@ -128,9 +133,28 @@ export class NetbackDevice implements NetPort {
     const n = this.queues.length;
     if (n === 0) {
       this.counters.rxDropped++;
+      this.countersChanged();
       return false;
     }
     return this.queues[queueOf(frame, n)]!.q.send(frame);
+  }
+
+  /**
+   * The counters moved: publish them under statistics/ within STATS_DELAY_MS, once for however many
+   * frames moved them meanwhile (a write per frame would cost more than the frame).
+   */
+  private countersChanged(): void {
+    if (this.statsTimer !== undefined || this.gone) return;
+    this.statsTimer = setTimeout(() => {
+      this.statsTimer = undefined;
+      void this.enqueue(() => this.publishStats());
+    }, STATS_DELAY_MS);
+  }
+
+  private async publishStats(): Promise<void> {
+    if (this.gone) return;
+    for (const [k, v] of Object.entries(this.counters))
+      await this.p.store.write(`${this.path}/${Keys.statistics}/${statKey(k)}`, String(v));
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
@@ -219,6 +243,7 @@ export class NetbackDevice implements NetPort {
         maxFrame: this.mtu + ETH_HLEN + 4,
         features: ack,
         counters: this.counters,
+        countersChanged: () => this.countersChanged(),
         notify: () => this.p.notify(entry.port),
         onFrame: (frame) => this.plugged?.input(this, frame),
         log: (line) => this.p.log(`${this.name}: ${line}`),
@@ -242,6 +267,7 @@ export class NetbackDevice implements NetPort {
     this.plugged = this.p.bridge(this.bridgeName);
     this.plugged.attach(this);
     await this.p.store.write(`${this.path}/${Keys.link}`, "up");
+    await this.publishStats();
     await this.setState(XenbusStateConnected);
     this.p.log(`${this.name}: connected to ${this.bridgeName}, ${n} queue(s), mtu ${this.mtu}`);
     for (const q of queues) q.q.kick(); // frames queued before the bind announced nothing

@@ -56,7 +56,12 @@ export const Keys = {
   eventChannel: "event-channel",
   // netback's statistics for `pvkit network-list` and the guest's ifconfig
   link: "link-state",
+  /** statistics/<counter>: netback's PortCounters (tx-frames, rx-dropped, ...), updated coalesced. */
+  statistics: "statistics",
 } as const;
+
+/** A PortCounters name as its xenstore key: txFrames → tx-frames. */
+export const statKey = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** "00:16:3e:12:34:56" → 6 bytes, or undefined when it is not a unicast MAC in that spelling. */
 export function parseMac(text: string | undefined): Uint8Array | undefined {
