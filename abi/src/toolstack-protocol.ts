@@ -408,6 +408,6 @@ export function formatBridgeList(bridges: BridgeRow[]): string {
     for (const p of b.ports)
       rows.push(["", "", "", "", "", `  ${p.name}`, `${p.domid}`, p.mac, ...counterCells(p.counters)]);
   }
-  const head = ["Bridge", "ports", "MACs", "frames", "flooded", "Port", "dom", "Mac Addr.", ...COUNTER_HEAD];
+  const head = ["Bridge", "ports", "MACs", "frames", "flooded", "Port", "dom", "Address", ...COUNTER_HEAD];
   return table(head, rows, new Set([1, 2, 3, 4, 6, 8, 9, 10, 11, 12, 13]));
 }

@@ -152,7 +152,7 @@ describe("capture and network-list", { timeout: 120_000 }, () => {
     expect(json[0]!.counters.txErrors).toBe(0);
 
     const bridges = await stage.pvkit(["network-list"]);
-    expect(bridges.out).toMatch(/^Bridge\s+ports\s+MACs\s+frames\s+flooded\s+Port\s+dom\s+Mac Addr\./);
+    expect(bridges.out).toMatch(/^Bridge\s+ports\s+MACs\s+frames\s+flooded\s+Port\s+dom\s+Address/);
     expect(bridges.out).toMatch(/^brcap\s+\d+\s+\d+\s+\d+\s+\d+$/m);
     expect(bridges.out).toMatch(/^\s+vif\d+\.0\s+\d+\s+00:16:3e:00:0c:21\s+\d+/m);
   });

@@ -23,7 +23,7 @@ export default async function main(k: KernelHandle): Promise<void> {
     const p = parse(f);
     if (p.kind === "arp" && p.op === 2 && p.senderIp === peerIp) peerMac = p.senderMac;
     else if (p.kind === "udp" && p.dst === ip && p.src === peerIp) {
-      if (!p.checksumsOk || p.srcPort !== 7 || p.dstPort !== 40000) bad++;
+      if (p.checksum !== "ok" || p.srcPort !== 7 || p.dstPort !== 40000) bad++;
       echoes.set(new DataView(p.payload.buffer, p.payload.byteOffset).getUint32(0), p.payload);
     }
     wake();

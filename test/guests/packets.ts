@@ -105,7 +105,17 @@ export function udpFrame(u: Udp): Uint8Array {
 
 export type Parsed =
   | { kind: "arp"; op: number; senderMac: Uint8Array; senderIp: string; targetIp: string }
-  | (Udp & { kind: "udp"; src: string; dst: string; checksumsOk: boolean })
+  | (Udp & {
+      kind: "udp";
+      src: string;
+      dst: string;
+      /**
+       * "ok" when both checksums verify; "partial" when the IPv4 header's does and the UDP field holds
+       * only the pseudo-header's sum, as Linux leaves it for checksum offload on virtual links (veth,
+       * vxlan) that never finish it; "bad" otherwise.
+       */
+      checksum: "ok" | "partial" | "bad";
+    })
   | { kind: "other" };
 
 /** What a received frame is, checking IPv4 and UDP checksums of UDP datagrams. */
@@ -131,9 +141,10 @@ export function parse(f: Uint8Array): Parsed {
   pseudo.set(ip.subarray(12, 20), 0);
   pseudo[9] = 17;
   new DataView(pseudo.buffer).setUint16(10, udpLen);
-  const checksumsOk =
-    inetChecksum(ip.subarray(0, 20)) === 0 &&
-    (v.getUint16(26) === 0 || inetChecksum(pseudo, ip.subarray(20, total)) === 0);
+  const headerOk = inetChecksum(ip.subarray(0, 20)) === 0;
+  const udpOk = v.getUint16(26) === 0 || inetChecksum(pseudo, ip.subarray(20, total)) === 0;
+  const partial = v.getUint16(26) === (~inetChecksum(pseudo) & 0xffff);
+  const checksum = headerOk && udpOk ? "ok" : headerOk && partial ? "partial" : "bad";
   return {
     kind: "udp",
     dstMac: f.slice(0, 6),
@@ -145,6 +156,6 @@ export function parse(f: Uint8Array): Parsed {
     srcPort: v.getUint16(20),
     dstPort: v.getUint16(22),
     payload: ip.slice(28, total),
-    checksumsOk,
+    checksum,
   };
 }
