@@ -7,6 +7,7 @@
  * the bridges with their ports, and the guest's shell shows its interface with ifconfig.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
@@ -79,6 +80,12 @@ describe("capture and network-list", { timeout: 120_000 }, () => {
     );
     const count = await stage.pvkit(["capture", BRIDGE, "x.pcap", "--count", "0"]);
     expect(count.err).toBe('pvkit: capture: --count: "0" is not a whole number from 1 up\n');
+    // --seconds ends a capture by itself, with a whole (here perhaps empty) pcap file.
+    const timed = join(stage.dir, "timed.pcap");
+    const secs = await stage.pvkit(["capture", BRIDGE, timed, "--seconds", "0.2"]);
+    expect(secs.code).toBe(0);
+    expect(secs.out).toMatch(new RegExp(`^\\d+ frames? captured \\(\\d+ bytes\\) in ${timed}\n$`));
+    expect(readFileSync(timed).subarray(0, 4).toString("hex")).toBe("d4c3b2a1");
     const list = await stage.pvkit(["network-list", "nobody"]);
     expect(list.code).toBe(1);
     expect(list.err).toBe('pvkit: network-list nobody: no domain "nobody"\n');

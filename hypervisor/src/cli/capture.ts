@@ -28,7 +28,7 @@ function seconds(value: string): number {
 
 export function registerCapture(program: Command, socketPath: () => string): void {
   program
-    .command("capture <target> <file>")
+    .command("capture <target> <file.pcap>")
     .description("write the frames of a bridge, or of a domain's vifs, to a pcap file (Ctrl-C stops)")
     .option("-c, --count <n>", "stop after n frames")
     .option("--seconds <s>", "stop after s seconds")
