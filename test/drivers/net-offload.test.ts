@@ -19,7 +19,16 @@ import {
   VMXNET_RXC_V4,
 } from "@pvkit/abi/layout";
 import { lan, until } from "./net-harness.ts";
-import { TCP_HDRS, checksumsOk, hasTshark, tcpFrame, tsharkChecks, writePcap } from "./net-frames.ts";
+import { onesSum } from "@pvkit/drivers/net/offload";
+import {
+  TCP_HDRS,
+  checksumsOk,
+  hasTshark,
+  rfc1071,
+  tcpFrame,
+  tsharkChecks,
+  writePcap,
+} from "./net-frames.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pvkit-net-offload-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,6 +39,29 @@ const FIN = 0x01;
 const PSH = 0x08;
 const ACK = 0x10;
 const CWR = 0x80;
+
+describe("the ones'-complement sum", () => {
+  it("matches RFC 1071 done byte pair by byte pair, at every alignment and length", () => {
+    const backing = new Uint8Array(3000).map((_, i) => (i * 89 + 13) & 0xff);
+    for (let base = 0; base < 4; base++)
+      for (const [start, end] of [
+        [0, 0],
+        [0, 1],
+        [1, 2],
+        [0, 7],
+        [3, 1503],
+        [2, 2001],
+        [5, 2990],
+      ] as const) {
+        const b = backing.subarray(base); // a view whose byteOffset is not a multiple of 4
+        const want = rfc1071([Buffer.from(b.subarray(start, end))]);
+        expect(onesSum(b, start, end), `base ${base}, ${start}..${end}`).toBe(want);
+        expect(onesSum(b, start, end, 0xfffe)).toBe(
+          rfc1071([Buffer.from([0xff, 0xfe]), Buffer.from(b.subarray(start, end))]),
+        );
+      }
+  });
+});
 
 describe("transmit offloads", () => {
   it("are offered and acked", async () => {

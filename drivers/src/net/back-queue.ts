@@ -45,7 +45,7 @@ import type { PersistentGrants } from "../blk/back-grants.ts";
 import { GenConsumer, GenProducer } from "./gen-ring.ts";
 import { completeChecksum, rxChecksumFlags, segmentTcp } from "./offload.ts";
 import type { PortCounters } from "./port.ts";
-import { ETH_HLEN, MIN_FRAME, PAGE_SIZE, type QueuePage, RING } from "./protocol.ts";
+import { ETH_HLEN, MIN_FRAME, PAGE_SIZE, type QueuePage, RING, RxDescFast } from "./protocol.ts";
 
 export interface BackQueueDeps {
   pages: Record<QueuePage, DataView>;
@@ -92,8 +92,8 @@ export class NetbackQueue {
     this.tx = new GenConsumer(p["tx-ring"], RING.tx, VmxnetTxDesc);
     this.txComp = new GenProducer(p["tx-comp-ring"], RING.txComp, VmxnetTxCompDesc);
     this.rx = [
-      new GenConsumer(p["rx-ring0"], RING.rx, VmxnetRxDesc),
-      new GenConsumer(p["rx-ring1"], RING.rx, VmxnetRxDesc),
+      new GenConsumer(p["rx-ring0"], RING.rx, RxDescFast),
+      new GenConsumer(p["rx-ring1"], RING.rx, RxDescFast),
     ];
     this.rxComp = new GenProducer(p["rx-comp-ring"], RING.rxComp, VmxnetRxCompDesc);
     this.ctrl = new Int32Array(p.ctrl.buffer, p.ctrl.byteOffset, VmxnetQueueCtrl.size / 4);

@@ -28,7 +28,7 @@ import {
 } from "@pvkit/abi/layout";
 import type { GrantPool, PoolPage } from "../blk/front-pool.ts";
 import { GenConsumer, GenProducer } from "./gen-ring.ts";
-import { PAGE_SIZE, type QueuePage, RING } from "./protocol.ts";
+import { PAGE_SIZE, type QueuePage, RING, RxDescFast } from "./protocol.ts";
 
 export interface FrontStats {
   txFrames: number;
@@ -41,6 +41,8 @@ export interface FrontStats {
 }
 
 const HEAD_BUF = PAGE_SIZE / 2;
+/** rx descriptors' reserved bytes: never written (RxDescFast). */
+const NO_RESERVED = new Uint8Array(6);
 const CTRL = {
   txProd: VmxnetQueueCtrl.offsets.tx_prod / 4,
   txDeferred: VmxnetQueueCtrl.offsets.tx_num_deferred / 4,
@@ -116,8 +118,8 @@ export class NetfrontQueue {
     this.tx = new GenProducer(pages["tx-ring"], RING.tx, VmxnetTxDesc);
     this.txComp = new GenConsumer(pages["tx-comp-ring"], RING.txComp, VmxnetTxCompDesc);
     this.rx = [
-      new GenProducer(pages["rx-ring0"], RING.rx, VmxnetRxDesc),
-      new GenProducer(pages["rx-ring1"], RING.rx, VmxnetRxDesc),
+      new GenProducer(pages["rx-ring0"], RING.rx, RxDescFast),
+      new GenProducer(pages["rx-ring1"], RING.rx, RxDescFast),
     ];
     this.rxComp = new GenConsumer(pages["rx-comp-ring"], RING.rxComp, VmxnetRxCompDesc);
     this.ctrl = new Int32Array(pages.ctrl.buffer, pages.ctrl.byteOffset, VmxnetQueueCtrl.size / 4);
@@ -263,18 +265,23 @@ export class NetfrontQueue {
       gref: buf.page.ref,
       offset: buf.offset,
       len: buf.len,
-      rsvd: new Uint8Array(6),
+      rsvd: NO_RESERVED,
       flags: ring === 1 ? VMXNET_RXD_BTYPE_BODY : 0,
     });
     this.rxSlots[ring][slot.index] = buf;
     Atomics.store(this.ctrl, CTRL.rxProd0 + ring, this.rx[ring].next);
   }
 
-  /** One event for everything queued in this turn. */
+  /**
+   * One event for everything queued in this turn of the event loop. setImmediate, not a microtask:
+   * a program that sends in a loop (`await eth.send(f)` resolves in a microtask) would otherwise
+   * get one event per frame, and an event costs far more than a frame (a hypercall, a wake-up of
+   * dom0's process).
+   */
   private kickSoon(): void {
     if (this.kickQueued) return;
     this.kickQueued = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.kickQueued = false;
       if (this.closed) return;
       Atomics.store(this.ctrl, CTRL.txDeferred, 0);

@@ -15,6 +15,7 @@ import type { StructCodec } from "@pvkit/abi";
 const GEN = 1 << 15;
 
 interface Slots {
+  view: DataView;
   bytes: Uint8Array;
   words: Uint16Array;
   entries: number;
@@ -27,6 +28,7 @@ function slots(page: DataView, entries: number, size: number): Slots {
   if (entries * size > page.byteLength)
     throw new RangeError(`${entries} × ${size} B does not fit in the page`);
   return {
+    view: page,
     bytes: new Uint8Array(page.buffer, page.byteOffset, entries * size),
     words: new Uint16Array(page.buffer, page.byteOffset, (entries * size) / 2),
     entries,
@@ -64,12 +66,15 @@ export class GenProducer<T extends { flags: number }> {
    * frame's first descriptor, published last with publishAt()). Returns the slot's index.
    */
   put(desc: T, publish = true): { index: number; flags: number } {
-    const { bytes, words, size, flagsAt } = this.s;
+    const { words, size, flagsAt } = this.s;
     const index = this.idx;
-    const tmp = new Uint8Array(size);
     const flags = (desc.flags & ~GEN) | (this.gen ? GEN : 0);
-    this.codec.encode(new DataView(tmp.buffer), 0, { ...desc, flags: flags ^ GEN });
-    bytes.set(tmp.subarray(0, flagsAt), index * size); // everything but flags
+    // Straight into the slot, flags word included but with last lap's generation, so the consumer
+    // still sees the slot as not ready; then the flags word alone, which hands the slot over.
+    const given = desc.flags;
+    desc.flags = flags ^ GEN;
+    this.codec.encode(this.s.view, index * size, desc);
+    desc.flags = given;
     if (publish) Atomics.store(words, (index * size + flagsAt) / 2, flags);
     this.idx++;
     if (this.idx === this.s.entries) {
@@ -90,6 +95,8 @@ export class GenConsumer<T> {
   private readonly s: Slots;
   private idx = 0;
   private gen = 1;
+  private readonly scratch: Uint8Array;
+  private readonly scratchView: DataView;
 
   constructor(
     page: DataView,
@@ -97,6 +104,8 @@ export class GenConsumer<T> {
     private readonly codec: StructCodec<T>,
   ) {
     this.s = slots(page, entries, codec.size);
+    this.scratch = new Uint8Array(codec.size);
+    this.scratchView = new DataView(this.scratch.buffer);
   }
 
   get next(): number {
@@ -134,12 +143,13 @@ export class GenConsumer<T> {
     if (!this.ready()) return undefined;
     const { bytes, size } = this.s;
     const index = this.idx;
-    const copy = bytes.slice(index * size, index * size + size);
+    // One copy into our own scratch bytes; everything after reads the copy, never the ring.
+    this.scratch.set(bytes.subarray(index * size, index * size + size));
     this.idx++;
     if (this.idx === this.s.entries) {
       this.idx = 0;
       this.gen ^= 1;
     }
-    return { index, desc: this.codec.decode(new DataView(copy.buffer), 0) };
+    return { index, desc: this.codec.decode(this.scratchView, 0) };
   }
 }

@@ -28,16 +28,41 @@ const TCP_CWR = 0x80;
 /** IPv4 flags/fragment offset: MF and the offset (DF is fine). */
 const IP_FRAGMENT_BITS = 0x3fff;
 
-/** The ones'-complement sum of bytes [start, end) as big-endian 16-bit words, plus `initial`, folded. */
-export function onesSum(b: Uint8Array, start: number, end: number, initial = 0): number {
-  let sum = initial;
-  let i = start;
-  // 32 bits at a time would overflow nothing either (doubles hold 2^53), but 16 is what the
-  // checksum is defined over and V8 keeps this loop in small integers until the fold.
-  for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-  if (i < end) sum += b[i]! << 8; // an odd byte is padded with a zero byte
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+/** Folds a sum of any size (a double: exact to 2^53) to 16 bits, end-around carry included. */
+function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
   return sum;
+}
+
+/**
+ * The ones'-complement sum of bytes [start, end) as big-endian 16-bit words, plus `initial`,
+ * folded (RFC 1071). The bulk is read as whole little-endian 32-bit words (a Uint32Array over the
+ * aligned middle): RFC 1071's byte-order independence says the sum of byte-swapped words is the
+ * byte-swapped sum, and 2^16 ≡ 1 (mod 2^16 - 1) says a 32-bit word adds like its two halves. That
+ * is two to three times faster than a loop over byte pairs, and the checksum is most of TSO's work.
+ */
+export function onesSum(b: Uint8Array, start: number, end: number, initial = 0): number {
+  let i = start;
+  let sum = 0;
+  if (((b.byteOffset + i) & 1) === 0) {
+    // little-endian pairs up to a 4-byte boundary, whole words, then the tail
+    for (; ((b.byteOffset + i) & 3) !== 0 && i + 1 < end; i += 2) sum += b[i]! | (b[i + 1]! << 8);
+    const n = ((b.byteOffset + i) & 3) === 0 ? (end - i) >> 2 : 0; // not aligned: too short anyway
+    if (n > 0) {
+      const words = new Uint32Array(b.buffer, b.byteOffset + i, n);
+      for (let k = 0; k < n; k++) sum += words[k]!;
+      i += n * 4;
+    }
+    for (; i + 1 < end; i += 2) sum += b[i]! | (b[i + 1]! << 8);
+    if (i < end) sum += b[i]!; // an odd byte, padded with a zero byte
+    sum = fold(sum);
+    sum = ((sum & 0xff) << 8) | (sum >> 8); // back to big-endian
+  } else {
+    // an odd address: no aligned words to read, so pairs in big-endian order
+    for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+    if (i < end) sum += b[i]! << 8;
+  }
+  return fold(sum + initial);
 }
 
 /** The checksum to store: the complement of the sum; 0 is sent as 0xffff (RFC 768, harmless for TCP). */
