@@ -33,6 +33,7 @@ import { LocalPooled, localPoolBackend } from "./pool/local-pool.ts";
 import { WarmPool, type PoolBackend } from "./pool/warm-pool.ts";
 import { guestImage } from "./image/guest-image.ts";
 import { TSX_API_URL, cellScript, supervisorScript } from "./image/supervisor-image.ts";
+import { supervisorCodeFor } from "./image/supervisor-code.ts";
 import { EventChannels } from "./evtchn/evtchn.ts";
 import { GrantTables } from "./gnttab/gnttab.ts";
 import { evtchnHost, gnttabHost } from "./hosts.ts";
@@ -466,6 +467,8 @@ export class Hypervisor extends EventEmitter {
       this.workersStarted++;
       const spec: WorkerSpec = {
         supervisor,
+        // A domU's worker of this process compiles the supervisor with V8's code cache, once made.
+        ...(d.privileged || cells ? {} : { code: supervisorCodeFor(supervisor) }),
         arena: { addon: SHM_ADDON_PATH, id: this.frames.arena.id },
         viewFrames: (mfn, pages) => this.frames.arena.view(mfn, pages),
         doorbell: this.trap.doorbellFrame.buffer,

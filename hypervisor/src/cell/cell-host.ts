@@ -30,6 +30,7 @@ import { SUPERVISOR_CRASH_EXIT, type PooledBoot } from "../realm/boot-data.ts";
 import type { PooledWorker } from "../pool/warm-pool.ts";
 import { HOST_IDLE_MS, HOST_WORKING_MS, WAIT_MODE, WaitMode } from "../realm/vcpu-page.ts";
 import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
+import { supervisorCodeCache } from "../image/supervisor-code.ts";
 
 /** How much of a cell's standard error is kept for the crash reason (V8's fatal message). */
 const STDERR_TAIL = 8192;
@@ -47,11 +48,15 @@ interface Cell {
   /** Where its standard error goes, a line at a time, once it runs a domain. */
   onLine?: (line: string) => void;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Whether it was sent the supervisor's code cache. */
+  hasCache?: boolean;
 }
 
 export class CellHost {
   private spare?: Cell;
   private closed = false;
+  /** V8's code cache of the supervisor, base64, once made (image/supervisor-code.ts). */
+  private cache?: string;
 
   /**
    * @param scripts the cell's main script and the supervisor every worker runs
@@ -63,7 +68,17 @@ export class CellHost {
     private readonly scripts: { cell: string; supervisor: string },
     private readonly log: (line: string) => void,
     private readonly ring: () => void,
-  ) {}
+  ) {
+    // The code cache is made in the background; the spare cell spawned meanwhile gets it then.
+    void supervisorCodeCache().then((cache) => {
+      if (!cache || this.closed) return;
+      this.cache = Buffer.from(cache).toString("base64");
+      if (this.spare && !this.spare.hasCache && this.spare.child.connected) {
+        this.spare.child.send({ t: "code-cache", cache: this.cache } satisfies ToCell);
+        this.spare.hasCache = true;
+      }
+    });
+  }
 
   private spawnCell(): Cell {
     const child = spawn(process.execPath, ["-e", this.scripts.cell], {
@@ -92,7 +107,10 @@ export class CellHost {
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     (child.stderr as { unref?: () => void }).unref?.();
     bell.unref();
-    child.send({ t: "init", supervisor: this.scripts.supervisor } satisfies ToCell);
+    const init: ToCell = { t: "init", supervisor: this.scripts.supervisor };
+    if (this.cache) init.cache = this.cache;
+    child.send(init);
+    cell.hasCache = this.cache !== undefined;
     return cell;
   }
 

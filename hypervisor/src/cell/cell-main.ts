@@ -19,6 +19,7 @@ import type { FromCell, ToCell } from "./protocol.ts";
 import type { SupervisorAssign } from "../realm/boot-data.ts";
 import { sampleActivity } from "./activity-sampler.ts";
 import { mapFrames, type ShmMaps } from "../realm/frame-views.ts";
+import { SUPERVISOR_STUB, type SupervisorCode } from "../realm/code-cache.ts";
 
 const ADDON = process.env.PVKIT_SHM_ADDON!;
 const shm = require(ADDON) as ShmMaps;
@@ -28,6 +29,8 @@ const view = (mfn: number) => mapFrames(shm, arena.fd, { mfn, pages: 1 });
 const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then);
 
 let supervisor: string | undefined;
+/** V8's code cache for the supervisor, if the hypervisor sent one (realm/code-cache.ts). */
+let codeCache: Uint8Array | undefined;
 let started = false;
 /** The cell's worker: started at "prepare" (a pooled cell) or at "start". */
 let worker: Worker | undefined;
@@ -35,8 +38,11 @@ let worker: Worker | undefined;
 let wakeSampler = () => {};
 
 /** Starts the worker with `workerData`; the cell reports how it ends, then ends with it. */
-function run(workerData: unknown, options: Record<string, unknown>): Worker {
-  const w = new Worker(supervisor!, { ...options, workerData });
+function run(workerData: Record<string, unknown>, options: Record<string, unknown>): Worker {
+  const code: SupervisorCode = codeCache
+    ? { source: supervisor!, cache: codeCache }
+    : { source: supervisor! };
+  const w = new Worker(SUPERVISOR_STUB, { ...options, eval: true, workerData: { ...workerData, code } });
   w.on("message", (report) => send({ t: "report", report }));
   w.on("error", (e: Error & { code?: string }) =>
     send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),
@@ -69,7 +75,10 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
 }
 
 process.on("message", (m: ToCell) => {
-  if (m.t === "init") supervisor = m.supervisor;
+  if (m.t === "init") {
+    supervisor = m.supervisor;
+    if (m.cache) codeCache = Buffer.from(m.cache, "base64");
+  } else if (m.t === "code-cache" && !worker) codeCache = Buffer.from(m.cache, "base64");
   // A pooled cell: the worker prepares with no domain (no frame is mapped here until "start").
   else if (m.t === "prepare" && supervisor !== undefined && !worker && !started)
     worker = run({ pool: m.pool }, m.options);

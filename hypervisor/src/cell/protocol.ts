@@ -17,8 +17,13 @@ export type CellBoot = Omit<SupervisorBoot, "runs" | "sharedInfo" | "vcpuPage" |
 
 /** The hypervisor to a cell. */
 export type ToCell =
-  /** First, as soon as the cell is spawned: the script its worker runs. */
-  | { t: "init"; supervisor: string }
+  /**
+   * First, as soon as the cell is spawned: the script its worker runs, and V8's code cache for it
+   * if the hypervisor has made one (base64; realm/code-cache.ts).
+   */
+  | { t: "init"; supervisor: string; cache?: string }
+  /** The code cache, made after the cell was spawned: for its worker if it has not started. */
+  | { t: "code-cache"; cache: string }
   /**
    * A pooled cell, before it has a domain: start the worker now, prepared for no domain
    * (realm/supervisor.ts, runPooled); it reports { t: "ready" } when it is.

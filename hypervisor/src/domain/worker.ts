@@ -16,6 +16,7 @@ import {
 } from "../realm/boot-data.ts";
 import type { CellBoot } from "../cell/protocol.ts";
 import { runsOf, type RunRef } from "../realm/memory-runs.ts";
+import { SUPERVISOR_STUB, type SupervisorCode } from "../realm/code-cache.ts";
 import { workerActivity } from "../realm/vcpu-page.ts";
 import type { Domain } from "./domain.ts";
 
@@ -65,6 +66,8 @@ export interface WorkerEvents {
 
 export interface WorkerSpec {
   supervisor: string;
+  /** domU: the supervisor with V8's code cache, started through the stub (realm/code-cache.ts). */
+  code?: SupervisorCode;
   arena: ArenaRef;
   /** A view of `pages` machine frames from `mfn` on, made in this process (a run of memory). */
   viewFrames: (mfn: number, pages: number) => SharedArrayBuffer;
@@ -173,10 +176,10 @@ export function workerOptions(
 
 /** Starts `d`'s worker in this process. */
 export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): LocalWorker {
-  const w = new Worker(spec.supervisor, {
-    ...workerOptions(d, spec),
-    workerData: { boot: bootData(d, spec) },
-  });
+  const boot = bootData(d, spec);
+  const w = spec.code
+    ? new Worker(SUPERVISOR_STUB, { ...workerOptions(d, spec), workerData: { boot, code: spec.code } })
+    : new Worker(spec.supervisor, { ...workerOptions(d, spec), workerData: { boot } });
   return adoptWorker(d, w, spec, events);
 }
 

@@ -4,9 +4,12 @@
  * — which prepare and wait (realm/supervisor.ts, runPooled). domain/worker.ts's assignWorker
  * hands one its domain.
  */
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { workerOptions } from "../domain/worker.ts";
 import type { PooledBoot, SupervisorReport } from "../realm/boot-data.ts";
+import { SUPERVISOR_STUB } from "../realm/code-cache.ts";
+import { supervisorCodeFor } from "../image/supervisor-code.ts";
 import type { PoolBackend, PooledWorker } from "./warm-pool.ts";
 
 /** A pooled Worker of this process; `worker` is what a domain is given. */
@@ -48,12 +51,16 @@ export function localPoolBackend(o: {
   addon: string;
   heapHeadroomMiB: number;
 }): PoolBackend {
+  // A pooled supervisor turns bytecode flushing off (realm/supervisor.ts), and here a V8 flag is the
+  // host's: set it now, before any supervisor is compiled, so that every one — and the code cache
+  // (image/supervisor-code.ts) — is compiled under the same flags, or V8 would refuse the cache.
+  setFlagsFromString("--no-flush-bytecode");
   return {
     prepare(jsLimitBytes, lost) {
       const pool: PooledBoot = { addon: o.addon, jsLimitBytes };
-      const w = new Worker(o.supervisor, {
+      const w = new Worker(SUPERVISOR_STUB, {
         ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB: o.heapHeadroomMiB }),
-        workerData: { pool },
+        workerData: { pool, code: supervisorCodeFor(o.supervisor) },
       });
       return new LocalPooled(w, jsLimitBytes, lost);
     },

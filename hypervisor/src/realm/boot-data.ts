@@ -75,9 +75,14 @@ export type SupervisorAssign = { t: "assign"; boot: SupervisorBoot };
 
 /**
  * Messages a supervisor posts to the hypervisor: a pooled worker says once that it is ready (gate,
- * SES and lockdown done); any says at most once that its domain crashed, then exits.
+ * SES and lockdown done); any says at most once that its domain crashed, then exits; the code-cache
+ * maker, which never runs a domain, hands over V8's code cache of the supervisor (realm/code-cache.ts).
  */
-export type SupervisorReport = { t: "crash"; reason: string } | { t: "ready" };
+export type SupervisorReport =
+  | { t: "crash"; reason: string }
+  /** `codeCache`: whether V8 compiled this supervisor from the code cache (realm/code-cache.ts). */
+  | { t: "ready"; codeCache?: "used" | "refused" | "none" }
+  | { t: "code-cache"; data: Uint8Array };
 
 /** The exit code a supervisor uses after a crash report. */
 export const SUPERVISOR_CRASH_EXIT = 70;

@@ -32,6 +32,7 @@ import { cellWakes, type Futex } from "./wakes.ts";
 import { openCellBell } from "./cell-bell.ts";
 import { frameViews, type ShmMaps } from "./frame-views.ts";
 import { wakeSampler } from "./doze.ts";
+import { takeStubHook } from "./code-cache.ts";
 import {
   CHECKPOINTS,
   MEASURED_KIB,
@@ -41,11 +42,14 @@ import {
   vcpuPageViews,
 } from "./vcpu-page.ts";
 
-const data = workerData as { boot?: SupervisorBoot; pool?: PooledBoot };
+const data = workerData as { boot?: SupervisorBoot; pool?: PooledBoot; cacheMaker?: PooledBoot };
+/** How this worker was compiled (realm/code-cache.ts): taken before anything else can see it. */
+const stub = takeStubHook();
 // The shared-memory addon and, in a cell, the bell: loaded and opened before lockdown, in a pooled
 // worker as in any. Neither names a domain: the addon maps frames only when a boot names them.
-const shm = require(data.pool?.addon ?? data.boot!.arena.addon) as Futex & ShmMaps;
-const bellFd = data.pool ? data.pool.bellFd : data.boot!.bellFd;
+const pooled = data.pool ?? data.cacheMaker;
+const shm = require(pooled?.addon ?? data.boot!.arena.addon) as Futex & ShmMaps;
+const bellFd = pooled ? pooled.bellFd : data.boot!.bellFd;
 const bell = bellFd === undefined ? undefined : openCellBell(bellFd);
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
@@ -224,7 +228,7 @@ async function runPooled(pool: PooledBoot): Promise<void> {
   setFlagsFromString("--no-flush-bytecode");
   const prepared = await prepareRealm(pool.jsLimitBytes);
   const assigned = new Promise<unknown>((resolve) => parentPort!.once("message", resolve));
-  post({ t: "ready" });
+  post({ t: "ready", codeCache: stub?.rejected === undefined ? "none" : stub.rejected ? "refused" : "used" });
 
   const m = (await assigned) as Partial<SupervisorAssign> | null;
   const boot = m?.t === "assign" ? m.boot : undefined;
@@ -233,7 +237,19 @@ async function runPooled(pool: PooledBoot): Promise<void> {
   await runRealm(boot, prepared);
 }
 
+/**
+ * The code-cache maker (image/supervisor-code.ts): a worker that will never run a domain locks
+ * down as a domU's would — compiling what lockdown runs — and hands V8's code cache of the
+ * supervisor to the hypervisor, which then ends it.
+ */
+async function makeCodeCache(o: PooledBoot): Promise<void> {
+  await prepareRealm(o.jsLimitBytes);
+  if (!stub) return crash("the code-cache maker was not started through the supervisor's stub");
+  post({ t: "code-cache", data: stub.cache() });
+}
+
 async function main(): Promise<void> {
+  if (data.cacheMaker) return makeCodeCache(data.cacheMaker);
   if (data.pool) return runPooled(data.pool);
   const boot = data.boot!;
   await openInspector(boot);
