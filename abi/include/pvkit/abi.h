@@ -1377,7 +1377,7 @@ _Static_assert(offsetof(struct vmxnet_rx_comp_desc, tci) == 10, "offsetof vmxnet
 _Static_assert(offsetof(struct vmxnet_rx_comp_desc, csum) == 12, "offsetof vmxnet_rx_comp_desc.csum");
 _Static_assert(offsetof(struct vmxnet_rx_comp_desc, flags) == 14, "offsetof vmxnet_rx_comp_desc.flags");
 
-/* Rx command descriptor: an empty buffer the backend may fill (by grant copy). Ring 0 holds head buffers (VMXNET_RXD_BTYPE_HEAD), ring 1 body buffers for the rest of large frames. */
+/* Rx command descriptor: an empty buffer the backend may fill (it maps the page once and keeps it mapped, as blkif's feature-persistent, then copies frames in). Ring 0 holds head buffers (VMXNET_RXD_BTYPE_HEAD), ring 1 body buffers for the rest of large frames. */
 struct vmxnet_rx_desc {
     uint32_t gref;
     uint16_t offset;

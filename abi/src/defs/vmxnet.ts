@@ -2,6 +2,10 @@
  * vmxnet: pvkit's paravirtual network device, following VMware vmxnet3's design and carried over
  * grants and event channels with a xenbus handshake (docs/abi.md, "The vmxnet device").
  *
+ * Buffer pages are not grant-copied per frame: the frontend grants a fixed pool of pages, the
+ * backend maps each once on first use and keeps it mapped until the queue disconnects (as blkif's
+ * feature-persistent), copying each frame out of or into those pages.
+ *
  * Per queue the frontend (guest) owns five rings and one control page, each one granted 4 KiB page:
  * a tx command ring and a tx completion ring, two rx command rings (ring 0: head buffers, ring 1:
  * body buffers for frames larger than one buffer) and one rx completion ring. Command rings are
@@ -24,18 +28,26 @@ export const vmxnetTxDesc = struct({
     "fields are read from the first (SOP) descriptor, whose flags word the frontend writes last.",
   size: 16,
   fields: [
-    { name: "gref", type: "u32", doc: "Grant ref of the page holding the fragment (read-only grant)." },
+    {
+      name: "gref",
+      type: "u32",
+      doc: "Grant ref of the page holding the fragment; the backend maps it once and keeps it mapped.",
+    },
     { name: "offset", type: "u16", doc: "Byte offset of the fragment in the page." },
     { name: "len", type: "u16", doc: "Fragment bytes; offset + len <= 4096." },
     {
       name: "hdr_len",
       type: "u16",
-      doc: "OM_CSUM: offset where checksumming starts (L4 header); OM_TSO: L2+L3+L4 header bytes.",
+      doc:
+        "OM_CSUM: offset where checksumming starts (L4 header), inside the frame; OM_TSO: L2+L3+L4 " +
+        "header bytes, exactly what the frame's headers say.",
     },
     {
       name: "msscof",
       type: "u16",
-      doc: "OM_CSUM: offset to store the checksum at (hdr_len + csum offset); OM_TSO: the MSS.",
+      doc:
+        "OM_CSUM: offset to store the checksum at (hdr_len + csum offset; the field holds the " +
+        "pseudo-header sum); OM_TSO: the MSS, 1..(MTU + 18 - hdr_len). Bad values drop the frame.",
     },
     { name: "tci", type: "u16", doc: "VLAN tag control info to insert when VMXNET_TXD_TI is set." },
     {
@@ -64,11 +76,16 @@ export const vmxnetRxDesc = struct({
   name: "vmxnet_rx_desc",
   origin: "pvkit",
   doc:
-    "Rx command descriptor: an empty buffer the backend may fill (by grant copy). Ring 0 holds " +
+    "Rx command descriptor: an empty buffer the backend may fill (it maps the page once and keeps " +
+    "it mapped, as blkif's feature-persistent, then copies frames in). Ring 0 holds " +
     "head buffers (VMXNET_RXD_BTYPE_HEAD), ring 1 body buffers for the rest of large frames.",
   size: 16,
   fields: [
-    { name: "gref", type: "u32", doc: "Grant ref of the buffer's page (writable grant)." },
+    {
+      name: "gref",
+      type: "u32",
+      doc: "Grant ref of the buffer's page (writable grant); mapped once by the backend and kept.",
+    },
     { name: "offset", type: "u16", doc: "Byte offset of the buffer in the page." },
     { name: "len", type: "u16", doc: "Buffer bytes; offset + len <= 4096." },
     { name: "rsvd", type: { array: "u8", length: 6 }, doc: "Reserved, 0." },

@@ -3965,9 +3965,9 @@ export const VmxnetRxCompDesc: StructCodec<VmxnetRxCompDesc> = {
   },
 };
 
-/** struct vmxnet_rx_desc (16 bytes, align 4). Rx command descriptor: an empty buffer the backend may fill (by grant copy). Ring 0 holds head buffers (VMXNET_RXD_BTYPE_HEAD), ring 1 body buffers for the rest of large frames. */
+/** struct vmxnet_rx_desc (16 bytes, align 4). Rx command descriptor: an empty buffer the backend may fill (it maps the page once and keeps it mapped, as blkif's feature-persistent, then copies frames in). Ring 0 holds head buffers (VMXNET_RXD_BTYPE_HEAD), ring 1 body buffers for the rest of large frames. */
 export interface VmxnetRxDesc {
-  /** @0 Grant ref of the buffer's page (writable grant). */
+  /** @0 Grant ref of the buffer's page (writable grant); mapped once by the backend and kept. */
   gref: number;
   /** @4 Byte offset of the buffer in the page. */
   offset: number;
@@ -4041,15 +4041,15 @@ export const VmxnetTxCompDesc: StructCodec<VmxnetTxCompDesc> = {
 
 /** struct vmxnet_tx_desc (16 bytes, align 4). Tx command descriptor: one fragment of an outgoing frame in a granted page. A frame is 1..VMXNET_MAX_TX_DESC_PER_PKT consecutive descriptors, the last with VMXNET_TXD_EOP; offload fields are read from the first (SOP) descriptor, whose flags word the frontend writes last. */
 export interface VmxnetTxDesc {
-  /** @0 Grant ref of the page holding the fragment (read-only grant). */
+  /** @0 Grant ref of the page holding the fragment; the backend maps it once and keeps it mapped. */
   gref: number;
   /** @4 Byte offset of the fragment in the page. */
   offset: number;
   /** @6 Fragment bytes; offset + len <= 4096. */
   len: number;
-  /** @8 OM_CSUM: offset where checksumming starts (L4 header); OM_TSO: L2+L3+L4 header bytes. */
+  /** @8 OM_CSUM: offset where checksumming starts (L4 header), inside the frame; OM_TSO: L2+L3+L4 header bytes, exactly what the frame's headers say. */
   hdr_len: number;
-  /** @10 OM_CSUM: offset to store the checksum at (hdr_len + csum offset); OM_TSO: the MSS. */
+  /** @10 OM_CSUM: offset to store the checksum at (hdr_len + csum offset; the field holds the pseudo-header sum); OM_TSO: the MSS, 1..(MTU + 18 - hdr_len). Bad values drop the frame. */
   msscof: number;
   /** @12 VLAN tag control info to insert when VMXNET_TXD_TI is set. */
   tci: number;
