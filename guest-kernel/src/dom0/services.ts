@@ -66,7 +66,7 @@ export async function startDom0Services(k: Dom0Kernel, o: Dom0Options): Promise<
   // The network backend and dom0's bridges (backend/vif), as netback and the Linux bridge in dom0.
   const netback = new NetbackService(xenstored, k.grants, k.events, o.log);
   netback.start();
-  const control = new ControlServer(toolstack, consoled, xenstored);
+  const control = new ControlServer(toolstack, consoled, xenstored, netback);
   await control.listen(o.controlSocket);
   o.log(`dom0: xenstored on ${o.xenstoredSocket}, control on ${o.controlSocket}`);
   return {

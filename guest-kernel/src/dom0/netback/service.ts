@@ -15,9 +15,6 @@ import { VxlanUplink } from "./uplink.ts";
 
 export const VIF_ROOT = "/local/domain/0/backend/vif";
 
-/** The netback serving each xenstored: how the control server finds the bridges. */
-const byStore = new WeakMap<object, NetbackService>();
-
 export class NetbackService {
   readonly bridges = new Map<string, Bridge>();
   /** VXLAN uplinks, by bridge name (one per bridge). */
@@ -30,14 +27,7 @@ export class NetbackService {
     private readonly grants: Pick<ProgramGrants, "map">,
     private readonly events: EventPorts,
     private readonly log: (line: string) => void,
-  ) {
-    byStore.set(xs, this);
-  }
-
-  /** The NetbackService started on `xs`, if any. */
-  static serving(xs: object): NetbackService | undefined {
-    return byStore.get(xs);
-  }
+  ) {}
 
   start(): void {
     this.unwatch = this.xs.watch(VIF_ROOT, () => this.scan());

@@ -18,7 +18,7 @@ import { XsdError } from "../xenstored/errors.ts";
 import { failureLine } from "./hypervisor-errors.ts";
 import type { Toolstack } from "./toolstack.ts";
 import { blockList } from "./disks.ts";
-import { NetbackService } from "../netback/service.ts";
+import type { NetbackService } from "../netback/service.ts";
 import { isNetworkRequest, NetControl } from "../netback/net-control.ts";
 
 /** What `xenstore-*` requests reach: the store, as dom0. */
@@ -39,6 +39,8 @@ export class ControlServer {
     private readonly toolstack: Toolstack,
     private readonly consoled: Consoled,
     private readonly store: StoreAccess,
+    /** dom0's network backend, for network-list, capture and uplinks (absent: none runs). */
+    private readonly netback?: NetbackService,
   ) {}
 
   async listen(path: string): Promise<void> {
@@ -187,7 +189,7 @@ export class ControlServer {
 
   /** network-list, capture and uplinks: served by dom0's netback (netback/net-control.ts). */
   private network(): NetControl {
-    const netback = NetbackService.serving(this.store);
+    const netback = this.netback;
     if (!netback) throw new Error("dom0 runs no network backend");
     return (this.net ??= new NetControl(netback, this.store, (d) => this.toolstack.resolve(d)));
   }
