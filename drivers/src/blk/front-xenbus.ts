@@ -20,11 +20,11 @@ import {
 } from "@pvkit/abi/layout";
 import { FrontRing } from "../ring.ts";
 import { waitForState } from "../xenbus-wait.ts";
+import type { FrontendPlatform } from "../frontend-platform.ts";
 import { BlkfrontQueue, type DiskInfo } from "./front.ts";
-import { GrantPool, type PoolPlatform } from "./front-pool.ts";
+import { GrantPool } from "./front-pool.ts";
 import {
   DIRECT_SEGMENTS,
-  type DriverStore,
   Keys,
   MAX_INDIRECT_SEGMENTS,
   PROTOCOL_X86_64,
@@ -33,13 +33,8 @@ import {
   vdevName,
 } from "./protocol.ts";
 
-export interface BlkfrontPlatform extends PoolPlatform {
-  store: DriverStore;
-  allocUnbound(remoteDom: number, onEvent: () => void): number;
-  notify(port: number): void;
-  closePort(port: number): void;
-  log(line: string): void;
-}
+/** What the driver needs of its kernel (frontend-platform.ts). */
+export type BlkfrontPlatform = FrontendPlatform;
 
 export interface BlkfrontOptions {
   /** Ring pages as a power of two (capped by the backend's max-ring-page-order). Default 0. */

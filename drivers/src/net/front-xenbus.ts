@@ -17,9 +17,9 @@ import {
   XenbusStateInitialised,
   XenbusStateInitWait,
 } from "@pvkit/abi/layout";
-import { GrantPool, type PoolPlatform } from "../blk/front-pool.ts";
-import type { DriverStore } from "../blk/protocol.ts";
+import { GrantPool } from "../blk/front-pool.ts";
 import { waitForState } from "../xenbus-wait.ts";
+import type { FrontendPlatform } from "../frontend-platform.ts";
 import { queueOf } from "./flow.ts";
 import { type FrontStats, NetfrontQueue, type TxOffload } from "./front-queue.ts";
 import {
@@ -36,13 +36,8 @@ import {
   readUint,
 } from "./protocol.ts";
 
-export interface NetfrontPlatform extends PoolPlatform {
-  store: DriverStore;
-  allocUnbound(remoteDom: number, onEvent: () => void): number;
-  notify(port: number): void;
-  closePort(port: number): void;
-  log(line: string): void;
-}
+/** What the driver needs of its kernel (frontend-platform.ts). */
+export type NetfrontPlatform = FrontendPlatform;
 
 export interface NetInfo {
   /** eth0, eth1, ... by handle. */

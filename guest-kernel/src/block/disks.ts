@@ -6,8 +6,8 @@
  * dom0 sees Closing/Closed and unmaps our pages before the domain ends.
  */
 import { BlkIoError, type BlkfrontQueue } from "@pvkit/drivers/blk/front";
-import { Blkfront, type BlkfrontPlatform } from "@pvkit/drivers/blk/front-xenbus";
-import type { DriverStore } from "@pvkit/drivers/blk/protocol";
+import { Blkfront } from "@pvkit/drivers/blk/front-xenbus";
+import type { FrontendPlatform } from "@pvkit/drivers/frontend-platform";
 import type { XenStoreClient } from "../xenbus/client.ts";
 import { type BlockDevice, BlockError, type BlockDeviceInfo, checkRequest } from "./device.ts";
 
@@ -15,13 +15,8 @@ import { type BlockDevice, BlockError, type BlockDeviceInfo, checkRequest } from
 export interface DiskDeps {
   domid: number;
   xs: XenStoreClient;
-  allocPage(): { pfn: number; view: DataView };
-  freePage(pfn: number): void;
-  grant(domid: number, pfn: number, readonly: boolean): number;
-  endGrant(ref: number): boolean;
-  allocUnbound(remoteDom: number, onEvent: () => void): number;
-  notify(port: number): void;
-  closePort(port: number): void;
+  /** The kernel as blkfront sees it (kernel/frontends.ts). */
+  platform: FrontendPlatform;
   /** Pages the persistent-grant pool of each disk may grow to. */
   poolPages: number;
   log(line: string): void;
@@ -82,28 +77,8 @@ export class Disks {
     this.disks.clear();
   }
 
-  private platform(): BlkfrontPlatform {
-    const xs = this.d.xs;
-    const store: DriverStore = {
-      read: (p) => xs.tryRead(p),
-      write: (p, v) => xs.write(p, v),
-      watch: async (p, cb) => {
-        const token = await xs.watch(p, () => cb());
-        return () => void xs.unwatch(token).catch(() => undefined);
-      },
-    };
-    const d = this.d;
-    return {
-      store,
-      allocPage: () => d.allocPage(),
-      freePage: (pfn) => d.freePage(pfn),
-      grant: (domid, pfn, ro) => d.grant(domid, pfn, ro),
-      endGrant: (ref) => d.endGrant(ref),
-      allocUnbound: (dom, cb) => d.allocUnbound(dom, cb),
-      notify: (port) => d.notify(port),
-      closePort: (port) => d.closePort(port),
-      log: (line) => d.log(line),
-    };
+  private platform(): FrontendPlatform {
+    return this.d.platform;
   }
 }
 

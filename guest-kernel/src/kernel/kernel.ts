@@ -21,6 +21,7 @@ import { GrantTable } from "./gnttab.ts";
 import { Disks } from "../block/disks.ts";
 import { type Mount, mountRoot } from "./rootfs.ts";
 import { Nics } from "../net/nics.ts";
+import { frontendPlatform } from "./frontends.ts";
 import type { FsApi } from "../fs/fs-api.ts";
 import {
   type ForeignWindow,
@@ -162,17 +163,9 @@ export class Kernel {
     const nics = new Nics({
       domid: this.boot.domid,
       xs,
-      allocPage: () => {
-        const pfn = this.mm.alloc();
-        return { pfn, view: page(pfn) };
-      },
-      freePage: (pfn) => this.mm.free(pfn),
-      grant: (domid, pfn, ro) => this.grantTable().grantAccess(domid, pfn, ro),
-      endGrant: (ref) => this.grantTable().endAccess(ref),
-      allocUnbound: (dom, cb) => this.events.allocUnbound(dom, () => cb()),
-      notify: (port) => this.events.notify(port),
-      closePort: (port) => this.events.close(port),
+      platform: frontendPlatform(this, xs, page, (line) => this.printk(`netfront: ${line}`)),
       log: (line) => this.printk(`netfront: ${line}`),
+      cmdline: this.boot.cmdLine,
     });
     await nics.probe();
     this.nics = nics;
@@ -186,16 +179,7 @@ export class Kernel {
     const disks = new Disks({
       domid: this.boot.domid,
       xs,
-      allocPage: () => {
-        const pfn = this.mm.alloc();
-        return { pfn, view: page(pfn) };
-      },
-      freePage: (pfn) => this.mm.free(pfn),
-      grant: (domid, pfn, ro) => this.grantTable().grantAccess(domid, pfn, ro),
-      endGrant: (ref) => this.grantTable().endAccess(ref),
-      allocUnbound: (dom, cb) => this.events.allocUnbound(dom, () => cb()),
-      notify: (port) => this.events.notify(port),
-      closePort: (port) => this.events.close(port),
+      platform: frontendPlatform(this, xs, page, (line) => this.printk(`blkfront: ${line}`)),
       // An eighth of memory at most, 48..1024 pages: enough for a few large requests in flight.
       poolPages: Math.max(48, Math.min(1024, Math.floor(this.boot.nrPages / 8))),
       log: (line) => this.printk(`blkfront: ${line}`),

@@ -4,9 +4,9 @@
  * eth1, ...) for programs (`k.net`) and the shell's ifconfig. An interface whose backend never
  * connects is reported and left out. At shutdown each one is closed properly.
  */
-import { Netfront, type NetfrontPlatform } from "@pvkit/drivers/net/front-xenbus";
+import { Netfront } from "@pvkit/drivers/net/front-xenbus";
+import type { FrontendPlatform } from "@pvkit/drivers/frontend-platform";
 import type { TxOffload } from "@pvkit/drivers/net/front-queue";
-import type { DriverStore } from "@pvkit/drivers/blk/protocol";
 import type { XenStoreClient } from "../xenbus/client.ts";
 
 /** A network interface as programs see it: raw Ethernet frames in and out. */
@@ -40,15 +40,10 @@ export interface NetDevice {
 export interface NicDeps {
   domid: number;
   xs: XenStoreClient;
-  allocPage(): { pfn: number; view: DataView };
-  freePage(pfn: number): void;
-  grant(domid: number, pfn: number, readonly: boolean): number;
-  endGrant(ref: number): boolean;
-  allocUnbound(remoteDom: number, onEvent: () => void): number;
-  notify(port: number): void;
-  closePort(port: number): void;
+  /** The kernel as netfront sees it (kernel/frontends.ts). */
+  platform: FrontendPlatform;
   log(line: string): void;
-  /** The kernel's command line: `net.queues=N` asks each interface for N queue pairs. */
+  /** The kernel command line: `net.queues=N` asks each interface for N queues. */
   cmdline?: string;
 }
 
@@ -99,27 +94,7 @@ export class Nics {
     this.nics.clear();
   }
 
-  private platform(): NetfrontPlatform {
-    const xs = this.d.xs;
-    const store: DriverStore = {
-      read: (p) => xs.tryRead(p),
-      write: (p, v) => xs.write(p, v),
-      watch: async (p, cb) => {
-        const token = await xs.watch(p, () => cb());
-        return () => void xs.unwatch(token).catch(() => undefined);
-      },
-    };
-    const d = this.d;
-    return {
-      store,
-      allocPage: () => d.allocPage(),
-      freePage: (pfn) => d.freePage(pfn),
-      grant: (domid, pfn, ro) => d.grant(domid, pfn, ro),
-      endGrant: (ref) => d.endGrant(ref),
-      allocUnbound: (dom, cb) => d.allocUnbound(dom, cb),
-      notify: (port) => d.notify(port),
-      closePort: (port) => d.closePort(port),
-      log: (line) => d.log(line),
-    };
+  private platform(): FrontendPlatform {
+    return this.d.platform;
   }
 }

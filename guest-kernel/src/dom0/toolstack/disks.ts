@@ -9,7 +9,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import { vdevName, vdevNumber } from "@pvkit/drivers/blk/protocol";
 import type { BlockDeviceRow } from "@pvkit/abi/toolstack-protocol";
 import type { DiskSpec } from "./cfg-devices.ts";
-import { domainPath, type StoreWriter } from "./store-layout.ts";
+import { domainPath, type StoreWriter, writeDeviceDirs } from "./store-layout.ts";
 import { BACKEND_ROOT } from "../blkback/service.ts";
 
 /** What is wrong with a disk's image, in words, or undefined when it can be served. */
@@ -44,32 +44,27 @@ export function writeDiskEntries(store: StoreWriter, domid: number, disks: reado
     seen.add(vdev);
     const fe = `${domainPath(domid)}/device/vbd/${vdev}`;
     const be = `${BACKEND_ROOT}/${domid}/${vdev}`;
-    store.mkdir(fe);
-    store.setPerms(fe, [`n${domid}`, "r0"]);
-    store.mkdir(be);
-    store.setPerms(be, ["n0", `r${domid}`]);
-    const front: [string, string][] = [
-      ["backend", be],
-      ["backend-id", "0"],
-      ["virtual-device", String(vdev)],
-      ["device-type", "disk"],
-      ["state", "1"],
-    ];
-    const back: [string, string][] = [
-      ["frontend", fe],
-      ["frontend-id", String(domid)],
-      ["online", "1"],
-      ["removable", "0"],
-      ["bootable", "1"],
-      ["type", "file"],
-      ["params", d.target],
-      ["mode", d.readonly ? "r" : "w"],
-      ["dev", d.vdev],
-      ["device-type", "disk"],
-      ["state", "1"], // last: blkback starts on a directory once it has a state
-    ];
-    for (const [k, v] of front) store.write(`${fe}/${k}`, v);
-    for (const [k, v] of back) store.write(`${be}/${k}`, v);
+    writeDeviceDirs(
+      store,
+      domid,
+      { fe, be },
+      [
+        ["virtual-device", String(vdev)],
+        ["device-type", "disk"],
+        ["state", "1"],
+      ],
+      [
+        ["online", "1"],
+        ["removable", "0"],
+        ["bootable", "1"],
+        ["type", "file"],
+        ["params", d.target],
+        ["mode", d.readonly ? "r" : "w"],
+        ["dev", d.vdev],
+        ["device-type", "disk"],
+        ["state", "1"],
+      ],
+    );
   }
 }
 

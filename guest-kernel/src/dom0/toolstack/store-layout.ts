@@ -77,3 +77,26 @@ export function removeDomainEntries(store: StoreWriter, domid: number, uuid: str
   store.rm(domainPath(domid));
   if (uuid) store.rm(`/vm/${uuid}`);
 }
+
+/**
+ * A split device's two directories, as libxl writes them: the frontend's (the guest owns it, dom0
+ * may read it) and the backend's (dom0 owns it, the guest may read it), each naming the other, with
+ * `front` and `back` written in order. The backend's list should end with `state`: a backend starts
+ * on a directory once it has one.
+ */
+export function writeDeviceDirs(
+  store: StoreWriter,
+  domid: number,
+  dirs: { fe: string; be: string },
+  front: [string, string][],
+  back: [string, string][],
+): void {
+  store.mkdir(dirs.fe);
+  store.setPerms(dirs.fe, [`n${domid}`, "r0"]);
+  store.mkdir(dirs.be);
+  store.setPerms(dirs.be, ["n0", `r${domid}`]);
+  const frontKeys: [string, string][] = [["backend", dirs.be], ["backend-id", "0"], ...front];
+  const backKeys: [string, string][] = [["frontend", dirs.fe], ["frontend-id", String(domid)], ...back];
+  for (const [k, v] of frontKeys) store.write(`${dirs.fe}/${k}`, v);
+  for (const [k, v] of backKeys) store.write(`${dirs.be}/${k}`, v);
+}

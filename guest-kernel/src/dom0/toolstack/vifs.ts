@@ -6,38 +6,33 @@
  * both in state Initialising. dom0's netback and the guest's netfront take it from there.
  */
 import type { VifSpec } from "./cfg-devices.ts";
-import { domainPath, type StoreWriter } from "./store-layout.ts";
+import { domainPath, type StoreWriter, writeDeviceDirs } from "./store-layout.ts";
 import { VIF_ROOT } from "../netback/service.ts";
 
 export function writeVifEntries(store: StoreWriter, domid: number, vifs: readonly VifSpec[]): void {
   vifs.forEach((v, handle) => {
     const fe = `${domainPath(domid)}/device/vif/${handle}`;
     const be = `${VIF_ROOT}/${domid}/${handle}`;
-    store.mkdir(fe);
-    store.setPerms(fe, [`n${domid}`, "r0"]);
-    store.mkdir(be);
-    store.setPerms(be, ["n0", `r${domid}`]);
-    const front: [string, string][] = [
-      ["backend", be],
-      ["backend-id", "0"],
-      ["handle", String(handle)],
-      ["mac", v.mac],
-      ["state", "1"],
-    ];
-    const back: [string, string][] = [
-      ["frontend", fe],
-      ["frontend-id", String(domid)],
-      ["handle", String(handle)],
-      ["mac", v.mac],
-      ["bridge", v.bridge],
-      ["mtu", String(v.mtu ?? 1500)],
-      ...(v.ip ? ([["ip", v.ip]] as [string, string][]) : []),
-      ["type", "vmxnet"],
-      ["online", "1"],
-      ["state", "1"], // last: netback starts on a directory once it has a state
-    ];
-    for (const [k, val] of front) store.write(`${fe}/${k}`, val);
-    for (const [k, val] of back) store.write(`${be}/${k}`, val);
+    writeDeviceDirs(
+      store,
+      domid,
+      { fe, be },
+      [
+        ["handle", String(handle)],
+        ["mac", v.mac],
+        ["state", "1"],
+      ],
+      [
+        ["handle", String(handle)],
+        ["mac", v.mac],
+        ["bridge", v.bridge],
+        ["mtu", String(v.mtu ?? 1500)],
+        ...(v.ip ? ([["ip", v.ip]] as [string, string][]) : []),
+        ["type", "vmxnet"],
+        ["online", "1"],
+        ["state", "1"],
+      ],
+    );
   });
 }
 
