@@ -8,19 +8,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ControlClient } from "@pvkit/hypervisor/cli/client";
 import { REPO, e2eStage } from "./stage.ts";
 
 const stage = e2eStage("pvkit-e2e-blk-");
 
-async function control<T>(req: Record<string, unknown>): Promise<T> {
-  const c = await ControlClient.open(stage.host.socket);
-  try {
-    return await c.request<T>(req as never);
-  } finally {
-    c.close();
-  }
-}
+const control = <T>(req: Record<string, unknown>) => stage.control<T>(req);
 
 function fnv(bytes: Uint8Array, h = 0x811c9dc5): number {
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;

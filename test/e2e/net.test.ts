@@ -6,19 +6,11 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ControlClient } from "@pvkit/hypervisor/cli/client";
 import { REPO, e2eStage } from "./stage.ts";
 
 const stage = e2eStage("pvkit-e2e-net-");
 
-async function control<T>(req: Record<string, unknown>): Promise<T> {
-  const c = await ControlClient.open(stage.host.socket);
-  try {
-    return await c.request<T>(req as never);
-  } finally {
-    c.close();
-  }
-}
+const control = <T>(req: Record<string, unknown>) => stage.control<T>(req);
 
 interface Done {
   mac: string;

@@ -14,14 +14,7 @@ import { REPO, e2eStage } from "./stage.ts";
 const missing = e2fsprogsMissing();
 const stage = e2eStage("pvkit-e2e-rootfs-");
 
-async function control<T>(req: Record<string, unknown>): Promise<T> {
-  const c = await ControlClient.open(stage.host.socket);
-  try {
-    return await c.request<T>(req as never);
-  } finally {
-    c.close();
-  }
-}
+const control = <T>(req: Record<string, unknown>) => stage.control<T>(req);
 
 /**
  * One console connection kept open for the whole test: `run(line)` types a line and returns what it

@@ -40,6 +40,16 @@ export function e2eStage(prefix: string) {
       return up();
     },
 
+    /** One request on the control socket, as the CLI makes it (`{ op: "list" }`, ...). */
+    async control<T>(req: Record<string, unknown>): Promise<T> {
+      const c = await ControlClient.open(up().socket);
+      try {
+        return await c.request<T>(req as never);
+      } finally {
+        c.close();
+      }
+    },
+
     /** Runs `pvkit ...args` against the host, with `input` on its stdin. */
     pvkit(args: string[], input = ""): Promise<Run> {
       return new Promise((done) => {
