@@ -12,16 +12,9 @@
  * before use; a failure is reported as Xen's xenbus_dev_fatal does (an `error` node under dom0's
  * error/ tree, and state Closing), and never affects another device.
  */
-import {
-  VDISK_READONLY,
-  XenbusStateClosed,
-  XenbusStateClosing,
-  XenbusStateConnected,
-  XenbusStateInitialised,
-  XenbusStateInitialising,
-  XenbusStateInitWait,
-} from "@pvkit/abi/layout";
+import { VDISK_READONLY, XenbusStateConnected } from "@pvkit/abi/layout";
 import { BackRing } from "../ring.ts";
+import { XenbusBackend } from "../xenbus-backend.ts";
 import { type MappedPage, PersistentGrants } from "./back-grants.ts";
 import type { DiskLimits } from "./back-request.ts";
 import { BlkbackRing } from "./back-ring.ts";
@@ -57,22 +50,19 @@ interface Connection {
   port: number;
 }
 
-export class BlkbackDevice {
+export class BlkbackDevice extends XenbusBackend {
   private blockStore: BlockStore | undefined;
   private conn: Connection | undefined;
-  private state = XenbusStateInitialising;
-  private frontend = "";
-  private unwatch: (() => void) | undefined;
-  private queue: Promise<void> = Promise.resolve();
-  private gone = false;
 
   constructor(
     private readonly p: BlkbackPlatform,
     /** Our directory: /local/domain/0/backend/vbd/<domid>/<devid>. */
-    readonly path: string,
-    readonly domid: number,
-    readonly devid: number,
-  ) {}
+    path: string,
+    domid: number,
+    devid: number,
+  ) {
+    super(p, path, domid, devid);
+  }
 
   get connected(): boolean {
     return this.conn !== undefined;
@@ -108,70 +98,20 @@ export class BlkbackDevice {
       [Keys.maxRingPageOrder, String(MAX_RING_PAGE_ORDER)],
     ];
     for (const [k, v] of features) await this.p.store.write(`${this.path}/${k}`, v);
-    await this.setState(XenbusStateInitWait);
-    this.unwatch = await this.p.store.watch(`${this.frontend}/${Keys.state}`, () =>
-      this.enqueue(() => this.follow()),
-    );
+    await this.waitForFrontend();
   }
 
-  /** The toolstack removed the device (or its domain died): stop for good and close the image. */
-  async destroy(): Promise<void> {
-    this.gone = true;
-    this.unwatch?.();
-    await this.enqueue(async () => {
-      await this.disconnect();
-      await this.blockStore?.close().catch(() => undefined);
-      this.blockStore = undefined;
-    });
+  /** The image outlives connections: closed when the device goes. */
+  protected override async release(): Promise<void> {
+    await this.blockStore?.close().catch(() => undefined);
+    this.blockStore = undefined;
   }
 
-  private enqueue(step: () => Promise<void>): Promise<void> {
-    const next = this.queue
-      .then(step)
-      .catch((e) => this.p.log(`${this.name}: ${e instanceof Error ? e.message : String(e)}`));
-    this.queue = next;
-    return next;
-  }
-
-  private get name(): string {
+  get name(): string {
     return `blkback ${this.domid}/${this.devid}`;
   }
 
-  /** One step of the state diagram, on each change of the frontend's state. */
-  private async follow(): Promise<void> {
-    if (this.gone || !this.blockStore) return;
-    const front = readUint(await this.p.store.read(`${this.frontend}/${Keys.state}`), 255);
-    switch (front) {
-      case XenbusStateInitialised:
-      case XenbusStateConnected:
-        if (!this.conn && this.state === XenbusStateInitWait) await this.connect();
-        return;
-      case XenbusStateClosing:
-        await this.disconnect();
-        await this.setState(XenbusStateClosing);
-        return;
-      case XenbusStateClosed:
-        await this.disconnect();
-        await this.setState(XenbusStateClosed);
-        return;
-      case XenbusStateInitialising:
-      case XenbusStateInitWait:
-        // A frontend that starts over after we closed: offer the device again.
-        if (this.state === XenbusStateClosed || this.state === XenbusStateClosing) {
-          await this.disconnect();
-          await this.setState(XenbusStateInitWait);
-        }
-        return;
-      default:
-        // Gone (its domain died) or nonsense: stop serving it.
-        if (this.conn) {
-          await this.disconnect();
-          await this.setState(XenbusStateClosed);
-        }
-    }
-  }
-
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<void> {
     const store = this.blockStore!;
     const fe = (k: string) => this.p.store.read(`${this.frontend}/${k}`);
     const protocol = await fe(Keys.protocol);
@@ -245,7 +185,7 @@ export class BlkbackDevice {
     ring.kick(); // requests queued before the bind announced nothing
   }
 
-  private async disconnect(): Promise<void> {
+  protected async disconnect(): Promise<void> {
     const c = this.conn;
     if (!c) return;
     this.conn = undefined;
@@ -259,18 +199,5 @@ export class BlkbackDevice {
         // the frontend's domain is gone, and its mappings with it
       }
     }
-  }
-
-  private async setState(s: number): Promise<void> {
-    this.state = s;
-    if (!this.gone) await this.p.store.write(`${this.path}/${Keys.state}`, String(s));
-  }
-
-  /** xenbus_dev_fatal: say what went wrong where the toolstack looks, and close. */
-  private async fatal(why: string): Promise<void> {
-    this.p.log(`${this.name}: ${why}`);
-    const rel = this.path.replace(/^\/local\/domain\/0\//, "");
-    await this.p.store.write(`/local/domain/0/error/${rel}/error`, why).catch(() => undefined);
-    await this.setState(XenbusStateClosing);
   }
 }

@@ -17,16 +17,12 @@ import {
   VMXNET_F_TXCSUM,
   VMXNET_MAX_MTU,
   VMXNET_MAX_QUEUES,
-  XenbusStateClosed,
-  XenbusStateClosing,
   XenbusStateConnected,
-  XenbusStateInitialised,
-  XenbusStateInitialising,
-  XenbusStateInitWait,
 } from "@pvkit/abi/layout";
 import { type MappedPage, PersistentGrants } from "../blk/back-grants.ts";
 import type { DriverStore } from "../blk/protocol.ts";
 import { NetbackQueue } from "./back-queue.ts";
+import { XenbusBackend } from "../xenbus-backend.ts";
 import { queueOf } from "./flow.ts";
 import { type NetPort, type NetSwitch, type PortCounters, newCounters } from "./port.ts";
 import {
@@ -67,7 +63,7 @@ interface Queue {
   port: number;
 }
 
-export class NetbackDevice implements NetPort {
+export class NetbackDevice extends XenbusBackend implements NetPort {
   readonly counters: PortCounters = newCounters();
   mac: Uint8Array = new Uint8Array(6);
   mtu = DEFAULT_MTU;
@@ -75,19 +71,16 @@ export class NetbackDevice implements NetPort {
   private grants: PersistentGrants | undefined;
   private plugged: NetSwitch | undefined;
   private bridgeName = "pvbr0";
-  private frontend = "";
-  private state = XenbusStateInitialising;
-  private unwatch: (() => void) | undefined;
-  private chain: Promise<void> = Promise.resolve();
-  private gone = false;
   private statsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly p: NetbackPlatform,
-    readonly path: string,
-    readonly domid: number,
-    readonly devid: number,
-  ) {}
+    path: string,
+    domid: number,
+    devid: number,
+  ) {
+    super(p, path, domid, devid);
+  }
 
   get name(): string {
     return `vif${this.domid}.${this.devid}`;
@@ -115,17 +108,12 @@ export class NetbackDevice implements NetPort {
     await w(Keys.features, String(NETBACK_FEATURES));
     await w(Keys.maxQueues, String(VMXNET_MAX_QUEUES));
     await w(Keys.mtu, String(this.mtu));
-    await this.setState(XenbusStateInitWait);
-    this.unwatch = await this.p.store.watch(`${this.frontend}/${Keys.state}`, () =>
-      this.enqueue(() => this.follow()),
-    );
+    await this.waitForFrontend();
   }
 
-  async destroy(): Promise<void> {
-    this.gone = true;
+  override async destroy(): Promise<void> {
     if (this.statsTimer !== undefined) clearTimeout(this.statsTimer);
-    this.unwatch?.();
-    await this.enqueue(async () => this.disconnect());
+    await super.destroy();
   }
 
   /** The switch hands our guest a frame: spread over the queues by its flow (flow.ts), as RSS does. */
@@ -157,46 +145,7 @@ export class NetbackDevice implements NetPort {
       await this.p.store.write(`${this.path}/${Keys.statistics}/${statKey(k)}`, String(v));
   }
 
-  private enqueue(step: () => Promise<void>): Promise<void> {
-    const next = this.chain
-      .then(step)
-      .catch((e) => this.p.log(`${this.name}: ${e instanceof Error ? e.message : String(e)}`));
-    this.chain = next;
-    return next;
-  }
-
-  private async follow(): Promise<void> {
-    if (this.gone) return;
-    const front = readUint(await this.p.store.read(`${this.frontend}/${Keys.state}`), 255);
-    switch (front) {
-      case XenbusStateInitialised:
-      case XenbusStateConnected:
-        if (!this.connected && this.state === XenbusStateInitWait) await this.connect();
-        return;
-      case XenbusStateClosing:
-        this.disconnect();
-        await this.setState(XenbusStateClosing);
-        return;
-      case XenbusStateClosed:
-        this.disconnect();
-        await this.setState(XenbusStateClosed);
-        return;
-      case XenbusStateInitialising:
-      case XenbusStateInitWait:
-        if (this.state === XenbusStateClosed || this.state === XenbusStateClosing) {
-          this.disconnect();
-          await this.setState(XenbusStateInitWait);
-        }
-        return;
-      default:
-        if (this.connected) {
-          this.disconnect();
-          await this.setState(XenbusStateClosed);
-        }
-    }
-  }
-
-  private async connect(): Promise<void> {
+  protected async connect(): Promise<void> {
     const fe = (k: string) => this.p.store.read(`${this.frontend}/${k}`);
     const n = readUint(await fe(Keys.numQueues), VMXNET_MAX_QUEUES) ?? 1;
     if (n < 1) return this.fatal(`${Keys.numQueues} must be 1..${VMXNET_MAX_QUEUES}`);
@@ -273,7 +222,7 @@ export class NetbackDevice implements NetPort {
     for (const q of queues) q.q.kick(); // frames queued before the bind announced nothing
   }
 
-  private disconnect(): void {
+  protected disconnect(): void {
     this.plugged?.detach(this);
     this.plugged = undefined;
     for (const q of this.queues) {
@@ -290,17 +239,5 @@ export class NetbackDevice implements NetPort {
     this.queues = [];
     this.grants?.clear();
     this.grants = undefined;
-  }
-
-  private async setState(s: number): Promise<void> {
-    this.state = s;
-    if (!this.gone) await this.p.store.write(`${this.path}/${Keys.state}`, String(s));
-  }
-
-  private async fatal(why: string): Promise<void> {
-    this.p.log(`${this.name}: ${why}`);
-    const rel = this.path.replace(/^\/local\/domain\/0\//, "");
-    await this.p.store.write(`/local/domain/0/error/${rel}/error`, why).catch(() => undefined);
-    await this.setState(XenbusStateClosing);
   }
 }
