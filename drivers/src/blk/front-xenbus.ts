@@ -12,15 +12,13 @@
  */
 import {
   VDISK_READONLY,
-  XenbusStateClosed,
-  XenbusStateClosing,
   XenbusStateConnected,
   XenbusStateInitialised,
   XenbusStateInitWait,
 } from "@pvkit/abi/layout";
 import { FrontRing } from "../ring.ts";
 import { waitForState } from "../xenbus-wait.ts";
-import type { FrontendPlatform } from "../frontend-platform.ts";
+import { type FrontendPlatform, closeFrontend } from "../frontend-platform.ts";
 import { BlkfrontQueue, type DiskInfo } from "./front.ts";
 import { GrantPool } from "./front-pool.ts";
 import {
@@ -166,27 +164,18 @@ export class Blkfront {
     const live = this.live;
     if (!live) return;
     this.live = undefined;
-    const s = this.p.store;
     live.queue.fail("device closed");
-    await s.write(`${this.path}/${Keys.state}`, String(XenbusStateClosing));
-    try {
-      await this.waitBackend(
-        (st) => st === XenbusStateClosing || st === XenbusStateClosed,
-        "Closing",
-        timeoutMs,
-      );
-    } catch (e) {
-      this.p.log(`${this.path}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    await s.write(`${this.path}/${Keys.state}`, String(XenbusStateClosed));
-    this.p.closePort(live.port);
-    // The backend unmapped everything before it said Closing; pages it still maps stay granted.
-    let kept = live.pool.destroy();
-    for (const [i, ref] of live.ringRefs.entries()) {
-      if (this.p.endGrant(ref)) this.p.freePage(live.ringPfns[i]!);
-      else kept++;
-    }
-    if (kept > 0) this.p.log(`${this.path}: ${kept} page(s) still mapped by the backend, left granted`);
+    await closeFrontend(
+      this.p,
+      this.path,
+      this.backend,
+      {
+        ports: [live.port],
+        pages: live.ringPfns.map((pfn, i) => ({ pfn, ref: live.ringRefs[i]! })),
+        pool: live.pool,
+      },
+      timeoutMs,
+    );
   }
 
   private waitBackend(ok: (state: number) => boolean, what: string, timeoutMs: number): Promise<void> {

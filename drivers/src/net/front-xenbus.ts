@@ -11,15 +11,13 @@ import {
   VMXNET_F_TSO,
   VMXNET_F_TXCSUM,
   VMXNET_MAX_QUEUES,
-  XenbusStateClosed,
-  XenbusStateClosing,
   XenbusStateConnected,
   XenbusStateInitialised,
   XenbusStateInitWait,
 } from "@pvkit/abi/layout";
 import { GrantPool } from "../blk/front-pool.ts";
 import { waitForState } from "../xenbus-wait.ts";
-import type { FrontendPlatform } from "../frontend-platform.ts";
+import { type FrontendPlatform, closeFrontend } from "../frontend-platform.ts";
 import { queueOf } from "./flow.ts";
 import { type FrontStats, NetfrontQueue, type TxOffload } from "./front-queue.ts";
 import {
@@ -190,27 +188,13 @@ export class Netfront {
     if (!live) return;
     this.live = undefined;
     for (const q of live.queues) q.close();
-    const s = this.p.store;
-    await s.write(`${this.path}/${Keys.state}`, String(XenbusStateClosing));
-    try {
-      await waitForState(
-        s,
-        this.backend,
-        (st) => st === XenbusStateClosing || st === XenbusStateClosed,
-        "Closing",
-        timeoutMs,
-      );
-    } catch (e) {
-      this.p.log(`${this.path}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    await s.write(`${this.path}/${Keys.state}`, String(XenbusStateClosed));
-    for (const port of live.ports) this.p.closePort(port);
-    let kept = live.pool.destroy();
-    live.refs.forEach((ref, i) => {
-      if (this.p.endGrant(ref)) this.p.freePage(live.pfns[i]!);
-      else kept++;
-    });
-    if (kept > 0) this.p.log(`${this.path}: ${kept} page(s) still mapped by the backend, left granted`);
+    await closeFrontend(
+      this.p,
+      this.path,
+      this.backend,
+      { ports: live.ports, pages: live.pfns.map((pfn, i) => ({ pfn, ref: live.refs[i]! })), pool: live.pool },
+      timeoutMs,
+    );
   }
 }
 
