@@ -75,12 +75,8 @@ export function formatMac(mac: Uint8Array): string {
   return [...mac.subarray(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
-/** Parses a decimal xenstore value; undefined when absent or not a whole number in [0, max]. */
-export function readUint(v: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined || !/^\d{1,16}$/.test(v.trim())) return undefined;
-  const n = Number(v.trim());
-  return n <= max ? n : undefined;
-}
+/** xenstore numbers are read as blkif's are. */
+export { readUint } from "../blk/protocol.ts";
 
 const RX_NO_RESERVED = new Uint8Array(6);
 const RXD = RxDescCodec.offsets;
