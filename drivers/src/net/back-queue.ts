@@ -7,10 +7,12 @@
  * Rx: the switch hands a frame; it goes into one head buffer (ring 0) and as many body buffers
  * (ring 1) as it needs, all reserved before any is taken, with one completion per buffer. A frame
  * the guest has no room for is dropped and counted, and the guest is asked (update_rx_prod) to say
- * when it posts more. Completions written in one turn are announced with one event.
+ * when it posts more. Completions written in one turn are announced with one event, and tx
+ * completions alone with none while the guest masks them (announce()).
  */
 import {
   VMXNET_F_RXCSUM,
+  VMXNET_INTR_TX,
   VMXNET_F_TSO,
   VMXNET_F_TXCSUM,
   VMXNET_MAX_FRAME,
@@ -65,6 +67,7 @@ export interface BackQueueDeps {
 
 const CTRL_UPDATE_RX_PROD = VmxnetQueueCtrl.offsets.update_rx_prod / 4;
 const CTRL_TX_THRESHOLD = VmxnetQueueCtrl.offsets.tx_threshold / 4;
+const CTRL_INTR_MASK = VmxnetQueueCtrl.offsets.intr_mask / 4;
 const LOGGED = 10;
 const RXC = {
   V4: VMXNET_RXC_V4,
@@ -84,6 +87,7 @@ export class NetbackQueue {
   private readonly rxComp: GenProducer<VmxnetRxCompDesc>;
   private readonly ctrl: Int32Array;
   private notifyQueued = false;
+  private rxPending = false;
   private stopped = false;
   private logged = 0;
 
@@ -179,11 +183,11 @@ export class NetbackQueue {
     }
     if (eop && eop.flags & VMXNET_TXD_CQ) {
       this.txComp.put({ txd_idx: eop.index, status: why ? VMXNET_TXC_ERROR : VMXNET_TXC_OK, flags: 0 });
-      this.announce();
+      this.announce(false);
     } else if (!eop && last >= 0) {
       // No end at all: an error completion for the last slot taken, so the guest gets its pages back.
       this.txComp.put({ txd_idx: last, status: VMXNET_TXC_ERROR, flags: 0 });
-      this.announce();
+      this.announce(false);
     }
     if (why || !frame || !out) {
       this.d.counters.txErrors++;
@@ -259,7 +263,7 @@ export class NetbackQueue {
 
   private complete(ring: 0 | 1, index: number, len: number, flags: number): void {
     this.rxComp.put({ rxd_idx: index, ring_id: ring, rss_type: 0, rss_hash: 0, len, tci: 0, csum: 0, flags });
-    this.announce();
+    this.announce(true);
   }
 
   private drop(): false {
@@ -269,13 +273,21 @@ export class NetbackQueue {
     return false;
   }
 
-  /** One event for every completion written in this turn. */
-  private announce(): void {
+  /**
+   * One event for every completion written in this turn — none when all of them are tx completions
+   * and the guest masked those (VMXNET_INTR_TX in intr_mask: it reaps them when it next sends, and
+   * unmasks when it runs out of room). Each event saved is a wake-up of the guest's vCPU.
+   */
+  private announce(rx: boolean): void {
+    this.rxPending ||= rx;
     if (this.notifyQueued) return;
     this.notifyQueued = true;
     queueMicrotask(() => {
       this.notifyQueued = false;
-      if (!this.stopped) this.d.notify();
+      const rxToo = this.rxPending;
+      this.rxPending = false;
+      if (this.stopped) return;
+      if (rxToo || !(Atomics.load(this.ctrl, CTRL_INTR_MASK) & VMXNET_INTR_TX)) this.d.notify();
     });
   }
 }

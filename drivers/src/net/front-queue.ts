@@ -8,6 +8,7 @@
  * have nothing in, or lengths past a buffer, is dropped and counted.
  */
 import {
+  VMXNET_INTR_TX,
   VMXNET_MAX_TX_DESC_PER_PKT,
   VMXNET_OM_CSUM,
   VMXNET_OM_NONE,
@@ -48,6 +49,7 @@ const CTRL = {
   txDeferred: VmxnetQueueCtrl.offsets.tx_num_deferred / 4,
   rxProd0: VmxnetQueueCtrl.offsets.rx_prod / 4,
   updateRxProd: VmxnetQueueCtrl.offsets.update_rx_prod / 4,
+  intrMask: VmxnetQueueCtrl.offsets.intr_mask / 4,
 };
 
 /**
@@ -127,6 +129,7 @@ export class NetfrontQueue {
 
   /** Posts the receive buffers: every head slot, and every body slot when the MTU needs them. */
   start(): void {
+    this.maskTxEvents(true);
     // Two head buffers per page: take pages one at a time and post both halves.
     for (let i = 0; i < RING.rx; i += 2) {
       const page = this.pool.take(1)?.[0];
@@ -151,17 +154,48 @@ export class NetfrontQueue {
       return Promise.reject(
         new RangeError(`a ${frame.length}-byte frame does not fit ${VMXNET_MAX_TX_DESC_PER_PKT} pages`),
       );
+    // Take back what the backend has finished with (its events for that are masked), then queue.
+    this.reapTx();
     if (this.waiting.length === 0 && this.tryPut(frame, offload)) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiting.push({ frame, offload, resolve, reject }));
+    // No room: ask for an event when the backend finishes more (unmask first, then look again,
+    // so a completion written in between is not missed).
+    const queued = new Promise<void>((resolve, reject) =>
+      this.waiting.push({ frame, offload, resolve, reject }),
+    );
+    this.maskTxEvents(false);
+    this.reapTx();
+    this.drainWaiting();
+    return queued;
+  }
+
+  /** Puts waiting frames on the ring while there is room; masks tx events again once none waits. */
+  private drainWaiting(): void {
+    while (this.waiting.length > 0 && this.tryPut(this.waiting[0]!.frame, this.waiting[0]!.offload))
+      this.waiting.shift()!.resolve();
+    // Nobody waits for room: tx completions can wait for our next send again (see send()).
+    if (this.waiting.length === 0) this.maskTxEvents(true);
+  }
+
+  /** Takes every tx completion the backend wrote: their pages and slots are ours again. */
+  private reapTx(): void {
+    for (let c = this.txComp.take(); c; c = this.txComp.take()) this.txDone(c.desc);
+  }
+
+  /**
+   * vmxnet3's interrupt mask, for tx completions only: while we have room to send we do not need an
+   * event per batch of completions (each one wakes this vCPU); we reap them as we send.
+   */
+  private maskTxEvents(masked: boolean): void {
+    if (masked) Atomics.or(this.ctrl, CTRL.intrMask, VMXNET_INTR_TX);
+    else Atomics.and(this.ctrl, CTRL.intrMask, ~VMXNET_INTR_TX);
   }
 
   /** The backend signalled: completions in, waiting frames out. */
   onEvent(): void {
     if (this.closed) return;
-    for (let c = this.txComp.take(); c; c = this.txComp.take()) this.txDone(c.desc);
+    this.reapTx();
     for (let c = this.rxComp.take(); c; c = this.rxComp.take()) this.rxDone(c.desc);
-    while (this.waiting.length > 0 && this.tryPut(this.waiting[0]!.frame, this.waiting[0]!.offload))
-      this.waiting.shift()!.resolve();
+    this.drainWaiting();
     if (Atomics.load(this.ctrl, CTRL.updateRxProd)) {
       Atomics.store(this.ctrl, CTRL.updateRxProd, 0);
       this.kickSoon();
