@@ -20,6 +20,7 @@ export const BENCHMARKS = [
   "event-domains",
   "domain-create",
   "blk",
+  "net",
   "density",
 ] as const;
 export type BenchName = (typeof BENCHMARKS)[number];

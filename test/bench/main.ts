@@ -66,6 +66,7 @@ const benches: Record<BenchName, () => Promise<void>> = {
     rows.push(...(await benchBlk(blkOptions(quick))));
     p.done();
   },
+  net: async () => void rows.push(...(await (await import("./net.ts")).benchNetRows(quick))),
   density: async () => {
     for (const cells of args.density.modes) {
       const name = `density${cells ? "" : " (cells off)"}: up to ${args.density.count} idle guests`;

@@ -1,0 +1,178 @@
+/**
+ * `pnpm bench net`: domU → domU through dom0's bridge, on a real host (`pvkit up`'s startHost), two
+ * guests running test/guests/net-bench.ts: 64 KiB TCP frames handed to netfront with TSO (dom0
+ * cuts them into MSS-sized segments; Gbit/s of what the sender handed over), and 64-byte frames
+ * (packets per second). Each run is timed by the receiver, first frame to last; the row is the
+ * median (p50) of the runs. CPU: user + system time of the host's process and every process it
+ * started (cells, so both guests and dom0), read from /proc over all the runs of a mode, per Gbit
+ * moved (CPU-seconds per Gbit, which is also cores per Gbit/s) and per packet. Baseline: memcpy in
+ * this process (TypedArray.set of the same sizes), the floor under any copy the data path makes.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ControlClient } from "@pvkit/hypervisor/cli/client";
+import { startHost } from "@pvkit/hypervisor/cli/host";
+import { cpuOf, processTree } from "./proc-stats.ts";
+import { phase } from "./progress.ts";
+import { median, type BenchRow } from "./stats.ts";
+
+const GUEST = resolve(import.meta.dirname, "../guests/net-bench.ts");
+
+interface Run {
+  ms: number;
+  bytes: number;
+  frames: number;
+}
+
+interface ModeResult {
+  runs: Run[];
+  cpuSeconds: number;
+}
+
+/** Two guests on one bridge in `mode`; the receiver's per-run lines and the CPU the host used. */
+async function runMode(
+  mode: "tso" | "small",
+  runs: number,
+  frames: number,
+  cells: boolean,
+): Promise<ModeResult> {
+  const dir = mkdtempSync(join(tmpdir(), "pvkit-bench-net-"));
+  const host = await startHost({
+    socket: join(dir, "control.sock"),
+    log: () => {},
+    pool: 0,
+    hypervisor: { tscResolutionNs: 0, cells },
+  });
+  const control = async <T>(req: Record<string, unknown>): Promise<T> => {
+    const c = await ControlClient.open(host.socket);
+    try {
+      return await c.request<T>(req as never);
+    } finally {
+      c.close();
+    }
+  };
+  /** Every JSON line `name` prints, as it prints them. */
+  const lines = async (name: string, onLine: (o: Record<string, unknown>) => void) => {
+    const c = await ControlClient.open(host.socket);
+    await c.request({ op: "console", domain: name } as never);
+    let buf = "";
+    c.rawMode((b) => {
+      buf += b.toString();
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const at = line.indexOf("{");
+        if (at >= 0) {
+          try {
+            onLine(JSON.parse(line.slice(at)) as Record<string, unknown>);
+          } catch {
+            // not one of ours
+          }
+        }
+      }
+    });
+    return c;
+  };
+  try {
+    const mac = { tx: "00:16:3e:be:00:01", rx: "00:16:3e:be:00:02" };
+    const create = async (role: "tx" | "rx") => {
+      const peer = role === "tx" ? mac.rx : mac.tx;
+      const config =
+        `name = "${role}"\nkernel = "${GUEST}"\nmemory = 32\nvif = ['mac=${mac[role]}, bridge=pvbench']\n` +
+        `extra = "role=${role} peer=${peer} mode=${mode} runs=${runs} frames=${frames}"\n`;
+      return (await control<{ domid: number }>({ op: "create", config, file: join(dir, `${role}.cfg`) }))
+        .domid;
+    };
+    const result: Run[] = [];
+    let ready = 0;
+    let onReady = () => {};
+    let onDone = () => {};
+    await create("rx");
+    const rxLines = await lines("rx", (o) => {
+      if (o.phase === "ready") (ready++, onReady());
+      if (o.phase === "run") result.push(o as unknown as Run);
+      if (o.phase === "done") onDone();
+    });
+    const tx = await create("tx");
+    const txLines = await lines("tx", (o) => o.phase === "ready" && (ready++, onReady()));
+    await new Promise<void>((r) => ((onReady = () => ready >= 2 && r()), onReady()));
+    const done = new Promise<void>((r) => (onDone = r));
+    const pids = processTree();
+    const before = cpuOf(pids);
+    await control({ op: "xenstore-write", path: `/local/domain/${tx}/data/go`, value: "1" });
+    await done;
+    const after = cpuOf(processTree());
+    rxLines.close();
+    txLines.close();
+    return { runs: result, cpuSeconds: after.cpuSeconds - before.cpuSeconds };
+  } finally {
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** memcpy of `size` bytes, `n` times, in this process: bytes per second. */
+function memcpyRate(size: number, n: number): number {
+  const src = new Uint8Array(size).map((_, i) => i);
+  const dst = new Uint8Array(size);
+  const samples: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      src[0] = i;
+      dst.set(src);
+    }
+    samples.push((size * n) / ((performance.now() - t) / 1000));
+  }
+  return median(samples);
+}
+
+export async function benchNet(quick: boolean, cells = true): Promise<BenchRow[]> {
+  const runs = quick ? 3 : 5;
+  const tso = await runMode("tso", runs, quick ? 300 : 2000, cells);
+  const small = await runMode("small", runs, quick ? 20_000 : 200_000, cells);
+  const gbit = (r: Run) => (r.bytes * 8) / (r.ms / 1000) / 1e9;
+  const pps = (r: Run) => r.frames / (r.ms / 1000);
+  const tsoBits = tso.runs.reduce((n, r) => n + r.bytes * 8, 0) / 1e9;
+  const smallFrames = small.runs.reduce((n, r) => n + r.frames, 0);
+  const note = (m: ModeResult) => `${m.runs.length} runs`;
+  return [
+    {
+      metric: "net domU→domU, 64 KiB TSO frames",
+      unit: "Gbit/s",
+      median: median(tso.runs.map(gbit)),
+      baseline: { name: "memcpy 64 KiB, in cache", median: (memcpyRate(65536, 20_000) * 8) / 1e9 },
+      note: note(tso),
+    },
+    {
+      metric: "net CPU per Gbit (TSO)",
+      unit: "CPU-s/Gbit",
+      median: tso.cpuSeconds / tsoBits,
+      note: `${tso.cpuSeconds.toFixed(1)} CPU-s for ${tsoBits.toFixed(1)} Gbit`,
+    },
+    {
+      metric: "net domU→domU, 64-byte frames",
+      unit: "kpps",
+      median: median(small.runs.map(pps)) / 1000,
+      baseline: { name: "memcpy 64 B", median: memcpyRate(64, 2_000_000) / 64 / 1000 },
+      note: note(small),
+    },
+    {
+      metric: "net CPU per 64-byte frame",
+      unit: "µs",
+      median: (small.cpuSeconds / smallFrames) * 1e6,
+      note: `${small.cpuSeconds.toFixed(1)} CPU-s for ${smallFrames} frames`,
+    },
+  ];
+}
+
+/** The bench as `pnpm bench net` runs it: its progress line, then its rows. */
+export async function benchNetRows(quick: boolean): Promise<BenchRow[]> {
+  const p = phase("network: domU → domU through dom0's bridge (TSO and 64-byte frames)");
+  try {
+    return await benchNet(quick);
+  } finally {
+    p.done();
+  }
+}

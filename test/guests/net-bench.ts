@@ -1,0 +1,126 @@
+/**
+ * One of two guests for `pnpm bench net` (test/bench/net.ts): `role=tx` sends, `role=rx` receives,
+ * through dom0's bridge. `mode=tso`: TCP/IPv4 frames of 64 KiB handed to netfront with TSO (dom0
+ * cuts each into 46 segments of MSS 1448); `mode=small`: 64-byte frames. `runs=R frames=N`: R runs
+ * of N frames each. Flow control keeps every frame: the receiver acks what it has every ACK_EVERY
+ * frames and the sender keeps at most WINDOW receiver-side frames in flight, fewer than the
+ * receiver's 128 posted buffers. The receiver times each run from its first frame to its last and
+ * prints `{"phase":"run","ms":…,"bytes":…,"frames":…}` (bytes as the sender handed them to
+ * netfront); the sender starts once the host writes data/go, so the host can sample CPU first.
+ */
+import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
+
+const TYPE_DATA = 0x88b5;
+const TYPE_HELLO = 0x88b6;
+const TYPE_ACK = 0x88b7;
+const MSS = 1448;
+const HDRS = 54;
+const TSO_PAYLOAD = 16 * 4096 - HDRS; // as much as 16 descriptors carry
+const WINDOW = 112;
+const ACK_EVERY = 16;
+
+const macBytes = (m: string) => Uint8Array.from(m.split(":").map((h) => parseInt(h, 16)));
+
+function ether(dst: Uint8Array, src: Uint8Array, type: number, length: number): Uint8Array {
+  const f = new Uint8Array(length);
+  f.set(dst, 0);
+  f.set(src, 6);
+  f[12] = type >> 8;
+  f[13] = type & 0xff;
+  return f;
+}
+
+/** A 64 KiB TCP/IPv4 frame for TSO (checksums left to dom0). */
+function tsoFrame(dst: Uint8Array, src: Uint8Array): Uint8Array {
+  const f = ether(dst, src, 0x0800, HDRS + TSO_PAYLOAD);
+  const v = new DataView(f.buffer);
+  f[14] = 0x45;
+  v.setUint16(16, 0xffff);
+  f[22] = 64;
+  f[23] = 6;
+  f.set([10, 8, 0, 1, 10, 8, 0, 2], 26);
+  v.setUint16(34, 40000);
+  v.setUint16(36, 5001);
+  f[46] = 0x50;
+  f[47] = 0x10;
+  for (let i = HDRS; i < f.length; i++) f[i] = i & 0xff;
+  return f;
+}
+
+export default async function main(k: KernelHandle): Promise<void> {
+  const arg = (name: string) => new RegExp(`(?:^|\\s)${name}=(\\S+)`).exec(k.cmdline)?.[1];
+  const peer = macBytes(arg("peer")!);
+  const tso = arg("mode") === "tso";
+  const runs = Number(arg("runs") ?? "3");
+  const frames = Number(arg("frames") ?? "1000");
+  const segsPerFrame = tso ? Math.ceil(TSO_PAYLOAD / MSS) : 1;
+  const eth = k.net.get("eth0");
+  const me = macBytes(eth.mac);
+
+  let heard = false;
+  let got = 0; // receiver: data frames (segments) this run
+  let acked = 0; // sender: what the receiver has acked this run
+  let t0 = 0;
+  let wake = () => {};
+  const ack = (n: number) => {
+    const a = ether(peer, me, TYPE_ACK, 60);
+    new DataView(a.buffer).setUint32(14, n);
+    void eth.send(a);
+  };
+  eth.onFrame((f) => {
+    const type = (f[12]! << 8) | f[13]!;
+    if (type === 0x0800 || type === TYPE_DATA) {
+      if (got++ === 0) t0 = k.time.uptimeMs();
+      if (got % ACK_EVERY === 0) ack(got);
+      if (got === frames * segsPerFrame) wake();
+      return;
+    }
+    if (type === TYPE_ACK) acked = Math.max(acked, new DataView(f.buffer, f.byteOffset).getUint32(14));
+    else if (type === TYPE_HELLO) {
+      if (!heard) void eth.send(ether(peer, me, TYPE_HELLO, 60));
+      heard = true;
+    }
+    wake();
+  });
+  const until = async (cond: () => boolean, resend?: () => void) => {
+    while (!cond()) {
+      resend?.();
+      await Promise.race([new Promise<void>((r) => (wake = r)), k.sleep(resend ? 20 : 1000)]);
+    }
+  };
+  await until(
+    () => heard,
+    () => void eth.send(ether(new Uint8Array(6).fill(0xff), me, TYPE_HELLO, 60)),
+  );
+  k.print(JSON.stringify({ phase: "ready" }));
+
+  const total = frames * segsPerFrame;
+  if (arg("role") === "rx") {
+    for (let r = 0; r < runs; r++) {
+      await until(() => got === total);
+      const ms = k.time.uptimeMs() - t0;
+      if (got % ACK_EVERY !== 0) ack(got); // the last (an ACK_EVERY multiple was acked already)
+      const bytes = frames * (tso ? HDRS + TSO_PAYLOAD : 64);
+      k.print(JSON.stringify({ phase: "run", run: r, ms, bytes, frames, segments: got }));
+      got = 0;
+    }
+    k.print(JSON.stringify({ phase: "done", stats: eth.stats() }));
+    return;
+  }
+
+  await new Promise<void>((go) => {
+    void k.xenstore.watch("data/go", () => void k.xenstore.tryRead("data/go").then((v) => v && go()));
+  });
+  const frame = tso ? tsoFrame(peer, me) : ether(peer, me, TYPE_DATA, 64);
+  const offload = tso ? { tso: { mss: MSS, hdrLen: HDRS } } : undefined;
+  for (let r = 0; r < runs; r++) {
+    acked = 0;
+    let sent = 0;
+    for (let i = 0; i < frames; i++) {
+      if (sent + segsPerFrame - acked > WINDOW) await until(() => sent + segsPerFrame - acked <= WINDOW);
+      await eth.send(frame, offload);
+      sent += segsPerFrame;
+    }
+    await until(() => acked >= total);
+  }
+}
