@@ -1,13 +1,14 @@
 /**
  * V8's code cache for the supervisor (hypervisor/src/realm/code-cache.ts): made once per host
  * process by a worker that never runs a domain; a domU worker compiled through the stub uses it; a
- * cache V8 refuses costs nothing but the time; domains start through the stub, in cells and out.
+ * cache V8 refuses costs nothing but the time, and the current one refused is made again; domains
+ * start through the stub, in cells and out.
  */
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { workerOptions } from "@pvkit/hypervisor/domain/worker";
-import { supervisorCodeCache } from "@pvkit/hypervisor/image/supervisor-code";
+import { supervisorCodeCache, supervisorCodeRefused } from "@pvkit/hypervisor/image/supervisor-code";
 import { supervisorScript } from "@pvkit/hypervisor/image/supervisor-image";
 import { SHM_ADDON_PATH } from "@pvkit/hypervisor/native/shm";
 import type { PooledBoot, SupervisorReport } from "@pvkit/hypervisor/realm/boot-data";
@@ -54,6 +55,20 @@ describe("the supervisor's code cache", () => {
     const garbage = new Uint8Array(4096).fill(7);
     expect(await prepareWith({ source, cache: garbage })).toEqual({ t: "ready", codeCache: "refused" });
     expect(await prepareWith({ source })).toEqual({ t: "ready", codeCache: "none" });
+  }, 60_000);
+
+  it("is made again when V8 refused the current one (the process's flags changed since)", async () => {
+    const first = await supervisorCodeCache();
+    supervisorCodeRefused(new Uint8Array(8)); // not the current cache: nothing happens
+    expect(await supervisorCodeCache()).toBe(first);
+    supervisorCodeRefused(first);
+    const second = await supervisorCodeCache();
+    expect(second).toBeInstanceOf(Uint8Array);
+    expect(second).not.toBe(first);
+    expect(await prepareWith({ source: await supervisorScript(), cache: second })).toEqual({
+      t: "ready",
+      codeCache: "used",
+    });
   }, 60_000);
 
   it.each([

@@ -30,7 +30,7 @@ import { SUPERVISOR_CRASH_EXIT, type PooledBoot } from "../realm/boot-data.ts";
 import type { PooledWorker } from "../pool/warm-pool.ts";
 import { HOST_IDLE_MS, HOST_WORKING_MS, WAIT_MODE, WaitMode } from "../realm/vcpu-page.ts";
 import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
-import { supervisorCodeCache } from "../image/supervisor-code.ts";
+import { onSupervisorCodeCache, supervisorCodeFor, supervisorCodeRefused } from "../image/supervisor-code.ts";
 
 /** How much of a cell's standard error is kept for the crash reason (V8's fatal message). */
 const STDERR_TAIL = 8192;
@@ -48,15 +48,16 @@ interface Cell {
   /** Where its standard error goes, a line at a time, once it runs a domain. */
   onLine?: (line: string) => void;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Whether it was sent the supervisor's code cache. */
-  hasCache?: boolean;
+  /** The supervisor's code cache it was sent, if any. */
+  sentCache?: Uint8Array;
 }
 
 export class CellHost {
   private spare?: Cell;
   private closed = false;
-  /** V8's code cache of the supervisor, base64, once made (image/supervisor-code.ts). */
-  private cache?: string;
+  /** V8's code cache of the supervisor once made (image/supervisor-code.ts), and as base64. */
+  private cache?: { bytes: Uint8Array; base64: string };
+  private readonly stopCacheUpdates: () => void;
 
   /**
    * @param scripts the cell's main script and the supervisor every worker runs
@@ -70,14 +71,16 @@ export class CellHost {
     private readonly ring: () => void,
   ) {
     // The code cache is made in the background; the spare cell spawned meanwhile gets it then.
-    void supervisorCodeCache().then((cache) => {
-      if (!cache || this.closed) return;
-      this.cache = Buffer.from(cache).toString("base64");
-      if (this.spare && !this.spare.hasCache && this.spare.child.connected) {
-        this.spare.child.send({ t: "code-cache", cache: this.cache } satisfies ToCell);
-        this.spare.hasCache = true;
+    const take = (bytes: Uint8Array) => {
+      this.cache = { bytes, base64: Buffer.from(bytes).toString("base64") };
+      if (this.spare && !this.spare.sentCache && this.spare.child.connected) {
+        this.spare.child.send({ t: "code-cache", cache: this.cache.base64 } satisfies ToCell);
+        this.spare.sentCache = bytes;
       }
-    });
+    };
+    this.stopCacheUpdates = onSupervisorCodeCache(take);
+    const now = supervisorCodeFor(scripts.supervisor).cache; // and starts making one
+    if (now) take(now);
   }
 
   private spawnCell(): Cell {
@@ -108,9 +111,11 @@ export class CellHost {
     (child.stderr as { unref?: () => void }).unref?.();
     bell.unref();
     const init: ToCell = { t: "init", supervisor: this.scripts.supervisor };
-    if (this.cache) init.cache = this.cache;
+    if (this.cache) {
+      init.cache = this.cache.base64;
+      cell.sentCache = this.cache.bytes;
+    }
     child.send(init);
-    cell.hasCache = this.cache !== undefined;
     return cell;
   }
 
@@ -152,6 +157,7 @@ export class CellHost {
   /** Ends the spare cell; cells of running domains end with their domains. */
   async close(): Promise<void> {
     this.closed = true;
+    this.stopCacheUpdates();
     const spare = this.spare;
     this.spare = undefined;
     if (spare) {
@@ -183,6 +189,7 @@ export class PooledCell implements PooledWorker {
       cell.child.on("message", (m: FromCell) => {
         if (this.assigned) return;
         if (m?.t === "report" && m.report?.t === "ready") {
+          if (m.report.codeCache === "refused") supervisorCodeRefused(cell.sentCache);
           cell.child.unref();
           resolve(true);
         } else onMessage(m);

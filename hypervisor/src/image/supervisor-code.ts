@@ -17,8 +17,12 @@ import { supervisorScript } from "./supervisor-image.ts";
 
 let cache: Uint8Array | undefined;
 let making: Promise<void> | undefined;
+/** Caches made again after V8 refused one (the process's flags changed): a few at most. */
+let remade = 0;
+const MAX_REMADE = 3;
+const listeners: ((cache: Uint8Array) => void)[] = [];
 
-/** Makes the code cache: one throwaway worker, ~a cold start's CPU, once per process. */
+/** Makes the code cache: one throwaway worker, ~a cold start's CPU. */
 function makeCache(source: string): Promise<void> {
   const maker: PooledBoot = { addon: SHM_ADDON_PATH, jsLimitBytes: 64 * 1024 * 1024 };
   const w = new Worker(SUPERVISOR_STUB, {
@@ -34,7 +38,10 @@ function makeCache(source: string): Promise<void> {
   w.unref(); // nobody waits for it: a host may close while it works
   return new Promise<void>((resolve) => {
     w.on("message", (m: SupervisorReport) => {
-      if (m?.t === "code-cache" && m.data instanceof Uint8Array && m.data.length > 0) cache ??= m.data;
+      if (m?.t === "code-cache" && m.data instanceof Uint8Array && m.data.length > 0 && !cache) {
+        cache = m.data;
+        for (const l of listeners) l(m.data);
+      }
       void w.terminate();
     });
     w.once("error", () => {}); // no cache: workers compile the bundle themselves
@@ -61,4 +68,27 @@ export async function supervisorCodeCache(): Promise<Uint8Array | undefined> {
   await supervisorCode();
   await making;
   return cache;
+}
+
+/**
+ * Calls `fn` with every code cache made from now on (a cell host passes it to its spare cell);
+ * returns what stops it.
+ */
+export function onSupervisorCodeCache(fn: (cache: Uint8Array) => void): () => void {
+  listeners.push(fn);
+  return () => void listeners.splice(listeners.indexOf(fn) >>> 0, 1);
+}
+
+/**
+ * A pooled worker said V8 refused `refused`: V8 checks the flags a cache was made under, and a
+ * process's flags can change after it was made (a local pool turns bytecode flushing off in the
+ * hypervisor's process). If it is the current cache, it is dropped and made again under the flags
+ * of now — a few times at most, in case the refusal is another process's (a cell with other flags).
+ */
+export function supervisorCodeRefused(refused: Uint8Array | undefined): void {
+  if (!refused || refused !== cache || remade >= MAX_REMADE) return;
+  remade++;
+  cache = undefined;
+  making = undefined;
+  void supervisorCode();
 }

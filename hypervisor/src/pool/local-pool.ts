@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import { workerOptions } from "../domain/worker.ts";
 import type { PooledBoot, SupervisorReport } from "../realm/boot-data.ts";
 import { SUPERVISOR_STUB } from "../realm/code-cache.ts";
-import { supervisorCodeFor } from "../image/supervisor-code.ts";
+import { supervisorCodeFor, supervisorCodeRefused } from "../image/supervisor-code.ts";
 import type { PoolBackend, PooledWorker } from "./warm-pool.ts";
 
 /** A pooled Worker of this process; `worker` is what a domain is given. */
@@ -58,9 +58,13 @@ export function localPoolBackend(o: {
   return {
     prepare(jsLimitBytes, lost) {
       const pool: PooledBoot = { addon: o.addon, jsLimitBytes };
+      const code = supervisorCodeFor(o.supervisor);
       const w = new Worker(SUPERVISOR_STUB, {
         ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB: o.heapHeadroomMiB }),
-        workerData: { pool, code: supervisorCodeFor(o.supervisor) },
+        workerData: { pool, code },
+      });
+      w.on("message", (m: SupervisorReport) => {
+        if (m?.t === "ready" && m.codeCache === "refused") supervisorCodeRefused(code.cache);
       });
       return new LocalPooled(w, jsLimitBytes, lost);
     },
