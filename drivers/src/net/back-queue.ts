@@ -2,8 +2,12 @@
  * netback's data path for one queue of one vif. Tx: take the guest's descriptors (each copied out
  * once), check them — generation, fragment inside its page, a grant that maps, at most
  * VMXNET_MAX_TX_DESC_PER_PKT fragments, a length between a header and the MTU — copy the frame out
- * of the guest's pages into dom0's memory in one go, answer with a completion, and hand the frame to
- * the switch. Only the copy is ever parsed: the guest may rewrite its pages, not what dom0 looks at.
+ * of the guest's pages into dom0's memory in one go, do the offload the first descriptor asks for on
+ * that copy (offload.ts: a checksum, or TSO's segments), answer with a completion, and hand the
+ * frame (or its segments) to the switch. Only the copy is ever parsed: the guest may rewrite its
+ * pages, not what dom0 looks at. A frame with no end within VMXNET_MAX_TX_DESC_PER_PKT descriptors
+ * is dropped with every descriptor up to its end. With VMXNET_F_RXCSUM the frame's checksum results
+ * go on its last rx completion.
  * Rx: the switch hands a frame; it goes into one head buffer (ring 0) and as many body buffers
  * (ring 1) as it needs, all reserved before any is taken, with one completion per buffer. A frame
  * the guest has no room for is dropped and counted, and the guest is asked (update_rx_prod) to say

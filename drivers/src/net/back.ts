@@ -8,7 +8,9 @@
  *   → (frontend Closing/Closed) unplug, unmap → Closing/Closed → (frontend Initialising) InitWait.
  *
  * The frontend's numbers are checked before use; a failure closes this vif only, with an `error`
- * node where the toolstack looks (Xen's xenbus_dev_fatal).
+ * node where the toolstack looks (Xen's xenbus_dev_fatal). Frames for the guest spread over its
+ * queues by flow (flow.ts). The port's counters are published under statistics/ (coalesced) for
+ * `pvkit network-list`, the guest's ifconfig and tests.
  */
 import {
   VMXNET_F_MULTIQUEUE,

@@ -1,8 +1,9 @@
 /**
  * netfront's data path for one queue. Tx: a frame is copied into pages of the grant pool (one
  * descriptor per page, at most VMXNET_MAX_TX_DESC_PER_PKT), its first descriptor published last so
- * the backend never sees half a frame; the backend's completion for the last descriptor returns every
- * page up to it. Rx: head buffers (half pages) are kept posted on ring 0 and, for an MTU that needs
+ * the backend never sees half a frame, and an offload request (TxOffload) on that first descriptor;
+ * the backend's completion for the last descriptor returns every page up to it. Completions are
+ * reaped as we send, without an event each (VMXNET_INTR_TX masked) until we run out of room. Rx: head buffers (half pages) are kept posted on ring 0 and, for an MTU that needs
  * them, body buffers (pages) on ring 1; each completed frame is copied out, its buffers posted again,
  * and the frame handed to the receiver. The backend is not trusted: a completion naming a slot we
  * have nothing in, or lengths past a buffer, is dropped and counted.
