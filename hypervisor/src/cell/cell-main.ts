@@ -42,7 +42,12 @@ function run(workerData: Record<string, unknown>, options: Record<string, unknow
   const code: SupervisorCode = codeCache
     ? { source: supervisor!, cache: codeCache }
     : { source: supervisor! };
-  const w = new Worker(SUPERVISOR_STUB, { ...options, eval: true, workerData: { ...workerData, code } });
+  // A domain under the inspector runs the bundle as it is: the inspector's machinery imports
+  // modules, which code compiled through node:vm (the cache stub) cannot without a loader.
+  const inspected = (workerData as { boot?: { inspectorPort?: number } }).boot?.inspectorPort !== undefined;
+  const w = inspected
+    ? new Worker(supervisor!, { ...options, eval: true, workerData })
+    : new Worker(SUPERVISOR_STUB, { ...options, eval: true, workerData: { ...workerData, code } });
   w.on("message", (report) => send({ t: "report", report }));
   w.on("error", (e: Error & { code?: string }) =>
     send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),

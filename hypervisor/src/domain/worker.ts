@@ -177,9 +177,11 @@ export function workerOptions(
 /** Starts `d`'s worker in this process. */
 export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): LocalWorker {
   const boot = bootData(d, spec);
-  const w = spec.code
-    ? new Worker(SUPERVISOR_STUB, { ...workerOptions(d, spec), workerData: { boot, code: spec.code } })
-    : new Worker(spec.supervisor, { ...workerOptions(d, spec), workerData: { boot } });
+  // Under the inspector the bundle runs as it is (see cell-main.ts): no code cache for it.
+  const w =
+    spec.code && !d.inspectorPort
+      ? new Worker(SUPERVISOR_STUB, { ...workerOptions(d, spec), workerData: { boot, code: spec.code } })
+      : new Worker(spec.supervisor, { ...workerOptions(d, spec), workerData: { boot } });
   return adoptWorker(d, w, spec, events);
 }
 
