@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { newCounters, type NetPort } from "@pvkit/drivers/net/port";
-import { Bridge } from "../src/dom0/netback/bridge.ts";
-import { Capture } from "../src/dom0/netback/capture.ts";
-import { PcapWriter, pcapHeader, pcapRecord } from "../src/dom0/netback/pcap.ts";
-import { malformedFrames, protocolHierarchy, tsharkMissing, udpChecksums } from "../../test/e2e/tshark.ts";
-import { arpFrame, ipBytes, macBytes, udpFrame } from "../../test/guests/packets.ts";
+import { Bridge } from "@pvkit/guest-kernel/dom0/netback/bridge";
+import { Capture } from "@pvkit/guest-kernel/dom0/netback/capture";
+import { PcapWriter, pcapHeader, pcapRecord } from "@pvkit/guest-kernel/dom0/netback/pcap";
+import { malformedFrames, protocolHierarchy, tsharkMissing, udpChecksums } from "../e2e/tshark.ts";
+import { arpFrame, ipBytes, macBytes, udpFrame } from "../guests/packets.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pvkit-capture-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
