@@ -120,7 +120,9 @@ export class NetbackQueue {
       budget -= this.oneFrame();
     }
     if (budget < RING.tx) this.d.countersChanged();
-    if (budget <= 0 && this.tx.ready()) queueMicrotask(() => this.kick()); // more: after others ran
+    // More queued: come back after the event loop has served everyone else (a macrotask; a
+    // microtask would run before any I/O, so a guest that never stops sending would own dom0).
+    if (budget <= 0 && this.tx.ready()) setImmediate(() => this.kick());
     // New rx buffers may have been the reason for the kick; nothing to do for them until a frame comes.
   }
 
