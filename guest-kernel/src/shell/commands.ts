@@ -7,6 +7,7 @@ import type { KernelHandle } from "../kernel/program.ts";
 import { xenbusStateName } from "../xenbus/state.ts";
 import { fsCommands } from "./fs-commands.ts";
 import { netCommands } from "./net-commands.ts";
+import { ipCommands } from "./ip-commands.ts";
 
 export interface Command {
   name: string;
@@ -161,5 +162,6 @@ export function builtinCommands(): CommandTable {
   });
   for (const c of fsCommands()) add(c);
   for (const c of netCommands()) add(c);
+  for (const c of ipCommands()) add(c);
   return t;
 }

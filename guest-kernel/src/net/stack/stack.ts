@@ -1,0 +1,433 @@
+/**
+ * A small IPv4 host stack over one NetDevice: Ethernet demultiplexing, ARP, IPv4, ICMP echo and
+ * port unreachable, and UDP sockets. Pure TypeScript over `k.net` raw frames; it runs in the guest.
+ *
+ * Receiving is one synchronous pass per frame (Ethernet -> ARP | IPv4 -> ICMP | UDP): each layer
+ * checks what it was given and either hands the payload up or drops the frame and counts why, so
+ * `stats().dropped` tells what the stack refused ("ip.bad-checksum": 2). Sending goes the other way
+ * and meets ARP at the bottom, which may hold a datagram until the neighbour answers.
+ *
+ * Addressing is one interface, one address, one on-link subnet (a /24 unless the address says
+ * "/N"), no gateway: a destination outside the subnet is refused with "network unreachable".
+ *
+ * Programs and the shell share one stack per interface: `startIp(k)` starts it on first use and
+ * returns the same one afterwards (the device has one frame receiver, and two stacks on it would
+ * take turns losing frames).
+ */
+import type { KernelHandle, NetDevice } from "../../kernel/program.ts";
+import { Arp, type ArpEntry } from "./arp.ts";
+import {
+  BROADCAST_MAC,
+  ETH_P_ARP,
+  ETH_P_IP,
+  buildEthernet,
+  parseEthernet,
+  parseMac,
+  sameMac,
+} from "./ethernet.ts";
+import {
+  ICMP_DEST_UNREACH,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_PORT_UNREACH,
+  buildEcho,
+  buildUnreachable,
+  parseIcmp,
+} from "./icmp.ts";
+import {
+  DEFAULT_TTL,
+  IPPROTO_ICMP,
+  IPPROTO_UDP,
+  IP_HLEN,
+  buildIpv4,
+  formatIp,
+  ipNumber,
+  parseIp,
+  parseIpv4,
+  prefixMask,
+  type Ipv4Header,
+} from "./ipv4.ts";
+import { UDP_HLEN, buildUdp, parseUdp } from "./udp.ts";
+
+/** ICMP errors we send per second at most (RFC 1812 4.3.2.8: rate-limit them). */
+const ICMP_ERRORS_PER_SECOND = 100;
+/** Ephemeral ports for sendTo without a bound socket (IANA's dynamic range). */
+const EPHEMERAL_FIRST = 49152;
+
+export interface PingOptions {
+  /** Probes to send (4). */
+  count?: number;
+  /** Pause between a probe's answer (or timeout) and the next probe, in ms (1000). */
+  intervalMs?: number;
+  /** How long to wait for each reply, in ms (1000). */
+  timeoutMs?: number;
+  /** Data bytes per probe (56, as ping's default). */
+  size?: number;
+  ttl?: number;
+  /** Called after each probe with its round-trip time, or undefined when it timed out. */
+  onReply?(seq: number, rttMs: number | undefined): void;
+}
+
+export interface PingResult {
+  address: string;
+  sent: number;
+  received: number;
+  /** One per probe, undefined for the lost ones. */
+  rttMs: (number | undefined)[];
+}
+
+export interface UdpSource {
+  address: string;
+  port: number;
+}
+
+export type UdpHandler = (data: Uint8Array, from: UdpSource) => void;
+
+export interface UdpSocket {
+  readonly port: number;
+  /** Sends `data` from this socket's port; throws when the destination cannot be reached. */
+  sendTo(address: string, port: number, data: Uint8Array): void;
+  /** Calls `fn` when an ICMP destination unreachable comes back for a datagram from this port. */
+  onUnreachable(fn: (to: UdpSource, code: number) => void): void;
+  close(): void;
+}
+
+export interface StackStats {
+  /** What went through: "ip.in", "icmp.echo-replies-sent", "udp.out", ... */
+  counters: Record<string, number>;
+  /** What was dropped, by reason: "ip.bad-checksum", "udp.no-port", ... */
+  dropped: Record<string, number>;
+}
+
+export interface StackOptions {
+  /** "10.0.0.1" or "10.0.0.1/16"; a /24 without a prefix. */
+  address: string;
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** Runs `fn` after `ms`; returns a function that cancels it. */
+  setTimer?(fn: () => void, ms: number): () => void;
+}
+
+interface UdpBinding {
+  handler: UdpHandler;
+  unreachable: ((to: UdpSource, code: number) => void)[];
+}
+
+const defaultTimer = (fn: () => void, ms: number) => {
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+};
+
+function bump(map: Map<string, number>, key: string, n = 1): void {
+  map.set(key, (map.get(key) ?? 0) + n);
+}
+
+const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
+
+export class IpStack {
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly device: string;
+  private readonly ip: Uint8Array;
+  private readonly mac: Uint8Array;
+  private readonly mask: number;
+  private readonly arpLayer: Arp;
+  private readonly counters = new Map<string, number>();
+  private readonly drops = new Map<string, number>();
+  private readonly ports = new Map<number, UdpBinding>();
+  private readonly pings = new Map<string, { data: Uint8Array; done(): void }>();
+  private readonly setTimer: (fn: () => void, ms: number) => () => void;
+  private nextPingId = 1;
+  private nextEphemeral = EPHEMERAL_FIRST;
+  private errorWindow = { start: -Infinity, sent: 0 };
+
+  constructor(
+    private readonly dev: NetDevice,
+    private readonly opts: StackOptions,
+  ) {
+    const [addr, prefix] = opts.address.split("/");
+    this.ip = parseIp(addr!);
+    this.prefixLength = prefix === undefined ? 24 : Number(prefix);
+    if (!Number.isInteger(this.prefixLength) || this.prefixLength < 1 || this.prefixLength > 30)
+      throw new RangeError(`"${opts.address}": the prefix length must be 1..30`);
+    this.address = addr!;
+    this.device = dev.name;
+    this.mac = parseMac(dev.mac);
+    this.mask = prefixMask(this.prefixLength);
+    this.setTimer = opts.setTimer ?? defaultTimer;
+    this.arpLayer = new Arp({
+      mac: this.mac,
+      ip: this.ip,
+      sendFrame: (f) => this.sendFrame(f),
+      now: () => opts.now(),
+      setTimer: this.setTimer,
+      count: (what) => bump(this.counters, what),
+      drop: (why, n) => bump(this.drops, why, n),
+    });
+    dev.onFrame((f) => this.input(f));
+    this.arpLayer.announce();
+  }
+
+  stats(): StackStats {
+    return { counters: sorted(this.counters), dropped: sorted(this.drops) };
+  }
+
+  arp(): ArpEntry[] {
+    return this.arpLayer.entries();
+  }
+
+  // ---- receiving ----
+
+  private drop(why: string): void {
+    bump(this.drops, why);
+  }
+
+  /** One frame from the device. */
+  input(frame: Uint8Array): void {
+    bump(this.counters, "eth.in");
+    const eth = parseEthernet(frame);
+    if (!eth) return this.drop("eth.truncated");
+    // The bridge floods unknown unicast to every port: a frame for another MAC is not ours.
+    if (!sameMac(eth.dst, this.mac) && !sameMac(eth.dst, BROADCAST_MAC)) return this.drop("eth.not-for-us");
+    if (eth.type === ETH_P_ARP) return this.arpLayer.input(eth.payload);
+    if (eth.type === ETH_P_IP) return this.ipInput(eth.payload);
+    this.drop("eth.unknown-type");
+  }
+
+  private isBroadcast(n: number): boolean {
+    return n === 0xffffffff || n === ((ipNumber(this.ip) & this.mask) | ~this.mask) >>> 0;
+  }
+
+  private ipInput(data: Uint8Array): void {
+    const h = parseIpv4(data);
+    if (typeof h === "string") return this.drop(h);
+    const dst = ipNumber(h.dst);
+    const broadcast = this.isBroadcast(dst);
+    if (dst !== ipNumber(this.ip) && !broadcast) return this.drop("ip.not-for-us");
+    // A source that is a group or broadcast address cannot be answered (RFC 1122 3.2.1.3).
+    const src = ipNumber(h.src);
+    if (src >>> 28 >= 0xe || this.isBroadcast(src)) return this.drop("ip.bad-source");
+    if (h.mf || h.fragmentOffset !== 0) return this.drop("ip.fragment"); // no reassembly (ipv4.ts)
+    bump(this.counters, "ip.in");
+    if (h.protocol === IPPROTO_ICMP) return this.icmpInput(h, broadcast);
+    if (h.protocol === IPPROTO_UDP) return this.udpInput(h, broadcast);
+    this.drop("ip.unknown-protocol");
+  }
+
+  private icmpInput(h: Ipv4Header, broadcast: boolean): void {
+    const m = parseIcmp(h.payload);
+    if (typeof m === "string") return this.drop(m);
+    if (m.type === ICMP_ECHO_REQUEST) {
+      // Linux ignores broadcast pings by default (icmp_echo_ignore_broadcasts): a smurf amplifier
+      // is a bad neighbour.
+      if (broadcast) return this.drop("icmp.broadcast-echo");
+      bump(this.counters, "icmp.echo-replies-sent");
+      return this.sendIp(h.src, IPPROTO_ICMP, buildEcho(ICMP_ECHO_REPLY, m.id, m.seq, m.body));
+    }
+    if (m.type === ICMP_ECHO_REPLY) {
+      const key = `${formatIp(h.src)}/${m.id}/${m.seq}`;
+      const p = this.pings.get(key);
+      if (!p) return this.drop("icmp.unmatched-reply");
+      if (!sameBytes(p.data, m.body)) return this.drop("icmp.reply-altered");
+      bump(this.counters, "icmp.echo-replies-received");
+      this.pings.delete(key);
+      return p.done();
+    }
+    if (m.type === ICMP_DEST_UNREACH) return this.unreachableInput(m.code, m.body);
+    this.drop("icmp.unhandled-type");
+  }
+
+  /** A destination unreachable: tell the UDP socket that sent the datagram it quotes. */
+  private unreachableInput(code: number, quoted: Uint8Array): void {
+    const ihl = (quoted[0]! & 0x0f) * 4;
+    if (quoted.length < IP_HLEN || quoted[0]! >> 4 !== 4 || ihl < IP_HLEN || quoted.length < ihl + UDP_HLEN)
+      return this.drop("icmp.bad-quote");
+    bump(this.counters, "icmp.unreachables-received");
+    if (quoted[9] !== IPPROTO_UDP || ipNumber(quoted.subarray(12, 16)) !== ipNumber(this.ip)) return;
+    const srcPort = (quoted[ihl]! << 8) | quoted[ihl + 1]!;
+    const to = {
+      address: formatIp(quoted.subarray(16, 20)),
+      port: (quoted[ihl + 2]! << 8) | quoted[ihl + 3]!,
+    };
+    for (const fn of this.ports.get(srcPort)?.unreachable ?? []) fn(to, code);
+  }
+
+  private udpInput(h: Ipv4Header, broadcast: boolean): void {
+    const u = parseUdp(h.payload, h.src, h.dst);
+    if (typeof u === "string") return this.drop(u);
+    bump(this.counters, "udp.in");
+    const b = this.ports.get(u.dstPort);
+    if (!b) {
+      this.drop("udp.no-port");
+      // No error about a broadcast (RFC 1122 3.2.2): every host on the segment would answer.
+      if (!broadcast) this.sendError(h, ICMP_PORT_UNREACH);
+      return;
+    }
+    b.handler(u.data.slice(), { address: formatIp(h.src), port: u.srcPort });
+  }
+
+  private sendError(h: Ipv4Header, code: number): void {
+    const now = this.opts.now();
+    if (now - this.errorWindow.start >= 1000) this.errorWindow = { start: now, sent: 0 };
+    if (this.errorWindow.sent >= ICMP_ERRORS_PER_SECOND) return this.drop("icmp.errors-rate-limited");
+    this.errorWindow.sent++;
+    bump(this.counters, "icmp.unreachables-sent");
+    const datagram = new Uint8Array(h.header.length + h.payload.length);
+    datagram.set(h.header);
+    datagram.set(h.payload, h.header.length);
+    this.sendIp(h.src, IPPROTO_ICMP, buildUnreachable(code, datagram, h.headerLength));
+  }
+
+  // ---- sending ----
+
+  private sendFrame(frame: Uint8Array): void {
+    bump(this.counters, "eth.out");
+    this.dev.send(frame).catch(() => this.drop("eth.send-failed"));
+  }
+
+  /** Sends `payload` as `protocol` to `dst`; throws when the destination is off-link or it is too big. */
+  private sendIp(dst: Uint8Array, protocol: number, payload: Uint8Array, ttl = DEFAULT_TTL): void {
+    const n = ipNumber(dst);
+    const datagram = buildIpv4(this.ip, dst, protocol, payload, ttl);
+    if (datagram.length > this.dev.mtu)
+      throw new RangeError(
+        `${datagram.length} bytes do not fit the MTU (${this.dev.mtu}) and we do not fragment`,
+      );
+    bump(this.counters, "ip.out");
+    if (this.isBroadcast(n))
+      return this.sendFrame(buildEthernet(BROADCAST_MAC, this.mac, ETH_P_IP, datagram));
+    if ((n & this.mask) >>> 0 !== (ipNumber(this.ip) & this.mask) >>> 0)
+      throw new Error(
+        `${formatIp(dst)}: network unreachable (no route outside ${this.address}/${this.prefixLength})`,
+      );
+    this.arpLayer.sendIp(dst, datagram);
+  }
+
+  /** Echo requests to `address`, one at a time; resolves with what came back. */
+  async ping(address: string, o: PingOptions = {}): Promise<PingResult> {
+    const dst = parseIp(address);
+    const count = o.count ?? 4;
+    const id = this.nextPingId++ & 0xffff;
+    const data = new Uint8Array(o.size ?? 56).map((_, i) => (i + 8) & 0xff); // ping's pattern
+    const result: PingResult = { address, sent: 0, received: 0, rttMs: [] };
+    for (let seq = 1; seq <= count; seq++) {
+      const key = `${address}/${id}/${seq}`;
+      const start = this.opts.now();
+      const rtt = await new Promise<number | undefined>((resolve) => {
+        const cancel = this.setTimer(() => {
+          this.pings.delete(key);
+          resolve(undefined);
+        }, o.timeoutMs ?? 1000);
+        this.pings.set(key, {
+          data,
+          done: () => {
+            cancel();
+            resolve(this.opts.now() - start);
+          },
+        });
+        try {
+          this.sendIp(dst, IPPROTO_ICMP, buildEcho(ICMP_ECHO_REQUEST, id, seq, data), o.ttl);
+        } catch (e) {
+          cancel();
+          this.pings.delete(key);
+          throw e;
+        }
+      });
+      result.sent++;
+      if (rtt !== undefined) result.received++;
+      result.rttMs.push(rtt);
+      o.onReply?.(seq, rtt);
+      if (seq < count && (o.intervalMs ?? 1000) > 0)
+        await new Promise<void>((r) => this.setTimer(r, o.intervalMs ?? 1000));
+    }
+    return result;
+  }
+
+  readonly udp = {
+    /** Receives datagrams for `port` (0: any free ephemeral port) with `handler`. */
+    bind: (port: number, handler: UdpHandler): UdpSocket => {
+      if (port === 0) port = this.freePort();
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new RangeError(`port ${port} is not 1..65535`);
+      if (this.ports.has(port)) throw new Error(`port ${port} is already bound`);
+      const b: UdpBinding = { handler, unreachable: [] };
+      this.ports.set(port, b);
+      return {
+        port,
+        sendTo: (address, to, data) => this.sendUdp(port, address, to, data),
+        onUnreachable: (fn) => void b.unreachable.push(fn),
+        close: () => void (this.ports.get(port) === b && this.ports.delete(port)),
+      };
+    },
+    /** One datagram from an unbound ephemeral port (a reply to it is answered port unreachable). */
+    sendTo: (address: string, port: number, data: Uint8Array): void =>
+      this.sendUdp(this.freePort(), address, port, data),
+  };
+
+  private sendUdp(srcPort: number, address: string, port: number, data: Uint8Array): void {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new RangeError(`port ${port} is not 1..65535`);
+    const dst = parseIp(address);
+    bump(this.counters, "udp.out");
+    this.sendIp(dst, IPPROTO_UDP, buildUdp(this.ip, dst, srcPort, port, data));
+  }
+
+  private freePort(): number {
+    for (let i = 0; i < 65536 - EPHEMERAL_FIRST; i++) {
+      const p = this.nextEphemeral;
+      this.nextEphemeral = p === 65535 ? EPHEMERAL_FIRST : p + 1;
+      if (!this.ports.has(p)) return p;
+    }
+    throw new Error("no free UDP port");
+  }
+
+  /** Stops the timers; the device keeps delivering frames to nobody. */
+  close(): void {
+    this.dev.onFrame(() => {});
+    this.arpLayer.close();
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The address the toolstack gave the vif behind `dev`: `ip=` in the domain's config lands in the
+ * backend's directory, which the frontend's `backend` key names and this domain may read. xl
+ * allows several addresses separated by spaces; the first is ours.
+ */
+export async function vifAddress(k: KernelHandle, dev: NetDevice): Promise<string | undefined> {
+  const ids = await k.xenstore.ls("device/vif").catch(() => [] as string[]);
+  for (const id of ids) {
+    if ((await k.xenstore.tryRead(`device/vif/${id}/mac`))?.toLowerCase() !== dev.mac.toLowerCase()) continue;
+    const backend = await k.xenstore.tryRead(`device/vif/${id}/backend`);
+    const ip = backend ? await k.xenstore.tryRead(`${backend}/ip`).catch(() => undefined) : undefined;
+    return ip?.trim().split(/\s+/)[0] || undefined;
+  }
+  return undefined;
+}
+
+const started = new WeakMap<NetDevice, Promise<IpStack>>();
+
+/**
+ * The IPv4 stack on interface `dev` (eth0), started on the first call with the vif's `ip=`
+ * address and shared by every later caller. Rejects when there is no such interface or it has no
+ * address.
+ */
+export function startIp(k: KernelHandle, dev = "eth0"): Promise<IpStack> {
+  const nic = k.net.get(dev);
+  let s = started.get(nic);
+  if (!s) {
+    s = (async () => {
+      const address = await vifAddress(k, nic);
+      if (!address) throw new Error(`${dev}: no IPv4 address (give the vif ip=... in the domain's config)`);
+      return new IpStack(nic, { address, now: () => k.time.uptimeMs() });
+    })();
+    started.set(nic, s);
+    s.catch(() => started.delete(nic));
+  }
+  return s;
+}

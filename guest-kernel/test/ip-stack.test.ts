@@ -1,0 +1,367 @@
+/**
+ * The guest's IPv4 stack (src/net/stack/) against frames built here, byte by byte and with their
+ * own RFC 1071 checksums, on a device the test drives by hand and a clock it moves: ARP answered
+ * and resolved (queue bounded, entries expiring), pings answered, UDP delivered, closed ports
+ * answered with ICMP port unreachable, and every kind of bad packet dropped and counted while the
+ * stack keeps answering. Two stacks on one in-memory wire then ping each other.
+ */
+import { describe, expect, it } from "vitest";
+import type { NetDevice } from "../src/kernel/program.ts";
+import { checksum } from "../src/net/stack/checksum.ts";
+import { IpStack } from "../src/net/stack/stack.ts";
+
+/** RFC 1071's checksum, computed the plain way: 16-bit words, end-around carry at each step. */
+function rfc1071(bytes: Uint8Array): number {
+  const padded = new Uint8Array(bytes.length + (bytes.length % 2));
+  padded.set(bytes);
+  const v = new DataView(padded.buffer);
+  let sum = 0;
+  for (let i = 0; i < padded.length; i += 2) {
+    sum += v.getUint16(i);
+    sum = (sum & 0xffff) + (sum >>> 16);
+  }
+  return ~sum & 0xffff;
+}
+
+const mac = (s: string) => Uint8Array.from(s.split(":"), (h) => parseInt(h, 16));
+const ip = (s: string) => Uint8Array.from(s.split("."), Number);
+const cat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) (out.set(p, o), (o += p.length));
+  return out;
+};
+const u16 = (n: number) => Uint8Array.of(n >> 8, n & 0xff);
+
+function ether(dst: Uint8Array, src: Uint8Array, type: number, payload: Uint8Array): Uint8Array {
+  return cat(dst, src, u16(type), payload);
+}
+
+interface Ipv4Opts {
+  ttl?: number;
+  /** Flags and fragment offset word (0x4000: DF). */
+  frag?: number;
+  /** Replace the computed header checksum. */
+  checksum?: number;
+  version?: number;
+}
+
+function ipv4(src: Uint8Array, dst: Uint8Array, proto: number, payload: Uint8Array, o: Ipv4Opts = {}) {
+  const h = new Uint8Array(20);
+  const v = new DataView(h.buffer);
+  h[0] = ((o.version ?? 4) << 4) | 5;
+  v.setUint16(2, 20 + payload.length);
+  v.setUint16(4, 0x1234);
+  v.setUint16(6, o.frag ?? 0x4000);
+  h[8] = o.ttl ?? 64;
+  h[9] = proto;
+  h.set(src, 12);
+  h.set(dst, 16);
+  v.setUint16(10, o.checksum ?? rfc1071(h));
+  return cat(h, payload);
+}
+
+function icmpEcho(type: number, id: number, seq: number, data: Uint8Array, badSum = false): Uint8Array {
+  const m = cat(Uint8Array.of(type, 0, 0, 0), u16(id), u16(seq), data);
+  new DataView(m.buffer).setUint16(2, rfc1071(m) ^ (badSum ? 0x0101 : 0));
+  return m;
+}
+
+function udp(
+  src: Uint8Array,
+  dst: Uint8Array,
+  sport: number,
+  dport: number,
+  data: Uint8Array,
+  badSum = false,
+) {
+  const seg = cat(u16(sport), u16(dport), u16(8 + data.length), u16(0), data);
+  const pseudo = cat(src, dst, Uint8Array.of(0, 17), u16(seg.length));
+  const sum = rfc1071(cat(pseudo, seg)) || 0xffff;
+  new DataView(seg.buffer).setUint16(6, sum ^ (badSum ? 0x00ff : 0));
+  return seg;
+}
+
+function arp(op: number, sha: Uint8Array, spa: Uint8Array, tha: Uint8Array, tpa: Uint8Array) {
+  return cat(u16(1), u16(0x0800), Uint8Array.of(6, 4), u16(op), sha, spa, tha, tpa);
+}
+
+/** A device whose wire is the test: `sent` holds every frame the stack sent, `deliver` feeds it. */
+function handDevice(macText: string, mtu = 1500) {
+  const sent: Uint8Array[] = [];
+  let receiver: (f: Uint8Array) => void = () => undefined;
+  const dev: NetDevice = {
+    name: "eth0",
+    mac: macText,
+    mtu,
+    queues: 1,
+    send: async (f) => void sent.push(f.slice()),
+    onFrame: (fn) => void (receiver = fn),
+    stats: () => ({ txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxErrors: 0 }),
+  };
+  return { dev, sent, deliver: (f: Uint8Array) => receiver(f) };
+}
+
+/** A clock the test moves: timers fire only when advance() passes them. */
+function handClock() {
+  let now = 0;
+  let timers: { at: number; fn: () => void }[] = [];
+  return {
+    now: () => now,
+    setTimer(fn: () => void, ms: number) {
+      const t = { at: now + ms, fn };
+      timers.push(t);
+      return () => void (timers = timers.filter((x) => x !== t));
+    },
+    advance(ms: number) {
+      const end = now + ms;
+      for (;;) {
+        const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+        if (!due) break;
+        timers = timers.filter((t) => t !== due);
+        now = due.at;
+        due.fn();
+      }
+      now = end;
+    },
+  };
+}
+
+const ME = "00:16:3e:00:00:01";
+const PEER = "00:16:3e:00:00:02";
+const MY_IP = ip("10.0.0.1");
+const PEER_IP = ip("10.0.0.2");
+const BCAST = mac("ff:ff:ff:ff:ff:ff");
+
+/** A stack at 10.0.0.1 on a hand-driven device, with its start-up frames already taken away. */
+function rig() {
+  const wire = handDevice(ME);
+  const clock = handClock();
+  const stack = new IpStack(wire.dev, { address: "10.0.0.1", now: clock.now, setTimer: clock.setTimer });
+  const startup = wire.sent.splice(0);
+  return { ...wire, clock, stack, startup };
+}
+
+const fromPeer = (payload: Uint8Array, type = 0x0800) => ether(mac(ME), mac(PEER), type, payload);
+/** A frame's IPv4 datagram, checked with the test's own checksum. */
+function ipOf(frame: Uint8Array) {
+  const d = frame.subarray(14);
+  const v = new DataView(d.buffer, d.byteOffset);
+  expect(frame[12] * 256 + frame[13]).toBe(0x0800);
+  expect(rfc1071(d.subarray(0, 20))).toBe(0);
+  const total = v.getUint16(2);
+  return { proto: d[9], ttl: d[8], src: d.slice(12, 16), dst: d.slice(16, 20), body: d.slice(20, total) };
+}
+
+describe("the Internet checksum", () => {
+  it("matches RFC 1071's worked example and an independent computation", () => {
+    // RFC 1071 section 3: 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2; the checksum is its complement.
+    expect(checksum(Uint8Array.of(0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7))).toBe(0x220d);
+    for (let n = 0; n < 200; n++) {
+      const data = Uint8Array.from({ length: n * 7 + 1 }, (_, i) => (i * 131 + n * 17) & 0xff);
+      expect(checksum(data)).toBe(rfc1071(data));
+      expect(checksum(data.subarray(0, 12), data.subarray(12))).toBe(rfc1071(data));
+    }
+  });
+});
+
+describe("ARP", () => {
+  it("announces our address at start (gratuitous ARP)", () => {
+    const { startup } = rig();
+    expect(startup).toHaveLength(1);
+    const f = startup[0]!;
+    expect([...f.subarray(0, 6)]).toEqual([...BCAST]);
+    expect(f.subarray(14, 42)).toEqual(arp(1, mac(ME), MY_IP, new Uint8Array(6), MY_IP));
+  });
+
+  it("answers a request for our address and learns the asker", () => {
+    const r = rig();
+    r.deliver(ether(BCAST, mac(PEER), 0x0806, arp(1, mac(PEER), PEER_IP, new Uint8Array(6), MY_IP)));
+    expect(r.sent).toHaveLength(1);
+    expect(r.sent[0]!.subarray(0, 42)).toEqual(
+      ether(mac(PEER), mac(ME), 0x0806, arp(2, mac(ME), MY_IP, mac(PEER), PEER_IP)),
+    );
+    expect(r.stack.arp()).toEqual([{ ip: "10.0.0.2", mac: PEER, expiresInMs: 60_000 }]);
+    // A request for someone else is not answered and teaches us nothing new.
+    r.deliver(
+      ether(
+        BCAST,
+        mac("00:16:3e:00:00:09"),
+        0x0806,
+        arp(1, mac("00:16:3e:00:00:09"), ip("10.0.0.9"), new Uint8Array(6), ip("10.0.0.7")),
+      ),
+    );
+    expect(r.sent).toHaveLength(1);
+    expect(r.stack.arp()).toHaveLength(1);
+    r.clock.advance(60_000);
+    expect(r.stack.arp()).toEqual([]); // expired
+  });
+
+  it("queues datagrams while resolving, bounded, and sends them when the reply comes", () => {
+    const r = rig();
+    const sock = r.stack.udp.bind(5000, () => undefined);
+    for (let i = 0; i < 20; i++) sock.sendTo("10.0.0.2", 7, Uint8Array.of(i));
+    expect(r.sent).toHaveLength(1); // one request, nothing else yet
+    expect(r.sent[0]!.subarray(14, 42)).toEqual(arp(1, mac(ME), MY_IP, new Uint8Array(6), PEER_IP));
+    r.deliver(fromPeer(arp(2, mac(PEER), PEER_IP, mac(ME), MY_IP), 0x0806));
+    const datagrams = r.sent.slice(1).map(ipOf);
+    expect(datagrams.map((d) => d.body[8])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(r.stack.stats().dropped["arp.queue-full"]).toBe(12);
+  });
+
+  it("gives up after three unanswered requests and drops what waited", () => {
+    const r = rig();
+    r.stack.udp.sendTo("10.0.0.3", 7, Uint8Array.of(1));
+    r.clock.advance(10_000);
+    expect(r.sent).toHaveLength(3);
+    expect(r.stack.stats().dropped["arp.unresolved"]).toBe(1);
+  });
+});
+
+describe("ICMP and UDP", () => {
+  const data = Uint8Array.from({ length: 56 }, (_, i) => i);
+
+  it("answers an echo request with the same id, sequence and data", () => {
+    const r = rig();
+    r.deliver(fromPeer(arp(1, mac(PEER), PEER_IP, new Uint8Array(6), MY_IP), 0x0806));
+    r.sent.length = 0;
+    r.deliver(fromPeer(ipv4(PEER_IP, MY_IP, 1, icmpEcho(8, 0x77, 3, data))));
+    expect(r.sent).toHaveLength(1);
+    const f = r.sent[0]!;
+    expect([...f.subarray(0, 6)]).toEqual([...mac(PEER)]);
+    const d = ipOf(f);
+    expect([d.proto, d.ttl, [...d.src], [...d.dst]]).toEqual([1, 64, [...MY_IP], [...PEER_IP]]);
+    expect(rfc1071(d.body)).toBe(0);
+    expect(d.body).toEqual(icmpEcho(0, 0x77, 3, data));
+  });
+
+  it("answers UDP to a closed port with port unreachable quoting the datagram, and delivers to a bound one", () => {
+    const r = rig();
+    r.deliver(fromPeer(arp(1, mac(PEER), PEER_IP, new Uint8Array(6), MY_IP), 0x0806));
+    r.sent.length = 0;
+    const dgram = ipv4(PEER_IP, MY_IP, 17, udp(PEER_IP, MY_IP, 4444, 9, Uint8Array.of(1, 2, 3)));
+    r.deliver(fromPeer(dgram));
+    expect(r.sent).toHaveLength(1);
+    const icmp = ipOf(r.sent[0]!).body;
+    expect(rfc1071(icmp)).toBe(0);
+    expect([icmp[0], icmp[1]]).toEqual([3, 3]);
+    expect(icmp.subarray(8)).toEqual(dgram.subarray(0, 28));
+    // Sent to the subnet's broadcast address, the same datagram gets no error.
+    r.deliver(
+      ether(
+        BCAST,
+        mac(PEER),
+        0x0800,
+        ipv4(PEER_IP, ip("10.0.0.255"), 17, udp(PEER_IP, ip("10.0.0.255"), 4444, 9, Uint8Array.of(1))),
+      ),
+    );
+    expect(r.sent).toHaveLength(1);
+
+    const got: [number[], string, number][] = [];
+    r.stack.udp.bind(9, (d, from) => got.push([[...d], from.address, from.port]));
+    r.deliver(fromPeer(dgram));
+    expect(got).toEqual([[[1, 2, 3], "10.0.0.2", 4444]]);
+    expect(r.sent).toHaveLength(1);
+  });
+
+  it("tells the sending socket when its datagram is refused", () => {
+    const r = rig();
+    r.deliver(fromPeer(arp(1, mac(PEER), PEER_IP, new Uint8Array(6), MY_IP), 0x0806));
+    const told: unknown[] = [];
+    const s = r.stack.udp.bind(6000, () => undefined);
+    s.onUnreachable((to, code) => told.push([to, code]));
+    s.sendTo("10.0.0.2", 53, Uint8Array.of(9));
+    const out = r.sent.at(-1)!.subarray(14);
+    const quote = out.subarray(0, 28);
+    // Destination unreachable, code 3 (port), quoting our datagram's header and 8 bytes.
+    const msg = new Uint8Array(8 + quote.length);
+    msg[0] = 3;
+    msg[1] = 3;
+    msg.set(quote, 8);
+    new DataView(msg.buffer).setUint16(2, rfc1071(msg));
+    r.deliver(fromPeer(ipv4(PEER_IP, MY_IP, 1, msg)));
+    expect(told).toEqual([[{ address: "10.0.0.2", port: 53 }, 3]]);
+  });
+
+  it("drops and counts malformed packets and keeps answering", () => {
+    const r = rig();
+    r.deliver(fromPeer(arp(1, mac(PEER), PEER_IP, new Uint8Array(6), MY_IP), 0x0806));
+    r.sent.length = 0;
+    const echo = icmpEcho(8, 1, 1, data);
+    const good = ipv4(PEER_IP, MY_IP, 1, echo);
+    const bad: [string, Uint8Array][] = [
+      ["ip.bad-checksum", ipv4(PEER_IP, MY_IP, 1, echo, { checksum: 0x1234 })],
+      ["ip.bad-version", ipv4(PEER_IP, MY_IP, 1, echo, { version: 6 })],
+      ["ip.truncated", good.subarray(0, 12)],
+      ["ip.bad-length", good.subarray(0, 40)], // the header says more than arrived
+      ["ip.bad-header-length", Uint8Array.from(good, (b, i) => (i === 0 ? 0x43 : b))],
+      ["ip.fragment", ipv4(PEER_IP, MY_IP, 1, echo, { frag: 0x2000 })],
+      ["ip.not-for-us", ipv4(PEER_IP, ip("10.0.0.50"), 1, echo)],
+      ["ip.unknown-protocol", ipv4(PEER_IP, MY_IP, 99, echo)],
+      ["icmp.bad-checksum", ipv4(PEER_IP, MY_IP, 1, icmpEcho(8, 1, 1, data, true))],
+      ["udp.bad-checksum", ipv4(PEER_IP, MY_IP, 17, udp(PEER_IP, MY_IP, 1, 9, data, true))],
+    ];
+    for (const [, d] of bad) r.deliver(fromPeer(d));
+    r.deliver(ether(mac("00:16:3e:00:00:99"), mac(PEER), 0x0800, good)); // another host's MAC
+    r.deliver(fromPeer(Uint8Array.of(1, 2, 3), 0x86dd));
+    r.deliver(Uint8Array.of(1, 2, 3));
+    expect(r.sent).toHaveLength(0);
+    const dropped = r.stack.stats().dropped;
+    for (const [why] of bad) expect(dropped[why], why).toBe(1);
+    expect([dropped["eth.not-for-us"], dropped["eth.unknown-type"], dropped["eth.truncated"]]).toEqual([
+      1, 1, 1,
+    ]);
+    r.deliver(fromPeer(good));
+    expect(r.sent).toHaveLength(1);
+    expect(ipOf(r.sent[0]!).body[0]).toBe(0); // an echo reply
+  });
+
+  it("refuses destinations outside the subnet and datagrams over the MTU", () => {
+    const r = rig();
+    expect(() => r.stack.udp.sendTo("192.168.1.1", 7, Uint8Array.of(1))).toThrow(/network unreachable/);
+    expect(() => r.stack.udp.sendTo("10.0.0.2", 7, new Uint8Array(1500))).toThrow(/MTU/);
+    expect(() =>
+      new IpStack(handDevice(ME).dev, { address: "10.0.0.1/16", now: () => 0 }).udp.sendTo(
+        "10.0.7.7",
+        7,
+        Uint8Array.of(1),
+      ),
+    ).not.toThrow();
+  });
+});
+
+describe("two stacks on one wire", () => {
+  it("ping each other: every probe answered, ARP resolved both ways", async () => {
+    const a = handDevice("00:16:3e:00:00:0a");
+    const b = handDevice("00:16:3e:00:00:0b");
+    // The wire: what one sends, the other receives, a turn of the event loop later.
+    const link = (from: NetDevice, to: ReturnType<typeof handDevice>) => {
+      from.send = async (f) => void setImmediate(() => to.deliver(f.slice()));
+    };
+    link(a.dev, b);
+    link(b.dev, a);
+    const now = () => performance.now();
+    const sa = new IpStack(a.dev, { address: "10.0.0.1", now });
+    const sb = new IpStack(b.dev, { address: "10.0.0.2", now });
+    try {
+      const seen: number[] = [];
+      const r = await sa.ping("10.0.0.2", {
+        count: 5,
+        intervalMs: 0,
+        timeoutMs: 30_000,
+        onReply: (seq) => seen.push(seq),
+      });
+      expect([r.sent, r.received, seen]).toEqual([5, 5, [1, 2, 3, 4, 5]]);
+      expect(r.rttMs.every((t) => t !== undefined && t >= 0)).toBe(true);
+      const back = await sb.ping("10.0.0.1", { count: 3, intervalMs: 0, timeoutMs: 30_000 });
+      expect(back.received).toBe(3);
+      expect(sa.arp().map((e) => e.mac)).toEqual(["00:16:3e:00:00:0b"]);
+      expect(sb.arp().map((e) => e.mac)).toEqual(["00:16:3e:00:00:0a"]);
+      expect(sb.stats().counters["icmp.echo-replies-sent"]).toBe(5);
+      expect(sa.stats().dropped).toEqual({});
+    } finally {
+      sa.close();
+      sb.close();
+    }
+  });
+});
