@@ -48,65 +48,22 @@ import {
   type Ipv4Header,
 } from "./ipv4.ts";
 import { UDP_HLEN, buildUdp, parseUdp } from "./udp.ts";
+import type {
+  PingOptions,
+  PingResult,
+  StackOptions,
+  StackStats,
+  UdpHandler,
+  UdpSocket,
+  UdpSource,
+} from "./api.ts";
+
+export type * from "./api.ts";
 
 /** ICMP errors we send per second at most (RFC 1812 4.3.2.8: rate-limit them). */
 const ICMP_ERRORS_PER_SECOND = 100;
 /** Ephemeral ports for sendTo without a bound socket (IANA's dynamic range). */
 const EPHEMERAL_FIRST = 49152;
-
-export interface PingOptions {
-  /** Probes to send (4). */
-  count?: number;
-  /** Pause between a probe's answer (or timeout) and the next probe, in ms (1000). */
-  intervalMs?: number;
-  /** How long to wait for each reply, in ms (1000). */
-  timeoutMs?: number;
-  /** Data bytes per probe (56, as ping's default). */
-  size?: number;
-  ttl?: number;
-  /** Called after each probe with its round-trip time, or undefined when it timed out. */
-  onReply?(seq: number, rttMs: number | undefined): void;
-}
-
-export interface PingResult {
-  address: string;
-  sent: number;
-  received: number;
-  /** One per probe, undefined for the lost ones. */
-  rttMs: (number | undefined)[];
-}
-
-export interface UdpSource {
-  address: string;
-  port: number;
-}
-
-export type UdpHandler = (data: Uint8Array, from: UdpSource) => void;
-
-export interface UdpSocket {
-  readonly port: number;
-  /** Sends `data` from this socket's port; throws when the destination cannot be reached. */
-  sendTo(address: string, port: number, data: Uint8Array): void;
-  /** Calls `fn` when an ICMP destination unreachable comes back for a datagram from this port. */
-  onUnreachable(fn: (to: UdpSource, code: number) => void): void;
-  close(): void;
-}
-
-export interface StackStats {
-  /** What went through: "ip.in", "icmp.echo-replies-sent", "udp.out", ... */
-  counters: Record<string, number>;
-  /** What was dropped, by reason: "ip.bad-checksum", "udp.no-port", ... */
-  dropped: Record<string, number>;
-}
-
-export interface StackOptions {
-  /** "10.0.0.1" or "10.0.0.1/16"; a /24 without a prefix. */
-  address: string;
-  /** Milliseconds, monotonic. */
-  now(): number;
-  /** Runs `fn` after `ms`; returns a function that cancels it. */
-  setTimer?(fn: () => void, ms: number): () => void;
-}
 
 interface UdpBinding {
   handler: UdpHandler;
@@ -410,6 +367,18 @@ export async function vifAddress(k: KernelHandle, dev: NetDevice): Promise<strin
   return undefined;
 }
 
+/**
+ * Timers on the kernel's clock (k.time.sleep), not the realm's setTimeout: the kernel idles its
+ * vCPU until the next event or kernel timer, and only its own timers are sure to wake it.
+ */
+function kernelTimer(k: KernelHandle): (fn: () => void, ms: number) => () => void {
+  return (fn, ms) => {
+    let live = true;
+    void k.time.sleep(ms).then(() => live && fn());
+    return () => void (live = false);
+  };
+}
+
 const started = new WeakMap<NetDevice, Promise<IpStack>>();
 
 /**
@@ -424,7 +393,7 @@ export function startIp(k: KernelHandle, dev = "eth0"): Promise<IpStack> {
     s = (async () => {
       const address = await vifAddress(k, nic);
       if (!address) throw new Error(`${dev}: no IPv4 address (give the vif ip=... in the domain's config)`);
-      return new IpStack(nic, { address, now: () => k.time.uptimeMs() });
+      return new IpStack(nic, { address, now: () => k.time.uptimeMs(), setTimer: kernelTimer(k) });
     })();
     started.set(nic, s);
     s.catch(() => started.delete(nic));
