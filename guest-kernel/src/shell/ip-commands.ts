@@ -50,11 +50,11 @@ export function ipCommands(): Command[] {
         try {
           const r = await s.ping(a.address, {
             count: a.count,
-            onReply: (seq, rtt) =>
+            onReply: (seq, rtt, ttl) =>
               k.print(
                 rtt === undefined
                   ? `no answer from ${a.address}: icmp_seq=${seq}`
-                  : `64 bytes from ${a.address}: icmp_seq=${seq} ttl=64 time=${ms(rtt)} ms`,
+                  : `64 bytes from ${a.address}: icmp_seq=${seq} ttl=${ttl} time=${ms(rtt)} ms`,
               ),
           });
           const got = r.rttMs.filter((x): x is number => x !== undefined);

@@ -13,8 +13,11 @@ export interface PingOptions {
   /** Data bytes per probe (56, as ping's default). */
   size?: number;
   ttl?: number;
-  /** Called after each probe with its round-trip time, or undefined when it timed out. */
-  onReply?(seq: number, rttMs: number | undefined): void;
+  /**
+   * Called after each probe with its round-trip time and the reply's TTL, both undefined when it
+   * timed out.
+   */
+  onReply?(seq: number, rttMs: number | undefined, ttl: number | undefined): void;
 }
 
 export interface PingResult {

@@ -92,7 +92,7 @@ export class IpStack {
   private readonly counters = new Map<string, number>();
   private readonly drops = new Map<string, number>();
   private readonly ports = new Map<number, UdpBinding>();
-  private readonly pings = new Map<string, { data: Uint8Array; done(): void }>();
+  private readonly pings = new Map<string, { data: Uint8Array; done(ttl: number): void }>();
   private readonly setTimer: (fn: () => void, ms: number) => () => void;
   private nextPingId = 1;
   private nextEphemeral = EPHEMERAL_FIRST;
@@ -188,7 +188,7 @@ export class IpStack {
       if (!sameBytes(p.data, m.body)) return this.drop("icmp.reply-altered");
       bump(this.counters, "icmp.echo-replies-received");
       this.pings.delete(key);
-      return p.done();
+      return p.done(h.ttl);
     }
     if (m.type === ICMP_DEST_UNREACH) return this.unreachableInput(m.code, m.body);
     this.drop("icmp.unhandled-type");
@@ -268,18 +268,18 @@ export class IpStack {
     const data = new Uint8Array(o.size ?? 56).map((_, i) => (i + 8) & 0xff); // ping's pattern
     const result: PingResult = { address, sent: 0, received: 0, rttMs: [] };
     for (let seq = 1; seq <= count; seq++) {
-      const key = `${address}/${id}/${seq}`;
+      const key = `${formatIp(dst)}/${id}/${seq}`;
       const start = this.opts.now();
-      const rtt = await new Promise<number | undefined>((resolve) => {
+      const reply = await new Promise<{ rtt: number; ttl: number } | undefined>((resolve) => {
         const cancel = this.setTimer(() => {
           this.pings.delete(key);
           resolve(undefined);
         }, o.timeoutMs ?? 1000);
         this.pings.set(key, {
           data,
-          done: () => {
+          done: (ttl) => {
             cancel();
-            resolve(this.opts.now() - start);
+            resolve({ rtt: this.opts.now() - start, ttl });
           },
         });
         try {
@@ -291,9 +291,9 @@ export class IpStack {
         }
       });
       result.sent++;
-      if (rtt !== undefined) result.received++;
-      result.rttMs.push(rtt);
-      o.onReply?.(seq, rtt);
+      if (reply) result.received++;
+      result.rttMs.push(reply?.rtt);
+      o.onReply?.(seq, reply?.rtt, reply?.ttl);
       if (seq < count && (o.intervalMs ?? 1000) > 0)
         await new Promise<void>((r) => this.setTimer(r, o.intervalMs ?? 1000));
     }
