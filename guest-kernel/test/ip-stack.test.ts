@@ -330,6 +330,27 @@ describe("ICMP and UDP", () => {
   });
 });
 
+describe("ping", () => {
+  it("counts a probe nobody answers as lost once its timeout passes", async () => {
+    const r = rig();
+    const seen: unknown[] = [];
+    const done = r.stack.ping("10.0.0.3", {
+      count: 2,
+      intervalMs: 0,
+      timeoutMs: 1000,
+      onReply: (seq, rtt, ttl) => seen.push([seq, rtt, ttl]),
+    });
+    r.clock.advance(1000);
+    await new Promise((go) => setImmediate(go)); // the second probe goes out
+    r.clock.advance(1000);
+    expect(await done).toEqual({ address: "10.0.0.3", sent: 2, received: 0, rttMs: [undefined, undefined] });
+    expect(seen).toEqual([
+      [1, undefined, undefined],
+      [2, undefined, undefined],
+    ]);
+  });
+});
+
 describe("two stacks on one wire", () => {
   it("ping each other: every probe answered, ARP resolved both ways", async () => {
     const a = handDevice("00:16:3e:00:00:0a");
@@ -349,9 +370,9 @@ describe("two stacks on one wire", () => {
         count: 5,
         intervalMs: 0,
         timeoutMs: 30_000,
-        onReply: (seq) => seen.push(seq),
+        onReply: (seq, _rtt, ttl) => seen.push(seq * 1000 + ttl!),
       });
-      expect([r.sent, r.received, seen]).toEqual([5, 5, [1, 2, 3, 4, 5]]);
+      expect([r.sent, r.received, seen]).toEqual([5, 5, [1064, 2064, 3064, 4064, 5064]]); // seq, TTL 64
       expect(r.rttMs.every((t) => t !== undefined && t >= 0)).toBe(true);
       const back = await sb.ping("10.0.0.1", { count: 3, intervalMs: 0, timeoutMs: 30_000 });
       expect(back.received).toBe(3);
