@@ -35,6 +35,8 @@ export class TrapTransport {
   private mailSeen = 0;
   /** An async trap (SCHEDOP_block) still waiting; a new trap on this vCPU must end it first. */
   private pendingAsync: { done: boolean; result: bigint } | null = null;
+  /** Ends trapAsync's wait early: interruptBlock took the block's result while it waited. */
+  private endAsyncWait: (() => void) | null = null;
   /** Traps made (the supervisor's memory gate piggybacks on them). */
   count = 0;
 
@@ -115,6 +117,9 @@ export class TrapTransport {
     this.pendingAsync = null;
     p.result = this.leave();
     p.done = true;
+    // The blocked caller waits for a wake that will not come now (in a cell, the hypervisor woke
+    // this synchronous sleep by futex, not the bell the async wait listens on): end its wait here.
+    this.endAsyncWait?.();
   }
 
   trap(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): bigint {
@@ -138,7 +143,8 @@ export class TrapTransport {
         // A pending waitAsync does not keep a worker's event loop alive; a timer does, so a vCPU
         // blocked in SCHEDOP_block is not mistaken for a finished thread.
         const keepAlive = setInterval(() => {}, 1 << 30);
-        await w;
+        await Promise.race([w, new Promise<void>((r) => (this.endAsyncWait = r))]);
+        this.endAsyncWait = null;
         clearInterval(keepAlive);
         wakeSampler(this.sampler); // the worker was idle; it runs again
       }
