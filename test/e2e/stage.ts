@@ -50,6 +50,16 @@ export function e2eStage(prefix: string) {
       }
     },
 
+    /**
+     * The JSON object a guest printed on a line of its console with `"phase":"<p>"` (how the
+     * hostile and device tests' guests report what they saw), once it shows up.
+     */
+    async phase<T = Record<string, unknown>>(name: string, p: string): Promise<T> {
+      const out = await this.console(name, "", new RegExp(`"phase":"${p}"[^\\n]*\\n`));
+      const line = out.split(/\r?\n/).find((l) => l.includes(`"phase":"${p}"`))!;
+      return JSON.parse(line.slice(line.indexOf("{"))) as T;
+    },
+
     /** Runs `pvkit ...args` against the host, with `input` on its stdin. */
     pvkit(args: string[], input = ""): Promise<Run> {
       return new Promise((done) => {

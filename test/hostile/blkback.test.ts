@@ -16,7 +16,7 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ControlClient } from "@pvkit/hypervisor/cli/client";
+
 import { REPO, e2eStage } from "../e2e/stage.ts";
 import { POISON_SECTOR, XVDA, patternA, patternB, patternVictim, victimRound } from "./guests/blk-images.ts";
 
@@ -25,21 +25,9 @@ const OK = 0;
 const ERROR = -1;
 const EOPNOTSUPP = -2;
 
-async function control<T>(req: Record<string, unknown>): Promise<T> {
-  const c = await ControlClient.open(stage.host.socket);
-  try {
-    return await c.request<T>(req as never);
-  } finally {
-    c.close();
-  }
-}
+const control = <T>(req: Record<string, unknown>) => stage.control<T>(req);
 
-/** The JSON line with `phase` the domain printed on its console. */
-async function phase<T = Record<string, unknown>>(name: string, p: string): Promise<T> {
-  const out = await stage.console(name, "", new RegExp(`"phase":"${p}"[^\\n]*\\n`));
-  const line = out.split(/\r?\n/).find((l) => l.includes(`"phase":"${p}"`))!;
-  return JSON.parse(line.slice(line.indexOf("{"))) as T;
-}
+const phase = <T = Record<string, unknown>>(name: string, p: string) => stage.phase<T>(name, p);
 
 /** What the attacker reports of its race (blk-attacker.ts's race()). */
 interface Raced {

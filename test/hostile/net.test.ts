@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ControlClient } from "@pvkit/hypervisor/cli/client";
+
 import { REPO, e2eStage } from "../e2e/stage.ts";
 
 const stage = e2eStage("pvkit-hostile-net-");
@@ -22,20 +22,9 @@ const OK = 0;
 const ERROR = 1;
 const SOP_EOP_ERR = 1 | 2 | 4;
 
-async function control<T>(req: Record<string, unknown>): Promise<T> {
-  const c = await ControlClient.open(stage.host.socket);
-  try {
-    return await c.request<T>(req as never);
-  } finally {
-    c.close();
-  }
-}
+const control = <T>(req: Record<string, unknown>) => stage.control<T>(req);
 
-async function phase<T = Record<string, unknown>>(name: string, p: string): Promise<T> {
-  const out = await stage.console(name, "", new RegExp(`"phase":"${p}"[^\\n]*\\n`));
-  const line = out.split(/\r?\n/).find((l) => l.includes(`"phase":"${p}"`))!;
-  return JSON.parse(line.slice(line.indexOf("{"))) as T;
-}
+const phase = <T = Record<string, unknown>>(name: string, p: string) => stage.phase<T>(name, p);
 
 async function rounds(domid: number): Promise<number> {
   const v = await control<string>({ op: "xenstore-read", path: `/local/domain/${domid}/data/rounds` }).catch(

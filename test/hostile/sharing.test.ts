@@ -19,12 +19,7 @@ async function create(name: string, kernel: string): Promise<number> {
   return (await control<{ domid: number }>({ op: "create", config, file })).domid;
 }
 
-/** The JSON line with `phase` the domain printed on its console. */
-async function phase(name: string, p: string): Promise<Record<string, unknown>> {
-  const out = await stage.console(name, "", new RegExp(`"phase":"${p}"[^\\n]*\\n`));
-  const line = out.split(/\r?\n/).find((l) => l.includes(`"phase":"${p}"`))!;
-  return JSON.parse(line.slice(line.indexOf("{"))) as Record<string, unknown>;
-}
+const phase = <T = Record<string, unknown>>(name: string, p: string) => stage.phase<T>(name, p);
 
 describe("a thief among sharing guests", { timeout: 120_000 }, () => {
   it("reads, maps, copies, binds and overwrites nothing that was not lent to it", async () => {
