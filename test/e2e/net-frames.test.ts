@@ -5,22 +5,13 @@
  * order: every frame is checked byte by byte by the receiver (test/guests/net-peer.ts), and
  * netfront's counters show no frame completed as an error and no receive refused.
  */
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
-import { REPO, e2eStage } from "./stage.ts";
+import { createNetPair } from "./net-pair.ts";
+import { e2eStage } from "./stage.ts";
 
 const stage = e2eStage("pvkit-e2e-net-frames-");
 const COUNT = Number(process.env.PVKIT_NET_FRAMES ?? 100_000);
-
-async function control<T>(req: Record<string, unknown>): Promise<T> {
-  const c = await ControlClient.open(stage.host.socket);
-  try {
-    return await c.request<T>(req as never);
-  } finally {
-    c.close();
-  }
-}
 
 interface Done {
   sent: number;
@@ -48,16 +39,8 @@ async function done(name: string): Promise<Done> {
 
 describe(`two guests exchange ${COUNT} frames each way`, { timeout: Math.max(120_000, COUNT * 2) }, () => {
   it("with none lost, altered or reordered", async () => {
-    const mac = { a: "00:16:3e:00:1f:0a", b: "00:16:3e:00:1f:0b" };
-    const mk = async (name: "a" | "b", peer: string) => {
-      const file = join(stage.dir, `${name}.cfg`);
-      const config =
-        `name = "${name}"\nkernel = "${join(REPO, "test/guests/net-peer.ts")}"\nmemory = 16\n` +
-        `vif = ['mac=${mac[name]}, bridge=pvbrm']\nextra = "peer=${peer} count=${COUNT}"\n`;
-      return (await control<{ domid: number }>({ op: "create", config, file })).domid;
-    };
     const t0 = performance.now();
-    await Promise.all([mk("a", mac.b), mk("b", mac.a)]);
+    await createNetPair(stage, { prefix: "", tag: "1f", bridge: "pvbrm", count: COUNT });
     const [ra, rb] = await Promise.all([done("a"), done("b")]);
     const seconds = (performance.now() - t0) / 1000;
     for (const r of [ra, rb]) expect(r).toMatchObject({ sent: COUNT, received: COUNT, bad: 0 });

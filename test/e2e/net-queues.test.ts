@@ -4,33 +4,23 @@
  * such guests still exchange 20,000 frames each way of mixed sizes with none lost or altered.
  * (Frames spread over the queues by flow: test/drivers/net-queues.test.ts checks that per queue.)
  */
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ControlClient } from "@pvkit/hypervisor/cli/client";
-import { REPO, e2eStage } from "./stage.ts";
+import { createNetPair } from "./net-pair.ts";
+import { e2eStage } from "./stage.ts";
 
 const stage = e2eStage("pvkit-e2e-net-queues-");
 
-async function control<T>(req: Record<string, unknown>): Promise<T> {
-  const c = await ControlClient.open(stage.host.socket);
-  try {
-    return await c.request<T>(req as never);
-  } finally {
-    c.close();
-  }
-}
+const control = <T>(req: Record<string, unknown>) => stage.control<T>(req);
 
 describe("net.queues=4", { timeout: 120_000 }, () => {
   it("connects four queue pairs and loses nothing", async () => {
-    const mac = { a: "00:16:3e:00:4a:0a", b: "00:16:3e:00:4a:0b" };
-    const mk = async (name: "a" | "b", peer: string) => {
-      const file = join(stage.dir, `${name}.cfg`);
-      const config =
-        `name = "${name}"\nkernel = "${join(REPO, "test/guests/net-peer.ts")}"\nmemory = 16\n` +
-        `vif = ['mac=${mac[name]}, bridge=pvbrq']\nextra = "net.queues=4 peer=${peer} count=20000"\n`;
-      return (await control<{ domid: number }>({ op: "create", config, file })).domid;
-    };
-    const [a] = await Promise.all([mk("a", mac.b), mk("b", mac.a)]);
+    const { a } = await createNetPair(stage, {
+      prefix: "",
+      tag: "4a",
+      bridge: "pvbrq",
+      count: 20000,
+      extra: "net.queues=4",
+    });
     const fe = `/local/domain/${a}/device/vif/0`;
     const read = (p: string) => control<string>({ op: "xenstore-read", path: p }).catch(() => undefined);
     // The handshake is done once the frontend says Connected (a hang guard only).
@@ -42,12 +32,7 @@ describe("net.queues=4", { timeout: 120_000 }, () => {
     for (const name of ["a", "b"]) {
       const out = await stage.console(name, "", /"phase":"done"[^\n]*\n/);
       expect(out).toMatch(/eth0: 00:16:3e:00:4a:0[ab], mtu 1500, 4 queue\(s\)/);
-      const line = out.split(/\r?\n/).find((l) => l.includes('"phase":"done"'))!;
-      expect(JSON.parse(line.slice(line.indexOf("{")))).toMatchObject({
-        sent: 20000,
-        received: 20000,
-        bad: 0,
-      });
+      expect(await stage.phase(name, "done")).toMatchObject({ sent: 20000, received: 20000, bad: 0 });
     }
   });
 });

@@ -4,13 +4,11 @@
  * each guest's netfront connects at boot, and the guests exchange thousands of raw frames of mixed
  * sizes through k.net — none lost, none altered, in order — at MTU 1500 and 9000.
  */
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO, e2eStage } from "./stage.ts";
+import { createNetPair } from "./net-pair.ts";
+import { e2eStage } from "./stage.ts";
 
 const stage = e2eStage("pvkit-e2e-net-");
-
-const control = <T>(req: Record<string, unknown>) => stage.control<T>(req);
 
 interface Done {
   mac: string;
@@ -20,25 +18,10 @@ interface Done {
   ms: number;
 }
 
-async function done(name: string): Promise<Done> {
-  const out = await stage.console(name, "", /"phase":"done"[^\n]*\n/);
-  const line = out.split(/\r?\n/).find((l) => l.includes('"phase":"done"'))!;
-  return JSON.parse(line.slice(line.indexOf("{"))) as Done;
-}
-
-async function pair(mtu: number, count: number): Promise<[Done, Done]> {
-  const a = `00:16:3e:00:${mtu === 1500 ? "01" : "02"}:0a`;
-  const b = `00:16:3e:00:${mtu === 1500 ? "01" : "02"}:0b`;
-  const bridge = `br${mtu}`;
-  const mk = async (name: string, mine: string, peer: string) => {
-    const file = join(stage.dir, `${name}.cfg`);
-    const config =
-      `name = "${name}"\nkernel = "${join(REPO, "test/guests/net-peer.ts")}"\nmemory = 16\n` +
-      `vif = ['mac=${mine}, bridge=${bridge}, mtu=${mtu}']\nextra = "peer=${peer} count=${count}"\n`;
-    await control({ op: "create", config, file });
-  };
-  await Promise.all([mk(`a${mtu}`, a, b), mk(`b${mtu}`, b, a)]);
-  return Promise.all([done(`a${mtu}`), done(`b${mtu}`)]);
+async function pair(mtu: number, count: number): Promise<Done[]> {
+  const prefix = `n${mtu}`;
+  await createNetPair(stage, { prefix, tag: mtu === 1500 ? "01" : "02", bridge: `br${mtu}`, count, mtu });
+  return Promise.all([stage.phase<Done>(`${prefix}a`, "done"), stage.phase<Done>(`${prefix}b`, "done")]);
 }
 
 describe("two guests on a bridge", { timeout: 120_000 }, () => {
