@@ -38,7 +38,7 @@ export class Disks {
     const ids = await this.d.xs.directory(`${home}/device/vbd`).catch(() => [] as string[]);
     await Promise.all(
       ids.map(async (id) => {
-        const front = new Blkfront(this.platform(), `${home}/device/vbd/${id}`);
+        const front = new Blkfront(this.d.platform, `${home}/device/vbd/${id}`);
         try {
           const info = await front.connect({ poolPages: this.d.poolPages });
           const mib = (info.sectors * 512) / 2 ** 20;
@@ -75,10 +75,6 @@ export class Disks {
   async close(): Promise<void> {
     await Promise.all([...this.disks.values()].map((d) => d.front.close()));
     this.disks.clear();
-  }
-
-  private platform(): FrontendPlatform {
-    return this.d.platform;
   }
 }
 

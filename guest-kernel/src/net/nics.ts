@@ -57,7 +57,7 @@ export class Nics {
     const ids = await this.d.xs.directory(`${home}/device/vif`).catch(() => [] as string[]);
     await Promise.all(
       ids.map(async (id) => {
-        const front = new Netfront(this.platform(), `${home}/device/vif/${id}`);
+        const front = new Netfront(this.d.platform, `${home}/device/vif/${id}`);
         try {
           const queues = Number(/(?:^|\s)net\.queues=(\d+)/.exec(this.d.cmdline ?? "")?.[1] ?? 1);
           const info = await front.connect({ queues });
@@ -92,9 +92,5 @@ export class Nics {
   async close(): Promise<void> {
     await Promise.all([...this.nics.values()].map((n) => n.front.close()));
     this.nics.clear();
-  }
-
-  private platform(): FrontendPlatform {
-    return this.d.platform;
   }
 }
