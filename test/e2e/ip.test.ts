@@ -7,10 +7,10 @@
  * tshark reads the file: ARP, ICMP and UDP, and nothing malformed beyond the frames spoiled on
  * purpose. A shell guest on the same bridge runs `ping`, `arp` and `ip`.
  */
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO, e2eStage } from "./stage.ts";
+import { captureCli } from "./capture-cli.ts";
 import { malformedFrames, protocolHierarchy, tshark, tsharkMissing } from "./tshark.ts";
 
 const stage = e2eStage("pvkit-e2e-ip-");
@@ -25,28 +25,7 @@ async function create(name: string, kernel: string, vif: string, extra = ""): Pr
   await stage.control({ op: "create", config, file });
 }
 
-/** `pvkit capture BRIDGE file` as a process, until a Ctrl-C to its group (net-capture.test.ts). */
-function capture(file: string) {
-  const cli = [join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "hypervisor/src/cli/main.ts")];
-  const child = spawn(process.execPath, [...cli, "--socket", stage.host.socket, "capture", BRIDGE, file], {
-    detached: true,
-  });
-  let err = "";
-  let out = "";
-  const started = new Promise<void>((resolve, reject) => {
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-      if (err.includes("capturing")) resolve();
-    });
-    child.once("exit", () => reject(new Error(`capture exited before starting: ${err}`)));
-  });
-  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; out: string }>((resolve) =>
-    child.once("exit", (code) => resolve({ code, out })),
-  );
-  const stop = () => (process.kill(-child.pid!, "SIGINT"), exited);
-  return { started, stop };
-}
+const capture = (file: string) => captureCli(stage.host.socket, [BRIDGE, file]);
 
 interface Done {
   sent: number;
@@ -95,7 +74,7 @@ describe("IPv4 between guests", { timeout: 120_000 }, () => {
     expect(r.myDropped).toEqual({});
 
     if (!cap) return console.warn(`capture not checked: ${tsharkWhy}`);
-    const c = await cap.stop();
+    const c = await cap.interrupt();
     expect(c.code).toBe(0);
     const phs = await protocolHierarchy(pcap);
     expect(phs.get("eth:arp")).toBeGreaterThanOrEqual(3); // the prober's announcement, its request, the reply

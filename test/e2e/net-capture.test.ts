@@ -6,12 +6,12 @@
  * malformed, the UDP checksums good. network-list shows the vifs as xl does with their counters,
  * the bridges with their ports, and the guest's shell shows its interface with ifconfig.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
 import { REPO, e2eStage } from "./stage.ts";
+import { captureCli } from "./capture-cli.ts";
 import { malformedFrames, protocolHierarchy, tsharkMissing, udpChecksums } from "./tshark.ts";
 
 const stage = e2eStage("pvkit-e2e-capture-");
@@ -37,31 +37,7 @@ async function done(name: string): Promise<Record<string, number>> {
   return JSON.parse(line.slice(line.indexOf("{"))) as Record<string, number>;
 }
 
-/** `pvkit capture ...` as a process: resolves `started` once it says it is capturing. */
-function captureCli(args: string[]) {
-  const cli = [join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "hypervisor/src/cli/main.ts")];
-  // Its own process group, so that a Ctrl-C can reach the group as a terminal sends it (tsx's
-  // launcher and the CLI it runs both get it).
-  const child: ChildProcessWithoutNullStreams = spawn(
-    process.execPath,
-    [...cli, "--socket", stage.host.socket, "capture", ...args],
-    { detached: true },
-  );
-  let out = "";
-  let err = "";
-  const started = new Promise<void>((resolve, reject) => {
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-      if (err.includes("capturing")) resolve();
-    });
-    child.once("exit", () => reject(new Error(`capture exited before starting: ${err}`)));
-  });
-  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.once("exit", (code) => resolve({ code, out, err })),
-  );
-  return { child, started, exited };
-}
+const capture = (args: string[]) => captureCli(stage.host.socket, args);
 
 const frames = (out: string) => Number(/^(\d+) frames? captured/m.exec(out)?.[1] ?? NaN);
 
@@ -96,8 +72,8 @@ describe("capture and network-list", { timeout: 120_000 }, () => {
     async () => {
       const all = join(stage.dir, "bridge.pcap");
       const mine = join(stage.dir, "echo1.pcap");
-      const bridgeCap = captureCli([BRIDGE, all]);
-      const domainCap = captureCli(["echo1", mine, "--count", "10"]);
+      const bridgeCap = capture([BRIDGE, all]);
+      const domainCap = capture(["echo1", mine, "--count", "10"]);
       await Promise.all([bridgeCap.started, domainCap.started]);
 
       const peer = join(REPO, "test/guests/net-peer.ts");
@@ -119,8 +95,7 @@ describe("capture and network-list", { timeout: 120_000 }, () => {
       const d = await domainCap.exited; // stopped by itself at 10 frames
       expect(d.code).toBe(0);
       expect(frames(d.out)).toBe(10);
-      process.kill(-bridgeCap.child.pid!, "SIGINT"); // the user's Ctrl-C, to the foreground group
-      const r = await bridgeCap.exited;
+      const r = await bridgeCap.interrupt(); // the user's Ctrl-C, to the foreground group
       expect(r.code).toBe(0);
       const n = frames(r.out);
       expect(n).toBeGreaterThan(600);
