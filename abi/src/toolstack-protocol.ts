@@ -220,12 +220,15 @@ function stateColumn(state: string): string {
     .join("");
 }
 
-// ---- dom0 networking: network-list, capture, the VXLAN uplink (docs/network.md) ----
+// ---- dom0 networking: network-list, capture, the VXLAN uplink, impairment (docs/network.md) ----
 
 /**
  * `network-list` with a domain: its vifs (NetworkDeviceRow[]); without one: every bridge
  * (BridgeRow[]). A capture is started, waited for and stopped by id; closing the connection stops
- * every capture it started. `network-uplink` plugs a VXLAN uplink into a bridge.
+ * every capture it started. `network-uplink` plugs a VXLAN uplink into a bridge. `network-impair`
+ * sets a bridge's impairment for tests (ImpairRow): probabilities from 0 to 1, a knob left out is
+ * 0, all 0 clears it; the seed defaults to 1; a bridge not yet made is made, so a test can impair
+ * it before its guests boot.
  */
 export type NetworkRequest =
   | { id: number; op: "network-list"; domain?: string }
@@ -240,7 +243,34 @@ export type NetworkRequest =
       seconds?: number;
     }
   | { id: number; op: "capture-wait" | "capture-stop"; capture: number }
-  | { id: number; op: "network-uplink"; bridge: string; spec: string };
+  | { id: number; op: "network-uplink"; bridge: string; spec: string }
+  | {
+      id: number;
+      op: "network-impair";
+      bridge: string;
+      loss?: number;
+      reorder?: number;
+      duplicate?: number;
+      seed?: number;
+    };
+
+/**
+ * A bridge's impairment, for tests: the probability that a frame it hands a port is dropped, held
+ * back to go after the next frame for that port, or handed over twice; and the seed of the
+ * generator that draws those chances (the same seed and frames make the same choices).
+ */
+export interface ImpairmentSettings {
+  loss: number;
+  reorder: number;
+  duplicate: number;
+  seed: number;
+}
+
+/** `network-impair`'s answer: the bridge and the impairment now in force (null: none). */
+export interface ImpairRow {
+  bridge: string;
+  impairment: ImpairmentSettings | null;
+}
 
 /** A port's counters; tx is what the port's side sent into the bridge, rx what it was given. */
 export interface PortCountersRow {
@@ -292,6 +322,11 @@ export interface BridgeRow {
   macs: number;
   frames: number;
   flooded: number;
+  /** The impairment in force (null: none), and what impairments have done so far. */
+  impairment: ImpairmentSettings | null;
+  dropped: number;
+  reordered: number;
+  duplicated: number;
   ports: BridgePortRow[];
 }
 
@@ -409,5 +444,26 @@ export function formatBridgeList(bridges: BridgeRow[]): string {
       rows.push(["", "", "", "", "", `  ${p.name}`, `${p.domid}`, p.mac, ...counterCells(p.counters)]);
   }
   const head = ["Bridge", "ports", "MACs", "frames", "flooded", "Port", "dom", "Address", ...COUNTER_HEAD];
-  return table(head, rows, new Set([1, 2, 3, 4, 6, 8, 9, 10, 11, 12, 13]));
+  return table(head, rows, new Set([1, 2, 3, 4, 6, 8, 9, 10, 11, 12, 13])) + impairmentLines(bridges);
+}
+
+/** A probability as a percentage: 0.01 → "1%". */
+export const percent = (p: number): string => `${Number((p * 100).toPrecision(6))}%`;
+
+/** "loss 1%, reorder 0.5%, duplicate 0%, seed 1", or "no impairment". */
+export function describeImpairment(s: ImpairmentSettings | null): string {
+  if (!s) return "no impairment";
+  return `loss ${percent(s.loss)}, reorder ${percent(s.reorder)}, duplicate ${percent(s.duplicate)}, seed ${s.seed}`;
+}
+
+/** Under the table, a line for each bridge that is impaired or has been: what is set, what it did. */
+function impairmentLines(bridges: BridgeRow[]): string {
+  return bridges
+    .filter((b) => b.impairment || b.dropped || b.reordered || b.duplicated)
+    .map(
+      (b) =>
+        `${b.name}: impairment (for tests): ${b.impairment ? describeImpairment(b.impairment) : "off"}; ` +
+        `${b.dropped} dropped, ${b.reordered} reordered, ${b.duplicated} duplicated\n`,
+    )
+    .join("");
 }

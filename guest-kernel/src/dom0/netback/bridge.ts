@@ -5,8 +5,19 @@
  * age out after `ageingMs` without traffic (300 s, the 802.1D default), so a guest that moved is
  * found again. Taps (packet capture) see every frame that enters the bridge; port taps see the
  * frames one port sends into the bridge and the frames the bridge hands that port.
+ *
+ * For tests a bridge can be impaired (impairment.ts): frames it hands to ports are then dropped,
+ * reordered or duplicated at random. Taps see frames as switched, before the impairment.
  */
+import type { ImpairmentSettings } from "@pvkit/abi/toolstack-protocol";
 import type { NetPort, NetSwitch } from "@pvkit/drivers/net/port";
+import {
+  Impairment,
+  isNoImpairment,
+  realTimer,
+  type HoldTimer,
+  type ImpairmentCounters,
+} from "./impairment.ts";
 
 export const AGEING_MS = 300_000;
 
@@ -15,7 +26,7 @@ interface Entry {
   seen: number;
 }
 
-export interface BridgeStats {
+export interface BridgeStats extends ImpairmentCounters {
   frames: number;
   flooded: number;
   /** Frames whose destination was the port they came from (dropped, as a bridge does). */
@@ -27,17 +38,45 @@ export type Tap = (frame: Uint8Array, from: NetPort) => void;
 
 export class Bridge implements NetSwitch {
   readonly ports = new Set<NetPort>();
-  readonly stats: BridgeStats = { frames: 0, flooded: 0, hairpin: 0 };
+  readonly stats: BridgeStats = {
+    frames: 0,
+    flooded: 0,
+    hairpin: 0,
+    dropped: 0,
+    reordered: 0,
+    duplicated: 0,
+  };
   private readonly fdb = new Map<number, Entry>();
   private readonly taps = new Set<Tap>();
   /** Per-port taps: a capture on one domain's vifs. */
   private readonly portTaps = new Map<NetPort, Set<Tap>>();
+  /** Set only while a test impairs the bridge: unset, delivery costs one check of it. */
+  private impairment: Impairment | undefined;
 
   constructor(
     readonly name: string,
     private readonly now: () => number = Date.now,
     private readonly ageingMs = AGEING_MS,
+    /** The timer a frame held back for reordering waits on. */
+    private readonly holdTimer: HoldTimer = realTimer,
   ) {}
+
+  /**
+   * Impairs the frames this bridge hands to ports (all probabilities 0, or undefined: none). The
+   * generator starts afresh from the seed. Frames held back by an earlier setting go out first.
+   */
+  impair(settings: ImpairmentSettings | undefined): void {
+    this.impairment?.flush();
+    this.impairment =
+      settings && !isNoImpairment(settings)
+        ? new Impairment({ ...settings }, this.stats, this.holdTimer)
+        : undefined;
+  }
+
+  /** The impairment in force, if any. */
+  get impaired(): Readonly<ImpairmentSettings> | undefined {
+    return this.impairment?.settings;
+  }
 
   attach(port: NetPort): void {
     this.ports.add(port);
@@ -45,6 +84,7 @@ export class Bridge implements NetSwitch {
 
   detach(port: NetPort): void {
     this.ports.delete(port);
+    this.impairment?.forget(port);
     for (const [mac, e] of this.fdb) if (e.port === port) this.fdb.delete(mac);
   }
 
@@ -96,12 +136,14 @@ export class Bridge implements NetSwitch {
     const dstIsGroup = (frame[0]! & 1) !== 0;
     const known = dstIsGroup ? undefined : this.fdb.get(macKey(frame, 0));
     const watched = this.portTaps.size > 0;
+    const impaired = this.impairment;
     if (watched) this.tapPorts(frame, from, from);
     if (known && t - known.seen <= this.ageingMs && this.ports.has(known.port)) {
       if (known.port === from) this.stats.hairpin++;
       else {
         if (watched) this.tapPorts(frame, from, known.port);
-        known.port.send(frame);
+        if (impaired) impaired.send(known.port, frame);
+        else known.port.send(frame);
       }
       return;
     }
@@ -109,7 +151,8 @@ export class Bridge implements NetSwitch {
     for (const port of this.ports) {
       if (port === from) continue;
       if (watched) this.tapPorts(frame, from, port);
-      port.send(frame);
+      if (impaired) impaired.send(port, frame);
+      else port.send(frame);
     }
   }
 

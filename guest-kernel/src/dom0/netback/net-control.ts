@@ -1,7 +1,8 @@
 /**
  * The control socket's network requests (abi/src/toolstack-protocol.ts, NetworkRequest), served
  * from dom0's netback: `network-list` (a domain's vifs laid out as `xl network-list` shows them,
- * or every bridge with its ports), packet capture to a pcap file, and VXLAN uplinks.
+ * or every bridge with its ports), packet capture to a pcap file, VXLAN uplinks, and a bridge's
+ * impairment for tests (loss, reordering, duplication: impairment.ts).
  *
  * A capture belongs to the connection that started it: the CLI waits on it, stops it on Ctrl-C,
  * and if the CLI dies instead its connection closes and the capture stops the same way, with the
@@ -12,6 +13,8 @@ import {
   parseVxlanSpec,
   type BridgeRow,
   type CaptureStarted,
+  type ImpairRow,
+  type ImpairmentSettings,
   type NetworkDeviceRow,
   type NetworkRequest,
   type PortCountersRow,
@@ -20,6 +23,7 @@ import {
 import { formatMac, Keys, pageKey } from "@pvkit/drivers/net/protocol";
 import type { PortCounters } from "@pvkit/drivers/net/port";
 import { Capture, type CaptureSource } from "./capture.ts";
+import { DEFAULT_SEED } from "./impairment.ts";
 import { PcapWriter } from "./pcap.ts";
 import type { NetbackService } from "./service.ts";
 import { VxlanUplink } from "./uplink.ts";
@@ -34,7 +38,17 @@ export interface Connection {
   once(event: "close", fn: () => void): unknown;
 }
 
-const NET_OPS = new Set(["network-list", "capture-start", "capture-wait", "capture-stop", "network-uplink"]);
+const NET_OPS = new Set([
+  "network-list",
+  "capture-start",
+  "capture-wait",
+  "capture-stop",
+  "network-uplink",
+  "network-impair",
+]);
+
+/** A bridge's name as a vif spec may give it. */
+const BRIDGE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 export function isNetworkRequest(req: { op: string }): req is NetworkRequest {
   return NET_OPS.has(req.op);
@@ -79,6 +93,8 @@ export class NetControl {
         return this.capture(req.capture, req.op).stop("stopped");
       case "network-uplink":
         return this.uplink(String(req.bridge), String(req.spec));
+      case "network-impair":
+        return this.impair(req);
     }
   }
 
@@ -129,6 +145,10 @@ export class NetControl {
         macs: b.liveEntries(),
         frames: b.stats.frames,
         flooded: b.stats.flooded,
+        impairment: b.impaired ? { ...b.impaired } : null,
+        dropped: b.stats.dropped,
+        reordered: b.stats.reordered,
+        duplicated: b.stats.duplicated,
         ports: [...b.ports]
           .map((p) => ({
             name: p.name,
@@ -196,7 +216,7 @@ export class NetControl {
 
   private async uplink(bridge: string, spec: string): Promise<UplinkRow> {
     const what = `network-uplink ${bridge}`;
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(bridge))
+    if (!BRIDGE_NAME.test(bridge))
       throw new Error(`${what}: a bridge name is 1 to 15 letters, digits, '.', '_' or '-'`);
     let parsed;
     try {
@@ -211,6 +231,35 @@ export class NetControl {
       throw new Error(`${what}: ${e instanceof Error ? e.message : String(e)}`);
     }
     return { bridge, port: up.name, localPort: parsed.localPort, remote: up.remote, vni: parsed.vni };
+  }
+
+  /**
+   * Sets (or, all probabilities 0, clears) a bridge's impairment. A bridge not made yet is made
+   * now, as an uplink makes it: a test impairs the bridge, then boots the guests that use it.
+   */
+  private impair(req: Extract<NetworkRequest, { op: "network-impair" }>): ImpairRow {
+    const bridge = String(req.bridge);
+    const what = `network-impair ${bridge}`;
+    if (!BRIDGE_NAME.test(bridge))
+      throw new Error(`${what}: a bridge name is 1 to 15 letters, digits, '.', '_' or '-'`);
+    const chance = (knob: "loss" | "reorder" | "duplicate"): number => {
+      const v = req[knob] ?? 0;
+      if (typeof v !== "number" || !(v >= 0 && v <= 1))
+        throw new Error(`${what}: ${knob} ${JSON.stringify(v)} is not a probability from 0 to 1`);
+      return v;
+    };
+    const seed = req.seed ?? DEFAULT_SEED;
+    if (!(Number.isInteger(seed) && seed >= 0 && seed <= 0xffff_ffff))
+      throw new Error(`${what}: seed ${JSON.stringify(seed)} is not a whole number from 0 to 4294967295`);
+    const settings: ImpairmentSettings = {
+      loss: chance("loss"),
+      reorder: chance("reorder"),
+      duplicate: chance("duplicate"),
+      seed,
+    };
+    const b = this.netback.bridge(bridge);
+    b.impair(settings);
+    return { bridge, impairment: b.impaired ? { ...b.impaired } : null };
   }
 
   private named(op: string, domain: string): number {
