@@ -247,6 +247,7 @@ registerBlockList(program, socketPath);
 (await import("./network-list.ts")).registerNetworkList(program, socketPath);
 (await import("./capture.ts")).registerCapture(program, socketPath);
 (await import("./uplink.ts")).registerUplink(program, socketPath);
+(await import("./impair.ts")).registerImpair(program, socketPath);
 (await import("./mkfs.ts")).registerMkfs(program);
 registerCompletion(program, socketPath);
 registerHelp(program);

@@ -2,7 +2,9 @@
  * `pvkit network-list [domain]`: with a domain, its virtual network interfaces as
  * `xl network-list` shows them (index, backend domain, MAC, handle, frontend state, event channel,
  * tx/rx ring refs, backend path) plus the bridge, link and the vif's counters; without one, every
- * bridge in dom0 with its MAC table's size and each port's counters. `--json` prints the rows.
+ * bridge in dom0 with its MAC table's size and each port's counters, and under the table a line for
+ * each bridge impaired for tests (`pvkit network-impair`): what is set, and the frames it dropped,
+ * reordered and duplicated. `--json` prints the rows.
  */
 import type { Command } from "commander";
 import {
