@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { NetDevice } from "../src/kernel/program.ts";
 import { checksum } from "../src/net/stack/checksum.ts";
 import { IpStack } from "../src/net/stack/stack.ts";
+import { fragmentIpv4 } from "../src/net/stack/ipv4-fragment.ts";
 
 /** RFC 1071's checksum, computed the plain way: 16-bit words, end-around carry at each step. */
 function rfc1071(bytes: Uint8Array): number {
@@ -200,13 +201,13 @@ describe("ARP", () => {
   it("queues datagrams while resolving, bounded, and sends them when the reply comes", () => {
     const r = rig();
     const sock = r.stack.udp.bind(5000, () => undefined);
-    for (let i = 0; i < 20; i++) sock.sendTo("10.0.0.2", 7, Uint8Array.of(i));
+    for (let i = 0; i < 300; i++) sock.sendTo("10.0.0.2", 7, Uint8Array.of(i & 0xff));
     expect(r.sent).toHaveLength(1); // one request, nothing else yet
     expect(r.sent[0]!.subarray(14, 42)).toEqual(arp(1, mac(ME), MY_IP, new Uint8Array(6), PEER_IP));
     r.deliver(fromPeer(arp(2, mac(PEER), PEER_IP, mac(ME), MY_IP), 0x0806));
     const datagrams = r.sent.slice(1).map(ipOf);
-    expect(datagrams.map((d) => d.body[8])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(r.stack.stats().dropped["arp.queue-full"]).toBe(12);
+    expect(datagrams.map((d) => d.body[8])).toEqual(Array.from({ length: 256 }, (_, i) => i));
+    expect(r.stack.stats().dropped["arp.queue-full"]).toBe(44);
   });
 
   it("gives up after three unanswered requests and drops what waited", () => {
@@ -295,7 +296,8 @@ describe("ICMP and UDP", () => {
       ["ip.truncated", good.subarray(0, 12)],
       ["ip.bad-length", good.subarray(0, 40)], // the header says more than arrived
       ["ip.bad-header-length", Uint8Array.from(good, (b, i) => (i === 0 ? 0x43 : b))],
-      ["ip.fragment", ipv4(PEER_IP, MY_IP, 1, echo, { frag: 0x2000 })],
+      // a piece that is not the last must carry a multiple of 8 bytes
+      ["ip.bad-fragment", ipv4(PEER_IP, MY_IP, 1, icmpEcho(8, 1, 1, data.subarray(0, 5)), { frag: 0x2000 })],
       ["ip.not-for-us", ipv4(PEER_IP, ip("10.0.0.50"), 1, echo)],
       ["ip.unknown-protocol", ipv4(PEER_IP, MY_IP, 99, echo)],
       ["icmp.bad-checksum", ipv4(PEER_IP, MY_IP, 1, icmpEcho(8, 1, 1, data, true))],
@@ -314,6 +316,22 @@ describe("ICMP and UDP", () => {
     r.deliver(fromPeer(good));
     expect(r.sent).toHaveLength(1);
     expect(ipOf(r.sent[0]!).body[0]).toBe(0); // an echo reply
+  });
+
+  it("answers a ping that arrives in fragments, out of order", () => {
+    const r = rig();
+    r.deliver(fromPeer(arp(1, mac(PEER), PEER_IP, new Uint8Array(6), MY_IP), 0x0806));
+    r.sent.length = 0;
+    const big = new Uint8Array(1200).map((_, i) => i & 0xff);
+    const whole = ipv4(PEER_IP, MY_IP, 1, icmpEcho(8, 9, 1, big), { frag: 0 });
+    const pieces = fragmentIpv4(whole, 576);
+    expect(pieces.length).toBe(3);
+    for (const p of pieces.reverse()) r.deliver(fromPeer(p));
+    expect(r.stack.stats().counters["ip.reassembled"]).toBe(1);
+    expect(r.sent).toHaveLength(1); // the reply, whole: 1228 bytes fit our MTU
+    const reply = ipOf(r.sent[0]!);
+    expect(reply.body[0]).toBe(0);
+    expect(reply.body.subarray(8)).toEqual(big);
   });
 
   it("refuses destinations outside the subnet and datagrams over the MTU", () => {

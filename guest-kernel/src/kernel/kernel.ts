@@ -21,6 +21,7 @@ import { GrantTable } from "./gnttab.ts";
 import { Disks } from "../block/disks.ts";
 import { type Mount, mountRoot } from "./rootfs.ts";
 import { Nics } from "../net/nics.ts";
+import { startIp } from "../net/stack/stack.ts";
 import { frontendPlatform } from "./frontends.ts";
 import type { FsApi } from "../fs/fs-api.ts";
 import {
@@ -338,6 +339,10 @@ export class Kernel {
             );
           return dev;
         },
+        ip: (dev) => startIp(k, dev),
+        connect: async (address, port, o) => (await startIp(k)).tcp.connect(address, port, o),
+        listen: async (port, o) => (await startIp(k)).tcp.listen(port, o),
+        udp: async (port, handler) => (await startIp(k)).udp.bind(port, handler),
       },
       blk: {
         list: () => this.disks?.list() ?? [],

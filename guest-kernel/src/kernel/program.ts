@@ -13,6 +13,15 @@ import type { ProgramEvents, ProgramGrants } from "./sharing.ts";
 import type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
 import type { FsApi } from "../fs/fs-api.ts";
 import type { NetDevice } from "../net/nics.ts";
+import type {
+  IpStack,
+  TcpConnectOptions,
+  TcpListenOptions,
+  TcpServer,
+  TcpSocket,
+  UdpHandler,
+  UdpSocket,
+} from "../net/stack/stack.ts";
 
 export type { NetDevice } from "../net/nics.ts";
 
@@ -110,6 +119,20 @@ export interface KernelHandle {
     list(): NetDevice[];
     /** The interface named `name`; throws RangeError when there is none. */
     get(name: string): NetDevice;
+    /**
+     * The IPv4 stack on `dev` (eth0), started on first use with the vif's `ip=` address and
+     * shared by every program and the shell: ping, ARP, counters, UDP and TCP.
+     */
+    ip(dev?: string): Promise<IpStack>;
+    /**
+     * A TCP connection to `address`:`port` on eth0's stack: `for await (const chunk of sock)`
+     * reads, `await sock.write(data)` writes with backpressure, `await sock.end()` closes.
+     */
+    connect(address: string, port: number, o?: TcpConnectOptions): Promise<TcpSocket>;
+    /** Listens on TCP `port`: `for await (const sock of server)` accepts connections. */
+    listen(port: number, o?: TcpListenOptions): Promise<TcpServer>;
+    /** A UDP socket on `port` (0: any free port) whose datagrams go to `handler`. */
+    udp(port: number, handler: UdpHandler): Promise<UdpSocket>;
   };
   /** What is mounted where (empty without a root disk). */
   mounts(): MountInfo[];

@@ -46,7 +46,14 @@ export function fakeHandle(input: string[] = []) {
       copyTo: () => refuse("grants"),
     },
     blk: { list: () => [], get: (name) => refuse(`disk ${name}`) },
-    net: { list: () => [], get: (name) => refuse(`interface ${name}`) },
+    net: {
+      list: () => [],
+      get: (name) => refuse(`interface ${name}`),
+      ip: async () => refuse("IPv4"),
+      connect: async () => refuse("TCP"),
+      listen: async () => refuse("TCP"),
+      udp: async () => refuse("UDP"),
+    },
     get fs(): never {
       return refuse("file system");
     },

@@ -16,6 +16,7 @@
  *   cached an older MAC for it update, and a host already using the address shows itself.
  */
 import { BROADCAST_MAC, ETH_P_ARP, ETH_P_IP, buildEthernet, formatMac, sameMac } from "./ethernet.ts";
+import type { TxOffload } from "@pvkit/drivers/net/front-queue";
 import { formatIp, ipNumber } from "./ipv4.ts";
 
 export const ARP_LEN = 28;
@@ -24,7 +25,13 @@ export const ARP_REPLY = 2;
 export const CACHE_MS = 60_000;
 export const RETRY_MS = 1000;
 export const MAX_TRIES = 3;
-export const MAX_QUEUED = 8;
+/**
+ * Datagrams held for one neighbour while its address resolves: enough for a burst of connections
+ * opened at once (a hundred SYNs) without holding much memory, as Linux bounds it by bytes
+ * (unres_qlen_bytes).
+ */
+export const MAX_QUEUED = 256;
+export const MAX_QUEUED_BYTES = 256 * 1024;
 export const MAX_PENDING = 64;
 export const MAX_ENTRIES = 256;
 
@@ -75,8 +82,8 @@ export function buildArp(
 export interface ArpDeps {
   mac: Uint8Array;
   ip: Uint8Array;
-  /** Puts a whole frame on the wire. */
-  sendFrame(frame: Uint8Array): void;
+  /** Puts a whole frame on the wire, with what dom0 should finish for it (TSO). */
+  sendFrame(frame: Uint8Array, offload?: TxOffload): void;
   now(): number;
   /** Runs `fn` after `ms`; returns a function that cancels it. */
   setTimer(fn: () => void, ms: number): () => void;
@@ -93,9 +100,15 @@ export interface ArpEntry {
   expiresInMs: number;
 }
 
+interface Queued {
+  datagram: Uint8Array;
+  offload?: TxOffload;
+}
+
 interface Pending {
   ip: Uint8Array;
-  queue: Uint8Array[];
+  queue: Queued[];
+  bytes: number;
   tries: number;
   cancel: () => void;
 }
@@ -115,18 +128,26 @@ export class Arp {
   }
 
   /** Sends IPv4 `datagram` to neighbour `ip`, resolving its MAC first when it is not cached. */
-  sendIp(ip: Uint8Array, datagram: Uint8Array): void {
+  sendIp(ip: Uint8Array, datagram: Uint8Array, offload?: TxOffload): void {
     const mac = this.lookup(ip);
-    if (mac) return this.d.sendFrame(buildEthernet(mac, this.d.mac, ETH_P_IP, datagram));
+    if (mac) return this.d.sendFrame(buildEthernet(mac, this.d.mac, ETH_P_IP, datagram), offload);
     const key = ipNumber(ip);
     const p = this.pending.get(key);
     if (p) {
-      if (p.queue.length >= MAX_QUEUED) return this.d.drop("arp.queue-full");
-      p.queue.push(datagram);
+      if (p.queue.length >= MAX_QUEUED || p.bytes + datagram.length > MAX_QUEUED_BYTES)
+        return this.d.drop("arp.queue-full");
+      p.queue.push({ datagram, offload });
+      p.bytes += datagram.length;
       return;
     }
     if (this.pending.size >= MAX_PENDING) return this.d.drop("arp.too-many-pending");
-    const fresh: Pending = { ip: ip.slice(0, 4), queue: [datagram], tries: 0, cancel: () => {} };
+    const fresh: Pending = {
+      ip: ip.slice(0, 4),
+      queue: [{ datagram, offload }],
+      bytes: datagram.length,
+      tries: 0,
+      cancel: () => {},
+    };
     this.pending.set(key, fresh);
     this.ask(key, fresh);
   }
@@ -142,6 +163,16 @@ export class Arp {
       this.pending.delete(key);
       this.d.drop("arp.unresolved", p.queue.length);
     }, RETRY_MS);
+  }
+
+  /**
+   * The neighbour at `ip` is alive: a transport saw it make progress (TCP's ACKs), which is as good
+   * as an ARP reply (Linux's neighbour confirmation), so a long transfer does not stall every
+   * CACHE_MS to ask again.
+   */
+  confirm(ip: Uint8Array): void {
+    const e = this.table.get(ipNumber(ip));
+    if (e) e.expires = this.d.now() + CACHE_MS;
   }
 
   /** Announces our address (gratuitous ARP). */
@@ -185,7 +216,8 @@ export class Arp {
     if (!p) return;
     this.pending.delete(key);
     p.cancel();
-    for (const datagram of p.queue) this.d.sendFrame(buildEthernet(mac, this.d.mac, ETH_P_IP, datagram));
+    for (const q of p.queue)
+      this.d.sendFrame(buildEthernet(mac, this.d.mac, ETH_P_IP, q.datagram), q.offload);
   }
 
   entries(): ArpEntry[] {

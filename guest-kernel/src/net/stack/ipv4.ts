@@ -5,15 +5,16 @@
  *    0 version(4) ihl(4) | 1 tos | 2-3 total length | 4-5 identification | 6-7 flags(3) offset(13)
  *    8 ttl | 9 protocol | 10-11 header checksum | 12-15 source | 16-19 destination | options...
  *
- * This stack does not reassemble fragments: a datagram with More Fragments set or a non-zero
- * offset is dropped and counted ("ip.fragment"). Everything it sends carries Don't Fragment and
- * fits the MTU, so it never makes fragments either.
+ * Fragments are put back together by ipv4-reassembly.ts before anything above IP sees them.
+ * Everything this stack sends carries Don't Fragment and fits the MTU (TCP sizes its segments
+ * by it), so it never makes fragments itself.
  */
 import { checksum } from "./checksum.ts";
 
 export const IP_HLEN = 20;
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_UDP = 17;
+export const IPPROTO_TCP = 6;
 /** The TTL we send with, as Linux does (net.ipv4.ip_default_ttl). */
 export const DEFAULT_TTL = 64;
 
@@ -92,6 +93,40 @@ export function parseIpv4(data: Uint8Array): Ipv4Header | Ipv4Error {
 
 let nextId = 1;
 
+/**
+ * Writes a 20-byte header (DF set, a fresh identification, the checksum) at `at` in `buf` for a
+ * datagram of `totalLength` bytes, header included. The payload may be written before or after.
+ */
+export function writeIpv4Header(
+  buf: Uint8Array,
+  at: number,
+  src: Uint8Array,
+  dst: Uint8Array,
+  protocol: number,
+  totalLength: number,
+  ttl = DEFAULT_TTL,
+): void {
+  const d = buf.subarray(at, at + IP_HLEN);
+  const id = nextId;
+  nextId = (nextId + 1) & 0xffff;
+  d[0] = 0x45; // version 4, 5 words of header
+  d[1] = 0;
+  d[2] = totalLength >> 8;
+  d[3] = totalLength & 0xff;
+  d[4] = id >> 8;
+  d[5] = id & 0xff;
+  d[6] = 0x40; // Don't Fragment: we would rather be told (ICMP) than be cut up
+  d[7] = 0;
+  d[8] = ttl;
+  d[9] = protocol;
+  d[10] = d[11] = 0;
+  d.set(src.subarray(0, 4), 12);
+  d.set(dst.subarray(0, 4), 16);
+  const sum = checksum(d);
+  d[10] = sum >> 8;
+  d[11] = sum & 0xff;
+}
+
 /** A datagram with a 20-byte header (DF set, checksum filled in) around `payload`. */
 export function buildIpv4(
   src: Uint8Array,
@@ -101,21 +136,7 @@ export function buildIpv4(
   ttl = DEFAULT_TTL,
 ): Uint8Array {
   const d = new Uint8Array(IP_HLEN + payload.length);
-  const id = nextId;
-  nextId = (nextId + 1) & 0xffff;
-  d[0] = 0x45; // version 4, 5 words of header
-  d[2] = d.length >> 8;
-  d[3] = d.length & 0xff;
-  d[4] = id >> 8;
-  d[5] = id & 0xff;
-  d[6] = 0x40; // Don't Fragment: we would rather be told (ICMP) than be cut up
-  d[8] = ttl;
-  d[9] = protocol;
-  d.set(src.subarray(0, 4), 12);
-  d.set(dst.subarray(0, 4), 16);
-  const sum = checksum(d.subarray(0, IP_HLEN));
-  d[10] = sum >> 8;
-  d[11] = sum & 0xff;
   d.set(payload, IP_HLEN);
+  writeIpv4Header(d, 0, src, dst, protocol, d.length, ttl);
   return d;
 }

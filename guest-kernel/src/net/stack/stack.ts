@@ -16,9 +16,12 @@
  */
 import type { KernelHandle, NetDevice } from "../../kernel/program.ts";
 import { Arp, type ArpEntry } from "./arp.ts";
+import type { TxOffload } from "@pvkit/drivers/net/front-queue";
 import {
   BROADCAST_MAC,
+  ETH_HLEN,
   ETH_P_ARP,
+  ETH_ZLEN,
   ETH_P_IP,
   buildEthernet,
   parseEthernet,
@@ -37,9 +40,11 @@ import {
 import {
   DEFAULT_TTL,
   IPPROTO_ICMP,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   IP_HLEN,
   buildIpv4,
+  writeIpv4Header,
   formatIp,
   ipNumber,
   parseIp,
@@ -48,7 +53,15 @@ import {
   type Ipv4Header,
 } from "./ipv4.ts";
 import { UDP_HLEN, buildUdp, parseUdp } from "./udp.ts";
+import { Tcp } from "./tcp.ts";
+import { Reassembly } from "./ipv4-reassembly.ts";
+import { tcpHeaderLength, writeTcp } from "./tcp-segment.ts";
 import type {
+  TcpConnectOptions,
+  TcpConnectionInfo,
+  TcpListenOptions,
+  TcpServer,
+  TcpSocket,
   PingOptions,
   PingResult,
   StackOptions,
@@ -59,6 +72,7 @@ import type {
 } from "./api.ts";
 
 export type * from "./api.ts";
+export { TcpError } from "./api.ts";
 
 /** ICMP errors we send per second at most (RFC 1812 4.3.2.8: rate-limit them). */
 const ICMP_ERRORS_PER_SECOND = 100;
@@ -97,6 +111,8 @@ export class IpStack {
   private nextPingId = 1;
   private nextEphemeral = EPHEMERAL_FIRST;
   private errorWindow = { start: -Infinity, sent: 0 };
+  private readonly tcpLayer: Tcp;
+  private readonly reassembly: Reassembly;
 
   constructor(
     private readonly dev: NetDevice,
@@ -120,6 +136,31 @@ export class IpStack {
       setTimer: this.setTimer,
       count: (what) => bump(this.counters, what),
       drop: (why, n) => bump(this.drops, why, n),
+    });
+    this.reassembly = new Reassembly({
+      now: () => opts.now(),
+      setTimer: this.setTimer,
+      drop: (why, n) => bump(this.drops, why, n),
+      count: (what) => bump(this.counters, what),
+    });
+    this.tcpLayer = new Tcp({
+      ip: this.ip,
+      mss: dev.mtu - IP_HLEN - 20,
+      now: () => opts.now(),
+      setTimer: this.setTimer,
+      count: (what, n) => bump(this.counters, what, n),
+      drop: (why, n) => bump(this.drops, why, n),
+      sendSegment: (dst, length, fill, tso) =>
+        this.sendInPlace(
+          dst,
+          IPPROTO_TCP,
+          length,
+          fill,
+          tso && { tso: { mss: tso.mss, hdrLen: ETH_HLEN + IP_HLEN + tso.tcpHeaderLength } },
+        ),
+      writeHeader: (buf, at, dst, h, dataLen, sum) => writeTcp(buf, at, this.ip, dst, h, dataLen, sum),
+      headerLength: tcpHeaderLength,
+      confirm: (ip) => this.arpLayer.confirm(ip),
     });
     dev.onFrame((f) => this.input(f));
     this.arpLayer.announce();
@@ -156,18 +197,29 @@ export class IpStack {
   }
 
   private ipInput(data: Uint8Array): void {
-    const h = parseIpv4(data);
-    if (typeof h === "string") return this.drop(h);
-    const dst = ipNumber(h.dst);
+    const header = parseIpv4(data);
+    if (typeof header === "string") return this.drop(header);
+    const dst = ipNumber(header.dst);
     const broadcast = this.isBroadcast(dst);
     if (dst !== ipNumber(this.ip) && !broadcast) return this.drop("ip.not-for-us");
     // A source that is a group or broadcast address cannot be answered (RFC 1122 3.2.1.3).
-    const src = ipNumber(h.src);
+    const src = ipNumber(header.src);
     if (src >>> 28 >= 0xe || this.isBroadcast(src)) return this.drop("ip.bad-source");
-    if (h.mf || h.fragmentOffset !== 0) return this.drop("ip.fragment"); // no reassembly (ipv4.ts)
+    let h = header;
+    if (h.mf || h.fragmentOffset !== 0) {
+      // A piece of a datagram: held until the rest arrives (ipv4-reassembly.ts has the limits).
+      const whole = this.reassembly.input(h);
+      if (!whole) return;
+      h = whole;
+    }
     bump(this.counters, "ip.in");
     if (h.protocol === IPPROTO_ICMP) return this.icmpInput(h, broadcast);
     if (h.protocol === IPPROTO_UDP) return this.udpInput(h, broadcast);
+    if (h.protocol === IPPROTO_TCP) {
+      // TCP has no broadcast (RFC 1122 4.2.3.10): such a segment is dropped, never answered.
+      if (broadcast) return this.drop("tcp.broadcast");
+      return this.tcpLayer.input(h);
+    }
     this.drop("ip.unknown-protocol");
   }
 
@@ -237,9 +289,51 @@ export class IpStack {
 
   // ---- sending ----
 
-  private sendFrame(frame: Uint8Array): void {
+  private sendFrame(frame: Uint8Array, offload?: TxOffload): void {
     bump(this.counters, "eth.out");
-    this.dev.send(frame).catch(() => this.drop("eth.send-failed"));
+    this.dev.send(frame, offload).catch(() => this.drop("eth.send-failed"));
+  }
+
+  /** Throws when `dst` is outside our subnet: there is no router to hand it to. */
+  private checkOnLink(dst: Uint8Array): void {
+    if ((ipNumber(dst) & this.mask) >>> 0 !== (ipNumber(this.ip) & this.mask) >>> 0)
+      throw new Error(
+        `${formatIp(dst)}: network unreachable (no route outside ${this.address}/${this.prefixLength})`,
+      );
+  }
+
+  /**
+   * Sends a datagram whose `length`-byte payload `fill` writes straight into the frame (TCP's
+   * path: its data is copied once, from the send buffer into the frame). With `offload` (TSO) the
+   * datagram may exceed the MTU: dom0 cuts it.
+   */
+  private sendInPlace(
+    dst: Uint8Array,
+    protocol: number,
+    length: number,
+    fill: (buf: Uint8Array, at: number) => void,
+    offload?: TxOffload,
+  ): void {
+    this.checkOnLink(dst);
+    const total = IP_HLEN + length;
+    if (!offload && total > this.dev.mtu)
+      throw new RangeError(`${total} bytes do not fit the MTU (${this.dev.mtu})`);
+    bump(this.counters, "ip.out");
+    const mac = this.arpLayer.lookup(dst);
+    if (!mac) {
+      const d = new Uint8Array(total);
+      writeIpv4Header(d, 0, this.ip, dst, protocol, total);
+      fill(d, IP_HLEN);
+      return this.arpLayer.sendIp(dst, d, offload);
+    }
+    const frame = new Uint8Array(Math.max(ETH_ZLEN, ETH_HLEN + total));
+    frame.set(mac, 0);
+    frame.set(this.mac, 6);
+    frame[12] = ETH_P_IP >> 8;
+    frame[13] = ETH_P_IP & 0xff;
+    writeIpv4Header(frame, ETH_HLEN, this.ip, dst, protocol, total);
+    fill(frame, ETH_HLEN + IP_HLEN);
+    this.sendFrame(frame, offload);
   }
 
   /** Sends `payload` as `protocol` to `dst`; throws when the destination is off-link or it is too big. */
@@ -253,10 +347,7 @@ export class IpStack {
     bump(this.counters, "ip.out");
     if (this.isBroadcast(n))
       return this.sendFrame(buildEthernet(BROADCAST_MAC, this.mac, ETH_P_IP, datagram));
-    if ((n & this.mask) >>> 0 !== (ipNumber(this.ip) & this.mask) >>> 0)
-      throw new Error(
-        `${formatIp(dst)}: network unreachable (no route outside ${this.address}/${this.prefixLength})`,
-      );
+    this.checkOnLink(dst);
     this.arpLayer.sendIp(dst, datagram);
   }
 
@@ -321,6 +412,16 @@ export class IpStack {
       this.sendUdp(this.freePort(), address, port, data),
   };
 
+  readonly tcp = {
+    /** Opens a connection; resolves once established (TcpError ECONNREFUSED, ETIMEDOUT otherwise). */
+    connect: (address: string, port: number, o?: TcpConnectOptions): Promise<TcpSocket> =>
+      this.tcpLayer.connect(address, port, o),
+    /** Listens on `port` (EADDRINUSE when something already does). */
+    listen: (port: number, o?: TcpListenOptions): TcpServer => this.tcpLayer.listen(port, o),
+    /** Every connection and listener, as netstat lists them. */
+    connections: (): TcpConnectionInfo[] => this.tcpLayer.connections(),
+  };
+
   private sendUdp(srcPort: number, address: string, port: number, data: Uint8Array): void {
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new RangeError(`port ${port} is not 1..65535`);
@@ -340,6 +441,8 @@ export class IpStack {
 
   /** Stops the timers; the device keeps delivering frames to nobody. */
   close(): void {
+    this.tcpLayer.close();
+    this.reassembly.close();
     this.dev.onFrame(() => {});
     this.arpLayer.close();
   }

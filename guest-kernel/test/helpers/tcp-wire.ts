@@ -1,0 +1,116 @@
+/**
+ * Two IPv4 stacks on one in-memory wire, for TCP tests on the host: each frame one stack sends
+ * reaches the other a turn of the event loop later, TSO frames cut by the very function dom0's
+ * netback uses (drivers/src/net/offload.ts), and an optional impairment drops, holds back
+ * (reorders) or duplicates frames with a seeded generator, so a failure reproduces.
+ */
+import { segmentTcp } from "@pvkit/drivers/net/offload";
+import type { TxOffload } from "@pvkit/drivers/net/front-queue";
+import type { NetDevice } from "../../src/kernel/program.ts";
+import { IpStack } from "../../src/net/stack/stack.ts";
+
+export interface Impairment {
+  loss?: number;
+  reorder?: number;
+  duplicate?: number;
+  seed?: number;
+}
+
+/** mulberry32: a small, well-spread 32-bit generator; plenty for choosing which frames to harm. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+export interface WireStats {
+  frames: number;
+  dropped: number;
+  reordered: number;
+  duplicated: number;
+}
+
+export function tcpWire(o: { mtu?: number; impair?: Impairment } = {}) {
+  const mtu = o.mtu ?? 1500;
+  const random = rng(o.impair?.seed ?? 1);
+  const stats: WireStats = { frames: 0, dropped: 0, reordered: 0, duplicated: 0 };
+  const receivers: ((f: Uint8Array) => void)[] = [];
+  let held: { to: number; frame: Uint8Array } | undefined;
+  /** Frames in flight, delivered in one batch per turn (as a ring's worth per event would be). */
+  let queue: { to: number; frame: Uint8Array }[] = [];
+  let scheduled = false;
+  let carry = true;
+
+  const flush = () => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    for (const { to, frame } of batch) receivers[to]!(frame);
+  };
+  const put = (to: number, frame: Uint8Array) => {
+    queue.push({ to, frame });
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  };
+  const transmit = (to: number, frame: Uint8Array) => {
+    stats.frames++;
+    if (!carry) return;
+    const i = o.impair;
+    if (i?.loss && random() < i.loss) return void stats.dropped++;
+    if (i?.duplicate && random() < i.duplicate) {
+      stats.duplicated++;
+      put(to, frame.slice());
+    }
+    if (i?.reorder && !held && random() < i.reorder) {
+      stats.reordered++;
+      held = { to, frame };
+      return;
+    }
+    put(to, frame);
+    if (held) {
+      put(held.to, held.frame);
+      held = undefined;
+    }
+  };
+
+  const device = (index: number, mac: string): NetDevice => ({
+    name: "eth0",
+    mac,
+    mtu,
+    queues: 1,
+    async send(frame: Uint8Array, offload?: TxOffload) {
+      const to = 1 - index;
+      if (offload && "tso" in offload) {
+        const parts = segmentTcp(frame.slice(), offload.tso.hdrLen, offload.tso.mss, mtu + 18);
+        if (typeof parts === "string") throw new Error(parts);
+        for (const p of parts) transmit(to, p);
+      } else transmit(to, frame.slice());
+    },
+    onFrame: (fn) => void (receivers[index] = fn),
+    stats: () => ({ txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxErrors: 0 }),
+  });
+
+  const now = () => performance.now();
+  const a = new IpStack(device(0, "00:16:3e:00:00:01"), { address: "10.0.0.1", now });
+  const b = new IpStack(device(1, "00:16:3e:00:00:02"), { address: "10.0.0.2", now });
+  return {
+    a,
+    b,
+    stats,
+    /** Cuts the wire (false) or mends it (true). */
+    carry: (on: boolean) => void (carry = on),
+    /** Sends a raw frame to stack `to` (0: a, 1: b), as an attacker on the wire would. */
+    inject: (to: number, frame: Uint8Array) => put(to, frame),
+    close() {
+      a.close();
+      b.close();
+    },
+  };
+}
