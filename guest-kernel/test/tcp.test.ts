@@ -8,6 +8,9 @@ import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { TcpSocket } from "../src/net/stack/stack.ts";
 import { tcpWire, type Impairment } from "./helpers/tcp-wire.ts";
+import { ACK, RST, SYN, buildTcp } from "../src/net/stack/tcp-segment.ts";
+import { IPPROTO_TCP, buildIpv4, parseIp } from "../src/net/stack/ipv4.ts";
+import { ETH_P_IP, buildEthernet, parseMac } from "../src/net/stack/ethernet.ts";
 
 let wire: ReturnType<typeof tcpWire> | undefined;
 afterEach(() => {
@@ -165,4 +168,64 @@ describe("TCP between two stacks", () => {
     expect(new Set(wire.a.tcp.connections().map((r) => r.localPort)).size).toBe(100);
     server.close();
   }, 60_000);
+
+  it("keeps a connection through blind resets, SYNs, stray data and bad checksums", async () => {
+    wire = tcpWire();
+    const server = wire.b.tcp.listen(7);
+    const c = await wire.a.tcp.connect("10.0.0.2", 7);
+    const s = (await server.accept())!;
+    // Segments an off-path attacker could send to b, claiming to be a's end of the connection.
+    const forge = (seq: number, flags: number, data = new Uint8Array(0), corrupt = false) => {
+      const src = parseIp("10.0.0.1");
+      const dst = parseIp("10.0.0.2");
+      const h = { srcPort: c.localPort, dstPort: 7, seq, ack: 12345, flags, window: 1000 };
+      const seg = buildTcp(src, dst, h, data);
+      if (corrupt) seg[seg.length - 1]! ^= 0xff;
+      const frame = buildEthernet(
+        parseMac("00:16:3e:00:00:02"),
+        parseMac("00:16:3e:00:00:01"),
+        ETH_P_IP,
+        buildIpv4(src, dst, IPPROTO_TCP, seg),
+      );
+      wire!.inject(1, frame);
+    };
+    for (let i = 0; i < 200; i++) {
+      const seq = Math.floor(Math.random() * 2 ** 32);
+      forge(seq, RST);
+      forge(seq, SYN);
+      forge(seq, ACK, new Uint8Array(100).fill(0x41));
+      forge(seq, ACK, new Uint8Array(100), true);
+    }
+    await c.write("still here");
+    const got = await s.read();
+    expect(new TextDecoder().decode(got!)).toBe("still here");
+    expect(s.state).toBe("ESTABLISHED");
+    const d = wire.b.stats().dropped;
+    expect(d["tcp.bad-checksum"]).toBe(200);
+    // Every forged segment was refused by one rule or another, none taken as the peer's.
+    const refused =
+      (d["tcp.out-of-window"] ?? 0) +
+      (d["tcp.rst-not-exact"] ?? 0) +
+      (d["tcp.syn-in-window"] ?? 0) +
+      (d["tcp.ack-unsent"] ?? 0) +
+      (d["tcp.ack-too-old"] ?? 0);
+    expect(refused).toBe(600);
+  });
+
+  it("opens a new connection over one in TIME_WAIT", async () => {
+    wire = tcpWire();
+    const server = wire.b.tcp.listen(7);
+    const first = await wire.a.tcp.connect("10.0.0.2", 7, { localPort: 40000 });
+    const s1 = (await server.accept())!;
+    await s1.end(); // the server closes first: its side waits in TIME_WAIT
+    expect(await first.read()).toBeNull();
+    await first.end();
+    await s1.closed;
+    expect(s1.state).toBe("TIME_WAIT");
+    const second = await wire.a.tcp.connect("10.0.0.2", 7, { localPort: 40000 });
+    const s2 = (await server.accept())!;
+    await second.write("again");
+    expect(new TextDecoder().decode((await s2.read())!)).toBe("again");
+    expect(wire.b.stats().counters["tcp.time-wait-reused"]).toBe(1);
+  });
 });

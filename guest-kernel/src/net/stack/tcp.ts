@@ -24,7 +24,7 @@ import {
 import { Connection, type TcpHost } from "./tcp-connection.ts";
 import { tcpInput } from "./tcp-input.ts";
 import { ACK, RST, SYN, parseTcp, segmentLength, type TcpBuild, type TcpSegment } from "./tcp-segment.ts";
-import { seqAdd } from "./tcp-seq.ts";
+import { seqAdd, seqGt } from "./tcp-seq.ts";
 import { Server, Socket } from "./tcp-socket.ts";
 import { formatIp, ipNumber, parseIp, type Ipv4Header } from "./ipv4.ts";
 
@@ -141,7 +141,12 @@ export class Tcp {
     this.d.count("tcp.segments-in");
     const remote = ipNumber(ip.src);
     const c = this.conns.get(key(seg.dstPort, remote, seg.srcPort));
-    if (c) {
+    if (c && c.state === "TIME_WAIT" && seg.flags === SYN && seqGt(seg.seq, c.rcv.rcvNxt)) {
+      // A new SYN for a four-tuple in TIME_WAIT, past everything the old connection carried:
+      // the old one is over, open the new one (RFC 9293 3.6.1; RFC 6191 with sequence numbers).
+      this.d.count("tcp.time-wait-reused");
+      c.closed();
+    } else if (c) {
       const una = c.sndUna;
       tcpInput(c, seg);
       if (c.sndUna !== una) this.d.confirm(c.remoteIp);
