@@ -90,7 +90,7 @@ function arp(op: number, sha: Uint8Array, spa: Uint8Array, tha: Uint8Array, tpa:
 /** A device whose wire is the test: `sent` holds every frame the stack sent, `deliver` feeds it. */
 function handDevice(macText: string, mtu = 1500) {
   const sent: Uint8Array[] = [];
-  let receiver: (f: Uint8Array) => void = () => undefined;
+  let receiver: (f: Uint8Array, rxFlags: number) => void = () => undefined;
   const dev: NetDevice = {
     name: "eth0",
     mac: macText,
@@ -100,7 +100,7 @@ function handDevice(macText: string, mtu = 1500) {
     onFrame: (fn) => void (receiver = fn),
     stats: () => ({ txFrames: 0, txBytes: 0, txErrors: 0, rxFrames: 0, rxBytes: 0, rxErrors: 0 }),
   };
-  return { dev, sent, deliver: (f: Uint8Array) => receiver(f) };
+  return { dev, sent, deliver: (f: Uint8Array) => receiver(f, 0) };
 }
 
 /** A clock the test moves: timers fire only when advance() passes them. */

@@ -24,8 +24,12 @@ export interface NetDevice {
    * segments of `mss` payload bytes.
    */
   send(frame: Uint8Array, offload?: TxOffload): Promise<void>;
-  /** Calls `fn` with every frame received (one receiver; a new one replaces the old). */
-  onFrame(fn: (frame: Uint8Array) => void): void;
+  /**
+   * Calls `fn` with every frame received (one receiver; a new one replaces the old) and what dom0
+   * found of its checksums (VMXNET_RXC_* bits: VMXNET_RXC_IPC, the IPv4 header's is right;
+   * VMXNET_RXC_TUC, the TCP or UDP checksum is right), so the IP stack need not sum it again.
+   */
+  onFrame(fn: (frame: Uint8Array, rxFlags: number) => void): void;
   /** Counters since the interface came up. */
   stats(): {
     txFrames: number;
@@ -60,7 +64,8 @@ export class Nics {
         const front = new Netfront(this.d.platform, `${home}/device/vif/${id}`);
         try {
           const queues = Number(/(?:^|\s)net\.queues=(\d+)/.exec(this.d.cmdline ?? "")?.[1] ?? 1);
-          const info = await front.connect({ queues });
+          // rxcsum: dom0 checks each frame's checksums as it copies it in (receive offload).
+          const info = await front.connect({ queues, rxcsum: true });
           this.d.log(`${info.name}: ${info.mac}, mtu ${info.mtu}, ${info.queues} queue(s)`);
           this.nics.set(info.name, {
             front,

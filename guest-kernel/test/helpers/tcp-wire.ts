@@ -4,10 +4,22 @@
  * netback uses (drivers/src/net/offload.ts), and an optional impairment drops, holds back
  * (reorders) or duplicates frames with a seeded generator, so a failure reproduces.
  */
-import { segmentTcp } from "@pvkit/drivers/net/offload";
+import { rxChecksumFlags, segmentTcp } from "@pvkit/drivers/net/offload";
+import * as L from "@pvkit/abi/layout";
 import type { TxOffload } from "@pvkit/drivers/net/front-queue";
 import type { NetDevice } from "../../src/kernel/program.ts";
 import { IpStack } from "../../src/net/stack/stack.ts";
+
+const RXC = {
+  V4: L.VMXNET_RXC_V4,
+  V6: L.VMXNET_RXC_V6,
+  IPC: L.VMXNET_RXC_IPC,
+  TCP: L.VMXNET_RXC_TCP,
+  UDP: L.VMXNET_RXC_UDP,
+  TUC: L.VMXNET_RXC_TUC,
+  FRG: L.VMXNET_RXC_FRG,
+  CNC: L.VMXNET_RXC_CNC,
+};
 
 export interface Impairment {
   loss?: number;
@@ -39,7 +51,7 @@ export function tcpWire(o: { mtu?: number; impair?: Impairment } = {}) {
   const mtu = o.mtu ?? 1500;
   const random = rng(o.impair?.seed ?? 1);
   const stats: WireStats = { frames: 0, dropped: 0, reordered: 0, duplicated: 0 };
-  const receivers: ((f: Uint8Array) => void)[] = [];
+  const receivers: ((f: Uint8Array, rxFlags: number) => void)[] = [];
   let held: { to: number; frame: Uint8Array } | undefined;
   /** Frames in flight, delivered in one batch per turn (as a ring's worth per event would be). */
   let queue: { to: number; frame: Uint8Array }[] = [];
@@ -50,7 +62,8 @@ export function tcpWire(o: { mtu?: number; impair?: Impairment } = {}) {
     scheduled = false;
     const batch = queue;
     queue = [];
-    for (const { to, frame } of batch) receivers[to]!(frame);
+    // Each frame comes with the checksum verdict netback gives a guest that asked for it.
+    for (const { to, frame } of batch) receivers[to]!(frame, rxChecksumFlags(frame, RXC));
   };
   const put = (to: number, frame: Uint8Array) => {
     queue.push({ to, frame });
