@@ -10,8 +10,11 @@
  * go on its last rx completion.
  * Rx: the switch hands a frame; it goes into one head buffer (ring 0) and as many body buffers
  * (ring 1) as it needs, all reserved before any is taken, with one completion per buffer. A frame
- * the guest has no room for is dropped and counted, and the guest is asked (update_rx_prod) to say
- * when it posts more. Completions written in one turn are announced with one event, and tx
+ * the guest has no room for waits in a backlog (at most RX_BACKLOG_BYTES, as Linux's netback
+ * queues up to rx_queue_max) and the guest is asked (update_rx_prod) to say when it posts more;
+ * its kick drains the backlog in order. Only a frame that finds the backlog full is dropped and
+ * counted. Without the backlog a TCP sender's burst of a few TSO frames (a hundred segments)
+ * overflows a 128-buffer ring every round trip, and each overflow is a loss TCP must recover from. Completions written in one turn are announced with one event, and tx
  * completions alone with none while the guest masks them (announce()).
  */
 import {
@@ -73,6 +76,11 @@ const CTRL_UPDATE_RX_PROD = VmxnetQueueCtrl.offsets.update_rx_prod / 4;
 const CTRL_TX_THRESHOLD = VmxnetQueueCtrl.offsets.tx_threshold / 4;
 const CTRL_INTR_MASK = VmxnetQueueCtrl.offsets.intr_mask / 4;
 const LOGGED = 10;
+/**
+ * Bytes of frames a queue holds for a guest whose rx buffers are all taken: a few TSO bursts, and
+ * bounded so a guest that never posts buffers costs dom0 no more than this.
+ */
+export const RX_BACKLOG_BYTES = 1 << 20;
 const RXC = {
   V4: VMXNET_RXC_V4,
   V6: VMXNET_RXC_V6,
@@ -94,6 +102,9 @@ export class NetbackQueue {
   private rxPending = false;
   private stopped = false;
   private logged = 0;
+  /** Frames waiting for the guest to post rx buffers, and their bytes. */
+  private backlog: Uint8Array[] = [];
+  private backlogBytes = 0;
 
   constructor(private readonly d: BackQueueDeps) {
     const p = d.pages;
@@ -110,11 +121,26 @@ export class NetbackQueue {
 
   stop(): void {
     this.stopped = true;
+    this.backlog = [];
+    this.backlogBytes = 0;
+  }
+
+  /** Frames that waited for rx buffers go in, oldest first, while buffers last. */
+  private drainBacklog(): void {
+    let n = 0;
+    while (n < this.backlog.length) {
+      const r = this.deliver(this.backlog[n]!);
+      if (r === "no-room") break;
+      this.backlogBytes -= this.backlog[n]!.length;
+      n++;
+    }
+    if (n > 0) this.backlog.splice(0, n);
   }
 
   /** The guest kicked the queue: send everything it queued (at most one ring's worth per kick). */
   kick(): void {
     if (this.stopped) return;
+    this.drainBacklog();
     let budget = RING.tx;
     while (budget > 0 && this.tx.ready()) {
       budget -= this.oneFrame();
@@ -123,7 +149,6 @@ export class NetbackQueue {
     // More queued: come back after the event loop has served everyone else (a macrotask; a
     // microtask would run before any I/O, so a guest that never stops sending would own dom0).
     if (budget <= 0 && this.tx.ready()) setImmediate(() => this.kick());
-    // New rx buffers may have been the reason for the kick; nothing to do for them until a frame comes.
   }
 
   /** Takes one frame's descriptors; returns how many it took. */
@@ -222,11 +247,28 @@ export class NetbackQueue {
     return [frame];
   }
 
-  /** The switch hands the guest a frame. */
+  /**
+   * The switch hands the guest a frame: into its buffers now, or into the backlog behind the
+   * frames already waiting (order is kept). False when it was dropped.
+   */
   send(frame: Uint8Array): boolean {
     if (this.stopped || frame.length < ETH_HLEN || frame.length > this.d.maxFrame) return this.drop();
+    if (this.backlog.length === 0) {
+      const r = this.deliver(frame);
+      if (r !== "no-room") return r === "delivered";
+    }
+    if (this.backlogBytes + frame.length > RX_BACKLOG_BYTES) return this.drop();
+    // A copy: the switch may hand the same frame to other ports, and keeps no promise about it.
+    this.backlog.push(frame.slice());
+    this.backlogBytes += frame.length;
+    Atomics.store(this.ctrl, CTRL_UPDATE_RX_PROD, 1); // tell us when you post buffers
+    return true;
+  }
+
+  /** One frame into the guest's posted buffers. */
+  private deliver(frame: Uint8Array): "delivered" | "no-room" | "dropped" {
     // Reserve: one head buffer, and body buffers for the rest at a page each at most.
-    if (!this.rx[0].readyCount(1)) return this.drop();
+    if (!this.rx[0].readyCount(1)) return "no-room";
     const head = this.rx[0].take()!;
     const buffers: { ring: 0 | 1; index: number; desc: VmxnetRxDesc }[] = [{ ring: 0, ...head }];
     let room = Math.min(head.desc.len, PAGE_SIZE);
@@ -235,7 +277,8 @@ export class NetbackQueue {
       if (!this.rx[1].readyCount(bodies)) {
         // Not enough body buffers: give the head back empty (an ERR completion) and drop.
         this.complete(0, head.index, 0, VMXNET_RXC_SOP | VMXNET_RXC_EOP | VMXNET_RXC_ERR);
-        return this.drop();
+        this.drop();
+        return "dropped";
       }
       for (let i = 0; i < bodies; i++) buffers.push({ ring: 1, ...this.rx[1].take()! });
     }
@@ -259,12 +302,13 @@ export class NetbackQueue {
     if (bad || at < frame.length) {
       if (this.logged++ < LOGGED)
         this.d.log("rx frame dropped: the guest posted a buffer that does not map or fit");
-      return this.drop();
+      this.drop();
+      return "dropped";
     }
     this.d.counters.rxFrames++;
     this.d.counters.rxBytes += frame.length;
     this.d.countersChanged();
-    return true;
+    return "delivered";
   }
 
   private complete(ring: 0 | 1, index: number, len: number, flags: number): void {
