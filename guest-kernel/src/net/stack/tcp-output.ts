@@ -62,6 +62,9 @@ function sendSyn(c: Connection): void {
   const flags = c.state === "SYN_SENT" ? SYN : SYN | ACK;
   const h = { ...header(c, c.iss, flags), mss: c.mtuMss, wscale: c.offerScale ? c.rcvShift : undefined };
   c.host.send(c, h, 0);
+  // The handshake's round trip is the first RTT sample (synSentInput takes it unless the SYN was
+  // sent again); without this start it would be measured from the clock's zero, seconds long.
+  c.rttStart = c.host.now();
   c.sndNxt = seqAdd(c.iss, 1);
   c.sndMax = seqMax(c.sndMax, c.sndNxt);
   if (flags & ACK) ackSent(c);
