@@ -129,8 +129,11 @@ export class Tcp {
         },
         tsoMss === undefined ? undefined : { mss: tsoMss, tcpHeaderLength: hlen },
       );
-    } catch {
+    } catch (e) {
       this.d.drop("tcp.send-failed");
+      // Our SYN cannot leave (the peer is off our subnet): connect() fails now, not at its timeout.
+      if (c.state === "SYN_SENT")
+        c.fail(new TcpError("ENETUNREACH", e instanceof Error ? e.message : String(e)));
     }
   }
 
