@@ -8,6 +8,7 @@ import { xenbusStateName } from "../xenbus/state.ts";
 import { fsCommands } from "./fs-commands.ts";
 import { netCommands } from "./net-commands.ts";
 import { ipCommands } from "./ip-commands.ts";
+import { tcpCommands } from "./tcp-commands.ts";
 
 export interface Command {
   name: string;
@@ -163,5 +164,6 @@ export function builtinCommands(): CommandTable {
   for (const c of fsCommands()) add(c);
   for (const c of netCommands()) add(c);
   for (const c of ipCommands()) add(c);
+  for (const c of tcpCommands()) add(c);
   return t;
 }
