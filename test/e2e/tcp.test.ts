@@ -6,6 +6,8 @@
  *   hashed again as it arrives in the sink, and both SHA-256s must equal node:crypto's of the same
  *   stream made here. The rate is printed (MiB/s, timed in the guests).
  * - 100 connections at once, each echoing its own message: all come back exact.
+ * - The shell (a guest running examples/guests/shell.ts): `nc` to the sink's echo port, `netstat`
+ *   and `netstat -s` afterwards, and `nc` to a closed port.
  * - A capture of the bridge (`pvkit capture`) during an 8 MiB transfer, read by tshark: nothing
  *   malformed, every TCP checksum good, no expert error.
  * - 20 MiB through a bridge that loses 1% of frames and holds back another 1% (`network-impair`,
@@ -212,6 +214,27 @@ describe("TCP between guests", { timeout: 120_000 }, () => {
     await stage.control({ op: "destroy", domain: "tcpecho" });
     expect(r).toMatchObject({ conns: 100, matched: 100, errors: [] });
     expect(r.stats.counters["tcp.active-opens"]).toBe(100);
+  });
+
+  it("the shell's nc talks to the sink's echo port, and netstat shows what is left", async () => {
+    await create("tcpsh", "examples/guests/shell.ts", CLEAN, "mac=00:16:3e:00:2c:05, ip=10.0.1.5");
+    await stage.console("tcpsh", "", /dom\d+\$ /);
+    // The echo of what we type ends "... hello over tcp"; the sink's answer is a line of its own.
+    const nc = await stage.console("tcpsh", "nc 10.0.1.1 7 hello over tcp\n", /\nhello over tcp\r?\n/);
+    expect(nc).not.toMatch(/nc: /);
+    // nc closed first (its FIN went with the text), so its end waits in TIME_WAIT.
+    const ns = await stage.console("tcpsh", "netstat\n", /TIME_WAIT/);
+    expect(ns).toMatch(/Proto Recv-Q Send-Q Local Address\s+Foreign Address\s+State/);
+    expect(ns).toMatch(/tcp\s+0\s+0 10\.0\.1\.5:\d+\s+10\.0\.1\.1:7\s+TIME_WAIT/);
+    const refused = await stage.console("tcpsh", "nc 10.0.1.1 9\n", /nc: [^\n]*\n/);
+    expect(refused).toMatch(/nc: ECONNREFUSED: the peer refused the connection/);
+    const stats = await stage.console(
+      "tcpsh",
+      "netstat -s\n",
+      /tcp:\r?\n(\s+[^\n]*\n)*?\s+segments-out[^\n]*\n/,
+    );
+    expect(stats).toMatch(/\s+active-opens\s+2/);
+    await stage.control({ op: "destroy", domain: "tcpsh" });
   });
 
   it("a capture of a transfer is clean for tshark: nothing malformed, checksums good, no expert error", async () => {
