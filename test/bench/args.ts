@@ -10,6 +10,9 @@
  * both), how much of the machine's memory to leave free (default 2048 MiB), and how long to let the
  * host settle once every guest is up before measuring it idle (default 30 s; 5 with --quick).
  * blk reads a 1 GiB disk image through blkfront and blkback beside node:fs (256 MiB with --quick).
+ * tcp sends 256 MiB guest → guest down one connection, 5 times, and times 8 keep-alive connections
+ * making 20 000 HTTP GETs, 5 times, beside node:net and node:http on loopback (32 MiB, 2000 GETs and
+ * 3 runs with --quick).
  * --memory is domain-create's: the sizes of the domains it times, one after another (default 8).
  */
 
@@ -21,6 +24,7 @@ export const BENCHMARKS = [
   "domain-create",
   "blk",
   "net",
+  "tcp",
   "density",
 ] as const;
 export type BenchName = (typeof BENCHMARKS)[number];

@@ -67,6 +67,7 @@ const benches: Record<BenchName, () => Promise<void>> = {
     p.done();
   },
   net: async () => void rows.push(...(await (await import("./net.ts")).benchNetRows(quick))),
+  tcp: async () => void rows.push(...(await (await import("./tcp.ts")).benchTcpRows(quick))),
   density: async () => {
     for (const cells of args.density.modes) {
       const name = `density${cells ? "" : " (cells off)"}: up to ${args.density.count} idle guests`;
