@@ -8,11 +8,8 @@
  * moved (CPU-seconds per Gbit, which is also cores per Gbit/s) and per packet. Baseline: memcpy in
  * this process (TypedArray.set of the same sizes), the floor under any copy the data path makes.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { ControlClient } from "@pvkit/hypervisor/cli/client";
-import { startHost } from "@pvkit/hypervisor/cli/host";
+import { resolve } from "node:path";
+import { startBenchHost } from "./bench-host.ts";
 import { cpuOf, processTree } from "./proc-stats.ts";
 import { phase } from "./progress.ts";
 import { median, type BenchRow } from "./stats.ts";
@@ -37,78 +34,41 @@ async function runMode(
   frames: number,
   cells: boolean,
 ): Promise<ModeResult> {
-  const dir = mkdtempSync(join(tmpdir(), "pvkit-bench-net-"));
-  const host = await startHost({
-    socket: join(dir, "control.sock"),
-    log: () => {},
-    pool: 0,
-    hypervisor: { tscResolutionNs: 0, cells },
-  });
-  const control = async <T>(req: Record<string, unknown>): Promise<T> => {
-    const c = await ControlClient.open(host.socket);
-    try {
-      return await c.request<T>(req as never);
-    } finally {
-      c.close();
-    }
-  };
-  /** Every JSON line `name` prints, as it prints them. */
-  const lines = async (name: string, onLine: (o: Record<string, unknown>) => void) => {
-    const c = await ControlClient.open(host.socket);
-    await c.request({ op: "console", domain: name } as never);
-    let buf = "";
-    c.rawMode((b) => {
-      buf += b.toString();
-      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        const at = line.indexOf("{");
-        if (at >= 0) {
-          try {
-            onLine(JSON.parse(line.slice(at)) as Record<string, unknown>);
-          } catch {
-            // not one of ours
-          }
-        }
-      }
-    });
-    return c;
-  };
+  const host = await startBenchHost("net", cells);
+  const followers: { close(): void }[] = [];
   try {
     const mac = { tx: "00:16:3e:be:00:01", rx: "00:16:3e:be:00:02" };
-    const create = async (role: "tx" | "rx") => {
+    const create = (role: "tx" | "rx") => {
       const peer = role === "tx" ? mac.rx : mac.tx;
       const config =
         `name = "${role}"\nkernel = "${GUEST}"\nmemory = 32\nvif = ['mac=${mac[role]}, bridge=pvbench']\n` +
         `extra = "role=${role} peer=${peer} mode=${mode} runs=${runs} frames=${frames}"\n`;
-      return (await control<{ domid: number }>({ op: "create", config, file: join(dir, `${role}.cfg`) }))
-        .domid;
+      return host.create(role, config);
     };
     const result: Run[] = [];
     let ready = 0;
     let onReady = () => {};
     let onDone = () => {};
     await create("rx");
-    const rxLines = await lines("rx", (o) => {
-      if (o.phase === "ready") (ready++, onReady());
-      if (o.phase === "run") result.push(o as unknown as Run);
-      if (o.phase === "done") onDone();
-    });
+    followers.push(
+      await host.follow("rx", (o) => {
+        if (o.phase === "ready") (ready++, onReady());
+        if (o.phase === "run") result.push(o as unknown as Run);
+        if (o.phase === "done") onDone();
+      }),
+    );
     const tx = await create("tx");
-    const txLines = await lines("tx", (o) => o.phase === "ready" && (ready++, onReady()));
+    followers.push(await host.follow("tx", (o) => o.phase === "ready" && (ready++, onReady())));
     await new Promise<void>((r) => ((onReady = () => ready >= 2 && r()), onReady()));
     const done = new Promise<void>((r) => (onDone = r));
-    const pids = processTree();
-    const before = cpuOf(pids);
-    await control({ op: "xenstore-write", path: `/local/domain/${tx}/data/go`, value: "1" });
+    const before = cpuOf(processTree());
+    await host.xenstoreWrite(`/local/domain/${tx}/data/go`, "1");
     await done;
     const after = cpuOf(processTree());
-    rxLines.close();
-    txLines.close();
     return { runs: result, cpuSeconds: after.cpuSeconds - before.cpuSeconds };
   } finally {
+    for (const f of followers) f.close();
     await host.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
