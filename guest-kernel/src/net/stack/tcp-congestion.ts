@@ -2,9 +2,9 @@
  * Congestion control: NewReno (RFC 5681 for slow start, congestion avoidance and fast
  * retransmit; RFC 6582 for recovering from several losses in one window without SACK).
  *
- *  - cwnd starts at 10 segments (RFC 6928) and grows by the bytes each ACK acknowledges, at most
- *    two segments per ACK (RFC 3465's appropriate byte counting, L = 2), while below ssthresh
- *    (slow start); above it, by about one segment per round trip (congestion avoidance).
+ *  - cwnd starts at 10 segments (RFC 6928) and grows by the bytes each ACK acknowledges while
+ *    below ssthresh (slow start; RFC 3465's byte counting without its per-ACK limit, see
+ *    onNewAck); above it, by about one segment per round trip (congestion avoidance).
  *  - Three duplicate ACKs mean a segment was lost but later ones arrived: retransmit it at once
  *    (fast retransmit), halve the window (ssthresh = flight / 2) and stay in fast recovery until
  *    everything sent before the loss is acknowledged. A partial ACK in recovery means the next
@@ -59,7 +59,12 @@ export class NewReno {
       this.cwnd = Math.max(this.mss, this.cwnd - bytes + this.mss);
       return true;
     }
-    if (this.cwnd < this.ssthresh) this.cwnd += Math.min(bytes, 2 * this.mss);
+    // Slow start grows by all the bytes acknowledged, up to ssthresh, not RFC 3465's "at most two
+    // segments per ACK": our peers' ACKs are stretch ACKs by design (one per batch of segments an
+    // event delivers, one per large receive), and L = 2 would make slow start nearly linear.
+    // Linux dropped the limit for the same reason.
+    if (this.cwnd < this.ssthresh)
+      this.cwnd = Math.min(this.cwnd + bytes, Math.max(this.ssthresh, this.cwnd));
     else {
       this.acked += bytes;
       if (this.acked >= this.cwnd) {
