@@ -158,25 +158,29 @@ describe("HTTP/1.1 server and client", () => {
 
   it("refuses a malformed request with 400 and closes", async () => {
     start();
-    for (const bad of [
-      "GARBAGE\r\n\r\n",
-      "GET /x HTTP/1.1\r\nHost : x\r\n\r\n", // whitespace before the colon
-      "GET /x HTTP/1.1\r\n\r\n", // no Host
-      "GET /x HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", // obsolete line folding
-      "GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-      "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-      "GET x HTTP/1.1\r\nHost: x\r\n\r\n",
-      "GET /x HTTP/1.1\r\nHost: a\x01b\r\n\r\n",
+    // Each with the reason the body gives.
+    for (const [bad, why] of [
+      ["GARBAGE\r\n\r\n", "bad request line"],
+      ["GET /x HTTP/1.1\r\nHost : x\r\n\r\n", 'bad header name "Host "'], // whitespace before the colon
+      ["GET /x HTTP/1.1\r\n\r\n", "without Host"],
+      ["GET /x HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n", "obsolete line folding"],
+      ["GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "both"],
+      ["POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"],
+      ["POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\n", "bad Content-Length"],
+      ["GET x HTTP/1.1\r\nHost: x\r\n\r\n", "bad request target"],
+      ["GET /x HTTP/1.1\r\nHost: a\x01b\r\n\r\n", "a control character in Host"],
+      ["GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "more than one Host"],
     ]) {
       const sock = await connect();
       await sock.write(bad + "GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
       const r = new Responses(sock);
       const [res] = await r.next();
       expect(res!.status, bad).toBe(400);
+      expect(res!.body, bad).toContain(why);
       expect(res!.headers["connection"]).toBe("close");
       expect(await r.closedNext(), bad).toBe(true); // the request after it is not answered
     }
-    expect(service!.stats().statuses).toEqual({ "400": 8 });
+    expect(service!.stats().statuses).toEqual({ "400": 10 });
   });
 
   it("414 for a request line over 8 KiB, 431 for headers over 16 KiB, 413 for a body over 1 MiB", async () => {
