@@ -11,7 +11,7 @@
  * host settle once every guest is up before measuring it idle (default 30 s; 5 with --quick).
  * blk reads a 1 GiB disk image through blkfront and blkback beside node:fs (256 MiB with --quick).
  * tcp sends 256 MiB guest → guest down one connection, 5 times, and times 8 keep-alive connections
- * making 20 000 HTTP GETs, 5 times, beside node:net and node:http on loopback (32 MiB, 2000 GETs and
+ * making 20 000 HTTP GETs, 5 times, beside node:net and node:http on loopback (32 MiB, 1000 GETs and
  * 3 runs with --quick).
  * --memory is domain-create's: the sizes of the domains it times, one after another (default 8).
  */

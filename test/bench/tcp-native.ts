@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { Agent, createServer as createHttpServer, get as httpGet } from "node:http";
 import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { BULK_CHUNK, WARMUP_MIB, WARMUP_REQUESTS } from "../guests/tcp-bench.ts";
+import { BULK_CHUNK } from "../guests/tcp-bench.ts";
 import { getLoops, HTTP_BODY, type HttpRun } from "../guests/tcp-bench-http.ts";
 import { cpuOf, processTree } from "./proc-stats.ts";
 
@@ -24,6 +24,10 @@ export interface TcpBenchOptions {
   conns: number;
   /** GETs per HTTP run, between all the connections. */
   requests: number;
+  /** The unmeasured warm-up first (V8 compiles the hot paths): one transfer of this many MiB... */
+  warmupMib: number;
+  /** ...and this many GETs. */
+  warmupRequests: number;
 }
 
 export type { HttpRun };
@@ -125,8 +129,8 @@ export async function benchTcpNative(o: TcpBenchOptions): Promise<TcpBenchResult
     };
 
     // The same warm-up as the guests', unmeasured.
-    await bulkRun(Math.min(o.mib, WARMUP_MIB));
-    await httpRun(Math.min(o.requests, WARMUP_REQUESTS));
+    await bulkRun(o.warmupMib);
+    await httpRun(o.warmupRequests);
     const result: TcpBenchResult = { bulk: [], http: [], bulkCpuSeconds: 0 };
     const before = cpuOf(processTree());
     for (let r = 0; r < o.runs; r++) result.bulk.push(await bulkRun(o.mib));

@@ -38,7 +38,7 @@ describe("pnpm bench tcp", () => {
   });
 
   it("moves every byte between two guests and over loopback, and answers every GET", async () => {
-    const o = { runs: 1, mib: 4, conns: 4, requests: 200 };
+    const o = { runs: 1, mib: 4, conns: 4, requests: 200, warmupMib: 1, warmupRequests: 50 };
     const guests = await benchTcpGuests(o);
     const native = await benchTcpNative(o);
     for (const r of [guests, native]) {

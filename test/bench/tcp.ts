@@ -26,8 +26,8 @@ const STALL_MS = 120_000;
 
 export function tcpOptions(quick: boolean): TcpBenchOptions {
   return quick
-    ? { runs: 3, mib: 32, conns: 8, requests: 2_000 }
-    : { runs: 5, mib: 256, conns: 8, requests: 20_000 };
+    ? { runs: 3, mib: 32, conns: 8, requests: 1_000, warmupMib: 8, warmupRequests: 1_000 }
+    : { runs: 5, mib: 256, conns: 8, requests: 20_000, warmupMib: 32, warmupRequests: 5_000 };
 }
 
 /** The two guests, bulk then HTTP, with the CPU the host's process tree spent on the bulk runs. */
@@ -72,7 +72,8 @@ export async function benchTcpGuests(o: TcpBenchOptions, cells = true): Promise<
       guest(
         "tcp-client",
         "10.77.0.1",
-        `role=client peer=${server} runs=${o.runs} mib=${o.mib} ` + `conns=${o.conns} requests=${o.requests}`,
+        `role=client peer=${server} runs=${o.runs} mib=${o.mib} ` +
+          `conns=${o.conns} requests=${o.requests} warm-mib=${o.warmupMib} warm-requests=${o.warmupRequests}`,
       ),
     );
     followers.push(await host.follow("tcp-client", onLine));

@@ -8,9 +8,10 @@
  * guest kernel's HTTP/1.1 server (serveHttp) answering every GET with the same small page, keeping
  * connections open (HTTP/1.1 keep-alive).
  *
- * `role=client peer=<ip>` waits for the host to write data/go-bulk (so the host can read the CPU
- * counters first), sends `mib=N` MiB down one connection `runs=R` times, prints bulk-done and waits
- * for data/go-http; then `runs` times an HttpClient (the kernel's, keeping `conns=C` connections
+ * `role=client peer=<ip>` first warms both paths up unmeasured (`warm-mib=M` MiB down one
+ * connection, `warm-requests=W` GETs: V8 compiles the hot code of both guests), prints ready and
+ * waits for the host to write data/go-bulk (so the host can read the CPU counters first), sends
+ * `mib=N` MiB down one connection `runs=R` times, prints bulk-done and waits for data/go-http; then `runs` times an HttpClient (the kernel's, keeping `conns=C` connections
  * alive) makes `requests=Q` GETs from C loops, one at a time each (like wrk), printing each run's
  * requests per second and latency percentiles (`{"phase":"http",…}`), and finally
  * `{"phase":"done",…}` with the stack's counters.
@@ -24,9 +25,6 @@ export const BULK_PORT = 5001;
 export const HTTP_PORT = 8080;
 /** The size of each write of the bulk transfer (the native baseline writes the same). */
 export const BULK_CHUNK = 256 * 1024;
-/** The unmeasured warm-up before the runs: this much bulk (at most) and this many GETs. */
-export const WARMUP_MIB = 16;
-export const WARMUP_REQUESTS = 1000;
 
 export default async function main(k: KernelHandle): Promise<void> {
   try {
@@ -62,11 +60,10 @@ async function run(k: KernelHandle): Promise<void> {
       await k.sleep(50);
     }
   }
-  // Unmeasured first: a smaller transfer and a few GETs, so V8 has compiled the paths both
-  // guests take (the server does not report the first transfer) before anything is timed.
+  // Unmeasured first. The server does not report its first transfer, so this one must carry data.
   const chunk = new Uint8Array(BULK_CHUNK).map((_, i) => i & 0xff);
-  await bulkRun(k, peer, chunk, Math.min(mib, WARMUP_MIB));
-  await httpRun(k, peer, conns, Math.min(requests, WARMUP_REQUESTS));
+  await bulkRun(k, peer, chunk, Math.max(1, Number(arg("warm-mib") ?? "8")));
+  await httpRun(k, peer, conns, Number(arg("warm-requests") ?? "1000"));
   out({ phase: "ready" });
 
   await goSignal(k, "data/go-bulk");
