@@ -160,13 +160,19 @@ export class HttpClient {
   private requestBytes(method: string, u: Url, init: HttpRequestInit): Uint8Array {
     const body =
       init.body === undefined ? undefined : typeof init.body === "string" ? utf8(init.body) : init.body;
-    let head = `${method} ${u.target} HTTP/1.1\r\nHost: ${u.authority}\r\n`;
+    let fields = "";
     const given = new Set<string>();
     for (const [name, value] of Object.entries(init.headers ?? {})) {
       if (!isToken(name) || /[\r\n\0]/.test(value)) throw new Error(`bad header ${JSON.stringify(name)}`);
-      given.add(name.toLowerCase());
-      head += `${name}: ${value}\r\n`;
+      const lower = name.toLowerCase();
+      // The framing is ours to state: a second length would be a request-smuggling hazard.
+      if (lower === "content-length" || lower === "transfer-encoding") continue;
+      given.add(lower);
+      fields += `${name}: ${value}\r\n`;
     }
+    let head = `${method} ${u.target} HTTP/1.1\r\n`;
+    if (!given.has("host")) head += `Host: ${u.authority}\r\n`;
+    head += fields;
     if (!given.has("user-agent")) head += "User-Agent: pvkit-guest\r\n";
     if (this.o.keepAlive === false && !given.has("connection")) head += "Connection: close\r\n";
     if (body !== undefined) head += `Content-Length: ${body.length}\r\n`;
