@@ -35,8 +35,10 @@ export type { HttpRun };
 export interface TcpBenchResult {
   bulk: { ms: number; bytes: number }[];
   http: HttpRun[];
-  /** CPU time of this process and its children over all the bulk runs. */
+  /** CPU time of this process and its children over all the bulk runs... */
   bulkCpuSeconds: number;
+  /** ...and over all the HTTP runs. */
+  httpCpuSeconds: number;
   /** Frames dom0's netback dropped for want of rx buffers, over the whole run (guests only). */
   framesDropped?: number;
   /** The client guest's stack counters (guests only). */
@@ -131,11 +133,13 @@ export async function benchTcpNative(o: TcpBenchOptions): Promise<TcpBenchResult
     // The same warm-up as the guests', unmeasured.
     await bulkRun(o.warmupMib);
     await httpRun(o.warmupRequests);
-    const result: TcpBenchResult = { bulk: [], http: [], bulkCpuSeconds: 0 };
+    const result: TcpBenchResult = { bulk: [], http: [], bulkCpuSeconds: 0, httpCpuSeconds: 0 };
     const before = cpuOf(processTree());
     for (let r = 0; r < o.runs; r++) result.bulk.push(await bulkRun(o.mib));
     result.bulkCpuSeconds = cpuOf(processTree()).cpuSeconds - before.cpuSeconds;
+    const httpBefore = cpuOf(processTree());
     for (let r = 0; r < o.runs; r++) result.http.push(await httpRun(o.requests));
+    result.httpCpuSeconds = cpuOf(processTree()).cpuSeconds - httpBefore.cpuSeconds;
     return result;
   } finally {
     child.disconnect();

@@ -8,10 +8,13 @@
  * median run in Gbit/s. CPU per Gbit is measured as `pnpm bench net` does: user + system time of
  * the host's process and every process it started (dom0 and both guests), over all the bulk runs.
  *
- * HTTP: the server guest answers GETs with a fixed small page on keep-alive connections; the client
- * guest opens C connections (8) that each make one GET at a time, like wrk, until Q requests have
- * been made between them. Requests per second is the median run; latency is each run's p50 and p99,
- * their medians in the table.
+ * HTTP: the server guest's serveHttp answers GETs with a fixed small page on keep-alive connections;
+ * the client guest's HttpClient keeps C connections (8) that each make one GET at a time, like wrk,
+ * until Q requests have been made between them. Requests per second is the median run; latency is
+ * each run's p50 and p99, their medians in the table; CPU per GET is the process tree's over the
+ * HTTP runs. The baseline is node:http on both ends, driven by the same loops.
+ *
+ * Both sides warm up unmeasured first (one smaller transfer, some GETs), then run the same sizes.
  */
 import { resolve } from "node:path";
 import { startBenchHost } from "./bench-host.ts";
@@ -33,7 +36,7 @@ export function tcpOptions(quick: boolean): TcpBenchOptions {
 /** The two guests, bulk then HTTP, with the CPU the host's process tree spent on the bulk runs. */
 export async function benchTcpGuests(o: TcpBenchOptions, cells = true): Promise<TcpBenchResult> {
   const host = await startBenchHost("tcp", cells);
-  const result: TcpBenchResult = { bulk: [], http: [], bulkCpuSeconds: 0 };
+  const result: TcpBenchResult = { bulk: [], http: [], bulkCpuSeconds: 0, httpCpuSeconds: 0 };
   const followers: { close(): void }[] = [];
   try {
     // Each phase the client reaches, and the error a guest reports, settle the one awaited next.
@@ -86,8 +89,10 @@ export async function benchTcpGuests(o: TcpBenchOptions, cells = true): Promise<
     result.bulkCpuSeconds = cpuOf(processTree()).cpuSeconds - before.cpuSeconds;
 
     const done = until("done");
+    const httpBefore = cpuOf(processTree());
     await host.xenstoreWrite(`/local/domain/${client}/data/go-http`, "1");
     await done;
+    result.httpCpuSeconds = cpuOf(processTree()).cpuSeconds - httpBefore.cpuSeconds;
     // Frames netback could not deliver (a guest's rx buffers and backlog full): a cause of resends.
     const bridges = await host.request<{ ports: { counters: { rxDropped: number } }[] }[]>({
       op: "network-list",
@@ -108,6 +113,9 @@ export function tcpRows(o: TcpBenchOptions, guests: TcpBenchResult, native: TcpB
   const rps = (r: TcpBenchResult) => median(r.http.map((h) => h.requests / (h.ms / 1000)));
   const p50 = (r: TcpBenchResult) => median(r.http.map((h) => h.p50));
   const p99 = (r: TcpBenchResult) => median(r.http.map((h) => h.p99));
+  // Every GET of the HTTP phase, the one unmeasured GET per connection and run included.
+  const gets = (r: TcpBenchResult) => r.http.reduce((n, h) => n + h.requests + o.conns, 0);
+  const cpuPerGet = (r: TcpBenchResult) => (r.httpCpuSeconds / gets(r)) * 1e6;
   const c = guests.stats?.counters ?? {};
   const lost = (c["tcp.retransmitted-segments"] ?? 0) + (c["tcp.fast-retransmits"] ?? 0);
   return [
@@ -141,6 +149,13 @@ export function tcpRows(o: TcpBenchOptions, guests: TcpBenchResult, native: TcpB
       p99: p99(guests),
       baseline: { name: "node:http loopback", median: p50(native) },
       note: `loopback p99 ${p99(native).toFixed(2)} ms`,
+    },
+    {
+      metric: "http CPU per GET",
+      unit: "µs",
+      median: cpuPerGet(guests),
+      baseline: { name: "node:http loopback", median: cpuPerGet(native) },
+      note: `${guests.httpCpuSeconds.toFixed(1)} CPU-s for ${gets(guests)} GETs`,
     },
   ];
 }
