@@ -117,7 +117,9 @@ export function tcpRows(o: TcpBenchOptions, guests: TcpBenchResult, native: TcpB
   const gets = (r: TcpBenchResult) => r.http.reduce((n, h) => n + h.requests + o.conns, 0);
   const cpuPerGet = (r: TcpBenchResult) => (r.httpCpuSeconds / gets(r)) * 1e6;
   const c = guests.stats?.counters ?? {};
-  const lost = (c["tcp.retransmitted-segments"] ?? 0) + (c["tcp.fast-retransmits"] ?? 0);
+  const fast = c["tcp.fast-retransmits"] ?? 0;
+  const timeouts = c["tcp.retransmit-timeouts"] ?? 0;
+  const resent = (c["tcp.retransmitted-segments"] ?? 0) + fast;
   return [
     {
       metric: `tcp guest→guest bulk, 1 connection, ${o.mib} MiB`,
@@ -125,8 +127,8 @@ export function tcpRows(o: TcpBenchOptions, guests: TcpBenchResult, native: TcpB
       median: median(guests.bulk.map(gbit)),
       baseline: { name: "node:net loopback", median: median(native.bulk.map(gbit)) },
       note:
-        `goal ≥ 5 Gbit/s; ${guests.bulk.length} runs; client resent ${lost} segments, ` +
-        `netback dropped ${guests.framesDropped ?? 0} frames`,
+        `goal ≥ 5 Gbit/s; ${guests.bulk.length} runs; client resent ${resent} segments ` +
+        `(${fast} fast retransmits, ${timeouts} timeouts), netback dropped ${guests.framesDropped ?? 0} frames`,
     },
     {
       metric: "tcp CPU per Gbit (bulk)",
