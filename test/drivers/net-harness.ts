@@ -27,7 +27,7 @@ export async function plug(
   store: MiniStore,
   bridge: Bridge,
   domid: number,
-  opts: { mtu?: number; queues?: number; rxcsum?: boolean } = {},
+  opts: { mtu?: number; queues?: number; rxcsum?: boolean; lro?: boolean } = {},
 ): Promise<Guest> {
   const machine = new Machine();
   const mac = `00:16:3e:00:00:${domid.toString(16).padStart(2, "0")}`;
@@ -60,7 +60,7 @@ export async function plug(
     g.got.push(f);
     g.flags.push(flags);
   });
-  await front.connect({ queues: opts.queues, rxcsum: opts.rxcsum });
+  await front.connect({ queues: opts.queues, rxcsum: opts.rxcsum, lro: opts.lro });
   return g;
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  VMXNET_F_LRO,
   VMXNET_F_RXCSUM,
   VMXNET_F_TSO,
   VMXNET_F_TXCSUM,
@@ -18,7 +19,8 @@ import {
   VMXNET_RXC_TUC,
   VMXNET_RXC_V4,
 } from "@pvkit/abi/layout";
-import { lan, until } from "./net-harness.ts";
+import { lan, plug, until } from "./net-harness.ts";
+import { Bridge } from "@pvkit/guest-kernel/dom0/netback/bridge";
 import { onesSum } from "@pvkit/drivers/net/offload";
 import {
   TCP_HDRS,
@@ -137,6 +139,46 @@ describe("transmit offloads", () => {
       expect(seen).toHaveLength(count);
       for (const s of seen) expect(s).toEqual({ ip: "1", l4: "1", malformed: false });
     }
+  });
+
+  it("hand a 64 KiB TCP frame whole to a guest that takes large receive, and segments to one that does not", async () => {
+    const store = (await lan(0)).store;
+    const bridge = new Bridge("pvbr0");
+    const a = await plug(store, bridge, 1);
+    const whole = await plug(store, bridge, 2, { lro: true, rxcsum: true });
+    const cut = await plug(store, bridge, 3);
+    expect(whole.front.info!.features & VMXNET_F_LRO).toBe(VMXNET_F_LRO);
+    const mss = 1448;
+    const payload = pattern(16 * 4096 - TCP_HDRS, 9);
+    const broadcast = "ff:ff:ff:ff:ff:ff"; // flooded: both guests get it, each its own way
+    const big = tcpFrame({
+      src: a.mac,
+      dst: broadcast,
+      payload,
+      seq: 7,
+      flags: ACK | PSH,
+      noChecksums: true,
+    });
+    await a.front.send(big, { tso: { mss, hdrLen: TCP_HDRS } });
+    const count = Math.ceil(payload.length / mss);
+    await until(() => whole.got.length === 1 && cut.got.length === count, "one whole frame, and segments");
+    const w = whole.got[0]!;
+    expect(w.length).toBe(big.length);
+    expect(Buffer.from(w.subarray(TCP_HDRS)).equals(payload)).toBe(true);
+    // A packet of its own: IPv4 length and both checksums right, and dom0 says it checked them.
+    expect(Buffer.from(w.buffer, w.byteOffset).readUInt16BE(16)).toBe(w.length - 14);
+    expect(checksumsOk(w)).toEqual({ ip: true, l4: true });
+    expect(whole.flags[0]! & (VMXNET_RXC_IPC | VMXNET_RXC_TUC)).toBe(VMXNET_RXC_IPC | VMXNET_RXC_TUC);
+    const joined = Buffer.concat(cut.got.map((s) => Buffer.from(s.subarray(TCP_HDRS))));
+    expect(joined.equals(payload)).toBe(true);
+    for (const s of cut.got) expect(checksumsOk(s)).toEqual({ ip: true, l4: true });
+    // A capture sees the wire: with a tap on the bridge, the whole-frame guest gets segments too.
+    const tapped: Uint8Array[] = [];
+    const untap = bridge.tap((f) => void tapped.push(f.slice()));
+    await a.front.send(big, { tso: { mss, hdrLen: TCP_HDRS } });
+    await until(() => whole.got.length === 1 + count, "segments while captured");
+    untap();
+    expect(tapped).toHaveLength(count);
   });
 
   it("drop and count frames whose offload fields lie, and go on", async () => {

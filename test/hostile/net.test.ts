@@ -67,10 +67,13 @@ describe("netback against a hostile frontend", { timeout: 120_000 }, () => {
     const ping = await create("ping", victim, [`mac=${MAC.ping}`], `role=ping peer=${MAC.pong}`);
     await phase("ping", "running");
     const before = await roundsPass(ping, 0);
-    const attacker = await create("attacker", "test/hostile/guests/net-attacker.ts", [
-      `mac=${MAC.a0}`,
-      `mac=${MAC.a1}`,
-    ]);
+    // net.lro=0: the attacker's own eth1 hears TSO frames as the wire's segments, which it checks.
+    const attacker = await create(
+      "attacker",
+      "test/hostile/guests/net-attacker.ts",
+      [`mac=${MAC.a0}`, `mac=${MAC.a1}`],
+      "net.lro=0",
+    );
 
     const done = await phase<{ cases: Record<string, Record<string, unknown> | boolean> }>(
       "attacker",

@@ -18,8 +18,10 @@
  * completions alone with none while the guest masks them (announce()).
  */
 import {
+  VMXNET_F_LRO,
   VMXNET_F_RXCSUM,
   VMXNET_INTR_TX,
+  VMXNET_RX_BUF_SIZE,
   VMXNET_F_TSO,
   VMXNET_F_TXCSUM,
   VMXNET_MAX_FRAME,
@@ -52,8 +54,8 @@ import {
 } from "@pvkit/abi/layout";
 import type { PersistentGrants } from "../blk/back-grants.ts";
 import { GenConsumer, GenProducer } from "./gen-ring.ts";
-import { completeChecksum, rxChecksumFlags, segmentTcp } from "./offload.ts";
-import type { PortCounters } from "./port.ts";
+import { checkTso, completeChecksum, finishWholeTso, rxChecksumFlags } from "./offload.ts";
+import type { Gso, PortCounters } from "./port.ts";
 import { ETH_HLEN, MIN_FRAME, PAGE_SIZE, type QueuePage, RING, RxDescFast } from "./protocol.ts";
 
 export interface BackQueueDeps {
@@ -67,8 +69,8 @@ export interface BackQueueDeps {
   /** The counters moved (the device publishes them, coalesced). */
   countersChanged(): void;
   notify(): void;
-  /** A checked frame the guest sent, in dom0's memory. */
-  onFrame(frame: Uint8Array): void;
+  /** A checked frame the guest sent, in dom0's memory; `gso`: a TSO frame left whole (port.ts). */
+  onFrame(frame: Uint8Array, gso?: Gso): void;
   log(line: string): void;
 }
 
@@ -77,10 +79,11 @@ const CTRL_TX_THRESHOLD = VmxnetQueueCtrl.offsets.tx_threshold / 4;
 const CTRL_INTR_MASK = VmxnetQueueCtrl.offsets.intr_mask / 4;
 const LOGGED = 10;
 /**
- * Bytes of frames a queue holds for a guest whose rx buffers are all taken: a few TSO bursts, and
- * bounded so a guest that never posts buffers costs dom0 no more than this.
+ * Bytes of frames a queue holds for a guest whose rx buffers are all taken: more than a TCP
+ * receive window (1 MiB in pvkit's kernel) with its headers, so a sender that respects the window
+ * never loses a frame here; and bounded, so a guest that never posts buffers costs dom0 no more.
  */
-export const RX_BACKLOG_BYTES = 1 << 20;
+export const RX_BACKLOG_BYTES = 2 << 20;
 const RXC = {
   V4: VMXNET_RXC_V4,
   V6: VMXNET_RXC_V6,
@@ -103,7 +106,7 @@ export class NetbackQueue {
   private stopped = false;
   private logged = 0;
   /** Frames waiting for the guest to post rx buffers, and their bytes. */
-  private backlog: Uint8Array[] = [];
+  private backlog: { frame: Uint8Array; whole: boolean }[] = [];
   private backlogBytes = 0;
 
   constructor(private readonly d: BackQueueDeps) {
@@ -129,9 +132,10 @@ export class NetbackQueue {
   private drainBacklog(): void {
     let n = 0;
     while (n < this.backlog.length) {
-      const r = this.deliver(this.backlog[n]!);
+      const { frame, whole } = this.backlog[n]!;
+      const r = this.deliver(frame, whole);
       if (r === "no-room") break;
-      this.backlogBytes -= this.backlog[n]!.length;
+      this.backlogBytes -= frame.length;
       n++;
     }
     if (n > 0) this.backlog.splice(0, n);
@@ -207,7 +211,16 @@ export class NetbackQueue {
     for (const f of frags) this.d.grants.release(f.gref);
     // Offloads work on dom0's copy, after the guest's pages are out of the picture.
     let out: Uint8Array[] | undefined;
-    if (frame && sop) {
+    let gso: Gso | undefined;
+    if (frame && sop && om === VMXNET_OM_TSO) {
+      // Checked here, cut by the switch only for the ports that need segments (port.ts, Gso).
+      const l = checkTso(frame, sop.hdr_len, sop.msscof, this.d.maxFrame);
+      if (typeof l === "string") why = l;
+      else {
+        out = [frame];
+        gso = { mss: sop.msscof, hdrLen: sop.hdr_len };
+      }
+    } else if (frame && sop) {
       const done = this.offload(frame, om, sop);
       if (typeof done === "string") why = done;
       else out = done;
@@ -227,7 +240,7 @@ export class NetbackQueue {
     }
     this.d.counters.txFrames++;
     this.d.counters.txBytes += frame.length;
-    for (const f of out) this.d.onFrame(f);
+    for (const f of out) this.d.onFrame(f, gso);
     return taken;
   }
 
@@ -240,10 +253,9 @@ export class NetbackQueue {
     return `offload mode ${om} is not one`;
   }
 
-  /** The frames the switch gets for `frame`: itself (its checksum completed), or its TCP segments. */
+  /** The frame the switch gets: itself, its checksum completed when asked. */
   private offload(frame: Uint8Array, om: number, sop: VmxnetTxDesc): Uint8Array[] | string {
     if (om === VMXNET_OM_CSUM) return completeChecksum(frame, sop.hdr_len, sop.msscof) ?? [frame];
-    if (om === VMXNET_OM_TSO) return segmentTcp(frame, sop.hdr_len, sop.msscof, this.d.maxFrame);
     return [frame];
   }
 
@@ -251,24 +263,32 @@ export class NetbackQueue {
    * The switch hands the guest a frame: into its buffers now, or into the backlog behind the
    * frames already waiting (order is kept). False when it was dropped.
    */
-  send(frame: Uint8Array): boolean {
-    if (this.stopped || frame.length < ETH_HLEN || frame.length > this.d.maxFrame) return this.drop();
+  send(frame: Uint8Array, gso?: Gso): boolean {
+    const max = gso && this.d.features & VMXNET_F_LRO ? VMXNET_MAX_FRAME : this.d.maxFrame;
+    if (this.stopped || frame.length < ETH_HLEN || frame.length > max) return this.drop();
+    // A whole TSO frame (large receive) becomes a packet of its own first: lengths and checksums.
+    if (gso && finishWholeTso(frame, gso.hdrLen) !== undefined) return this.drop();
+    const whole = gso !== undefined;
     if (this.backlog.length === 0) {
-      const r = this.deliver(frame);
+      const r = this.deliver(frame, whole);
       if (r !== "no-room") return r === "delivered";
     }
     if (this.backlogBytes + frame.length > RX_BACKLOG_BYTES) return this.drop();
     // A copy: the switch may hand the same frame to other ports, and keeps no promise about it.
-    this.backlog.push(frame.slice());
+    this.backlog.push({ frame: frame.slice(), whole });
     this.backlogBytes += frame.length;
     Atomics.store(this.ctrl, CTRL_UPDATE_RX_PROD, 1); // tell us when you post buffers
     return true;
   }
 
-  /** One frame into the guest's posted buffers. */
-  private deliver(frame: Uint8Array): "delivered" | "no-room" | "dropped" {
-    // Reserve: one head buffer, and body buffers for the rest at a page each at most.
+  /** One frame into the guest's posted buffers (`whole`: a TSO frame finishWholeTso checksummed). */
+  private deliver(frame: Uint8Array, whole: boolean): "delivered" | "no-room" | "dropped" {
+    // Reserve: one head buffer, and body buffers for the rest at a page each at most. Room is
+    // judged before anything is taken, for heads of the usual size (VMXNET_RX_BUF_SIZE): a big
+    // frame (large receive) waits for body buffers rather than being dropped for want of them.
     if (!this.rx[0].readyCount(1)) return "no-room";
+    const usualBodies = Math.ceil(Math.max(0, frame.length - VMXNET_RX_BUF_SIZE) / PAGE_SIZE);
+    if (usualBodies > 0 && !this.rx[1].readyCount(usualBodies)) return "no-room";
     const head = this.rx[0].take()!;
     const buffers: { ring: 0 | 1; index: number; desc: VmxnetRxDesc }[] = [{ ring: 0, ...head }];
     let room = Math.min(head.desc.len, PAGE_SIZE);
@@ -284,7 +304,11 @@ export class NetbackQueue {
     }
     let at = 0;
     let bad = false;
-    const csum = this.d.features & VMXNET_F_RXCSUM ? rxChecksumFlags(frame, RXC) : VMXNET_RXC_CNC;
+    const csum = !(this.d.features & VMXNET_F_RXCSUM)
+      ? VMXNET_RXC_CNC
+      : whole
+        ? VMXNET_RXC_V4 | VMXNET_RXC_TCP | VMXNET_RXC_IPC | VMXNET_RXC_TUC // summed just now
+        : rxChecksumFlags(frame, RXC);
     buffers.forEach((b, i) => {
       const { gref, offset, len } = b.desc;
       const first = i === 0 ? VMXNET_RXC_SOP : 0;

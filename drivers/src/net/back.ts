@@ -16,6 +16,7 @@ import {
   VMXNET_F_MULTIQUEUE,
   VMXNET_F_RXCSUM,
   VMXNET_F_TSO,
+  VMXNET_F_LRO,
   VMXNET_F_TXCSUM,
   VMXNET_MAX_MTU,
   VMXNET_MAX_QUEUES,
@@ -26,7 +27,7 @@ import type { DriverStore } from "../blk/protocol.ts";
 import { NetbackQueue } from "./back-queue.ts";
 import { XenbusBackend } from "../xenbus-backend.ts";
 import { queueOf } from "./flow.ts";
-import { type NetPort, type NetSwitch, type PortCounters, newCounters } from "./port.ts";
+import { type Gso, type NetPort, type NetSwitch, type PortCounters, newCounters } from "./port.ts";
 import {
   DEFAULT_MTU,
   ETH_HLEN,
@@ -57,7 +58,8 @@ export interface NetbackPlatform {
  * Features this backend offers (VMXNET_F_*): checksum offload and TSO on transmit (offload.ts, done
  * on dom0's copy of the frame), checksum verification on receive, and several queues.
  */
-export const NETBACK_FEATURES = VMXNET_F_RXCSUM | VMXNET_F_TXCSUM | VMXNET_F_TSO | VMXNET_F_MULTIQUEUE;
+export const NETBACK_FEATURES =
+  VMXNET_F_RXCSUM | VMXNET_F_TXCSUM | VMXNET_F_TSO | VMXNET_F_LRO | VMXNET_F_MULTIQUEUE;
 
 interface Queue {
   q: NetbackQueue;
@@ -73,6 +75,8 @@ export class NetbackDevice extends XenbusBackend implements NetPort {
   private grants: PersistentGrants | undefined;
   private plugged: NetSwitch | undefined;
   private bridgeName = "pvbr0";
+  /** The VMXNET_F_* bits the guest acked. */
+  private acked = 0;
   private statsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -118,15 +122,20 @@ export class NetbackDevice extends XenbusBackend implements NetPort {
     await super.destroy();
   }
 
+  /** Whether our guest takes whole TSO frames (it acked VMXNET_F_LRO). */
+  get takesGso(): boolean {
+    return (this.acked & VMXNET_F_LRO) !== 0;
+  }
+
   /** The switch hands our guest a frame: spread over the queues by its flow (flow.ts), as RSS does. */
-  send(frame: Uint8Array): boolean {
+  send(frame: Uint8Array, gso?: Gso): boolean {
     const n = this.queues.length;
     if (n === 0) {
       this.counters.rxDropped++;
       this.countersChanged();
       return false;
     }
-    return this.queues[queueOf(frame, n)]!.q.send(frame);
+    return this.queues[queueOf(frame, n)]!.q.send(frame, gso);
   }
 
   /**
@@ -154,6 +163,7 @@ export class NetbackDevice extends XenbusBackend implements NetPort {
     const ack = readUint(await fe(Keys.featuresAck), 0xffffffff) ?? 0;
     if (ack & ~NETBACK_FEATURES)
       return this.fatal(`features-ack 0x${ack.toString(16)} asks for what was not offered`);
+    this.acked = ack;
     const grants = new PersistentGrants((ref) => this.p.mapGrant(this.domid, ref));
     const queues: Queue[] = [];
     const undo = () => {
@@ -196,7 +206,7 @@ export class NetbackDevice extends XenbusBackend implements NetPort {
         counters: this.counters,
         countersChanged: () => this.countersChanged(),
         notify: () => this.p.notify(entry.port),
-        onFrame: (frame) => this.plugged?.input(this, frame),
+        onFrame: (frame, gso) => this.plugged?.input(this, frame, gso),
         log: (line) => this.p.log(`${this.name}: ${line}`),
       });
       queues.push(entry);

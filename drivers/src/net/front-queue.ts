@@ -114,7 +114,8 @@ export class NetfrontQueue {
   constructor(
     pages: Record<QueuePage, DataView>,
     private readonly pool: GrantPool,
-    private readonly bodyBuffers: boolean,
+    /** Body buffers (a page each) to keep posted on ring 1. */
+    private readonly bodyBuffers: number,
     private readonly notify: () => void,
     private readonly receive: (frame: Uint8Array, flags: number) => void,
   ) {
@@ -128,7 +129,7 @@ export class NetfrontQueue {
     this.ctrl = new Int32Array(pages.ctrl.buffer, pages.ctrl.byteOffset, VmxnetQueueCtrl.size / 4);
   }
 
-  /** Posts the receive buffers: every head slot, and every body slot when the MTU needs them. */
+  /** Posts the receive buffers: every head slot, and the body buffers (jumbo MTU, large receive). */
   start(): void {
     this.maskTxEvents(true);
     // Two head buffers per page: take pages one at a time and post both halves.
@@ -138,12 +139,11 @@ export class NetfrontQueue {
       this.post(0, { page, offset: 0, len: HEAD_BUF });
       this.post(0, { page, offset: HEAD_BUF, len: HEAD_BUF });
     }
-    if (this.bodyBuffers)
-      for (let i = 0; i < RING.rx; i++) {
-        const page = this.pool.take(1)?.[0];
-        if (!page) break;
-        this.post(1, { page, offset: 0, len: PAGE_SIZE });
-      }
+    for (let i = 0; i < Math.min(this.bodyBuffers, RING.rx); i++) {
+      const page = this.pool.take(1)?.[0];
+      if (!page) break;
+      this.post(1, { page, offset: 0, len: PAGE_SIZE });
+    }
     this.kickSoon();
   }
 

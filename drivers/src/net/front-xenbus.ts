@@ -8,6 +8,7 @@
 import {
   VMXNET_F_MULTIQUEUE,
   VMXNET_F_RXCSUM,
+  VMXNET_F_LRO,
   VMXNET_F_TSO,
   VMXNET_F_TXCSUM,
   VMXNET_MAX_QUEUES,
@@ -112,9 +113,13 @@ export class Netfront {
 
   /**
    * The handshake. `queues`: how many queue pairs to ask for (at most what the backend offers);
-   * `rxcsum`: have the backend check received frames' checksums (VMXNET_F_RXCSUM).
+   * `rxcsum`: have the backend check received frames' checksums (VMXNET_F_RXCSUM). `lro`: take
+   * TCP frames of up to 64 KiB whole when a peer sent them with TSO (VMXNET_F_LRO), in body
+   * buffers posted for them.
    */
-  async connect(opts: { queues?: number; rxcsum?: boolean; timeoutMs?: number } = {}): Promise<NetInfo> {
+  async connect(
+    opts: { queues?: number; rxcsum?: boolean; lro?: boolean; timeoutMs?: number } = {},
+  ): Promise<NetInfo> {
     const s = this.p.store;
     const timeout = opts.timeoutMs ?? 30_000;
     this.backend = (await s.read(`${this.path}/${Keys.backend}`)) ?? "";
@@ -141,11 +146,14 @@ export class Netfront {
       VMXNET_F_TXCSUM |
       VMXNET_F_TSO |
       (opts.rxcsum ? VMXNET_F_RXCSUM : 0) |
+      (opts.lro ? VMXNET_F_LRO : 0) |
       (n > 1 ? VMXNET_F_MULTIQUEUE : 0);
     const features = offered & wanted;
-    const bodies = mtu + ETH_HLEN + 4 > PAGE_SIZE / 2;
-    // Per queue: 64 pages of head buffers, 128 of body buffers when the MTU needs them, 64 for tx.
-    const pool = new GrantPool(this.p, backendId, n * (RING.rx / 2 + (bodies ? RING.rx : 0) + 64));
+    // Body buffers: a page for each slot when the MTU needs them; for large receive alone, half
+    // the slots (four 64 KiB frames at a time; more wait in netback's backlog).
+    const bodies = mtu + ETH_HLEN + 4 > PAGE_SIZE / 2 ? RING.rx : features & VMXNET_F_LRO ? RING.rx / 2 : 0;
+    // Per queue: 64 pages of head buffers, the body buffers, 64 for tx.
+    const pool = new GrantPool(this.p, backendId, n * (RING.rx / 2 + bodies + 64));
     const live: Live = { queues: [], features, pool, refs: [], pfns: [], ports: [] };
     this.live = live;
     const w = (k: string, v: string) => s.write(`${this.path}/${k}`, v);

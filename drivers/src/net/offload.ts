@@ -122,6 +122,51 @@ export function tcpChecksum(f: Uint8Array, l: TcpIpv4Layout): number {
 }
 
 /**
+ * A TSO request's checks, without the cutting: a TCP/IPv4 frame whose headers are exactly
+ * `hdrLen` bytes, and segments of `mss` that fit `maxFrame`. The layout, or why not.
+ */
+export function checkTso(
+  frame: Uint8Array,
+  hdrLen: number,
+  mss: number,
+  maxFrame: number,
+): TcpIpv4Layout | string {
+  const l = parseTcpIpv4(frame);
+  if (typeof l === "string") return `TSO: ${l}`;
+  if (hdrLen !== l.payload) return `TSO: hdr_len ${hdrLen}, but the headers are ${l.payload} bytes`;
+  if (mss < 1) return "TSO: an MSS of 0";
+  // A segment must fit the wire: an MSS past the MTU is a guest that does not know its own link.
+  if (hdrLen + mss > maxFrame)
+    return `TSO: ${hdrLen} header bytes + MSS ${mss} exceed a ${maxFrame}-byte frame`;
+  return l;
+}
+
+/**
+ * A TSO frame delivered whole (large receive, VMXNET_F_LRO) made a packet in its own right: IPv4
+ * total length and header checksum, and the TCP checksum over all of it, so the guest that gets
+ * it may check it like any other (the sender left the TCP checksum to whoever cuts the frame).
+ * Done in place, and the same each time: a flooded frame may reach several such guests.
+ */
+export function finishWholeTso(frame: Uint8Array, hdrLen: number): string | undefined {
+  const l = parseTcpIpv4(frame);
+  if (typeof l === "string") return l;
+  if (l.payload !== hdrLen) return `hdr_len ${hdrLen}, but the headers are ${l.payload} bytes`;
+  const ipLen = frame.length - l.ip;
+  if (ipLen > 0xffff) return `${ipLen} bytes do not fit an IPv4 packet`;
+  frame[l.ip + 2] = ipLen >> 8;
+  frame[l.ip + 3] = ipLen & 0xff;
+  frame[l.ip + 10] = frame[l.ip + 11] = 0;
+  const ipc = ipv4HeaderChecksum(frame, l.ip, l.tcp);
+  frame[l.ip + 10] = ipc >> 8;
+  frame[l.ip + 11] = ipc & 0xff;
+  frame[l.tcp + 16] = frame[l.tcp + 17] = 0;
+  const c = tcpChecksum(frame, l);
+  frame[l.tcp + 16] = c >> 8;
+  frame[l.tcp + 17] = c & 0xff;
+  return undefined;
+}
+
+/**
  * VMXNET_OM_TSO: `frame`'s payload cut into segments of at most `mss` bytes, each with its own
  * headers (see the top of this file), or an error string. `hdrLen` must be exactly the frame's
  * L2+L3+L4 header bytes as the headers themselves say, and headers + MSS must fit `maxFrame` (the
@@ -133,13 +178,8 @@ export function segmentTcp(
   mss: number,
   maxFrame: number,
 ): Uint8Array[] | string {
-  const l = parseTcpIpv4(frame);
-  if (typeof l === "string") return `TSO: ${l}`;
-  if (hdrLen !== l.payload) return `TSO: hdr_len ${hdrLen}, but the headers are ${l.payload} bytes`;
-  if (mss < 1) return "TSO: an MSS of 0";
-  // A segment must fit the wire: an MSS past the MTU is a guest that does not know its own link.
-  if (hdrLen + mss > maxFrame)
-    return `TSO: ${hdrLen} header bytes + MSS ${mss} exceed a ${maxFrame}-byte frame`;
+  const l = checkTso(frame, hdrLen, mss, maxFrame);
+  if (typeof l === "string") return l;
   const data = frame.length - hdrLen;
   const count = Math.max(1, Math.ceil(data / mss));
   const seq0 =

@@ -16,6 +16,18 @@ export interface PortCounters {
   txErrors: number;
 }
 
+/**
+ * A TSO frame crossing the switch whole: a TCP/IPv4 frame of up to 64 KiB, `hdrLen` bytes of
+ * headers, whose payload is still to be cut into segments of `mss` bytes (offload.ts). The switch
+ * cuts it for every port that cannot take it whole; a guest that acked VMXNET_F_LRO takes it as
+ * one frame (large receive), which saves dom0 and that guest a frame, a descriptor and a parse
+ * per segment.
+ */
+export interface Gso {
+  mss: number;
+  hdrLen: number;
+}
+
 export interface NetPort {
   /** "vif<domid>.<devid>" as Xen names a guest's port in dom0. */
   readonly name: string;
@@ -23,14 +35,19 @@ export interface NetPort {
   readonly mac: Uint8Array;
   readonly mtu: number;
   readonly counters: PortCounters;
-  /** Switch → port: hands the guest a frame; false when it was dropped. */
-  send(frame: Uint8Array): boolean;
+  /**
+   * Switch → port: hands the guest a frame; false when it was dropped. `gso` only for a port whose
+   * `takesGso` is true.
+   */
+  send(frame: Uint8Array, gso?: Gso): boolean;
+  /** Takes whole TSO frames (its guest acked VMXNET_F_LRO). */
+  readonly takesGso?: boolean;
 }
 
 export interface NetSwitch {
   readonly name: string;
-  /** Port → switch: a frame the port's guest transmitted. */
-  input(from: NetPort, frame: Uint8Array): void;
+  /** Port → switch: a frame the port's guest transmitted (`gso`: a TSO frame not yet cut). */
+  input(from: NetPort, frame: Uint8Array, gso?: Gso): void;
   attach(port: NetPort): void;
   detach(port: NetPort): void;
 }

@@ -28,6 +28,8 @@ export interface NetDevice {
    * Calls `fn` with every frame received (one receiver; a new one replaces the old) and what dom0
    * found of its checksums (VMXNET_RXC_* bits: VMXNET_RXC_IPC, the IPv4 header's is right;
    * VMXNET_RXC_TUC, the TCP or UDP checksum is right), so the IP stack need not sum it again.
+   * With large receive (on unless `net.lro=0`) a TCP frame a peer sent with TSO arrives whole, up
+   * to 64 KiB: bigger than the MTU.
    */
   onFrame(fn: (frame: Uint8Array, rxFlags: number) => void): void;
   /** Counters since the interface came up. */
@@ -47,7 +49,10 @@ export interface NicDeps {
   /** The kernel as netfront sees it (kernel/frontends.ts). */
   platform: FrontendPlatform;
   log(line: string): void;
-  /** The kernel command line: `net.queues=N` asks each interface for N queues. */
+  /**
+   * The kernel command line: `net.queues=N` asks each interface for N queues; `net.lro=0` turns
+   * large receive off (frames arrive as the wire's segments, never bigger than the MTU).
+   */
   cmdline?: string;
 }
 
@@ -65,7 +70,9 @@ export class Nics {
         try {
           const queues = Number(/(?:^|\s)net\.queues=(\d+)/.exec(this.d.cmdline ?? "")?.[1] ?? 1);
           // rxcsum: dom0 checks each frame's checksums as it copies it in (receive offload).
-          const info = await front.connect({ queues, rxcsum: true });
+          // lro: a peer's TSO frame arrives whole, not as forty segments (`net.lro=0`: segments).
+          const lro = !/(?:^|\s)net\.lro=0(?:\s|$)/.test(this.d.cmdline ?? "");
+          const info = await front.connect({ queues, rxcsum: true, lro });
           this.d.log(`${info.name}: ${info.mac}, mtu ${info.mtu}, ${info.queues} queue(s)`);
           this.nics.set(info.name, {
             front,

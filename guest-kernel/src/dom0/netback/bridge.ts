@@ -10,7 +10,8 @@
  * reordered or duplicated at random. Taps see frames as switched, before the impairment.
  */
 import type { ImpairmentSettings } from "@pvkit/abi/toolstack-protocol";
-import type { NetPort, NetSwitch } from "@pvkit/drivers/net/port";
+import type { Gso, NetPort, NetSwitch } from "@pvkit/drivers/net/port";
+import { segmentTcp } from "@pvkit/drivers/net/offload";
 import {
   Impairment,
   isNoImpairment,
@@ -126,7 +127,13 @@ export class Bridge implements NetSwitch {
     for (const [mac, e] of this.fdb) if (t - e.seen > this.ageingMs) this.fdb.delete(mac);
   }
 
-  input(from: NetPort, frame: Uint8Array): void {
+  /**
+   * A frame a port's guest sent. `gso`: a TSO frame not yet cut (port.ts): it goes whole to a port
+   * that takes whole frames and as segments to every other. Captures and impairment see what a
+   * wire would carry, so while either is on the frame is cut first and its segments switched.
+   */
+  input(from: NetPort, frame: Uint8Array, gso?: Gso): void {
+    if (gso) return this.inputGso(from, frame, gso);
     if (frame.length < 14) return;
     this.stats.frames++;
     for (const tap of this.taps) tap(frame, from);
@@ -154,6 +161,37 @@ export class Bridge implements NetSwitch {
       if (impaired) impaired.send(port, frame);
       else port.send(frame);
     }
+  }
+
+  private inputGso(from: NetPort, frame: Uint8Array, gso: Gso): void {
+    let segments: Uint8Array[] | undefined;
+    const cut = (): Uint8Array[] => {
+      if (!segments) {
+        // Checked by netback already (checkTso), so this cannot fail; a frame that did is dropped.
+        const s = segmentTcp(frame, gso.hdrLen, gso.mss, gso.hdrLen + gso.mss);
+        segments = typeof s === "string" ? [] : s;
+      }
+      return segments;
+    };
+    if (this.taps.size > 0 || this.portTaps.size > 0 || this.impairment) {
+      for (const s of cut()) this.input(from, s);
+      return;
+    }
+    this.stats.frames++;
+    const t = this.now();
+    if (!(frame[6]! & 1)) this.fdb.set(macKey(frame, 6), { port: from, seen: t });
+    const known = frame[0]! & 1 ? undefined : this.fdb.get(macKey(frame, 0));
+    const deliver = (port: NetPort) => {
+      if (port.takesGso) port.send(frame, gso);
+      else for (const s of cut()) port.send(s);
+    };
+    if (known && t - known.seen <= this.ageingMs && this.ports.has(known.port)) {
+      if (known.port === from) this.stats.hairpin++;
+      else deliver(known.port);
+      return;
+    }
+    this.stats.flooded++;
+    for (const port of this.ports) if (port !== from) deliver(port);
   }
 
   private tapPorts(frame: Uint8Array, from: NetPort, at: NetPort): void {
