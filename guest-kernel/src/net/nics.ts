@@ -29,7 +29,7 @@ export interface NetDevice {
    * found of its checksums (VMXNET_RXC_* bits: VMXNET_RXC_IPC, the IPv4 header's is right;
    * VMXNET_RXC_TUC, the TCP or UDP checksum is right), so the IP stack need not sum it again.
    * With large receive (on unless `net.lro=0`) a TCP frame a peer sent with TSO arrives whole, up
-   * to 64 KiB: bigger than the MTU.
+   * to 64 KiB: bigger than the MTU. Each frame is a fresh copy the receiver may keep.
    */
   onFrame(fn: (frame: Uint8Array, rxFlags: number) => void): void;
   /** Counters since the interface came up. */

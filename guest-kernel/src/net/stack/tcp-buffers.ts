@@ -110,12 +110,13 @@ export class ReceiveBuffer {
    */
   accept(seq: number, data: Uint8Array): number {
     if (data.length === 0) return 0;
+    // Kept as given, not copied: a received frame belongs to the stack (NetDevice.onFrame).
     if (seqGt(seq, this.rcvNxt)) {
-      this.hold(seq, data.slice());
+      this.hold(seq, data);
       return 0;
     }
     const before = this.rcvNxt;
-    this.append(data.slice());
+    this.append(data);
     // Whatever was held and is now reached moves over, trimmed of what we already have.
     while (this.held.length > 0 && seqLe(this.held[0]!.seq, this.rcvNxt)) {
       const h = this.held.shift()!;

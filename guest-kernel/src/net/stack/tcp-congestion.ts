@@ -50,9 +50,11 @@ export class NewReno {
     this.dupAcks = 0;
     if (this.recover !== undefined) {
       if (seqGe(ack, this.recover)) {
-        // Full ACK: recovery is over; deflate to ssthresh (RFC 6582 3.2 step 3, option 1 bounded).
+        // Full ACK: recovery is over; deflate to ssthresh (RFC 6582 3.2 step 3, option 2, as
+        // Linux does). Option 1 bounds it by the flight, which the full ACK has just emptied: the
+        // window would fall to one segment after every loss.
         this.recover = undefined;
-        this.cwnd = Math.min(this.ssthresh, Math.max(flight, 0) + this.mss);
+        this.cwnd = this.ssthresh;
         return false;
       }
       // Partial ACK: deflate by what was acknowledged, add back one segment (RFC 6582 3.2 step 3).

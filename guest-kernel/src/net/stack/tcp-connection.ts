@@ -104,6 +104,8 @@ export class Connection {
   /** Full-sized segments received since our last ACK, and whether an ACK is owed. */
   unackedSegments = 0;
   ackNow = false;
+  /** Segments still to be ACKed at once after a loss (tcp-input.ts, QUICK_ACKS). */
+  quickAcks = 0;
   /** The peer's FIN has been reached and acknowledged: reads end after the buffered bytes. */
   peerFin = false;
 

@@ -8,7 +8,14 @@
  * A segment for no connection, or for a listener, is tcp.ts's.
  */
 import { TcpError } from "./api.ts";
-import { canReceive, type Connection } from "./tcp-connection.ts";
+import { DELAYED_ACK_MS, canReceive, type Connection } from "./tcp-connection.ts";
+
+/**
+ * After a loss, the next segments are ACKed at once instead of every second one (Linux's quick
+ * ACK mode): the sender's window has just been cut, perhaps to one segment, and a delayed ACK
+ * would hold that one segment's answer for 40 ms.
+ */
+const QUICK_ACKS = 16;
 import { retransmitFirst, sendAckNow } from "./tcp-output.ts";
 import { ACK, FIN, RST, SYN, segmentLength, type TcpSegment } from "./tcp-segment.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from "./tcp-seq.ts";
@@ -180,14 +187,18 @@ function dataInput(c: Connection, seg: TcpSegment): void {
     // Out of order: a duplicate ACK at once, one per segment (not one per batch, as other ACKs
     // are), so the sender counts three and retransmits the hole without waiting for its timer.
     c.host.count("tcp.out-of-order");
+    c.quickAcks = QUICK_ACKS;
     sendAckNow(c);
     return;
   }
   // Delayed ACK (RFC 9293 3.8.6.3): at least every second full segment, else within 40 ms; at
-  // once when the segment filled a hole, so the sender's recovery ends promptly.
+  // once for a while after a hole (QUICK_ACKS), so the sender's recovery ends promptly.
   c.unackedSegments += Math.max(1, Math.floor(advanced / c.mss));
-  if (hadHoles || c.unackedSegments >= 2) c.ackNow = true;
-  else c.delackTimer.ensure(40);
+  if (hadHoles) c.quickAcks = QUICK_ACKS;
+  if (c.quickAcks > 0 || c.unackedSegments >= 2) {
+    c.ackNow = true;
+    if (c.quickAcks > 0) c.quickAcks--;
+  } else c.delackTimer.ensure(DELAYED_ACK_MS);
   c.wake();
 }
 
