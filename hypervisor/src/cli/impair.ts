@@ -53,14 +53,16 @@ export function impairRequest(opts: ImpairOptions): {
     if (knobs.some((k) => k !== undefined)) throw fail("--off takes no other option");
     return {};
   }
-  if (opts.loss === undefined && opts.reorder === undefined && opts.duplicate === undefined)
-    throw fail("say --loss, --reorder or --duplicate (or --off)");
-  return {
+  // Each value given is checked first, so a bad one is named even when a knob is missing too.
+  const request = {
     ...(opts.loss === undefined ? {} : { loss: parseProbability("--loss", opts.loss) }),
     ...(opts.reorder === undefined ? {} : { reorder: parseProbability("--reorder", opts.reorder) }),
     ...(opts.duplicate === undefined ? {} : { duplicate: parseProbability("--duplicate", opts.duplicate) }),
     ...(opts.seed === undefined ? {} : { seed: parseSeed(opts.seed) }),
   };
+  if (opts.loss === undefined && opts.reorder === undefined && opts.duplicate === undefined)
+    throw fail("say --loss, --reorder or --duplicate (or --off)");
+  return request;
 }
 
 export function registerImpair(program: Command, socketPath: () => string): void {
