@@ -129,7 +129,13 @@ export class NetbackQueue {
   }
 
   /** Frames that waited for rx buffers go in, oldest first, while buffers last. */
-  private drainBacklog(): void {
+  /**
+   * Frames that waited go in, oldest first, while buffers last. When some are left the guest is
+   * asked again (update_rx_prod: it cleared the flag before the kick that brought us here) and the
+   * ring is looked at once more, since it may have posted buffers before it saw the flag — Xen's
+   * final check for requests, which closes the same race.
+   */
+  private drainBacklog(finalCheck = true): void {
     let n = 0;
     while (n < this.backlog.length) {
       const { frame, whole } = this.backlog[n]!;
@@ -139,6 +145,9 @@ export class NetbackQueue {
       n++;
     }
     if (n > 0) this.backlog.splice(0, n);
+    if (this.backlog.length === 0) return;
+    Atomics.store(this.ctrl, CTRL_UPDATE_RX_PROD, 1); // tell us when you post buffers
+    if (finalCheck) this.drainBacklog(false);
   }
 
   /** The guest kicked the queue: send everything it queued (at most one ring's worth per kick). */
@@ -277,7 +286,9 @@ export class NetbackQueue {
     // A copy: the switch may hand the same frame to other ports, and keeps no promise about it.
     this.backlog.push({ frame: frame.slice(), whole });
     this.backlogBytes += frame.length;
-    Atomics.store(this.ctrl, CTRL_UPDATE_RX_PROD, 1); // tell us when you post buffers
+    // Ask for a kick when buffers come, and look once more: some may have come meanwhile.
+    Atomics.store(this.ctrl, CTRL_UPDATE_RX_PROD, 1);
+    this.drainBacklog(false);
     return true;
   }
 
