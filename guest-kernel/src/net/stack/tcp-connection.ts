@@ -56,6 +56,8 @@ export interface TcpHost {
   release(c: Connection): void;
   /** `c`, opened passively, is ESTABLISHED: hand it to its listener. */
   established(c: Connection): void;
+  /** Whether one more challenge ACK fits this second's budget. */
+  mayChallenge(): boolean;
 }
 
 export interface Endpoints {

@@ -25,7 +25,7 @@ export function tcpInput(c: Connection, seg: TcpSegment): void {
   if (c.state === "SYN_SENT") return synSentInput(c, seg);
   if (!acceptable(c, seg)) {
     c.host.drop("tcp.out-of-window");
-    if (!(seg.flags & RST)) sendAckNow(c);
+    if (!(seg.flags & RST)) challengeAck(c);
     return;
   }
   if (seg.flags & RST) return resetInput(c, seg);
@@ -37,13 +37,23 @@ export function tcpInput(c: Connection, seg: TcpSegment): void {
       return;
     }
     c.host.drop("tcp.syn-in-window");
-    return sendAckNow(c); // a challenge ACK (RFC 5961 4.2)
+    return challengeAck(c); // RFC 5961 4.2
   }
   if (!(seg.flags & ACK)) return c.host.drop("tcp.no-ack");
   if (!ackInput(c, seg)) return;
   dataInput(c, seg);
   finInput(c, seg);
   c.output();
+}
+
+/**
+ * An ACK in answer to a segment we refused (outside the window, a blind RST or SYN): what the RFCs
+ * ask, but rate-limited across the stack (RFC 5961 7; Linux's tcp_challenge_ack_limit), or an
+ * attacker spraying forged segments would make us spray ACKs at the real peer.
+ */
+function challengeAck(c: Connection): void {
+  if (c.host.mayChallenge()) sendAckNow(c);
+  else c.host.drop("tcp.challenge-acks-rate-limited");
 }
 
 /** RFC 9293's four cases: does any of the segment fall inside the receive window? */
@@ -68,7 +78,7 @@ function acceptable(c: Connection, seg: TcpSegment): boolean {
 function resetInput(c: Connection, seg: TcpSegment): void {
   if (seg.seq !== c.rcv.rcvNxt) {
     c.host.drop("tcp.rst-not-exact");
-    return sendAckNow(c); // challenge ACK: a real peer answers it with an exact RST
+    return challengeAck(c); // a real peer answers it with an exact RST
   }
   c.host.count("tcp.resets-received");
   if (c.state === "SYN_RECEIVED" && c.passive) return c.closed(); // back to the listener's care

@@ -31,6 +31,8 @@ import { formatIp, ipNumber, parseIp, type Ipv4Header } from "./ipv4.ts";
 const EPHEMERAL_FIRST = 49152;
 const DEFAULT_BACKLOG = 128;
 const CONNECT_TIMEOUT_MS = 30_000;
+/** Challenge ACKs (and ACKs for out-of-window segments) a stack sends per second at most. */
+const CHALLENGE_ACKS_PER_SECOND = 1000;
 
 export interface TcpDeps {
   ip: Uint8Array;
@@ -90,6 +92,7 @@ export class Tcp {
   private readonly secret = Array.from({ length: 4 }, () => Math.floor(Math.random() * 2 ** 32) >>> 0);
   private nextEphemeral = EPHEMERAL_FIRST + Math.floor(Math.random() * (65536 - EPHEMERAL_FIRST));
   private readonly host: TcpHost;
+  private challenges = { start: -Infinity, sent: 0 };
 
   constructor(private readonly d: TcpDeps) {
     this.host = {
@@ -101,6 +104,11 @@ export class Tcp {
       send: (c, h, len, fill, tsoMss) => this.send(c, h, len, fill, tsoMss),
       release: (c) => this.release(c),
       established: (c) => this.established(c),
+      mayChallenge: () => {
+        const now = d.now();
+        if (now - this.challenges.start >= 1000) this.challenges = { start: now, sent: 0 };
+        return this.challenges.sent++ < CHALLENGE_ACKS_PER_SECOND;
+      },
     };
   }
 
