@@ -386,6 +386,8 @@ export class Hypervisor extends EventEmitter {
     this.trap.stop();
     await this.pool?.close();
     const all = [...this.domains.values(), ...this.dying];
+    // dom0 first closes its sockets (HostRelease), then every worker ends.
+    await Promise.all(all.filter((d) => d.privileged).map((d) => d.worker?.release?.(2000)));
     await Promise.all(all.map((d) => d.worker?.terminate()));
     this.domains.clear();
     if (this.cellHost) await (await this.cellHost).close();

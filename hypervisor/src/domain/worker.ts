@@ -12,6 +12,7 @@ import {
   type ArenaRef,
   type SupervisorAssign,
   type SupervisorBoot,
+  type HostRelease,
   type SupervisorReport,
 } from "../realm/boot-data.ts";
 import type { CellBoot } from "../cell/protocol.ts";
@@ -38,6 +39,11 @@ export interface DomainWorker {
   readonly pid: number | "self";
   /** In a cell: ends its activity sampler's doze, so it takes a reading now (realm/doze.ts). */
   poke?(): void;
+  /**
+   * A trusted domain's worker: asks it to let go of host resources (HostRelease) and resolves when
+   * it says it has, or after `timeoutMs`.
+   */
+  release?(timeoutMs: number): Promise<void>;
 }
 
 /** A worker in the hypervisor's own process. */
@@ -49,6 +55,21 @@ export class LocalWorker implements DomainWorker {
   ) {}
   terminate() {
     return this.worker.terminate();
+  }
+  release(timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.worker.off("message", onMessage);
+        this.worker.off("exit", done);
+        resolve();
+      };
+      const onMessage = (m: SupervisorReport) => m?.t === "released" && done();
+      const timer = setTimeout(done, timeoutMs);
+      this.worker.on("message", onMessage);
+      this.worker.once("exit", done);
+      this.worker.postMessage({ t: "release" } satisfies HostRelease);
+    });
   }
   activity() {
     return workerActivity(this.worker.performance.eventLoopUtilization(), this.status);

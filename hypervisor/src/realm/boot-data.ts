@@ -82,7 +82,18 @@ export type SupervisorReport =
   | { t: "crash"; reason: string }
   /** `codeCache`: whether V8 compiled this supervisor from the code cache (realm/code-cache.ts). */
   | { t: "ready"; codeCache?: "used" | "refused" | "none" }
-  | { t: "code-cache"; data: Uint8Array };
+  | { t: "code-cache"; data: Uint8Array }
+  /** A trusted domain (dom0) has let go of its host resources: sockets closed (HostRelease). */
+  | { t: "released" };
+
+/**
+ * Host → trusted domain, before its worker is terminated: let go of host resources. Node must not
+ * be terminating a worker while one of its sockets receives: a UDP datagram for dom0's VXLAN
+ * uplink arriving then aborts the whole process (UDPWrap::OnRecv's FromJust on Node 20).
+ */
+export interface HostRelease {
+  t: "release";
+}
 
 /** The exit code a supervisor uses after a crash report. */
 export const SUPERVISOR_CRASH_EXIT = 70;
