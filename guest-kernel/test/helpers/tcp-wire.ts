@@ -9,6 +9,7 @@ import * as L from "@pvkit/abi/layout";
 import type { TxOffload } from "@pvkit/drivers/net/front-queue";
 import type { NetDevice } from "../../src/kernel/program.ts";
 import { IpStack } from "../../src/net/stack/stack.ts";
+import { mulberry32 } from "../../src/dom0/netback/impairment.ts";
 
 const RXC = {
   V4: L.VMXNET_RXC_V4,
@@ -28,18 +29,6 @@ export interface Impairment {
   seed?: number;
 }
 
-/** mulberry32: a small, well-spread 32-bit generator; plenty for choosing which frames to harm. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 export interface WireStats {
   frames: number;
   dropped: number;
@@ -49,7 +38,7 @@ export interface WireStats {
 
 export function tcpWire(o: { mtu?: number; impair?: Impairment } = {}) {
   const mtu = o.mtu ?? 1500;
-  const random = rng(o.impair?.seed ?? 1);
+  const random = mulberry32(o.impair?.seed ?? 1); // the bridge's own generator
   const stats: WireStats = { frames: 0, dropped: 0, reordered: 0, duplicated: 0 };
   const receivers: ((f: Uint8Array, rxFlags: number) => void)[] = [];
   let held: { to: number; frame: Uint8Array } | undefined;

@@ -137,25 +137,22 @@ export function serveHttp(server: TcpServer, handler: HttpHandler, o: ServeOptio
         res = { status: 500, body: "500 Internal Server Error\n" };
       }
       const keepAlive = !closing && wantsKeepAlive(req, res);
+      const encode = (r: HttpResponse) =>
+        responseBytes(r, {
+          method: req.method,
+          version: req.version,
+          keepAlive,
+          date: clock.now(),
+          server: serverName,
+        });
       let bytes: Uint8Array;
       try {
-        bytes = responseBytes(res, {
-          method: req.method,
-          version: req.version,
-          keepAlive,
-          date: clock.now(),
-          server: serverName,
-        });
+        bytes = encode(res);
       } catch (e) {
+        // The handler's response cannot be written (a bad header, say): a bare 500 instead.
         o.onError?.(e, req);
         res = { status: 500 };
-        bytes = responseBytes(res, {
-          method: req.method,
-          version: req.version,
-          keepAlive,
-          date: clock.now(),
-          server: serverName,
-        });
+        bytes = encode(res);
       }
       count(res.status ?? 200);
       await sock.write(bytes);

@@ -28,17 +28,11 @@ const OPT_NOP = 1;
 const OPT_MSS = 2;
 const OPT_WSCALE = 3;
 
-export interface TcpSegment {
-  srcPort: number;
-  dstPort: number;
-  seq: number;
-  ack: number;
-  flags: number;
-  /** The window field as sent (not yet scaled). */
-  window: number;
-  /** Options, present only when the peer sent them. */
-  mss?: number;
-  wscale?: number;
+/**
+ * A segment as parsed: the header's fields (`window` as sent, not yet scaled; `mss` and `wscale`
+ * only when the peer sent those options) and the data.
+ */
+export interface TcpSegment extends TcpBuild {
   data: Uint8Array;
 }
 
