@@ -3,8 +3,8 @@
  *
  * 1. Two guests on one bridge: the server, and test/guests/http-client.ts fetching its page 100
  *    times with one HttpClient — one TCP connection for all of them, every answer 200 and the page.
- * 2. A real peer, over the VXLAN uplink to a Linux vxlan link in a network namespace (the set-up of
- *    net-uplink.test.ts): Linux's `ping` reaches the guest; the real `curl` fetches the page and
+ * 2. A real peer, over the VXLAN uplink to a Linux vxlan link in a network namespace (made by
+ *    vxlan-peer.ts): Linux's `ping` reaches the guest; the real `curl` fetches the page and
  *    /stats with two URLs on one connection (`%{num_connects}` adds up to 1), then 200 more, while
  *    `pvkit capture` records the bridge and tshark finds nothing malformed, no expert error and no
  *    TCP analysis flag (no retransmission, loss, duplicate ACK, zero window...) and every TCP
@@ -17,14 +17,13 @@
  * on its vxlan link (`ethtool -K pvx0 tx off`), as the docs advise. Part 2 needs CAP_NET_ADMIN,
  * ip, ethtool, ping and curl; it is skipped with the reason without them.
  */
-import { execFile, execFileSync, spawn } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { REPO, e2eStage } from "./stage.ts";
 import { captureCli } from "./capture-cli.ts";
 import { tshark, tsharkMissing } from "./tshark.ts";
+import { makeVxlanPeer, vxlanPeerMissing, type VxlanPeer } from "./vxlan-peer.ts";
 
 const stage = e2eStage("pvkit-e2e-http-");
 const SERVER = join(REPO, "examples/http-server.ts");
@@ -86,116 +85,46 @@ describe("the web server guest and a guest client on one bridge", { timeout: 120
 
 // ---- a real peer over the VXLAN uplink ----
 
-const tag = process.pid % 10_000;
-const NS = `pvkhx${tag}`;
-const VETH = [`pvkha${tag}`, `pvkhb${tag}`] as const;
-const net = 16 + (process.pid % 200);
-const HOST_SIDE = `10.253.${net}.1`; // dom0's end of the veth pair
-const LINUX_SIDE = `10.253.${net}.2`; // the namespace's end: the Linux VTEP
-const OVERLAY_HOST = `10.254.${net}.1`; // pvx0's address in the namespace
-const GUEST_IP = `10.254.${net}.80`;
-const CLIENT_IP = `10.254.${net}.81`;
-const VNI = 43;
+// Its own tag and subnet, apart from net-uplink.test.ts's peer (test files run in parallel).
+const PLAN = { tag: "h", subnet: 253, vni: 43 };
 const BRIDGE = "brhx";
 
-const has = (cmd: string, args: string[]) => {
-  try {
-    execFileSync(cmd, args, { stdio: "pipe" });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** Why part 2 cannot run here. */
-function missing(): string | undefined {
-  for (const [cmd, args, pkg] of [
-    ["ip", ["-V"], "iproute2"],
-    ["ethtool", ["--version"], "ethtool"],
-    ["curl", ["--version"], "curl"],
-    ["ping", ["-V"], "iputils-ping"],
-  ] as const)
-    if (!has(cmd, [...args])) return `${cmd} is not installed (apt-get install ${pkg})`;
-  try {
-    execFileSync("ip", ["netns", "add", NS], { stdio: "pipe" });
-    execFileSync("ip", ["netns", "del", NS], { stdio: "pipe" });
-    return undefined;
-  } catch (e) {
-    const err = String((e as { stderr?: Buffer }).stderr ?? e);
-    return `cannot create a network namespace (needs CAP_NET_ADMIN): ${err.trim()}`;
-  }
-}
-
-const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });
-const why = missing();
-
-/** Runs `cmd` in the namespace; resolves with its stdout, rejects with its stderr. */
-const inNs = (cmd: string, args: string[]) =>
-  new Promise<string>((resolve, reject) =>
-    execFile("ip", ["netns", "exec", NS, cmd, ...args], { timeout: 60_000 }, (e, out, err) =>
-      e ? reject(new Error(`${cmd} ${args.join(" ")}: ${err || e.message}`)) : resolve(out),
-    ),
-  );
-
-function cleanUp(): void {
-  for (const cmd of [
-    ["link", "del", VETH[0]],
-    ["netns", "del", NS],
-  ]) {
-    try {
-      ip(...cmd);
-    } catch {
-      // already gone (or never made)
-    }
-  }
-}
-
-/** The namespace, the veth pair and the vxlan link, and the bridge's uplink to it. */
-async function linkUp(): Promise<void> {
-  const probe = createSocket("udp4");
-  await new Promise<void>((r) => probe.bind(0, () => r()));
-  const port = probe.address().port;
-  probe.close();
-  ip("netns", "add", NS);
-  ip("link", "add", VETH[0], "type", "veth", "peer", "name", VETH[1], "netns", NS);
-  ip("addr", "add", `${HOST_SIDE}/30`, "dev", VETH[0]);
-  ip("link", "set", VETH[0], "up");
-  ip("-n", NS, "link", "set", "lo", "up");
-  ip("-n", NS, "addr", "add", `${LINUX_SIDE}/30`, "dev", VETH[1]);
-  ip("-n", NS, "link", "set", VETH[1], "up");
-  ip(
-    ...["-n", NS, "link", "add", "pvx0", "type", "vxlan", "id", `${VNI}`],
-    ...["local", LINUX_SIDE, "remote", HOST_SIDE, "dstport", `${port}`],
-  );
-  // Finished checksums on what Linux sends (see the top of this file).
-  execFileSync("ip", ["netns", "exec", NS, "ethtool", "-K", "pvx0", "tx", "off"], { stdio: "pipe" });
-  ip("-n", NS, "link", "set", "pvx0", "up");
-  ip("-n", NS, "addr", "add", `${OVERLAY_HOST}/24`, "dev", "pvx0");
-  await stage.control({
-    op: "network-uplink",
-    bridge: BRIDGE,
-    spec: `vxlan:${port}:${LINUX_SIDE}:${port}:${VNI}`,
-  });
-}
+const why = vxlanPeerMissing(PLAN.tag, [
+  ["ethtool", ["--version"], "ethtool"],
+  ["curl", ["--version"], "curl"],
+  ["ping", ["-V"], "iputils-ping"],
+]);
 
 describe.skipIf(why !== undefined)(
   "the web server guest and a real peer over the uplink",
   { timeout: 180_000 },
   () => {
+    let peer: VxlanPeer | undefined;
     // The guests go first, so no frame is on its way through the uplink when the host closes (a
     // datagram arriving while dom0's worker is being terminated can crash Node 20 in UDPWrap::OnRecv).
     afterAll(async () => {
       for (const domain of ["wget2", "www2"]) await stage.control({ op: "destroy", domain }).catch(() => {});
-      cleanUp();
+      peer?.remove();
     });
     const tsharkWhy = tsharkMissing();
 
+    /** The namespace, the veth pair and the vxlan link, and the bridge's uplink to it. */
+    async function linkUp(): Promise<VxlanPeer> {
+      peer = await makeVxlanPeer(PLAN);
+      // Finished checksums on what Linux sends (see the top of this file).
+      await peer.exec(["ethtool", "-K", peer.link, "tx", "off"]);
+      await stage.control({ op: "network-uplink", bridge: BRIDGE, spec: peer.uplinkSpec });
+      return peer;
+    }
+
     it("ping, curl with keep-alive and a clean capture; the guest fetches from node:http", async () => {
-      await linkUp();
+      const peer = await linkUp();
+      const [GUEST_IP, CLIENT_IP, OVERLAY_HOST] = [peer.guestIp(80), peer.guestIp(81), peer.overlayHost];
       await create("www2", SERVER, `mac=00:16:3e:00:50:11, bridge=${BRIDGE}, ip=${GUEST_IP}`);
       await stage.console("www2", "", /http-server: serving/);
 
-      const ping = await inNs("ping", ["-c", "3", "-W", "5", GUEST_IP]);
+      const ping = await peer.exec(["ping", "-c", "3", "-W", "5", GUEST_IP]);
       expect(ping).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
 
       const pcap = join(stage.dir, "http.pcap");
@@ -205,7 +134,8 @@ describe.skipIf(why !== undefined)(
       // Two URLs on one command line: curl keeps the connection for the second.
       const page = join(stage.dir, "page.html");
       const stats = join(stage.dir, "stats.json");
-      const out = await inNs("curl", [
+      const out = await peer.exec([
+        "curl",
         ...["-sS", "--max-time", "30", "-w", "%{num_connects} %{http_code}\\n"],
         ...["-o", page, `http://${GUEST_IP}/`, "-o", stats, `http://${GUEST_IP}/stats`],
       ]);
@@ -220,7 +150,8 @@ describe.skipIf(why !== undefined)(
 
       // 200 more on one connection, timed: curl's URL globbing makes one transfer per URL.
       const t0 = performance.now();
-      const many = await inNs("curl", [
+      const many = await peer.exec([
+        "curl",
         "-sS",
         "--max-time",
         "60",
@@ -271,7 +202,7 @@ describe.skipIf(why !== undefined)(
       server.keepAliveTimeout = 30000;
       server.on("connection", () => console.log(JSON.stringify({ connections: ++connections })));
       server.listen(0, "${OVERLAY_HOST}", () => console.log(JSON.stringify({ port: server.address().port })));`;
-      const host = spawn("ip", ["netns", "exec", NS, process.execPath, "-e", script]);
+      const host = peer.spawn([process.execPath, "-e", script]);
       try {
         let hostOut = "";
         const port = await new Promise<number>((resolve, reject) => {

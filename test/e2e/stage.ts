@@ -13,6 +13,11 @@ import { ControlClient } from "@pvkit/hypervisor/cli/client";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 
+/** How long a wait on a guest may take before it counts as a hang (console(), phase()). */
+export interface HangGuard {
+  timeoutMs?: number;
+}
+
 export interface Run {
   code: number;
   out: string;
@@ -52,10 +57,12 @@ export function e2eStage(prefix: string) {
 
     /**
      * The JSON object a guest printed on a line of its console with `"phase":"<p>"` (how the
-     * hostile and device tests' guests report what they saw), once it shows up.
+     * hostile and device tests' guests report what they saw), once it shows up. The wait is
+     * console()'s: `guard` lengthens it for a report that comes after long work (a transfer on a
+     * loaded machine).
      */
-    async phase<T = Record<string, unknown>>(name: string, p: string): Promise<T> {
-      const out = await this.console(name, "", new RegExp(`"phase":"${p}"[^\\n]*\\n`));
+    async phase<T = Record<string, unknown>>(name: string, p: string, guard?: HangGuard): Promise<T> {
+      const out = await this.console(name, "", new RegExp(`"phase":"${p}"[^\\n]*\\n`), guard);
       const line = out.split(/\r?\n/).find((l) => l.includes(`"phase":"${p}"`))!;
       return JSON.parse(line.slice(line.indexOf("{"))) as T;
     },
@@ -81,15 +88,25 @@ export function e2eStage(prefix: string) {
       return file;
     },
 
-    /** Attaches to a console, types `input`, and collects output until `until` shows up. */
-    async console(domain: string, input: string, until: RegExp): Promise<string> {
+    /**
+     * Attaches to a console, types `input`, and collects output until `until` shows up (what the
+     * guest printed before the attach is replayed first). Gives up after `guard.timeoutMs`, 30 s
+     * unless told: a hang guard, not a deadline the guest is expected to meet.
+     */
+    async console(domain: string, input: string, until: RegExp, guard?: HangGuard): Promise<string> {
+      const timeoutMs = guard?.timeoutMs ?? 30_000;
       const c = await ControlClient.open(up().socket);
       await c.request({ op: "console", domain });
       let out = "";
       const seen = new Promise<void>((res, rej) => {
         const t = setTimeout(
-          () => rej(new Error(`console of ${domain} never showed ${until}; got ${JSON.stringify(out)}`)),
-          30_000,
+          () =>
+            rej(
+              new Error(
+                `console of ${domain} never showed ${until} in ${timeoutMs / 1000} s; got ${JSON.stringify(out)}`,
+              ),
+            ),
+          timeoutMs,
         );
         c.rawMode((b) => {
           out += b.toString();

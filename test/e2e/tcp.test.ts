@@ -52,19 +52,11 @@ const sender = (name: string, bridge: string, mac: string, ip: string, extra: st
   create(name, "test/guests/tcp-sender.ts", bridge, `mac=${mac}, ip=${ip}`, extra);
 
 /**
- * A guest's report line. stage.phase gives up after 30 s of waiting; a transfer on a loaded
- * machine may take longer, so ask again (the console replays its history) until the test's own
- * timeout.
+ * The wait for a guest's report line. stage.phase gives up after 30 s unless told; a transfer on a
+ * loaded machine may take longer, so this guard is longer than any test's own timeout, which is
+ * what ends a hang.
  */
-async function report<T>(name: string, p: string): Promise<T> {
-  for (;;) {
-    try {
-      return await stage.phase<T>(name, p);
-    } catch (e) {
-      if (!String(e).includes("never showed")) throw e;
-    }
-  }
-}
+const REPORT_GUARD = { timeoutMs: 240_000 };
 
 /** node:crypto's SHA-256 of the first `mib` MiB of the pattern. */
 function patternHash(mib: number): string {
@@ -90,8 +82,8 @@ type Sent = Received & { stats: Stats };
 /** Both ends' reports of a transfer from `from` (at `fromIp`) to the sink `to`; `from` is then destroyed. */
 async function reports(from: string, fromIp: string, to: string) {
   const [rx, tx] = await Promise.all([
-    report<Received>(to, `received-${fromIp}`),
-    report<Sent>(from, "sent"),
+    stage.phase<Received>(to, `received-${fromIp}`, REPORT_GUARD),
+    stage.phase<Sent>(from, "sent", REPORT_GUARD),
   ]);
   await stage.control({ op: "destroy", domain: from });
   return { rx, tx };
@@ -211,9 +203,10 @@ describe("TCP between guests", { timeout: 120_000 }, () => {
 
   it("100 connections at once, each echoing its own message", async () => {
     await sender("tcpecho", CLEAN, "00:16:3e:00:2c:03", "10.0.1.3", "mode=echo peer=10.0.1.1 conns=100");
-    const r = await report<{ conns: number; matched: number; errors: string[]; stats: Stats }>(
+    const r = await stage.phase<{ conns: number; matched: number; errors: string[]; stats: Stats }>(
       "tcpecho",
       "echoed",
+      REPORT_GUARD,
     );
     await stage.control({ op: "destroy", domain: "tcpecho" });
     expect(r).toMatchObject({ conns: 100, matched: 100, errors: [] });
