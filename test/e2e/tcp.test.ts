@@ -30,7 +30,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BridgeRow } from "@pvkit/abi/toolstack-protocol";
 import { REPO, e2eStage } from "./stage.ts";
-import { malformedFrames, tshark, tsharkMissing } from "./tshark.ts";
+import { asData, malformedFrames, tshark, tsharkMissing } from "./tshark.ts";
+import { captureCli } from "./capture-cli.ts";
 import { PatternStream } from "../guests/tcp-pattern.ts";
 import { Sha256 } from "@pvkit/guest-kernel/lib/sha256";
 
@@ -89,38 +90,18 @@ async function reports(from: string, fromIp: string, to: string) {
   return { rx, tx };
 }
 
-/**
- * `pvkit capture BRIDGE FILE` until Ctrl-C, as one node process (tsx as a loader, not as a
- * launcher). captureCli (capture-cli.ts) runs it under tsx's launcher, which relays a Ctrl-C to the
- * CLI and, unless the CLI says within 30 ms that it caught it, kills it and exits 130: on a machine
- * busy with a transfer that race is lost now and then. Without the launcher the SIGINT goes
- * straight to the CLI's handler, which stops the capture and waits for dom0 to close the file.
- */
-function capture(bridge: string, file: string) {
-  const main = join(REPO, "hypervisor/src/cli/main.ts");
-  const args = ["--import", "tsx", main, "--socket", stage.host.socket, "capture", bridge, file];
-  const child = spawn(process.execPath, args, { cwd: REPO });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-  const started = new Promise<void>((resolve, reject) => {
-    child.stderr.on("data", (b: Buffer) => {
-      err += b.toString();
-      if (err.includes("capturing")) resolve();
-    });
-    child.once("exit", () => reject(new Error(`capture exited before starting: ${err}`)));
-  });
-  const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
-    child.once("exit", (code) => resolve({ code, out, err })),
-  );
-  return { started, interrupt: () => (child.kill("SIGINT"), exited) };
-}
+/** The sink's port carries random bytes: tshark is told they are data (tshark.ts, asData). */
+const RANDOM_PORTS = asData(5001);
+
+/** `pvkit capture BRIDGE FILE` until Ctrl-C (capture-cli.ts). */
+const capture = (bridge: string, file: string) => captureCli(stage.host.socket, [bridge, file]);
 
 /** Frames with an expert item of severity error (0x00800000), as "frame: message". */
 async function expertErrors(file: string): Promise<string[]> {
   const out = await tshark([
     ...["-r", file, "-Y", "_ws.expert.severity == 0x00800000"],
     ...["-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"],
+    ...RANDOM_PORTS,
   ]);
   return out.split("\n").filter((l) => l.trim() !== "");
 }
@@ -133,6 +114,7 @@ async function analysisFlags(file: string): Promise<Record<string, number>> {
   const out = await tshark([
     ...["-r", file, "-Y", "tcp.analysis.flags", "-T", "fields", "-E", "aggregator=|"],
     ...["-e", "_ws.expert.message"],
+    ...RANDOM_PORTS,
   ]);
   const flags: Record<string, number> = {};
   for (const line of out.split("\n"))
@@ -245,7 +227,7 @@ describe("TCP between guests", { timeout: 120_000 }, () => {
     expect(tx.sha256).toBe(rx.sha256);
     const ended = await cap.interrupt();
     expect(ended.code, ended.err).toBe(0);
-    expect(await malformedFrames(pcap)).toEqual([]);
+    expect(await malformedFrames(pcap, RANDOM_PORTS)).toEqual([]);
     const [good, bad] = await tcpChecksums(pcap);
     expect(bad).toBe(0);
     expect(good).toBeGreaterThan((8 * 2 ** 20) / 1460); // every data segment, and the ACKs
@@ -287,7 +269,7 @@ describe("TCP between guests", { timeout: 120_000 }, () => {
     if (!cap) return console.warn(`capture not checked: ${tsharkWhy}`);
     const ended = await cap.interrupt();
     expect(ended.code, ended.err).toBe(0);
-    expect(await malformedFrames(pcap)).toEqual([]);
+    expect(await malformedFrames(pcap, RANDOM_PORTS)).toEqual([]);
     expect(await expertErrors(pcap)).toEqual([]);
     const flags = await analysisFlags(pcap);
     for (const flag of Object.keys(flags)) expect([...LOSS_FLAGS, ...FLOW_FLAGS], flag).toContain(flag);

@@ -23,6 +23,14 @@ export function tshark(args: string[]): Promise<string> {
   });
 }
 
+/**
+ * Options that have tshark take TCP `ports` as plain data. The tests' streams are random bytes, and
+ * now and then a heuristic dissector claims a segment of one (thrift did), asks TCP to reassemble
+ * its "messages", then reports a retransmission overlapping what it holds as a malformed frame:
+ * tshark's guess failing, not our packets. A port dissected as data is never offered to them.
+ */
+export const asData = (...ports: number[]): string[] => ports.flatMap((p) => ["-d", `tcp.port==${p},data`]);
+
 /** Frames in a pcap, per protocol path, from `-z io,phs` (e.g. "eth:ip:udp" → 10; the "ethertype" level newer versions show is left out). */
 export async function protocolHierarchy(file: string): Promise<Map<string, number>> {
   const out = await tshark(["-r", file, "-q", "-z", "io,phs"]);
@@ -41,8 +49,11 @@ export async function protocolHierarchy(file: string): Promise<Map<string, numbe
 }
 
 /** The frame numbers tshark marks malformed (an empty list for a clean file). */
-export async function malformedFrames(file: string): Promise<string[]> {
-  const out = await tshark(["-r", file, "-Y", "_ws.malformed", "-T", "fields", "-e", "frame.number"]);
+export async function malformedFrames(file: string, extra: string[] = []): Promise<string[]> {
+  const out = await tshark([
+    ...["-r", file, "-Y", "_ws.malformed", "-T", "fields", "-e", "frame.number"],
+    ...extra,
+  ]);
   return out.split("\n").filter((l) => l.trim() !== "");
 }
 
