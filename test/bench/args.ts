@@ -8,10 +8,10 @@
  * whole run in under a minute on two cores). --count, --cells/--no-cells and --memory-bound are the
  * density benchmark's: how many idle guests to start, in cells only or with cells off only (default:
  * both), how much of the machine's memory to leave free (default 2048 MiB), and how long to let the
- * host settle once every guest is up before measuring it idle (default 30 s; 5 with --quick).
+ * host settle once every guest is up before measuring it idle (default 30 s; 3 with --quick).
  * blk reads a 1 GiB disk image through blkfront and blkback beside node:fs (256 MiB with --quick).
  * tcp sends 256 MiB guest → guest down one connection, 5 times, and times 8 keep-alive connections
- * making 20 000 HTTP GETs, 5 times, beside node:net and node:http on loopback (32 MiB, 1000 GETs and
+ * making 20 000 HTTP GETs, 5 times, beside node:net and node:http on loopback (16 MiB, 1000 GETs and
  * 3 runs with --quick).
  * --memory is domain-create's: the sizes of the domains it times, one after another (default 8).
  */
@@ -89,7 +89,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       count: count ?? (quick ? 50 : 1000),
       modes,
       leaveFreeMiB,
-      settleSeconds: settle ?? (quick ? 5 : 30),
+      settleSeconds: settle ?? (quick ? 3 : 30),
     },
     createMemoryMiB,
   };

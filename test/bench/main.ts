@@ -79,7 +79,7 @@ const benches: Record<BenchName, () => Promise<void>> = {
             cells,
             count: args.density.count,
             leaveFreeMiB: args.density.leaveFreeMiB,
-            idleSeconds: quick ? 5 : 10,
+            idleSeconds: quick ? 3 : 10,
             settleSeconds: args.density.settleSeconds,
           },
           (up) => p.update(up, "booted"),

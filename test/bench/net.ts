@@ -91,7 +91,7 @@ function memcpyRate(size: number, n: number): number {
 export async function benchNet(quick: boolean, cells = true): Promise<BenchRow[]> {
   const runs = quick ? 3 : 5;
   const tso = await runMode("tso", runs, quick ? 300 : 2000, cells);
-  const small = await runMode("small", runs, quick ? 20_000 : 200_000, cells);
+  const small = await runMode("small", runs, quick ? 10_000 : 200_000, cells);
   const gbit = (r: Run) => (r.bytes * 8) / (r.ms / 1000) / 1e9;
   const pps = (r: Run) => r.frames / (r.ms / 1000);
   const tsoBits = tso.runs.reduce((n, r) => n + r.bytes * 8, 0) / 1e9;

@@ -14,7 +14,7 @@ describe("pnpm bench tcp", () => {
   it("is a benchmark of its own and of every run, smaller with --quick", () => {
     expect(parseBenchArgs(["tcp"]).names).toEqual(["tcp"]);
     expect(parseBenchArgs([]).names).toContain("tcp");
-    expect(tcpOptions(true)).toMatchObject({ mib: 32, runs: 3 });
+    expect(tcpOptions(true)).toMatchObject({ mib: 16, runs: 3 });
     expect(tcpOptions(false)).toMatchObject({ mib: 256, runs: 5 });
   });
 
@@ -50,8 +50,10 @@ describe("pnpm bench tcp", () => {
     expect(guests.stats?.counters["tcp.bytes-acked"]).toBeGreaterThan(4 << 20);
     const rows = tcpRows(o, guests, native);
     for (const row of rows) {
-      expect(row.median).toBeGreaterThan(0);
-      expect(row.baseline?.median).toBeGreaterThan(0);
+      // CPU is read from /proc in clock ticks (10 ms): loopback moving 4 MiB may not spend one.
+      const least = row.metric.includes("CPU") ? 0 : Number.MIN_VALUE;
+      expect(row.median, row.metric).toBeGreaterThan(0);
+      expect(row.baseline?.median, row.metric).toBeGreaterThanOrEqual(least);
     }
   }, 120_000);
 });

@@ -29,7 +29,7 @@ const STALL_MS = 120_000;
 
 export function tcpOptions(quick: boolean): TcpBenchOptions {
   return quick
-    ? { runs: 3, mib: 32, conns: 8, requests: 1_000, warmupMib: 8, warmupRequests: 1_000 }
+    ? { runs: 3, mib: 16, conns: 8, requests: 1_000, warmupMib: 4, warmupRequests: 500 }
     : { runs: 5, mib: 256, conns: 8, requests: 20_000, warmupMib: 32, warmupRequests: 5_000 };
 }
 
