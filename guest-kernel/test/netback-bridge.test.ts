@@ -4,23 +4,8 @@
  * from the reply), and port taps see each frame to or from their port.
  */
 import { describe, expect, it } from "vitest";
-import { newCounters, type NetPort } from "@pvkit/drivers/net/port";
+import { RecordingPort } from "./helpers/recording-port.ts";
 import { AGEING_MS, Bridge } from "../src/dom0/netback/bridge.ts";
-
-class FakePort implements NetPort {
-  readonly counters = newCounters();
-  readonly got: Uint8Array[] = [];
-  readonly mtu = 1500;
-  constructor(
-    readonly name: string,
-    readonly domid: number,
-    readonly mac: Uint8Array,
-  ) {}
-  send(frame: Uint8Array): boolean {
-    this.got.push(frame);
-    return true;
-  }
-}
 
 const mac = (last: number) => Uint8Array.of(0x00, 0x16, 0x3e, 0, 0, last);
 const BROADCAST = new Uint8Array(6).fill(0xff);
@@ -38,7 +23,7 @@ function frame(dst: Uint8Array, src: Uint8Array, tag: number): Uint8Array {
 function setup() {
   let now = 1_000_000;
   const bridge = new Bridge("pvbr0", () => now);
-  const [a, b, c] = [1, 2, 3].map((i) => new FakePort(`vif${i}.0`, i, mac(i)));
+  const [a, b, c] = [1, 2, 3].map((i) => new RecordingPort(`vif${i}.0`, i, mac(i)));
   for (const p of [a!, b!, c!]) bridge.attach(p);
   return { bridge, a: a!, b: b!, c: c!, advance: (ms: number) => (now += ms) };
 }

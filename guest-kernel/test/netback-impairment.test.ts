@@ -7,33 +7,12 @@
  * it makes a bridge not yet made, refuses bad knobs in one line, and network-list shows the counts.
  */
 import { describe, expect, it } from "vitest";
-import { newCounters, type NetPort } from "@pvkit/drivers/net/port";
 import { formatBridgeList, type BridgeRow, type ImpairRow } from "@pvkit/abi/toolstack-protocol";
 import { Bridge } from "../src/dom0/netback/bridge.ts";
 import type { HoldTimer } from "../src/dom0/netback/impairment.ts";
 import { NetControl, type Connection } from "../src/dom0/netback/net-control.ts";
 import type { NetbackService } from "../src/dom0/netback/service.ts";
-
-class RecordingPort implements NetPort {
-  readonly counters = newCounters();
-  readonly got: Uint8Array[] = [];
-  readonly mtu = 1500;
-  onSend = () => {};
-  constructor(
-    readonly name: string,
-    readonly domid: number,
-    readonly mac: Uint8Array,
-  ) {}
-  send(frame: Uint8Array): boolean {
-    this.got.push(frame);
-    this.onSend();
-    return true;
-  }
-  /** The sequence numbers of what it got, in order. */
-  seqs(): number[] {
-    return this.got.map((f) => new DataView(f.buffer, f.byteOffset).getUint32(14));
-  }
-}
+import { RecordingPort } from "./helpers/recording-port.ts";
 
 /** A timer the test fires when it chooses. */
 class ManualTimer implements HoldTimer {
