@@ -93,13 +93,6 @@ export class ReceiveBuffer {
     return Math.max(0, this.capacity - this.readyBytes);
   }
 
-  /** Bytes held out of order. */
-  get heldBytes(): number {
-    let n = 0;
-    for (const h of this.held) n += h.data.length;
-    return n;
-  }
-
   get heldSegments(): number {
     return this.held.length;
   }
@@ -166,10 +159,5 @@ export class ReceiveBuffer {
     this.ready[0] = c.subarray(max);
     this.readyBytes -= max;
     return c.subarray(0, max);
-  }
-
-  /** The FIN has been reached: every byte before it is in. */
-  get finReached(): boolean {
-    return this.finSeq !== undefined && this.rcvNxt === this.finSeq;
   }
 }

@@ -164,11 +164,6 @@ export class Connection {
     return (this.sndMax - this.sndUna) >>> 0;
   }
 
-  /** The window we can advertise now: free receive space, in the scaled unit. */
-  get rcvWindow(): number {
-    return this.rcv.window;
-  }
-
   /** Schedules output for the end of this turn, so several writes or ACKs make one segment. */
   output(): void {
     if (this.outputQueued) return;

@@ -12,9 +12,9 @@
  * segment.
  */
 import { finish, pseudoHeader, sumWords } from "./checksum.ts";
+import { IPPROTO_TCP } from "./ipv4.ts";
 
 export const TCP_HLEN = 20;
-export const IPPROTO_TCP = 6;
 
 export const FIN = 0x01;
 export const SYN = 0x02;
@@ -154,20 +154,4 @@ function writeU32(b: Uint8Array, at: number, v: number): void {
   b[at + 1] = (v >>> 16) & 0xff;
   b[at + 2] = (v >>> 8) & 0xff;
   b[at + 3] = v & 0xff;
-}
-
-/** "SYN,ACK" for logs and tests. */
-export function flagNames(flags: number): string {
-  const names: [number, string][] = [
-    [SYN, "SYN"],
-    [FIN, "FIN"],
-    [RST, "RST"],
-    [PSH, "PSH"],
-    [ACK, "ACK"],
-    [URG, "URG"],
-  ];
-  return names
-    .filter(([f]) => flags & f)
-    .map(([, n]) => n)
-    .join(",");
 }

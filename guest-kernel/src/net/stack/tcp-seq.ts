@@ -18,6 +18,3 @@ export const seqGe = (a: number, b: number): boolean => seqDiff(a, b) >= 0;
 
 /** The later of two sequence numbers. */
 export const seqMax = (a: number, b: number): number => (seqGt(a, b) ? a : b);
-
-/** lo <= x < hi, in sequence space. */
-export const seqInWindow = (x: number, lo: number, hi: number): boolean => seqGe(x, lo) && seqLt(x, hi);
