@@ -133,7 +133,10 @@ export class Bridge implements NetSwitch {
    * wire would carry, so while either is on the frame is cut first and its segments switched.
    */
   input(from: NetPort, frame: Uint8Array, gso?: Gso): void {
-    if (gso) return this.inputGso(from, frame, gso);
+    if (gso && (this.taps.size > 0 || this.portTaps.size > 0 || this.impairment)) {
+      for (const s of cutTso(frame, gso)) this.input(from, s);
+      return;
+    }
     if (frame.length < 14) return;
     this.stats.frames++;
     for (const tap of this.taps) tap(frame, from);
@@ -145,45 +148,13 @@ export class Bridge implements NetSwitch {
     const watched = this.portTaps.size > 0;
     const impaired = this.impairment;
     if (watched) this.tapPorts(frame, from, from);
-    if (known && t - known.seen <= this.ageingMs && this.ports.has(known.port)) {
-      if (known.port === from) this.stats.hairpin++;
-      else {
-        if (watched) this.tapPorts(frame, from, known.port);
-        if (impaired) impaired.send(known.port, frame);
-        else known.port.send(frame);
-      }
-      return;
-    }
-    this.stats.flooded++;
-    for (const port of this.ports) {
-      if (port === from) continue;
-      if (watched) this.tapPorts(frame, from, port);
-      if (impaired) impaired.send(port, frame);
-      else port.send(frame);
-    }
-  }
-
-  private inputGso(from: NetPort, frame: Uint8Array, gso: Gso): void {
-    let segments: Uint8Array[] | undefined;
-    const cut = (): Uint8Array[] => {
-      if (!segments) {
-        // Checked by netback already (checkTso), so this cannot fail; a frame that did is dropped.
-        const s = segmentTcp(frame, gso.hdrLen, gso.mss, gso.hdrLen + gso.mss);
-        segments = typeof s === "string" ? [] : s;
-      }
-      return segments;
-    };
-    if (this.taps.size > 0 || this.portTaps.size > 0 || this.impairment) {
-      for (const s of cut()) this.input(from, s);
-      return;
-    }
-    this.stats.frames++;
-    const t = this.now();
-    if (!(frame[6]! & 1)) this.fdb.set(macKey(frame, 6), { port: from, seen: t });
-    const known = frame[0]! & 1 ? undefined : this.fdb.get(macKey(frame, 0));
+    let segments: Uint8Array[] | undefined; // a TSO frame's, cut once for all who need them
     const deliver = (port: NetPort) => {
-      if (port.takesGso) port.send(frame, gso);
-      else for (const s of cut()) port.send(s);
+      if (watched) this.tapPorts(frame, from, port);
+      if (gso && port.takesGso) port.send(frame, gso);
+      else if (gso) for (const seg of (segments ??= cutTso(frame, gso))) port.send(seg);
+      else if (impaired) impaired.send(port, frame);
+      else port.send(frame);
     };
     if (known && t - known.seen <= this.ageingMs && this.ports.has(known.port)) {
       if (known.port === from) this.stats.hairpin++;
@@ -198,6 +169,12 @@ export class Bridge implements NetSwitch {
     const set = this.portTaps.get(at);
     if (set) for (const tap of set) tap(frame, from);
   }
+}
+
+/** A TSO frame's segments (netback checked it with checkTso, so this cannot fail; if it did, none). */
+function cutTso(frame: Uint8Array, gso: Gso): Uint8Array[] {
+  const s = segmentTcp(frame, gso.hdrLen, gso.mss, gso.hdrLen + gso.mss);
+  return typeof s === "string" ? [] : s;
 }
 
 /** A MAC address as a number (48 bits fit a double exactly). */
