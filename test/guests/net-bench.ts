@@ -1,10 +1,11 @@
 /**
  * One of two guests for `pnpm bench net` (test/bench/net.ts): `role=tx` sends, `role=rx` receives,
- * through dom0's bridge. `mode=tso`: TCP/IPv4 frames of 64 KiB handed to netfront with TSO (dom0
- * cuts each into 46 segments of MSS 1448); `mode=small`: 64-byte frames. `runs=R frames=N`: R runs
- * of N frames each. Flow control keeps every frame: the receiver acks what it has every ACK_EVERY
- * frames and the sender keeps at most WINDOW receiver-side frames in flight, fewer than the
- * receiver's 128 posted buffers. The receiver times each run from its first frame to its last and
+ * through dom0's bridge. `mode=tso`: TCP/IPv4 frames of 64 KiB handed to netfront with TSO (they
+ * cross whole to a receiver that takes large frames, as this one does; counted as the 46 segments
+ * of MSS 1448 they hold); `mode=small`: 64-byte frames. `runs=R frames=N`: R runs of N frames each.
+ * Flow control keeps every frame: the receiver acks what it has every ACK_EVERY segments and the
+ * sender keeps at most a window of segments in flight — for small frames fewer than the receiver's
+ * 128 posted buffers, for TSO 1 MiB, which netback's rx backlog holds. The receiver times each run from its first frame to its last and
  * prints `{"phase":"run","ms":…,"bytes":…,"frames":…}` (bytes as the sender handed them to
  * netfront); the sender starts once the host writes data/go, so the host can sample CPU first.
  */
@@ -16,7 +17,10 @@ const TYPE_ACK = 0x88b7;
 const MSS = 1448;
 const HDRS = 54;
 const TSO_PAYLOAD = 16 * 4096 - HDRS; // as much as 16 descriptors carry
-const WINDOW = 112;
+/** Small frames: fewer in flight than the receiver's 128 posted head buffers. */
+const WINDOW_SMALL = 112;
+/** TSO frames: 1 MiB in flight, a TCP receive window's worth (netback's backlog holds 2 MiB). */
+const WINDOW_TSO_FRAMES = 16;
 const ACK_EVERY = 16;
 
 const macBytes = (m: string) => Uint8Array.from(m.split(":").map((h) => parseInt(h, 16)));
@@ -54,6 +58,7 @@ export default async function main(k: KernelHandle): Promise<void> {
   const runs = Number(arg("runs") ?? "3");
   const frames = Number(arg("frames") ?? "1000");
   const segsPerFrame = tso ? Math.ceil(TSO_PAYLOAD / MSS) : 1;
+  const WINDOW = tso ? WINDOW_TSO_FRAMES * segsPerFrame : WINDOW_SMALL;
   const eth = k.net.get("eth0");
   const me = macBytes(eth.mac);
 

@@ -2,7 +2,7 @@
  * netback's data path for one queue of one vif. Tx: take the guest's descriptors (each copied out
  * once), check them — generation, fragment inside its page, a grant that maps, at most
  * VMXNET_MAX_TX_DESC_PER_PKT fragments, a length between a header and the MTU — copy the frame out
- * of the guest's pages into dom0's memory in one go, do the offload the first descriptor asks for on
+ * of the guest's pages into dom0's memory in one go (one array per queue, reused), do the offload the first descriptor asks for on
  * that copy (offload.ts: a checksum, or TSO's segments), answer with a completion, and hand the
  * frame (or its segments) to the switch. Only the copy is ever parsed: the guest may rewrite its
  * pages, not what dom0 looks at. A frame with no end within VMXNET_MAX_TX_DESC_PER_PKT descriptors
@@ -108,6 +108,13 @@ export class NetbackQueue {
   /** Frames waiting for the guest to post rx buffers, and their bytes. */
   private backlog: { frame: Uint8Array; whole: boolean }[] = [];
   private backlogBytes = 0;
+  /**
+   * Where each frame the guest sends is copied, over and over: the switch and its ports use a frame
+   * only during the call that hands it over (port.ts), so no frame needs an array of its own. An
+   * array per frame was a 64 KiB allocation per TSO frame, and V8 answers that many bytes outside
+   * its heap with a full collection every few dozen megabytes.
+   */
+  private readonly txFrame: Uint8Array;
 
   constructor(private readonly d: BackQueueDeps) {
     const p = d.pages;
@@ -119,6 +126,7 @@ export class NetbackQueue {
     ];
     this.rxComp = new GenProducer(p["rx-comp-ring"], RING.rxComp, VmxnetRxCompDesc);
     this.ctrl = new Int32Array(p.ctrl.buffer, p.ctrl.byteOffset, VmxnetQueueCtrl.size / 4);
+    this.txFrame = new Uint8Array(Math.max(VMXNET_MAX_FRAME, d.maxFrame));
     Atomics.store(this.ctrl, CTRL_TX_THRESHOLD, 1);
   }
 
@@ -210,7 +218,7 @@ export class NetbackQueue {
     if (!why && (total < MIN_FRAME || total > max)) why = `a ${total}-byte frame (${MIN_FRAME}..${max})`;
     let frame: Uint8Array | undefined;
     if (!why) {
-      frame = new Uint8Array(total);
+      frame = this.txFrame.subarray(0, total);
       let at = 0;
       for (const f of frags) {
         frame.set(f.bytes, at);

@@ -2,6 +2,9 @@
  * Where netback meets dom0's switch: a port is one guest's vif (or a capture tap, or an uplink); the
  * switch is the bridge it is plugged into. Frames cross as whole Ethernet frames in dom0's own memory
  * (netback copied them out of the guest's pages once, before anyone parsed them), without FCS.
+ * A frame is lent, not given: it is valid only during the call that hands it over (netback reuses
+ * the array for the next frame), so whoever keeps one — a backlog, a reordering impairment, a
+ * capture writing later — keeps a copy.
  */
 export interface PortCounters {
   /** Frames and bytes the port took from its guest (the guest's tx). */
