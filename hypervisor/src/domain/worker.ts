@@ -173,16 +173,18 @@ export function cellBootData(d: Domain, spec: WorkerSpec): CellBoot {
 }
 
 /**
- * V8's young generation for a domain's worker: small. V8 starts marking the whole heap whenever the
- * old generation has less room left than the young generation could promote into it at once; a
- * domain's heap is small (10-15 MB) and its limit sits a few MB above, so with a 16 MB young
- * generation it never had that room and marked continuously — ten full collections a second in each
- * guest moving TCP data, the collector's threads taking a third of the machine. With 4 MB it
- * collects the old generation a few times a minute and pays with more scavenges, which are cheap
- * when, as for network frames, almost everything is garbage: bulk TCP between two guests went from
- * 0.9 to 1.4 Gbit/s and its CPU per Gbit from 1.8 to 1.2 s (`pnpm bench tcp`, cells off).
+ * V8's young generation for a domain's worker: small. V8 starts marking the whole heap when the
+ * old generation has little room left compared with what the young generation could promote into
+ * it; a domain's heap is small (10-15 MB) and its limit sits a few MB above, so with a 16 MB young
+ * generation it was always short of room and marked continuously — about ten full collections a
+ * second in each guest moving TCP data, the collector's threads taking a third of the machine. With
+ * 2 MB (V8's smallest: 1 gives the same) it collects the old generation a few times a minute and
+ * pays with more scavenges, which are cheap when, as for network frames, almost everything is
+ * garbage. Bulk TCP between two guests (64 MiB ×5, A/B on this machine): in cells 100 → 16 full
+ * collections, 0.8-0.9 → 1.1-1.5 Gbit/s; cells off 0.8-0.9 → 1.4 Gbit/s. 4 MB helped only cells
+ * off: a cell's heap limit leaves less room.
  */
-const YOUNG_GENERATION_MB = 4;
+const YOUNG_GENERATION_MB = 2;
 
 /**
  * The Worker options of a domain's worker (`d`), or of a pooled domU worker (no domain yet): its
