@@ -155,7 +155,12 @@ export class NetfrontQueue {
     this.kickSoon();
   }
 
-  /** Queues a frame for the backend; resolves once it is on the ring (not once it is sent). */
+  /**
+   * Queues a frame for the backend; resolves once it is on the ring (not once it is sent). The
+   * frame is the caller's again when send returns: it is copied into the ring's pages, or, while
+   * the ring is full, into the queue of frames waiting for room — so a sender may build every frame
+   * in one reused array instead of allocating one per frame.
+   */
   send(frame: Uint8Array, offload?: TxOffload): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the network device is closed"));
     const pages = Math.ceil(frame.length / PAGE_SIZE);
@@ -169,7 +174,7 @@ export class NetfrontQueue {
     // No room: ask for an event when the backend finishes more (unmask first, then look again,
     // so a completion written in between is not missed).
     const queued = new Promise<void>((resolve, reject) =>
-      this.waiting.push({ frame, offload, resolve, reject }),
+      this.waiting.push({ frame: frame.slice(), offload, resolve, reject }),
     );
     this.maskTxEvents(false);
     this.reapTx();

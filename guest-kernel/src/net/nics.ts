@@ -18,7 +18,9 @@ export interface NetDevice {
   readonly queues: number;
   /**
    * Sends one Ethernet frame (destination, source, type, payload; no FCS), at most mtu + 18 bytes.
-   * Resolves once the frame is on the ring; waits while the ring is full (backpressure).
+   * Resolves once the frame is on the ring; waits while the ring is full (backpressure). The frame
+   * is copied before send returns (onto the ring, or into the queue for it): the caller may reuse
+   * its array at once.
    * `offload` leaves work to dom0 (docs/network.md, "Offloads"): `{ csum: { start, offset } }` fills
    * in the L4 checksum, `{ tso: { mss, hdrLen } }` cuts a TCP/IPv4 frame of up to 64 KiB into
    * segments of `mss` payload bytes.

@@ -117,6 +117,8 @@ export class IpStack {
   private errorWindow = { start: -Infinity, sent: 0 };
   private readonly tcpLayer: Tcp;
   private readonly reassembly: Reassembly;
+  /** Where sendInPlace builds each frame: room for the largest TSO frame. */
+  private readonly txFrame = new Uint8Array(ETH_HLEN + 0xffff);
 
   constructor(
     private readonly dev: NetDevice,
@@ -334,7 +336,11 @@ export class IpStack {
       fill(d, IP_HLEN);
       return this.arpLayer.sendIp(dst, d, offload);
     }
-    const frame = new Uint8Array(Math.max(ETH_ZLEN, ETH_HLEN + total));
+    // Built in the one reused array: the device copies a frame before send returns (NetDevice).
+    // Cleared first, so no byte of an earlier frame can reach the wire (padding, a short fill).
+    const n = Math.max(ETH_ZLEN, ETH_HLEN + total);
+    const frame = n <= this.txFrame.length ? this.txFrame.subarray(0, n) : new Uint8Array(n);
+    frame.fill(0);
     frame.set(mac, 0);
     frame.set(this.mac, 6);
     frame[12] = ETH_P_IP >> 8;
