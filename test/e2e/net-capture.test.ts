@@ -79,8 +79,10 @@ describe("capture and network-list", { timeout: 120_000 }, () => {
       const peer = join(REPO, "test/guests/net-peer.ts");
       const [a, b] = ["00:16:3e:00:0c:0a", "00:16:3e:00:0c:0b"];
       await Promise.all([
-        create("pa", peer, a, `peer=${b} count=300`),
-        create("pb", peer, b, `peer=${a} count=300`),
+        // hold=1: the pair stays up once done, so their consoles are there to read whenever the
+        // three creates have all returned (without it a fast pair could power off before that).
+        create("pa", peer, a, `peer=${b} count=300 hold=1`),
+        create("pb", peer, b, `peer=${a} count=300 hold=1`),
         create(
           "udp1",
           join(REPO, "test/guests/net-udp.ts"),

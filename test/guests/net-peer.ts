@@ -5,7 +5,8 @@
  * (60..mtu+14 bytes, ethertype 0x88b5, a sequence number and a pattern derived from it) in windows of
  * 64, waiting for the peer's ack of each window, and checks every frame it receives: in order, none
  * missing, none altered. It prints one JSON line with what it saw, then powers off once the peer is
- * done too.
+ * done too — or, with `hold=1`, stays up, so a test that reads its console after the exchange
+ * still finds it there.
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
 
@@ -110,4 +111,5 @@ export default async function main(k: KernelHandle): Promise<void> {
   );
   // A last few DONEs in case ours was the one lost while the peer was still sending.
   for (let i = 0; i < 3; i++) await eth.send(frame(peer, me, TYPE_DONE, new Uint8Array(46)));
+  if (arg("hold") === "1") await new Promise<never>(() => {});
 }
