@@ -75,32 +75,59 @@ export interface Udp {
 
 let ipId = 1;
 
-/** An IPv4 (20-byte header, DF, TTL 64) UDP datagram in an Ethernet frame, both checksums right. */
-export function udpFrame(u: Udp): Uint8Array {
-  const udpLen = 8 + u.payload.length;
-  const ip = new Uint8Array(20 + udpLen);
+/**
+ * An IPv4 datagram around `l4` (a 20-byte header: DF, TTL 64, the header checksum right) in an
+ * Ethernet frame, padded to the wire's minimum. `l4` goes in as it is: its own checksum is the
+ * caller's (l4Checksum).
+ */
+export function ipv4Frame(
+  srcMac: Uint8Array,
+  dstMac: Uint8Array,
+  srcIp: Uint8Array,
+  dstIp: Uint8Array,
+  protocol: number,
+  l4: Uint8Array,
+): Uint8Array {
+  const ip = new Uint8Array(20 + l4.length);
   const v = new DataView(ip.buffer);
   ip[0] = 0x45;
   v.setUint16(2, ip.length);
   v.setUint16(4, ipId++ & 0xffff);
   v.setUint16(6, 0x4000); // don't fragment
   ip[8] = 64;
-  ip[9] = 17; // UDP
-  ip.set(u.srcIp, 12);
-  ip.set(u.dstIp, 16);
+  ip[9] = protocol;
+  ip.set(srcIp, 12);
+  ip.set(dstIp, 16);
   v.setUint16(10, inetChecksum(ip.subarray(0, 20)));
-  v.setUint16(20, u.srcPort);
-  v.setUint16(22, u.dstPort);
-  v.setUint16(24, udpLen);
-  ip.set(u.payload, 28);
+  ip.set(l4, 20);
+  return ether(dstMac, srcMac, ETH_P_IP, ip);
+}
+
+/** IPv4's pseudo-header for a `length`-byte UDP or TCP segment: addresses, protocol, length. */
+function pseudoHeader(srcIp: Uint8Array, dstIp: Uint8Array, protocol: number, length: number): Uint8Array {
   const pseudo = new Uint8Array(12);
-  pseudo.set(u.srcIp, 0);
-  pseudo.set(u.dstIp, 4);
-  pseudo[9] = 17;
-  new DataView(pseudo.buffer).setUint16(10, udpLen);
-  const sum = inetChecksum(pseudo, ip.subarray(20));
-  v.setUint16(26, sum === 0 ? 0xffff : sum); // 0 means "no checksum" in UDP over IPv4
-  return ether(u.dstMac, u.srcMac, ETH_P_IP, ip);
+  pseudo.set(srcIp.subarray(0, 4), 0);
+  pseudo.set(dstIp.subarray(0, 4), 4);
+  pseudo[9] = protocol;
+  new DataView(pseudo.buffer).setUint16(10, length);
+  return pseudo;
+}
+
+/** The checksum of a UDP or TCP segment `l4` (its checksum field zero) over IPv4's pseudo-header. */
+export const l4Checksum = (srcIp: Uint8Array, dstIp: Uint8Array, protocol: number, l4: Uint8Array): number =>
+  inetChecksum(pseudoHeader(srcIp, dstIp, protocol, l4.length), l4);
+
+/** An IPv4 (20-byte header, DF, TTL 64) UDP datagram in an Ethernet frame, both checksums right. */
+export function udpFrame(u: Udp): Uint8Array {
+  const udp = new Uint8Array(8 + u.payload.length);
+  const v = new DataView(udp.buffer);
+  v.setUint16(0, u.srcPort);
+  v.setUint16(2, u.dstPort);
+  v.setUint16(4, udp.length);
+  udp.set(u.payload, 8);
+  const sum = l4Checksum(u.srcIp, u.dstIp, 17, udp);
+  v.setUint16(6, sum === 0 ? 0xffff : sum); // 0 means "no checksum" in UDP over IPv4
+  return ipv4Frame(u.srcMac, u.dstMac, u.srcIp, u.dstIp, 17, udp);
 }
 
 export type Parsed =
@@ -137,13 +164,11 @@ export function parse(f: Uint8Array): Parsed {
   const total = v.getUint16(2);
   const udpLen = v.getUint16(24);
   if (total > ip.length || udpLen !== total - 20) return { kind: "other" };
-  const pseudo = new Uint8Array(12);
-  pseudo.set(ip.subarray(12, 20), 0);
-  pseudo[9] = 17;
-  new DataView(pseudo.buffer).setUint16(10, udpLen);
+  const src = ip.subarray(12, 16);
+  const dst = ip.subarray(16, 20);
   const headerOk = inetChecksum(ip.subarray(0, 20)) === 0;
-  const udpOk = v.getUint16(26) === 0 || inetChecksum(pseudo, ip.subarray(20, total)) === 0;
-  const partial = v.getUint16(26) === (~inetChecksum(pseudo) & 0xffff);
+  const udpOk = v.getUint16(26) === 0 || l4Checksum(src, dst, 17, ip.subarray(20, total)) === 0;
+  const partial = v.getUint16(26) === (~inetChecksum(pseudoHeader(src, dst, 17, udpLen)) & 0xffff);
   const checksum = headerOk && udpOk ? "ok" : headerOk && partial ? "partial" : "bad";
   return {
     kind: "udp",
@@ -151,8 +176,8 @@ export function parse(f: Uint8Array): Parsed {
     srcMac: f.slice(6, 12),
     srcIp: ip.slice(12, 16),
     dstIp: ip.slice(16, 20),
-    src: ipText(ip.subarray(12, 16)),
-    dst: ipText(ip.subarray(16, 20)),
+    src: ipText(src),
+    dst: ipText(dst),
     srcPort: v.getUint16(20),
     dstPort: v.getUint16(22),
     payload: ip.slice(28, total),

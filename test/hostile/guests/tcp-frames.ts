@@ -2,9 +2,12 @@
  * TCP/IPv4 frames built and read byte by byte, for the hostile TCP test's attacker
  * (tcp-attacker.ts), which sends them raw on its NIC instead of through its kernel's stack. A
  * frame is built well-formed — IPv4 header checksum, TCP checksum over the pseudo-header — and a
- * case then spoils the one field it tests, so the victim has exactly one reason to drop it.
+ * case then spoils the one field it tests, so the victim has exactly one reason to drop it. The
+ * IPv4 framing and checksums are the test guests' (test/guests/packets.ts); what the victim sends
+ * back is read here too, not with the guest kernel's own parser, so a bug in the kernel's TCP code
+ * cannot agree with itself.
  */
-import { ETH_P_IP, inetChecksum } from "../../guests/packets.ts";
+import { inetChecksum, ipText, ipv4Frame, l4Checksum, type Udp } from "../../guests/packets.ts";
 
 export const FIN = 0x01;
 export const SYN = 0x02;
@@ -16,13 +19,8 @@ export const ACK = 0x10;
 export const IP_AT = 14;
 export const TCP_AT = 34;
 
-export interface TcpSpec {
-  srcMac: Uint8Array;
-  dstMac: Uint8Array;
-  srcIp: Uint8Array;
-  dstIp: Uint8Array;
-  srcPort: number;
-  dstPort: number;
+/** A segment to build: the addressing udpFrame takes, and TCP's own fields. */
+export interface TcpSpec extends Omit<Udp, "payload"> {
   seq: number;
   ack: number;
   flags: number;
@@ -32,36 +30,23 @@ export interface TcpSpec {
   data?: Uint8Array;
 }
 
-let ipId = 1;
-
 /** Ethernet + a 20-byte IPv4 header (DF, TTL 64) + TCP, every checksum right. */
 export function tcpFrame(s: TcpSpec): Uint8Array {
   const options = s.options ?? new Uint8Array(0);
   const data = s.data ?? new Uint8Array(0);
-  const tcpLen = 20 + options.length + data.length;
-  const f = new Uint8Array(Math.max(60, TCP_AT + tcpLen));
-  const v = new DataView(f.buffer);
-  f.set(s.dstMac, 0);
-  f.set(s.srcMac, 6);
-  v.setUint16(12, ETH_P_IP);
-  f[IP_AT] = 0x45;
-  v.setUint16(IP_AT + 2, 20 + tcpLen);
-  v.setUint16(IP_AT + 4, ipId++ & 0xffff);
-  v.setUint16(IP_AT + 6, 0x4000);
-  f[IP_AT + 8] = 64;
-  f[IP_AT + 9] = 6;
-  f.set(s.srcIp, IP_AT + 12);
-  f.set(s.dstIp, IP_AT + 16);
-  v.setUint16(TCP_AT, s.srcPort);
-  v.setUint16(TCP_AT + 2, s.dstPort);
-  v.setUint32(TCP_AT + 4, s.seq >>> 0);
-  v.setUint32(TCP_AT + 8, s.ack >>> 0);
-  f[TCP_AT + 12] = ((20 + options.length) / 4) << 4;
-  f[TCP_AT + 13] = s.flags;
-  v.setUint16(TCP_AT + 14, s.window ?? 65535);
-  f.set(options, TCP_AT + 20);
-  f.set(data, TCP_AT + 20 + options.length);
-  return resum(f);
+  const t = new Uint8Array(20 + options.length + data.length);
+  const v = new DataView(t.buffer);
+  v.setUint16(0, s.srcPort);
+  v.setUint16(2, s.dstPort);
+  v.setUint32(4, s.seq >>> 0);
+  v.setUint32(8, s.ack >>> 0);
+  t[12] = ((20 + options.length) / 4) << 4;
+  t[13] = s.flags;
+  v.setUint16(14, s.window ?? 65535);
+  t.set(options, 20);
+  t.set(data, 20 + options.length);
+  v.setUint16(16, l4Checksum(s.srcIp, s.dstIp, 6, t));
+  return ipv4Frame(s.srcMac, s.dstMac, s.srcIp, s.dstIp, 6, t);
 }
 
 /** Recomputes the IPv4 header checksum and the TCP checksum after a field was changed. */
@@ -74,11 +59,7 @@ export function resum(f: Uint8Array): Uint8Array {
   const tcp = f.subarray(IP_AT + ihl, IP_AT + Math.max(ihl, Math.min(total, f.length - IP_AT)));
   if (tcp.length < 18) return f;
   tcp[16] = tcp[17] = 0;
-  const pseudo = new Uint8Array(12);
-  pseudo.set(f.subarray(IP_AT + 12, IP_AT + 20));
-  pseudo[9] = 6;
-  new DataView(pseudo.buffer).setUint16(10, tcp.length);
-  const sum = inetChecksum(pseudo, tcp);
+  const sum = l4Checksum(f.subarray(IP_AT + 12, IP_AT + 16), f.subarray(IP_AT + 16, IP_AT + 20), 6, tcp);
   tcp[16] = sum >> 8;
   tcp[17] = sum & 0xff;
   return f;
@@ -96,8 +77,6 @@ export interface Segment {
   window: number;
   data: Uint8Array;
 }
-
-const ipText = (b: Uint8Array) => [...b].join(".");
 
 /** The TCP segment in `f`, or undefined when `f` is not TCP over IPv4. (No checksum check: the victim's frames are trusted here.) */
 export function parseSegment(f: Uint8Array): Segment | undefined {
