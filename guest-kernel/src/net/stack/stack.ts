@@ -337,10 +337,11 @@ export class IpStack {
       return this.arpLayer.sendIp(dst, d, offload);
     }
     // Built in the one reused array: the device copies a frame before send returns (NetDevice).
-    // Cleared first, so no byte of an earlier frame can reach the wire (padding, a short fill).
+    // Every byte of the datagram is written below (the headers here, `length` bytes by `fill`);
+    // only the padding up to the wire's minimum is cleared, so none of an earlier frame goes out.
     const n = Math.max(ETH_ZLEN, ETH_HLEN + total);
     const frame = n <= this.txFrame.length ? this.txFrame.subarray(0, n) : new Uint8Array(n);
-    frame.fill(0);
+    frame.fill(0, ETH_HLEN + total);
     frame.set(mac, 0);
     frame.set(this.mac, 6);
     frame[12] = ETH_P_IP >> 8;
