@@ -30,13 +30,6 @@ async function create(name: string, kernel: string, mac: string, extra: string):
   }
 }
 
-/** The guest's `"phase":"done"` JSON line, once it prints it. */
-async function done(name: string): Promise<Record<string, number>> {
-  const out = await stage.console(name, "", /"phase":"done"[^\n]*\n/);
-  const line = out.split(/\r?\n/).find((l) => l.includes('"phase":"done"'))!;
-  return JSON.parse(line.slice(line.indexOf("{"))) as Record<string, number>;
-}
-
 const capture = (args: string[]) => captureCli(stage.host.socket, args);
 
 const frames = (out: string) => Number(/^(\d+) frames? captured/m.exec(out)?.[1] ?? NaN);
@@ -90,6 +83,7 @@ describe("capture and network-list", { timeout: 120_000 }, () => {
           "ip=10.9.0.11 peer-ip=10.9.0.12 count=8",
         ),
       ]);
+      const done = (name: string) => stage.phase<Record<string, number>>(name, "done");
       const [ra, rb, ru] = await Promise.all([done("pa"), done("pb"), done("udp1")]);
       for (const r of [ra, rb]) expect(r).toMatchObject({ sent: 300, received: 300, bad: 0 });
       expect(ru).toMatchObject({ sent: 8, echoed: 8, bad: 0 });

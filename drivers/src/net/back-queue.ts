@@ -2,9 +2,10 @@
  * netback's data path for one queue of one vif. Tx: take the guest's descriptors (each copied out
  * once), check them — generation, fragment inside its page, a grant that maps, at most
  * VMXNET_MAX_TX_DESC_PER_PKT fragments, a length between a header and the MTU — copy the frame out
- * of the guest's pages into dom0's memory in one go (one array per queue, reused), do the offload the first descriptor asks for on
- * that copy (offload.ts: a checksum, or TSO's segments), answer with a completion, and hand the
- * frame (or its segments) to the switch. Only the copy is ever parsed: the guest may rewrite its
+ * of the guest's pages into dom0's memory in one go (into one array per queue, reused: the switch
+ * only borrows a frame, port.ts), do the offload the first descriptor asks for on that copy
+ * (offload.ts: a checksum, or TSO's checks), answer with a completion, and hand the frame to the
+ * switch. Only the copy is ever parsed: the guest may rewrite its
  * pages, not what dom0 looks at. A frame with no end within VMXNET_MAX_TX_DESC_PER_PKT descriptors
  * is dropped with every descriptor up to its end. With VMXNET_F_RXCSUM the frame's checksum results
  * go on its last rx completion.
@@ -136,7 +137,6 @@ export class NetbackQueue {
     this.backlogBytes = 0;
   }
 
-  /** Frames that waited for rx buffers go in, oldest first, while buffers last. */
   /**
    * Frames that waited go in, oldest first, while buffers last. When some are left the guest is
    * asked again (update_rx_prod: it cleared the flag before the kick that brought us here) and the

@@ -8,11 +8,11 @@
  *  - VMXNET_OM_TSO: the guest handed over one TCP/IPv4 frame of up to 64 KiB and an MSS; we cut it
  *    into frames of at most MSS payload bytes, each a well-formed packet on its own: IP total
  *    length, identification (one more per segment) and header checksum; TCP sequence number, flags
- *    (FIN and PSH only on the last segment, CWR only on the first) and checksum. The switch only
- *    ever sees segments, so no port has to take a frame bigger than its MTU: the destination may be
- *    another guest that did not ask for large frames, a capture file or the VXLAN uplink. (A
- *    destination that could take the whole frame would save the work; always segmenting keeps the
- *    switch simple and every port's MTU true.)
+ *    (FIN and PSH only on the last segment, CWR only on the first) and checksum (segmentTcp). netback
+ *    only checks the request (checkTso); the switch cuts the frame once for the ports that cannot
+ *    take it whole — another guest without large receive, a capture, the VXLAN uplink — and hands
+ *    it whole to a guest that acked VMXNET_F_LRO, whose netback finishes it as one packet
+ *    (finishWholeTso).
  *
  * Every field the guest wrote is checked first; a request that does not fit the frame is an error
  * string (the caller drops the frame and counts it), never an exception.

@@ -9,6 +9,9 @@
  */
 import { TcpError } from "./api.ts";
 import { DELAYED_ACK_MS, canReceive, type Connection } from "./tcp-connection.ts";
+import { retransmitFirst, sendAckNow } from "./tcp-output.ts";
+import { ACK, FIN, RST, SYN, segmentLength, type TcpSegment } from "./tcp-segment.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from "./tcp-seq.ts";
 
 /**
  * After a loss, the next segments are ACKed at once instead of every second one (Linux's quick
@@ -16,9 +19,6 @@ import { DELAYED_ACK_MS, canReceive, type Connection } from "./tcp-connection.ts
  * would hold that one segment's answer for 40 ms.
  */
 const QUICK_ACKS = 16;
-import { retransmitFirst, sendAckNow } from "./tcp-output.ts";
-import { ACK, FIN, RST, SYN, segmentLength, type TcpSegment } from "./tcp-segment.ts";
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from "./tcp-seq.ts";
 
 export function tcpInput(c: Connection, seg: TcpSegment): void {
   if (c.state === "CLOSED") return;
