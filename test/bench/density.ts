@@ -11,8 +11,10 @@
  * Why it stopped is part of the result, not an error. Then, with every guest up and idle, it
  * measures the host: memory per guest (PSS of the bench's process — the hypervisor's — and every
  * process it started; proc-stats.ts says why PSS), and CPU and wake-ups over `idleSeconds` of
- * nobody doing anything. Last, it sends each guest an event and waits for its answer, so a host
- * that got quieter by starving its guests would show here.
+ * nobody doing anything. Then it sends each guest an event and waits for its answer, so a host
+ * that got quieter by starving its guests would show here. Last, one more guest makes null
+ * hypercalls with all the others up (guests/null-hypercall.ts): the trap service must find a busy
+ * guest's traps at the same cost however many idle ones there are.
  */
 import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
@@ -20,6 +22,7 @@ import { cpuBetween, cpuOf, memAvailableMiB, memoryOf, processTree } from "./pro
 import { median, p99, type BenchRow } from "./stats.ts";
 
 const GUEST = new URL("./guests/idle-answer.ts", import.meta.url).href;
+const NULL_HYPERCALLS = new URL("./guests/null-hypercall.ts", import.meta.url).href;
 const GUEST_MIB = 4;
 /** Hang guard for one guest's boot or answer: far beyond what either takes on a loaded machine. */
 const HANG_MS = 60_000;
@@ -68,7 +71,11 @@ export interface DensityResult {
   /** Guests that answered an event, and how long each answer took (send → console line), in ms. */
   answered: number;
   answerMs: { median: number; p99: number };
+  /** A null hypercall (µs) of one more guest, back to back and after 2 ms pauses, with all up. */
+  hypercallUs: { busy: Spread; idle: Spread };
 }
+
+type Spread = { median: number; p99: number };
 
 /** Waits for console text and domain ends, without polling: the hypervisor tells (consoleSink). */
 class Watcher {
@@ -125,6 +132,7 @@ export async function runDensity(o: DensityOptions): Promise<DensityResult> {
   const hv = new Hypervisor({
     cells: o.cells,
     consoleSink: watch.wrote,
+    tscResolutionNs: 0, // the hypercall guest times itself
     ...(o.machineMiB ? { memoryMiB: o.machineMiB } : {}),
   }).boot();
   watch.hv = hv;
@@ -204,6 +212,7 @@ export async function runDensity(o: DensityOptions): Promise<DensityResult> {
         /* counted as not answered */
       }
     }
+    const hypercallUs = await nullHypercalls(hv, watch);
     const MiB = 1024;
     return {
       cells: o.cells,
@@ -220,10 +229,24 @@ export async function runDensity(o: DensityOptions): Promise<DensityResult> {
       idle: { seconds: o.idleSeconds, settleSeconds: o.settleSeconds ?? 0, ...idle },
       answered: answers.length,
       answerMs: { median: median(answers), p99: p99(answers) },
+      hypercallUs,
     };
   } finally {
     await hv.close();
   }
+}
+
+/** One guest's null hypercalls with every idle guest still up (its JSON line: guests/null-hypercall.ts). */
+async function nullHypercalls(hv: Hypervisor, watch: Watcher): Promise<{ busy: Spread; idle: Spread }> {
+  const d = hv.createDomain({
+    name: "hypercalls",
+    memoryMiB: 8,
+    kernel: NULL_HYPERCALLS,
+    rings: false,
+    cmdline: "busy=20000 idle=300",
+  });
+  await watch.until(d.domid, "}\n");
+  return JSON.parse(hv.consoleLog(d.domid).trim()) as { busy: Spread; idle: Spread };
 }
 
 /** The density result as rows of the bench's table. */
@@ -272,6 +295,14 @@ export function densityRows(r: DensityResult): BenchRow[] {
       unit: "ms",
       median: r.answerMs.median,
       p99: r.answerMs.p99,
+    });
+  for (const kind of ["busy", "idle"] as const)
+    rows.push({
+      metric: `density: null hypercall, ${kind}, ${r.up} idle guests up`,
+      unit: "µs",
+      median: r.hypercallUs[kind].median,
+      p99: r.hypercallUs[kind].p99,
+      note: `compare "null hypercall, ${kind}" (one guest alone)`,
     });
   return rows;
 }

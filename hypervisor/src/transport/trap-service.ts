@@ -4,6 +4,20 @@
  * dispatches, posts the `long` result and wakes the guest. When busy it polls (cheap, microseconds);
  * after a short idle spin it sleeps on the doorbell with Atomics.waitAsync, so the host's event loop
  * (timers, worker exits) keeps running: KVM's halt-polling idea, applied to a JS thread.
+ *
+ * Finding a trap must not cost a look at every vCPU of the machine: with a thousand idle domains
+ * that made each busy hypercall ten times dearer. So the service polls a *hot set* — vCPUs that
+ * trapped, asked for a wake or were handed an async result in the last HOT_MS — and counts: every
+ * trap and every wake request rings the doorbell once, after it is visible in its register block.
+ * If a pass found fewer than the doorbell moved, someone outside the hot set rang, and a full scan
+ * finds them (and adds them to the hot set). The count is a hint, never trusted: it lives in a frame every worker
+ * maps, so a worker that escaped its realm can move it both ways. Moved up, it costs full scans (what
+ * every pass used to do); moved down or held still, it could hide a trap, so a full scan also runs
+ * every BACKSTOP_MS while busy and after any wake that found nothing, and the service's sleep ends
+ * after SLEEP_BACKSTOP_MS even if nobody rang (a worker can also clear the _asleep_ word, so that
+ * guests in cells think it awake). So a forged count delays others' traps by at most that, never
+ * loses them; and correctness never depends on it: the service only ever acts on what it reads
+ * from a vCPU's own block.
  */
 import { PVKIT_TRAP_DONE, PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
 import type { HandlerResult } from "@pvkit/abi";
@@ -15,6 +29,12 @@ import { DOORBELL_ASLEEP, DOORBELL_COUNT } from "../realm/wakes.ts";
 export const SPIN_US = 50;
 /** Most traps served before yielding to the event loop, so timers and I/O are never starved. */
 const BATCH = 256;
+/** A vCPU with no trap, wake request or async result for this long leaves the hot set (ms). */
+export const HOT_MS = 50;
+/** While busy, every vCPU is looked at at least this often, whatever the doorbell says (ms). */
+export const BACKSTOP_MS = 10;
+/** The longest the service sleeps without a ring: ten wakes a second for the whole host (ms). */
+export const SLEEP_BACKSTOP_MS = 100;
 
 export type Dispatch = (vcpu: Vcpu, op: number, args: bigint[]) => HandlerResult;
 
@@ -26,6 +46,21 @@ export class TrapService {
    */
   readonly doorbell: Int32Array;
   private readonly vcpus = new Set<Vcpu>();
+  /**
+   * vCPUs active in the last HOT_MS, polled on every pass (the rest only by full scans), each with
+   * when it last had something to do (performance.now()).
+   */
+  private readonly hot = new Map<Vcpu, number>();
+  /** The doorbell count as the previous pass read it. */
+  private lastCount = 0;
+  /**
+   * Rings not yet matched by what passes found. It goes below zero too: a spinning service often
+   * serves a trap between the guest's TRAPPED and its ring, and the ring then arrives already paid.
+   */
+  private unmatched = 0;
+  private lastFullScan = 0;
+  /** Set by kick() and add(): the next pass looks at every vCPU. */
+  private fullScanDue = true;
   private running = false;
   /** Ends the service's sleep when a guest in a cell rings (ring()). */
   private onRing?: () => void;
@@ -34,6 +69,8 @@ export class TrapService {
   private stopped = false;
   /** Served traps, for benchmarks and `pvkit top`. */
   served = 0;
+  /** Passes that looked at every vCPU (tests and benchmarks read it). */
+  fullScans = 0;
 
   /** @param doorbellFrame a machine frame whose first word is the doorbell, handed to every worker. */
   constructor(
@@ -45,10 +82,12 @@ export class TrapService {
 
   add(v: Vcpu): void {
     this.vcpus.add(v);
+    this.fullScanDue = true;
   }
 
   remove(v: Vcpu): void {
     this.vcpus.delete(v);
+    this.hot.delete(v);
   }
 
   start(): void {
@@ -63,25 +102,77 @@ export class TrapService {
     Atomics.notify(this.doorbell, 0);
   }
 
-  /** Serves every trapped vCPU once; returns how many. */
-  private scan(): number {
-    let n = 0;
-    for (const v of this.vcpus) {
-      if (v.inFlight) {
-        // The guest asks to end its own block early (it has work: a self-IPI without a trap).
-        const req = Atomics.load(v.words, PVKIT_TRAP_DOORBELL_WORD);
-        if (req !== v.wakeRequests) {
-          v.wakeRequests = req;
-          v.wake?.();
-        }
-        continue;
-      }
-      if (v.domain.paused) continue;
-      if (Atomics.load(v.words, 0) !== PVKIT_TRAP_TRAPPED) continue;
-      n++;
+  /**
+   * One look at one vCPU: serves its trap, then takes its wake requests (a block the trap just
+   * started may be ended by a request already waiting). Returns what it found (traps + requests).
+   */
+  private visit(v: Vcpu): number {
+    // A paused domain's trap waits; kick() at unpause asks for a full scan that finds it.
+    if (v.domain.paused) return 0;
+    let found = 0;
+    if (!v.inFlight && Atomics.load(v.words, 0) === PVKIT_TRAP_TRAPPED) {
+      found = 1;
       this.serve(v);
     }
-    return n;
+    // The guest asks to end its own block early (it has work: a self-IPI without a trap). A request
+    // that finds no block in flight is stale (the block already ended) and is dropped.
+    const req = Atomics.load(v.words, PVKIT_TRAP_DOORBELL_WORD);
+    if (req !== v.wakeRequests) {
+      found++;
+      v.wakeRequests = req;
+      if (v.inFlight) v.wake?.();
+    }
+    return found;
+  }
+
+  /** Looks at every vCPU once; whoever had something to do joins the hot set. */
+  private fullScan(now: number): number {
+    this.fullScans++;
+    this.fullScanDue = false;
+    this.lastFullScan = now;
+    let found = 0;
+    for (const v of this.vcpus) {
+      const n = this.visit(v);
+      if (n > 0) {
+        found += n;
+        this.hot.set(v, now);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * One pass: the hot set, then every vCPU if the doorbell moved more than passes have found, if
+   * asked to, or if a backstop is due. Returns what it found and the doorbell count it started from.
+   */
+  private pass(afterSleep: boolean): { found: number; count: number } {
+    const now = performance.now();
+    const count = Atomics.load(this.doorbell, DOORBELL_COUNT);
+    this.unmatched += (count - this.lastCount) | 0;
+    this.lastCount = count;
+    let found = 0;
+    for (const v of this.hot.keys()) {
+      const n = this.visit(v);
+      if (n > 0) {
+        found += n;
+        this.hot.set(v, now);
+      } else if (now - this.hot.get(v)! > HOT_MS) this.hot.delete(v);
+    }
+    this.unmatched -= found;
+    if (
+      this.unmatched > 0 ||
+      this.fullScanDue ||
+      (afterSleep && found === 0) ||
+      now - this.lastFullScan > BACKSTOP_MS
+    ) {
+      const more = this.fullScan(now);
+      found += more;
+      // What a full scan did not find is not there (a paused domain's trap, a forged ring).
+      this.unmatched = Math.min(this.unmatched - more, 0);
+    }
+    // Rings paid ahead come only from vCPUs caught between TRAPPED and their ring: hot ones.
+    this.unmatched = Math.max(this.unmatched, -this.hot.size);
+    return { found, count };
   }
 
   private serve(v: Vcpu): void {
@@ -92,8 +183,8 @@ export class TrapService {
     if (typeof r === "number") return this.post(v, r);
     v.inFlight = true;
     r.then(
-      (n) => this.post(v, n),
-      () => this.post(v, -14),
+      (n) => this.postAsync(v, n),
+      () => this.postAsync(v, -14),
     );
   }
 
@@ -107,13 +198,22 @@ export class TrapService {
   }
 
   /**
+   * The result of a call that waited (SCHEDOP_block ended by an event): the vCPU runs again and will
+   * trap soon, so it joins the hot set now rather than costing a full scan to be found.
+   */
+  private postAsync(v: Vcpu, result: number): void {
+    if (this.vcpus.has(v)) this.hot.set(v, performance.now());
+    this.post(v, result);
+  }
+
+  /**
    * Sleeps on the doorbell until a guest of this process notifies; undefined if the doorbell already
-   * moved past `seen`. No timeout: everything that needs the service rings (a trap, a wake request,
-   * an unpause's kick(), stop()), and results of calls in flight are posted from the event loop, so
-   * an idle host wakes only when something happens.
+   * moved past `seen`. Everything that needs the service rings (a trap, a wake request, an unpause's
+   * kick(), stop()), and results of calls in flight are posted from the event loop, so an idle host
+   * wakes only when something happens — and once per SLEEP_BACKSTOP_MS, against a forged doorbell.
    */
   private waitLocal(seen: number): Promise<unknown> | undefined {
-    const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen);
+    const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, SLEEP_BACKSTOP_MS);
     if (!w.async) return undefined;
     return w.value.finally(() => (this.localWait = undefined));
   }
@@ -125,22 +225,24 @@ export class TrapService {
     wake?.();
   }
 
-  /** Re-checks paused vCPUs after an unpause. */
+  /** Re-checks every vCPU (paused ones too, after an unpause). */
   kick(): void {
+    this.fullScanDue = true;
     Atomics.add(this.doorbell, 0, 1);
     Atomics.notify(this.doorbell, 0);
   }
 
   private async loop(): Promise<void> {
+    let afterSleep = false;
     while (!this.stopped) {
       let served = 0;
       let idleSince = performance.now();
       // Busy phase: serve, and keep polling for SPIN_US after the last trap.
       for (;;) {
-        const seen = Atomics.load(this.doorbell, 0);
-        const n = this.scan();
-        served += n;
-        if (n > 0) idleSince = performance.now();
+        const { found, count: seen } = this.pass(afterSleep);
+        afterSleep = false;
+        served += found;
+        if (found > 0) idleSince = performance.now();
         else if (performance.now() - idleSince > SPIN_US / 1000) {
           // Idle: sleep until a guest rings. Say so first, then look once more (a guest rings first,
           // then reads the word: realm/wakes.ts).
@@ -154,6 +256,7 @@ export class TrapService {
               const rung = new Promise<void>((r) => (this.onRing = r));
               await Promise.race([local, rung]);
               this.onRing = undefined;
+              afterSleep = true;
             }
           }
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 0);
