@@ -42,6 +42,8 @@ export class Vcpu {
   wakeGuest: () => void = () => void Atomics.notify(this.words, 0);
   /** The guest's wake-request counter as last seen (regs.doorbell). */
   wakeRequests = 0;
+  /** A wake request seen while no call was in flight: it ends the next block (trap-service.ts). */
+  wakePending = false;
 
   /** @param page the vCPU's page, a machine frame the hypervisor owns (realm/vcpu-page.ts). */
   constructor(

@@ -103,24 +103,29 @@ export class TrapService {
   }
 
   /**
-   * One look at one vCPU: serves its trap, then takes its wake requests (a block the trap just
-   * started may be ended by a request already waiting). Returns what it found (traps + requests).
+   * One look at one vCPU: takes its wake requests, serves its trap, and ends its block if a request
+   * waits for one. Returns what it found (requests + traps), each of which rang the doorbell once.
    */
   private visit(v: Vcpu): number {
     // A paused domain's trap waits; kick() at unpause asks for a full scan that finds it.
     if (v.domain.paused) return 0;
     let found = 0;
-    if (!v.inFlight && Atomics.load(v.words, 0) === PVKIT_TRAP_TRAPPED) {
-      found = 1;
-      this.serve(v);
-    }
-    // The guest asks to end its own block early (it has work: a self-IPI without a trap). A request
-    // that finds no block in flight is stale (the block already ended) and is dropped.
+    // The guest asks to end its own block early (it has work: a self-IPI without a trap). Like an
+    // IPI, a request is sticky: one that finds no block in flight ends the next block at once, so
+    // work the guest queued just before blocking is never slept on.
     const req = Atomics.load(v.words, PVKIT_TRAP_DOORBELL_WORD);
     if (req !== v.wakeRequests) {
       found++;
       v.wakeRequests = req;
-      if (v.inFlight) v.wake?.();
+      v.wakePending = true;
+    }
+    if (!v.inFlight && Atomics.load(v.words, 0) === PVKIT_TRAP_TRAPPED) {
+      found++;
+      this.serve(v);
+    }
+    if (v.wakePending && v.inFlight) {
+      v.wakePending = false;
+      v.wake?.();
     }
     return found;
   }
