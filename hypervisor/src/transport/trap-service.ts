@@ -265,7 +265,10 @@ export class TrapService {
             }
           }
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 0);
-          break;
+          // Woken: the event loop has just run, so serve at once rather than after another turn.
+          if (!afterSleep) break;
+          idleSince = performance.now();
+          continue;
         }
         if (served >= BATCH) break;
       }
