@@ -5,19 +5,19 @@
  * after a short idle spin it sleeps on the doorbell with Atomics.waitAsync, so the host's event loop
  * (timers, worker exits) keeps running: KVM's halt-polling idea, applied to a JS thread.
  *
- * Finding a trap must not cost a look at every vCPU of the machine: with a thousand idle domains
- * that made each busy hypercall ten times dearer. So the service polls a *hot set* — vCPUs that
- * trapped, asked for a wake or were handed an async result in the last HOT_MS — and counts: every
- * trap and every wake request rings the doorbell once, after it is visible in its register block.
- * If a pass found fewer than the doorbell moved, someone outside the hot set rang, and a full scan
- * finds them (and adds them to the hot set). The count is a hint, never trusted: it lives in a frame every worker
- * maps, so a worker that escaped its realm can move it both ways. Moved up, it costs full scans (what
- * every pass used to do); moved down or held still, it could hide a trap, so a full scan also runs
- * every BACKSTOP_MS while busy and after any wake that found nothing, and the service's sleep ends
- * after SLEEP_BACKSTOP_MS even if nobody rang (a worker can also clear the _asleep_ word, so that
- * guests in cells think it awake). So a forged count delays others' traps by at most that, never
- * loses them; and correctness never depends on it: the service only ever acts on what it reads
- * from a vCPU's own block.
+ * Finding a trap must not cost a look at every vCPU of the machine: with hundreds of idle domains
+ * that made each busy hypercall several times dearer. So the service polls a *hot set* — vCPUs
+ * that trapped, asked for a wake or were handed an async result in the last HOT_MS — and counts:
+ * every trap and every wake request rings the doorbell once, after it is visible in its register
+ * block. If the passes found fewer than the doorbell moved, someone outside the hot set rang, and a
+ * full scan finds them (and adds them to the hot set). The count is a hint, never trusted: it lives
+ * in a frame every worker maps, so a worker that escaped its realm can move it both ways. Moved up,
+ * it costs full scans (what every pass used to do); moved down or held still, it could hide a trap,
+ * so a full scan also runs every BACKSTOP_MS while busy and after any wake that found nothing, and
+ * the service's sleep ends after SLEEP_BACKSTOP_MS even if nobody rang (a worker can also clear the
+ * _asleep_ word, so that guests in cells think it awake). So a forged count delays others' traps by
+ * at most that, never loses them; and correctness never depends on it: the service only ever acts
+ * on what it reads from a vCPU's own block.
  */
 import { PVKIT_TRAP_DONE, PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
 import type { HandlerResult } from "@pvkit/abi";
