@@ -3,7 +3,7 @@
  * Atomics ping-pong of pingpong.ts from the same run.
  */
 import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
-import { pingPong, pingPongAsync } from "./pingpong.ts";
+import { pingPong } from "./pingpong.ts";
 import type { BenchRow } from "./stats.ts";
 
 /**
@@ -33,7 +33,7 @@ export async function benchHypercall(cells = true, scale = 1): Promise<BenchRow[
   await hv.close();
   const nativeBusy = await pingPong(busyN, true);
   const nativeIdle = await pingPong(idleN, false, 2);
-  const nativeIdleAsync = await pingPongAsync(idleN, 2);
+  const nativeIdleAsync = await pingPong(idleN, false, 2, "waitAsync");
   return [
     {
       metric: "null hypercall, busy",

@@ -2,8 +2,8 @@
  * The native baseline for a hypercall: a plain Atomics round trip between a worker thread and the
  * main thread, with nothing else on the path. Busy: both sides spin; idle: both sleep in Atomics.wait
  * between rounds (the worker pauses 2 ms between requests, like the idle hypercall benchmark).
- * pingPongAsync is the idle one with the main thread asleep in Atomics.waitAsync, its event loop free,
- * as the trap service sleeps: the difference is what going through the event loop costs a wake.
+ * With the main thread asleep in Atomics.waitAsync instead, its event loop free as the trap service
+ * sleeps, the difference is what going through the event loop costs a wake.
  */
 import { Worker } from "node:worker_threads";
 import { median, p99 } from "./stats.ts";
@@ -24,30 +24,15 @@ for (let i = 0; i < n; i++) {
 parentPort.postMessage(out);
 `;
 
-/** Round trips in µs. */
-export async function pingPongAsync(n: number, gapMs: number): Promise<{ median: number; p99: number }> {
-  const sab = new SharedArrayBuffer(16);
-  const w = new Int32Array(sab);
-  const worker = new Worker(WORKER, { eval: true, workerData: { sab, n, busy: false, gapMs } });
-  const done = new Promise<number[]>((r) => worker.once("message", r));
-  for (let i = 0; i < n; i++) {
-    while (Atomics.load(w, 0) !== i + 1) {
-      const r = Atomics.waitAsync(w, 0, i);
-      if (r.async) await r.value;
-    }
-    Atomics.store(w, 1, i + 1);
-    Atomics.notify(w, 1);
-  }
-  const xs = await done;
-  await worker.terminate();
-  return { median: median(xs), p99: p99(xs) };
-}
-
-/** Round trips in µs. */
+/**
+ * Round trips in µs. `mainWaits` says how the main thread sleeps when idle: "wait" (Atomics.wait,
+ * its thread blocked) or "waitAsync" (its event loop free, as the trap service sleeps).
+ */
 export async function pingPong(
   n: number,
   busy: boolean,
   gapMs = 0,
+  mainWaits: "wait" | "waitAsync" = "wait",
 ): Promise<{ median: number; p99: number }> {
   const sab = new SharedArrayBuffer(16);
   const w = new Int32Array(sab);
@@ -55,7 +40,12 @@ export async function pingPong(
   const done = new Promise<number[]>((r) => worker.once("message", r));
   for (let i = 0; i < n; i++) {
     while (Atomics.load(w, 0) !== i + 1) {
-      if (!busy) Atomics.wait(w, 0, i, 50);
+      if (busy) continue;
+      if (mainWaits === "wait") Atomics.wait(w, 0, i, 50);
+      else {
+        const r = Atomics.waitAsync(w, 0, i);
+        if (r.async) await r.value;
+      }
     }
     Atomics.store(w, 1, i + 1);
     Atomics.notify(w, 1);
