@@ -148,20 +148,21 @@ export class TrapService {
 
   /**
    * One pass: the hot set, then every vCPU if the doorbell moved more than passes have found, if
-   * asked to, or if a backstop is due. Returns what it found and the doorbell count it started from.
+   * asked to, or if a backstop is due. Returns what it found; the doorbell count it started from is
+   * left in lastCount.
    */
-  private pass(afterSleep: boolean): { found: number; count: number } {
+  private pass(afterSleep: boolean): number {
     const now = performance.now();
     const count = Atomics.load(this.doorbell, DOORBELL_COUNT);
     this.unmatched += (count - this.lastCount) | 0;
     this.lastCount = count;
     let found = 0;
-    for (const v of this.hot.keys()) {
+    for (const [v, lastActive] of this.hot) {
       const n = this.visit(v);
       if (n > 0) {
         found += n;
         this.hot.set(v, now);
-      } else if (now - this.hot.get(v)! > HOT_MS) this.hot.delete(v);
+      } else if (now - lastActive > HOT_MS) this.hot.delete(v);
     }
     this.unmatched -= found;
     if (
@@ -177,7 +178,7 @@ export class TrapService {
     }
     // Rings paid ahead come only from vCPUs caught between TRAPPED and their ring: hot ones.
     this.unmatched = Math.max(this.unmatched, -this.hot.size);
-    return { found, count };
+    return found;
   }
 
   private serve(v: Vcpu): void {
@@ -244,7 +245,8 @@ export class TrapService {
       let idleSince = performance.now();
       // Busy phase: serve, and keep polling for SPIN_US after the last trap.
       for (;;) {
-        const { found, count: seen } = this.pass(afterSleep);
+        const found = this.pass(afterSleep);
+        const seen = this.lastCount;
         afterSleep = false;
         served += found;
         if (found > 0) idleSince = performance.now();
