@@ -72,10 +72,10 @@ export interface DensityResult {
   answered: number;
   answerMs: { median: number; p99: number };
   /**
-   * A null hypercall (µs) of one more guest, back to back and after 2 ms pauses, with `with` idle
+   * A null hypercall (µs) of one more guest, back to back and after 2 ms pauses, with `idleUp` idle
    * guests up (all of them, or one fewer when the machine had no room left for it).
    */
-  hypercallUs: { busy: Spread; idle: Spread; with: number };
+  hypercallUs: { busy: Spread; idle: Spread; idleUp: number };
 }
 
 type Spread = { median: number; p99: number };
@@ -248,7 +248,7 @@ async function nullHypercalls(
   hv: Hypervisor,
   watch: Watcher,
   guests: Domain[],
-): Promise<{ busy: Spread; idle: Spread; with: number }> {
+): Promise<{ busy: Spread; idle: Spread; idleUp: number }> {
   const spec = {
     name: "hypercalls",
     memoryMiB: GUEST_MIB, // the idle guests' size: one of them makes room for it
@@ -270,7 +270,7 @@ async function nullHypercalls(
   }
   await watch.until(d.domid, "}\n");
   const r = JSON.parse(hv.consoleLog(d.domid).trim()) as { busy: Spread; idle: Spread };
-  return { ...r, with: up };
+  return { ...r, idleUp: up };
 }
 
 /** The density result as rows of the bench's table. */
@@ -322,7 +322,7 @@ export function densityRows(r: DensityResult): BenchRow[] {
     });
   for (const kind of ["busy", "idle"] as const)
     rows.push({
-      metric: `density: null hypercall, ${kind}, ${r.hypercallUs.with} idle guests up`,
+      metric: `density: null hypercall, ${kind}, ${r.hypercallUs.idleUp} idle guests up`,
       unit: "µs",
       median: r.hypercallUs[kind].median,
       p99: r.hypercallUs[kind].p99,

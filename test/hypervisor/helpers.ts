@@ -1,4 +1,6 @@
 /** Shared helpers for the hypervisor integration tests: boot, wait for shutdowns, read guest reports. */
+import { expect } from "vitest";
+import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import { Hypervisor, type HypervisorOptions } from "@pvkit/hypervisor/hypervisor";
 
 export const guest = (name: string) => new URL(`../guests/${name}.ts`, import.meta.url).href;
@@ -55,4 +57,16 @@ export async function consoleShows(hv: Hypervisor, domid: number, text: string, 
       throw new Error(`domain ${domid} never printed "${text}":\n${hv.consoleLog(domid)}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Sends an idle guest (test/bench/guests/idle-answer.ts) an event on the port it opened for itself
+ * and printed; it answers with "answer N" on its console.
+ */
+export async function kickIdleGuest(hv: Hypervisor, d: Domain): Promise<void> {
+  await consoleShows(hv, d.domid, "idle: up", 30_000);
+  const port = Number(/port (\d+)/.exec(hv.consoleLog(d.domid))![1]);
+  const sender = hv.evtchn.bindInterdomain(d.domid, d.domid, port);
+  expect(sender).toBeGreaterThan(0);
+  expect(hv.evtchn.send(d.domid, sender)).toBe(0);
 }

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { SAMPLER_DOZING, SAMPLER_WAKES } from "@pvkit/hypervisor/realm/vcpu-page";
-import { boot, consoleShows, guest, shutdownOf } from "./helpers.ts";
+import { boot, consoleShows, guest, kickIdleGuest, shutdownOf } from "./helpers.ts";
 
 let hv: Hypervisor;
 afterEach(() => hv?.close());
@@ -28,15 +28,6 @@ async function dozes(d: Domain): Promise<void> {
   }
 }
 
-/** Sends `d` an event on the port its guest opened for itself (the guest printed it). */
-async function kick(hv: Hypervisor, d: Domain): Promise<void> {
-  await consoleShows(hv, d.domid, "idle: up", 30_000);
-  const port = Number(/port (\d+)/.exec(hv.consoleLog(d.domid))![1]);
-  const sender = hv.evtchn.bindInterdomain(d.domid, d.domid, port);
-  expect(sender).toBeGreaterThan(0);
-  expect(hv.evtchn.send(d.domid, sender)).toBe(0);
-}
-
 describe.each([
   ["in a cell", true],
   ["with cells off", false],
@@ -47,7 +38,7 @@ describe.each([
     await consoleShows(hv, d.domid, "idle: up", 30_000);
     await dozes(d);
     const wakes = Atomics.load(d.vcpu.pageViews.sampler, SAMPLER_WAKES);
-    await kick(hv, d);
+    await kickIdleGuest(hv, d);
     await consoleShows(hv, d.domid, "answer 1", 30_000);
     expect(Atomics.load(d.vcpu.pageViews.sampler, SAMPLER_WAKES)).toBeGreaterThan(wakes);
     expect(d.state).toBe("running");
@@ -59,7 +50,7 @@ describe.each([
     await consoleShows(hv, d.domid, "idle: up", 30_000);
     await dozes(d);
     const stopped = shutdownOf(hv, d.domid);
-    await kick(hv, d);
+    await kickIdleGuest(hv, d);
     const { reason, why } = await stopped;
     expect(hv.consoleLog(d.domid)).toContain("doze-spin: woken, spinning");
     expect(reason).toBe(4); // SHUTDOWN_watchdog

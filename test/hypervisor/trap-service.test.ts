@@ -8,7 +8,7 @@
 import { afterEach, expect, it } from "vitest";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
-import { boot, consoleShows, reports, shutdownOf } from "./helpers.ts";
+import { boot, consoleShows, kickIdleGuest, reports, shutdownOf } from "./helpers.ts";
 
 let hv: Hypervisor;
 afterEach(() => hv?.close());
@@ -43,9 +43,7 @@ it(`serves a busy guest from its hot set while ${IDLE} idle domains wait, and st
 
   // The idle domains left the hot set long ago; an event must still reach each and its answer come.
   for (const d of idle) {
-    const port = Number(/port (\d+)/.exec(hv.consoleLog(d.domid))![1]);
-    const sender = hv.evtchn.bindInterdomain(d.domid, d.domid, port);
-    expect(hv.evtchn.send(d.domid, sender)).toBe(0);
+    await kickIdleGuest(hv, d);
     await consoleShows(hv, d.domid, "answer 1", 30_000);
   }
 }, 180_000);
