@@ -23,6 +23,13 @@ const QUICK_ACKS = 16;
 export function tcpInput(c: Connection, seg: TcpSegment): void {
   if (c.state === "CLOSED") return;
   if (c.state === "SYN_SENT") return synSentInput(c, seg);
+  if (
+    c.state === "SYN_RECEIVED" &&
+    c.passive &&
+    (seg.flags & (SYN | ACK | RST | FIN)) === SYN &&
+    seg.seq === c.irs
+  )
+    return synAgain(c);
   if (!acceptable(c, seg)) {
     c.host.drop("tcp.out-of-window");
     if (!(seg.flags & RST)) challengeAck(c);
@@ -30,12 +37,6 @@ export function tcpInput(c: Connection, seg: TcpSegment): void {
   }
   if (seg.flags & RST) return resetInput(c, seg);
   if (seg.flags & SYN) {
-    if (c.state === "SYN_RECEIVED" && c.passive && seg.seq === c.irs) {
-      // Our SYN-ACK was lost and the peer sent its SYN again: answer it again.
-      c.sndNxt = c.iss;
-      c.output();
-      return;
-    }
     c.host.drop("tcp.syn-in-window");
     return challengeAck(c); // RFC 5961 4.2
   }
@@ -44,6 +45,21 @@ export function tcpInput(c: Connection, seg: TcpSegment): void {
   dataInput(c, seg);
   finInput(c, seg);
   c.output();
+}
+
+/**
+ * The peer's SYN again, exactly the one we answered (our SYN-ACK was lost, or the peer's first SYN
+ * and its retransmission both waited for ARP and arrived together): answer with the SYN-ACK again,
+ * as Linux does. It must come before the window check, which would refuse the SYN — it lies just
+ * before rcvNxt — and send a challenge ACK: a bare ACK at our ISS, ahead of the SYN-ACK that is
+ * still queued for the end of this turn when both SYNs come in one. Rate-limited like a challenge
+ * ACK, so a peer repeating its SYN cannot make us repeat ours without bound.
+ */
+function synAgain(c: Connection): void {
+  c.host.count("tcp.syn-repeated");
+  if (!c.host.mayChallenge()) return c.host.drop("tcp.challenge-acks-rate-limited");
+  c.sndNxt = c.iss;
+  c.output(); // queued: one SYN-ACK however many copies of the SYN came in this turn
 }
 
 /**
