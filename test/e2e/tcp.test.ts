@@ -13,7 +13,8 @@
  * - 20 MiB through a bridge that loses 1% of frames and holds back another 1% (`network-impair`,
  *   set before the guests boot): the hashes still agree, the sender counted retransmissions, and
  *   the capture has no expert error and only the TCP analysis flags loss explains (and flow
- *   control's). 20 MiB rather than 100 because loss makes TCP without SACK several times slower:
+ *   control's), and no ACK acknowledges a byte the capture did not carry (tcp-acks.ts, exact where
+ *   tshark's own flag for it guesses). 20 MiB rather than 100 because loss makes TCP without SACK several times slower:
  *   each loss halves the congestion window, and one that fast retransmit cannot repair (too few
  *   segments in flight for three duplicate ACKs) waits out a retransmission timeout of 200 ms or
  *   more. 1% of 20 MiB is ~150 losses — recovery shown many times over — in seconds (1-5 MiB/s
@@ -32,6 +33,7 @@ import type { BridgeRow } from "@pvkit/abi/toolstack-protocol";
 import { REPO, e2eStage } from "./stage.ts";
 import { asData, malformedFrames, tshark, tsharkMissing } from "./tshark.ts";
 import { captureCli } from "./capture-cli.ts";
+import { acksOfUnseenData } from "./tcp-acks.ts";
 import { PatternStream } from "../guests/tcp-pattern.ts";
 import { Sha256 } from "@pvkit/guest-kernel/lib/sha256";
 
@@ -143,6 +145,13 @@ const LOSS_FLAGS = [
   "Duplicate ACK",
 ];
 /**
+ * tshark's guess that an ACK covers bytes it never saw. Loss with reordering fools it: a frame the
+ * impairment held back fills a hole after go-back-N retransmission resent those bytes cut at other
+ * boundaries (seen once in about 30 runs under load, with the exact check below clean). Accepted
+ * only because the test asks the exact question itself (acksOfUnseenData).
+ */
+const ACKED_UNSEEN = "ACKed segment that wasn't captured (common at capture start)";
+/**
  * Flow control, there in a bulk transfer with or without loss: the receiver reopening its window
  * as its program reads, and the sender filling what the receiver offered.
  */
@@ -236,6 +245,7 @@ describe("TCP between guests", { timeout: 120_000 }, () => {
     expect(bad).toBe(0);
     expect(good).toBeGreaterThan((8 * 2 ** 20) / 1460); // every data segment, and the ACKs
     expect(await expertErrors(pcap)).toEqual([]);
+    expect(await acksOfUnseenData(pcap, RANDOM_PORTS)).toEqual([]);
   });
 
   it("20 MiB through 1% loss and 1% reordering: same SHA-256, retransmissions, only loss's flags", async () => {
@@ -276,7 +286,10 @@ describe("TCP between guests", { timeout: 120_000 }, () => {
     expect(await malformedFrames(pcap, RANDOM_PORTS)).toEqual([]);
     expect(await expertErrors(pcap)).toEqual([]);
     const flags = await analysisFlags(pcap);
-    for (const flag of Object.keys(flags)) expect([...LOSS_FLAGS, ...FLOW_FLAGS], flag).toContain(flag);
+    for (const flag of Object.keys(flags))
+      expect([...LOSS_FLAGS, ...FLOW_FLAGS, ACKED_UNSEEN], flag).toContain(flag);
+    // tshark's guess at "ACKed unseen" is replaced by the exact question (tcp-acks.ts).
+    expect(await acksOfUnseenData(pcap, RANDOM_PORTS)).toEqual([]);
     expect(flags["Duplicate ACK"]).toBeGreaterThan(0);
     expect(
       (flags["This frame is a (suspected) retransmission"] ?? 0) +
