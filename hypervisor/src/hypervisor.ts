@@ -31,7 +31,7 @@ import {
 import { CellHost, type PooledCell } from "./cell/cell-host.ts";
 import { LocalPooled, localPoolBackend } from "./pool/local-pool.ts";
 import { WarmPool, type PoolBackend } from "./pool/warm-pool.ts";
-import { guestImage } from "./image/guest-image.ts";
+import { currentKernelImage, guestImage } from "./image/guest-image.ts";
 import { TSX_API_URL, cellScript, supervisorScript } from "./image/supervisor-image.ts";
 import { supervisorCodeFor } from "./image/supervisor-code.ts";
 import { EventChannels } from "./evtchn/evtchn.ts";
@@ -422,8 +422,12 @@ export class Hypervisor extends EventEmitter {
             heapHeadroomMiB: headroom,
           });
         const cells = await this.cells();
-        return { prepare: (jsLimitBytes, lost) => cells.prepare(jsLimitBytes, headroom, lost) };
+        return {
+          prepare: (jsLimitBytes, kernel, lost) => cells.prepare(jsLimitBytes, headroom, kernel, lost),
+        };
       },
+      // What a pooled worker evaluates ahead: the kernel image programs run on.
+      kernel: () => currentKernelImage().then(({ code, id }) => ({ code, id })),
       reserve: () => this.memory.reserveRuntime(),
       release: () => this.memory.releaseRuntime(),
       log: (line) => this.printk(line),
@@ -457,14 +461,29 @@ export class Hypervisor extends EventEmitter {
   private async launch(d: Domain): Promise<void> {
     try {
       const supervisor = await supervisorScript();
+      // A program (or the shell) runs on pvkit's kernel: a pooled worker has evaluated the kernel
+      // image and takes the program's image linked to it; a cold one evaluates both as one.
+      const onKernel = !d.privileged && !d.kernelUrl;
+      const kernelId = onKernel ? (await currentKernelImage()).id : undefined;
+      const cells = this.inCell(d) ? await this.cells() : undefined;
+      if (!d.alive) return; // destroyed or shut down meanwhile
+      // A worker from the pool if one fits (a debugger wants a worker started for it: cold).
+      const pooled =
+        d.privileged || d.inspectorPort ? undefined : this.pool?.take(this.jsLimitBytes(d), kernelId);
       const image = d.privileged
         ? undefined
         : await guestImage({
             ...(d.programUrl ? { program: d.programUrl } : {}),
             ...(d.kernelUrl ? { kernel: d.kernelUrl } : {}),
+            ...(onKernel && !pooled ? { whole: true } : {}),
+          }).catch(async (e: unknown) => {
+            await pooled?.retire();
+            throw e;
           });
-      const cells = this.inCell(d) ? await this.cells() : undefined;
-      if (!d.alive) return; // destroyed or shut down while its image was built
+      if (!d.alive) {
+        await pooled?.retire(); // a pooled worker is never given back: it served nobody
+        return;
+      }
       this.memory.handAtBoot(d, this.trap.doorbellFrame);
       this.workersStarted++;
       const spec: WorkerSpec = {
@@ -481,8 +500,6 @@ export class Hypervisor extends EventEmitter {
         heapHeadroomMiB: d.privileged ? 0 : this.domUHeadroomMiB(),
         tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
       };
-      // A worker from the pool if one fits (a debugger wants a worker started for it: cold).
-      const pooled = d.privileged || d.inspectorPort ? undefined : this.pool?.take(spec.jsLimitBytes);
       if (!d.privileged) this.pool?.bootStarted(d);
       if (cells)
         cells.start(d, spec, cellBootData(d, spec), this.workerEvents(), pooled as PooledCell | undefined);

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { currentKernelImage } from "@pvkit/hypervisor/image/guest-image";
 import { supervisorScript } from "@pvkit/hypervisor/image/supervisor-image";
 import { SHM_ADDON_PATH } from "@pvkit/hypervisor/native/shm";
 import { localPoolBackend } from "@pvkit/hypervisor/pool/local-pool";
@@ -130,22 +131,29 @@ describe("the warm pool, cells off", () => {
     GUARD,
   );
 
-  it(
-    "refuses a domain it was not prepared for: the worker crashes instead of running it",
-    async () => {
+  it.each([
+    ["another bound than the one its gate was armed with", { jsLimitBytes: 1 << 30 }],
+    ["a program on another kernel image than the one it evaluated", { kernelId: "0123456789abcdef" }],
+  ])(
+    "refuses a domain it was not prepared for (%s): the worker crashes instead of running it",
+    async (_why, unlike) => {
       const backend = localPoolBackend({
         supervisor: await supervisorScript(),
         addon: SHM_ADDON_PATH,
         heapHeadroomMiB: 4096,
       });
+      const kernel = await currentKernelImage();
       const lost: string[] = [];
-      const w = backend.prepare(96 * 1024 * 1024, (why) => lost.push(why));
+      const jsLimitBytes = 96 * 1024 * 1024;
+      const w = backend.prepare(jsLimitBytes, kernel, (why) => lost.push(why));
       expect(await w.ready).toBe(true);
+      expect(w.kernelId).toBe(kernel.id);
       const worker = (w as unknown as { worker: Worker }).worker;
       const said = new Promise<unknown>((r) => worker.on("message", r));
       const exited = new Promise<number>((r) => worker.once("exit", r));
-      // A boot with another bound than the one its gate was armed with: refused before it is read.
-      worker.postMessage({ t: "assign", boot: { mode: "realm", jsLimitBytes: 1 << 30 } });
+      // Refused before anything else of the boot is read.
+      const bootData = { mode: "realm", jsLimitBytes, kernelId: kernel.id, ...unlike };
+      worker.postMessage({ t: "assign", boot: bootData });
       expect(await said).toMatchObject({ t: "crash", reason: expect.stringContaining("not prepared for") });
       expect(await exited).toBe(70);
       expect(lost).toHaveLength(1);

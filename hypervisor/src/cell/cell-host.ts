@@ -128,14 +128,24 @@ export class CellHost {
 
   /**
    * A pooled cell (hypervisor/src/pool): spawned now, its worker started with nothing of any domain
-   * and prepared for `jsLimitBytes`. `lost` hears if it dies before a domain takes it.
+   * and prepared for `jsLimitBytes`, with `kernel` (the kernel image) evaluated. `lost` hears if it dies before a domain takes it.
    */
-  prepare(jsLimitBytes: number, heapHeadroomMiB: number, lost: (why: string) => void): PooledCell {
+  prepare(
+    jsLimitBytes: number,
+    heapHeadroomMiB: number,
+    kernel: PooledBoot["kernel"],
+    lost: (why: string) => void,
+  ): PooledCell {
     const cell = this.spawnCell();
-    const pool: PooledBoot = { addon: SHM_ADDON_PATH, bellFd: BELL_FD, jsLimitBytes };
+    const pool: PooledBoot = {
+      addon: SHM_ADDON_PATH,
+      bellFd: BELL_FD,
+      jsLimitBytes,
+      ...(kernel ? { kernel } : {}),
+    };
     const options = { ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB }), eval: true };
     cell.child.send({ t: "prepare", pool, options } satisfies ToCell);
-    return new PooledCell(cell, jsLimitBytes, lost);
+    return new PooledCell(cell, jsLimitBytes, kernel?.id, lost);
   }
 
   /** Starts `d`'s worker in a cell of its own: a pooled one's if given, else a fresh cell. */
@@ -176,6 +186,7 @@ export class PooledCell implements PooledWorker {
   constructor(
     private readonly cell: Cell,
     readonly jsLimitBytes: number,
+    readonly kernelId: string | undefined,
     lost: (why: string) => void,
   ) {
     let said: string | undefined;

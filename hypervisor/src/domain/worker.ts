@@ -96,8 +96,8 @@ export interface WorkerSpec {
   doorbell: SharedArrayBuffer;
   /** The same frame's number (a cell makes its own view). */
   doorbellMfn: number;
-  /** domU: the guest image. */
-  image?: { code: string; name: string };
+  /** domU: the guest image; for a program's image linked to the kernel image, that one's id. */
+  image?: { code: string; name: string; kernel?: { id: string } };
   /** dom0: tsx's registration API URL. */
   tsxApi: string;
   jsLimitBytes: number;
@@ -144,6 +144,7 @@ function bootWithoutMemory(d: Domain, spec: WorkerSpec): Omit<SupervisorBoot, "r
   if (spec.image) {
     boot.image = spec.image.code;
     boot.imageName = spec.image.name;
+    if (spec.image.kernel) boot.kernelId = spec.image.kernel.id;
   } else {
     boot.entry = d.kernelUrl ?? GUEST_KERNEL_URL;
     boot.tsxApi = spec.tsxApi;

@@ -1,10 +1,17 @@
 /**
- * Guest images: what a domU's worker evaluates in its realm. An image is one script — an async
- * function expression, called at once — bundled by esbuild from the guest kernel's realm entry and
- * the domain's program (or from a raw guest that is its own kernel), with every import checked
- * against the allow-list (guest-resolver.ts). Evaluating it gives a promise of the top level. Images
- * are cached by what they were built from and rebuilt when any input file changes, so creating the
- * same guest again costs a few stats, not a compile.
+ * Guest images: what a domU's worker evaluates in its realm, bundled by esbuild with every import
+ * checked against the allow-list (guest-resolver.ts). Two shapes:
+ *   - a whole image, an async function expression called at once: a raw guest (its own kernel), or
+ *     a program (or the shell) bundled with the kernel's realm entry, for a worker started cold;
+ *   - a program's linked image, for a pooled worker, which evaluated the kernel image
+ *     (kernel-image.ts) before its domain existed: an async function of that evaluated kernel,
+ *     holding only the program's own files (the kernel's are links into it), which loads the
+ *     program and boots the kernel with it.
+ * Why two: the kernel image keeps every export of every kernel module (a program may import any),
+ * which a whole image's tree shaking drops; evaluated on a cold start's path it cost 10-35 ms more
+ * than the whole image (`pnpm bench domain-create`).
+ * Images are cached by what they were built from and rebuilt when any input file changes, so
+ * creating the same guest again costs a few stats, not a compile.
  *
  * Rule: building runs in esbuild's service process; the caller's thread only awaits it. A bad image
  * (syntax error, missing file, a refused import) is an ImageError with one line per problem.
@@ -12,9 +19,10 @@
 import { existsSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, isAbsolute, join, relative } from "node:path";
-import { build, type BuildOptions, type Message } from "esbuild";
-import { TYPED_ARRAYS } from "../realm/gate.ts";
+import { build, type BuildOptions, type Message, type Plugin } from "esbuild";
+import { globalsPrelude } from "./globals-prelude.ts";
 import { guestResolver } from "./guest-resolver.ts";
+import { KERNEL_PARAM, kernelImage, type KernelImage } from "./kernel-image.ts";
 
 /** The repository root (this file is hypervisor/src/image/guest-image.ts). */
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -28,85 +36,23 @@ export const REALM_ENTRY = join(REPO_ROOT, "guest-kernel/src/arch/realm-entry.ts
 export interface ImageSpec {
   program?: string;
   kernel?: string;
+  /** A program (or the shell) and the kernel as one whole image, for a worker started cold. */
+  whole?: boolean;
 }
 
 export interface GuestImage {
-  /** The script text. */
+  /**
+   * The script text: a whole image, or, with `kernel`, a program's linked image — an async
+   * function the supervisor calls with the evaluated kernel image.
+   */
   code: string;
   /** A short name for messages (the program or raw guest file). */
   name: string;
   /** Build time in ms (0 when it came from the cache). */
   buildMs: number;
+  /** The kernel image this program image runs on (absent for a raw guest). */
+  kernel?: KernelImage;
 }
-
-/**
- * The globals an image uses, bound once as locals of its function. A compartment resolves a free
- * identifier through SES's scope proxy — a trap on every `Atomics`, `BigInt` or `undefined` the
- * kernel names, which made a null hypercall three times slower — while a local is a plain slot.
- * The values are the same objects; only the lookup is cheaper. (A global a program adds itself is
- * still found through the proxy.)
- */
-const GLOBAL_NAMES = [
-  "undefined",
-  "NaN",
-  "Infinity",
-  "globalThis",
-  "Object",
-  "Function",
-  "Array",
-  "Number",
-  "String",
-  "Boolean",
-  "Symbol",
-  "BigInt",
-  "Math",
-  "JSON",
-  "Reflect",
-  "Proxy",
-  "Promise",
-  "Date",
-  "RegExp",
-  "Map",
-  "Set",
-  "WeakMap",
-  "WeakSet",
-  "Error",
-  "TypeError",
-  "RangeError",
-  "SyntaxError",
-  "ReferenceError",
-  "EvalError",
-  "URIError",
-  "AggregateError",
-  "ArrayBuffer",
-  "SharedArrayBuffer",
-  "DataView",
-  "Atomics",
-  ...TYPED_ARRAYS.filter((n) => n !== "Float16Array"),
-  "parseInt",
-  "parseFloat",
-  "isNaN",
-  "isFinite",
-  "encodeURIComponent",
-  "decodeURIComponent",
-  "encodeURI",
-  "decodeURI",
-  "TextEncoder",
-  "TextDecoder",
-  "console",
-  "performance",
-  "setTimeout",
-  "clearTimeout",
-  "setInterval",
-  "clearInterval",
-  "setImmediate",
-  "clearImmediate",
-  "queueMicrotask",
-  "pvkitMachine",
-] as const;
-const GLOBALS_PRELUDE = `let ${GLOBAL_NAMES.map((n) => (n === "globalThis" ? "" : `${n} = globalThis.${n}`))
-  .filter(Boolean)
-  .join(", ")};`;
 
 /** An image that cannot be built: `message` is one line per problem, each naming the file and line. */
 export class ImageError extends Error {
@@ -117,6 +63,8 @@ interface Cached {
   image: Promise<GuestImage>;
   /** Input files with their mtimes when built (filled once the build finished). */
   inputs?: Map<string, number>;
+  /** The kernel image it was linked to. */
+  kernelId?: string;
 }
 
 const cache = new Map<string, Cached>();
@@ -157,23 +105,80 @@ function formatMessage(m: Message): string {
   return `pvkit: cannot build the guest image: ${where ? `${where}:${m.location!.column + 1}: ` : ""}${m.text}`;
 }
 
-async function compile(spec: ImageSpec, name: string, c: Cached): Promise<GuestImage> {
+/**
+ * Links a program's image to the kernel image: a file the kernel is made of is not bundled again
+ * but taken from the evaluated kernel (`modules`, kernel-image.ts), so the program and the kernel
+ * share one instance of every kernel module. Such a file is marked free of side effects — its top
+ * level already ran, in the kernel — so an import whose bindings go unused leaves nothing behind.
+ * Every import is resolved through the other plugins first (the allow-list decides, as for any
+ * image); the links must load before guestResolver's reader.
+ */
+function kernelLinks(kernel: KernelImage): Plugin {
+  return {
+    name: "pvkit-kernel-links",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind === "entry-point" || (args.pluginData as { linked?: true } | undefined)?.linked) return;
+        const r = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          with: args.with,
+          pluginData: { linked: true },
+        });
+        if (r.errors.length > 0) return { errors: r.errors };
+        return {
+          path: r.path,
+          namespace: r.namespace,
+          external: r.external,
+          sideEffects: kernel.files.has(r.path) ? false : r.sideEffects,
+        };
+      });
+      build.onLoad({ filter: /.*/ }, (args) =>
+        kernel.files.has(args.path)
+          ? {
+              contents: `module.exports = ${KERNEL_PARAM}.modules[${JSON.stringify(args.path)}];`,
+              loader: "js",
+            }
+          : undefined,
+      );
+    },
+  };
+}
+
+/** The one-line-per-problem error for a failed esbuild build, or `e` as it was. */
+function imageError(e: unknown): unknown {
+  const errors = (e as { errors?: Message[] }).errors;
+  return errors?.length ? new ImageError(errors.map(formatMessage).join("\n")) : e;
+}
+
+/**
+ * Builds a whole image (`kernel` undefined), or a program's image linked to `kernel`: an async
+ * function of the evaluated kernel image that loads the program and boots the kernel with it
+ * (the shell's needs no build: the kernel holds the shell).
+ */
+async function compile(spec: ImageSpec, name: string, c: Cached, kernel?: KernelImage): Promise<GuestImage> {
   const t0 = performance.now();
-  const boot = (program: string) =>
-    `import { bootRealmKernel } from ${JSON.stringify(REALM_ENTRY)};\n${program}` +
-    `bootRealmKernel(${spec.program ? "program" : "undefined"}, ${JSON.stringify(name)});\n`;
+  const wrap = (body: string) =>
+    kernel
+      ? `(async (${KERNEL_PARAM}) => {\n"use strict";\n${globalsPrelude()}\n${body}\n})`
+      : `(async () => {\n"use strict";\n${globalsPrelude()}\n${body}\n})()`;
+  if (kernel && !spec.program) {
+    c.inputs = new Map();
+    const code = wrap(`${KERNEL_PARAM}.bootRealmKernel(undefined, ${JSON.stringify(name)});`);
+    return { code, name, buildMs: performance.now() - t0, kernel };
+  }
+  const importProgram = spec.program
+    ? `import * as program from ${JSON.stringify(toPath(spec.program))};\n`
+    : "";
+  const boot = `bootRealmKernel(${spec.program ? "program" : "undefined"}, ${JSON.stringify(name)});\n`;
+  const contents = kernel
+    ? `${importProgram}${KERNEL_PARAM}.${boot}`
+    : `import { bootRealmKernel } from ${JSON.stringify(REALM_ENTRY)};\n${importProgram}${boot}`;
   const entry: Pick<BuildOptions, "stdin" | "entryPoints"> = spec.kernel
     ? { entryPoints: [toPath(spec.kernel)] }
-    : {
-        stdin: {
-          contents: boot(
-            spec.program ? `import * as program from ${JSON.stringify(toPath(spec.program))};\n` : "",
-          ),
-          resolveDir: REPO_ROOT,
-          sourcefile: "<pvkit realm entry>",
-          loader: "ts",
-        },
-      };
+    : { stdin: { contents, resolveDir: REPO_ROOT, sourcefile: "<pvkit realm entry>", loader: "ts" } };
+  const allowList = guestResolver(REPO_ROOT, programRoot(toPath(spec.kernel ?? spec.program ?? REALM_ENTRY)));
   try {
     const out = await build({
       ...entry,
@@ -190,7 +195,7 @@ async function compile(spec: ImageSpec, name: string, c: Cached): Promise<GuestI
       logLevel: "silent",
       legalComments: "none",
       charset: "utf8",
-      plugins: [guestResolver(REPO_ROOT, programRoot(toPath(spec.kernel ?? spec.program ?? REALM_ENTRY)))],
+      plugins: kernel ? [kernelLinks(kernel), allowList] : [allowList],
     });
     const inputs = new Map<string, number>();
     for (const input of Object.keys(out.metafile.inputs)) {
@@ -199,30 +204,47 @@ async function compile(spec: ImageSpec, name: string, c: Cached): Promise<GuestI
       inputs.set(abs, statSync(abs).mtimeMs);
     }
     c.inputs = inputs;
-    const code = `(async () => {\n"use strict";\n${GLOBALS_PRELUDE}\n${out.outputFiles[0]!.text}\n})()`;
-    return { code, name, buildMs: performance.now() - t0 };
+    const code = wrap(out.outputFiles[0]!.text);
+    return { code, name, buildMs: performance.now() - t0, ...(kernel ? { kernel } : {}) };
   } catch (e) {
-    const errors = (e as { errors?: Message[] }).errors;
-    if (errors?.length) throw new ImageError(errors.map(formatMessage).join("\n"));
-    throw e;
+    throw imageError(e);
   }
 }
 
-/** The image for `spec`, from the cache while its inputs are unchanged. */
-export function guestImage(spec: ImageSpec): Promise<GuestImage> {
+/**
+ * The image for `spec`, from the cache while its inputs are unchanged. A program's image is made
+ * again when the kernel image changed too: which files it links to the kernel depends on it.
+ */
+export async function guestImage(spec: ImageSpec): Promise<GuestImage> {
   const file = (spec.kernel ?? spec.program) ? toPath((spec.kernel ?? spec.program)!) : "";
-  const key = spec.kernel ? `kernel:${file}` : `program:${file}`;
+  const key = spec.kernel ? `kernel:${file}` : `${spec.whole ? "whole" : "linked"}:${file}`;
   const name = !file
     ? "shell"
     : relative(REPO_ROOT, file).startsWith("..")
       ? file
       : relative(REPO_ROOT, file);
+  const kernel =
+    spec.kernel || spec.whole
+      ? undefined
+      : await kernelImage(REPO_ROOT, REALM_ENTRY).catch((e: unknown) => {
+          throw imageError(e);
+        });
   const hit = cache.get(key);
-  if (hit && fresh(hit)) return hit.image.then((img) => ({ ...img, buildMs: 0 }));
-  const c: Cached = { image: Promise.resolve(undefined as never) };
-  c.image = compile(spec, name, c);
+  if (hit && fresh(hit) && hit.kernelId === kernel?.id)
+    return hit.image.then((img) => ({ ...img, buildMs: 0 }));
+  const c: Cached = {
+    image: Promise.resolve(undefined as never),
+    ...(kernel ? { kernelId: kernel.id } : {}),
+  };
+  c.image = compile(spec, name, c, kernel);
   cache.set(key, c);
   // A failed build is not cached: the user fixes the file and creates again.
   c.image.catch(() => cache.get(key) === c && cache.delete(key));
   return c.image;
 }
+
+/** The kernel image programs run on (kernel-image.ts), for the warm pool to evaluate ahead. */
+export const currentKernelImage = (): Promise<KernelImage> =>
+  kernelImage(REPO_ROOT, REALM_ENTRY).catch((e: unknown) => {
+    throw imageError(e);
+  });

@@ -20,6 +20,7 @@ export class LocalPooled implements PooledWorker {
   constructor(
     readonly worker: Worker,
     readonly jsLimitBytes: number,
+    readonly kernelId: string | undefined,
     lost: (why: string) => void,
   ) {
     let crash: string | undefined;
@@ -56,8 +57,8 @@ export function localPoolBackend(o: {
   // (image/supervisor-code.ts) — is compiled under the same flags, or V8 would refuse the cache.
   setFlagsFromString("--no-flush-bytecode");
   return {
-    prepare(jsLimitBytes, lost) {
-      const pool: PooledBoot = { addon: o.addon, jsLimitBytes };
+    prepare(jsLimitBytes, kernel, lost) {
+      const pool: PooledBoot = { addon: o.addon, jsLimitBytes, ...(kernel ? { kernel } : {}) };
       const code = supervisorCodeFor(o.supervisor);
       const w = new Worker(SUPERVISOR_STUB, {
         ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB: o.heapHeadroomMiB }),
@@ -66,7 +67,7 @@ export function localPoolBackend(o: {
       w.on("message", (m: SupervisorReport) => {
         if (m?.t === "ready" && m.codeCache === "refused") supervisorCodeRefused(code.cache);
       });
-      return new LocalPooled(w, jsLimitBytes, lost);
+      return new LocalPooled(w, jsLimitBytes, kernel?.id, lost);
     },
   };
 }

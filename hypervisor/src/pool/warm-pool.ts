@@ -1,9 +1,10 @@
 /**
  * The warm pool (`pvkit up --pool N`): domU workers started ahead of need, as LightVM's split
  * toolstack prepares ahead whatever does not depend on the domain. A pooled worker has started
- * (in its cell, when domUs run in cells), installed the allocation gate, loaded SES and locked down
- * — about 70 ms of a cold start on a small machine — and waits, holding nothing of any domain: no
- * frame, no vCPU page, no id, no image (realm/supervisor.ts, runPooled). Creating a domain takes
+ * (in its cell, when domUs run in cells), installed the allocation gate, loaded SES, locked down
+ * and evaluated the kernel image (image/kernel-image.ts: pvkit's kernel, no program) — about 80 ms
+ * of a cold start on a small machine — and waits, holding nothing of any domain: no frame, no vCPU
+ * page, no id, no program (realm/supervisor.ts, runPooled). Creating a domain takes
  * one if there is one and hands it the domain's boot data; otherwise the domain starts cold.
  *
  * Rules:
@@ -25,6 +26,8 @@
 export interface PooledWorker {
   /** The allocation gate's bound it was prepared with: it may serve domains with this one only. */
   readonly jsLimitBytes: number;
+  /** The kernel image it evaluated (its id): a program's domain must run on this one. */
+  readonly kernelId: string | undefined;
   /** Resolves true once it is ready (gate, SES, lockdown done), false if it died before. */
   readonly ready: Promise<boolean>;
   /** Where it runs, for /proc reads ("self": the hypervisor's process). */
@@ -35,8 +38,15 @@ export interface PooledWorker {
 
 /** What starts pooled workers: a thread of the hypervisor's process, or a cell. */
 export interface PoolBackend {
-  /** Starts one worker prepared for `jsLimitBytes`; `lost` is called if it dies before it is taken. */
-  prepare(jsLimitBytes: number, lost: (why: string) => void): PooledWorker;
+  /**
+   * Starts one worker prepared for `jsLimitBytes`, with `kernel` evaluated in its realm; `lost` is
+   * called if it dies before it is taken.
+   */
+  prepare(
+    jsLimitBytes: number,
+    kernel: { code: string; id: string } | undefined,
+    lost: (why: string) => void,
+  ): PooledWorker;
 }
 
 export interface WarmPoolOptions {
@@ -46,6 +56,8 @@ export interface WarmPoolOptions {
   jsLimitBytes: number;
   /** The backend, once its scripts are built. */
   backend: () => Promise<PoolBackend>;
+  /** The kernel image programs run on now (rebuilt when its sources change). */
+  kernel: () => Promise<{ code: string; id: string }>;
   /** Admits one pooled worker's runtime: false if the machine has no room for it. */
   reserve: () => boolean;
   /** Ends one pooled worker's reservation (it was taken by a domain, which has its own, or ended). */
@@ -122,13 +134,16 @@ export class WarmPool {
   }
 
   /**
-   * A worker for a domain whose bound is `jsLimitBytes`, or undefined (start it cold). The worker
-   * leaves the pool for good; its reservation ends, since the domain's own covers its runtime.
+   * A worker for a domain whose bound is `jsLimitBytes` and, for a program, whose image runs on the
+   * kernel image `kernelId` — or undefined (start it cold). The worker leaves the pool for good; its
+   * reservation ends, since the domain's own covers its runtime.
    */
-  take(jsLimitBytes: number): PooledWorker | undefined {
+  take(jsLimitBytes: number, kernelId?: string): PooledWorker | undefined {
     if (this.o.size === 0 || this.closed) return undefined;
-    if (jsLimitBytes !== this.jsLimitBytes) {
-      // Another size: what is idle cannot serve it, and the next domains are likelier this size.
+    const stale = kernelId !== undefined && this.idle.some((e) => e.worker.kernelId !== kernelId);
+    if (jsLimitBytes !== this.jsLimitBytes || stale) {
+      // Another size, or a kernel changed since they were prepared: what is idle cannot serve it,
+      // and the next domains are likelier this size and this kernel (fill() prepares the new one).
       this.jsLimitBytes = jsLimitBytes;
       for (const e of this.idle.splice(0)) this.retire(e.worker);
       this.cold++;
@@ -193,7 +208,9 @@ export class WarmPool {
     this.filling = true;
     try {
       const backend = await this.o.backend();
-      while (!this.closed && this.idle.length < this.o.size && this.booting.size === 0) {
+      for (;;) {
+        const kernel = await this.o.kernel(); // from the cache unless a kernel source changed
+        if (this.closed || this.idle.length >= this.o.size || this.booting.size > 0) break;
         if (!this.o.reserve()) break; // the machine's memory is promised to domains
         const lost = (why: string) => {
           const i = this.idle.indexOf(entry);
@@ -204,7 +221,7 @@ export class WarmPool {
         };
         let worker: PooledWorker;
         try {
-          worker = backend.prepare(this.jsLimitBytes, lost);
+          worker = backend.prepare(this.jsLimitBytes, kernel, lost);
         } catch (e) {
           this.o.release();
           throw e;

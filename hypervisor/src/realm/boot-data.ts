@@ -38,8 +38,14 @@ export interface SupervisorBoot {
   maxPages: number;
   /** "realm": a domU, no host authority. "trusted": dom0, the host's own Node. */
   mode: "realm" | "trusted";
-  /** realm: the guest image, a script built by hypervisor/src/image (kernel + program, or a raw guest). */
+  /**
+   * realm: the guest image, a script built by hypervisor/src/image: a whole image (kernel and
+   * program, or a raw guest), or — for a pooled worker, with kernelId — a program's image linked to
+   * the kernel image the worker evaluated ahead.
+   */
   image?: string;
+  /** realm: the kernel image (image/kernel-image.ts) a program's linked image runs on, by id. */
+  kernelId?: string;
   /** Where the image came from, for messages. */
   imageName?: string;
   /** trusted: tsx's registration API and the module to import once TypeScript support is in. */
@@ -57,8 +63,9 @@ export interface SupervisorBoot {
 
 /**
  * What a pooled worker starts with instead (its workerData `pool`): nothing of any domain — no
- * frame, no id, no image — only what every domU of its size class gets alike, so it can install the
- * allocation gate, load SES and lock down ahead of need (hypervisor/src/pool). Its domain's
+ * frame, no id, no program — only what every domU of its size class gets alike, so it can install
+ * the allocation gate, load SES, lock down and evaluate the kernel image ahead of need
+ * (hypervisor/src/pool). Its domain's
  * SupervisorBoot arrives later as a SupervisorAssign message, once, and never another.
  */
 export interface PooledBoot {
@@ -68,6 +75,11 @@ export interface PooledBoot {
   bellFd?: number;
   /** The allocation gate's bound: every domain this worker may serve has exactly this one. */
   jsLimitBytes: number;
+  /**
+   * The kernel image to evaluate ahead (pvkit's code, no program's): a program's domain may take
+   * this worker only if its image runs on this kernel (id).
+   */
+  kernel?: { code: string; id: string };
 }
 
 /** The one message a pooled worker waits for: its domain (the hypervisor's or its cell's post). */

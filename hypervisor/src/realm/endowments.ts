@@ -128,31 +128,44 @@ export function guestAtomics(): typeof Atomics {
   return copy as unknown as typeof Atomics;
 }
 
-/** A console for the realm until the kernel sets its own: lines go to console_io (`pvkit dmesg`). */
-export function earlyConsole(machine: PvkitMachine) {
+/**
+ * A console for the realm until the kernel sets its own: lines go to console_io (`pvkit dmesg`).
+ * `machine` is read at each write: a realm made ahead of its domain (a pooled worker) has none yet,
+ * and drops what is written before it has one.
+ */
+export function earlyConsole(machine: () => PvkitMachine | undefined) {
   const enc = new TextEncoder();
   const write = (...args: unknown[]) => {
+    const m = machine();
+    if (!m) return;
     const line = args.map((a) => (typeof a === "string" ? a : String(a))).join(" ") + "\n";
     const bytes = enc.encode(line).subarray(0, 4096);
     // console_io writes from guest memory; before the kernel exists there is no allocator, so use
     // the scratch page of pvkit's boot layout (pfn 3), as the kernel's own early printk does.
-    const run = machine.runs.find((r) => r.pfn <= 3 && 3 < r.pfn + r.buf.byteLength / 4096);
+    const run = m.runs.find((r) => r.pfn <= 3 && 3 < r.pfn + r.buf.byteLength / 4096);
     if (!run) return;
     new Uint8Array(run.buf, (3 - run.pfn) * 4096, 4096).set(bytes);
-    machine.trap(__HYPERVISOR_console_io, BigInt(CONSOLEIO_write), BigInt(bytes.length), 3n * 4096n, 0n, 0n);
+    m.trap(__HYPERVISOR_console_io, BigInt(CONSOLEIO_write), BigInt(bytes.length), 3n * 4096n, 0n, 0n);
   };
   return { log: write, info: write, warn: write, error: write, debug: write };
 }
 
 /**
- * performance.now() at the machine's TSC resolution (rounded up, like rdtsc): milliseconds since the
- * realm started. `hostNow` is the host's performance.now, captured before lockdown.
+ * performance.now() at the machine's TSC resolution (rounded up, like rdtsc): milliseconds since
+ * `start` (the domain's start; a realm made ahead of its domain calls it once it has one). `hostNow`
+ * is the host's performance.now, captured before lockdown. `clock` is the realm's; `start` is not.
  */
-export function coarsePerformance(hostNow: () => number, resolutionNs: number) {
-  const t0 = hostNow();
-  const res = resolutionNs / 1e6;
+export function coarsePerformance(hostNow: () => number) {
+  let t0 = hostNow();
+  let res = 0;
   return {
-    now: res > 0 ? () => Math.ceil((hostNow() - t0) / res) * res : () => hostNow() - t0,
-    timeOrigin: 0,
+    clock: {
+      now: () => (res > 0 ? Math.ceil((hostNow() - t0) / res) * res : hostNow() - t0),
+      timeOrigin: 0,
+    },
+    start(resolutionNs: number): void {
+      t0 = hostNow();
+      res = resolutionNs / 1e6;
+    },
   };
 }

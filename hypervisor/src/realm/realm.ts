@@ -5,11 +5,12 @@
  * `process`, no `require`, no `import()`, no Node object at all. What the guest can reach is what
  * this file hands it; that list is the whole of its authority.
  *
- * Rule: call once per worker, after the allocation gate is installed and before anything else of
- * the guest runs. Everything used after lockdown() must have been captured before it.
+ * Rule: lock down once per worker, after the allocation gate is installed and before anything else
+ * of the guest runs; make one realm per worker, for its one domain. Everything used after
+ * lockdown() must have been captured before it.
  */
 /// <reference types="ses" />
-import type { PvkitMachine } from "@pvkit/abi/machine";
+import { MACHINE_GLOBAL, type PvkitMachine } from "@pvkit/abi/machine";
 import {
   coarsePerformance,
   earlyConsole,
@@ -18,14 +19,18 @@ import {
   type HostFunctions,
 } from "./endowments.ts";
 
-export interface RealmInput {
-  machine: PvkitMachine;
-  image: string;
+/** What a realm needs from the host: timer functions and the clock, captured before lockdown. */
+export interface RealmHost {
   host: HostFunctions;
+  hostNow: () => number;
+}
+
+/** What a realm gets once it has its domain. */
+export interface RealmDomain {
+  machine: PvkitMachine;
   /** Wraps every call from the host's event loop into guest code. */
   enter: (run: () => void) => void;
-  /** The host's performance.now and the TSC resolution the realm's clock keeps to. */
-  hostNow: () => number;
+  /** The TSC resolution the realm's clock keeps to. */
   tscResolutionNs: number;
 }
 
@@ -53,13 +58,17 @@ export function lockdownWorker(): void {
 }
 
 /**
- * Evaluates the guest image in a fresh compartment. Resolves when its top level has run (a kernel
- * image's returns at once; a raw guest's may await); rejects with what it throws.
+ * A fresh compartment for one domain, made before or after the domain exists (a pooled worker
+ * makes it ahead, with the kernel image evaluated in it). Until attach() names the domain, the
+ * endowments that belong to one wait: no machine, a console that drops, timers that run their
+ * callbacks without the supervisor's bookkeeping (the kernel's top level sets none).
  */
-export async function runImage(o: RealmInput): Promise<void> {
-  const timers = guestTimers(o.host, o.enter);
+export function makeRealm(o: RealmHost) {
+  let enter: (run: () => void) => void = (run) => run();
+  let machine: PvkitMachine | undefined;
+  const clock = coarsePerformance(o.hostNow);
+  const timers = guestTimers(o.host, (run) => enter(run));
   const globals = {
-    pvkitMachine: harden(o.machine),
     Atomics: harden(guestAtomics()),
     SharedArrayBuffer,
     // The start compartment's Date and Math: wall time in milliseconds and a working Math.random
@@ -70,15 +79,42 @@ export async function runImage(o: RealmInput): Promise<void> {
     // a guest has anyway through its shared memory; programs need them.
     Float32Array,
     Float64Array,
-    performance: harden(coarsePerformance(o.hostNow, o.tscResolutionNs)),
-    console: harden(earlyConsole(o.machine)),
+    performance: harden(clock.clock),
+    console: harden(earlyConsole(() => machine)),
     ...harden(timers),
   };
   const compartment = new Compartment({ globals, __options__: true });
-  await compartment.evaluate(o.image, {
-    // The image is a bundle: a `<!--` or `import(` inside a string would make SES refuse all of it.
-    // These rewrite such text harmlessly (`import(` becomes a call to an undefined `__import__`).
-    __evadeHtmlCommentTest__: true,
-    __evadeImportExpressionTest__: true,
-  });
+  const evaluate = (code: string): unknown =>
+    compartment.evaluate(code, {
+      // The image is a bundle: a `<!--` or `import(` inside a string would make SES refuse all of
+      // it. These rewrite such text harmlessly (`import(` becomes a call to an undefined `__import__`).
+      __evadeHtmlCommentTest__: true,
+      __evadeImportExpressionTest__: true,
+    });
+  return {
+    /** Evaluates the kernel image (image/kernel-image.ts) and returns its value. */
+    loadKernel: (code: string): unknown => evaluate(code),
+    /** Gives the realm its domain: the machine as `pvkitMachine`, the clock's zero, the timers' wrap. */
+    attach(d: RealmDomain): void {
+      machine = harden(d.machine);
+      enter = d.enter;
+      clock.start(d.tscResolutionNs);
+      Object.defineProperty(compartment.globalThis, MACHINE_GLOBAL, {
+        value: machine,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    },
+    /**
+     * Runs the domain's image: a raw guest's whole image, or a program's image called with the
+     * evaluated `kernel`. Resolves when its top level has run; rejects with what it throws.
+     */
+    async run(image: string, kernel?: unknown): Promise<void> {
+      const value = evaluate(image);
+      await (kernel === undefined ? value : (value as (k: unknown) => Promise<void>)(kernel));
+    },
+  };
 }
+
+export type Realm = ReturnType<typeof makeRealm>;

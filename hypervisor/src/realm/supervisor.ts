@@ -154,9 +154,10 @@ async function runTrusted(boot: SupervisorBoot): Promise<void> {
 
 /**
  * The part of a domU's start that depends on no domain, only on its bound: the allocation gate,
- * SES and lockdown. A pooled worker does it ahead of need; otherwise it comes first.
+ * SES, lockdown, the realm and, for a program, the kernel image evaluated in it (`kernel`: the
+ * image's text). A pooled worker does it ahead of need; otherwise it comes first.
  */
-async function prepareRealm(jsLimitBytes: number) {
+async function prepareRealm(jsLimitBytes: number, kernel?: string) {
   installSpecFreeze(); // before SES loads: it hardens with whatever Object.freeze is then
   const MiB = 1024 * 1024;
   const gate = installAllocationGate({
@@ -177,9 +178,10 @@ async function prepareRealm(jsLimitBytes: number) {
   });
   // SES is loaded only now, after the gate: its shims capture ArrayBuffer methods when loaded, and
   // must capture the gated ones.
-  const { lockdownWorker, runImage } = await import("./realm.ts");
+  const { lockdownWorker, makeRealm } = await import("./realm.ts");
   lockdownWorker();
-  return { gate, runImage };
+  const realm = makeRealm({ host, hostNow });
+  return { gate, realm, kernel: kernel === undefined ? undefined : realm.loadKernel(kernel) };
 }
 
 const host = {
@@ -192,19 +194,18 @@ const host = {
   queueMicrotask,
 };
 
-/** The domain's own part of a domU's start: its machine, then its image in the realm. */
+/**
+ * The domain's own part of a domU's start: its machine, then its image in the realm — a raw guest's
+ * whole image, or a program's, called with the kernel evaluated in prepareRealm.
+ */
 async function runRealm(boot: SupervisorBoot, prepared: Awaited<ReturnType<typeof prepareRealm>>) {
   const { page, views, wakes } = attach(boot);
-  const { gate, runImage } = prepared;
+  const { gate, realm, kernel } = prepared;
+  if (boot.kernelId !== undefined && kernel === undefined)
+    crash("a program image linked to a kernel image came to a worker that has none");
   const { machine } = buildMachine(boot, views, gate.tick, hrtime, wakes);
-  await runImage({
+  realm.attach({
     machine,
-    // --inspect-brk stops, as node's does, at the first statement of the domain's own code: a
-    // debugger that enabled breakpoints pauses there (source shown, breakpoints can be set); with
-    // none attached the statement does nothing.
-    image: boot.inspectorWait ? `debugger;${boot.image!}` : boot.image!,
-    host,
-    hostNow,
     tscResolutionNs: boot.tscResolutionNs,
     enter: (run) => {
       Atomics.add(page.status.words, CHECKPOINTS, 1);
@@ -213,6 +214,11 @@ async function runRealm(boot: SupervisorBoot, prepared: Awaited<ReturnType<typeo
       run();
     },
   });
+  // --inspect-brk stops, as node's does, at the first statement of the domain's own code: a
+  // debugger that enabled breakpoints pauses there (source shown, breakpoints can be set); with
+  // none attached the statement does nothing.
+  const image = boot.inspectorWait ? `debugger;${boot.image!}` : boot.image!;
+  await realm.run(image, boot.kernelId === undefined ? undefined : kernel);
 }
 
 /**
@@ -226,13 +232,19 @@ async function runPooled(pool: PooledBoot): Promise<void> {
   // compiled again when the domain comes, ~20 ms of its start. (A V8 flag is the process's: in a
   // cell, this worker's alone; with cells off, the host's, which only keeps more bytecode.)
   setFlagsFromString("--no-flush-bytecode");
-  const prepared = await prepareRealm(pool.jsLimitBytes);
+  const prepared = await prepareRealm(pool.jsLimitBytes, pool.kernel?.code);
   const assigned = new Promise<unknown>((resolve) => parentPort!.once("message", resolve));
   post({ t: "ready", codeCache: stub?.rejected === undefined ? "none" : stub.rejected ? "refused" : "used" });
 
   const m = (await assigned) as Partial<SupervisorAssign> | null;
   const boot = m?.t === "assign" ? m.boot : undefined;
-  if (!boot || boot.mode !== "realm" || boot.jsLimitBytes !== pool.jsLimitBytes || boot.inspectorPort)
+  if (
+    !boot ||
+    boot.mode !== "realm" ||
+    boot.jsLimitBytes !== pool.jsLimitBytes ||
+    boot.inspectorPort ||
+    (boot.kernelId !== undefined && boot.kernelId !== pool.kernel?.id)
+  )
     crash("a pooled worker was assigned a domain it was not prepared for");
   await runRealm(boot, prepared);
 }

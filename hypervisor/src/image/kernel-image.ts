@@ -1,0 +1,113 @@
+/**
+ * The kernel image: the guest kernel's realm entry and every module it loads, bundled on its own so
+ * that a pooled worker can evaluate it before it has a domain (hypervisor/src/pool). Evaluating it
+ * runs only the kernel's module top levels — pvkit's code, the same for every domU — and gives
+ *
+ *   { bootRealmKernel, modules }
+ *
+ * where `modules` maps each of the kernel's source files (absolute path) to its module namespace. A
+ * program's image (guest-image.ts) is then bundled with every one of those files replaced by a link
+ * into `modules`, so a program that imports `@pvkit/guest-kernel/kernel/program` gets the kernel's
+ * own FsError class (instanceof works), not a second copy, and only the program's own files are
+ * compiled when its domain starts.
+ *
+ * Why a program is not evaluated ahead as well: its top level is code of whoever wrote it, and it
+ * must run as its domain, watched and accounted, not in a worker that has no domain yet.
+ *
+ * Built once per host process and rebuilt when any of its files changes, like a program image. The
+ * id names one build: a pooled worker prepared with another kernel cannot serve a new domain.
+ */
+import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { build, type BuildOptions } from "esbuild";
+import { globalsPrelude } from "./globals-prelude.ts";
+import { guestResolver } from "./guest-resolver.ts";
+
+export interface KernelImage {
+  /** The script: an expression whose value is { bootRealmKernel, modules }. */
+  code: string;
+  /** A hash of `code`. */
+  id: string;
+  /** The kernel's source files (absolute paths), the keys of `modules`. */
+  files: ReadonlySet<string>;
+}
+
+/** The name the program image gives the evaluated kernel image (guest-image.ts). */
+export const KERNEL_PARAM = "__pvkitKernel";
+
+let cached: { image: Promise<KernelImage>; inputs?: Map<string, number> } | undefined;
+
+function fresh(inputs: Map<string, number> | undefined): boolean {
+  if (!inputs) return true; // still building: share the build
+  for (const [file, mtime] of inputs) {
+    try {
+      if (statSync(file).mtimeMs !== mtime) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The kernel image, from the cache while its files are unchanged. */
+export function kernelImage(repoRoot: string, realmEntry: string): Promise<KernelImage> {
+  if (cached && fresh(cached.inputs)) return cached.image;
+  const c: NonNullable<typeof cached> = { image: Promise.resolve(undefined as never) };
+  c.image = compileKernel(repoRoot, realmEntry, (inputs) => (c.inputs = inputs));
+  cached = c;
+  c.image.catch(() => cached === c && (cached = undefined));
+  return c.image;
+}
+
+/** The absolute paths of a build's input files, with their mtimes. */
+function inputsOf(repoRoot: string, metafile: { inputs: Record<string, unknown> }): Map<string, number> {
+  const inputs = new Map<string, number>();
+  for (const input of Object.keys(metafile.inputs)) {
+    if (input.startsWith("<")) continue;
+    const abs = isAbsolute(input) ? input : join(repoRoot, input);
+    inputs.set(abs, statSync(abs).mtimeMs);
+  }
+  return inputs;
+}
+
+async function compileKernel(
+  repoRoot: string,
+  realmEntry: string,
+  built: (inputs: Map<string, number>) => void,
+): Promise<KernelImage> {
+  const common: BuildOptions = {
+    absWorkingDir: repoRoot,
+    bundle: true,
+    write: false,
+    platform: "neutral",
+    target: "es2022",
+    mainFields: ["module", "main"],
+    metafile: true,
+    logLevel: "silent",
+    legalComments: "none",
+    charset: "utf8",
+    plugins: [guestResolver(repoRoot, join(repoRoot, "guest-kernel", "src"))],
+  };
+  // First the entry's closure: which files the kernel is made of.
+  const closure = await build({ ...common, entryPoints: [realmEntry], format: "esm" });
+  const files = [...inputsOf(repoRoot, closure.metafile!).keys()];
+  // Then the same files, each one's namespace kept under its path. esbuild's namespace objects get
+  // __esModule so that a program's default import of a kernel module means its default export.
+  const entry =
+    `export { bootRealmKernel } from ${JSON.stringify(realmEntry)};\n` +
+    files.map((f, i) => `import * as m${i} from ${JSON.stringify(f)};\n`).join("") +
+    `export const modules = {${files.map((f, i) => `${JSON.stringify(f)}: m${i}`).join(", ")}};\n` +
+    `for (const m of Object.values(modules)) Object.defineProperty(m, "__esModule", { value: true });\n`;
+  const out = await build({
+    ...common,
+    stdin: { contents: entry, resolveDir: repoRoot, sourcefile: "<pvkit kernel image>", loader: "ts" },
+    format: "iife",
+    globalName: "__pvkitKernelImage",
+  });
+  built(inputsOf(repoRoot, out.metafile!));
+  const code =
+    `(() => {\n"use strict";\n${globalsPrelude(["pvkitMachine"])}\n` +
+    `${out.outputFiles![0]!.text}\nreturn __pvkitKernelImage;\n})()`;
+  return { code, id: createHash("sha256").update(code).digest("hex").slice(0, 16), files: new Set(files) };
+}
