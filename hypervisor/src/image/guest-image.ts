@@ -16,11 +16,12 @@
  * Rule: building runs in esbuild's service process; the caller's thread only awaits it. A bad image
  * (syntax error, missing file, a refused import) is an ImageError with one line per problem.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { dirname, isAbsolute, join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { build, type BuildOptions, type Message, type Plugin } from "esbuild";
 import { globalsPrelude } from "./globals-prelude.ts";
+import { GUEST_BUILD, inputsOf, unchanged } from "./guest-build.ts";
 import { guestResolver } from "./guest-resolver.ts";
 import { KERNEL_PARAM, kernelImage, type KernelImage } from "./kernel-image.ts";
 
@@ -72,18 +73,6 @@ const cache = new Map<string, Cached>();
 /** A file path from a file: URL or a path. */
 export function toPath(urlOrPath: string): string {
   return urlOrPath.startsWith("file:") ? fileURLToPath(urlOrPath) : urlOrPath;
-}
-
-function fresh(c: Cached): boolean {
-  if (!c.inputs) return true; // still building: share the build
-  for (const [file, mtime] of c.inputs) {
-    try {
-      if (statSync(file).mtimeMs !== mtime) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
 }
 
 /**
@@ -182,28 +171,14 @@ async function compile(spec: ImageSpec, name: string, c: Cached, kernel?: Kernel
   try {
     const out = await build({
       ...entry,
+      ...GUEST_BUILD,
       absWorkingDir: REPO_ROOT,
-      bundle: true,
-      write: false,
       // ESM output keeps top-level await (raw guests use it); the image wraps it in an async function,
       // since a realm evaluates scripts, not modules.
       format: "esm",
-      platform: "neutral",
-      target: "es2022",
-      mainFields: ["module", "main"],
-      metafile: true,
-      logLevel: "silent",
-      legalComments: "none",
-      charset: "utf8",
       plugins: kernel ? [kernelLinks(kernel), allowList] : [allowList],
     });
-    const inputs = new Map<string, number>();
-    for (const input of Object.keys(out.metafile.inputs)) {
-      if (input.startsWith("<")) continue;
-      const abs = isAbsolute(input) ? input : join(REPO_ROOT, input);
-      inputs.set(abs, statSync(abs).mtimeMs);
-    }
-    c.inputs = inputs;
+    c.inputs = inputsOf(REPO_ROOT, out.metafile);
     const code = wrap(out.outputFiles[0]!.text);
     return { code, name, buildMs: performance.now() - t0, ...(kernel ? { kernel } : {}) };
   } catch (e) {
@@ -230,7 +205,7 @@ export async function guestImage(spec: ImageSpec): Promise<GuestImage> {
           throw imageError(e);
         });
   const hit = cache.get(key);
-  if (hit && fresh(hit) && hit.kernelId === kernel?.id)
+  if (hit && unchanged(hit.inputs) && hit.kernelId === kernel?.id)
     return hit.image.then((img) => ({ ...img, buildMs: 0 }));
   const c: Cached = {
     image: Promise.resolve(undefined as never),

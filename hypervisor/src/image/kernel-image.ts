@@ -18,9 +18,9 @@
  * id names one build: a pooled worker prepared with another kernel cannot serve a new domain.
  */
 import { createHash } from "node:crypto";
-import { statSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
-import { build, type BuildOptions } from "esbuild";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { GUEST_BUILD, inputsOf, unchanged } from "./guest-build.ts";
 import { globalsPrelude } from "./globals-prelude.ts";
 import { guestResolver } from "./guest-resolver.ts";
 
@@ -38,21 +38,9 @@ export const KERNEL_PARAM = "__pvkitKernel";
 
 let cached: { image: Promise<KernelImage>; inputs?: Map<string, number> } | undefined;
 
-function fresh(inputs: Map<string, number> | undefined): boolean {
-  if (!inputs) return true; // still building: share the build
-  for (const [file, mtime] of inputs) {
-    try {
-      if (statSync(file).mtimeMs !== mtime) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
-
 /** The kernel image, from the cache while its files are unchanged. */
 export function kernelImage(repoRoot: string, realmEntry: string): Promise<KernelImage> {
-  if (cached && fresh(cached.inputs)) return cached.image;
+  if (cached && unchanged(cached.inputs)) return cached.image;
   const c: NonNullable<typeof cached> = { image: Promise.resolve(undefined as never) };
   c.image = compileKernel(repoRoot, realmEntry, (inputs) => (c.inputs = inputs));
   cached = c;
@@ -60,38 +48,19 @@ export function kernelImage(repoRoot: string, realmEntry: string): Promise<Kerne
   return c.image;
 }
 
-/** The absolute paths of a build's input files, with their mtimes. */
-function inputsOf(repoRoot: string, metafile: { inputs: Record<string, unknown> }): Map<string, number> {
-  const inputs = new Map<string, number>();
-  for (const input of Object.keys(metafile.inputs)) {
-    if (input.startsWith("<")) continue;
-    const abs = isAbsolute(input) ? input : join(repoRoot, input);
-    inputs.set(abs, statSync(abs).mtimeMs);
-  }
-  return inputs;
-}
-
 async function compileKernel(
   repoRoot: string,
   realmEntry: string,
   built: (inputs: Map<string, number>) => void,
 ): Promise<KernelImage> {
-  const common: BuildOptions = {
+  const common = {
+    ...GUEST_BUILD,
     absWorkingDir: repoRoot,
-    bundle: true,
-    write: false,
-    platform: "neutral",
-    target: "es2022",
-    mainFields: ["module", "main"],
-    metafile: true,
-    logLevel: "silent",
-    legalComments: "none",
-    charset: "utf8",
     plugins: [guestResolver(repoRoot, join(repoRoot, "guest-kernel", "src"))],
   };
   // First the entry's closure: which files the kernel is made of.
   const closure = await build({ ...common, entryPoints: [realmEntry], format: "esm" });
-  const files = [...inputsOf(repoRoot, closure.metafile!).keys()];
+  const files = [...inputsOf(repoRoot, closure.metafile).keys()];
   // Then the same files, each one's namespace kept under its path. esbuild's namespace objects get
   // __esModule so that a program's default import of a kernel module means its default export.
   const entry =
@@ -105,9 +74,9 @@ async function compileKernel(
     format: "iife",
     globalName: "__pvkitKernelImage",
   });
-  built(inputsOf(repoRoot, out.metafile!));
+  built(inputsOf(repoRoot, out.metafile));
   const code =
     `(() => {\n"use strict";\n${globalsPrelude(["pvkitMachine"])}\n` +
-    `${out.outputFiles![0]!.text}\nreturn __pvkitKernelImage;\n})()`;
+    `${out.outputFiles[0]!.text}\nreturn __pvkitKernelImage;\n})()`;
   return { code, id: createHash("sha256").update(code).digest("hex").slice(0, 16), files: new Set(files) };
 }
