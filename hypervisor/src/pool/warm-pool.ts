@@ -93,6 +93,8 @@ export class WarmPool {
   private closed = false;
   private served = 0;
   private cold = 0;
+  /** Times take() retired every idle worker (another size or kernel), for fill() to notice. */
+  private retirements = 0;
   /** Callers of whenReady, each waiting for so many ready workers. */
   private waiters: { n: number; resolve: () => void }[] = [];
 
@@ -146,6 +148,7 @@ export class WarmPool {
       // and the next domains are likelier this size and this kernel (fill() prepares the new one).
       this.jsLimitBytes = jsLimitBytes;
       for (const e of this.idle.splice(0)) this.retire(e.worker);
+      this.retirements++;
       this.cold++;
       return undefined;
     }
@@ -209,7 +212,10 @@ export class WarmPool {
     try {
       const backend = await this.o.backend();
       for (;;) {
+        const retiredBefore = this.retirements;
         const kernel = await this.o.kernel(); // from the cache unless a kernel source changed
+        // take() found the idle workers stale meanwhile: this kernel may be the stale one too.
+        if (this.retirements !== retiredBefore) continue;
         if (this.closed || this.idle.length >= this.o.size || this.booting.size > 0) break;
         if (!this.o.reserve()) break; // the machine's memory is promised to domains
         const lost = (why: string) => {
