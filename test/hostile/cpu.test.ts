@@ -42,6 +42,24 @@ describe("a guest that claims to be blocked and spins", () => {
   });
 });
 
+/**
+ * `domid`'s CPU time once the account has caught up: it trails the worker by a sampling period (a
+ * cell writes its worker's activity every 100 ms while the worker runs; the hypervisor reads it on
+ * its tick), so the first reading after a pause can still add what ran before it — seen as one
+ * step of ~100 ms in the first 100 ms, then nothing. Settled: unchanged over 300 ms. A paused guest
+ * whose time never stops growing fails here (the guard is generous: a hang guard, not a deadline).
+ */
+async function settled(domid: number): Promise<number> {
+  let last = (await listed(domid)).time;
+  for (const guard = Date.now() + 20_000; Date.now() < guard;) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = (await listed(domid)).time;
+    if (now === last) return now;
+    last = now;
+  }
+  throw new Error(`dom${domid}'s CPU time kept growing for 20 s after it was paused (now ${last} s)`);
+}
+
 describe("a paused guest", () => {
   it("accrues no CPU time while paused", async () => {
     const d = s.hv.createDomain({
@@ -52,7 +70,7 @@ describe("a paused guest", () => {
     });
     await until(() => s.hv.consoleLog(d.domid).includes("tick 3"), "the guest to tick");
     await control(s, { op: "pause", domain: String(d.domid) });
-    const before = (await listed(d.domid)).time;
+    const before = await settled(d.domid);
     await new Promise((r) => setTimeout(r, 1500)); // an observation window, not a deadline
     const row = await listed(d.domid);
     expect(row.state).toContain("p");
