@@ -107,8 +107,8 @@ export function makeRealm(o: RealmHost) {
       });
     },
     /**
-     * Runs the domain's image: a raw guest's whole image, or a program's image called with the
-     * evaluated `kernel`. Resolves when its top level has run; rejects with what it throws.
+     * Runs the domain's image: a whole image, or a program's linked image called with the evaluated
+     * `kernel`. Resolves when its top level has run; rejects with what it throws.
      */
     async run(image: string, kernel?: unknown): Promise<void> {
       const value = evaluate(image);

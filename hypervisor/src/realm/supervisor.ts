@@ -10,8 +10,9 @@
  *
  * A domU's start has two halves: what depends on no domain (the gate, SES, lockdown: ~45 ms of a
  * cold start) and what does (its machine, its image). A pooled worker (hypervisor/src/pool) does the
- * first half with no domain at all — no frame, no page, no id — and the second when its one
- * domain is assigned; a cold start does both in a row.
+ * first half with no domain at all — no frame, no page, no id — and evaluates pvkit's kernel image
+ * too, then the second half when its one domain is assigned, with only the program's image left to
+ * evaluate; a cold start does both in a row and evaluates one whole image.
  */
 import { readlinkSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
@@ -195,8 +196,8 @@ const host = {
 };
 
 /**
- * The domain's own part of a domU's start: its machine, then its image in the realm — a raw guest's
- * whole image, or a program's, called with the kernel evaluated in prepareRealm.
+ * The domain's own part of a domU's start: its machine, then its image in the realm — a whole image,
+ * or a program's linked image, called with the kernel evaluated in prepareRealm.
  */
 async function runRealm(boot: SupervisorBoot, prepared: Awaited<ReturnType<typeof prepareRealm>>) {
   const { page, views, wakes } = attach(boot);
