@@ -461,22 +461,28 @@ export class Hypervisor extends EventEmitter {
   private async launch(d: Domain): Promise<void> {
     try {
       const supervisor = await supervisorScript();
-      // A program (or the shell) runs on pvkit's kernel: a pooled worker has evaluated the kernel
-      // image and takes the program's image linked to it; a cold one evaluates both as one.
-      const onKernel = !d.privileged && !d.kernelUrl;
-      const kernelId = onKernel ? (await currentKernelImage()).id : undefined;
+      // A worker from the pool if one fits (a debugger wants a worker started for it: cold). A
+      // program (or the shell) runs on pvkit's kernel: a pooled worker has evaluated the kernel
+      // image and takes the program's image linked to that very image; a cold one evaluates both
+      // as one whole image.
+      const poolable = !d.privileged && !d.inspectorPort && this.pool !== undefined;
+      const kernel = poolable && !d.kernelUrl ? await currentKernelImage() : undefined;
       const cells = this.inCell(d) ? await this.cells() : undefined;
       if (!d.alive) return; // destroyed or shut down meanwhile
-      // A worker from the pool if one fits (a debugger wants a worker started for it: cold).
-      const pooled =
-        d.privileged || d.inspectorPort ? undefined : this.pool?.take(this.jsLimitBytes(d), kernelId);
+      const pooled = poolable ? this.pool?.take(this.jsLimitBytes(d), kernel?.id) : undefined;
+      // Booting from here: a failed build or a destroy below ends it (shutdown and destroy say so),
+      // and the pool refills instead of waiting for a domain that never boots.
+      if (!d.privileged) this.pool?.bootStarted(d);
       const image = d.privileged
         ? undefined
-        : await guestImage({
-            ...(d.programUrl ? { program: d.programUrl } : {}),
-            ...(d.kernelUrl ? { kernel: d.kernelUrl } : {}),
-            ...(onKernel && !pooled ? { whole: true } : {}),
-          }).catch(async (e: unknown) => {
+        : await guestImage(
+            {
+              ...(d.programUrl ? { program: d.programUrl } : {}),
+              ...(d.kernelUrl ? { kernel: d.kernelUrl } : {}),
+              ...(!d.kernelUrl && !pooled ? { whole: true } : {}),
+            },
+            pooled ? kernel : undefined,
+          ).catch(async (e: unknown) => {
             await pooled?.retire();
             throw e;
           });
@@ -500,7 +506,6 @@ export class Hypervisor extends EventEmitter {
         heapHeadroomMiB: d.privileged ? 0 : this.domUHeadroomMiB(),
         tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
       };
-      if (!d.privileged) this.pool?.bootStarted(d);
       if (cells)
         cells.start(d, spec, cellBootData(d, spec), this.workerEvents(), pooled as PooledCell | undefined);
       else if (pooled) assignWorker(d, (pooled as LocalPooled).worker, spec, this.workerEvents());

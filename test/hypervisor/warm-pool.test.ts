@@ -4,7 +4,11 @@
  * `pool: 0` is no pool, and pooled workers are counted by admission. Every wait is for an event
  * (a pool ready, a console line, a shutdown); the only deadlines are 30 s+ hang guards.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { SHUTDOWN_crash } from "@pvkit/abi/layout";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
@@ -127,6 +131,28 @@ describe("the warm pool, cells off", () => {
       const tb = (b.worker as unknown as { worker: Worker }).worker.threadId;
       expect(ta).not.toBe(tb);
       expect(hv.pool!.stats()).toMatchObject({ served: 2, cold: 0 });
+    },
+    GUARD,
+  );
+
+  it(
+    "refills after a program that cannot be built: the worker it took is not lost to the pool",
+    async () => {
+      hv = boot({ cells: false, pool: 2, poolMemoryMiB: 4 });
+      await hv.pool!.whenReady(2);
+      const dir = mkdtempSync(join(tmpdir(), "pvkit-pool-"));
+      const broken = join(dir, "broken.ts");
+      writeFileSync(broken, "export default async function main( {\n");
+      try {
+        const d = hv.createDomain({ name: "broken", memoryMiB: 4, program: pathToFileURL(broken).href });
+        const { reason } = await shutdownOf(hv, d.domid, GUARD);
+        expect(reason).toBe(SHUTDOWN_crash);
+        expect(hv.consoleLog(d.domid)).toContain("cannot build the guest image");
+        expect(hv.pool!.stats()).toMatchObject({ served: 1 });
+        await hv.pool!.whenReady(2); // the refill ran: the failed boot ended
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
     GUARD,
   );

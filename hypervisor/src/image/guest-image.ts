@@ -187,10 +187,11 @@ async function compile(spec: ImageSpec, name: string, c: Cached, kernel?: Kernel
 }
 
 /**
- * The image for `spec`, from the cache while its inputs are unchanged. A program's image is made
- * again when the kernel image changed too: which files it links to the kernel depends on it.
+ * The image for `spec`, from the cache while its inputs are unchanged. A program's linked image is
+ * linked to `linkTo` (the kernel image its pooled worker evaluated), by default the current kernel
+ * image, and made again for another: which files it links depends on it.
  */
-export async function guestImage(spec: ImageSpec): Promise<GuestImage> {
+export async function guestImage(spec: ImageSpec, linkTo?: KernelImage): Promise<GuestImage> {
   const file = (spec.kernel ?? spec.program) ? toPath((spec.kernel ?? spec.program)!) : "";
   const key = spec.kernel ? `kernel:${file}` : `${spec.whole ? "whole" : "linked"}:${file}`;
   const name = !file
@@ -201,9 +202,10 @@ export async function guestImage(spec: ImageSpec): Promise<GuestImage> {
   const kernel =
     spec.kernel || spec.whole
       ? undefined
-      : await kernelImage(REPO_ROOT, REALM_ENTRY).catch((e: unknown) => {
+      : (linkTo ??
+        (await kernelImage(REPO_ROOT, REALM_ENTRY).catch((e: unknown) => {
           throw imageError(e);
-        });
+        })));
   const hit = cache.get(key);
   if (hit && unchanged(hit.inputs) && hit.kernelId === kernel?.id)
     return hit.image.then((img) => ({ ...img, buildMs: 0 }));
