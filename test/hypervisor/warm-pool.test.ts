@@ -135,19 +135,29 @@ describe("the warm pool, cells off", () => {
     GUARD,
   );
 
-  it(
-    "refills after a program that cannot be built: the worker it took is not lost to the pool",
-    async () => {
+  it.each([
+    ["a syntax error", "export default async function main( {\n", "Expected"],
+    [
+      // Linked to the kernel image, a kernel module's exports are still checked, as in a whole image.
+      "an import the kernel module does not export",
+      'import { nonexistent } from "@pvkit/guest-kernel/kernel/program";\n' +
+        "export default async function main() { void nonexistent; }\n",
+      'No matching export in "guest-kernel/src/kernel/program.ts" for import "nonexistent"',
+    ],
+  ])(
+    "fails a program with %s to build, and refills: the worker it took is not lost to the pool",
+    async (_what, source, message) => {
       hv = boot({ cells: false, pool: 2, poolMemoryMiB: 4 });
       await hv.pool!.whenReady(2);
       const dir = mkdtempSync(join(tmpdir(), "pvkit-pool-"));
       const broken = join(dir, "broken.ts");
-      writeFileSync(broken, "export default async function main( {\n");
+      writeFileSync(broken, source);
       try {
         const d = hv.createDomain({ name: "broken", memoryMiB: 4, program: pathToFileURL(broken).href });
         const { reason } = await shutdownOf(hv, d.domid, GUARD);
         expect(reason).toBe(SHUTDOWN_crash);
         expect(hv.consoleLog(d.domid)).toContain("cannot build the guest image");
+        expect(hv.consoleLog(d.domid)).toContain(message);
         expect(hv.pool!.stats()).toMatchObject({ served: 1 });
         await hv.pool!.whenReady(2); // the refill ran: the failed boot ended
       } finally {

@@ -97,10 +97,12 @@ function formatMessage(m: Message): string {
 /**
  * Links a program's image to the kernel image: a file the kernel is made of is not bundled again
  * but taken from the evaluated kernel (`modules`, kernel-image.ts), so the program and the kernel
- * share one instance of every kernel module. Such a file is marked free of side effects — its top
- * level already ran, in the kernel — so an import whose bindings go unused leaves nothing behind.
- * Every import is resolved through the other plugins first (the allow-list decides, as for any
- * image); the links must load before guestResolver's reader.
+ * share one instance of every kernel module. A link is a small ES module that re-exports the
+ * file's export names from there (a kernel module exports no `let`, so a copy of each binding is
+ * the binding), and esbuild checks the program's imports against them as it would against the file.
+ * Links are marked free of side effects — their top levels already ran — so an import whose
+ * bindings go unused leaves nothing. Every import is resolved through the other plugins first (the
+ * allow-list decides, as for any image); the links must load before guestResolver's reader.
  */
 function kernelLinks(kernel: KernelImage): Plugin {
   return {
@@ -116,23 +118,29 @@ function kernelLinks(kernel: KernelImage): Plugin {
           pluginData: { linked: true },
         });
         if (r.errors.length > 0) return { errors: r.errors };
+        const linked = kernel.exports.has(r.path);
         return {
           path: r.path,
           namespace: r.namespace,
           external: r.external,
-          sideEffects: kernel.files.has(r.path) ? false : r.sideEffects,
+          sideEffects: linked ? false : r.sideEffects,
         };
       });
-      build.onLoad({ filter: /.*/ }, (args) =>
-        kernel.files.has(args.path)
-          ? {
-              contents: `module.exports = ${KERNEL_PARAM}.modules[${JSON.stringify(args.path)}];`,
-              loader: "js",
-            }
-          : undefined,
-      );
+      build.onLoad({ filter: /.*/ }, (args) => {
+        const names = kernel.exports.get(args.path);
+        return names ? { contents: linkModule(args.path, names), loader: "js" } : undefined;
+      });
     },
   };
+}
+
+/** The ES module that stands for kernel file `path` in a program's image. */
+function linkModule(path: string, names: readonly string[]): string {
+  const from = `${KERNEL_PARAM}.modules[${JSON.stringify(path)}]`;
+  if (names.length === 0) return "export {};\n";
+  const locals = names.map((n, i) => `${JSON.stringify(n)}: e${i}`).join(", ");
+  const reexports = names.map((n, i) => `e${i} as ${/^[A-Za-z_$][\w$]*$/.test(n) ? n : JSON.stringify(n)}`);
+  return `const { ${locals} } = ${from};\nexport { ${reexports.join(", ")} };\n`;
 }
 
 /** The one-line-per-problem error for a failed esbuild build, or `e` as it was. */

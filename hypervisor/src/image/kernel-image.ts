@@ -7,7 +7,7 @@
  *
  * where `modules` maps each of the kernel's source files (absolute path) to its module namespace. A
  * program's image (guest-image.ts) is then bundled with every one of those files replaced by a link
- * into `modules`, so a program that imports `@pvkit/guest-kernel/kernel/program` gets the kernel's
+ * into `modules` that re-exports the file's export names (found at build time), so a program that imports `@pvkit/guest-kernel/kernel/program` gets the kernel's
  * own FsError class (instanceof works), not a second copy, and only the program's own files are
  * compiled when its domain starts.
  *
@@ -29,8 +29,8 @@ export interface KernelImage {
   code: string;
   /** A hash of `code`. */
   id: string;
-  /** The kernel's source files (absolute paths), the keys of `modules`. */
-  files: ReadonlySet<string>;
+  /** The kernel's source files (absolute paths), the keys of `modules`, with their export names. */
+  exports: ReadonlyMap<string, readonly string[]>;
 }
 
 /** The name the program image gives the evaluated kernel image (guest-image.ts). */
@@ -61,13 +61,24 @@ async function compileKernel(
   // First the entry's closure: which files the kernel is made of.
   const closure = await build({ ...common, entryPoints: [realmEntry], format: "esm" });
   const files = [...inputsOf(repoRoot, closure.metafile).keys()];
-  // Then the same files, each one's namespace kept under its path. esbuild's namespace objects get
-  // __esModule so that a program's default import of a kernel module means its default export.
+  // Each file's export names (`export *` resolved), from a build with every file an entry point:
+  // a program's links re-export exactly these, so a misspelt import fails to build as it would in
+  // a whole image.
+  const split = await build({
+    ...common,
+    entryPoints: files,
+    format: "esm",
+    splitting: true,
+    outdir: join(repoRoot, "<pvkit kernel exports>"), // never written (write: false)
+  });
+  const exports = new Map<string, readonly string[]>();
+  for (const out of Object.values(split.metafile.outputs))
+    if (out.entryPoint) exports.set(join(repoRoot, out.entryPoint), out.exports);
+  // Then the same files, each one's namespace kept under its path.
   const entry =
     `export { bootRealmKernel } from ${JSON.stringify(realmEntry)};\n` +
     files.map((f, i) => `import * as m${i} from ${JSON.stringify(f)};\n`).join("") +
-    `export const modules = {${files.map((f, i) => `${JSON.stringify(f)}: m${i}`).join(", ")}};\n` +
-    `for (const m of Object.values(modules)) Object.defineProperty(m, "__esModule", { value: true });\n`;
+    `export const modules = {${files.map((f, i) => `${JSON.stringify(f)}: m${i}`).join(", ")}};\n`;
   const out = await build({
     ...common,
     stdin: { contents: entry, resolveDir: repoRoot, sourcefile: "<pvkit kernel image>", loader: "ts" },
@@ -78,5 +89,6 @@ async function compileKernel(
   const code =
     `(() => {\n"use strict";\n${globalsPrelude(["pvkitMachine"])}\n` +
     `${out.outputFiles[0]!.text}\nreturn __pvkitKernelImage;\n})()`;
-  return { code, id: createHash("sha256").update(code).digest("hex").slice(0, 16), files: new Set(files) };
+  const id = createHash("sha256").update(code).digest("hex").slice(0, 16);
+  return { code, id, exports: new Map(files.map((f) => [f, exports.get(f) ?? []])) };
 }
