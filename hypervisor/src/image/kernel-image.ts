@@ -7,9 +7,9 @@
  *
  * where `modules` maps each of the kernel's source files (absolute path) to its module namespace. A
  * program's image (guest-image.ts) is then bundled with every one of those files replaced by a link
- * into `modules` that re-exports the file's export names (found at build time), so a program that imports `@pvkit/guest-kernel/kernel/program` gets the kernel's
- * own FsError class (instanceof works), not a second copy, and only the program's own files are
- * compiled when its domain starts.
+ * into `modules` that re-exports the file's export names (found at build time), so a program that
+ * imports `@pvkit/guest-kernel/kernel/program` gets the kernel's own FsError class (instanceof
+ * works), not a second copy, and only the program's own files are compiled when its domain starts.
  *
  * Why a program is not evaluated ahead as well: its top level is code of whoever wrote it, and it
  * must run as its domain, watched and accounted, not in a worker that has no domain yet.
