@@ -426,7 +426,8 @@ export class Hypervisor extends EventEmitter {
           prepare: (jsLimitBytes, kernel, lost) => cells.prepare(jsLimitBytes, headroom, kernel, lost),
         };
       },
-      // What a pooled worker evaluates ahead: the kernel image programs run on.
+      // What a pooled worker evaluates ahead: the kernel image programs run on (its text and id
+      // cross to the worker; its table of export names is the image builder's).
       kernel: () => currentKernelImage().then(({ code, id }) => ({ code, id })),
       reserve: () => this.memory.reserveRuntime(),
       release: () => this.memory.releaseRuntime(),

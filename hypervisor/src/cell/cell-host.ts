@@ -26,7 +26,7 @@ import {
 } from "../domain/worker.ts";
 import type { MachineArena } from "../memory/arena.ts";
 import { SHM_ADDON_PATH, shm } from "../native/shm.ts";
-import { SUPERVISOR_CRASH_EXIT, type PooledBoot } from "../realm/boot-data.ts";
+import { SUPERVISOR_CRASH_EXIT, type KernelImageRef, type PooledBoot } from "../realm/boot-data.ts";
 import type { PooledWorker } from "../pool/warm-pool.ts";
 import { HOST_IDLE_MS, HOST_WORKING_MS, WAIT_MODE, WaitMode } from "../realm/vcpu-page.ts";
 import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
@@ -128,12 +128,13 @@ export class CellHost {
 
   /**
    * A pooled cell (hypervisor/src/pool): spawned now, its worker started with nothing of any domain
-   * and prepared for `jsLimitBytes`, with `kernel` (the kernel image) evaluated. `lost` hears if it dies before a domain takes it.
+   * and prepared for `jsLimitBytes`, with `kernel` (the kernel image) evaluated. `lost` hears if it
+   * dies before a domain takes it.
    */
   prepare(
     jsLimitBytes: number,
     heapHeadroomMiB: number,
-    kernel: PooledBoot["kernel"],
+    kernel: KernelImageRef | undefined,
     lost: (why: string) => void,
   ): PooledCell {
     const cell = this.spawnCell();

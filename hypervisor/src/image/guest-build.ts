@@ -1,7 +1,7 @@
 /**
  * What every guest image build shares (kernel-image.ts, guest-image.ts): esbuild's options for
  * code that runs in a domU's realm — one bundle, in memory, plain ES2022 with no platform — and
- * the bookkeeping that tells when a cached image is stale: its input files and their mtimes.
+ * the cache that keeps an image until one of its input files changes.
  */
 import { statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
@@ -34,7 +34,7 @@ export function inputsOf(
 }
 
 /** Whether every input still has the mtime it was built from (undefined: still building, share it). */
-export function unchanged(inputs: Map<string, number> | undefined): boolean {
+function unchanged(inputs: Map<string, number> | undefined): boolean {
   if (!inputs) return true;
   for (const [file, mtime] of inputs) {
     try {
@@ -44,4 +44,34 @@ export function unchanged(inputs: Map<string, number> | undefined): boolean {
     }
   }
   return true;
+}
+
+/**
+ * Builds kept for reuse while every input file keeps its mtime and the caller's `tag` (what else
+ * the build depended on) is the same. A build in progress is shared; a failed one is not kept, so
+ * the user fixes the file and the next call builds again.
+ */
+export class KeptBuilds<T> {
+  private readonly kept = new Map<string, { value: Promise<T>; tag: string; inputs?: Map<string, number> }>();
+
+  /**
+   * The build for `key`: the kept one while still good (`reused` true), else `build`'s, which
+   * reports its input files through `built` once it knows them.
+   */
+  get(
+    key: string,
+    tag: string,
+    build: (built: (inputs: Map<string, number>) => void) => Promise<T>,
+  ): { value: Promise<T>; reused: boolean } {
+    const hit = this.kept.get(key);
+    if (hit && hit.tag === tag && unchanged(hit.inputs)) return { value: hit.value, reused: true };
+    const entry: { value: Promise<T>; tag: string; inputs?: Map<string, number> } = {
+      value: Promise.resolve(undefined as never),
+      tag,
+    };
+    entry.value = build((inputs) => (entry.inputs = inputs));
+    this.kept.set(key, entry);
+    entry.value.catch(() => this.kept.get(key) === entry && this.kept.delete(key));
+    return { value: entry.value, reused: false };
+  }
 }

@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join, relative } from "node:path";
 import { build, type BuildOptions, type Message, type Plugin } from "esbuild";
 import { globalsPrelude } from "./globals-prelude.ts";
-import { GUEST_BUILD, inputsOf, unchanged } from "./guest-build.ts";
+import { GUEST_BUILD, KeptBuilds, inputsOf } from "./guest-build.ts";
 import { guestResolver } from "./guest-resolver.ts";
 import { KERNEL_PARAM, kernelImage, type KernelImage } from "./kernel-image.ts";
 
@@ -60,15 +60,8 @@ export class ImageError extends Error {
   override name = "ImageError";
 }
 
-interface Cached {
-  image: Promise<GuestImage>;
-  /** Input files with their mtimes when built (filled once the build finished). */
-  inputs?: Map<string, number>;
-  /** The kernel image it was linked to. */
-  kernelId?: string;
-}
-
-const cache = new Map<string, Cached>();
+/** Images by what they were built from; a linked image is tagged with its kernel image's id. */
+const kept = new KeptBuilds<GuestImage>();
 
 /** A file path from a file: URL or a path. */
 export function toPath(urlOrPath: string): string {
@@ -154,14 +147,19 @@ function imageError(e: unknown): unknown {
  * function of the evaluated kernel image that loads the program and boots the kernel with it
  * (the shell's needs no build: the kernel holds the shell).
  */
-async function compile(spec: ImageSpec, name: string, c: Cached, kernel?: KernelImage): Promise<GuestImage> {
+async function compile(
+  spec: ImageSpec,
+  name: string,
+  built: (inputs: Map<string, number>) => void,
+  kernel?: KernelImage,
+): Promise<GuestImage> {
   const t0 = performance.now();
   const wrap = (body: string) =>
     kernel
       ? `(async (${KERNEL_PARAM}) => {\n"use strict";\n${globalsPrelude()}\n${body}\n})`
       : `(async () => {\n"use strict";\n${globalsPrelude()}\n${body}\n})()`;
   if (kernel && !spec.program) {
-    c.inputs = new Map();
+    built(new Map());
     const code = wrap(`${KERNEL_PARAM}.bootRealmKernel(undefined, ${JSON.stringify(name)});`);
     return { code, name, buildMs: performance.now() - t0, kernel };
   }
@@ -186,7 +184,7 @@ async function compile(spec: ImageSpec, name: string, c: Cached, kernel?: Kernel
       format: "esm",
       plugins: kernel ? [kernelLinks(kernel), allowList] : [allowList],
     });
-    c.inputs = inputsOf(REPO_ROOT, out.metafile);
+    built(inputsOf(REPO_ROOT, out.metafile));
     const code = wrap(out.outputFiles[0]!.text);
     return { code, name, buildMs: performance.now() - t0, ...(kernel ? { kernel } : {}) };
   } catch (e) {
@@ -207,25 +205,9 @@ export async function guestImage(spec: ImageSpec, linkTo?: KernelImage): Promise
     : relative(REPO_ROOT, file).startsWith("..")
       ? file
       : relative(REPO_ROOT, file);
-  const kernel =
-    spec.kernel || spec.whole
-      ? undefined
-      : (linkTo ??
-        (await kernelImage(REPO_ROOT, REALM_ENTRY).catch((e: unknown) => {
-          throw imageError(e);
-        })));
-  const hit = cache.get(key);
-  if (hit && unchanged(hit.inputs) && hit.kernelId === kernel?.id)
-    return hit.image.then((img) => ({ ...img, buildMs: 0 }));
-  const c: Cached = {
-    image: Promise.resolve(undefined as never),
-    ...(kernel ? { kernelId: kernel.id } : {}),
-  };
-  c.image = compile(spec, name, c, kernel);
-  cache.set(key, c);
-  // A failed build is not cached: the user fixes the file and creates again.
-  c.image.catch(() => cache.get(key) === c && cache.delete(key));
-  return c.image;
+  const kernel = spec.kernel || spec.whole ? undefined : (linkTo ?? (await currentKernelImage()));
+  const { value, reused } = kept.get(key, kernel?.id ?? "", (built) => compile(spec, name, built, kernel));
+  return reused ? value.then((img) => ({ ...img, buildMs: 0 })) : value;
 }
 
 /** The kernel image programs run on (kernel-image.ts), for the warm pool to evaluate ahead. */

@@ -20,7 +20,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { GUEST_BUILD, inputsOf, unchanged } from "./guest-build.ts";
+import { GUEST_BUILD, KeptBuilds, inputsOf } from "./guest-build.ts";
 import { globalsPrelude } from "./globals-prelude.ts";
 import { guestResolver } from "./guest-resolver.ts";
 
@@ -36,16 +36,11 @@ export interface KernelImage {
 /** The name the program image gives the evaluated kernel image (guest-image.ts). */
 export const KERNEL_PARAM = "__pvkitKernel";
 
-let cached: { image: Promise<KernelImage>; inputs?: Map<string, number> } | undefined;
+const kept = new KeptBuilds<KernelImage>();
 
 /** The kernel image, from the cache while its files are unchanged. */
 export function kernelImage(repoRoot: string, realmEntry: string): Promise<KernelImage> {
-  if (cached && unchanged(cached.inputs)) return cached.image;
-  const c: NonNullable<typeof cached> = { image: Promise.resolve(undefined as never) };
-  c.image = compileKernel(repoRoot, realmEntry, (inputs) => (c.inputs = inputs));
-  cached = c;
-  c.image.catch(() => cached === c && (cached = undefined));
-  return c.image;
+  return kept.get(realmEntry, "", (built) => compileKernel(repoRoot, realmEntry, built)).value;
 }
 
 async function compileKernel(

@@ -4,8 +4,8 @@
  * (in its cell, when domUs run in cells), installed the allocation gate, loaded SES, locked down
  * and evaluated the kernel image (image/kernel-image.ts: pvkit's kernel, no program) — about 80 ms
  * of a cold start on a small machine — and waits, holding nothing of any domain: no frame, no vCPU
- * page, no id, no program (realm/supervisor.ts, runPooled). Creating a domain takes
- * one if there is one and hands it the domain's boot data; otherwise the domain starts cold.
+ * page, no id, no program (realm/supervisor.ts, runPooled). Creating a domain takes one if there is
+ * one and hands it the domain's boot data; otherwise the domain starts cold.
  *
  * Rules:
  *   - A worker serves exactly one domain, ever: taken is gone from the pool, never returned, and it
@@ -21,6 +21,8 @@
  *     (launched, and not yet blocked for the first time, shut down or gone) and prepares one
  *     worker at a time.
  */
+
+import type { KernelImageRef } from "../realm/boot-data.ts";
 
 /** One pooled worker, as its backend (local thread or cell) made it. */
 export interface PooledWorker {
@@ -44,7 +46,7 @@ export interface PoolBackend {
    */
   prepare(
     jsLimitBytes: number,
-    kernel: { code: string; id: string } | undefined,
+    kernel: KernelImageRef | undefined,
     lost: (why: string) => void,
   ): PooledWorker;
 }
@@ -57,7 +59,7 @@ export interface WarmPoolOptions {
   /** The backend, once its scripts are built. */
   backend: () => Promise<PoolBackend>;
   /** The kernel image programs run on now (rebuilt when its sources change). */
-  kernel: () => Promise<{ code: string; id: string }>;
+  kernel: () => Promise<KernelImageRef>;
   /** Admits one pooled worker's runtime: false if the machine has no room for it. */
   reserve: () => boolean;
   /** Ends one pooled worker's reservation (it was taken by a domain, which has its own, or ended). */

@@ -65,8 +65,8 @@ export interface SupervisorBoot {
  * What a pooled worker starts with instead (its workerData `pool`): nothing of any domain — no
  * frame, no id, no program — only what every domU of its size class gets alike, so it can install
  * the allocation gate, load SES, lock down and evaluate the kernel image ahead of need
- * (hypervisor/src/pool). Its domain's
- * SupervisorBoot arrives later as a SupervisorAssign message, once, and never another.
+ * (hypervisor/src/pool). Its domain's SupervisorBoot arrives later as a SupervisorAssign message,
+ * once, and never another.
  */
 export interface PooledBoot {
   /** The shared-memory addon's path, loaded now (it maps frames only once the boot names some). */
@@ -79,7 +79,13 @@ export interface PooledBoot {
    * The kernel image to evaluate ahead (pvkit's code, no program's): a program's domain may take
    * this worker only if its image runs on this kernel (id).
    */
-  kernel?: { code: string; id: string };
+  kernel?: KernelImageRef;
+}
+
+/** A kernel image as it crosses to a worker (image/kernel-image.ts): its text and its id. */
+export interface KernelImageRef {
+  code: string;
+  id: string;
 }
 
 /** The one message a pooled worker waits for: its domain (the hypervisor's or its cell's post). */
