@@ -5,8 +5,10 @@
  * and the import. So is every way of making the image builder (which runs with the host's authority)
  * read a host file into the image: import attributes, device files, files outside the program's
  * project, links that lead out of it, hidden folders. Nothing of it runs; dom0 and a bystander carry on.
+ * Each is refused alike when built as a pooled worker's image, linked to the kernel image.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { currentKernelImage, guestImage } from "@pvkit/hypervisor/image/guest-image";
 import { healthy, hostileGuest, shutdownOf, stage, type Stage } from "./harness.ts";
 
 let s: Stage;
@@ -43,6 +45,12 @@ const files: [program: string, message: RegExp][] = [
   ["hidden", /may not include \/.*\/imports\/lib\/\.secrets\/key\.json \(outside the program's folder/],
 ];
 
+/** The builder's line for `file`'s import of `spec`: "<path>:<line>: may not import "<spec>"". */
+function refusedImport(file: string, spec: string): RegExp {
+  const escaped = spec.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  return new RegExp(`test/hostile/guests/${file}:\\d+: may not import "${escaped}"`);
+}
+
 describe("a domU program that makes the image builder read a host file", () => {
   it.each(files)("%s: refused at build, the file never read", async (name, message) => {
     const d = s.hv.createDomain({
@@ -70,13 +78,25 @@ describe("a domU program that imports a host module", () => {
     });
     const { reason, why } = await shutdownOf(s.hv, d.domid);
     expect(reason).toBe(3); // SHUTDOWN_crash
-    const escaped = spec.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-    expect(why).toMatch(
-      new RegExp(
-        `^pvkit: a domU has no host access: test/hostile/guests/${file}:\\d+: may not import "${escaped}"`,
-      ),
-    );
+    expect(why).toMatch(new RegExp(`^pvkit: a domU has no host access: ${refusedImport(file, spec).source}`));
     expect(s.hv.consoleLog(d.domid)).toContain(why!.split("\n")[0]!);
     await healthy(s);
+  });
+});
+
+/**
+ * The same programs built as a pooled worker's image: linked to the kernel image, where every
+ * import is resolved again by the linking plugin before the allow-list sees it. The stage above has
+ * no pool, so its domains get whole images; this asks the builder directly for the linked ones.
+ */
+describe("the same programs, linked to the kernel image (a pooled worker's build)", () => {
+  it.each([
+    ...files,
+    ...cases.map(([name, file, spec]): [string, RegExp] => [name, refusedImport(file, spec)]),
+  ])("%s: refused the same way", async (name, message) => {
+    const kernel = await currentKernelImage();
+    const built = guestImage({ program: hostileGuest(`imports/${name}`) }, kernel);
+    await expect(built).rejects.toThrow(/^pvkit: a domU has no host access: /);
+    await expect(built).rejects.toThrow(message);
   });
 });
