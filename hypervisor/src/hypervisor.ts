@@ -20,6 +20,7 @@ import {
 import { dispatchHypercall } from "./generated/dispatch.ts";
 import { Domain } from "./domain/domain.ts";
 import { buildDomain, type BuildOptions, type BuildResult } from "./domain/builder.ts";
+import { DozeWatch } from "./domain/doze-watch.ts";
 import type { Vcpu } from "./domain/vcpu.ts";
 import {
   assignWorker,
@@ -59,8 +60,10 @@ export interface HypervisorOptions {
    */
   hangTimeoutMs?: number;
   /**
-   * Memory reserved per domain beyond its own at admission, in MiB: its runtime — a worker (16), or
-   * with cells a process of its own (40: an idle cell's proportional set size is ~38 MiB).
+   * Memory reserved per domain beyond its own at admission, in MiB: what its runtime costs the host
+   * while it idles — a worker (12: ~9.3 MiB of PSS per idle 4 MiB guest, its touched memory
+   * included, with 900 up), or with cells a process of its own (24: ~21 MiB per guest with 410 up).
+   * `pnpm bench density` measures both.
    */
   domainOverheadMiB?: number;
   /** Echo each domain's console_io output to this sink (e.g. process.stderr). */
@@ -140,6 +143,8 @@ export class Hypervisor extends EventEmitter {
   private readonly contexts = new Map<Vcpu, DomainContext>();
   private watchdog?: NodeJS.Timeout;
   private readonly memoryWatch: MemoryWatch;
+  /** Which domUs the tick reads (the others doze). */
+  private readonly dozeWatch = new DozeWatch();
   /** Domain workers started so far (the memory watch allows for their boot). */
   private workersStarted = 0;
   /** What starts domUs in cells (made at the first domU). */
@@ -152,7 +157,7 @@ export class Hypervisor extends EventEmitter {
     super();
     this.memory = new MachineMemory({
       memoryMiB: options.memoryMiB ?? defaultMachineMiB(),
-      overheadPages: (options.domainOverheadMiB ?? (options.cells === false ? 16 : 40)) * PAGES_PER_MIB,
+      overheadPages: (options.domainOverheadMiB ?? (options.cells === false ? 12 : 24)) * PAGES_PER_MIB,
     });
     this.frames = this.memory.frames;
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
@@ -182,7 +187,6 @@ export class Hypervisor extends EventEmitter {
     this.watchdog = setInterval(() => this.sampleCpu(), Math.min(250, this.hangTimeoutMs / 4));
     this.watchdog.unref();
     // The watch's 20 ms tick runs only while some domU is awake (memory/watch.ts, realm/doze.ts).
-    this.memoryWatch.start(() => this.domains.values());
     this.pool?.start();
     this.printk(`pvkit hypervisor: ${this.frames.maxFrames} frames (${this.frames.maxFrames / 256} MiB)`);
     return this;
@@ -344,6 +348,7 @@ export class Hypervisor extends EventEmitter {
     if (d.gone) return;
     d.gone = true;
     this.dying.delete(d);
+    this.dozeWatch.gone(d);
     // A domain still in the table (shut down, not destroyed) keeps its memory until destroyed.
     if (this.domains.get(d.domid) === d) this.frames.holderGone(d.uid);
     else this.memory.release(d.uid);
@@ -539,11 +544,24 @@ export class Hypervisor extends EventEmitter {
   }
 
   /**
-   * Every tick: account each worker's real CPU, and stop a domU that has been busy — no idle moment
-   * in its event loop — for hangTimeoutMs, whatever its vCPU claims (blocked, paused or running).
+   * Every tick: account each awake worker's real CPU, and stop a domU that has been busy — no idle
+   * moment in its event loop — for hangTimeoutMs, whatever its vCPU claims (blocked, paused or
+   * running). A dozing domU is not read at all (domain/doze-watch.ts): it did nothing since its last
+   * reading, and its account, being cumulative, catches up when it wakes.
    */
   private sampleCpu(): void {
+    const awake: Domain[] = [];
+    const now = performance.now();
+    this.dozeWatch.tick();
     for (const d of this.domains.values()) {
+      if (!d.worker || d.gone) continue;
+      if (!d.privileged) {
+        if (this.dozeWatch.dozes(d, now)) {
+          d.cpu.rest();
+          continue;
+        }
+        awake.push(d);
+      }
       const busy = this.sampleOne(d);
       if (busy < this.hangTimeoutMs || !d.alive) continue;
       if (d.privileged) {
@@ -552,7 +570,7 @@ export class Hypervisor extends EventEmitter {
       }
       this.shutdownDomain(d.domid, SHUTDOWN_watchdog, `busy for ${Math.round(busy)} ms without yielding`);
     }
-    this.memoryWatch.mark(this.domains.values());
+    this.memoryWatch.mark(awake);
   }
 }
 

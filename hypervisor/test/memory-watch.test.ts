@@ -49,10 +49,10 @@ describe("memory watch", () => {
     a.checkpoint(); // booted
     w.mark([a.d]);
     rss.now += 100 * MiB; // within bound + slack (64 + 64)
-    w.tick([a.d]);
+    w.tick();
     expect(stopped).toEqual([]);
     rss.now += 100 * MiB;
-    w.tick([a.d]);
+    w.tick();
     expect(stopped).toEqual([1]);
   });
 
@@ -64,7 +64,7 @@ describe("memory watch", () => {
     w.mark([a.d]);
     rss.now += 300 * MiB;
     a.checkpoint();
-    w.tick([a.d]);
+    w.tick();
     expect(stopped).toEqual([]);
   });
 
@@ -80,11 +80,11 @@ describe("memory watch", () => {
     w.mark(all);
     for (const o of others) o.checkpoint(); // they boot, and the process grows by ~20 MiB each
     rss.now += 10 * 20 * MiB + 100 * MiB;
-    w.tick(all);
+    w.tick();
     expect(stopped).toEqual([]);
     // Past what their boots explain, a's run is to blame again.
     rss.now += 10 * 32 * MiB;
-    w.tick(all);
+    w.tick();
     expect(stopped).toEqual([1]);
   });
 });

@@ -2,6 +2,7 @@
 import { expect } from "vitest";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import { Hypervisor, type HypervisorOptions } from "@pvkit/hypervisor/hypervisor";
+import { SAMPLER_DOZING } from "@pvkit/hypervisor/realm/vcpu-page";
 
 export const guest = (name: string) => new URL(`../guests/${name}.ts`, import.meta.url).href;
 
@@ -69,4 +70,16 @@ export async function kickIdleGuest(hv: Hypervisor, d: Domain): Promise<void> {
   const sender = hv.evtchn.bindInterdomain(d.domid, d.domid, port);
   expect(sender).toBeGreaterThan(0);
   expect(hv.evtchn.send(d.domid, sender)).toBe(0);
+}
+
+/**
+ * Resolves once `d`'s activity sampler dozes (hypervisor/src/realm/doze.ts). It is a flag in shared
+ * memory that nothing announces, so it is looked at every 20 ms; the limit is a hang guard.
+ */
+export async function dozes(d: Domain): Promise<void> {
+  const limit = Date.now() + 30_000;
+  while (Atomics.load(d.vcpu.pageViews.sampler, SAMPLER_DOZING) === 0) {
+    if (Date.now() > limit) throw new Error(`dom${d.domid}'s sampler never dozed`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

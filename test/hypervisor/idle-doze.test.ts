@@ -6,27 +6,14 @@
  * that runs without passing the supervisor (the backstop's case).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
-import { SAMPLER_DOZING, SAMPLER_WAKES } from "@pvkit/hypervisor/realm/vcpu-page";
-import { boot, consoleShows, guest, kickIdleGuest, shutdownOf } from "./helpers.ts";
+import { SAMPLER_WAKES } from "@pvkit/hypervisor/realm/vcpu-page";
+import { boot, consoleShows, dozes, guest, kickIdleGuest, shutdownOf } from "./helpers.ts";
 
 let hv: Hypervisor;
 afterEach(() => hv?.close());
 
 const answering = new URL("../bench/guests/idle-answer.ts", import.meta.url).href;
-
-/**
- * Resolves once `d`'s sampler dozes. It is a flag in shared memory that nothing announces, so it is
- * looked at every 20 ms; the limit is a hang guard.
- */
-async function dozes(d: Domain): Promise<void> {
-  const limit = Date.now() + 30_000;
-  while (Atomics.load(d.vcpu.pageViews.sampler, SAMPLER_DOZING) === 0) {
-    if (Date.now() > limit) throw new Error(`dom${d.domid}'s sampler never dozed`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.each([
   ["in a cell", true],

@@ -214,13 +214,13 @@ describe("pool size and admission", () => {
   it(
     "counts pooled workers against the machine's memory, and gives their room to a domain",
     async () => {
-      // 200 MiB: dom0-less; each cell's runtime is reserved at 40 MiB.
+      // 200 MiB: dom0-less; each cell's runtime is reserved at 24 MiB.
       hv = boot({ memoryMiB: 200, pool: 2, poolMemoryMiB: 4 });
       await hv.pool!.whenReady(2);
       const total = hv.memory.totalPages;
-      expect(hv.memory.freePages).toBe(total - 2 * 40 * 256);
-      // 116 MiB + 40 of runtime fits only if a pooled worker gives its room up.
-      const d = hv.createDomain({ name: "wide", memoryMiB: 116, program: ticker });
+      expect(hv.memory.freePages).toBe(total - 2 * 24 * 256);
+      // 140 MiB + 24 of runtime fits only if a pooled worker gives its room up.
+      const d = hv.createDomain({ name: "wide", memoryMiB: 140, program: ticker });
       expect(hv.pool!.stats().idle).toBeLessThan(2);
       await consoleShows(hv, d.domid, "tick 1", GUARD);
     },

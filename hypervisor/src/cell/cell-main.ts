@@ -19,7 +19,7 @@ import type { FromCell, ToCell } from "./protocol.ts";
 import type { SupervisorAssign } from "../realm/boot-data.ts";
 import { sampleActivity } from "./activity-sampler.ts";
 import { mapFrames, type ShmMaps } from "../realm/frame-views.ts";
-import { SUPERVISOR_STUB, type SupervisorCode } from "../realm/code-cache.ts";
+import { SUPERVISOR_STUB, supervisorCall, type SupervisorCode } from "../realm/code-cache.ts";
 
 const ADDON = process.env.PVKIT_SHM_ADDON!;
 const shm = require(ADDON) as ShmMaps;
@@ -28,7 +28,9 @@ const arena = { addon: ADDON, fd: 4 };
 const view = (mfn: number) => mapFrames(shm, arena.fd, { mfn, pages: 1 });
 const send = (m: FromCell, then: () => void = () => {}) => process.send!(m, then);
 
+/** The supervisor (a function: realm/code-cache.ts), from "init" until the worker is started. */
 let supervisor: string | undefined;
+let initialised = false;
 /** V8's code cache for the supervisor, if the hypervisor sent one (realm/code-cache.ts). */
 let codeCache: Uint8Array | undefined;
 let started = false;
@@ -46,8 +48,11 @@ function run(workerData: Record<string, unknown>, options: Record<string, unknow
   // modules, which code compiled through node:vm (the cache stub) cannot without a loader.
   const inspected = (workerData as { boot?: { inspectorPort?: number } }).boot?.inspectorPort !== undefined;
   const w = inspected
-    ? new Worker(supervisor!, { ...options, eval: true, workerData })
+    ? new Worker(supervisorCall(supervisor!), { ...options, eval: true, workerData })
     : new Worker(SUPERVISOR_STUB, { ...options, eval: true, workerData: { ...workerData, code } });
+  // The worker has its own copies: this process need not keep ~1 MB for the cell's life.
+  supervisor = undefined;
+  codeCache = undefined;
   w.on("message", (report) => send({ t: "report", report }));
   w.on("error", (e: Error & { code?: string }) =>
     send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),
@@ -81,13 +86,13 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
 
 process.on("message", (m: ToCell) => {
   if (m.t === "init") {
+    initialised = true;
     supervisor = m.supervisor;
     if (m.cache) codeCache = Buffer.from(m.cache, "base64");
   } else if (m.t === "code-cache" && !worker) codeCache = Buffer.from(m.cache, "base64");
   // A pooled cell: the worker prepares with no domain (no frame is mapped here until "start").
-  else if (m.t === "prepare" && supervisor !== undefined && !worker && !started)
-    worker = run({ pool: m.pool }, m.options);
-  else if (m.t === "start" && supervisor !== undefined && !started) start(m);
+  else if (m.t === "prepare" && initialised && !worker && !started) worker = run({ pool: m.pool }, m.options);
+  else if (m.t === "start" && initialised && !started) start(m);
   else if (m.t === "sample") wakeSampler();
 });
 

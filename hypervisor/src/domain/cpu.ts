@@ -11,7 +11,8 @@
  *
  * A domain busy (utilization ≥ BUSY) for longer than its limit has not given the host's CPU back for
  * that long — a hang, or a hog in a machine with no preemption across workers — and is stopped.
- * Rule: sample() every tick for every domain with a worker; it reads the worker without waking it.
+ * Rule: every tick, sample() each domain whose worker is awake (it reads the worker without waking
+ * it) and rest() each one that dozes (domain/doze-watch.ts).
  */
 import type { DomainWorker } from "./worker.ts";
 
@@ -44,5 +45,11 @@ export class CpuAccount {
     this.recent = window > 0 ? active / window : 0;
     this.busyMs = this.recent >= BUSY ? this.busyMs + window : 0;
     return this.busyMs;
+  }
+
+  /** The worker dozes: idle now. What it did before counts at its next sample (it is cumulative). */
+  rest(): void {
+    this.recent = 0;
+    this.busyMs = 0;
   }
 }

@@ -17,7 +17,7 @@ import {
 } from "../realm/boot-data.ts";
 import type { CellBoot } from "../cell/protocol.ts";
 import { runsOf, type RunRef } from "../realm/memory-runs.ts";
-import { SUPERVISOR_STUB, type SupervisorCode } from "../realm/code-cache.ts";
+import { SUPERVISOR_STUB, supervisorCall, type SupervisorCode } from "../realm/code-cache.ts";
 import { workerActivity } from "../realm/vcpu-page.ts";
 import type { Domain } from "./domain.ts";
 
@@ -86,6 +86,7 @@ export interface WorkerEvents {
 }
 
 export interface WorkerSpec {
+  /** The supervisor as a function (image/supervisor-image.ts); the trusted domain runs supervisorCall of it. */
   supervisor: string;
   /** domU: the supervisor with V8's code cache, started through the stub (realm/code-cache.ts). */
   code?: SupervisorCode;
@@ -217,7 +218,7 @@ export function startWorker(d: Domain, spec: WorkerSpec, events: WorkerEvents): 
   const w =
     spec.code && !d.inspectorPort
       ? new Worker(SUPERVISOR_STUB, { ...workerOptions(d, spec), workerData: { boot, code: spec.code } })
-      : new Worker(spec.supervisor, { ...workerOptions(d, spec), workerData: { boot } });
+      : new Worker(supervisorCall(spec.supervisor), { ...workerOptions(d, spec), workerData: { boot } });
   return adoptWorker(d, w, spec, events);
 }
 

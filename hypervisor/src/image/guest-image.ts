@@ -19,9 +19,10 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, relative } from "node:path";
-import { build, type BuildOptions, type Message, type Plugin } from "esbuild";
+import type { BuildOptions, Message, Plugin } from "esbuild";
+import { build } from "./esbuild-service.ts";
 import { globalsPrelude } from "./globals-prelude.ts";
-import { GUEST_BUILD, KeptBuilds, inputsOf } from "./guest-build.ts";
+import { GUEST_BUILD, KeptBuilds, imageText, inputsOf } from "./guest-build.ts";
 import { guestResolver } from "./guest-resolver.ts";
 import { KERNEL_PARAM, kernelImage, type KernelImage } from "./kernel-image.ts";
 
@@ -185,7 +186,7 @@ async function compile(
       plugins: kernel ? [kernelLinks(kernel), allowList] : [allowList],
     });
     built(inputsOf(REPO_ROOT, out.metafile));
-    const code = wrap(out.outputFiles[0]!.text);
+    const code = wrap(imageText(out.outputFiles[0]!.text));
     return { code, name, buildMs: performance.now() - t0, ...(kernel ? { kernel } : {}) };
   } catch (e) {
     throw imageError(e);

@@ -19,8 +19,8 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { build } from "esbuild";
-import { GUEST_BUILD, KeptBuilds, inputsOf } from "./guest-build.ts";
+import { build } from "./esbuild-service.ts";
+import { GUEST_BUILD, KeptBuilds, imageText, inputsOf } from "./guest-build.ts";
 import { globalsPrelude } from "./globals-prelude.ts";
 import { guestResolver } from "./guest-resolver.ts";
 
@@ -83,7 +83,7 @@ async function compileKernel(
   built(inputsOf(repoRoot, out.metafile));
   const code =
     `(() => {\n"use strict";\n${globalsPrelude(["pvkitMachine"])}\n` +
-    `${out.outputFiles[0]!.text}\nreturn __pvkitKernelImage;\n})()`;
+    `${imageText(out.outputFiles[0]!.text)}\nreturn __pvkitKernelImage;\n})()`;
   const id = createHash("sha256").update(code).digest("hex").slice(0, 16);
   return { code, id, exports: new Map(files.map((f) => [f, exports.get(f) ?? []])) };
 }

@@ -1,12 +1,13 @@
 /**
  * The scripts the machine itself runs, each bundled into one CommonJS script, built once per host
  * process (the first user waits, the rest share): the supervisor every domain worker starts with
- * (hypervisor/src/realm/supervisor.ts and SES; a Worker runs it with `eval: true`) and a cell's main
+ * (hypervisor/src/realm/supervisor.ts and SES, as a function: realm/code-cache.ts) and a cell's main
  * script (cell/cell-main.ts, run with `node -e`).
  */
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { build } from "./esbuild-service.ts";
 import { REPO_ROOT } from "./guest-image.ts";
+import { supervisorFunction } from "../realm/code-cache.ts";
 
 const scripts = new Map<string, Promise<string>>();
 
@@ -30,7 +31,20 @@ function script(entry: string): Promise<string> {
   return s;
 }
 
-export const supervisorScript = () => script("realm/supervisor.ts");
+/**
+ * The supervisor, as a function of CommonJS's bindings (realm/code-cache.ts): a domU's stub compiles
+ * this text as it is; the trusted domain runs supervisorCall of it.
+ */
+export const supervisorScript = (): Promise<string> => (supervisorFn ??= supervisorBundle());
+let supervisorFn: Promise<string> | undefined;
+async function supervisorBundle(): Promise<string> {
+  try {
+    return supervisorFunction(await script("realm/supervisor.ts"));
+  } catch (e) {
+    supervisorFn = undefined;
+    throw e;
+  }
+}
 export const cellScript = () => script("cell/cell-main.ts");
 
 /** tsx's registration API, which the trusted domain's supervisor loads to import TypeScript. */

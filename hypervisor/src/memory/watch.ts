@@ -21,23 +21,22 @@
  * allocating while one computes must not get the computing one stopped. An attacker has gigabytes
  * of headroom to cross before V8's limit; it crosses the watch's line first.
  *
- * Idle domains cost the watch nothing (realm/doze.ts): a domU whose worker dozes — a whole window
- * without work, traps or wake-ups, decided here at mark() for a worker of this process and by its
- * cell's sampler otherwise — has no run and no RSS read, and while every domU dozes the tick's
- * timer is not armed at all. Nothing is lost by that: a worker that wakes moves its checkpoint
- * count or its idle time before the next mark, so its run would only have begun at that mark anyway
- * (its reference point is taken there), which is also when the timer is armed again. Only in a cell,
- * guest code that runs without passing the supervisor at all is seen up to the backstop's second
- * later (cell/doze-backstop.ts); there V8's own heap limit, 64 MiB above the bound, ends the cell
- * regardless.
+ * Idle domains cost the watch nothing (realm/doze.ts): mark() is given only the awake domUs (a
+ * worker that dozes — a whole window without work, traps or wake-ups — is left out by
+ * domain/doze-watch.ts), a domU left out has no run and no RSS read, and while every domU dozes the
+ * tick's timer is not armed at all. Nothing is lost by that: a worker that wakes moves its
+ * checkpoint count or its idle time before the next mark, so its run would only have begun at that
+ * mark anyway (its reference point is taken there), which is also when the timer is armed again.
+ * Guest code that runs without passing the supervisor at all is seen up to a second later (the
+ * doze watch's look); in a cell V8's own heap limit, 64 MiB above the bound, ends the cell
+ * regardless, and with cells off the doze watch reads every dozing worker at once when the host's
+ * RSS jumps (test/hostile/doze-grow.test.ts).
  *
- * Rule: mark() from the CPU sampler, tick() from the timer mark() arms; both read workers without
- * waking them.
+ * Rule: mark() from the CPU sampler with the awake domUs, tick() from the timer mark() arms; both
+ * read workers without waking them.
  */
 import type { Domain } from "../domain/domain.ts";
 import { readFileSync } from "node:fs";
-import { DozeBackstop } from "../cell/doze-backstop.ts";
-import { dozing, quiet, settle, type DozeReading } from "../realm/doze.ts";
 import {
   CHECKPOINTS,
   MEASURED_KIB,
@@ -93,17 +92,6 @@ export interface WatchOptions {
   minRunMs?: number;
 }
 
-/** What a worker of this process did so far, for deciding whether it dozes (realm/doze.ts). */
-function reading(d: Domain): DozeReading {
-  const v = d.vcpu.statusViews;
-  return {
-    working: d.worker!.activity()?.working ?? 0,
-    checkpoints: Atomics.load(v.words, CHECKPOINTS),
-    wakes: Atomics.load(d.vcpu.pageViews.sampler, SAMPLER_WAKES),
-    sleeping: Atomics.load(v.big, SLEEPING_SINCE) !== 0n,
-  };
-}
-
 /** Resident memory of a process, from /proc (statm's second field, in pages). */
 function procRss(pid: number | "self"): number {
   if (pid === "self") return process.memoryUsage.rss();
@@ -115,15 +103,12 @@ function procRss(pid: number | "self"): number {
 }
 
 export class MemoryWatch {
-  private readonly runs = new WeakMap<Domain, Run>();
-  /** The last reading of each worker of this process, to see a quiet window (doze.ts). */
-  private readonly readings = new WeakMap<Domain, DozeReading>();
-  /** Looks after dozing cells for guest code their samplers cannot hear of (cell/doze-backstop.ts). */
-  private readonly backstop = new DozeBackstop();
+  /** The awake domUs of the last mark, each with its run: what tick() looks at, and only that. */
+  private runs = new Map<Domain, Run>();
   private readonly rss: (pid: number | "self") => number;
   private readonly slack: number;
   private timer?: NodeJS.Timeout;
-  private domains?: () => Iterable<Domain>;
+  private stopped = false;
 
   constructor(private readonly o: WatchOptions) {
     this.rss = o.rssOf ?? procRss;
@@ -138,20 +123,15 @@ export class MemoryWatch {
     return d.worker!.activity()?.idle === run.idleMs;
   }
 
-  /** Ticks over `domains()` whenever mark() finds a domU awake. */
-  start(domains: () => Iterable<Domain>): void {
-    this.domains = domains;
-  }
-
   stop(): void {
-    this.domains = undefined;
+    this.stopped = true;
+    this.runs.clear();
     this.arm(false);
   }
 
   private arm(on: boolean): void {
-    if (on && !this.timer && this.domains) {
-      const domains = this.domains;
-      this.timer = setInterval(() => this.tick(domains()), TICK_MS);
+    if (on && !this.timer && !this.stopped) {
+      this.timer = setInterval(() => this.tick(), TICK_MS);
       this.timer.unref();
     } else if (!on && this.timer) {
       clearInterval(this.timer);
@@ -160,34 +140,15 @@ export class MemoryWatch {
   }
 
   /**
-   * Whether `d`'s worker dozes. A cell's sampler says so itself (and the backstop looks after it);
-   * for a worker of this process the watch decides, from a quiet window since the last mark, and
-   * wakes it again on any activity.
+   * Takes the reference point for every awake domU (`awake`: those whose workers do not doze,
+   * domain/doze-watch.ts): a run continues only if it did not move since. A domU left out has no
+   * run until it wakes. The tick's timer runs only while some domU is awake.
    */
-  private dozes(d: Domain): boolean {
-    const sampler = d.vcpu.pageViews.sampler;
-    if (d.worker!.pid !== "self") {
-      const dozes = dozing(sampler);
-      if (dozes) this.backstop.check(d);
-      else this.backstop.forget(d);
-      return dozes;
-    }
-    const now = reading(d);
-    const before = this.readings.get(d);
-    this.readings.set(d, now);
-    if (before && quiet(before, now)) return dozing(sampler) || settle(sampler, now);
-    Atomics.store(sampler, SAMPLER_DOZING, 0);
-    return false;
-  }
-
-  /**
-   * Takes the reference point for every awake domU: a run continues only if it did not move since.
-   * Returns how many domUs are awake (the tick's timer runs only while there are).
-   */
-  mark(domains: Iterable<Domain>): number {
-    let awake = 0;
+  mark(awake: readonly Domain[]): void {
     const rss = new Map<number | "self", number>();
-    const all = [...domains];
+    const all = awake;
+    const before = this.runs;
+    this.runs = new Map();
     // A worker still booting (no checkpoint yet) grows its process as much as one started during a
     // run: a run that begins now counts it as started meanwhile. (Twenty domains created at once
     // with cells off had one stopped while the others, started a moment before its run, booted.)
@@ -197,14 +158,9 @@ export class MemoryWatch {
     ).length;
     for (const d of all) {
       if (!d.worker || d.gone || d.privileged) continue;
-      if (this.dozes(d)) {
-        this.runs.delete(d); // idle: nothing to watch until it wakes
-        continue;
-      }
-      awake++;
       const pid = d.worker.pid;
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
-      const prev = this.runs.get(d);
+      const prev = before.get(d);
       const continues = prev !== undefined && this.stuck(d, prev);
       this.runs.set(d, {
         checkpoints: Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS),
@@ -214,19 +170,17 @@ export class MemoryWatch {
         started: continues ? prev.started : this.o.workersStarted() - booting,
       });
     }
-    this.arm(awake > 0);
-    return awake;
+    this.arm(this.runs.size > 0);
   }
 
   /** Looks at the host's RSS; stops a domain whose run explains growth past its bound. */
-  tick(domains: Iterable<Domain>): void {
+  tick(): void {
     const rss = new Map<number | "self", number>();
     const now = performance.now();
     const started = this.o.workersStarted();
     const suspects: { d: Domain; grew: number; faulting?: boolean }[] = [];
-    for (const d of domains) {
-      const run = this.runs.get(d);
-      if (!run || !d.worker || d.gone || !d.alive) continue;
+    for (const [d, run] of this.runs) {
+      if (!d.worker || d.gone || !d.alive) continue;
       const pid = d.worker.pid;
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
       const grew = rss.get(pid)! - run.rss;

@@ -12,13 +12,36 @@
  * against its source's length, not its text, so a cache must never outlive the bundle it was made
  * from. A cache V8 refuses (other flags, another V8) costs nothing: the bundle compiles as before.
  *
- * Rule: the privileged domain keeps the plain script (it imports modules, which vm scripts cannot
- * without a loader); the stub hands the supervisor nothing but the cache maker's hook.
+ * Rule: the privileged domain runs the supervisor as a plain eval script (supervisorCall: it imports
+ * modules, which vm scripts cannot without a loader); the stub hands the supervisor nothing but the
+ * cache maker's hook.
  */
+
+/** The CommonJS bindings the supervisor bundle is a function of (as a CommonJS module is). */
+const BINDINGS = "require, module, exports, __filename, __dirname";
+
+/**
+ * The supervisor bundle as one function expression of CommonJS's bindings: the text the stub
+ * compiles, made once in the hypervisor's process. The stub compiles the very string it was sent;
+ * wrapping it in the worker made a second copy of 460 KB that every worker kept for its life (the
+ * compiled script's source), beside the one in its workerData.
+ */
+export function supervisorFunction(bundle: string): string {
+  return `(function (${BINDINGS}) {${bundle}\n})`;
+}
+
+/**
+ * A script that calls that function with the bindings a Worker's eval script has as globals: how
+ * the trusted domain, and a domU under the inspector, run the supervisor (not compiled through
+ * node:vm: see the rule above).
+ */
+export function supervisorCall(fn: string): string {
+  return `${fn}(${BINDINGS});\n`;
+}
 
 /** The supervisor's code as a domU worker receives it (its workerData `code`). */
 export interface SupervisorCode {
-  /** The bundle (image/supervisor-image.ts). */
+  /** The bundle as a function (supervisorFunction, of image/supervisor-image.ts's bundle). */
   source: string;
   /** V8's code cache for it, once one was made. */
   cache?: Uint8Array;
@@ -39,15 +62,15 @@ require("node:v8").setFlagsFromString("--expose-gc");
 const { Script } = require("node:vm");
 const { workerData } = require("node:worker_threads");
 const code = workerData.code;
-const script = new Script(
-  "(function (require, module, exports, __filename, __dirname) {" + code.source + "\\n})",
-  { filename: "pvkit-supervisor.js", cachedData: code.cache },
-);
+const script = new Script(code.source, { filename: "pvkit-supervisor.js", cachedData: code.cache });
+const rejected = code.cache ? script.cachedDataRejected : undefined;
+// V8 has read the cache (~0.5 MB); workerData, which keeps it, lives as long as the worker.
+delete code.cache;
 Object.defineProperty(globalThis, ${JSON.stringify(HOOK)}, {
-  value: { rejected: code.cache ? script.cachedDataRejected : undefined, cache: () => script.createCachedData() },
+  value: { rejected, cache: () => script.createCachedData() },
   configurable: true,
 });
-script.runInThisContext()(require, module, exports, __filename, __dirname);
+script.runInThisContext()(${BINDINGS});
 `;
 
 /** What the stub tells the supervisor: whether V8 took the cache, and how to make one. */

@@ -26,10 +26,11 @@
  * later than hangTimeoutMs at most; its CPU time is never lost, since the reading is cumulative.
  *
  * A worker of the hypervisor's own process (cells off) is sampled by the hypervisor without waking
- * it, so there the doze flag only tells the memory watch it may stop looking (memory/watch.ts).
+ * it; there the hypervisor's doze watch decides and sets the flag, and then reads the worker only
+ * about once a second as the backstop reads a cell's thread (domain/doze-watch.ts).
  *
  * Rule: the flag and the count live in the vCPU page (vcpu-page.ts, SAMPLER_*). Only the sampler
- * sets the flag (a cell's, or the memory watch for a worker of the hypervisor's process); the worker,
+ * sets the flag (a cell's, or the doze watch for a worker of the hypervisor's process); the worker,
  * and the backstop through the cell, only clear it.
  */
 import { SAMPLER_DOZING, SAMPLER_WAKES } from "./vcpu-page.ts";

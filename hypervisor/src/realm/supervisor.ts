@@ -196,6 +196,18 @@ const host = {
 };
 
 /**
+ * Takes an image's text out of the boot data, which workerData keeps for as long as the worker
+ * lives. Once evaluated, the text's only needed copy is the realm's compiled script's source (V8
+ * compiles functions lazily from it): left here it was a second copy, 1 MiB for a whole image, in
+ * every domain.
+ */
+function take<T extends object, K extends keyof T>(o: T, key: K): T[K] {
+  const text = o[key];
+  delete o[key];
+  return text;
+}
+
+/**
  * The domain's own part of a domU's start: its machine, then its image in the realm — a whole image,
  * or a program's linked image, called with the kernel evaluated in prepareRealm.
  */
@@ -218,8 +230,11 @@ async function runRealm(boot: SupervisorBoot, prepared: Awaited<ReturnType<typeo
   // --inspect-brk stops, as node's does, at the first statement of the domain's own code: a
   // debugger that enabled breakpoints pauses there (source shown, breakpoints can be set); with
   // none attached the statement does nothing.
-  const image = boot.inspectorWait ? `debugger;${boot.image!}` : boot.image!;
-  await realm.run(image, boot.kernelId === undefined ? undefined : kernel);
+  const text = take(boot, "image")!;
+  await realm.run(
+    boot.inspectorWait ? `debugger;${text}` : text,
+    boot.kernelId === undefined ? undefined : kernel,
+  );
 }
 
 /**
@@ -233,7 +248,7 @@ async function runPooled(pool: PooledBoot): Promise<void> {
   // compiled again when the domain comes, ~20 ms of its start. (A V8 flag is the process's: in a
   // cell, this worker's alone; with cells off, the host's, which only keeps more bytecode.)
   setFlagsFromString("--no-flush-bytecode");
-  const prepared = await prepareRealm(pool.jsLimitBytes, pool.kernel?.code);
+  const prepared = await prepareRealm(pool.jsLimitBytes, pool.kernel && take(pool.kernel, "code"));
   const assigned = new Promise<unknown>((resolve) => parentPort!.once("message", resolve));
   post({ t: "ready", codeCache: stub?.rejected === undefined ? "none" : stub.rejected ? "refused" : "used" });
 
