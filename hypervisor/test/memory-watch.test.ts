@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import type { Domain } from "../src/domain/domain.ts";
 import { MemoryWatch } from "../src/memory/watch.ts";
-import { CHECKPOINTS, STATUS_BYTES } from "../src/realm/vcpu-page.ts";
+import { CHECKPOINTS, STATUS_BYTES, THREAD_ID } from "../src/realm/vcpu-page.ts";
 
 const MiB = 1024 * 1024;
 
@@ -12,6 +12,7 @@ const MiB = 1024 * 1024;
 function domU(domid: number) {
   const status = new SharedArrayBuffer(STATUS_BYTES);
   const words = new Int32Array(status);
+  words[THREAD_ID] = domid; // its OS thread: faultsOf below is keyed by it
   const d = {
     domid,
     gone: false,
@@ -26,8 +27,11 @@ function domU(domid: number) {
   return { d: d as unknown as Domain, checkpoint: () => Atomics.add(words, CHECKPOINTS, 1) };
 }
 
-/** A watch over process 1 whose RSS is `rss.now`; no /proc thread ids, so only a sole suspect is stopped. */
-function watch() {
+/**
+ * A watch over process 1 whose RSS is `rss.now`. Without `faults` no thread's page faults are known,
+ * so only a sole suspect is stopped; with it, thread `domid` has taken `faults[domid]` so far.
+ */
+function watch(faults?: Record<number, number>) {
   const rss = { now: 1000 * MiB };
   let started = 0;
   const stopped: number[] = [];
@@ -36,6 +40,7 @@ function watch() {
     stop: (d) => stopped.push(d.domid),
     workersStarted: () => started,
     rssOf: () => rss.now,
+    faultsOf: (_pid, tid) => (faults ? (faults[tid] ?? 0) : undefined),
     minRunMs: 0,
   });
   return { w, rss, stopped, start: () => started++ };
@@ -86,5 +91,39 @@ describe("memory watch", () => {
     rss.now += 10 * 32 * MiB;
     w.tick();
     expect(stopped).toEqual([1]);
+  });
+
+  it("of two suspects in one process, stops the one whose faults explain the growth, however slowly", () => {
+    // A loaded host slows a bomb's thread: here it takes 256 faults (1 MiB) a tick, a quarter of
+    // FAULTS_PER_TICK, yet every byte the process grows is its own. Its neighbour only computes.
+    const faults: Record<number, number> = { 1: 0, 2: 0 };
+    const { w, rss, stopped, start } = watch(faults);
+    const bomb = domU(1);
+    const computes = domU(2);
+    for (const x of [bomb, computes]) (start(), x.checkpoint());
+    w.mark([bomb.d, computes.d]);
+    rss.now += 200 * MiB; // both are suspects: past 64 + 64
+    for (let tick = 0; tick < 40 && stopped.length === 0; tick++) {
+      w.tick();
+      faults[1] += 256;
+      rss.now += MiB;
+    }
+    expect(stopped).toEqual([1]);
+  });
+
+  it("stops neither suspect while the growth is someone else's", () => {
+    const faults: Record<number, number> = { 1: 0, 2: 0 };
+    const { w, rss, stopped, start } = watch(faults);
+    const a = domU(1);
+    const b = domU(2);
+    for (const x of [a, b]) (start(), x.checkpoint());
+    w.mark([a.d, b.d]);
+    for (let tick = 0; tick < 40; tick++) {
+      rss.now += 10 * MiB; // a third domain's thread (awake, passing checkpoints) grows the process
+      faults[1] += 100; // a and b take a few faults each, far from half of it
+      faults[2] += 50;
+      w.tick();
+    }
+    expect(stopped).toEqual([]);
   });
 });
