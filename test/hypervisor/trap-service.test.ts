@@ -47,3 +47,30 @@ it(`serves a busy guest from its hot set while ${IDLE} idle domains wait, and st
     await consoleShows(hv, d.domid, "answer 1", 30_000);
   }
 }, 180_000);
+
+it("sleeps a second at a time once the host is quiet, and 100 ms again once the doorbell is forged", async () => {
+  hv = boot({ cells: false });
+  const idle: Domain[] = [];
+  for (let i = 0; i < 8; i++)
+    idle.push(hv.createDomain({ name: `quiet${i}`, memoryMiB: 4, program: idleGuest }));
+  await Promise.all(idle.map((d) => consoleShows(hv, d.domid, "idle: up", 60_000)));
+
+  /** Full scans in the next `ms`: with nothing trapping, each is a wake of the sleep's backstop. */
+  const scansIn = async (ms: number) => {
+    const before = hv.trap.fullScans;
+    await new Promise((r) => setTimeout(r, ms));
+    return hv.trap.fullScans - before;
+  };
+  // The guests' starts end; then a quiet window of 3 s holds one to four backstop wakes (30 at 100 ms).
+  let scans = Infinity;
+  for (let w = 0; w < 20 && !(scans >= 1 && scans <= 4); w++) scans = await scansIn(3000);
+  expect(scans).toBeGreaterThanOrEqual(1);
+  expect(scans).toBeLessThanOrEqual(4);
+
+  // A worker that escaped its realm counts the doorbell backwards: the next wake sees it, and the
+  // service goes back to looking every 100 ms.
+  const forgeries = hv.trap.forgeries;
+  Atomics.sub(hv.trap.doorbell, 0, 1);
+  while (hv.trap.forgeries === forgeries) await new Promise((r) => setTimeout(r, 50));
+  expect(await scansIn(3000)).toBeGreaterThan(8);
+}, 180_000);

@@ -18,6 +18,17 @@
  * _asleep_ word, so that guests in cells think it awake). So a forged count delays others' traps by
  * at most that, never loses them; and correctness never depends on it: the service only ever acts
  * on what it reads from a vCPU's own block.
+ *
+ * That backstop is a full scan, and a full scan of a thousand vCPUs — each block in a page of its
+ * own, none in cache after a quiet while — cost ~0.4 ms: ten a second were a tenth of what a host of
+ * a thousand idle domains spent. So once nothing has trapped or rung for QUIET_AFTER_MS, the sleep
+ * lasts up to QUIET_SLEEP_BACKSTOP_MS instead — unless the doorbell shows a forger's hand: the
+ * _asleep_ word found cleared on waking (only the service writes it) or the count gone backwards.
+ * Either keeps the short backstop for FORGERY_MEMORY_MS after it was last seen. What a forger can
+ * still do unseen is hold the count still at the very moment the service goes to sleep, so that a
+ * guest of this process's notify falls before the wait: that trap waits up to a second. (So can
+ * one sleep after a forgery is seen: a wait left pending by a cell's bell keeps the deadline it was
+ * made with.)
  */
 import { PVKIT_TRAP_DONE, PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
 import type { HandlerResult } from "@pvkit/abi";
@@ -33,8 +44,14 @@ const BATCH = 256;
 export const HOT_MS = 50;
 /** While busy, every vCPU is looked at at least this often, whatever the doorbell says (ms). */
 export const BACKSTOP_MS = 10;
-/** The longest the service sleeps without a ring: ten wakes a second for the whole host (ms). */
+/** The longest the service sleeps without a ring while the host is in use (ms). */
 export const SLEEP_BACKSTOP_MS = 100;
+/** The longest it sleeps without a ring once the host has been quiet for QUIET_AFTER_MS (ms). */
+export const QUIET_SLEEP_BACKSTOP_MS = 1000;
+/** How long without a trap or a ring makes the host quiet (ms). */
+export const QUIET_AFTER_MS = 1000;
+/** How long a sign of a forged doorbell keeps the short backstop (ms). */
+export const FORGERY_MEMORY_MS = 10_000;
 
 export type Dispatch = (vcpu: Vcpu, op: number, args: bigint[]) => HandlerResult;
 
@@ -67,10 +84,16 @@ export class TrapService {
   /** The pending wait on the doorbell, if one is left from an earlier sleep. */
   private localWait?: Promise<unknown>;
   private stopped = false;
+  /** When a pass last found something (performance.now()): the host is quiet QUIET_AFTER_MS later. */
+  private lastFound = 0;
+  /** When the doorbell last showed a forger's hand (performance.now()), or -Infinity. */
+  private forgedAt = -Infinity;
   /** Served traps, for benchmarks and `pvkit top`. */
   served = 0;
   /** Passes that looked at every vCPU (tests and benchmarks read it). */
   fullScans = 0;
+  /** Times the doorbell was seen forged (tests read it). */
+  forgeries = 0;
 
   /** @param doorbellFrame a machine frame whose first word is the doorbell, handed to every worker. */
   constructor(
@@ -154,7 +177,9 @@ export class TrapService {
   private pass(afterSleep: boolean): number {
     const now = performance.now();
     const count = Atomics.load(this.doorbell, DOORBELL_COUNT);
-    this.unmatched += (count - this.lastCount) | 0;
+    const rang = (count - this.lastCount) | 0;
+    if (rang < 0) this.forged(now); // only a forger counts backwards
+    this.unmatched += rang;
     this.lastCount = count;
     let found = 0;
     for (const [v, lastActive] of this.hot) {
@@ -178,7 +203,19 @@ export class TrapService {
     }
     // Rings paid ahead come only from vCPUs caught between TRAPPED and their ring: hot ones.
     this.unmatched = Math.max(this.unmatched, -this.hot.size);
+    if (found > 0 || rang !== 0) this.lastFound = now;
     return found;
+  }
+
+  private forged(now: number): void {
+    this.forgeries++;
+    this.forgedAt = now;
+  }
+
+  /** How long the next sleep may last without a ring (ms). */
+  private sleepBackstop(now: number): number {
+    const quiet = now - this.lastFound > QUIET_AFTER_MS && now - this.forgedAt > FORGERY_MEMORY_MS;
+    return quiet ? QUIET_SLEEP_BACKSTOP_MS : SLEEP_BACKSTOP_MS;
   }
 
   private serve(v: Vcpu): void {
@@ -216,10 +253,11 @@ export class TrapService {
    * Sleeps on the doorbell until a guest of this process notifies; undefined if the doorbell already
    * moved past `seen`. Everything that needs the service rings (a trap, a wake request, an unpause's
    * kick(), stop()), and results of calls in flight are posted from the event loop, so an idle host
-   * wakes only when something happens — and once per SLEEP_BACKSTOP_MS, against a forged doorbell.
+   * wakes only when something happens — and once per sleepBackstop(), against a forged doorbell.
    */
   private waitLocal(seen: number): Promise<unknown> | undefined {
-    const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, SLEEP_BACKSTOP_MS);
+    const timeout = this.sleepBackstop(performance.now());
+    const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, timeout);
     if (!w.async) return undefined;
     return w.value.finally(() => (this.localWait = undefined));
   }
@@ -264,6 +302,8 @@ export class TrapService {
               await Promise.race([local, rung]);
               this.onRing = undefined;
               afterSleep = true;
+              // Only the service clears the word: cleared while it slept, someone forged it.
+              if (Atomics.load(this.doorbell, DOORBELL_ASLEEP) === 0) this.forged(performance.now());
             }
           }
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 0);
