@@ -288,13 +288,14 @@ class CellWorker implements DomainWorker {
   }
 
   /** After the hypervisor answered the trap: wake the guest the way it sleeps (realm/wakes.ts). */
-  wakeGuest(): void {
+  wakeGuest(): boolean {
     const v = this.d.vcpu;
     const mode = Atomics.load(v.statusViews.words, WAIT_MODE);
     if (mode === WaitMode.futex) shm().wake(v.page.buffer, 0, 1);
     // One byte wakes the worker's event loop; if one is still queued here, it will do.
     else if (mode === WaitMode.bell && this.cell.bell.writable && this.cell.bell.writableLength === 0)
       this.cell.bell.write(ONE);
+    return mode !== WaitMode.none;
   }
 
   private onMessage(m: FromCell): void {

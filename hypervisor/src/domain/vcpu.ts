@@ -35,11 +35,14 @@ export class Vcpu {
   readonly watchdogs = new Map<number, HostTimer>();
   /** Traps served (statistics). */
   traps = 0;
+  /** When the trap service last handed it a result (performance.now()): is it calling back to back? */
+  lastPost = -Infinity;
   /**
    * Wakes the guest after its trap was answered: V8's Atomics.notify for a worker in this process;
-   * a cell replaces it with its futex or bell wake (realm/wakes.ts).
+   * a cell replaces it with its futex or bell wake (realm/wakes.ts). Returns whether the guest was
+   * asleep (a wake was needed), as opposed to still spinning for the answer.
    */
-  wakeGuest: () => void = () => void Atomics.notify(this.words, 0);
+  wakeGuest: () => boolean = () => Atomics.notify(this.words, 0) > 0;
   /** The guest's wake-request counter as last seen (regs.doorbell). */
   wakeRequests = 0;
   /** A wake request seen while no call was in flight: it ends the next block (trap-service.ts). */

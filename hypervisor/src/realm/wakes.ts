@@ -26,8 +26,11 @@ export const DOORBELL_COUNT = 0;
 export const DOORBELL_ASLEEP = 1;
 
 export interface Wakes {
-  /** Tells the hypervisor a trap or a wake request waits (after the caller stored it). */
-  ringDoorbell(): void;
+  /**
+   * Tells the hypervisor a trap or a wake request waits (after the caller stored it). Returns
+   * whether the trap service was asleep, so the answer will take a wake-up anyway.
+   */
+  ringDoorbell(): boolean;
   /** Sleeps while the register block's state is TRAPPED, at most `ms`. */
   sleep(ms: number): void;
   /** A promise that settles once the state may have left TRAPPED, or undefined if it already has. */
@@ -39,7 +42,7 @@ export function localWakes(regs: Int32Array, doorbell: Int32Array): Wakes {
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      Atomics.notify(doorbell, DOORBELL_COUNT, 1);
+      return Atomics.notify(doorbell, DOORBELL_COUNT, 1) > 0;
     },
     sleep(ms) {
       Atomics.wait(regs, 0, PVKIT_TRAP_TRAPPED, ms);
@@ -76,7 +79,9 @@ export function cellWakes(
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      if (Atomics.load(doorbell, DOORBELL_ASLEEP) !== 0) bell.ring();
+      if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
+      bell.ring();
+      return true;
     },
     sleep(ms) {
       Atomics.store(status, WAIT_MODE, WaitMode.futex);

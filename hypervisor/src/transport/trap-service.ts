@@ -3,7 +3,10 @@
  * op/args, storing TRAPPED and ringing the machine-wide doorbell. The service finds trapped vCPUs,
  * dispatches, posts the `long` result and wakes the guest. When busy it polls (cheap, microseconds);
  * after a short idle spin it sleeps on the doorbell with Atomics.waitAsync, so the host's event loop
- * (timers, worker exits) keeps running: KVM's halt-polling idea, applied to a JS thread.
+ * (timers, worker exits) keeps running: KVM's halt-polling idea, applied to a JS thread. It polls
+ * only after traps that promise more (a guest calling back to back, or still spinning for its
+ * answer): after answering a guest that was asleep, polling would hold the core the guest was just
+ * woken onto (realm/trap.ts says why), so it sleeps at once.
  *
  * Finding a trap must not cost a look at every vCPU of the machine: with hundreds of idle domains
  * that made each busy hypercall several times dearer. So the service polls a *hot set* — vCPUs
@@ -38,6 +41,8 @@ import { DOORBELL_ASLEEP, DOORBELL_COUNT } from "../realm/wakes.ts";
 
 /** How long to keep polling after the last trap before sleeping (µs). */
 export const SPIN_US = 50;
+/** A vCPU that traps this soon after its last result calls back to back: worth polling for (ms). */
+export const BACK_TO_BACK_MS = 0.2;
 /** Most traps served before yielding to the event loop, so timers and I/O are never starved. */
 const BATCH = 256;
 /** A vCPU with no trap, wake request or async result for this long leaves the hot set (ms). */
@@ -84,6 +89,13 @@ export class TrapService {
   /** The pending wait on the doorbell, if one is left from an earlier sleep. */
   private localWait?: Promise<unknown>;
   private stopped = false;
+  /**
+   * Whether the traps found since the loop last looked promise more soon: a result went to a guest
+   * still spinning for it, or a vCPU trapped within BACK_TO_BACK_MS of its last result.
+   */
+  private busyGuest = false;
+  /** performance.now() at the start of the current pass. */
+  private passNow = 0;
   /** When a pass last found something (performance.now()): the host is quiet QUIET_AFTER_MS later. */
   private lastFound = 0;
   /** When the doorbell last showed a forger's hand (performance.now()), or -Infinity. */
@@ -175,7 +187,7 @@ export class TrapService {
    * left in lastCount.
    */
   private pass(afterSleep: boolean): number {
-    const now = performance.now();
+    const now = (this.passNow = performance.now());
     const count = Atomics.load(this.doorbell, DOORBELL_COUNT);
     const rang = (count - this.lastCount) | 0;
     if (rang < 0) this.forged(now); // only a forger counts backwards
@@ -220,6 +232,7 @@ export class TrapService {
 
   private serve(v: Vcpu): void {
     v.traps++;
+    if (this.passNow - v.lastPost < BACK_TO_BACK_MS) this.busyGuest = true;
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];
     const r = this.dispatch(v, op, args);
@@ -236,7 +249,8 @@ export class TrapService {
     v.inFlight = false;
     v.big[6] = BigInt.asUintN(64, BigInt(result));
     Atomics.store(v.words, 0, PVKIT_TRAP_DONE);
-    v.wakeGuest();
+    v.lastPost = this.passNow;
+    if (!v.wakeGuest()) this.busyGuest = true;
     this.served++;
   }
 
@@ -245,7 +259,8 @@ export class TrapService {
    * trap soon, so it joins the hot set now rather than costing a full scan to be found.
    */
   private postAsync(v: Vcpu, result: number): void {
-    if (this.vcpus.has(v)) this.hot.set(v, performance.now());
+    this.passNow = performance.now(); // posted from the event loop, between passes
+    if (this.vcpus.has(v)) this.hot.set(v, this.passNow);
     this.post(v, result);
   }
 
@@ -287,8 +302,10 @@ export class TrapService {
         const seen = this.lastCount;
         afterSleep = false;
         served += found;
-        if (found > 0) idleSince = performance.now();
-        else if (performance.now() - idleSince > SPIN_US / 1000) {
+        const busyGuest = this.busyGuest;
+        this.busyGuest = false;
+        if (found > 0 && busyGuest) idleSince = performance.now();
+        else if (found > 0 || performance.now() - idleSince > SPIN_US / 1000) {
           // Idle: sleep until a guest rings. Say so first, then look once more (a guest rings first,
           // then reads the word: realm/wakes.ts).
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
