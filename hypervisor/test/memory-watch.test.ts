@@ -93,15 +93,20 @@ describe("memory watch", () => {
     expect(stopped).toEqual([1]);
   });
 
-  it("of two suspects in one process, stops the one whose faults explain the growth, however slowly", () => {
-    // A loaded host slows a bomb's thread: here it takes 256 faults (1 MiB) a tick, a quarter of
-    // FAULTS_PER_TICK, yet every byte the process grows is its own. Its neighbour only computes.
+  /** Two booted domUs (threads 1 and 2) of one process, marked, with their faults scripted. */
+  function twoSuspects() {
     const faults: Record<number, number> = { 1: 0, 2: 0 };
     const { w, rss, stopped, start } = watch(faults);
-    const bomb = domU(1);
-    const computes = domU(2);
-    for (const x of [bomb, computes]) (start(), x.checkpoint());
-    w.mark([bomb.d, computes.d]);
+    const pair = [domU(1), domU(2)];
+    for (const x of pair) (start(), x.checkpoint());
+    w.mark(pair.map((x) => x.d));
+    return { w, rss, stopped, faults };
+  }
+
+  it("of two suspects in one process, stops the one whose faults explain the growth, however slowly", () => {
+    // A loaded host slows a bomb's thread (1): here it takes 256 faults (1 MiB) a tick, a quarter
+    // of FAULTS_PER_TICK, yet every byte the process grows is its own. Its neighbour (2) computes.
+    const { w, rss, stopped, faults } = twoSuspects();
     rss.now += 200 * MiB; // both are suspects: past 64 + 64
     for (let tick = 0; tick < 40 && stopped.length === 0; tick++) {
       w.tick();
@@ -112,15 +117,10 @@ describe("memory watch", () => {
   });
 
   it("stops neither suspect while the growth is someone else's", () => {
-    const faults: Record<number, number> = { 1: 0, 2: 0 };
-    const { w, rss, stopped, start } = watch(faults);
-    const a = domU(1);
-    const b = domU(2);
-    for (const x of [a, b]) (start(), x.checkpoint());
-    w.mark([a.d, b.d]);
+    const { w, rss, stopped, faults } = twoSuspects();
     for (let tick = 0; tick < 40; tick++) {
       rss.now += 10 * MiB; // a third domain's thread (awake, passing checkpoints) grows the process
-      faults[1] += 100; // a and b take a few faults each, far from half of it
+      faults[1] += 100; // the two take a few faults each, far from half of it
       faults[2] += 50;
       w.tick();
     }
