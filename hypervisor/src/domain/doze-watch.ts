@@ -52,8 +52,8 @@ export class DozeWatch {
   private rss = 0;
   private lookAll = true;
 
-  /** The last reading of each worker of this process, and when it was taken. */
-  private readonly readings = new WeakMap<Domain, DozeReading & { at: number }>();
+  /** The last reading of each worker of this process. */
+  private readonly readings = new WeakMap<Domain, DozeReading>();
   /** When each domU last found dozing is to be looked at again (performance.now()). */
   private readonly nextLook = new Map<Domain, number>();
   /** Looks after dozing cells for guest code their samplers cannot hear of. */
@@ -93,7 +93,7 @@ export class DozeWatch {
     }
     const before = this.readings.get(d);
     const current = reading(d);
-    this.readings.set(d, { ...current, at: now });
+    this.readings.set(d, current);
     if (before && quiet(before, current)) return dozing(sampler) || settle(sampler, current);
     Atomics.store(sampler, SAMPLER_DOZING, 0);
     return false;

@@ -43,6 +43,7 @@
  */
 import type { Domain } from "../domain/domain.ts";
 import { readFileSync } from "node:fs";
+import { PAGE_SIZE } from "./frames.ts"; // a fault maps one host page, the frames' size
 import {
   CHECKPOINTS,
   MEASURED_KIB,
@@ -57,7 +58,6 @@ const MiB = 1024 * 1024;
 const FAULTS_PER_TICK = 1024;
 /** Growth since a suspect was first seen below which its share of the faults is not judged yet. */
 const SHARE_AFTER_BYTES = 8 * MiB;
-const PAGE = 4096;
 /** How often tick() runs while some domU is awake (ms). */
 export const TICK_MS = 20;
 
@@ -216,7 +216,7 @@ export class MemoryWatch {
       run.suspected ??= { faults, rss: rss.get(pid)! };
       if (last === undefined) continue;
       const since = rss.get(pid)! - run.suspected.rss;
-      const share = since >= SHARE_AFTER_BYTES && 2 * (faults - run.suspected.faults) * PAGE >= since;
+      const share = since >= SHARE_AFTER_BYTES && 2 * (faults - run.suspected.faults) * PAGE_SIZE >= since;
       suspects.push({ d, grew, faulting: share || faults - last >= FAULTS_PER_TICK });
     }
     for (const s of suspects)
