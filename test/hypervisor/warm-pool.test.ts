@@ -75,6 +75,12 @@ describe("the warm pool, in cells", () => {
       expect(pooled).toContain(pa);
       expect(pooled).toContain(pb);
       expect(machineMappings(pa).length).toBeGreaterThan(0); // now it has its domain's frames
+      // Each pooled worker booted the kernel once on a machine of its own (realm/rehearsal.ts):
+      // nothing of that boot reaches the domain's console, and its kernel boots as its own domain.
+      for (const d of [a, b]) {
+        expect(hv.consoleLog(d.domid)).toContain(`guest kernel: domain ${d.domid},`);
+        expect(hv.consoleLog(d.domid)).not.toContain("rehearsal");
+      }
       expect(hv.pool!.stats()).toMatchObject({ served: 2, cold: 0 });
 
       // Both domains are up (they blocked between ticks), so the pool refills: two new processes.

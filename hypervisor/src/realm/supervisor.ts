@@ -10,8 +10,9 @@
  *
  * A domU's start has two halves: what depends on no domain (the gate, SES, lockdown: ~45 ms of a
  * cold start) and what does (its machine, its image). A pooled worker (hypervisor/src/pool) does the
- * first half with no domain at all — no frame, no page, no id — and evaluates pvkit's kernel image
- * too, then the second half when its one domain is assigned, with only the program's image left to
+ * first half with no domain at all — no frame, no page, no id — evaluates pvkit's kernel image too
+ * and boots it once on a machine of its own (rehearsal.ts: so that V8 has compiled the boot path),
+ * then the second half when its one domain is assigned, with only the program's image left to
  * evaluate; a cold start does both in a row and evaluates one whole image.
  */
 import { readlinkSync } from "node:fs";
@@ -28,6 +29,7 @@ import {
 } from "./boot-data.ts";
 import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
+import { rehearse } from "./rehearsal.ts";
 import { buildMachine } from "./machine.ts";
 import { cellWakes, type Futex } from "./wakes.ts";
 import { openCellBell } from "./cell-bell.ts";
@@ -237,6 +239,9 @@ async function runRealm(boot: SupervisorBoot, prepared: Awaited<ReturnType<typeo
   );
 }
 
+/** The rehearsal's hang guard: it takes milliseconds; a kernel that has not shut down by then never will. */
+const REHEARSAL_GUARD_MS = 30_000;
+
 /**
  * A pooled worker: prepares, says it is ready, and waits for the one domain it will ever run. A
  * second assignment finds no listener and is lost; one this worker was not prepared for (another
@@ -249,6 +254,16 @@ async function runPooled(pool: PooledBoot): Promise<void> {
   // cell, this worker's alone; with cells off, the host's, which only keeps more bytecode.)
   setFlagsFromString("--no-flush-bytecode");
   const prepared = await prepareRealm(pool.jsLimitBytes, pool.kernel && take(pool.kernel, "code"));
+  if (prepared.kernel !== undefined) {
+    let guard: NodeJS.Timeout | undefined;
+    await rehearse(
+      prepared.realm,
+      prepared.kernel,
+      hrtime,
+      new Promise((r) => (guard = setTimeout(r, REHEARSAL_GUARD_MS))),
+    ).catch((e: unknown) => crash(`rehearsal: ${e instanceof Error ? e.message : describe(e)}`));
+    clearTimeout(guard);
+  }
   const assigned = new Promise<unknown>((resolve) => parentPort!.once("message", resolve));
   post({ t: "ready", codeCache: stub?.rejected === undefined ? "none" : stub.rejected ? "refused" : "used" });
 
