@@ -34,6 +34,30 @@ describe("event dispatch over the 2-level bitmaps", () => {
     expect(seen).toEqual([9]);
   });
 
+  it("unmasks in shared_info without a hypercall unless the port turned pending while masked", () => {
+    const xen = new FakeXen();
+    const ev = new Events(xen.shared, xen);
+    const seen: number[] = [];
+    ev.bind(9, (p) => seen.push(p));
+    ev.bind(70, (p) => seen.push(p));
+    expect(xen.unmasked).toEqual([]); // nothing was pending: two binds, no trap
+    xen.raise(70);
+    ev.dispatch();
+    expect(seen).toEqual([70]); // the hypervisor's side sees the mask bit this side cleared
+    ev.mask(9);
+    ev.unmask(9);
+    expect(xen.unmasked).toEqual([]);
+    // Pending while masked: the upcall was withheld, so EVTCHNOP_unmask raises it.
+    ev.mask(9);
+    xen.raise(9);
+    expect(ev.hasPending()).toBe(false);
+    ev.unmask(9);
+    expect(xen.unmasked).toEqual([9]);
+    expect(ev.hasPending()).toBe(true);
+    ev.dispatch();
+    expect(seen).toEqual([70, 9]);
+  });
+
   it("an event raised inside a handler is delivered on the next dispatch, not lost", () => {
     const xen = new FakeXen();
     const ev = new Events(xen.shared, xen);

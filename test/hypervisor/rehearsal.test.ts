@@ -22,6 +22,8 @@ import { REHEARSAL_PAGES, rehearsalMachine, rehearse } from "@pvkit/hypervisor/r
 const now = () => process.hrtime.bigint();
 const never = new Promise<void>(() => undefined);
 const SCRATCH = 3 * 4096;
+/** A hang guard for tests that would wait for ever if the rehearsal did. */
+const GUARD = 30_000;
 
 /** A realm that only keeps the machine it is given, where the kernel's arch layer looks for it. */
 function testRealm() {
@@ -82,6 +84,27 @@ describe("the rehearsal", () => {
     await expect(rehearse(testRealm(), kernel, now, never)).rejects.toThrow("no such device");
   });
 
+  it(
+    "fails at once, with the kernel's last lines, when it goes idle instead of shutting down",
+    async () => {
+      // A boot that went wrong (a task failed, init never ran) leaves the kernel waiting for an
+      // event; nothing raises one on the rehearsal machine, so that wait is the failure.
+      const kernel = {
+        bootRealmKernel() {
+          const m = (globalThis as Record<string, unknown>)[MACHINE_GLOBAL] as PvkitMachine;
+          const bytes = new TextEncoder().encode("task init failed: no xenstore\n");
+          new Uint8Array(m.runs[0]!.buf).set(bytes, SCRATCH);
+          m.trap(__HYPERVISOR_console_io, 0n, BigInt(bytes.length), BigInt(SCRATCH), 0n, 0n);
+          void m.trapAsync(__HYPERVISOR_sched_op, 1n, 0n, 0n, 0n, 0n); // SCHEDOP_block
+        },
+      };
+      await expect(rehearse(testRealm(), kernel, now, never)).rejects.toThrow(
+        "its kernel went idle instead of shutting down: task init failed: no xenstore",
+      );
+    },
+    GUARD,
+  );
+
   it("fails when the kernel has not shut down by the time its guard ends", async () => {
     const kernel = { bootRealmKernel: () => undefined }; // boots, then waits for ever
     await expect(rehearse(testRealm(), kernel, now, Promise.resolve())).rejects.toThrow(
@@ -107,6 +130,7 @@ describe("the rehearsal machine", () => {
     // Pointers outside its memory are refused, not followed.
     const end = BigInt(REHEARSAL_PAGES * 4096);
     expect(m.trap(__HYPERVISOR_console_io, 0n, 16n, end - 8n, 0n, 0n)).toBe(BigInt(-ENOSYS));
+    expect(m.trap(__HYPERVISOR_console_io, 0n, -8n, end + 8n, 0n, 0n)).toBe(BigInt(-ENOSYS));
     expect(m.trap(__HYPERVISOR_event_channel_op, BigInt(EVTCHNOP_bind_virq), end, 0n, 0n, 0n)).toBe(
       BigInt(-ENOSYS),
     );

@@ -137,6 +137,10 @@ describe("the warm pool, cells off", () => {
       const tb = (b.worker as unknown as { worker: Worker }).worker.threadId;
       expect(ta).not.toBe(tb);
       expect(hv.pool!.stats()).toMatchObject({ served: 2, cold: 0 });
+      for (const d of [a, b]) {
+        expect(hv.consoleLog(d.domid)).toContain(`guest kernel: domain ${d.domid},`);
+        expect(hv.consoleLog(d.domid)).not.toContain("rehearsal");
+      }
     },
     GUARD,
   );

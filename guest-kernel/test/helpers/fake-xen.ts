@@ -88,7 +88,10 @@ export class FakeXen implements XenOps {
     else this.onSend(port);
   }
   private readonly ipis = new Set<number>();
+  /** Ports passed to EVTCHNOP_unmask, in order. */
+  readonly unmasked: number[] = [];
   evtchnUnmask(port: number): void {
+    this.unmasked.push(port);
     const w = Math.floor(port / 64);
     const bit = 1n << BigInt(port % 64);
     Atomics.and(this.words, SHARED_INFO.evtchnMask / 8 + w, ~bit & 0xffffffffffffffffn);

@@ -20,6 +20,10 @@
  *   - Refilling never competes with a create in progress: it starts only while no domU is booting
  *     (launched, and not yet blocked for the first time, shut down or gone) and prepares one
  *     worker at a time.
+ *   - Only a ready worker is taken: one still preparing (or rehearsing the kernel's boot,
+ *     realm/rehearsal.ts) may yet fail, and its domain would fail with it. A worker that ends
+ *     before it is ready is logged; after FAILURES_BEFORE_STOP in a row the pool prepares no more
+ *     for that kernel image, and domains start cold until the kernel changes.
  */
 
 import type { KernelImageRef } from "../realm/boot-data.ts";
@@ -81,6 +85,12 @@ export interface PoolStats {
 
 /** How long a domain counts as booting at most, if it never blocks (a program that computes). */
 const BOOT_GUARD_MS = 2000;
+/**
+ * Workers in a row that may end before they are ready (a failed rehearsal: realm/rehearsal.ts)
+ * before the pool stops preparing any for that kernel image. One may be chance (a cell killed);
+ * three in a row is the kernel, and each would only log the same line after every boot.
+ */
+const FAILURES_BEFORE_STOP = 3;
 
 interface Entry {
   worker: PooledWorker;
@@ -97,6 +107,11 @@ export class WarmPool {
   private cold = 0;
   /** Times take() retired every idle worker (another size or kernel), for fill() to notice. */
   private retirements = 0;
+  /** Workers that ended before they were ready, in a row, and the kernel image they had. */
+  private failures = 0;
+  private failuresFor?: string;
+  /** The kernel image the pool stopped preparing workers for (FAILURES_BEFORE_STOP), if any. */
+  private stoppedFor?: string;
   /** Callers of whenReady, each waiting for so many ready workers. */
   private waiters: { n: number; resolve: () => void }[] = [];
 
@@ -154,11 +169,14 @@ export class WarmPool {
       this.cold++;
       return undefined;
     }
-    const e = this.idle.shift();
-    if (!e) {
+    // Only a ready worker: one still preparing may yet fail its rehearsal, and a domain given it
+    // would crash with it. The domain starts cold instead; the preparing one stays for the next.
+    const i = this.idle.findIndex((e) => e.ready);
+    if (i < 0) {
       this.cold++;
       return undefined;
     }
+    const [e] = this.idle.splice(i, 1) as [Entry];
     this.served++;
     this.o.release();
     return e.worker;
@@ -219,6 +237,7 @@ export class WarmPool {
         // take() found the idle workers stale meanwhile: this kernel may be the stale one too.
         if (this.retirements !== retiredBefore) continue;
         if (this.closed || this.idle.length >= this.o.size || this.booting.size > 0) break;
+        if (this.stoppedFor === kernel.id) break;
         if (!this.o.reserve()) break; // the machine's memory is promised to domains
         const lost = (why: string) => {
           const i = this.idle.indexOf(entry);
@@ -239,7 +258,19 @@ export class WarmPool {
         entry.ready = await entry.worker.ready;
         this.changed();
         // One that failed to prepare was removed by `lost`: do not spin starting more of them.
-        if (!entry.ready) break;
+        if (!entry.ready) {
+          if (this.failuresFor !== kernel.id) this.failures = 0;
+          this.failuresFor = kernel.id;
+          if (++this.failures >= FAILURES_BEFORE_STOP) {
+            this.stoppedFor = kernel.id;
+            this.o.log(
+              `pool: ${this.failures} workers in a row ended before they were ready: ` +
+                `no more are prepared for this kernel image; domains start cold until it changes`,
+            );
+          }
+          break;
+        }
+        this.failures = 0;
       }
     } catch (e) {
       this.o.log(`pool: cannot prepare workers: ${e instanceof Error ? e.message : String(e)}`);

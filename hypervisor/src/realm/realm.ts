@@ -6,8 +6,9 @@
  * this file hands it; that list is the whole of its authority.
  *
  * Rule: lock down once per worker, after the allocation gate is installed and before anything else
- * of the guest runs; make one realm per worker, for its one domain. Everything used after
- * lockdown() must have been captured before it.
+ * of the guest runs; make one realm per worker, for its one domain (a pooled worker's realm has
+ * also run the kernel's rehearsal boot, on a machine of its own, before that domain:
+ * rehearsal.ts). Everything used after lockdown() must have been captured before it.
  */
 /// <reference types="ses" />
 import { MACHINE_GLOBAL, type PvkitMachine } from "@pvkit/abi/machine";
@@ -61,7 +62,9 @@ export function lockdownWorker(): void {
  * A fresh compartment for one domain, made before or after the domain exists (a pooled worker
  * makes it ahead, with the kernel image evaluated in it). Until attach() names the domain, the
  * endowments that belong to one wait: no machine, a console that drops, timers that run their
- * callbacks without the supervisor's bookkeeping (the kernel's top level sets none).
+ * callbacks without the supervisor's bookkeeping (the kernel's top level sets none). attach() may
+ * come twice — first with the rehearsal's machine, then with the domain's — and the second replaces
+ * all the first set: the machine global, the clock's zero and resolution, the timers' wrap.
  */
 export function makeRealm(o: RealmHost) {
   let enter: (run: () => void) => void = (run) => run();

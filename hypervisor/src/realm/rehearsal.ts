@@ -19,9 +19,11 @@
  * before the worker has a domain and ends before the worker says it is ready; what stays in the
  * realm is compiled code and the kernel's garbage.
  *
- * Rule: the rehearsal must end in the kernel's own shutdown. A kernel that crashes, throws or never
- * gets there fails it, and the supervisor ends the pooled worker with the reason (the pool logs it
- * and stops filling; domains then start cold) rather than hand a domain a realm in an unknown state.
+ * Rule: the rehearsal must end in the kernel's own poweroff. A kernel that crashes, throws, blocks
+ * (waits for an event, which never comes here) or never gets there fails it, and the supervisor
+ * ends the pooled worker with the reason rather than hand a domain a realm in an unknown state. The
+ * pool logs it; after three such workers in a row it stops preparing any for that kernel image, and
+ * domains start cold until the kernel changes (pool/warm-pool.ts).
  */
 import type { MachineMail, PvkitMachine } from "@pvkit/abi/machine";
 import {
@@ -48,16 +50,28 @@ const PAGE = 4096;
 /** The console lines kept to explain a failed rehearsal. */
 const KEPT_LINES = 8;
 
+/**
+ * The end's reason when the kernel blocked instead: nothing ever raises an event on the rehearsal
+ * machine (its timer never fires), so a kernel that waits for one would wait for ever.
+ */
+export const BLOCKED = -1;
+/** The end's reason when the kernel's shutdown pointed outside the rehearsal memory. */
+export const UNREADABLE = -2;
+
 /** What the rehearsal's kernel did with its one boot. */
 export interface RehearsalEnd {
-  /** The SHUTDOWN_* code its kernel gave (SHUTDOWN_poweroff: it booted, ran init and powered off). */
+  /**
+   * The SHUTDOWN_* code its kernel gave (SHUTDOWN_poweroff: it booted, ran init and powered off),
+   * BLOCKED or UNREADABLE.
+   */
   reason: number;
   /** Its last console lines. */
   console: string[];
 }
 
 /**
- * A machine for one rehearsal boot; `ended` is called once, when its kernel asks to shut down.
+ * A machine for one rehearsal boot; `ended` is called once, when its kernel asks to shut down or
+ * blocks.
  * @param now the host's monotonic ns counter (the machine's TSC), captured before lockdown.
  */
 export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) => void): PvkitMachine {
@@ -73,11 +87,22 @@ export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) =
   let nextPort = 1;
   let done = false;
   /** A guest address and length inside the rehearsal memory, or undefined. */
-  const inside = (addr: bigint, len: number) =>
-    addr >= 0n && addr + BigInt(len) <= BigInt(memory.byteLength) ? Number(addr) : undefined;
+  const inside = (addr: unknown, len: unknown): number | undefined =>
+    typeof addr === "bigint" &&
+    typeof len === "number" &&
+    Number.isInteger(len) &&
+    len >= 0 &&
+    addr >= 0n &&
+    addr + BigInt(len) <= BigInt(memory.byteLength)
+      ? Number(addr)
+      : undefined;
+  const end = (reason: number) => {
+    if (!done) ended({ reason, console: console.map((l) => l.trimEnd()) });
+    done = true;
+  };
 
   const trap = (op: number, a0: bigint, a1: bigint, a2: bigint): bigint => {
-    if (op === __HYPERVISOR_console_io && a0 === BigInt(CONSOLEIO_write)) {
+    if (op === __HYPERVISOR_console_io && a0 === BigInt(CONSOLEIO_write) && typeof a1 === "bigint") {
       const at = inside(a2, Number(a1));
       if (at === undefined) return BigInt(-ENOSYS);
       console.push(text.decode(new Uint8Array(memory, at, Number(a1)).slice()));
@@ -95,9 +120,7 @@ export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) =
     if (op === __HYPERVISOR_set_timer_op) return 0n;
     if (op === __HYPERVISOR_sched_op && a0 === BigInt(SCHEDOP_shutdown)) {
       const at = inside(a1, SchedShutdown.size);
-      const reason = at === undefined ? -1 : SchedShutdown.decode(view, at).reason;
-      if (!done) ended({ reason, console: console.map((l) => l.trimEnd()) });
-      done = true;
+      end(at === undefined ? UNREADABLE : SchedShutdown.decode(view, at).reason);
       return 0n;
     }
     return BigInt(-ENOSYS);
@@ -111,12 +134,15 @@ export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) =
     startInfoPfn: 0,
     maxPages: REHEARSAL_PAGES,
     trap: (op, a0, a1, a2) => trap(op, a0, a1, a2),
-    // Nothing ever wakes the rehearsal's vCPU: a block stays pending, and is garbage once the
-    // kernel is (the kernel blocks only when it has nothing to do, after its init has run).
-    trapAsync: (op, a0, a1, a2) =>
-      op === __HYPERVISOR_sched_op && a0 === BigInt(SCHEDOP_block)
-        ? new Promise<bigint>(() => undefined)
-        : Promise.resolve(trap(op, a0, a1, a2)),
+    // Nothing ever wakes the rehearsal's vCPU, so a block ends the rehearsal as failed at once
+    // (a boot that went wrong leaves the kernel idle, not shut down); the block itself stays
+    // pending, and is garbage once the kernel is.
+    trapAsync: (op, a0, a1, a2) => {
+      if (op !== __HYPERVISOR_sched_op || a0 !== BigInt(SCHEDOP_block))
+        return Promise.resolve(trap(op, a0, a1, a2));
+      end(BLOCKED);
+      return new Promise<bigint>(() => undefined);
+    },
     takeMail: (): readonly MachineMail[] => [],
     rdtsc: now,
   };
@@ -157,8 +183,10 @@ export async function rehearse(
   });
   const end = await Promise.race([ended, guard.then(() => undefined)]);
   if (!end) throw new Error("its kernel did not shut down");
+  const lines = end.console.join(" | ");
+  if (end.reason === BLOCKED) throw new Error(`its kernel went idle instead of shutting down: ${lines}`);
   if (end.reason !== SHUTDOWN_poweroff)
-    throw new Error(`its kernel shut down with reason ${end.reason}: ${end.console.join(" | ")}`);
+    throw new Error(`its kernel shut down with reason ${end.reason}: ${lines}`);
   // The kernel's scheduler stops after the shutdown call returns: let its last turn run here, not
   // in the domain's time.
   await new Promise((r) => setImmediate(r));
