@@ -100,8 +100,8 @@ export class Events {
   /** Sets the mask bit: the hypervisor still marks the port pending but raises no upcall. */
   mask(port: number): void {
     Events.checkPort(port);
-    const bit = 1n << BigInt(port % EVTCHN_WORD_BITS);
-    Atomics.or(this.words, this.maskWord(Math.floor(port / EVTCHN_WORD_BITS)), bit);
+    const { w, bit } = portBit(port);
+    Atomics.or(this.words, this.maskWord(w), bit);
   }
 
   /**
@@ -115,8 +115,7 @@ export class Events {
    */
   unmask(port: number): void {
     Events.checkPort(port);
-    const w = Math.floor(port / EVTCHN_WORD_BITS);
-    const bit = 1n << BigInt(port % EVTCHN_WORD_BITS);
+    const { w, bit } = portBit(port);
     Atomics.and(this.words, this.maskWord(w), ~bit & 0xffffffffffffffffn);
     if ((Atomics.load(this.words, this.pendingWord(w)) & bit) === 0n) return;
     Atomics.or(this.words, this.maskWord(w), bit);
@@ -190,6 +189,11 @@ export class Events {
     }
     this.ops.evtchnSend(this.selfPort);
   }
+}
+
+/** `port`'s word in the 2-level bitmaps and its bit in that word. */
+function portBit(port: number): { w: number; bit: bigint } {
+  return { w: Math.floor(port / EVTCHN_WORD_BITS), bit: 1n << BigInt(port % EVTCHN_WORD_BITS) };
 }
 
 /** Index of the lowest set bit of a non-zero 64-bit value. */

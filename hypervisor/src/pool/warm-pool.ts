@@ -107,11 +107,12 @@ export class WarmPool {
   private cold = 0;
   /** Times take() retired every idle worker (another size or kernel), for fill() to notice. */
   private retirements = 0;
-  /** Workers that ended before they were ready, in a row, and the kernel image they had. */
+  /**
+   * Workers that ended before they were ready, in a row, and the kernel image they had: at
+   * FAILURES_BEFORE_STOP the pool prepares no more for that image.
+   */
   private failures = 0;
   private failuresFor?: string;
-  /** The kernel image the pool stopped preparing workers for (FAILURES_BEFORE_STOP), if any. */
-  private stoppedFor?: string;
   /** Callers of whenReady, each waiting for so many ready workers. */
   private waiters: { n: number; resolve: () => void }[] = [];
 
@@ -237,7 +238,7 @@ export class WarmPool {
         // take() found the idle workers stale meanwhile: this kernel may be the stale one too.
         if (this.retirements !== retiredBefore) continue;
         if (this.closed || this.idle.length >= this.o.size || this.booting.size > 0) break;
-        if (this.stoppedFor === kernel.id) break;
+        if (this.failuresFor === kernel.id && this.failures >= FAILURES_BEFORE_STOP) break;
         if (!this.o.reserve()) break; // the machine's memory is promised to domains
         const lost = (why: string) => {
           const i = this.idle.indexOf(entry);
@@ -261,13 +262,11 @@ export class WarmPool {
         if (!entry.ready) {
           if (this.failuresFor !== kernel.id) this.failures = 0;
           this.failuresFor = kernel.id;
-          if (++this.failures >= FAILURES_BEFORE_STOP) {
-            this.stoppedFor = kernel.id;
+          if (++this.failures === FAILURES_BEFORE_STOP)
             this.o.log(
               `pool: ${this.failures} workers in a row ended before they were ready: ` +
                 `no more are prepared for this kernel image; domains start cold until it changes`,
             );
-          }
           break;
         }
         this.failures = 0;

@@ -102,7 +102,7 @@ export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) =
   };
 
   const trap = (op: number, a0: bigint, a1: bigint, a2: bigint): bigint => {
-    if (op === __HYPERVISOR_console_io && a0 === BigInt(CONSOLEIO_write) && typeof a1 === "bigint") {
+    if (op === __HYPERVISOR_console_io && a0 === BigInt(CONSOLEIO_write)) {
       const at = inside(a2, Number(a1));
       if (at === undefined) return BigInt(-ENOSYS);
       console.push(text.decode(new Uint8Array(memory, at, Number(a1)).slice()));
