@@ -208,8 +208,15 @@ export class Hypervisor extends EventEmitter {
       this.pool.bootEnded(v.domain);
     if (!this.trace.enabled) return dispatchHypercall(handlers, ctx, op, args);
     const c = ctx;
-    return tracedHypercall(this.trace, c, v.domain.domid, v.id, op, args, () =>
-      dispatchHypercall(handlers, c, op, args),
+    return tracedHypercall(
+      this.trace,
+      c,
+      v.domain.domid,
+      v.id,
+      op,
+      args,
+      () => dispatchHypercall(handlers, c, op, args),
+      v,
     );
   }
 

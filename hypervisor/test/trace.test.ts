@@ -13,6 +13,9 @@ import {
   GNTMAP_host_map,
   GNTST_okay,
 } from "../src/gnttab/consts.ts";
+import type { Domain } from "../src/domain/domain.ts";
+import { Vcpu } from "../src/domain/vcpu.ts";
+import type { Frame } from "../src/gnttab/host.ts";
 import { FakeGnttabHost } from "../src/gnttab/fake_host.ts";
 import { GrantTables } from "../src/gnttab/gnttab.ts";
 import { FakeEvtchnHost } from "../src/evtchn/fake_host.ts";
@@ -87,6 +90,28 @@ describe("hypercall names from the ABI", () => {
       ["domctl/XEN_DOMCTL_createdomain", { result: "-EINVAL" }],
       ["domctl", { result: "-EFAULT" }],
     ]);
+  });
+
+  it("ends a block's span as the block ends, before its promise settles", async () => {
+    const tr = new Tracer();
+    tr.enabled = true;
+    const v = new Vcpu({} as Domain, 0, { buffer: new SharedArrayBuffer(4096) } as unknown as Frame);
+    let resolve = (_: number) => {};
+    const block = () =>
+      new Promise<number>((r) => {
+        resolve = r;
+        v.wake = () => {
+          v.wake = undefined;
+          r(0);
+        };
+      });
+    const r = tracedHypercall(tr, guestPage(), 1, 0, 29, [1n], block, v);
+    v.wake!();
+    // Answered at once (the trap service does the same): the vCPU may trap again in this very turn.
+    expect(slices(chromeTrace(tr.snapshot())).map((e) => e.name)).toEqual(["sched_op/SCHEDOP_block"]);
+    resolve(0);
+    expect(await r).toBe(0);
+    expect(slices(chromeTrace(tr.snapshot()))).toHaveLength(1); // and spanned once
   });
 });
 

@@ -25,7 +25,10 @@ export class Vcpu {
   readonly pageViews: VcpuPageViews;
   /** A call the handler is still working on (SCHEDOP_block, SCHEDOP_poll). */
   inFlight = false;
-  /** Resolves a blocked SCHEDOP_block/poll when an event arrives. */
+  /**
+   * Ends a SCHEDOP_block/poll in flight (set by its handler while it waits; the block's answer is
+   * 0): an event, its timeout or a wake request calls it.
+   */
   wake?: () => void;
   /** Ports a SCHEDOP_poll waits on. */
   pollPorts?: readonly number[];
@@ -60,6 +63,21 @@ export class Vcpu {
     this.big = v.big;
     this.statusViews = v.status;
     this.mailbox = new MailWriter(page.buffer);
+  }
+
+  /**
+   * Runs `then` as the block in flight ends, before `wake` returns: the trap service answers the
+   * trap there and the tracer ends its span, rather than a promise reaction later. Returns whether
+   * a block was in flight.
+   */
+  whenUnblocked(then: () => void): boolean {
+    const end = this.wake;
+    if (!end) return false;
+    this.wake = () => {
+      end();
+      then();
+    };
+    return true;
   }
 
   /** Argument register i (0-based). */

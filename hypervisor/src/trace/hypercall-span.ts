@@ -6,9 +6,10 @@
  */
 import type { GuestCopier, HandlerResult } from "@pvkit/abi";
 import { hypercallOpName, hypercallResult, subopSource } from "@pvkit/abi/hypercall-names";
+import type { Vcpu } from "../domain/vcpu.ts";
 import type { Tracer } from "./tracer.ts";
 
-/** Runs `dispatch` (the hypercall itself) inside a span of `pid`'s vCPU `tid`. */
+/** Runs `dispatch` (the hypercall itself) inside a span of `pid`'s vCPU `tid`, which is `vcpu`. */
 export function tracedHypercall(
   tr: Tracer,
   guest: GuestCopier,
@@ -17,6 +18,7 @@ export function tracedHypercall(
   op: number,
   args: readonly bigint[],
   dispatch: () => HandlerResult,
+  vcpu?: Pick<Vcpu, "whenUnblocked">,
 ): HandlerResult {
   // Named before it runs: a handler may rewrite the struct the sub-op number was read from.
   const name = hypercallOpName(op, subopOf(guest, op, args));
@@ -29,11 +31,17 @@ export function tracedHypercall(
   } finally {
     childEnd = tr.leaveCall();
   }
+  let ended = false;
   const done = (n: number) => {
-    tr.span("hypercall", name, pid, tid, t0, { result: hypercallResult(n) }, childEnd);
+    if (!ended) tr.span("hypercall", name, pid, tid, t0, { result: hypercallResult(n) }, childEnd);
+    ended = true;
     return n;
   };
-  return typeof r === "number" ? done(r) : r.then(done);
+  if (typeof r === "number") return done(r);
+  // A block is answered the moment it ends (trap-service.ts), and the vCPU may trap again before
+  // the handler's promise settles: its span ends there too, so that the next one does not overlap.
+  vcpu?.whenUnblocked(() => done(0));
+  return r.then(done);
 }
 
 /** The sub-op number of a trapped call: from its register, or from the envelope in guest memory. */

@@ -94,6 +94,10 @@ export class TrapService {
    * still spinning for it, or a vCPU trapped within BACK_TO_BACK_MS of its last result.
    */
   private busyGuest = false;
+  /**
+   * While a trap is served: the answers to blocks it ended, posted once its caller has its own.
+   */
+  private answersAfterCaller?: (() => void)[];
   /** performance.now() at the start of the current pass. */
   private passNow = 0;
   /** When a pass last found something (performance.now()): the host is quiet QUIET_AFTER_MS later. */
@@ -235,13 +239,32 @@ export class TrapService {
     if (this.passNow - v.lastPost < BACK_TO_BACK_MS) this.busyGuest = true;
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];
+    const answers: (() => void)[] = (this.answersAfterCaller = []);
     const r = this.dispatch(v, op, args);
-    if (typeof r === "number") return this.post(v, r);
+    if (typeof r === "number") this.post(v, r);
+    else this.answerLater(v, r);
+    this.answersAfterCaller = undefined;
+    for (const answer of answers) answer();
+  }
+
+  /** A call answered later: SCHEDOP_block or poll, or a handler waiting for host I/O. */
+  private answerLater(v: Vcpu, r: Promise<number>): void {
     v.inFlight = true;
-    r.then(
-      (n) => this.postAsync(v, n),
-      () => this.postAsync(v, -14),
-    );
+    let settled = false;
+    const settle = (n: number) => {
+      if (settled) return;
+      settled = true;
+      if (this.answersAfterCaller) this.answersAfterCaller.push(() => this.postAsync(v, n));
+      else this.postAsync(v, n);
+    };
+    // A block (SCHEDOP_block, SCHEDOP_poll) ends when someone calls v.wake, most often another
+    // vCPU's EVTCHNOP_send, served in a pass of this very loop. Its answer, 0, is posted there and
+    // then (right after the sender's own: a sender still spinning for its answer should not wait
+    // through the ~10 µs a sleeping vCPU's wake-up costs its waker). Through the promise it would
+    // wait until this loop next yields, which halt-polling puts off by SPIN_US or more: once in
+    // each half of every round trip between two domains.
+    v.whenUnblocked(() => settle(0));
+    r.then(settle, () => settle(-14));
   }
 
   /** Writes the result and hands the block back to the guest. */
