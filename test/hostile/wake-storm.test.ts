@@ -1,17 +1,19 @@
 /**
  * The trap service answers a blocked vCPU the moment its block ends: inside the pass that ended it
- * (another vCPU's EVTCHNOP_send), or inside its own wake request (trap-service.ts). A worker that
- * escaped its realm holds its vCPU's register block and can write anything into it, as fast as a
- * thread can: wake requests without end, a state word flipped between TRAPPED, IDLE and DONE under
- * the service, random calls — blocks, polls, sends to ports it does not have, calls with pointers
- * nowhere. This test plays such a worker, a thread holding the very page the domain's worker holds,
- * and checks that no answer goes astray: a domain created during the storm boots, makes its
- * xenstore calls through dom0 (events both ways, each answered to its own call) and powers off
- * cleanly; the bystander keeps ticking; dom0 answers; and the attacker's domain is destroyed.
+ * (another vCPU's EVTCHNOP_send, the block's answer posted right after the sender's), or inside its
+ * own wake request (trap-service.ts). A worker that escaped its realm holds its vCPU's register
+ * block and can write anything into it, as fast as a thread can: wake requests without end, a state
+ * word flipped between TRAPPED, IDLE and DONE under the service, blocks, polls and sends on a real
+ * channel, calls with pointers anywhere. This test plays two such workers, threads holding the very
+ * pages their domains' workers hold, bound to each other so that one's sends end the other's
+ * blocks. No answer may go astray: a domain created during the storm boots, makes its xenstore
+ * calls through dom0 (events both ways, each answered to its own call) and powers off cleanly; the
+ * bystander keeps ticking; dom0 answers; and the attackers' domains are destroyed as any other.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   PVKIT_TRAP_DONE,
@@ -25,30 +27,34 @@ let s: Stage;
 beforeAll(async () => void (s = await stage()), 60_000);
 afterAll(() => s?.close());
 
+/** Where each storm domain keeps what its calls point at: an evtchn_send, and a sched_poll. */
+const SEND_AT = 5 * 4096;
+const POLL_AT = 6 * 4096;
+
 /**
- * The storm, in a worker thread given the attacker's vCPU page, the machine doorbell and a stop
- * word. Calls: SCHEDOP_block and SCHEDOP_poll (29/1, 29/3), EVTCHNOP_send (32/4) on ports 0-63,
- * xen_version (17/0); never SCHEDOP_shutdown, so the domain lives through the whole storm.
+ * The storm, in a worker thread given a vCPU page, the machine doorbell and a stop word. Calls:
+ * SCHEDOP_block, SCHEDOP_poll on the domain's port (29/1, 29/3), EVTCHNOP_send on it (32/4) and
+ * xen_version (17/0), each with its pointer argument now right and now anywhere in or past the
+ * domain's memory; never SCHEDOP_shutdown, so the domain lives through the whole storm.
  */
 const STORM = `
-const { workerData: { page, doorbell, stop, states, wakeWord } } = require("node:worker_threads");
-const words = new Int32Array(page, 0, 16);
-const regs = new BigUint64Array(page, 0, 8);
-const bell = new Int32Array(doorbell, 0, 2);
-const halt = new Int32Array(stop);
-const calls = [[29, 1n], [29, 3n], [32, 4n], [17, 0n]];
-let x = 12345;
+const { workerData: w } = require("node:worker_threads");
+const words = new Int32Array(w.page, 0, 16);
+const regs = new BigUint64Array(w.page, 0, 8);
+const bell = new Int32Array(w.doorbell, 0, 2);
+const halt = new Int32Array(w.stop);
+const calls = [[29, 1n, 0n], [29, 3n, BigInt(w.pollAt)], [32, 4n, BigInt(w.sendAt)], [17, 0n, 0n]];
+let x = w.seed;
 let rounds = 0;
 while (Atomics.load(halt, 0) === 0) {
   for (let i = 0; i < 1000; i++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    const [op, sub] = calls[x & 3];
-    Atomics.add(words, wakeWord, 1);
+    const [op, sub, at] = calls[x & 3];
+    Atomics.add(words, w.wakeWord, 1);
     words[1] = op;
     regs[1] = sub;
-    regs[2] = BigInt(x & 0xffff) * 8n; // an address in or past the domain's memory
-    regs[3] = BigInt((x >>> 8) & 63);
-    Atomics.store(words, 0, states[(x >>> 16) % states.length]);
+    regs[2] = x & 0x100 ? at : BigInt(x & 0xffff) * 8n;
+    Atomics.store(words, 0, w.states[(x >>> 16) % w.states.length]);
     Atomics.add(bell, 0, 1);
     Atomics.notify(bell, 0);
   }
@@ -57,28 +63,60 @@ while (Atomics.load(halt, 0) === 0) {
 require("node:worker_threads").parentPort.postMessage(rounds);
 `;
 
-it("a worker storming its register block with wake requests and calls gets no answer astray", async () => {
-  // A raw guest that never traps once up: every call on its vCPU from then on is the storm's.
-  const kernel = new URL("./guests/storm-quiet.ts", import.meta.url).href;
-  const storm = s.hv.createDomain({ name: "storm", memoryMiB: 4, kernel, rings: false });
-  const stormId = storm.domid;
-  await until(() => s.hv.consoleLog(stormId).includes('{"up":true}'), "the storm domain to boot");
-
-  const stop = new SharedArrayBuffer(4);
+/** A storm on `d`'s vCPU until `stop` is set; settles with its rounds, or fails if the thread does. */
+function storm(d: Domain, stop: SharedArrayBuffer, seed: number): Promise<number> {
   const thread = new Worker(STORM, {
     eval: true,
     workerData: {
-      page: storm.vcpu.page.buffer,
+      page: d.vcpu.page.buffer,
       doorbell: s.hv.trap.doorbellFrame.buffer,
       stop,
+      seed,
+      sendAt: SEND_AT,
+      pollAt: POLL_AT,
       // TRAPPED twice as often as IDLE or DONE: most writes are calls.
       states: [PVKIT_TRAP_TRAPPED, PVKIT_TRAP_TRAPPED, PVKIT_TRAP_IDLE, PVKIT_TRAP_DONE],
       wakeWord: PVKIT_TRAP_DOORBELL_WORD,
     },
   });
-  const rounds = new Promise<number>((r) => thread.once("message", r));
-  const exited = new Promise((r) => thread.once("exit", r));
-  const served = storm.vcpu.traps;
+  return new Promise<number>((resolve, reject) => {
+    let rounds = -1;
+    thread.once("message", (n: number) => (rounds = n));
+    thread.once("error", reject);
+    thread.once("exit", () => (rounds >= 0 ? resolve(rounds) : reject(new Error("the storm ended early"))));
+  });
+}
+
+/** Writes what `d`'s calls point at: an evtchn_send of `port`, a sched_poll of it (no timeout). */
+function aim(d: Domain, port: number): void {
+  const send = new DataView(d.p2m.get(SEND_AT / 4096)!.buffer);
+  send.setUint32(0, port, true);
+  const poll = new DataView(d.p2m.get(POLL_AT / 4096)!.buffer);
+  poll.setBigUint64(0, BigInt(POLL_AT + 64), true); // ports
+  poll.setUint32(8, 1, true); // nr_ports
+  poll.setBigUint64(16, 0n, true); // timeout: none
+  poll.setUint32(64, port, true);
+}
+
+it("two workers storming their register blocks, sending to each other, get no answer astray", async () => {
+  // Raw guests that never trap once up: every call on their vCPUs from then on is the storm's. They
+  // are bound to each other, so one's sends end the other's blocks and polls.
+  const kernel = new URL("./guests/storm-quiet.ts", import.meta.url).href;
+  const [a, b] = ["storm-a", "storm-b"].map((name) =>
+    s.hv.createDomain({ name, memoryMiB: 4, kernel, rings: false }),
+  ) as [Domain, Domain];
+  for (const d of [a, b])
+    await until(() => s.hv.consoleLog(d.domid).includes('{"up":true}'), `${d.name} to boot`);
+  const portA = s.hv.evtchn.allocUnbound(a.domid, false, a.domid, b.domid);
+  const portB = s.hv.evtchn.bindInterdomain(b.domid, a.domid, portA);
+  expect(portA).toBeGreaterThan(0);
+  expect(portB).toBeGreaterThan(0);
+  aim(a, portA);
+  aim(b, portB);
+
+  const stop = new SharedArrayBuffer(4);
+  const storms = [storm(a, stop, 12345), storm(b, stop, 67890)];
+  const served = a.vcpu.traps + b.vcpu.traps;
   try {
     // A domain that starts during the storm: every call it makes — xenstore through dom0, events
     // both ways — must get its own answer (a wrong one crashes it: timer-calls checks each).
@@ -89,17 +127,20 @@ it("a worker storming its register block with wake requests and calls gets no an
     const { domid } = await control<{ domid: number }>(s, { op: "create", config: cfg, file: cfgFile });
     expect((await shutdownOf(s.hv, domid)).reason).toBe(0);
     await healthy(s);
-    // The storm reached the service: its calls were served, not ignored.
-    await until(() => storm.vcpu.traps > served + 1000, "the storm's calls to be served");
+    // The storms reached the service: their calls were served, not ignored.
+    await until(() => a.vcpu.traps + b.vcpu.traps > served + 2000, "the storms' calls to be served");
   } finally {
     Atomics.store(new Int32Array(stop), 0, 1);
   }
-  expect(await rounds).toBeGreaterThan(0);
-  await exited;
+  for (const rounds of await Promise.all(storms)) expect(rounds).toBeGreaterThan(0);
+  // Their sends went through, on the channel between them (a send with a bad pointer is no send).
+  expect(Math.min(a.eventsSent, b.eventsSent)).toBeGreaterThan(100);
 
-  // The storm hurt nobody but its own domain, which still runs and is destroyed as any other.
-  expect(storm.state).toBe("running");
-  expect(s.hv.destroyDomain(stormId)).toBe(0);
-  await until(() => !s.hv.domains.has(stormId), "the storm domain to be gone");
+  // The storms hurt nobody but their own domains, which still run and are destroyed as any other.
+  for (const d of [a, b]) {
+    expect(d.state).toBe("running");
+    expect(s.hv.destroyDomain(d.domid)).toBe(0);
+    await until(() => !s.hv.domains.has(d.domid), `${d.name} to be gone`);
+  }
   await healthy(s);
 }, 120_000);

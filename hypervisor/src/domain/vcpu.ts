@@ -32,6 +32,8 @@ export class Vcpu {
   wake?: () => void;
   /** Ports a SCHEDOP_poll waits on. */
   pollPorts?: readonly number[];
+  /** The timeout of the block in flight (SCHEDOP_poll's), if it has one. */
+  blockTimer?: HostTimer;
   singleshot?: HostTimer;
   periodic?: HostTimer;
   /** Guest watchdogs armed with SCHEDOP_watchdog: id → timer. */
@@ -104,6 +106,10 @@ export class Vcpu {
   }
 
   clearTimers(): void {
+    // A block in flight ends with the vCPU: nothing may answer it later, when its page may already
+    // be another domain's.
+    this.blockTimer?.cancel();
+    this.blockTimer = this.wake = this.pollPorts = undefined;
     this.singleshot?.cancel();
     this.periodic?.cancel();
     this.singleshot = this.periodic = undefined;

@@ -18,15 +18,17 @@ function blockUntil(ctx: DomainContext, ready: () => boolean, deadlineNs?: bigin
   if (ready()) return 0;
   const v = ctx.vcpu;
   return new Promise<number>((resolve) => {
-    let timer: HostTimer | undefined;
     const done = () => {
-      timer?.cancel();
-      v.wake = undefined;
-      v.pollPorts = undefined;
+      v.blockTimer?.cancel();
+      v.blockTimer = v.wake = v.pollPorts = undefined;
       resolve(0);
     };
     v.wake = done;
-    if (deadlineNs !== undefined && deadlineNs > 0n) timer = armAt(ctx.hv.clock, deadlineNs, done);
+    if (deadlineNs === undefined || deadlineNs <= 0n) return;
+    // On the vCPU, so that a domain destroyed while it waits takes its timeout with it (a deadline
+    // already past fires at once, and there is nothing left to keep).
+    const timer = armAt(ctx.hv.clock, deadlineNs, done);
+    if (v.wake === done) v.blockTimer = timer;
   });
 }
 
@@ -52,6 +54,7 @@ export const schedOp: HypercallHandlers<DomainContext>["schedOp"] = {
     const ports = Array.from({ length: arg.nr_ports }, (_, i) => v.getUint32(i * 4, true));
     const first = ctx.evtchn.anyPending(ctx.domid, ports);
     if (first < 0) return first;
+    if (first === 1) return 0; // already pending: no block, and no poll ports left behind
     const pending = () => ctx.evtchn.anyPending(ctx.domid, ports) === 1;
     ctx.vcpu.pollPorts = ports;
     return blockUntil(ctx, pending, arg.timeout === 0n ? undefined : arg.timeout);

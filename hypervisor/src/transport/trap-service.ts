@@ -240,11 +240,14 @@ export class TrapService {
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];
     const answers: (() => void)[] = (this.answersAfterCaller = []);
-    const r = this.dispatch(v, op, args);
-    if (typeof r === "number") this.post(v, r);
-    else this.answerLater(v, r);
-    this.answersAfterCaller = undefined;
-    for (const answer of answers) answer();
+    try {
+      const r = this.dispatch(v, op, args);
+      if (typeof r === "number") this.post(v, r);
+      else this.answerLater(v, r);
+    } finally {
+      this.answersAfterCaller = undefined;
+      for (const answer of answers) answer();
+    }
   }
 
   /** A call answered later: SCHEDOP_block or poll, or a handler waiting for host I/O. */
@@ -282,8 +285,11 @@ export class TrapService {
    * trap soon, so it joins the hot set now rather than costing a full scan to be found.
    */
   private postAsync(v: Vcpu, result: number): void {
+    // A vCPU the service no longer serves (its domain shut down or destroyed) gets no answer: its
+    // page may already be another domain's.
+    if (!this.vcpus.has(v)) return;
     this.passNow = performance.now(); // posted from the event loop, between passes
-    if (this.vcpus.has(v)) this.hot.set(v, this.passNow);
+    this.hot.set(v, this.passNow);
     this.post(v, result);
   }
 
