@@ -34,6 +34,16 @@ function trap(v: Vcpu, op: number, doorbell: Int32Array): void {
   Atomics.notify(doorbell, DOORBELL_COUNT);
 }
 
+/** As sched_op's blockUntil: a promise that settles (0) when v.wake is called. */
+function block(v: Vcpu): Promise<number> {
+  return new Promise<number>((resolve) => {
+    v.wake = () => {
+      v.wake = undefined;
+      resolve(0);
+    };
+  });
+}
+
 async function answered(v: Vcpu): Promise<bigint> {
   while (Atomics.load(v.words, 0) !== PVKIT_TRAP_DONE) await new Promise((r) => setTimeout(r, 1));
   const r = v.big[6]!;
@@ -56,13 +66,7 @@ it("answers a block a send ended right after the sender, before the service goes
   const dispatch = (v: Vcpu, op: number): HandlerResult => {
     if (op === BLOCK) {
       blockPromises++;
-      // As sched_op's blockUntil: the handler's promise settles when v.wake is called.
-      return new Promise<number>((resolve) => {
-        v.wake = () => {
-          v.wake = undefined;
-          resolve(0);
-        };
-      });
+      return block(v);
     }
     if (op === SEND) blocked.wake?.();
     else blockedAtNextTrap.push(Atomics.load(blocked.words, 0));
@@ -95,13 +99,7 @@ it("posts a block's answer once, and a later call on the vCPU keeps its own answ
   const v = vcpu();
   let release: ((n: number) => void) | undefined;
   const dispatch = (vc: Vcpu, op: number): HandlerResult => {
-    if (op === BLOCK)
-      return new Promise<number>((resolve) => {
-        vc.wake = () => {
-          vc.wake = undefined;
-          resolve(0);
-        };
-      });
+    if (op === BLOCK) return block(vc);
     // Any other call is slow: answered when the test says, with 7.
     return new Promise<number>((resolve) => (release = resolve));
   };

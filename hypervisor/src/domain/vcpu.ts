@@ -82,6 +82,12 @@ export class Vcpu {
     return true;
   }
 
+  /** Drops what a block in flight left on the vCPU: its timeout, its wake, its poll ports. */
+  forgetBlock(): void {
+    this.blockTimer?.cancel();
+    this.blockTimer = this.wake = this.pollPorts = undefined;
+  }
+
   /** Argument register i (0-based). */
   arg(i: number): bigint {
     return this.big[1 + i]!;
@@ -108,8 +114,7 @@ export class Vcpu {
   clearTimers(): void {
     // A block in flight ends with the vCPU: nothing may answer it later, when its page may already
     // be another domain's.
-    this.blockTimer?.cancel();
-    this.blockTimer = this.wake = this.pollPorts = undefined;
+    this.forgetBlock();
     this.singleshot?.cancel();
     this.periodic?.cancel();
     this.singleshot = this.periodic = undefined;

@@ -19,8 +19,7 @@ function blockUntil(ctx: DomainContext, ready: () => boolean, deadlineNs?: bigin
   const v = ctx.vcpu;
   return new Promise<number>((resolve) => {
     const done = () => {
-      v.blockTimer?.cancel();
-      v.blockTimer = v.wake = v.pollPorts = undefined;
+      v.forgetBlock();
       resolve(0);
     };
     v.wake = done;

@@ -94,10 +94,10 @@ export class TrapService {
    * still spinning for it, or a vCPU trapped within BACK_TO_BACK_MS of its last result.
    */
   private busyGuest = false;
-  /**
-   * While a trap is served: the answers to blocks it ended, posted once its caller has its own.
-   */
-  private answersAfterCaller?: (() => void)[];
+  /** True while a trap is dispatched and answered. */
+  private serving = false;
+  /** The vCPUs whose blocks the trap being served ended: answered (0) once its caller has its own. */
+  private readonly answersAfterCaller: Vcpu[] = [];
   /** performance.now() at the start of the current pass. */
   private passNow = 0;
   /** When a pass last found something (performance.now()): the host is quiet QUIET_AFTER_MS later. */
@@ -239,15 +239,18 @@ export class TrapService {
     if (this.passNow - v.lastPost < BACK_TO_BACK_MS) this.busyGuest = true;
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];
-    const answers: (() => void)[] = (this.answersAfterCaller = []);
+    this.serving = true;
     try {
       const r = this.dispatch(v, op, args);
       if (typeof r === "number") this.post(v, r);
       else this.answerLater(v, r);
     } finally {
-      this.answersAfterCaller = undefined;
-      for (const answer of answers) answer();
+      this.serving = false;
     }
+    // Blocks this trap ended, answered now that its caller has its own answer.
+    const ended = this.answersAfterCaller;
+    for (let i = 0; i < ended.length; i++) this.postAsync(ended[i]!, 0);
+    ended.length = 0;
   }
 
   /** A call answered later: SCHEDOP_block or poll, or a handler waiting for host I/O. */
@@ -257,7 +260,8 @@ export class TrapService {
     const settle = (n: number) => {
       if (settled) return;
       settled = true;
-      if (this.answersAfterCaller) this.answersAfterCaller.push(() => this.postAsync(v, n));
+      // Only a block's end comes while a trap is served (a promise reaction cannot): its answer is 0.
+      if (this.serving) this.answersAfterCaller.push(v);
       else this.postAsync(v, n);
     };
     // A block (SCHEDOP_block, SCHEDOP_poll) ends when someone calls v.wake, most often another
