@@ -20,6 +20,7 @@
 #include <linux/falloc.h>
 #include <linux/futex.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -219,6 +220,53 @@ void Wake(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(static_cast<double>(r < 0 ? 0 : r));
 }
 
+// Source watching for the guest image cache (hypervisor/src/image/source-watch.ts). Before every
+// domain it starts, the hypervisor asks whether a source file of the kernel or the program changed
+// since the image was built; a stat(2) of each of ~120 files cost ~0.6 ms of every create. inotify
+// answers the same question with one read(2): the kernel queues an event for a watched file before
+// the write that changed it returns, so, unlike fs.watch (whose events wait for the event loop), a
+// file written and then built at once is never missed. The caller stats the files only after an
+// event (any event: which file does not matter). Linux only, like the rest of this addon.
+constexpr uint32_t kWatchMask =
+    IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF;
+
+// watchOpen(): an inotify instance (non-blocking, close-on-exec: cells do not inherit it); its fd.
+void WatchOpen(const FunctionCallbackInfo<Value>& a) {
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return Throw(a.GetIsolate(), "inotify_init1", errno);
+  a.GetReturnValue().Set(fd);
+}
+
+// watchAdd(fd, path): watches the file `path` names (through symlinks) for any change; 0, or the
+// errno when it cannot (ENOENT, ENOSPC past fs.inotify.max_user_watches, ...).
+void WatchAdd(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  size_t fd;
+  if (!Integer(a[0], INT_MAX, &fd) || !a[1]->IsString())
+    return ThrowRange(iso, "watchAdd(fd, path) takes a number and a string");
+  String::Utf8Value path(iso, a[1]);
+  int wd = inotify_add_watch(static_cast<int>(fd), *path, kWatchMask);
+  a.GetReturnValue().Set(wd < 0 ? errno : 0);
+}
+
+// watchDrain(fd): reads every queued event; how many bytes of events there were (0: no change).
+void WatchDrain(const FunctionCallbackInfo<Value>& a) {
+  size_t fd;
+  if (!Integer(a[0], INT_MAX, &fd)) return ThrowRange(a.GetIsolate(), "watchDrain(fd) takes a number");
+  alignas(struct inotify_event) char buf[4096];
+  double total = 0;
+  for (;;) {
+    ssize_t r = read(static_cast<int>(fd), buf, sizeof buf);
+    if (r > 0) {
+      total += static_cast<double>(r);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    break;  // EAGAIN: nothing more queued
+  }
+  a.GetReturnValue().Set(total);
+}
+
 }  // namespace
 
 NODE_MODULE_INIT() {
@@ -230,4 +278,7 @@ NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "wake", Wake);
   NODE_SET_METHOD(exports, "punchHole", PunchHole);
   NODE_SET_METHOD(exports, "preadvNoWait", PreadvNoWait);
+  NODE_SET_METHOD(exports, "watchOpen", WatchOpen);
+  NODE_SET_METHOD(exports, "watchAdd", WatchAdd);
+  NODE_SET_METHOD(exports, "watchDrain", WatchDrain);
 }

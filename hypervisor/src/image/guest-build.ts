@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { BuildOptions } from "esbuild";
+import { sourceGeneration, watchSources } from "./source-watch.ts";
 
 export const GUEST_BUILD = {
   bundle: true,
@@ -36,30 +37,47 @@ export function imageText(output: string): string {
   return Buffer.from(ascii, "latin1").toString("latin1");
 }
 
-/** The absolute paths of a build's input files, with their mtimes. */
-export function inputsOf(
-  repoRoot: string,
-  metafile: { inputs: Record<string, unknown> },
-): Map<string, number> {
-  const inputs = new Map<string, number>();
-  for (const input of Object.keys(metafile.inputs)) {
-    if (input.startsWith("<")) continue; // stdin
-    const abs = isAbsolute(input) ? input : join(repoRoot, input);
-    inputs.set(abs, statSync(abs).mtimeMs);
-  }
-  return inputs;
+/** The absolute paths of a build's input files. */
+export function inputFiles(repoRoot: string, metafile: { inputs: Record<string, unknown> }): string[] {
+  return Object.keys(metafile.inputs)
+    .filter((input) => !input.startsWith("<")) // stdin
+    .map((input) => (isAbsolute(input) ? input : join(repoRoot, input)));
 }
 
-/** Whether every input still has the mtime it was built from (undefined: still building, share it). */
-function unchanged(inputs: Map<string, number> | undefined): boolean {
+/**
+ * What a build read: each input file's mtime and, when every file is watched (source-watch.ts), the
+ * source generation at which those mtimes were last known to hold.
+ */
+export interface Inputs {
+  readonly mtimes: Map<string, number>;
+  verifiedAt?: number;
+}
+
+/** A build's inputs, watched from now on: watched first, then stat'ed (source-watch.ts says why). */
+export function inputsOf(repoRoot: string, metafile: { inputs: Record<string, unknown> }): Inputs {
+  const files = inputFiles(repoRoot, metafile);
+  const watched = watchSources(files);
+  const at = sourceGeneration();
+  const mtimes = new Map(files.map((file) => [file, statSync(file).mtimeMs] as const));
+  return watched ? { mtimes, verifiedAt: at } : { mtimes };
+}
+
+/**
+ * Whether every input still has the mtime it was built from (undefined: still building, share it).
+ * No watched file changed since the mtimes were last found to hold: they still do, unlooked at.
+ */
+function unchanged(inputs: Inputs | undefined): boolean {
   if (!inputs) return true;
-  for (const [file, mtime] of inputs) {
+  const now = sourceGeneration();
+  if (inputs.verifiedAt === now) return true;
+  for (const [file, mtime] of inputs.mtimes) {
     try {
       if (statSync(file).mtimeMs !== mtime) return false;
     } catch {
       return false;
     }
   }
+  if (inputs.verifiedAt !== undefined) inputs.verifiedAt = now;
   return true;
 }
 
@@ -69,7 +87,7 @@ function unchanged(inputs: Map<string, number> | undefined): boolean {
  * the user fixes the file and the next call builds again.
  */
 export class KeptBuilds<T> {
-  private readonly kept = new Map<string, { value: Promise<T>; tag: string; inputs?: Map<string, number> }>();
+  private readonly kept = new Map<string, { value: Promise<T>; tag: string; inputs?: Inputs }>();
 
   /**
    * The build for `key`: the kept one while still good (`reused` true), else `build`'s, which
@@ -78,11 +96,11 @@ export class KeptBuilds<T> {
   get(
     key: string,
     tag: string,
-    build: (built: (inputs: Map<string, number>) => void) => Promise<T>,
+    build: (built: (inputs: Inputs) => void) => Promise<T>,
   ): { value: Promise<T>; reused: boolean } {
     const hit = this.kept.get(key);
     if (hit && hit.tag === tag && unchanged(hit.inputs)) return { value: hit.value, reused: true };
-    const entry: { value: Promise<T>; tag: string; inputs?: Map<string, number> } = {
+    const entry: { value: Promise<T>; tag: string; inputs?: Inputs } = {
       value: Promise.resolve(undefined as never),
       tag,
     };

@@ -22,7 +22,7 @@ import { dirname, join, relative } from "node:path";
 import type { BuildOptions, Message, Plugin } from "esbuild";
 import { build } from "./esbuild-service.ts";
 import { globalsPrelude } from "./globals-prelude.ts";
-import { GUEST_BUILD, KeptBuilds, imageText, inputsOf } from "./guest-build.ts";
+import { GUEST_BUILD, type Inputs, KeptBuilds, imageText, inputsOf } from "./guest-build.ts";
 import { guestResolver } from "./guest-resolver.ts";
 import { KERNEL_PARAM, kernelImage, type KernelImage } from "./kernel-image.ts";
 
@@ -151,7 +151,7 @@ function imageError(e: unknown): unknown {
 async function compile(
   spec: ImageSpec,
   name: string,
-  built: (inputs: Map<string, number>) => void,
+  built: (inputs: Inputs) => void,
   kernel?: KernelImage,
 ): Promise<GuestImage> {
   const t0 = performance.now();
@@ -160,7 +160,7 @@ async function compile(
       ? `(async (${KERNEL_PARAM}) => {\n"use strict";\n${globalsPrelude()}\n${body}\n})`
       : `(async () => {\n"use strict";\n${globalsPrelude()}\n${body}\n})()`;
   if (kernel && !spec.program) {
-    built(new Map());
+    built({ mtimes: new Map() });
     const code = wrap(`${KERNEL_PARAM}.bootRealmKernel(undefined, ${JSON.stringify(name)});`);
     return { code, name, buildMs: performance.now() - t0, kernel };
   }

@@ -20,7 +20,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { build } from "./esbuild-service.ts";
-import { GUEST_BUILD, KeptBuilds, imageText, inputsOf } from "./guest-build.ts";
+import { GUEST_BUILD, type Inputs, KeptBuilds, imageText, inputFiles, inputsOf } from "./guest-build.ts";
 import { globalsPrelude } from "./globals-prelude.ts";
 import { guestResolver } from "./guest-resolver.ts";
 
@@ -46,7 +46,7 @@ export function kernelImage(repoRoot: string, realmEntry: string): Promise<Kerne
 async function compileKernel(
   repoRoot: string,
   realmEntry: string,
-  built: (inputs: Map<string, number>) => void,
+  built: (inputs: Inputs) => void,
 ): Promise<KernelImage> {
   const common = {
     ...GUEST_BUILD,
@@ -55,7 +55,7 @@ async function compileKernel(
   };
   // First the entry's closure: which files the kernel is made of.
   const closure = await build({ ...common, entryPoints: [realmEntry], format: "esm" });
-  const files = [...inputsOf(repoRoot, closure.metafile).keys()];
+  const files = inputFiles(repoRoot, closure.metafile);
   // Each file's export names (`export *` resolved), from a build with every file an entry point:
   // a program's links re-export exactly these, so a misspelt import fails to build as it would in
   // a whole image.
