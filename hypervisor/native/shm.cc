@@ -252,7 +252,8 @@ void WatchAdd(const FunctionCallbackInfo<Value>& a) {
 // watchDrain(fd): reads every queued event; how many bytes of events there were (0: no change).
 void WatchDrain(const FunctionCallbackInfo<Value>& a) {
   size_t fd;
-  if (!Integer(a[0], INT_MAX, &fd)) return ThrowRange(a.GetIsolate(), "watchDrain(fd) takes a number");
+  if (!Integer(a[0], INT_MAX, &fd))
+    return ThrowRange(a.GetIsolate(), "watchDrain(fd) takes a number");
   alignas(struct inotify_event) char buf[4096];
   double total = 0;
   for (;;) {
