@@ -19,7 +19,9 @@ describe("net.queues=4", { timeout: 120_000 }, () => {
       tag: "4a",
       bridge: "pvbrq",
       count: 20000,
-      extra: "net.queues=4",
+      // hold=1: both stay up once done. The test reads one console after the other, and a guest
+      // that powered off once its peer was done too had no console left to read ("no domain b").
+      extra: "net.queues=4 hold=1",
     });
     const fe = `/local/domain/${a}/device/vif/0`;
     const read = (p: string) => control<string>({ op: "xenstore-read", path: p }).catch(() => undefined);
