@@ -5,7 +5,8 @@
  * (packets per second). Each run is timed by the receiver, first frame to last; the row is the
  * median (p50) of the runs. CPU: user + system time of the host's process and every process it
  * started (cells, so both guests and dom0), read from /proc over all the runs of a mode, per Gbit
- * moved (CPU-seconds per Gbit, which is also cores per Gbit/s) and per packet. Baseline: memcpy in
+ * moved (CPU-seconds per Gbit, which is also cores per Gbit/s) and per packet; and each domain's
+ * hypercalls and event sends per frame (PVKIT_OP_domain_stats), which say how well the rings batch. Baseline: memcpy in
  * this process (TypedArray.set of the same sizes), the floor under any copy the data path makes.
  */
 import { resolve } from "node:path";
@@ -22,9 +23,20 @@ interface Run {
   frames: number;
 }
 
+/** Hypercalls and event sends (PVKIT_OP_domain_stats, as `pvkit top` reads them) over a mode's runs. */
+interface Calls {
+  tx: number;
+  rx: number;
+  dom0: number;
+  txEvents: number;
+  rxEvents: number;
+  dom0Events: number;
+}
+
 interface ModeResult {
   runs: Run[];
   cpuSeconds: number;
+  calls: Calls;
 }
 
 /** Two guests on one bridge in `mode`; the receiver's per-run lines and the CPU the host used. */
@@ -49,7 +61,7 @@ async function runMode(
     let ready = 0;
     let onReady = () => {};
     let onDone = () => {};
-    await create("rx");
+    const rx = await create("rx");
     followers.push(
       await host.follow("rx", (o) => {
         if (o.phase === "ready") (ready++, onReady());
@@ -61,11 +73,30 @@ async function runMode(
     followers.push(await host.follow("tx", (o) => o.phase === "ready" && (ready++, onReady())));
     await new Promise<void>((r) => ((onReady = () => ready >= 2 && r()), onReady()));
     const done = new Promise<void>((r) => (onDone = r));
+    const counters = async (): Promise<Calls> => {
+      type S = { domid: number; hypercalls: number; events: number };
+      const s = await host.request<S[]>({ op: "stats" });
+      const of = (domid: number) => s.find((d) => d.domid === domid) ?? { hypercalls: 0, events: 0 };
+      const [t, r, z] = [of(tx), of(rx), of(0)];
+      return {
+        tx: t.hypercalls,
+        rx: r.hypercalls,
+        dom0: z.hypercalls,
+        txEvents: t.events,
+        rxEvents: r.events,
+        dom0Events: z.events,
+      };
+    };
+    const callsBefore = await counters();
     const before = cpuOf(processTree());
     await host.xenstoreWrite(`/local/domain/${tx}/data/go`, "1");
     await done;
     const after = cpuOf(processTree());
-    return { runs: result, cpuSeconds: after.cpuSeconds - before.cpuSeconds };
+    const callsAfter = await counters();
+    const calls = Object.fromEntries(
+      Object.entries(callsAfter).map(([k, v]) => [k, v - callsBefore[k as keyof Calls]]),
+    ) as unknown as Calls;
+    return { runs: result, cpuSeconds: after.cpuSeconds - before.cpuSeconds, calls };
   } finally {
     for (const f of followers) f.close();
     await host.close();
@@ -97,6 +128,16 @@ export async function benchNet(quick: boolean, cells = true): Promise<BenchRow[]
   const tsoBits = tso.runs.reduce((n, r) => n + r.bytes * 8, 0) / 1e9;
   const smallFrames = small.runs.reduce((n, r) => n + r.frames, 0);
   const note = (m: ModeResult) => `${m.runs.length} runs`;
+  /** Hypercalls and event sends per frame the sender handed over, by domain. */
+  const perFrame = (m: ModeResult) => {
+    const n = m.runs.reduce((k, r) => k + r.frames, 0);
+    const f = (x: number) => (x / n).toFixed(x / n < 0.1 ? 3 : 2);
+    const c = m.calls;
+    return (
+      `per frame: hypercalls tx ${f(c.tx)}, dom0 ${f(c.dom0)}, rx ${f(c.rx)}; ` +
+      `event sends tx ${f(c.txEvents)}, dom0 ${f(c.dom0Events)}, rx ${f(c.rxEvents)}`
+    );
+  };
   return [
     {
       metric: "net domU→domU, 64 KiB TSO frames",
@@ -109,7 +150,7 @@ export async function benchNet(quick: boolean, cells = true): Promise<BenchRow[]
       metric: "net CPU per Gbit (TSO)",
       unit: "CPU-s/Gbit",
       median: tso.cpuSeconds / tsoBits,
-      note: `${tso.cpuSeconds.toFixed(1)} CPU-s for ${tsoBits.toFixed(1)} Gbit`,
+      note: `${tso.cpuSeconds.toFixed(1)} CPU-s for ${tsoBits.toFixed(1)} Gbit; ${perFrame(tso)}`,
     },
     {
       metric: "net domU→domU, 64-byte frames",
@@ -122,7 +163,7 @@ export async function benchNet(quick: boolean, cells = true): Promise<BenchRow[]
       metric: "net CPU per 64-byte frame",
       unit: "µs",
       median: (small.cpuSeconds / smallFrames) * 1e6,
-      note: `${small.cpuSeconds.toFixed(1)} CPU-s for ${smallFrames} frames`,
+      note: `${small.cpuSeconds.toFixed(1)} CPU-s for ${smallFrames} frames; ${perFrame(small)}`,
     },
   ];
 }
