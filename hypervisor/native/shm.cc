@@ -21,6 +21,7 @@
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/statfs.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -225,10 +226,40 @@ void Wake(const FunctionCallbackInfo<Value>& a) {
 // since the image was built; a stat(2) of each of ~120 files cost ~0.6 ms of every create. inotify
 // answers the same question with one read(2): the kernel queues an event for a watched file before
 // the write that changed it returns, so, unlike fs.watch (whose events wait for the event loop), a
-// file written and then built at once is never missed. The caller stats the files only after an
-// event (any event: which file does not matter). Linux only, like the rest of this addon.
-constexpr uint32_t kWatchMask =
+// file written and then built at once is seen. The caller stats the files only after an event (any
+// event: which file does not matter). Linux only, like the rest of this addon.
+//
+// What inotify does not see, a watch is refused for: a file on a network or FUSE file system, where
+// another machine (or the host of a VM's shared folder) may change it without an event here. Writes
+// through a shared mmap make no event either; editors and compilers write files.
+constexpr uint32_t kFileMask =
     IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF;
+// A directory on the way to a watched file: only its own move or deletion (a `git checkout` of a
+// folder moved aside puts new files behind the same names, and their old watches say nothing).
+constexpr uint32_t kDirMask = IN_MOVE_SELF | IN_DELETE_SELF | IN_ONLYDIR;
+
+// File systems whose files may change without an inotify event on this machine.
+bool RemoteFileSystem(const char* path) {
+  struct statfs fs;
+  if (statfs(path, &fs) != 0) return true;  // cannot tell: do not trust a watch
+  switch (static_cast<uint32_t>(fs.f_type)) {
+    case 0x6969:      // NFS
+    case 0x517b:      // SMB
+    case 0xff534d42:  // CIFS
+    case 0xfe534d42:  // SMB2
+    case 0x01021997:  // 9P (WSL's drives, QEMU's shared folders)
+    case 0x65735546:  // FUSE (virtiofs, sshfs, ...)
+    case 0x00c36400:  // Ceph
+    case 0x5346414f:  // AFS
+    case 0x73757245:  // Coda
+    case 0x786f4256:  // VirtualBox shared folders
+    case 0x7461636f:  // OCFS2
+    case 0x01161970:  // GFS2
+      return true;
+    default:
+      return false;
+  }
+}
 
 // watchOpen(): an inotify instance (non-blocking, close-on-exec: cells do not inherit it); its fd.
 void WatchOpen(const FunctionCallbackInfo<Value>& a) {
@@ -237,19 +268,23 @@ void WatchOpen(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(fd);
 }
 
-// watchAdd(fd, path): watches the file `path` names (through symlinks) for any change; 0, or the
-// errno when it cannot (ENOENT, ENOSPC past fs.inotify.max_user_watches, ...).
+// watchAdd(fd, path, directory): watches the file `path` names (through symlinks) for any change,
+// or the directory for its own move or deletion; 0, or the errno when it cannot (ENOENT, ENOSPC
+// past fs.inotify.max_user_watches, EREMOTE for a file system inotify cannot speak for, ...).
 void WatchAdd(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   size_t fd;
   if (!Integer(a[0], INT_MAX, &fd) || !a[1]->IsString())
-    return ThrowRange(iso, "watchAdd(fd, path) takes a number and a string");
+    return ThrowRange(iso, "watchAdd(fd, path, directory) takes a number, a string, a boolean");
   String::Utf8Value path(iso, a[1]);
-  int wd = inotify_add_watch(static_cast<int>(fd), *path, kWatchMask);
+  if (RemoteFileSystem(*path)) return a.GetReturnValue().Set(EREMOTE);
+  bool dir = a[2]->IsTrue();
+  int wd = inotify_add_watch(static_cast<int>(fd), *path, dir ? kDirMask : kFileMask);
   a.GetReturnValue().Set(wd < 0 ? errno : 0);
 }
 
-// watchDrain(fd): reads every queued event; how many bytes of events there were (0: no change).
+// watchDrain(fd): reads every queued event; how many bytes of events there were (0: no change),
+// or -1 when the instance cannot be read: no longer to be trusted, the caller stats from then on.
 void WatchDrain(const FunctionCallbackInfo<Value>& a) {
   size_t fd;
   if (!Integer(a[0], INT_MAX, &fd))
@@ -263,7 +298,8 @@ void WatchDrain(const FunctionCallbackInfo<Value>& a) {
       continue;
     }
     if (r < 0 && errno == EINTR) continue;
-    break;  // EAGAIN: nothing more queued
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;  // nothing more queued
+    return a.GetReturnValue().Set(-1);  // EBADF, EINVAL, EIO, or end of file: not an inotify fd
   }
   a.GetReturnValue().Set(total);
 }

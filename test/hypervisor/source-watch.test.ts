@@ -1,12 +1,14 @@
 /**
  * The guest image cache's source watch (image/source-watch.ts): its generation moves the moment a
  * watched file changes — in the same turn as the write, with no event loop in between — however the
- * file changes (written in place, truncated, its mode changed, replaced by a rename, deleted), and
- * stays still while nothing watched changes, so a kept image is reused without a stat.
+ * file changes (written in place, truncated, its mode changed, replaced by a rename, deleted, a
+ * folder on its way moved or deleted), and stays still while nothing watched changes, so a kept
+ * image is reused without a stat.
  */
 import {
   appendFileSync,
   chmodSync,
+  mkdirSync,
   mkdtempSync,
   renameSync,
   rmSync,
@@ -62,6 +64,19 @@ describe("source watch", () => {
     // The watch followed the old file; the cache then stats, builds again, and watches the new one.
     expect(watchSources([a])).toBe(true);
     expect(moves(() => unlinkSync(a))).toBe(true);
+  });
+
+  it("moves when a folder on the way to a watched file is moved or deleted", () => {
+    const folder = join(dir, "src");
+    mkdirSync(join(folder, "kernel"), { recursive: true });
+    const a = join(folder, "kernel", "main.ts");
+    writeFileSync(a, "export {};\n");
+    expect(watchSources([a])).toBe(true);
+    expect(moves(() => renameSync(folder, join(dir, "src.old")))).toBe(true);
+    mkdirSync(join(folder, "kernel"), { recursive: true });
+    writeFileSync(a, "export {};\n");
+    expect(watchSources([a])).toBe(true);
+    expect(moves(() => rmSync(folder, { recursive: true }))).toBe(true);
   });
 
   it("says so when a file cannot be watched: the cache then compares mtimes every time", () => {

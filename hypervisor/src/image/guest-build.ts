@@ -45,11 +45,13 @@ export function inputFiles(repoRoot: string, metafile: { inputs: Record<string, 
 }
 
 /**
- * What a build read: each input file's mtime and, when every file is watched (source-watch.ts), the
- * source generation at which those mtimes were last known to hold.
+ * What a build read: each input file's mtime; whether every input (and the directories on the way)
+ * is watched (source-watch.ts); and the source generation at which the mtimes were last known to
+ * hold, while watched.
  */
 export interface Inputs {
   readonly mtimes: Map<string, number>;
+  watched: boolean;
   verifiedAt?: number;
 }
 
@@ -59,17 +61,19 @@ export function inputsOf(repoRoot: string, metafile: { inputs: Record<string, un
   const watched = watchSources(files);
   const at = sourceGeneration();
   const mtimes = new Map(files.map((file) => [file, statSync(file).mtimeMs] as const));
-  return watched ? { mtimes, verifiedAt: at } : { mtimes };
+  return watched ? { mtimes, watched, verifiedAt: at } : { mtimes, watched };
 }
 
 /**
  * Whether every input still has the mtime it was built from (undefined: still building, share it).
- * No watched file changed since the mtimes were last found to hold: they still do, unlooked at.
+ * Nothing watched changed since the mtimes were last found to hold: they still do, unlooked at.
+ * Otherwise the inputs are watched again (a path may name another file now) and then compared.
  */
 function unchanged(inputs: Inputs | undefined): boolean {
   if (!inputs) return true;
-  const now = sourceGeneration();
-  if (inputs.verifiedAt === now) return true;
+  if (inputs.watched && inputs.verifiedAt === sourceGeneration()) return true;
+  const watched = inputs.watched && watchSources(inputs.mtimes.keys());
+  const at = sourceGeneration();
   for (const [file, mtime] of inputs.mtimes) {
     try {
       if (statSync(file).mtimeMs !== mtime) return false;
@@ -77,7 +81,8 @@ function unchanged(inputs: Inputs | undefined): boolean {
       return false;
     }
   }
-  if (inputs.verifiedAt !== undefined) inputs.verifiedAt = now;
+  inputs.watched = watched;
+  inputs.verifiedAt = watched ? at : undefined;
   return true;
 }
 

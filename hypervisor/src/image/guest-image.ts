@@ -11,7 +11,7 @@
  * which a whole image's tree shaking drops; evaluated on a cold start's path it cost 10-35 ms more
  * than the whole image (`pnpm bench domain-create`).
  * Images are cached by what they were built from and rebuilt when any input file changes, so
- * creating the same guest again costs a few stats, not a compile.
+ * creating the same guest again costs a look at the source watch (source-watch.ts), not a compile.
  *
  * Rule: building runs in esbuild's service process; the caller's thread only awaits it. A bad image
  * (syntax error, missing file, a refused import) is an ImageError with one line per problem.
@@ -160,7 +160,7 @@ async function compile(
       ? `(async (${KERNEL_PARAM}) => {\n"use strict";\n${globalsPrelude()}\n${body}\n})`
       : `(async () => {\n"use strict";\n${globalsPrelude()}\n${body}\n})()`;
   if (kernel && !spec.program) {
-    built({ mtimes: new Map() });
+    built({ mtimes: new Map(), watched: false });
     const code = wrap(`${KERNEL_PARAM}.bootRealmKernel(undefined, ${JSON.stringify(name)});`);
     return { code, name, buildMs: performance.now() - t0, kernel };
   }

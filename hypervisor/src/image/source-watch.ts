@@ -5,25 +5,32 @@
  * read(2) of an inotify instance (hypervisor/native/shm.cc) that watches every input file answers
  * "nothing changed", and only then are the files not looked at.
  *
- * The answer is a *generation*: a number that moves whenever an event arrived for any watched file.
- * A kept build remembers the generation at which its inputs were last known to hold their mtimes; the
- * same generation now means no watched file changed since, so neither did they. Any other number
- * sends the cache back to comparing mtimes, which stays the truth: an event only says "look".
+ * The answer is a *generation*: a number that moves whenever an event arrived for anything watched.
+ * A kept build remembers the generation at which its inputs were last known to hold their mtimes
+ * and to be watched; the same generation now means nothing watched changed since, so neither did
+ * they. Any other number sends the cache back to comparing mtimes, which stays the truth (an event
+ * only says "look"), and to watching the files again: a path may now name another file.
+ *
+ * What is watched: each input file, for any change to it; and each directory on the way to it, for
+ * its own move or deletion — moving a folder aside and checking it out again puts new files behind
+ * the old names without an event on the old files.
  *
  * Why not fs.watch: its events reach JavaScript through the event loop, so a program that writes a
  * source file and creates a domain in the same turn (an editor's save and `pvkit create` cannot, but a
  * test or a script can) would get the old image. An inotify event is queued by the write itself,
  * before the write returns, and is read here synchronously.
  *
- * Without the addon's functions (an addon built before them; not Linux), or when a file cannot be
- * watched (fs.inotify.max_user_watches reached), `watch` says so and the cache compares mtimes every
- * time, as it did before.
+ * Where a watch cannot speak for a file, the cache compares mtimes every time, as it did before: the
+ * addon lacks these functions (built before them) or this is not Linux; the file is on a network or
+ * FUSE file system (another machine may change it with no event here; the addon refuses the watch);
+ * fs.inotify.max_user_watches is reached; the instance stops answering; or PVKIT_SOURCE_WATCH=0.
  */
+import { dirname } from "node:path";
 import { shm } from "../native/shm.ts";
 
 interface WatchCalls {
   watchOpen(): number;
-  watchAdd(fd: number, path: string): number;
+  watchAdd(fd: number, path: string, directory: boolean): number;
   watchDrain(fd: number): number;
 }
 
@@ -34,6 +41,7 @@ let generation = 0;
 /** The inotify instance, opened on first use; null when this process cannot have one. */
 function instance(): number | null {
   if (fd !== undefined) return fd;
+  if (process.env.PVKIT_SOURCE_WATCH === "0") return (fd = null);
   try {
     const addon = shm() as unknown as Partial<WatchCalls>;
     if (!addon.watchOpen || !addon.watchAdd || !addon.watchDrain) return (fd = null);
@@ -46,21 +54,32 @@ function instance(): number | null {
 }
 
 /**
- * Watches `files` from now on; true when every one is watched (then `current()` speaks for them).
- * Watch first, then read what the files hold: a change after the watch moves the generation.
+ * Watches `files`, and the directories on the way to each, from now on; true when every one is
+ * watched (then `sourceGeneration()` speaks for them). Watch first, then read what the files hold:
+ * a change after the watch moves the generation.
  */
 export function watchSources(files: Iterable<string>): boolean {
   const f = instance();
   if (f === null) return false;
+  const dirs = new Set<string>();
   let all = true;
-  for (const file of files) if (calls!.watchAdd(f, file) !== 0) all = false;
+  for (const file of files) {
+    if (calls!.watchAdd(f, file, false) !== 0) all = false;
+    for (let d = dirname(file); !dirs.has(d); d = dirname(d)) {
+      dirs.add(d);
+      if (calls!.watchAdd(f, d, true) !== 0) all = false;
+      if (dirname(d) === d) break; // the root
+    }
+  }
   return all;
 }
 
-/** The generation now: it moved if any watched file changed since it was last asked. */
+/** The generation now: it moved if anything watched changed since it was last asked. */
 export function sourceGeneration(): number {
   const f = instance();
   if (f === null) return ++generation; // nothing watched: every answer is "look"
-  if (calls!.watchDrain(f) > 0) generation++;
+  const drained = calls!.watchDrain(f);
+  if (drained < 0) fd = null; // the instance stopped answering: stat from now on
+  if (drained !== 0) generation++;
   return generation;
 }
