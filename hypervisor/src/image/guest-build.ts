@@ -45,14 +45,13 @@ export function inputFiles(repoRoot: string, metafile: { inputs: Record<string, 
 }
 
 /**
- * What a build read: each input file's mtime; whether every input (and the directories on the way)
- * is watched (source-watch.ts); and the source generation at which the mtimes were last known to
- * hold, while watched.
+ * What a build read: each input file's mtime and, while every input (and the directories on the
+ * way) is watched (source-watch.ts), the source generation at which the mtimes were last known to
+ * hold; undefined when they are not all watched, and then they are compared every time.
  */
 export interface Inputs {
   readonly mtimes: Map<string, number>;
-  watched: boolean;
-  verifiedAt?: number;
+  verifiedAt?: number | undefined;
 }
 
 /** A build's inputs, watched from now on: watched first, then stat'ed (source-watch.ts says why). */
@@ -61,7 +60,7 @@ export function inputsOf(repoRoot: string, metafile: { inputs: Record<string, un
   const watched = watchSources(files);
   const at = sourceGeneration();
   const mtimes = new Map(files.map((file) => [file, statSync(file).mtimeMs] as const));
-  return watched ? { mtimes, watched, verifiedAt: at } : { mtimes, watched };
+  return { mtimes, verifiedAt: watched ? at : undefined };
 }
 
 /**
@@ -71,8 +70,9 @@ export function inputsOf(repoRoot: string, metafile: { inputs: Record<string, un
  */
 function unchanged(inputs: Inputs | undefined): boolean {
   if (!inputs) return true;
-  if (inputs.watched && inputs.verifiedAt === sourceGeneration()) return true;
-  const watched = inputs.watched && watchSources(inputs.mtimes.keys());
+  const watched = inputs.verifiedAt !== undefined;
+  if (watched && inputs.verifiedAt === sourceGeneration()) return true;
+  const stillWatched = watched && watchSources(inputs.mtimes.keys());
   const at = sourceGeneration();
   for (const [file, mtime] of inputs.mtimes) {
     try {
@@ -81,8 +81,7 @@ function unchanged(inputs: Inputs | undefined): boolean {
       return false;
     }
   }
-  inputs.watched = watched;
-  inputs.verifiedAt = watched ? at : undefined;
+  inputs.verifiedAt = stillWatched ? at : undefined;
   return true;
 }
 

@@ -160,7 +160,7 @@ async function compile(
       ? `(async (${KERNEL_PARAM}) => {\n"use strict";\n${globalsPrelude()}\n${body}\n})`
       : `(async () => {\n"use strict";\n${globalsPrelude()}\n${body}\n})()`;
   if (kernel && !spec.program) {
-    built({ mtimes: new Map(), watched: false });
+    built({ mtimes: new Map() });
     const code = wrap(`${KERNEL_PARAM}.bootRealmKernel(undefined, ${JSON.stringify(name)});`);
     return { code, name, buildMs: performance.now() - t0, kernel };
   }
