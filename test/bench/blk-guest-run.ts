@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { ControlClient } from "@pvkit/hypervisor/cli/client";
 import { startHost } from "@pvkit/hypervisor/cli/host";
 import { cpuOf, processTree } from "./proc-stats.ts";
+import { countsSince, domainCounts } from "./domain-counts.ts";
 
 /** One workload's result, measured in the guest (or natively, by blk.ts). */
 export interface Run {
@@ -76,13 +77,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestPhases> {
       file: join(o.dir, "blkbench.cfg"),
     });
     const console = await guestConsole(consoleConn, dom0Log);
-    const counters = async (): Promise<Counters> => {
-      type S = { domid: number; hypercalls: number; events: number };
-      const s = await control.request<S[]>({ op: "stats" });
-      const g = s.find((d) => d.domid === domid)!;
-      const z = s.find((d) => d.domid === 0)!;
-      return { guest: g.hypercalls, dom0: z.hypercalls, guestEvents: g.events, dom0Events: z.events };
-    };
+    const counters = () => domainCounts((req) => control.request(req), [domid, 0]);
     await console.next(/blk-bench: ready[^\n]*\n/);
     const phase = async (cmd: "seq" | "rand"): Promise<[Run, Counters]> => {
       const before = await counters();
@@ -90,17 +85,12 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestPhases> {
       console.type(cmd);
       const m = await console.next(new RegExp(`\\{"phase":"${cmd}"[^\\n]*\\}`));
       const cpu = cpuNow() - cpu0;
-      const after = await counters();
+      const [g, z] = countsSince(before, await counters());
       const r = JSON.parse(m[0]) as Run & { error?: string };
       if (r.error) throw new Error(`blk: the guest's ${cmd} phase failed: ${r.error}`);
       return [
         { ...r, cpu },
-        {
-          guest: after.guest - before.guest,
-          dom0: after.dom0 - before.dom0,
-          guestEvents: after.guestEvents - before.guestEvents,
-          dom0Events: after.dom0Events - before.dom0Events,
-        },
+        { guest: g!.hypercalls, dom0: z!.hypercalls, guestEvents: g!.events, dom0Events: z!.events },
       ];
     };
     const [seq, seqCalls] = await phase("seq");

@@ -6,11 +6,13 @@
  * median (p50) of the runs. CPU: user + system time of the host's process and every process it
  * started (cells, so both guests and dom0), read from /proc over all the runs of a mode, per Gbit
  * moved (CPU-seconds per Gbit, which is also cores per Gbit/s) and per packet; and each domain's
- * hypercalls and event sends per frame (PVKIT_OP_domain_stats), which say how well the rings batch. Baseline: memcpy in
- * this process (TypedArray.set of the same sizes), the floor under any copy the data path makes.
+ * hypercalls and event sends per frame (domain-counts.ts), which say how well the rings batch.
+ * Baseline: memcpy in this process (TypedArray.set of the same sizes), the floor under any copy
+ * the data path makes.
  */
 import { resolve } from "node:path";
 import { startBenchHost } from "./bench-host.ts";
+import { countsSince, domainCounts, type DomainCounts } from "./domain-counts.ts";
 import { cpuOf, processTree } from "./proc-stats.ts";
 import { phase } from "./progress.ts";
 import { median, type BenchRow } from "./stats.ts";
@@ -23,14 +25,11 @@ interface Run {
   frames: number;
 }
 
-/** Hypercalls and event sends (PVKIT_OP_domain_stats, as `pvkit top` reads them) over a mode's runs. */
+/** Each domain's hypercalls and event sends over a mode's runs. */
 interface Calls {
-  tx: number;
-  rx: number;
-  dom0: number;
-  txEvents: number;
-  rxEvents: number;
-  dom0Events: number;
+  tx: DomainCounts;
+  dom0: DomainCounts;
+  rx: DomainCounts;
 }
 
 interface ModeResult {
@@ -73,29 +72,14 @@ async function runMode(
     followers.push(await host.follow("tx", (o) => o.phase === "ready" && (ready++, onReady())));
     await new Promise<void>((r) => ((onReady = () => ready >= 2 && r()), onReady()));
     const done = new Promise<void>((r) => (onDone = r));
-    const counters = async (): Promise<Calls> => {
-      type S = { domid: number; hypercalls: number; events: number };
-      const s = await host.request<S[]>({ op: "stats" });
-      const of = (domid: number) => s.find((d) => d.domid === domid) ?? { hypercalls: 0, events: 0 };
-      const [t, r, z] = [of(tx), of(rx), of(0)];
-      return {
-        tx: t.hypercalls,
-        rx: r.hypercalls,
-        dom0: z.hypercalls,
-        txEvents: t.events,
-        rxEvents: r.events,
-        dom0Events: z.events,
-      };
-    };
+    const counters = () => domainCounts(host.request, [tx, 0, rx]);
     const callsBefore = await counters();
     const before = cpuOf(processTree());
     await host.xenstoreWrite(`/local/domain/${tx}/data/go`, "1");
     await done;
     const after = cpuOf(processTree());
-    const callsAfter = await counters();
-    const calls = Object.fromEntries(
-      Object.entries(callsAfter).map(([k, v]) => [k, v - callsBefore[k as keyof Calls]]),
-    ) as unknown as Calls;
+    const [txCalls, dom0Calls, rxCalls] = countsSince(callsBefore, await counters());
+    const calls = { tx: txCalls!, dom0: dom0Calls!, rx: rxCalls! };
     return { runs: result, cpuSeconds: after.cpuSeconds - before.cpuSeconds, calls };
   } finally {
     for (const f of followers) f.close();
@@ -134,8 +118,8 @@ export async function benchNet(quick: boolean, cells = true): Promise<BenchRow[]
     const f = (x: number) => (x / n).toFixed(x / n < 0.1 ? 3 : 2);
     const c = m.calls;
     return (
-      `per frame: hypercalls tx ${f(c.tx)}, dom0 ${f(c.dom0)}, rx ${f(c.rx)}; ` +
-      `event sends tx ${f(c.txEvents)}, dom0 ${f(c.dom0Events)}, rx ${f(c.rxEvents)}`
+      `per frame: hypercalls tx ${f(c.tx.hypercalls)}, dom0 ${f(c.dom0.hypercalls)}, rx ${f(c.rx.hypercalls)}; ` +
+      `event sends tx ${f(c.tx.events)}, dom0 ${f(c.dom0.events)}, rx ${f(c.rx.events)}`
     );
   };
   return [
