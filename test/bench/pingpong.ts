@@ -11,34 +11,36 @@ import { median, p99 } from "./stats.ts";
 const WORKER = `
 const { workerData, parentPort } = require("node:worker_threads");
 const w = new Int32Array(workerData.sab);
-const { n, busy, gapMs } = workerData;
+const { n, busy, gapMs, warm } = workerData;
 const out = [];
-for (let i = 0; i < n; i++) {
+for (let i = 0; i < warm + n; i++) {
   if (gapMs) Atomics.wait(w, 3, 0, gapMs);
   const t0 = performance.now();
   Atomics.store(w, 0, i + 1);
   Atomics.notify(w, 0);
   while (Atomics.load(w, 1) !== i + 1) { if (!busy) Atomics.wait(w, 1, i, 50); }
-  out.push((performance.now() - t0) * 1000);
+  if (i >= warm) out.push((performance.now() - t0) * 1000);
 }
 parentPort.postMessage(out);
 `;
 
 /**
  * Round trips in µs. `mainWaits` says how the main thread sleeps when idle: "wait" (Atomics.wait,
- * its thread blocked) or "waitAsync" (its event loop free, as the trap service sleeps).
+ * its thread blocked) or "waitAsync" (its event loop free, as the trap service sleeps). The first
+ * `warm` round trips are made and not timed.
  */
 export async function pingPong(
   n: number,
   busy: boolean,
   gapMs = 0,
   mainWaits: "wait" | "waitAsync" = "wait",
+  warm = 0,
 ): Promise<{ median: number; p99: number }> {
   const sab = new SharedArrayBuffer(16);
   const w = new Int32Array(sab);
-  const worker = new Worker(WORKER, { eval: true, workerData: { sab, n, busy, gapMs } });
+  const worker = new Worker(WORKER, { eval: true, workerData: { sab, n, busy, gapMs, warm } });
   const done = new Promise<number[]>((r) => worker.once("message", r));
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < warm + n; i++) {
     while (Atomics.load(w, 0) !== i + 1) {
       if (busy) continue;
       if (mainWaits === "wait") Atomics.wait(w, 0, i, 50);
