@@ -56,3 +56,20 @@ export async function pingPong(
   await worker.terminate();
   return { median: median(xs), p99: p99(xs) };
 }
+
+/** Native baselines taken more than once, so that one run on a noisy moment does not set the ratio. */
+export interface Baselines {
+  /** The middle run's median: the baseline. */
+  median: number;
+  /** Every run's median, in the order taken, for the note. */
+  runs: number[];
+}
+
+/** The baseline from several runs of one ping-pong: the median of their medians. */
+export function baselineOf(runs: { median: number }[]): Baselines {
+  const medians = runs.map((r) => r.median);
+  return { median: median(medians), runs: medians };
+}
+
+/** How the runs of a baseline read in a note: "0.52, 0.61, 0.19 µs". */
+export const runsNote = (b: Baselines): string => `${b.runs.map((x) => x.toPrecision(2)).join(", ")} µs`;
