@@ -14,7 +14,7 @@ describe("pnpm bench density", () => {
   it("reads its command line", () => {
     expect(args.names).toEqual(["density"]);
     expect(args.density).toEqual({ count: 5, modes: [true, false], leaveFreeMiB: 2048, settleSeconds: 300 });
-    expect(parseBenchArgs(["--quick"]).density.count).toBe(50);
+    expect(parseBenchArgs(["--quick"]).density.count).toBe(12);
     expect(parseBenchArgs([]).density.count).toBe(200); // every benchmark: the run's 10 minutes
     expect(parseBenchArgs(["density"]).density.count).toBe(1000);
     expect(parseBenchArgs(["density", "--no-cells", "--memory-bound", "512"]).density).toMatchObject({

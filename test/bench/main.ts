@@ -59,7 +59,7 @@ const benches: Record<BenchName, () => Promise<void>> = {
     bothWays("event round trip between two domains", (cells) => benchEventDomains(cells, quick ? 0.1 : 1)),
   "domain-create": () =>
     bothWays("domain creation", (cells) =>
-      benchDomainCreate(cells, quick ? 5 : 20, quick ? 10 : 20, args.createMemoryMiB),
+      benchDomainCreate(cells, quick ? 3 : 20, quick ? 5 : 20, args.createMemoryMiB),
     ),
   blk: async () => {
     const p = phase("block device: a guest's disk through blkfront and blkback, beside node:fs");
@@ -79,7 +79,7 @@ const benches: Record<BenchName, () => Promise<void>> = {
             cells,
             count: args.density.count,
             leaveFreeMiB: args.density.leaveFreeMiB,
-            idleSeconds: quick ? 3 : 10,
+            idleSeconds: quick ? 2 : 10,
             settleSeconds: args.density.settleSeconds,
           },
           (up) => p.update(up, "booted"),
