@@ -2,12 +2,11 @@
  * Event-channel round trip between two real domains (two worker threads, real hypercalls), busy and
  * idle, beside the native Atomics ping-pong between two threads from the same run. Each side first
  * makes `warm` round trips it does not time: the guests' path takes a few thousand round trips to
- * reach its speed (guests/event-pingpong.ts), the native one a few. The ping-pong runs three times,
- * once before the domains and twice after, and the middle of the three is the baseline (why:
- * hypercall.ts).
+ * reach its speed (guests/event-pingpong.ts), the native one a few. The ping-pongs are taken
+ * around the domains (aroundNative).
  */
 import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
-import { baselineOf, pingPong, runsNote } from "./pingpong.ts";
+import { aroundNative, baselineOf, pingPong, runsNote } from "./pingpong.ts";
 import type { BenchRow } from "./stats.ts";
 
 async function run(
@@ -57,16 +56,17 @@ export async function benchEventDomains(cells = true, scale = 1): Promise<BenchR
   const busyN = Math.round(18000 * scale);
   const idleWarm = Math.round(3000 * Math.max(scale, 0.5));
   const idleN = Math.round(2000 * Math.max(scale, 0.25));
-  const native = async () => ({
+  const round = async () => ({
     busy: await pingPong(busyN, true, 0, "wait", busyWarm),
     idle: await pingPong(idleN, false, 0, "wait", idleWarm),
   });
-  const nativeRuns = [await native()];
-  const busy = await run("busy", busyWarm, busyN, cells);
-  const idle = await run("idle", idleWarm, idleN, cells);
-  nativeRuns.push(await native(), await native());
-  const nb = baselineOf(nativeRuns.map((r) => r.busy));
-  const ni = baselineOf(nativeRuns.map((r) => r.idle));
+  const { native, measured } = await aroundNative(round, async () => ({
+    busy: await run("busy", busyWarm, busyN, cells),
+    idle: await run("idle", idleWarm, idleN, cells),
+  }));
+  const { busy, idle } = measured;
+  const nb = baselineOf(native.map((r) => r.busy));
+  const ni = baselineOf(native.map((r) => r.idle));
   return [
     {
       metric: "event RTT between two domains, busy",

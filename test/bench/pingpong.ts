@@ -57,6 +57,23 @@ export async function pingPong(
   return { median: median(xs), p99: p99(xs) };
 }
 
+/**
+ * A pvkit measurement with its native baselines around it: `round` (one run of each ping-pong the
+ * rows compare with, one after another) once before `measure` and twice after, never beside it. The
+ * rows take the middle of the three (baselineOf): on this kind of machine one run can land on a
+ * moment when the two vCPUs are placed unusually (a spinning round trip of 0.19 µs in one run,
+ * 0.62 µs in the next), and a ratio should not rest on it.
+ */
+export async function aroundNative<N, M>(
+  round: () => Promise<N>,
+  measure: () => Promise<M>,
+): Promise<{ native: N[]; measured: M }> {
+  const native = [await round()];
+  const measured = await measure();
+  native.push(await round(), await round());
+  return { native, measured };
+}
+
 /** Native baselines taken more than once, so that one run on a noisy moment does not set the ratio. */
 export interface Baselines {
   /** The middle run's median: the baseline. */
