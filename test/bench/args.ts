@@ -9,7 +9,7 @@
  * density benchmark's: how many idle guests to start, in cells only or with cells off only (default:
  * both), how much of the machine's memory to leave free (default 2048 MiB), and how long to let the
  * host settle at most once every guest is up, before measuring it idle (default 300 s, ending once
- * the host is settled: density.ts; 2 with --quick).
+ * the host is settled: density.ts; 1 with --quick).
  * blk reads a 1 GiB disk image through blkfront and blkback beside node:fs (256 MiB with --quick).
  * tcp sends 256 MiB guest → guest down one connection, 5 times, and times 8 keep-alive connections
  * making 20 000 HTTP GETs, 5 times, beside node:net and node:http on loopback (16 MiB, 1000 GETs and
@@ -100,7 +100,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       count: count ?? (quick ? QUICK_DENSITY_COUNT : names.includes("density") ? 1000 : 200),
       modes,
       leaveFreeMiB,
-      settleSeconds: settle ?? (quick ? 2 : 300),
+      settleSeconds: settle ?? (quick ? 1 : 300),
     },
     createMemoryMiB,
   };

@@ -44,6 +44,7 @@ describe("pnpm bench density", () => {
       expect(r.memory.processes).toBeGreaterThanOrEqual(cells ? 6 : 1);
       expect(r.idle.cpuPercent).toBeGreaterThanOrEqual(0);
       expect(r.idle.settleCpuPercent).toHaveLength(1); // one window, cut to the 1 s asked for
+      expect(r.idle.settleSeconds).toBe(1);
       expect(r.idle.wakeupsPerSecond).toBeGreaterThan(0);
       expect(densityRows(r).map((row) => row.metric)).toEqual(
         expect.arrayContaining([

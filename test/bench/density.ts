@@ -81,8 +81,10 @@ export interface DensityResult {
     /** How long the host was let settle (s), and whether it did (SETTLED_PERCENT) or time ran out. */
     settleSeconds: number;
     settled: boolean;
-    /** The whole host's CPU (% of a core) in each SETTLE_WINDOW_S window of the settling, in order. */
+    /** The whole host's CPU (% of a core) in each window of the settling, in order. */
     settleCpuPercent: number[];
+    /** Each window's length (s): SETTLE_WINDOW_S, the last cut short by the settling's limit. */
+    settleWindowSeconds: number[];
     cpuPercent: number;
     wakeupsPerSecond: number;
     parts: Record<Part, IdleCost>;
@@ -200,7 +202,7 @@ export async function runDensity(o: DensityOptions): Promise<DensityResult> {
     const createSeconds = (performance.now() - t0) / 1000;
 
     // All up: the processes that make the host now, measured while nothing happens.
-    const settleCpuPercent = await settle(o.settleSeconds ?? 0);
+    const settling = await settle(o.settleSeconds ?? 0);
     const tree = processTree();
     const mem = memoryOf(tree);
     const cellPids = new Set(guests.map((d) => d.worker?.pid));
@@ -250,9 +252,10 @@ export async function runDensity(o: DensityOptions): Promise<DensityResult> {
       },
       idle: {
         seconds: o.idleSeconds,
-        settleSeconds: settleCpuPercent.length * SETTLE_WINDOW_S,
-        settled: settleCpuPercent.length >= 2 && settleCpuPercent.slice(-2).every((c) => c < SETTLED_PERCENT),
-        settleCpuPercent,
+        settleSeconds: settling.seconds.reduce((sum, s) => sum + s, 0),
+        settled: settledIn(settling.cpuPercent),
+        settleCpuPercent: settling.cpuPercent,
+        settleWindowSeconds: settling.seconds,
         ...idle,
       },
       answered: answers.length,
@@ -266,23 +269,29 @@ export async function runDensity(o: DensityOptions): Promise<DensityResult> {
 
 /**
  * Waits until the host settled (two windows in a row under SETTLED_PERCENT) or `seconds` passed,
- * reading the whole host's CPU every SETTLE_WINDOW_S; returns each window's %.
+ * reading the whole host's CPU every SETTLE_WINDOW_S (the last window cut to what is left); returns
+ * each window's length and %.
  */
-async function settle(seconds: number): Promise<number[]> {
+async function settle(seconds: number): Promise<{ seconds: number[]; cpuPercent: number[] }> {
   const tree = processTree();
-  const windows: number[] = [];
+  const windows = { seconds: [] as number[], cpuPercent: [] as number[] };
   let last = cpuOf(tree);
   for (let waited = 0; waited < seconds;) {
     const step = Math.min(SETTLE_WINDOW_S, seconds - waited);
     await new Promise((r) => setTimeout(r, step * 1000));
     waited += step;
     const now = cpuOf(tree);
-    windows.push(cpuBetween(last, now).cpuPercent);
+    windows.seconds.push(step);
+    windows.cpuPercent.push(cpuBetween(last, now).cpuPercent);
     last = now;
-    if (windows.length >= 2 && windows.slice(-2).every((c) => c < SETTLED_PERCENT)) break;
+    if (settledIn(windows.cpuPercent)) break;
   }
   return windows;
 }
+
+/** Two full windows in a row under SETTLED_PERCENT. */
+const settledIn = (cpuPercent: number[]) =>
+  cpuPercent.length >= 2 && cpuPercent.slice(-2).every((c) => c < SETTLED_PERCENT);
 
 /**
  * One guest's null hypercalls with every idle guest still up (its JSON line: guests/null-hypercall.ts).
@@ -349,16 +358,19 @@ export function densityRows(r: DensityResult): BenchRow[] {
     ...(r.idle.settleCpuPercent.length > 0
       ? [
           {
-            metric: `density: host CPU, first ${SETTLE_WINDOW_S} s after all up`,
+            metric: `density: host CPU, first ${r.idle.settleWindowSeconds[0]} s after all up`,
             unit: "% of a core",
             median: r.idle.settleCpuPercent[0]!,
             note:
-              `the guests' start, tailing off; then ` +
-              r.idle.settleCpuPercent
-                .slice(1)
-                .map((c) => c.toFixed(1))
-                .join(", ") +
-              ` % in ${SETTLE_WINDOW_S} s windows`,
+              `the guests' start, tailing off` +
+              (r.idle.settleCpuPercent.length > 1
+                ? "; then " +
+                  r.idle.settleCpuPercent
+                    .slice(1)
+                    .map((c) => c.toFixed(1))
+                    .join(", ") +
+                  ` % in ${SETTLE_WINDOW_S} s windows`
+                : ""),
           },
         ]
       : []),

@@ -2,7 +2,8 @@
  * Saying what the bench does now, on stderr (stdout carries the table and nothing else). Each phase
  * gets one line, `bench: <phase>`; a long phase that knows how many steps it has gets a progress
  * bar instead — only when stderr is a terminal, so a run piped into a file or a CI log reads the
- * same lines it always did.
+ * same lines it always did. A phase's end says how long it took (`bench: <phase>: 9.1 s`): where a
+ * run's minutes go is part of what it measures (--quick has a budget of one).
  */
 import cliProgress from "cli-progress";
 
@@ -15,9 +16,11 @@ export interface Phase {
 
 /** Starts a phase called `name`; with a `total`, drawn as a bar on a terminal. */
 export function phase(name: string, total?: number, stream: NodeJS.WriteStream = process.stderr): Phase {
+  const t0 = performance.now();
+  const took = () => `bench: ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s\n`;
   if (!stream.isTTY || total === undefined) {
     stream.write(`bench: ${name}\n`);
-    return { update() {}, done() {} };
+    return { update() {}, done: () => void stream.write(took()) };
   }
   const bar = new cliProgress.SingleBar({
     stream,
@@ -33,7 +36,7 @@ export function phase(name: string, total?: number, stream: NodeJS.WriteStream =
     },
     done() {
       bar.stop();
-      stream.write(`bench: ${name}\n`);
+      stream.write(took());
     },
   };
 }

@@ -1,14 +1,15 @@
 /**
  * One of two guests for `pnpm bench net` (test/bench/net.ts): `role=tx` sends, `role=rx` receives,
- * through dom0's bridge. `mode=tso`: TCP/IPv4 frames of 64 KiB handed to netfront with TSO (they
- * cross whole to a receiver that takes large frames, as this one does; counted as the 46 segments
- * of MSS 1448 they hold); `mode=small`: 64-byte frames. `runs=R frames=N`: R runs of N frames each.
- * Flow control keeps every frame: the receiver acks what it has every ACK_EVERY segments and the
- * sender keeps at most a window of segments in flight — 512 small frames, 1 MiB of TSO — which
- * the receiver's posted buffers and netback's rx backlog hold. The receiver times each run from
- * its first frame to its last and prints `{"phase":"run","ms":…,"bytes":…,"frames":…}` (bytes as
- * the sender handed them to netfront); the sender starts once the host writes data/go, so the
- * host can sample CPU first.
+ * through dom0's bridge, in two modes, one after the other. `tso=N`: TCP/IPv4 frames of 64 KiB
+ * handed to netfront with TSO (they cross whole to a receiver that takes large frames, as this one
+ * does; counted as the 46 segments of MSS 1448 they hold); `small=N`: 64-byte frames. `runs=R`: R
+ * runs of N frames in each mode (a mode given no N is left out). Flow control keeps every frame:
+ * the receiver acks what it has every ACK_EVERY segments and the sender keeps at most a window of
+ * segments in flight — 512 small frames, 1 MiB of TSO — which the receiver's posted buffers and
+ * netback's rx backlog hold. The receiver times each run from its first frame to its last and
+ * prints `{"phase":"run","mode":…,"ms":…,"bytes":…,"frames":…}` (bytes as the sender handed them
+ * to netfront), and `{"phase":"done","mode":…}` after a mode's last run. The sender starts a mode
+ * once the host writes its name to data/go, so the host can sample CPU first.
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
 
@@ -61,11 +62,17 @@ function tsoFrame(dst: Uint8Array, src: Uint8Array): Uint8Array {
 export default async function main(k: KernelHandle): Promise<void> {
   const arg = (name: string) => new RegExp(`(?:^|\\s)${name}=(\\S+)`).exec(k.cmdline)?.[1];
   const peer = macBytes(arg("peer")!);
-  const tso = arg("mode") === "tso";
   const runs = Number(arg("runs") ?? "3");
-  const frames = Number(arg("frames") ?? "1000");
-  const segsPerFrame = tso ? Math.ceil(TSO_PAYLOAD / MSS) : 1;
-  const WINDOW = tso ? WINDOW_TSO_FRAMES * segsPerFrame : WINDOW_SMALL;
+  const modes = (["tso", "small"] as const).filter((m) => arg(m) !== undefined);
+  // The mode being run; both sides take the modes in the same order.
+  let tso = false;
+  let frames = 0;
+  let segsPerFrame = 1;
+  const enter = (mode: (typeof modes)[number]) => {
+    tso = mode === "tso";
+    frames = Number(arg(mode));
+    segsPerFrame = tso ? Math.ceil(TSO_PAYLOAD / MSS) : 1;
+  };
   const eth = k.net.get("eth0");
   const me = macBytes(eth.mac);
 
@@ -109,33 +116,45 @@ export default async function main(k: KernelHandle): Promise<void> {
   );
   k.print(JSON.stringify({ phase: "ready" }));
 
-  const total = frames * segsPerFrame;
   if (arg("role") === "rx") {
-    for (let r = 0; r < runs; r++) {
-      await until(() => got >= total);
-      const ms = k.time.uptimeMs() - t0;
-      if (got % ACK_EVERY !== 0) ack(got); // the last (an ACK_EVERY multiple was acked already)
-      const bytes = frames * (tso ? HDRS + TSO_PAYLOAD : 64);
-      k.print(JSON.stringify({ phase: "run", run: r, ms, bytes, frames, segments: got }));
-      got = 0;
+    for (const mode of modes) {
+      enter(mode);
+      const total = frames * segsPerFrame;
+      for (let r = 0; r < runs; r++) {
+        await until(() => got >= total);
+        const ms = k.time.uptimeMs() - t0;
+        if (got % ACK_EVERY !== 0) ack(got); // the last (an ACK_EVERY multiple was acked already)
+        const bytes = frames * (tso ? HDRS + TSO_PAYLOAD : 64);
+        k.print(JSON.stringify({ phase: "run", mode, run: r, ms, bytes, frames, segments: got }));
+        got = 0;
+      }
+      k.print(JSON.stringify({ phase: "done", mode, stats: eth.stats() }));
     }
-    k.print(JSON.stringify({ phase: "done", stats: eth.stats() }));
     return;
   }
 
-  await new Promise<void>((go) => {
-    void k.xenstore.watch("data/go", () => void k.xenstore.tryRead("data/go").then((v) => v && go()));
-  });
-  const frame = tso ? tsoFrame(peer, me) : ether(peer, me, TYPE_DATA, 64);
-  const offload = tso ? { tso: { mss: MSS, hdrLen: HDRS } } : undefined;
-  for (let r = 0; r < runs; r++) {
-    acked = 0;
-    let sent = 0;
-    for (let i = 0; i < frames; i++) {
-      if (sent + segsPerFrame - acked > WINDOW) await until(() => sent + segsPerFrame - acked <= WINDOW);
-      await eth.send(frame, offload);
-      sent += segsPerFrame;
+  let go = "";
+  let started = () => {};
+  void k.xenstore.watch(
+    "data/go",
+    () => void k.xenstore.tryRead("data/go").then((v) => v && ((go = v), started())),
+  );
+  for (const mode of modes) {
+    enter(mode);
+    if (go !== mode) await new Promise<void>((r) => (started = () => go === mode && r()));
+    const total = frames * segsPerFrame;
+    const window = tso ? WINDOW_TSO_FRAMES * segsPerFrame : WINDOW_SMALL;
+    const frame = tso ? tsoFrame(peer, me) : ether(peer, me, TYPE_DATA, 64);
+    const offload = tso ? { tso: { mss: MSS, hdrLen: HDRS } } : undefined;
+    for (let r = 0; r < runs; r++) {
+      acked = 0;
+      let sent = 0;
+      for (let i = 0; i < frames; i++) {
+        if (sent + segsPerFrame - acked > window) await until(() => sent + segsPerFrame - acked <= window);
+        await eth.send(frame, offload);
+        sent += segsPerFrame;
+      }
+      await until(() => acked >= total);
     }
-    await until(() => acked >= total);
   }
 }
