@@ -13,6 +13,7 @@ const cases: [mode: string, outcome: "stopped" | RegExp][] = [
   ["array", "stopped"],
   ["fill", "stopped"],
   ["parse", "stopped"],
+  ["copies", "stopped"],
   ["liar", /bombs: liar refused: RangeError: Array buffer allocation failed: 16777216 bytes would exceed/],
   [
     "resize",

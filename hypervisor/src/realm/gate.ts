@@ -104,28 +104,41 @@ export function installAllocationGate(o: GateOptions): Gate {
   const abMax = getter(AB.prototype, "maxByteLength") ?? getter(AB.prototype, "byteLength")!;
   const sabMax = getter(SAB?.prototype, "maxByteLength") ?? getter(SAB?.prototype, "byteLength");
   const viewBuffer = getter(typedArrayProto, "buffer")!;
+  const viewBytes = getter(typedArrayProto, "byteLength")!;
   const isView = AB.isView;
 
-  /** What a buffer or typed array holds (its buffer's maximum length), from the built-ins only. */
+  /** `buf`'s maximum length if it is an ArrayBuffer or a SharedArrayBuffer (built-in getters), else 0. */
+  const bufferBytes = (buf: unknown): number => {
+    try {
+      return Reflect.apply(abMax, buf, []) as number;
+    } catch {
+      /* not an ArrayBuffer */
+    }
+    if (!sabMax) return 0;
+    try {
+      return Reflect.apply(sabMax, buf, []) as number;
+    } catch {
+      return 0;
+    }
+  };
+
+  /**
+   * What a method's result holds, from the built-ins only: a typed array's length in bytes (the
+   * copying methods return a fresh one, whose buffer holds just that), a buffer's maximum length.
+   * Not a typed array's `buffer`: V8 keeps a typed array of up to 64 bytes inside its object, and
+   * asking for its buffer makes one outside the heap — a malloc'd backing store and a tracked
+   * extension for every small copy (it made `slice` of 64 bytes ten times slower).
+   */
   const bytesOf = (x: unknown): number => {
     if (x === null || (typeof x !== "object" && typeof x !== "function")) return 0;
-    let buf: unknown = x;
     if (isView(x)) {
       try {
-        buf = Reflect.apply(viewBuffer, x, []);
+        return Reflect.apply(viewBytes, x, []) as number;
       } catch {
         return 0; // a DataView: it allocates nothing
       }
     }
-    for (const get of [abMax, sabMax]) {
-      if (!get) continue;
-      try {
-        return Reflect.apply(get, buf, []) as number;
-      } catch {
-        /* not this kind of buffer */
-      }
-    }
-    return 0;
+    return bufferBytes(x);
   };
   const measureNow = (): void => {
     pending = 0;
@@ -165,54 +178,58 @@ export function installAllocationGate(o: GateOptions): Gate {
   };
 
   /**
-   * Reads a constructor's size arguments once, checks them, and returns the arguments to pass on:
-   * a length as a number; for a buffer, options as a fresh object holding only maxByteLength.
+   * Reads a buffer constructor's size arguments once, checks them, and returns the arguments to
+   * pass on: the length as a number, and options as a fresh object holding only maxByteLength.
    */
-  const sizeArgs = (isBufferCtor: boolean, elementSize: number, args: unknown[]): unknown[] => {
-    // Arguments are read here once; what is passed on is what was checked.
-    const a0 = args[0];
-    if (isBufferCtor) {
-      const length = index(Number(a0));
-      const opts = args[1];
-      let max: number | undefined;
-      if (opts !== null && typeof opts === "object") {
-        const m = (opts as { maxByteLength?: unknown }).maxByteLength;
-        if (m !== undefined) max = index(Number(m));
-      }
-      before(Math.max(length, max ?? 0));
-      return max === undefined ? [length] : [length, { maxByteLength: max }];
+  const bufferArgs = (length0: unknown, opts: unknown): [number] | [number, { maxByteLength: number }] => {
+    const length = index(Number(length0));
+    let max: number | undefined;
+    if (opts !== null && typeof opts === "object") {
+      const m = (opts as { maxByteLength?: unknown }).maxByteLength;
+      if (m !== undefined) max = index(Number(m));
     }
-    if (a0 === null || typeof a0 !== "object") {
-      const length = index(Number(a0));
-      before(length * elementSize);
-      return [length];
-    }
-    return args; // an array-like, an iterable, another typed array or a buffer: counted after
+    before(Math.max(length, max ?? 0));
+    return max === undefined ? [length] : [length, { maxByteLength: max }];
   };
 
   /** Replaces constructor `name` by a wrapper that is, to every program, the same constructor. */
   const wrapConstructor = (name: string, elementSize: number, isBufferCtor: boolean): void => {
     const Real = g[name] as (new (...args: unknown[]) => object) | undefined;
     if (typeof Real !== "function") return;
-    const Wrapper = function (this: unknown, ...args: unknown[]) {
+    const maxOf = name === "SharedArrayBuffer" ? sabMax : abMax;
+    // Arguments are read here once; what is passed on is what was checked. Named parameters, not a
+    // rest array: every subarray() comes through here (the wrapper is its species constructor).
+    const Wrapper = function (this: unknown, a0?: unknown, a1?: unknown, a2?: unknown) {
       if (new.target === undefined) throw new TypeError(`Constructor ${name} requires 'new'`);
-      const passed = sizeArgs(isBufferCtor, elementSize, args);
-      const made = Reflect.construct(Real, passed, new.target === Wrapper ? Real : new.target);
-      if (isBufferCtor && passed[1] !== undefined) {
-        // Resizable: its maximum is reserved now and held until the buffer is collected.
-        const max = bytesOf(made);
-        reserved += max;
-        reservations.register(made, max);
+      const target = new.target === Wrapper ? Real : new.target;
+      if (isBufferCtor) {
+        const passed = bufferArgs(a0, a1);
+        const made = Reflect.construct(Real, passed, target);
+        const bytes = maxOf ? (Reflect.apply(maxOf, made, []) as number) : 0;
+        if (passed.length === 2) {
+          // Resizable: its maximum is reserved now and held until the buffer is collected.
+          reserved += bytes;
+          reservations.register(made, bytes);
+        }
+        after(bytes);
+        return made;
       }
-      if (isBufferCtor) after(bytesOf(made));
-      else {
-        // A view over an existing buffer allocates nothing: its buffer is the very one passed (a
-        // copy of an array, an iterable or another view has a fresh one). Asked of the built-in
-        // getter, so no object can pass for a buffer; and no exception is thrown to find out (the
-        // kernel makes a view of every frame it has: thousands at boot).
-        const buf = Reflect.apply(viewBuffer, made, []);
-        if (buf !== passed[0]) after(bytesOf(buf));
+      if (a0 === null || typeof a0 !== "object") {
+        // A length: what it costs is known before, and counted without asking the result.
+        const length = index(Number(a0));
+        before(length * elementSize);
+        const made = target === Real ? new Real(length) : Reflect.construct(Real, [length], target);
+        after(length * elementSize);
+        return made;
       }
+      // A buffer (a view over it), or an array-like, an iterable or another typed array (copied).
+      // Extra arguments are passed as given: undefined is what the constructor reads when absent.
+      const made = target === Real ? new Real(a0, a1, a2) : Reflect.construct(Real, [a0, a1, a2], target);
+      const bytes = Reflect.apply(viewBytes, made, []) as number;
+      // A view allocates nothing: its buffer is the very one passed. A copy's is fresh. Up to 64
+      // bytes the result is counted without finding out (bytesOf says why its buffer is not asked
+      // for): a small view counted as a copy costs nothing, and a small copy is never missed.
+      if (bytes <= 64 || Reflect.apply(viewBuffer, made, []) !== a0) after(bytes);
       return made;
     };
     Object.defineProperty(Wrapper, "name", { value: name });

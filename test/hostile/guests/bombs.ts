@@ -11,6 +11,9 @@
  *            size error") — now the domain's cell alone
  *   parse    eval of 40 MiB of generated source (the parser's zone is many times that)
  *   liar     typed arrays of a subclass whose byteLength getter says 0
+ *   copies   copies that would pass for views: of a typed array, an array-like and an iterable, by
+ *            a subclass whose buffer getter names a buffer that already exists (the gate tells a
+ *            view from a copy by its buffer, asked of the built-in getter only)
  *   resize   resizable buffers that lie about their byteLength, then grow
  *   reserve  resizable buffers reserving terabytes of address space at 0 bytes each
  *   strlen   buffer lengths given as strings (a valueOf read twice could differ)
@@ -50,6 +53,17 @@ export default async function main(k: KernelHandle): Promise<void> {
         }
       }
       for (let i = 0; i < 64; i++) keep.push(Uint8Array.prototype.fill.call(new Liar(16 * MiB), 1));
+    } else if (mode === "copies") {
+      const shared = new Uint8Array(64 * 1024);
+      class Posing extends Uint8Array {
+        override get buffer(): ArrayBuffer {
+          return shared.buffer;
+        }
+      }
+      for (let i = 0; i < 4096; i++) {
+        const from = i % 3 === 0 ? shared : i % 3 === 1 ? { length: shared.length } : shared.values();
+        keep.push(new Posing(from as ArrayLike<number>).fill(1));
+      }
     } else if (mode === "resize") {
       for (let i = 0; i < 64; i++) {
         const b = new ArrayBuffer(0, { maxByteLength: 16 * MiB });

@@ -43,8 +43,14 @@ const MAX_LEADING_BLANKS = 256;
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
   TCHAR[c.charCodeAt(0)] = 1;
-export const isToken = (s: string): boolean =>
-  s.length > 0 && [...s].every((ch) => ch.charCodeAt(0) < 128 && TCHAR[ch.charCodeAt(0)] === 1);
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] !== 1) return false;
+  }
+  return true;
+}
 
 export class HeadScanner {
   /** Where the field lines begin, once the start line is known (-1 before). */
