@@ -119,6 +119,17 @@ describe("codecs", () => {
     L.DemoPair.encode(view, 0, { a: 0x1234, b: 0x0102030405060708n });
     expect([...new Uint8Array(view.buffer)]).toEqual([0x34, 0x12, 0, 0, 0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1]);
   });
+
+  it("writes an array's elements left out as zeros, over whatever the bytes held", () => {
+    const view = new DataView(new ArrayBuffer(L.DemoAll.size));
+    new Uint8Array(view.buffer).fill(0xee);
+    const one = { a: 7, b: 9n };
+    L.DemoAll.encode(view, 0, { ...L.DemoAll.zero(), pairs: [one] });
+    const pairs = new Uint8Array(view.buffer, L.DemoAll.offsets.pairs);
+    expect([...pairs.subarray(0, 16)]).toEqual([7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    expect([...pairs.subarray(16, 32)]).toEqual(new Array(16).fill(0));
+    expect(L.DemoAll.decode(view, 0).pairs).toEqual([one, { a: 0, b: 0n }]);
+  });
 });
 
 describe("guest stubs and dispatcher", () => {

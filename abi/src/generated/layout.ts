@@ -1059,7 +1059,11 @@ export const SharedInfo: StructCodec<SharedInfo> = {
     };
   },
   encode(v: DataView, o: number, x: SharedInfo): void {
-    for (let i = 0; i < 32; i++) VcpuInfo.encode(v, o + 0 + i * 64, x.vcpu_info[i] ?? VcpuInfo.zero());
+    for (let i = 0; i < 32; i++) {
+      const e = x.vcpu_info[i];
+      if (e === undefined) zeroBytes(v, o + 0 + i * 64, 64);
+      else VcpuInfo.encode(v, o + 0 + i * 64, e);
+    }
     for (let i = 0; i < 64; i++) v.setBigUint64(o + 2048 + i * 8, x.evtchn_pending[i] ?? 0n, true);
     for (let i = 0; i < 64; i++) v.setBigUint64(o + 2560 + i * 8, x.evtchn_mask[i] ?? 0n, true);
     v.setUint32(o + 3072, x.wc_version, true);
@@ -3628,8 +3632,11 @@ export const BlkifRequest: StructCodec<BlkifRequest> = {
     v.setUint16(o + 2, x.handle, true);
     v.setBigUint64(o + 8, x.id, true);
     v.setBigUint64(o + 16, x.sector_number, true);
-    for (let i = 0; i < 11; i++)
-      BlkifRequestSegment.encode(v, o + 24 + i * 8, x.seg[i] ?? BlkifRequestSegment.zero());
+    for (let i = 0; i < 11; i++) {
+      const e = x.seg[i];
+      if (e === undefined) zeroBytes(v, o + 24 + i * 8, 8);
+      else BlkifRequestSegment.encode(v, o + 24 + i * 8, e);
+    }
   },
   zero(): BlkifRequest {
     return {

@@ -85,6 +85,16 @@ export function encodeStmt(model: Pick<AbiModel, "structs">, t: FieldType, at: s
   if ("chars" in t) return `writeChars(v, ${at}, ${t.chars}, ${val});`;
   if (t.array === "u8") return `writeBytes(v, ${at}, ${t.length}, ${val});`;
   const es = elemSize(model, t.array);
+  const e = t.array;
+  if (typeof e !== "string" && ("struct" in e || "union" in e)) {
+    // An element left out is zeroed where it lies: no zero() object made to be encoded (a blkif
+    // request names one segment of eleven; a guest's typed arrays all go through its allocation gate).
+    const codec = pascalCase("struct" in e ? e.struct : e.union);
+    return (
+      `for (let i = 0; i < ${t.length}; i++) { const e = ${val}[i]; ` +
+      `if (e === undefined) zeroBytes(v, ${at} + i * ${es}, ${es}); else ${codec}.encode(v, ${at} + i * ${es}, e); }`
+    );
+  }
   const inner = encodeStmt(model, t.array, `${at} + i * ${es}`, `${val}[i] ?? ${zeroExpr(t.array)}`);
   return `for (let i = 0; i < ${t.length}; i++) ${inner}`;
 }
