@@ -1048,9 +1048,21 @@ export const SharedInfo: StructCodec<SharedInfo> = {
   },
   decode(v: DataView, o = 0): SharedInfo {
     return {
-      vcpu_info: Array.from({ length: 32 }, (_, i) => VcpuInfo.decode(v, o + 0 + i * 64)),
-      evtchn_pending: Array.from({ length: 64 }, (_, i) => v.getBigUint64(o + 2048 + i * 8, true)),
-      evtchn_mask: Array.from({ length: 64 }, (_, i) => v.getBigUint64(o + 2560 + i * 8, true)),
+      vcpu_info: ((): VcpuInfo[] => {
+        const a: VcpuInfo[] = [];
+        for (let i = 0; i < 32; i++) a.push(VcpuInfo.decode(v, o + 0 + i * 64));
+        return a;
+      })(),
+      evtchn_pending: ((): bigint[] => {
+        const a: bigint[] = [];
+        for (let i = 0; i < 64; i++) a.push(v.getBigUint64(o + 2048 + i * 8, true));
+        return a;
+      })(),
+      evtchn_mask: ((): bigint[] => {
+        const a: bigint[] = [];
+        for (let i = 0; i < 64; i++) a.push(v.getBigUint64(o + 2560 + i * 8, true));
+        return a;
+      })(),
       wc_version: v.getUint32(o + 3072, true),
       wc_sec: v.getUint32(o + 3076, true),
       wc_nsec: v.getUint32(o + 3080, true),
@@ -2503,7 +2515,11 @@ export const PvkitVcpuRegs: StructCodec<PvkitVcpuRegs> = {
     return {
       state: v.getInt32(o + 0, true),
       op: v.getUint32(o + 4, true),
-      args: Array.from({ length: 5 }, (_, i) => v.getBigUint64(o + 8 + i * 8, true)),
+      args: ((): bigint[] => {
+        const a: bigint[] = [];
+        for (let i = 0; i < 5; i++) a.push(v.getBigUint64(o + 8 + i * 8, true));
+        return a;
+      })(),
       result: v.getBigInt64(o + 48, true),
       doorbell: v.getInt32(o + 56, true),
       mail: v.getUint32(o + 60, true),
@@ -2996,7 +3012,11 @@ export const VcpuRunstateInfo: StructCodec<VcpuRunstateInfo> = {
     return {
       state: v.getInt32(o + 0, true),
       state_entry_time: v.getBigUint64(o + 8, true),
-      time: Array.from({ length: 4 }, (_, i) => v.getBigUint64(o + 16 + i * 8, true)),
+      time: ((): bigint[] => {
+        const a: bigint[] = [];
+        for (let i = 0; i < 4; i++) a.push(v.getBigUint64(o + 16 + i * 8, true));
+        return a;
+      })(),
     };
   },
   encode(v: DataView, o: number, x: VcpuRunstateInfo): void {
@@ -3343,7 +3363,11 @@ export const XenDomctlHeader: StructCodec<XenDomctlHeader> = {
       cmd: v.getUint32(o + 0, true),
       interface_version: v.getUint32(o + 4, true),
       domain: v.getUint16(o + 8, true),
-      _pad: Array.from({ length: 3 }, (_, i) => v.getUint16(o + 10 + i * 2, true)),
+      _pad: ((): number[] => {
+        const a: number[] = [];
+        for (let i = 0; i < 3; i++) a.push(v.getUint16(o + 10 + i * 2, true));
+        return a;
+      })(),
     };
   },
   encode(v: DataView, o: number, x: XenDomctlHeader): void {
@@ -3550,7 +3574,11 @@ export const XenSysctlPhysinfo: StructCodec<XenSysctlPhysinfo> = {
       scrub_pages: v.getBigUint64(o + 56, true),
       outstanding_pages: v.getBigUint64(o + 64, true),
       max_mfn: v.getBigUint64(o + 72, true),
-      hw_cap: Array.from({ length: 8 }, (_, i) => v.getUint32(o + 80 + i * 4, true)),
+      hw_cap: ((): number[] => {
+        const a: number[] = [];
+        for (let i = 0; i < 8; i++) a.push(v.getUint32(o + 80 + i * 4, true));
+        return a;
+      })(),
     };
   },
   encode(v: DataView, o: number, x: XenSysctlPhysinfo): void {
@@ -3622,7 +3650,11 @@ export const BlkifRequest: StructCodec<BlkifRequest> = {
       handle: v.getUint16(o + 2, true),
       id: v.getBigUint64(o + 8, true),
       sector_number: v.getBigUint64(o + 16, true),
-      seg: Array.from({ length: 11 }, (_, i) => BlkifRequestSegment.decode(v, o + 24 + i * 8)),
+      seg: ((): BlkifRequestSegment[] => {
+        const a: BlkifRequestSegment[] = [];
+        for (let i = 0; i < 11; i++) a.push(BlkifRequestSegment.decode(v, o + 24 + i * 8));
+        return a;
+      })(),
     };
   },
   encode(v: DataView, o: number, x: BlkifRequest): void {
@@ -3736,7 +3768,11 @@ export const BlkifRequestIndirect: StructCodec<BlkifRequestIndirect> = {
       id: v.getBigUint64(o + 8, true),
       sector_number: v.getBigUint64(o + 16, true),
       handle: v.getUint16(o + 24, true),
-      indirect_grefs: Array.from({ length: 8 }, (_, i) => v.getUint32(o + 28 + i * 4, true)),
+      indirect_grefs: ((): number[] => {
+        const a: number[] = [];
+        for (let i = 0; i < 8; i++) a.push(v.getUint32(o + 28 + i * 4, true));
+        return a;
+      })(),
     };
   },
   encode(v: DataView, o: number, x: BlkifRequestIndirect): void {
@@ -3879,7 +3915,11 @@ export const VmxnetQueueCtrl: StructCodec<VmxnetQueueCtrl> = {
       tx_prod: v.getUint32(o + 0, true),
       tx_num_deferred: v.getUint32(o + 4, true),
       tx_threshold: v.getUint32(o + 8, true),
-      rx_prod: Array.from({ length: 2 }, (_, i) => v.getUint32(o + 12 + i * 4, true)),
+      rx_prod: ((): number[] => {
+        const a: number[] = [];
+        for (let i = 0; i < 2; i++) a.push(v.getUint32(o + 12 + i * 4, true));
+        return a;
+      })(),
       update_rx_prod: v.getUint32(o + 20, true),
       intr_mask: v.getUint32(o + 24, true),
       intr_mod_level: v.getUint32(o + 28, true),
