@@ -48,6 +48,7 @@ import { Clock } from "./time/clock.ts";
 import { tracedHypercall } from "./trace/hypercall-span.ts";
 import { Tracer } from "./trace/tracer.ts";
 import { TrapService } from "./transport/trap-service.ts";
+import { setProcessV8Flags } from "./realm/v8-flags.ts";
 
 const SCHEDOP_BLOCK = BigInt(SCHEDOP_block);
 
@@ -155,6 +156,8 @@ export class Hypervisor extends EventEmitter {
 
   constructor(readonly options: HypervisorOptions = {}) {
     super();
+    // Before any worker starts or any code cache is made: the flags are the process's.
+    setProcessV8Flags();
     this.memory = new MachineMemory({
       memoryMiB: options.memoryMiB ?? defaultMachineMiB(),
       overheadPages: (options.domainOverheadMiB ?? (options.cells === false ? 12 : 24)) * PAGES_PER_MIB,

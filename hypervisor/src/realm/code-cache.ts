@@ -17,6 +17,8 @@
  * cache maker's hook.
  */
 
+import { PROCESS_V8_FLAGS } from "./v8-flags.ts";
+
 /** The CommonJS bindings the supervisor bundle is a function of (as a CommonJS module is). */
 const BINDINGS = "require, module, exports, __filename, __dirname";
 
@@ -57,8 +59,9 @@ const HOOK = "__pvkitSupervisorScript";
 export const SUPERVISOR_STUB = `"use strict";
 // V8 refuses a cache made under other flags, and the supervisor's allocation gate sets --expose-gc
 // (supervisor.ts, obtainGc) in whatever process it runs: set it first, so that the cache is made
-// and used under the same flags in the hypervisor's process and in every cell.
-require("node:v8").setFlagsFromString("--expose-gc");
+// and used under the same flags in the hypervisor's process and in every cell. So are the flags
+// every pvkit process runs with (realm/v8-flags.ts).
+for (const flag of ["--expose-gc", ...${JSON.stringify(PROCESS_V8_FLAGS)}]) require("node:v8").setFlagsFromString(flag);
 const { Script } = require("node:vm");
 const { workerData } = require("node:worker_threads");
 const code = workerData.code;
