@@ -10,7 +10,10 @@
  * the collector. By default a background thread does it, and its free() contends for the malloc
  * arena with the thread that allocates: on this machine `new Uint8Array(200)` took 2.2-2.6 µs,
  * most of it futex system calls, in a worker with a guest's 2 MB young generation. Freed on the
- * thread that allocated it took 0.26-0.29 µs.
+ * thread that allocated it took 0.26-0.29 µs. The price is paid by large arrays: their free() is
+ * now the allocating thread's too, and `pnpm bench blk`'s sequential reads (a fresh 1 MiB array per
+ * read in the guest) ran 15-20 % slower with it in three A/B pairs, where HTTP's small messages
+ * ran 15-25 % faster and random 4 KiB reads no slower.
  */
 import { setFlagsFromString } from "node:v8";
 
