@@ -3,7 +3,8 @@
  * the result claims about itself: copies (of any size, from any source) are counted at their size,
  * views of a buffer that already exists cost nothing (a view of up to 64 bytes may be counted as if
  * a copy: the gate does not ask a small array for its buffer, which would make V8 move it out of
- * the heap), and a subclass's lying getters change nothing. Its intrinsics replaced, the process
+ * the heap), a subclass's lying getters change nothing, and a copy that cannot fit is refused before
+ * it is made. Its intrinsics replaced, the process
  * that installs it is a child of this test (fixtures/gate-counts.ts).
  */
 import { execFileSync } from "node:child_process";
@@ -36,5 +37,9 @@ it("counts every copy at its size and no view of a buffer over 64 bytes", () => 
     "resizable ArrayBuffer up to 64 KiB": 1 << 16,
     "SharedArrayBuffer of 4 KiB": 4096,
     "TextEncoder.encode of 40 bytes": 40,
+    // Refused before V8 allocates: nothing was made on the way (V8 would have filled 16 GiB).
+    "refused: an array-like of 2^31 doubles": 0,
+    "refused: a typed array's copy past the bound": 0,
+    "copies read as the constructors read": 1,
   });
 }, 60_000);

@@ -11,6 +11,8 @@
  *            size error") — now the domain's cell alone
  *   parse    eval of 40 MiB of generated source (the parser's zone is many times that)
  *   liar     typed arrays of a subclass whose byteLength getter says 0
+ *   listed   a copy of an array-like of 2^32 - 1 doubles (V8 allocates a copy before any check could
+ *            see it, then fills it: 32 GiB written by a domain's thread, the host's with cells off)
  *   copies   copies that would pass for views: of a typed array, an array-like and an iterable, by
  *            a subclass whose buffer getter names a buffer that already exists (the gate tells a
  *            view from a copy by its buffer, asked of the built-in getter only)
@@ -53,6 +55,8 @@ export default async function main(k: KernelHandle): Promise<void> {
         }
       }
       for (let i = 0; i < 64; i++) keep.push(Uint8Array.prototype.fill.call(new Liar(16 * MiB), 1));
+    } else if (mode === "listed") {
+      keep.push(new Float64Array({ length: 2 ** 32 - 1 }));
     } else if (mode === "copies") {
       const shared = new Uint8Array(64 * 1024);
       class Posing extends Uint8Array {
