@@ -115,21 +115,6 @@ export function installAllocationGate(o: GateOptions): Gate {
   const isView = AB.isView;
   const protoOf = Object.getPrototypeOf;
 
-  /** `buf`'s maximum length if it is an ArrayBuffer or a SharedArrayBuffer (built-in getters), else 0. */
-  const bufferBytes = (buf: unknown): number => {
-    try {
-      return Reflect.apply(abMax, buf, []) as number;
-    } catch {
-      /* not an ArrayBuffer */
-    }
-    if (!sabMax) return 0;
-    try {
-      return Reflect.apply(sabMax, buf, []) as number;
-    } catch {
-      return 0;
-    }
-  };
-
   /** A typed array's length, from the built-in getter; undefined for a DataView. */
   const typedLength = (x: unknown): number | undefined => {
     try {
@@ -140,26 +125,23 @@ export function installAllocationGate(o: GateOptions): Gate {
   };
 
   /**
-   * Whether `x` is an ArrayBuffer or a SharedArrayBuffer, asked of the built-in getters. Its
-   * prototype only says which to ask first, so that a real buffer of either kind costs no exception;
-   * any other object costs one or two (~7 µs each: arrays are sent elsewhere before asking), never a
-   * wrong answer.
+   * `x`'s maximum length if it is an ArrayBuffer or a SharedArrayBuffer, asked of the built-in
+   * getters; undefined if it is neither. Its prototype only says which to ask first, so that a real
+   * buffer of either kind costs no exception; any other object costs one or two (~7 µs each: the
+   * wrapper sends arrays elsewhere before asking), never a wrong answer.
    */
-  const isBuffer = (x: object): boolean => {
-    const shared = sabMax !== undefined && protoOf(x) === SAB!.prototype;
+  const bufferMax = (x: unknown): number | undefined => {
+    const shared =
+      sabMax !== undefined && x !== null && typeof x === "object" && protoOf(x) === SAB!.prototype;
+    return maxBy(shared ? sabMax : abMax, x) ?? maxBy(shared ? abMax : sabMax, x);
+  };
+  /** `get` (a buffer kind's length getter) applied to `x`, or undefined if `x` is not that kind. */
+  const maxBy = (get: Getter | undefined, x: unknown): number | undefined => {
+    if (!get) return undefined;
     try {
-      Reflect.apply(shared ? sabMax : abMax, x, []);
-      return true;
+      return Reflect.apply(get, x, []) as number;
     } catch {
-      /* not that kind */
-    }
-    const other = shared ? abMax : sabMax;
-    if (!other) return false;
-    try {
-      Reflect.apply(other, x, []);
-      return true;
-    } catch {
-      return false;
+      return undefined;
     }
   };
 
@@ -179,7 +161,7 @@ export function installAllocationGate(o: GateOptions): Gate {
         return 0; // a DataView: it allocates nothing
       }
     }
-    return bufferBytes(x);
+    return bufferMax(x) ?? 0;
   };
   const measureNow = (): void => {
     pending = 0;
@@ -256,18 +238,13 @@ export function installAllocationGate(o: GateOptions): Gate {
         return made;
       }
       if (a0 === null || typeof a0 !== "object") {
-        // A length: what it costs is known before, and counted without asking the result.
-        const length = index(Number(a0));
-        before(length * elementSize);
-        const made = target === Real ? new Real(length) : Reflect.construct(Real, [length], target);
-        after(length * elementSize);
-        return made;
+        return ofLength(index(Number(a0)), target);
       }
       // Another typed array is copied: what the copy holds is its length, asked of the built-in
       // getter, checked before V8 allocates (a DataView is no typed array: it is a list, below).
       const copied = isView(a0) ? typedLength(a0) : undefined;
       if (copied !== undefined) before(copied * elementSize);
-      else if (Array.isArray(a0) || !isBuffer(a0)) return fromList(a0, target);
+      else if (Array.isArray(a0) || bufferMax(a0) === undefined) return fromList(a0, target);
       // A buffer (a view over it) or a typed array (copied). Extra arguments are passed as given:
       // undefined is what the constructor reads when absent.
       const made = target === Real ? new Real(a0, a1, a2) : Reflect.construct(Real, [a0, a1, a2], target);
@@ -297,11 +274,19 @@ export function installAllocationGate(o: GateOptions): Gate {
           values.push(v);
         length = values.length;
       } else length = toLength((list as { length?: unknown }).length);
-      before(length * elementSize);
-      const made = target === Real ? new Real(length) : Reflect.construct(Real, [length], target as Function);
+      const made = ofLength(length, target);
       const into = made as Record<number, unknown>;
       const from = list as Record<number, unknown>;
       for (let k = 0; k < length; k++) into[k] = values ? values[k] : from[k];
+      return made;
+    };
+    /**
+     * A typed array of `length` elements: what it costs is known before it is made, and counted
+     * without asking the result.
+     */
+    const ofLength = (length: number, target: unknown): object => {
+      before(length * elementSize);
+      const made = target === Real ? new Real(length) : Reflect.construct(Real, [length], target as Function);
       after(length * elementSize);
       return made;
     };

@@ -33,8 +33,13 @@ export function latin1(b: Uint8Array, start = 0, end = b.length): string {
 /** `s` (chars 0..255) as bytes, one per char. */
 export function latin1Bytes(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i) & 0xff;
+  latin1Into(s, b, 0);
   return b;
+}
+
+/** Writes `s` (chars 0..255) into `out` from `at`, a byte per char. */
+export function latin1Into(s: string, out: Uint8Array, at: number): void {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i) & 0xff;
 }
 
 /** `parts` joined into one array. */

@@ -8,7 +8,7 @@
  * A handler's header that would break the framing — a CR or LF in a value (response splitting), a
  * name that is not a token — is refused with an Error (the server answers 500 instead).
  */
-import { utf8 } from "./bytes.ts";
+import { latin1Into, utf8 } from "./bytes.ts";
 import { isToken } from "./head.ts";
 import { bodyBytes, bodyless, httpDate, reasonPhrase, type HttpResponse } from "./message.ts";
 
@@ -51,7 +51,7 @@ export function responseBytes(res: HttpResponse, o: WriteOptions): Uint8Array {
   // frees, the dearest part of a small response.
   const sendBody = o.method !== "HEAD" && !bodyless(status);
   const out = new Uint8Array(head.length + (sendBody ? body.length : 0));
-  for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i) & 0xff;
+  latin1Into(head, out, 0);
   if (sendBody) out.set(body, head.length);
   return out;
 }
