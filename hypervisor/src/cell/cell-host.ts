@@ -84,7 +84,10 @@ export class CellHost {
   }
 
   private spawnCell(): Cell {
-    const child = spawn(process.execPath, ["-e", this.scripts.cell], {
+    // PVKIT_PERF_MAP=1: cells write /tmp/perf-<pid>.map, so `perf` names a guest's JIT frames there
+    // as it does the host's (started with --perf-basic-prof). For profiling only: maps grow forever.
+    const flags = process.env.PVKIT_PERF_MAP === "1" ? ["--perf-basic-prof"] : [];
+    const child = spawn(process.execPath, [...flags, "-e", this.scripts.cell], {
       stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd, "pipe"],
       env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH },
     });

@@ -83,8 +83,12 @@ function toLength(v: unknown): number {
   return Number.isNaN(n) || n <= 0 ? 0 : Math.min(n, Number.MAX_SAFE_INTEGER);
 }
 
-/** ECMAScript ToIndex on a value already converted to a number: NaN → 0, no negatives, integral. */
-function index(n: number): number {
+/**
+ * ECMAScript ToIndex: NaN → 0, no negatives, integral. Unary plus, not Number(), is the spec's
+ * ToNumber: a BigInt is a TypeError there, as in the constructors (Number(5n) is 5).
+ */
+function toIndex(v: unknown): number {
+  const n = +(v as number);
   const i = Number.isNaN(n) ? 0 : Math.trunc(n);
   if (i < 0 || i > Number.MAX_SAFE_INTEGER) throw new RangeError("Invalid array buffer length");
   return i;
@@ -109,7 +113,6 @@ export function installAllocationGate(o: GateOptions): Gate {
   const typedArrayProto = Object.getPrototypeOf((g.Uint8Array as { prototype: object }).prototype) as object;
   const abMax = getter(AB.prototype, "maxByteLength") ?? getter(AB.prototype, "byteLength")!;
   const sabMax = getter(SAB?.prototype, "maxByteLength") ?? getter(SAB?.prototype, "byteLength");
-  const viewBuffer = getter(typedArrayProto, "buffer")!;
   const viewBytes = getter(typedArrayProto, "byteLength")!;
   const viewLength = getter(typedArrayProto, "length")!;
   const isView = AB.isView;
@@ -205,11 +208,11 @@ export function installAllocationGate(o: GateOptions): Gate {
    * pass on: the length as a number, and options as a fresh object holding only maxByteLength.
    */
   const bufferArgs = (length0: unknown, opts: unknown): [number] | [number, { maxByteLength: number }] => {
-    const length = index(Number(length0));
+    const length = toIndex(length0);
     let max: number | undefined;
     if (opts !== null && typeof opts === "object") {
       const m = (opts as { maxByteLength?: unknown }).maxByteLength;
-      if (m !== undefined) max = index(Number(m));
+      if (m !== undefined) max = toIndex(m);
     }
     before(Math.max(length, max ?? 0));
     return max === undefined ? [length] : [length, { maxByteLength: max }];
@@ -237,8 +240,10 @@ export function installAllocationGate(o: GateOptions): Gate {
         after(bytes);
         return made;
       }
-      if (a0 === null || typeof a0 !== "object") {
-        return ofLength(index(Number(a0)), target);
+      // Not an object: a length. A function is an object to the constructor (an array-like, read
+      // by its `length`), so it is copied below as one.
+      if (a0 === null || (typeof a0 !== "object" && typeof a0 !== "function")) {
+        return ofLength(toIndex(a0), target);
       }
       // Another typed array is copied: what the copy holds is its length, asked of the built-in
       // getter, checked before V8 allocates (a DataView is no typed array: it is a list, below).
@@ -248,11 +253,11 @@ export function installAllocationGate(o: GateOptions): Gate {
       // A buffer (a view over it) or a typed array (copied). Extra arguments are passed as given:
       // undefined is what the constructor reads when absent.
       const made = target === Real ? new Real(a0, a1, a2) : Reflect.construct(Real, [a0, a1, a2], target);
-      const bytes = Reflect.apply(viewBytes, made, []) as number;
-      // A view allocates nothing: its buffer is the very one passed. A copy's is fresh. Up to 64
-      // bytes the result is counted without finding out (bytesOf says why its buffer is not asked
-      // for): a small view counted as a copy costs nothing, and a small copy is never missed.
-      if (bytes <= 64 || Reflect.apply(viewBuffer, made, []) !== a0) after(bytes);
+      // A view of a buffer allocates nothing: its buffer is the very one passed, whatever the
+      // subclass (every subarray() comes this way, so it asks the result nothing). A copy's buffer is
+      // fresh, and counted by what it holds now: a subclass's `prototype` getter runs after the
+      // check above and may have grown the source (a length-tracking view of a resizable buffer).
+      if (copied !== undefined) after(Reflect.apply(viewBytes, made, []) as number);
       return made;
     };
     /**
@@ -316,7 +321,7 @@ export function installAllocationGate(o: GateOptions): Gate {
     const wrapped = {
       [key](this: unknown, ...args: unknown[]) {
         if (sized && args[0] !== undefined) {
-          args[0] = index(Number(args[0]));
+          args[0] = toIndex(args[0]);
           before(args[0] as number);
         }
         const r = Reflect.apply(real, this, args);
