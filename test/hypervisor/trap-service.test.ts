@@ -8,12 +8,14 @@
 import { afterEach, expect, it } from "vitest";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { adaptedSpinUs, SPIN_GROW_START_US, SPIN_US } from "@pvkit/hypervisor/transport/polling-window";
 import { boot, consoleShows, kickIdleGuest, reports, shutdownOf } from "./helpers.ts";
 
 let hv: Hypervisor;
 afterEach(() => hv?.close());
 
 const idleGuest = new URL("../bench/guests/idle-answer.ts", import.meta.url).href;
+const spacedCalls = new URL("../guests/spaced-calls.ts", import.meta.url).href;
 const nullHypercalls = new URL("../bench/guests/null-hypercall.ts", import.meta.url).href;
 const IDLE = 24;
 const CALLS = 5000;
@@ -74,3 +76,52 @@ it("sleeps a second at a time once the host is quiet, and 100 ms again once the 
   while (hv.trap.forgeries === forgeries) await new Promise((r) => setTimeout(r, 50));
   expect(await scansIn(3000)).toBeGreaterThan(8);
 }, 180_000);
+
+it("keeps polling for a guest that calls back to back, and stops for one whose calls come later", async () => {
+  // The guests time their gaps: give them the exact clock.
+  hv = boot({ cells: false, tscResolutionNs: 0 });
+  const counts = () => ({ ...hv.trap });
+  // Each call 80 µs after the last answer: back to back by BACK_TO_BACK_MS (0.2 ms), but after
+  // polling (SPIN_US, 50 µs) has given up. Polling for it is spent for nothing, so the window
+  // shrinks to none within a few calls; without that, every call would cost a poll that missed.
+  const spacedN = 300;
+  expect(hv.trap.spinUs).toBe(SPIN_US);
+  const before = counts();
+  const spaced = hv.createDomain({
+    name: "spaced",
+    memoryMiB: 8,
+    kernel: spacedCalls,
+    rings: false,
+    cmdline: `calls=${spacedN} gapUs=80`,
+  });
+  await shutdownOf(hv, spaced.domid);
+  expect(hv.trap.spinShrinks - before.spinShrinks).toBeGreaterThan(0);
+  expect(hv.trap.spinMisses - before.spinMisses).toBeLessThan(spacedN / 10);
+
+  // Calls back to back grow it again from none, at the first that finds the service asleep.
+  const busyN = 5000;
+  hv.trap.spinUs = 0;
+  const grows = hv.trap.spinGrows;
+  const busy = hv.createDomain({
+    name: "busy",
+    memoryMiB: 8,
+    kernel: nullHypercalls,
+    rings: false,
+    cmdline: `busy=${busyN} idle=0`,
+  });
+  await shutdownOf(hv, busy.domid);
+  expect(busy.vcpu.traps).toBeGreaterThan(busyN);
+  expect(hv.trap.spinGrows - grows).toBeGreaterThan(0);
+}, 120_000);
+
+it("adapts the polling window as KVM adapts halt-polling", () => {
+  // A gap polling would have caught: grow, from the start value, doubling, up to SPIN_US.
+  expect(adaptedSpinUs(0, 5)).toBe(SPIN_GROW_START_US);
+  expect(adaptedSpinUs(SPIN_GROW_START_US, 30)).toBe(2 * SPIN_GROW_START_US);
+  expect(adaptedSpinUs(SPIN_US * 0.75, 1)).toBe(SPIN_US);
+  expect(adaptedSpinUs(SPIN_US, 1)).toBe(SPIN_US);
+  // A longer one: halve, and below the start value, stop polling.
+  expect(adaptedSpinUs(SPIN_US, SPIN_US + 1)).toBe(SPIN_US / 2);
+  expect(adaptedSpinUs(SPIN_GROW_START_US, 1000)).toBe(0);
+  expect(adaptedSpinUs(0, 1000)).toBe(0);
+});

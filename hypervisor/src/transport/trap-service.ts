@@ -6,7 +6,9 @@
  * (timers, worker exits) keeps running: KVM's halt-polling idea, applied to a JS thread. It polls
  * only after traps that promise more (a guest calling back to back, or still spinning for its
  * answer): after answering a guest that was asleep, polling would hold the core the guest was just
- * woken onto (realm/trap.ts says why), so it sleeps at once.
+ * woken onto (realm/trap.ts says why), so it sleeps at once. And it polls only as long as such
+ * traps have lately come back within the window, which grows and shrinks as KVM's does
+ * (polling-window.ts).
  *
  * Finding a trap must not cost a look at every vCPU of the machine: with hundreds of idle domains
  * that made each busy hypercall several times dearer. So the service polls a *hot set* — vCPUs
@@ -38,9 +40,8 @@ import type { HandlerResult } from "@pvkit/abi";
 import type { Vcpu } from "../domain/vcpu.ts";
 import type { Frame } from "../gnttab/host.ts";
 import { DOORBELL_ASLEEP, DOORBELL_COUNT } from "../realm/wakes.ts";
+import { adaptedSpinUs, guestTrapTime, SPIN_US } from "./polling-window.ts";
 
-/** How long to keep polling after the last trap before sleeping (µs). */
-export const SPIN_US = 50;
 /** A vCPU that traps this soon after its last result calls back to back: worth polling for (ms). */
 export const BACK_TO_BACK_MS = 0.2;
 /** Most traps served before yielding to the event loop, so timers and I/O are never starved. */
@@ -94,6 +95,18 @@ export class TrapService {
    * still spinning for it, or a vCPU trapped within BACK_TO_BACK_MS of its last result.
    */
   private busyGuest = false;
+  /** How long to poll after a busy guest's trap (µs), 0..SPIN_US (polling-window.ts). */
+  spinUs = SPIN_US;
+  /**
+   * The shortest time, in the current pass, between a busy guest's last result and its trap (ms),
+   * by the guest's clock where it stamped one; Infinity if none.
+   */
+  private busyGap = Infinity;
+  /** Polling windows grown and shrunk, polls that found nothing, sleeps (tests and benchmarks). */
+  spinGrows = 0;
+  spinShrinks = 0;
+  spinMisses = 0;
+  sleeps = 0;
   /** True while a trap is dispatched and answered. */
   private serving = false;
   /** The vCPUs whose blocks the trap being served ended: answered (0) once its caller has its own. */
@@ -236,7 +249,11 @@ export class TrapService {
 
   private serve(v: Vcpu): void {
     v.traps++;
-    if (this.passNow - v.lastPost < BACK_TO_BACK_MS) this.busyGuest = true;
+    const gap = guestTrapTime(v.statusViews.big, this.passNow) - v.lastPost;
+    if (gap < BACK_TO_BACK_MS) {
+      this.busyGuest = true;
+      if (gap < this.busyGap) this.busyGap = gap;
+    }
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];
     this.serving = true;
@@ -324,21 +341,38 @@ export class TrapService {
     Atomics.notify(this.doorbell, 0);
   }
 
+  /** A busy guest came back `gapUs` after its last result, while the service slept. */
+  private adaptSpin(gapUs: number): void {
+    const next = adaptedSpinUs(this.spinUs, gapUs);
+    if (next > this.spinUs) this.spinGrows++;
+    else if (next < this.spinUs) this.spinShrinks++;
+    this.spinUs = next;
+  }
+
   private async loop(): Promise<void> {
     let afterSleep = false;
     while (!this.stopped) {
       let served = 0;
       let idleSince = performance.now();
-      // Busy phase: serve, and keep polling for SPIN_US after the last trap.
+      // Busy phase: serve, and keep polling for spinUs after a busy guest's last trap.
       for (;;) {
+        const slept = afterSleep;
+        this.busyGap = Infinity;
         const found = this.pass(afterSleep);
         const seen = this.lastCount;
         afterSleep = false;
         served += found;
         const busyGuest = this.busyGuest;
         this.busyGuest = false;
-        if (found > 0 && busyGuest) idleSince = performance.now();
-        else if (found > 0 || performance.now() - idleSince > SPIN_US / 1000) {
+        if (found > 0 && busyGuest) {
+          // A busy guest came back while the service slept: would polling have caught it?
+          if (slept && this.busyGap < Infinity) this.adaptSpin(this.busyGap * 1000);
+          idleSince = performance.now();
+        }
+        const poll =
+          found > 0 ? busyGuest && this.spinUs > 0 : performance.now() - idleSince <= this.spinUs / 1000;
+        if (!poll) {
+          if (found === 0 && this.spinUs > 0) this.spinMisses++;
           // Idle: sleep until a guest rings. Say so first, then look once more (a guest rings first,
           // then reads the word: realm/wakes.ts).
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
@@ -348,6 +382,7 @@ export class TrapService {
             // count it was made for.
             const local = (this.localWait ??= this.waitLocal(seen));
             if (local) {
+              this.sleeps++;
               const rung = new Promise<void>((r) => (this.onRing = r));
               await Promise.race([local, rung]);
               this.onRing = undefined;
