@@ -80,27 +80,26 @@ it("sleeps a second at a time once the host is quiet, and 100 ms again once the 
 it("keeps polling for a guest that calls back to back, and stops for one whose calls come later", async () => {
   // The guests time their gaps: give them the exact clock.
   hv = boot({ cells: false, tscResolutionNs: 0 });
-  const counts = () => ({ ...hv.trap });
-  // Each call 80 µs after the last answer: back to back by BACK_TO_BACK_MS (0.2 ms), but after
-  // polling (SPIN_US, 50 µs) has given up. Polling for it is spent for nothing, so the window
-  // shrinks to none within a few calls; without that, every call would cost a poll that missed.
+  // Each call 60 µs after the last answer: back to back by BACK_TO_BACK_MS (0.2 ms), but after
+  // polling (SPIN_US, 50 µs) has given up. Polling for it is spent for nothing, so its window
+  // shrinks to none within a few calls; a fixed window would miss after every call.
   const spacedN = 300;
-  expect(hv.trap.spinUs).toBe(SPIN_US);
-  const before = counts();
+  const before = { ...hv.trap };
   const spaced = hv.createDomain({
     name: "spaced",
     memoryMiB: 8,
     kernel: spacedCalls,
     rings: false,
-    cmdline: `calls=${spacedN} gapUs=80`,
+    cmdline: `calls=${spacedN} gapUs=60`,
   });
+  expect(spaced.vcpu.spinUs).toBe(SPIN_US);
   await shutdownOf(hv, spaced.domid);
   expect(hv.trap.spinShrinks - before.spinShrinks).toBeGreaterThan(0);
   expect(hv.trap.spinMisses - before.spinMisses).toBeLessThan(spacedN / 10);
 
-  // Calls back to back grow it again from none, at the first that finds the service asleep.
+  // A guest calling back to back whose window is none grows it at the first call that finds the
+  // service asleep.
   const busyN = 5000;
-  hv.trap.spinUs = 0;
   const grows = hv.trap.spinGrows;
   const busy = hv.createDomain({
     name: "busy",
@@ -109,6 +108,7 @@ it("keeps polling for a guest that calls back to back, and stops for one whose c
     rings: false,
     cmdline: `busy=${busyN} idle=0`,
   });
+  busy.vcpu.spinUs = 0; // before its worker has started
   await shutdownOf(hv, busy.domid);
   expect(busy.vcpu.traps).toBeGreaterThan(busyN);
   expect(hv.trap.spinGrows - grows).toBeGreaterThan(0);

@@ -210,7 +210,7 @@ export function installAllocationGate(o: GateOptions): Gate {
   const bufferArgs = (length0: unknown, opts: unknown): [number] | [number, { maxByteLength: number }] => {
     const length = toIndex(length0);
     let max: number | undefined;
-    if (opts !== null && typeof opts === "object") {
+    if (opts !== null && (typeof opts === "object" || typeof opts === "function")) {
       const m = (opts as { maxByteLength?: unknown }).maxByteLength;
       if (m !== undefined) max = toIndex(m);
     }
@@ -240,11 +240,10 @@ export function installAllocationGate(o: GateOptions): Gate {
         after(bytes);
         return made;
       }
-      // Not an object: a length. A function is an object to the constructor (an array-like, read
-      // by its `length`), so it is copied below as one.
-      if (a0 === null || (typeof a0 !== "object" && typeof a0 !== "function")) {
-        return ofLength(toIndex(a0), target);
-      }
+      // Not an object: a length. A function is an object to the constructor, an array-like read by
+      // its `length`, and never a buffer or a typed array.
+      if (typeof a0 === "function") return fromList(a0, target);
+      if (a0 === null || typeof a0 !== "object") return ofLength(toIndex(a0), target);
       // Another typed array is copied: what the copy holds is its length, asked of the built-in
       // getter, checked before V8 allocates (a DataView is no typed array: it is a list, below).
       const copied = isView(a0) ? typedLength(a0) : undefined;
@@ -255,8 +254,8 @@ export function installAllocationGate(o: GateOptions): Gate {
       const made = target === Real ? new Real(a0, a1, a2) : Reflect.construct(Real, [a0, a1, a2], target);
       // A view of a buffer allocates nothing: its buffer is the very one passed, whatever the
       // subclass (every subarray() comes this way, so it asks the result nothing). A copy's buffer is
-      // fresh, and counted by what it holds now: a subclass's `prototype` getter runs after the
-      // check above and may have grown the source (a length-tracking view of a resizable buffer).
+      // fresh, and counted by what it holds, read of the result with the built-in getter: the size
+      // V8 made, whatever a subclass's getters did since the check above.
       if (copied !== undefined) after(Reflect.apply(viewBytes, made, []) as number);
       return made;
     };

@@ -1,6 +1,9 @@
 /**
  * How long the trap service polls for a busy guest's next trap before it sleeps: KVM's
- * halt-polling window, adapted the way KVM adapts it (virt/kvm/kvm_main.c's grow and shrink).
+ * halt-polling window, adapted the way KVM adapts it (virt/kvm/kvm_main.c's grow and shrink), and
+ * like KVM's kept per vCPU: after a pass the service polls for the longest window among the busy
+ * vCPUs it served, and each vCPU's next trap adapts its own. So a domain whose calls come later than
+ * polling waits cannot take polling away from a neighbour calling back to back.
  *
  * Polling costs the service's thread, on a machine of two cores a core a guest could use; sleeping
  * costs a wake-up when the trap comes (tens of microseconds, a system call on each side). Polling
@@ -36,15 +39,28 @@ export function adaptedSpinUs(spinUs: number, gapUs: number): number {
 
 /**
  * performance.now() minus the monotonic clock in ms: turns a supervisor's process.hrtime stamp (the
- * same system-wide clock, in a cell too) into this thread's performance.now() time.
+ * same system-wide clock, in a cell too) into this thread's performance.now() time. Read between
+ * two readings of performance.now(), the closest of a few pairs (a first, cold reading is off by
+ * microseconds, which is what a gap is measured in).
  */
-const HRTIME_OFFSET_MS = performance.now() - Number(process.hrtime.bigint()) / 1e6;
+const HRTIME_OFFSET_MS = (() => {
+  let spread = Infinity;
+  let offset = 0;
+  for (let i = 0; i < 16; i++) {
+    const before = performance.now();
+    const hr = Number(process.hrtime.bigint()) / 1e6;
+    const after = performance.now();
+    if (after - before < spread) [spread, offset] = [after - before, (before + after) / 2 - hr];
+  }
+  return offset;
+})();
 
 /**
  * When a vCPU trapped (performance.now() time), `now` being when the service found it: its
  * supervisor's stamp if it sleeps in the trap, else now (it is still spinning: it trapped just now).
  * The stamp is the worker's to write, so it is believed only up to now; all a forged one can change
- * is whether this vCPU counts as busy and the window (at most SPIN_US of polling either way).
+ * is whether this vCPU counts as busy and its own window: at most SPIN_US of polling after each of
+ * its own traps, which calling back to back would buy it anyway.
  */
 export function guestTrapTime(status: BigInt64Array, now: number): number {
   const since = Atomics.load(status, SLEEPING_SINCE);

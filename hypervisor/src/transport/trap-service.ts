@@ -40,7 +40,7 @@ import type { HandlerResult } from "@pvkit/abi";
 import type { Vcpu } from "../domain/vcpu.ts";
 import type { Frame } from "../gnttab/host.ts";
 import { DOORBELL_ASLEEP, DOORBELL_COUNT } from "../realm/wakes.ts";
-import { adaptedSpinUs, guestTrapTime, SPIN_US } from "./polling-window.ts";
+import { adaptedSpinUs, guestTrapTime } from "./polling-window.ts";
 
 /** A vCPU that traps this soon after its last result calls back to back: worth polling for (ms). */
 export const BACK_TO_BACK_MS = 0.2;
@@ -95,13 +95,8 @@ export class TrapService {
    * still spinning for it, or a vCPU trapped within BACK_TO_BACK_MS of its last result.
    */
   private busyGuest = false;
-  /** How long to poll after a busy guest's trap (µs), 0..SPIN_US (polling-window.ts). */
-  spinUs = SPIN_US;
-  /**
-   * The shortest time, in the current pass, between a busy guest's last result and its trap (ms),
-   * by the guest's clock where it stamped one; Infinity if none.
-   */
-  private busyGap = Infinity;
+  /** The longest polling window of the busy vCPUs served since the loop last looked (µs). */
+  private pollUs = 0;
   /** Polling windows grown and shrunk, polls that found nothing, sleeps (tests and benchmarks). */
   spinGrows = 0;
   spinShrinks = 0;
@@ -249,11 +244,14 @@ export class TrapService {
 
   private serve(v: Vcpu): void {
     v.traps++;
+    // How soon it came back after its last result, by its own clock where it stamped one.
     const gap = guestTrapTime(v.statusViews.big, this.passNow) - v.lastPost;
-    if (gap < BACK_TO_BACK_MS) {
-      this.busyGuest = true;
-      if (gap < this.busyGap) this.busyGap = gap;
+    if (v.awaitedAt >= 0) {
+      // The service polled for this trap (or chose not to) and slept before it came: adapt.
+      if (v.awaitedAt !== this.sleeps) this.adaptSpin(v, gap * 1000);
+      v.awaitedAt = -1;
     }
+    if (gap < BACK_TO_BACK_MS) this.awaitNext(v);
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];
     this.serving = true;
@@ -285,7 +283,7 @@ export class TrapService {
     // vCPU's EVTCHNOP_send, served in a pass of this very loop. Its answer, 0, is posted there and
     // then (right after the sender's own: a sender still spinning for its answer should not wait
     // through the ~10 µs a sleeping vCPU's wake-up costs its waker). Through the promise it would
-    // wait until this loop next yields, which halt-polling puts off by SPIN_US or more: once in
+    // wait until this loop next yields, which halt-polling puts off by its window: once in
     // each half of every round trip between two domains.
     v.whenUnblocked(() => settle(0));
     r.then(settle, () => settle(-14));
@@ -297,7 +295,7 @@ export class TrapService {
     v.big[6] = BigInt.asUintN(64, BigInt(result));
     Atomics.store(v.words, 0, PVKIT_TRAP_DONE);
     v.lastPost = this.passNow;
-    if (!v.wakeGuest()) this.busyGuest = true;
+    if (!v.wakeGuest()) this.awaitNext(v); // still spinning for it: it calls back to back
     this.served++;
   }
 
@@ -341,12 +339,19 @@ export class TrapService {
     Atomics.notify(this.doorbell, 0);
   }
 
-  /** A busy guest came back `gapUs` after its last result, while the service slept. */
-  private adaptSpin(gapUs: number): void {
-    const next = adaptedSpinUs(this.spinUs, gapUs);
-    if (next > this.spinUs) this.spinGrows++;
-    else if (next < this.spinUs) this.spinShrinks++;
-    this.spinUs = next;
+  /** `v` promises another trap soon: the pass polls for it for as long as its window says. */
+  private awaitNext(v: Vcpu): void {
+    this.busyGuest = true;
+    v.awaitedAt = this.sleeps;
+    if (v.spinUs > this.pollUs) this.pollUs = v.spinUs;
+  }
+
+  /** `v`, awaited, came back `gapUs` after its last result while the service slept. */
+  private adaptSpin(v: Vcpu, gapUs: number): void {
+    const next = adaptedSpinUs(v.spinUs, gapUs);
+    if (next > v.spinUs) this.spinGrows++;
+    else if (next < v.spinUs) this.spinShrinks++;
+    v.spinUs = next;
   }
 
   private async loop(): Promise<void> {
@@ -354,25 +359,25 @@ export class TrapService {
     while (!this.stopped) {
       let served = 0;
       let idleSince = performance.now();
-      // Busy phase: serve, and keep polling for spinUs after a busy guest's last trap.
+      // How long the current poll lasts: the window of the busy vCPUs last served (µs).
+      let windowUs = 0;
+      // Busy phase: serve, and keep polling after a busy guest's trap for as long as its window.
       for (;;) {
-        const slept = afterSleep;
-        this.busyGap = Infinity;
         const found = this.pass(afterSleep);
         const seen = this.lastCount;
         afterSleep = false;
         served += found;
         const busyGuest = this.busyGuest;
+        const pollUs = this.pollUs;
         this.busyGuest = false;
+        this.pollUs = 0;
         if (found > 0 && busyGuest) {
-          // A busy guest came back while the service slept: would polling have caught it?
-          if (slept && this.busyGap < Infinity) this.adaptSpin(this.busyGap * 1000);
+          windowUs = pollUs;
           idleSince = performance.now();
         }
-        const poll =
-          found > 0 ? busyGuest && this.spinUs > 0 : performance.now() - idleSince <= this.spinUs / 1000;
+        const poll = found > 0 ? busyGuest && windowUs > 0 : performance.now() - idleSince <= windowUs / 1000;
         if (!poll) {
-          if (found === 0 && this.spinUs > 0) this.spinMisses++;
+          if (found === 0 && windowUs > 0) this.spinMisses++;
           // Idle: sleep until a guest rings. Say so first, then look once more (a guest rings first,
           // then reads the word: realm/wakes.ts).
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
@@ -395,6 +400,7 @@ export class TrapService {
           // Woken: the event loop has just run, so serve at once rather than after another turn.
           if (!afterSleep) break;
           idleSince = performance.now();
+          windowUs = 0; // a wake that finds nothing sleeps again at once
           continue;
         }
         if (served >= BATCH) break;
