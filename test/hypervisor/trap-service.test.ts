@@ -8,14 +8,12 @@
 import { afterEach, expect, it } from "vitest";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
-import { adaptedSpinUs, SPIN_GROW_START_US, SPIN_US } from "@pvkit/hypervisor/transport/polling-window";
 import { boot, consoleShows, kickIdleGuest, reports, shutdownOf } from "./helpers.ts";
 
 let hv: Hypervisor;
 afterEach(() => hv?.close());
 
 const idleGuest = new URL("../bench/guests/idle-answer.ts", import.meta.url).href;
-const spacedCalls = new URL("../guests/spaced-calls.ts", import.meta.url).href;
 const nullHypercalls = new URL("../bench/guests/null-hypercall.ts", import.meta.url).href;
 const IDLE = 24;
 const CALLS = 5000;
@@ -76,52 +74,3 @@ it("sleeps a second at a time once the host is quiet, and 100 ms again once the 
   while (hv.trap.forgeries === forgeries) await new Promise((r) => setTimeout(r, 50));
   expect(await scansIn(3000)).toBeGreaterThan(8);
 }, 180_000);
-
-it("keeps polling for a guest that calls back to back, and stops for one whose calls come later", async () => {
-  // The guests time their gaps: give them the exact clock.
-  hv = boot({ cells: false, tscResolutionNs: 0 });
-  // Each call 60 µs after the last answer: back to back by BACK_TO_BACK_MS (0.2 ms), but after
-  // polling (SPIN_US, 50 µs) has given up. Polling for it is spent for nothing, so its window
-  // shrinks to none within a few calls; a fixed window would miss after every call.
-  const spacedN = 300;
-  const before = { ...hv.trap };
-  const spaced = hv.createDomain({
-    name: "spaced",
-    memoryMiB: 8,
-    kernel: spacedCalls,
-    rings: false,
-    cmdline: `calls=${spacedN} gapUs=60`,
-  });
-  expect(spaced.vcpu.spinUs).toBe(SPIN_US);
-  await shutdownOf(hv, spaced.domid);
-  expect(hv.trap.spinShrinks - before.spinShrinks).toBeGreaterThan(0);
-  expect(hv.trap.spinMisses - before.spinMisses).toBeLessThan(spacedN / 10);
-
-  // A guest calling back to back whose window is none grows it at the first call that finds the
-  // service asleep.
-  const busyN = 5000;
-  const grows = hv.trap.spinGrows;
-  const busy = hv.createDomain({
-    name: "busy",
-    memoryMiB: 8,
-    kernel: nullHypercalls,
-    rings: false,
-    cmdline: `busy=${busyN} idle=0`,
-  });
-  busy.vcpu.spinUs = 0; // before its worker has started
-  await shutdownOf(hv, busy.domid);
-  expect(busy.vcpu.traps).toBeGreaterThan(busyN);
-  expect(hv.trap.spinGrows - grows).toBeGreaterThan(0);
-}, 120_000);
-
-it("adapts the polling window as KVM adapts halt-polling", () => {
-  // A gap polling would have caught: grow, from the start value, doubling, up to SPIN_US.
-  expect(adaptedSpinUs(0, 5)).toBe(SPIN_GROW_START_US);
-  expect(adaptedSpinUs(SPIN_GROW_START_US, 30)).toBe(2 * SPIN_GROW_START_US);
-  expect(adaptedSpinUs(SPIN_US * 0.75, 1)).toBe(SPIN_US);
-  expect(adaptedSpinUs(SPIN_US, 1)).toBe(SPIN_US);
-  // A longer one: halve, and below the start value, stop polling.
-  expect(adaptedSpinUs(SPIN_US, SPIN_US + 1)).toBe(SPIN_US / 2);
-  expect(adaptedSpinUs(SPIN_GROW_START_US, 1000)).toBe(0);
-  expect(adaptedSpinUs(0, 1000)).toBe(0);
-});

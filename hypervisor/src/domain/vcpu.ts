@@ -6,7 +6,6 @@
  * is read once and checked (the dispatcher validates every argument). CPU time is the domain's real
  * event-loop activity (cpu.ts), not the time between traps.
  */
-import { SPIN_US } from "../transport/polling-window.ts";
 import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD } from "@pvkit/abi/layout";
 import type { Frame } from "../gnttab/host.ts";
 import { MailWriter } from "../realm/mail-ring.ts";
@@ -43,17 +42,6 @@ export class Vcpu {
   traps = 0;
   /** When the trap service last handed it a result (performance.now()): is it calling back to back? */
   lastPost = -Infinity;
-  /**
-   * How long the trap service polls for this vCPU's next trap after a busy one (µs), adapted to how
-   * soon it comes back (transport/polling-window.ts). Its own: one domain's rhythm never sets
-   * another's.
-   */
-  spinUs = SPIN_US;
-  /**
-   * The trap service's sleep count when it last served this vCPU a busy trap, polling for its next
-   * (or choosing not to); -1 when it awaits nothing. Its next trap tells whether that was right.
-   */
-  awaitedAt = -1;
   /**
    * Wakes the guest after its trap was answered: V8's Atomics.notify for a worker in this process;
    * a cell replaces it with its futex or bell wake (realm/wakes.ts). Returns whether the guest was

@@ -6,9 +6,7 @@
  * (timers, worker exits) keeps running: KVM's halt-polling idea, applied to a JS thread. It polls
  * only after traps that promise more (a guest calling back to back, or still spinning for its
  * answer): after answering a guest that was asleep, polling would hold the core the guest was just
- * woken onto (realm/trap.ts says why), so it sleeps at once. And it polls only as long as such
- * traps have lately come back within the window, which grows and shrinks as KVM's does
- * (polling-window.ts).
+ * woken onto (realm/trap.ts says why), so it sleeps at once.
  *
  * Finding a trap must not cost a look at every vCPU of the machine: with hundreds of idle domains
  * that made each busy hypercall several times dearer. So the service polls a *hot set* — vCPUs
@@ -40,8 +38,9 @@ import type { HandlerResult } from "@pvkit/abi";
 import type { Vcpu } from "../domain/vcpu.ts";
 import type { Frame } from "../gnttab/host.ts";
 import { DOORBELL_ASLEEP, DOORBELL_COUNT } from "../realm/wakes.ts";
-import { adaptedSpinUs, guestTrapTime } from "./polling-window.ts";
 
+/** How long to keep polling after the last trap before sleeping (µs). */
+export const SPIN_US = 50;
 /** A vCPU that traps this soon after its last result calls back to back: worth polling for (ms). */
 export const BACK_TO_BACK_MS = 0.2;
 /** Most traps served before yielding to the event loop, so timers and I/O are never starved. */
@@ -95,13 +94,6 @@ export class TrapService {
    * still spinning for it, or a vCPU trapped within BACK_TO_BACK_MS of its last result.
    */
   private busyGuest = false;
-  /** The longest polling window of the busy vCPUs served since the loop last looked (µs). */
-  private pollUs = 0;
-  /** Polling windows grown and shrunk, polls that found nothing, sleeps (tests and benchmarks). */
-  spinGrows = 0;
-  spinShrinks = 0;
-  spinMisses = 0;
-  sleeps = 0;
   /** True while a trap is dispatched and answered. */
   private serving = false;
   /** The vCPUs whose blocks the trap being served ended: answered (0) once its caller has its own. */
@@ -244,14 +236,7 @@ export class TrapService {
 
   private serve(v: Vcpu): void {
     v.traps++;
-    // How soon it came back after its last result, by its own clock where it stamped one.
-    const gap = guestTrapTime(v.statusViews.big, this.passNow) - v.lastPost;
-    if (v.awaitedAt >= 0) {
-      // The service polled for this trap (or chose not to) and slept before it came: adapt.
-      if (v.awaitedAt !== this.sleeps) this.adaptSpin(v, gap * 1000);
-      v.awaitedAt = -1;
-    }
-    if (gap < BACK_TO_BACK_MS) this.awaitNext(v);
+    if (this.passNow - v.lastPost < BACK_TO_BACK_MS) this.busyGuest = true;
     const op = v.op;
     const args = [v.arg(0), v.arg(1), v.arg(2), v.arg(3), v.arg(4)];
     this.serving = true;
@@ -283,7 +268,7 @@ export class TrapService {
     // vCPU's EVTCHNOP_send, served in a pass of this very loop. Its answer, 0, is posted there and
     // then (right after the sender's own: a sender still spinning for its answer should not wait
     // through the ~10 µs a sleeping vCPU's wake-up costs its waker). Through the promise it would
-    // wait until this loop next yields, which halt-polling puts off by its window: once in
+    // wait until this loop next yields, which halt-polling puts off by SPIN_US or more: once in
     // each half of every round trip between two domains.
     v.whenUnblocked(() => settle(0));
     r.then(settle, () => settle(-14));
@@ -295,7 +280,7 @@ export class TrapService {
     v.big[6] = BigInt.asUintN(64, BigInt(result));
     Atomics.store(v.words, 0, PVKIT_TRAP_DONE);
     v.lastPost = this.passNow;
-    if (!v.wakeGuest()) this.awaitNext(v); // still spinning for it: it calls back to back
+    if (!v.wakeGuest()) this.busyGuest = true;
     this.served++;
   }
 
@@ -339,45 +324,21 @@ export class TrapService {
     Atomics.notify(this.doorbell, 0);
   }
 
-  /** `v` promises another trap soon: the pass polls for it for as long as its window says. */
-  private awaitNext(v: Vcpu): void {
-    this.busyGuest = true;
-    v.awaitedAt = this.sleeps;
-    if (v.spinUs > this.pollUs) this.pollUs = v.spinUs;
-  }
-
-  /** `v`, awaited, came back `gapUs` after its last result while the service slept. */
-  private adaptSpin(v: Vcpu, gapUs: number): void {
-    const next = adaptedSpinUs(v.spinUs, gapUs);
-    if (next > v.spinUs) this.spinGrows++;
-    else if (next < v.spinUs) this.spinShrinks++;
-    v.spinUs = next;
-  }
-
   private async loop(): Promise<void> {
     let afterSleep = false;
     while (!this.stopped) {
       let served = 0;
       let idleSince = performance.now();
-      // How long the current poll lasts: the window of the busy vCPUs last served (µs).
-      let windowUs = 0;
-      // Busy phase: serve, and keep polling after a busy guest's trap for as long as its window.
+      // Busy phase: serve, and keep polling for SPIN_US after the last trap.
       for (;;) {
         const found = this.pass(afterSleep);
         const seen = this.lastCount;
         afterSleep = false;
         served += found;
         const busyGuest = this.busyGuest;
-        const pollUs = this.pollUs;
         this.busyGuest = false;
-        this.pollUs = 0;
-        if (found > 0 && busyGuest) {
-          windowUs = pollUs;
-          idleSince = performance.now();
-        }
-        const poll = found > 0 ? busyGuest && windowUs > 0 : performance.now() - idleSince <= windowUs / 1000;
-        if (!poll) {
-          if (found === 0 && windowUs > 0) this.spinMisses++;
+        if (found > 0 && busyGuest) idleSince = performance.now();
+        else if (found > 0 || performance.now() - idleSince > SPIN_US / 1000) {
           // Idle: sleep until a guest rings. Say so first, then look once more (a guest rings first,
           // then reads the word: realm/wakes.ts).
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
@@ -387,7 +348,6 @@ export class TrapService {
             // count it was made for.
             const local = (this.localWait ??= this.waitLocal(seen));
             if (local) {
-              this.sleeps++;
               const rung = new Promise<void>((r) => (this.onRing = r));
               await Promise.race([local, rung]);
               this.onRing = undefined;
@@ -400,7 +360,6 @@ export class TrapService {
           // Woken: the event loop has just run, so serve at once rather than after another turn.
           if (!afterSleep) break;
           idleSince = performance.now();
-          windowUs = 0; // a wake that finds nothing sleeps again at once
           continue;
         }
         if (served >= BATCH) break;
