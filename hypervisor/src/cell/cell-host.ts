@@ -175,11 +175,22 @@ export class CellHost {
     const spare = this.spare;
     this.spare = undefined;
     if (spare) {
-      spare.child.ref(); // until it is gone: the caller waits for that
+      awaited(spare); // until it is gone: the caller waits for that
       spare.child.kill("SIGKILL");
       await spare.exited;
     }
   }
+}
+
+/**
+ * Someone waits for `cell` to end (`exited`, its "close"): the process and its standard error keep
+ * this one alive until then. The error stream counts too: "close" waits for it to be read to its
+ * end, and with only an unref'd pipe left once the process has exited, Node could end this process
+ * first — its top-level await unsettled (exit 13), as `pnpm bench density` once did in CI.
+ */
+function awaited(cell: Cell): void {
+  cell.child.ref();
+  (cell.child.stderr as { ref?: () => void } | null)?.ref?.();
 }
 
 /** A pooled cell until a domain takes it (assign), once. */
@@ -230,7 +241,7 @@ export class PooledCell implements PooledWorker {
 
   async retire(): Promise<void> {
     if (this.assigned) return;
-    this.cell.child.ref(); // until it is gone: the caller waits for that
+    awaited(this.cell); // until it is gone: the caller waits for that
     this.cell.child.kill("SIGKILL");
     await this.cell.exited;
   }
@@ -249,7 +260,7 @@ class CellWorker implements DomainWorker {
     events: WorkerEvents,
     log: (line: string) => void,
   ) {
-    cell.child.ref();
+    awaited(cell);
     (cell.child.channel as { ref?: () => void } | undefined)?.ref?.();
     cell.child.on("message", (m: FromCell) => this.onMessage(m));
     cell.onLine = (line) => log(`dom${d.domid} (${d.name}) cell: ${line}`);
