@@ -15,7 +15,7 @@
 import { setProcessV8Flags } from "@pvkit/hypervisor/realm/v8-flags";
 import { tcpWire } from "../../guest-kernel/test/helpers/tcp-wire.ts";
 import { HttpClient, html, serveHttp } from "@pvkit/guest-kernel/net/http/index";
-import { getLoops, HTTP_BODY } from "../guests/tcp-bench-http.ts";
+import { getLoops, HTTP_BODY, pageGet } from "../guests/tcp-bench-http.ts";
 import { HTTP_PORT } from "../guests/tcp-bench.ts";
 
 setProcessV8Flags();
@@ -27,13 +27,8 @@ serveHttp(await b.tcp.listen(HTTP_PORT), () => html(HTTP_BODY));
 const url = `http://10.0.0.2:${HTTP_PORT}/`;
 for (let r = 0; r < runs; r++) {
   const client = new HttpClient({ net: { connect: (host, port) => a.tcp.connect(host, port) } });
-  const get = async () => {
-    const res = await client.get(url);
-    if (res.status !== 200 || res.body.length !== HTTP_BODY.length)
-      throw new Error(`GET ${url}: ${res.status} with ${res.body.length} bytes`);
-  };
   const cpu0 = process.cpuUsage();
-  const run = await getLoops(get, () => performance.now(), CONNS, requests);
+  const run = await getLoops(pageGet(client, url), () => performance.now(), CONNS, requests);
   const cpu = process.cpuUsage(cpu0);
   client.close();
   console.log(

@@ -8,6 +8,21 @@
 /** The page both servers answer with (the guest's serveHttp and the host's node:http). */
 export const HTTP_BODY = "<!doctype html><title>pvkit</title><p>Hello from a guest.</p>\n";
 
+/**
+ * One whole GET of the page from `client` (the guest kernel's HttpClient), failing unless it is
+ * the page: what each of getLoops' loops calls.
+ */
+export function pageGet(
+  client: { get(url: string): Promise<{ status: number; body: { length: number } }> },
+  url: string,
+): () => Promise<void> {
+  return async () => {
+    const r = await client.get(url);
+    if (r.status !== 200 || r.body.length !== HTTP_BODY.length)
+      throw new Error(`GET ${url}: ${r.status} with ${r.body.length} bytes`);
+  };
+}
+
 export interface HttpRun {
   ms: number;
   requests: number;

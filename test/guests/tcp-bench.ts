@@ -19,7 +19,7 @@
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
 import type { TcpSocket } from "@pvkit/guest-kernel/net/stack/api";
 import { HttpClient, html, serveHttp } from "@pvkit/guest-kernel/net/http/index";
-import { getLoops, HTTP_BODY } from "./tcp-bench-http.ts";
+import { getLoops, HTTP_BODY, pageGet } from "./tcp-bench-http.ts";
 
 export const BULK_PORT = 5001;
 export const HTTP_PORT = 8080;
@@ -87,13 +87,8 @@ async function bulkRun(k: KernelHandle, peer: string, chunk: Uint8Array, mib: nu
 async function httpRun(k: KernelHandle, peer: string, conns: number, requests: number) {
   const client = new HttpClient(k, { maxIdlePerHost: conns });
   const url = `http://${peer}:${HTTP_PORT}/`;
-  const get = async () => {
-    const r = await client.get(url);
-    if (r.status !== 200 || r.body.length !== HTTP_BODY.length)
-      throw new Error(`GET ${url}: ${r.status} with ${r.body.length} bytes`);
-  };
   try {
-    return await getLoops(get, () => k.time.uptimeMs(), conns, requests);
+    return await getLoops(pageGet(client, url), () => k.time.uptimeMs(), conns, requests);
   } finally {
     client.close();
   }

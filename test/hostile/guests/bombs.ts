@@ -15,7 +15,7 @@
  *            see it, then fills it: 32 GiB written by a domain's thread, the host's with cells off)
  *   copies   copies that would pass for views: of a typed array, an array-like and an iterable, by
  *            a subclass whose buffer getter names a buffer that already exists (the gate tells a
- *            view from a copy by its buffer, asked of the built-in getter only)
+ *            view from a copy by its argument, a real buffer, never by what the result says)
  *   resize   resizable buffers that lie about their byteLength, then grow
  *   reserve  resizable buffers reserving terabytes of address space at 0 bytes each
  *   strlen   buffer lengths given as strings (a valueOf read twice could differ)
