@@ -139,4 +139,23 @@ describe("the rehearsal machine", () => {
     m.trap(__HYPERVISOR_sched_op, 2n, BigInt(SCRATCH), 0n, 0n, 0n);
     expect(ends).toBe(1);
   });
+
+  it("is a domain's machine: the same checks, the same trap transport, the gate's tick after each trap", () => {
+    let ticks = 0;
+    const m = rehearsalMachine(
+      now,
+      () => undefined,
+      () => ticks++,
+    );
+    // The machine's own checks (machine.ts), before anything reaches the register block.
+    expect(() => m.trap(__HYPERVISOR_xen_version, 0 as unknown as bigint, 0n, 0n, 0n, 0n)).toThrow(
+      "pass bigints",
+    );
+    expect(() => m.trap(-1, 0n, 0n, 0n, 0n, 0n)).toThrow("hypercall number");
+    expect(ticks).toBe(0);
+    // Each call goes through the transport and comes back answered: it is free for the next one.
+    for (let i = 0; i < 3; i++)
+      expect(m.trap(__HYPERVISOR_xen_version, 0n, 0n, 0n, 0n, 0n)).toBe(BigInt(-ENOSYS));
+    expect(ticks).toBe(3);
+  });
 });

@@ -14,8 +14,11 @@
  *
  * The machine is the worker's own and holds nothing of anyone: REHEARSAL_PAGES pages of fresh
  * memory whose start_info names no xenstore and no console ring (so nothing waits for dom0 and
- * printk goes by console_io), a shared_info page, and a trap answered here, in the worker, by the
- * little this boot asks of a hypervisor. Its domid is DOMID_IDLE, which no domain has. It runs
+ * printk goes by console_io), a shared_info page, a vCPU page, and a trap answered here, in the
+ * worker, by the little this boot asks of a hypervisor. It is built by the code that builds a
+ * domain's machine, so the supervisor's side of a hypercall (the machine's checks, the trap
+ * transport, the vCPU page's views) is compiled too: left to the domain's boot, that was ~0.6 ms of
+ * a pooled create in a cell. Its domid is DOMID_IDLE, which no domain has. It runs
  * before the worker has a domain and ends before the worker says it is ready; what stays in the
  * realm is compiled code and the kernel's garbage.
  *
@@ -25,7 +28,7 @@
  * pool logs it; after three such workers in a row it stops preparing any for that kernel image, and
  * domains start cold until the kernel changes (pool/warm-pool.ts).
  */
-import type { MachineMail, PvkitMachine } from "@pvkit/abi/machine";
+import type { PvkitMachine } from "@pvkit/abi/machine";
 import {
   CONSOLEIO_write,
   DOMID_IDLE,
@@ -42,7 +45,12 @@ import {
   __HYPERVISOR_event_channel_op,
   __HYPERVISOR_sched_op,
   __HYPERVISOR_set_timer_op,
+  PVKIT_TRAP_DONE,
 } from "@pvkit/abi/layout";
+import type { SupervisorBoot } from "./boot-data.ts";
+import { buildMachine } from "./machine.ts";
+import { vcpuPageViews } from "./vcpu-page.ts";
+import type { Wakes } from "./wakes.ts";
 
 /** The rehearsal domain's memory: start_info, the kernel's own pages and the SDK's scratch page. */
 export const REHEARSAL_PAGES = 16;
@@ -72,9 +80,19 @@ export interface RehearsalEnd {
 /**
  * A machine for one rehearsal boot; `ended` is called once, when its kernel asks to shut down or
  * blocks.
+ *
+ * It is the machine a domain gets (machine.ts: the same entry points over the same trap transport,
+ * trap.ts), so that the rehearsal compiles the supervisor's half of every hypercall too; only its
+ * wake-ups are its own: ringing the doorbell serves the trap there and then, in this thread, where a
+ * domain's ring reaches the hypervisor's trap service.
  * @param now the host's monotonic ns counter (the machine's TSC), captured before lockdown.
+ * @param onTrap what the domain's machine does after every trap (the allocation gate's tick).
  */
-export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) => void): PvkitMachine {
+export function rehearsalMachine(
+  now: () => bigint,
+  ended: (end: RehearsalEnd) => void,
+  onTrap: () => void = () => undefined,
+): PvkitMachine {
   const memory = new SharedArrayBuffer(REHEARSAL_PAGES * PAGE);
   const view = new DataView(memory);
   const si = StartInfo.zero();
@@ -101,7 +119,7 @@ export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) =
     done = true;
   };
 
-  const trap = (op: number, a0: bigint, a1: bigint, a2: bigint): bigint => {
+  const serve = (op: number, a0: bigint, a1: bigint, a2: bigint): bigint => {
     if (op === __HYPERVISOR_console_io && a0 === BigInt(CONSOLEIO_write)) {
       const at = inside(a2, Number(a1));
       if (at === undefined) return BigInt(-ENOSYS);
@@ -126,26 +144,48 @@ export function rehearsalMachine(now: () => bigint, ended: (end: RehearsalEnd) =
     return BigInt(-ENOSYS);
   };
 
-  return {
+  // The vCPU's page and the doorbell, as a domain's supervisor gets them, but this worker's own.
+  const vcpuPage = new SharedArrayBuffer(PAGE);
+  const regs = vcpuPageViews(vcpuPage);
+  const wakes: Wakes = {
+    // The trap is stored in the register block: answer it now, as the trap service would.
+    ringDoorbell() {
+      const r = serve(regs.words[1]!, regs.big[1]!, regs.big[2]!, regs.big[3]!);
+      regs.big[6] = BigInt.asUintN(64, r);
+      Atomics.store(regs.words, 0, PVKIT_TRAP_DONE);
+      return false;
+    },
+    sleep: () => undefined, // never reached: every trap is answered before the transport looks
+    waitAsync: () => undefined,
+  };
+  const boot = {
     domid: DOMID_IDLE,
     privileged: false,
-    runs: Object.freeze([Object.freeze({ pfn: 0, buf: memory })]),
+    runs: [{ pfn: 0, buf: memory }],
     sharedInfo: new SharedArrayBuffer(PAGE),
+    vcpuPage,
+    doorbell: new SharedArrayBuffer(PAGE),
     startInfoPfn: 0,
     maxPages: REHEARSAL_PAGES,
-    trap: (op, a0, a1, a2) => trap(op, a0, a1, a2),
-    // Nothing ever wakes the rehearsal's vCPU, so a block ends the rehearsal as failed at once
-    // (a boot that went wrong leaves the kernel idle, not shut down); the block itself stays
-    // pending, and is garbage once the kernel is.
-    trapAsync: (op, a0, a1, a2) => {
-      if (op !== __HYPERVISOR_sched_op || a0 !== BigInt(SCHEDOP_block))
-        return Promise.resolve(trap(op, a0, a1, a2));
-      end(BLOCKED);
-      return new Promise<bigint>(() => undefined);
-    },
-    takeMail: (): readonly MachineMail[] => [],
-    rdtsc: now,
+    tscResolutionNs: 0,
+  } as Pick<
+    SupervisorBoot,
+    "domid" | "privileged" | "runs" | "sharedInfo" | "vcpuPage" | "doorbell" | "startInfoPfn" | "maxPages"
+  > as SupervisorBoot;
+  const noFrames = () => {
+    throw new Error("the rehearsal machine hands over no frames");
   };
+  const { machine } = buildMachine(boot, noFrames, onTrap, now, wakes);
+  // Nothing ever wakes the rehearsal's vCPU, so a block ends the rehearsal as failed at once (a
+  // boot that went wrong leaves the kernel idle, not shut down); the block itself stays pending, and
+  // is garbage once the kernel is. The rehearsal's boot makes no other asynchronous call.
+  machine.trapAsync = (op, a0, a1, a2) => {
+    if (op !== __HYPERVISOR_sched_op || a0 !== BigInt(SCHEDOP_block))
+      return Promise.resolve(serve(op, a0, a1, a2));
+    end(BLOCKED);
+    return new Promise<bigint>(() => undefined);
+  };
+  return machine;
 }
 
 /** The kernel image's entry, as the realm evaluated it (image/kernel-image.ts). */
@@ -165,16 +205,17 @@ export interface RehearsalRealm {
  * Boots `kernel` once in `realm` on a rehearsal machine and resolves, with how it ended, once its
  * kernel has powered off and its last task has run; rejects with the reason if it crashed, threw,
  * or had not shut down when `guard` resolved (a hang guard, never a budget: the boot takes
- * milliseconds).
+ * milliseconds). `onTrap`: as for rehearsalMachine.
  */
 export async function rehearse(
   realm: RehearsalRealm,
   kernel: unknown,
   now: () => bigint,
   guard: Promise<void>,
+  onTrap?: () => void,
 ): Promise<RehearsalEnd> {
   const ended = new Promise<RehearsalEnd>((resolve) => {
-    const machine = rehearsalMachine(now, resolve);
+    const machine = rehearsalMachine(now, resolve, onTrap);
     realm.attach({ machine, enter: (run) => run(), tscResolutionNs: 0 });
     (kernel as KernelImageValue).bootRealmKernel(
       { default: async (k) => k.print("rehearsal: init ran") },

@@ -261,6 +261,7 @@ async function runPooled(pool: PooledBoot): Promise<void> {
       prepared.kernel,
       hrtime,
       new Promise((r) => (guard = setTimeout(r, REHEARSAL_GUARD_MS))),
+      prepared.gate.tick,
     ).catch((e: unknown) => crash(`rehearsal: ${e instanceof Error ? e.message : describe(e)}`));
     clearTimeout(guard);
   }
