@@ -3,16 +3,21 @@
 // service's side is played by the test: a waiter on the doorbell (this process), or the doorbell's
 // asleep word (a cell, whose guests cannot reach this process's waiters).
 import { describe, expect, it } from "vitest";
+import { PVKIT_TRAP_DONE, PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
 import { cellWakes, DOORBELL_ASLEEP, DOORBELL_COUNT, localWakes } from "../src/realm/wakes.ts";
+import { WAIT_MODE, WaitMode } from "../src/realm/vcpu-page.ts";
 
 const doorbell = () => new Int32Array(new SharedArrayBuffer(8));
 const regs = () => new Int32Array(new SharedArrayBuffer(64));
+const wakeWords = () => new Int32Array(new SharedArrayBuffer(64));
 
 describe("ringing the doorbell", () => {
   it("in this process: says asleep only while the service waits on the doorbell, and wakes it", async () => {
     const bell = doorbell();
-    const wakes = localWakes(regs(), bell);
+    const wakes = localWakes(regs(), wakeWords(), bell);
     expect(wakes.ringDoorbell()).toBe(false); // nobody waits: the service is polling
+    // The service says it sleeps (the asleep word), then waits: only then is a notify worth its lock.
+    Atomics.store(bell, DOORBELL_ASLEEP, 1);
     const wait = Atomics.waitAsync(bell, DOORBELL_COUNT, Atomics.load(bell, DOORBELL_COUNT));
     expect(wait.async).toBe(true);
     expect(wakes.ringDoorbell()).toBe(true);
@@ -20,11 +25,20 @@ describe("ringing the doorbell", () => {
     expect(Atomics.load(bell, DOORBELL_COUNT)).toBe(2);
   });
 
+  it("in this process: a service that says it is awake is not notified, only counted", async () => {
+    const bell = doorbell();
+    const wakes = localWakes(regs(), wakeWords(), bell);
+    const wait = Atomics.waitAsync(bell, DOORBELL_COUNT, 0, 50);
+    expect(wakes.ringDoorbell()).toBe(false);
+    expect(Atomics.load(bell, DOORBELL_COUNT)).toBe(1);
+    expect(await wait.value).toBe("timed-out"); // the count moved, but nobody was woken
+  });
+
   it("in a cell: says asleep as the asleep word does, and rings the cell's bell only then", () => {
     const bell = doorbell();
     let rung = 0;
     const futex = { wait: () => "ok" };
-    const wakes = cellWakes(regs(), new Int32Array(16), bell, futex, {
+    const wakes = cellWakes(regs(), wakeWords(), bell, futex, {
       ring: () => void rung++,
       next: () => Promise.resolve(),
     });
@@ -34,5 +48,25 @@ describe("ringing the doorbell", () => {
     expect(wakes.ringDoorbell()).toBe(true);
     expect(rung).toBe(1);
     expect(Atomics.load(bell, DOORBELL_COUNT)).toBe(2);
+  });
+});
+
+describe("saying how a guest sleeps (the hypervisor wakes only a sleeper)", () => {
+  it("in this process: Atomics while it waits for its answer, none once it has it", async () => {
+    const r = regs();
+    const w = wakeWords();
+    const wakes = localWakes(r, w, doorbell());
+    Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
+    const waiting = wakes.waitAsync()!;
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.atomics);
+    Atomics.store(r, 0, PVKIT_TRAP_DONE);
+    expect(Atomics.notify(r, 0)).toBe(1);
+    await waiting;
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+    // Answered before it would wait: it does not wait, and says so.
+    expect(wakes.waitAsync()).toBeUndefined();
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+    wakes.sleep(10_000); // returns at once: the state is no longer TRAPPED
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
   });
 });

@@ -9,7 +9,7 @@
 import { PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_MAIL_WORD } from "@pvkit/abi/layout";
 import type { Frame } from "../gnttab/host.ts";
 import { MailWriter } from "../realm/mail-ring.ts";
-import { vcpuPageViews, type VcpuPageViews } from "../realm/vcpu-page.ts";
+import { vcpuPageViews, WAIT_MODE, WaitMode, type VcpuPageViews } from "../realm/vcpu-page.ts";
 import type { HostTimer } from "../time/host-timer.ts";
 import type { Domain } from "./domain.ts";
 
@@ -47,7 +47,10 @@ export class Vcpu {
    * a cell replaces it with its futex or bell wake (realm/wakes.ts). Returns whether the guest was
    * asleep (a wake was needed), as opposed to still spinning for the answer.
    */
-  wakeGuest: () => boolean = () => Atomics.notify(this.words, 0) > 0;
+  wakeGuest: () => boolean = () =>
+    // A spinning guest needs no notify, which takes V8's waiter lock (realm/wakes.ts says why
+    // this read sees a guest that is going to sleep).
+    Atomics.load(this.pageViews.wake, WAIT_MODE) !== WaitMode.none && Atomics.notify(this.words, 0) > 0;
   /** The guest's wake-request counter as last seen (regs.doorbell). */
   wakeRequests = 0;
   /** A wake request seen while no call was in flight: it ends the next block (trap-service.ts). */

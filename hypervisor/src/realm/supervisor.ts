@@ -107,7 +107,7 @@ function attach(boot: SupervisorBoot) {
   const views = frameViews(shm, boot.arena);
   // In a cell the hypervisor is another process: wake-ups go by futex and the cell's bell (wakes.ts).
   const wakes = bell
-    ? cellWakes(page.words, page.status.words, new Int32Array(boot.doorbell, 0, 2), shm, bell)
+    ? cellWakes(page.words, page.wake, new Int32Array(boot.doorbell, 0, 2), shm, bell)
     : undefined;
   return { page, views, wakes };
 }

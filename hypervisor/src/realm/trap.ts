@@ -68,7 +68,7 @@ export class TrapTransport {
     this.big = v.big;
     ({ big: this.status, words: this.statusWords } = v.status);
     this.sampler = v.sampler;
-    this.wakes = wakes ?? localWakes(v.words, new Int32Array(doorbell, 0, 2));
+    this.wakes = wakes ?? localWakes(v.words, v.wake, new Int32Array(doorbell, 0, 2));
   }
 
   /** Sleeps until the hypervisor posts a result (or 100 ms pass), recording the time asleep. */

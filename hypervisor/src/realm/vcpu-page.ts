@@ -11,7 +11,16 @@
  *   @112  the mail ring's head: prod and cons (mail-ring.ts)
  *   @120  the sampler words (8 bytes): whether the worker's activity sampler dozes, and how often
  *         the worker woke (doze.ts)
- *   @128  the mail ring's entries, to the end of the page
+ *   @128  the wake block (a cache line of its own): how the supervisor sleeps, which the hypervisor
+ *         reads after every answer (realm/wakes.ts)
+ *   @192  the mail ring's entries, to the end of the page
+ *
+ * Why the wake block has a line to itself: a busy vCPU's trap is a conversation through shared
+ * cache lines, and every line both sides touch moves between their cores at least twice per call
+ * (~100 ns each on this machine). The register block must; the wake block is only read while both
+ * are busy, so it stays in both caches. When the sleep word shared the status block's line, which
+ * the supervisor writes at every trap (CHECKPOINTS), a busy null hypercall in a cell took 1.03-1.05
+ * µs; with the checkpoint write left out, 0.86-0.91 (`pnpm bench hypercall --cells`, two runs each).
  */
 
 export const REGS_OFFSET = 0;
@@ -21,7 +30,9 @@ export const STATUS_BYTES = 32;
 
 export const MAIL_HEAD_OFFSET = 112;
 export const SAMPLER_OFFSET = 120;
-export const MAIL_OFFSET = 128;
+export const WAKE_OFFSET = 128;
+export const WAKE_BYTES = 64;
+export const MAIL_OFFSET = 192;
 export const MAIL_ENTRY_BYTES = 16;
 export const MAIL_ENTRIES = (4096 - MAIL_OFFSET) / MAIL_ENTRY_BYTES;
 
@@ -35,9 +46,15 @@ export const CHECKPOINTS = 4;
 export const MEASURED_KIB = 5;
 /** Int32 index: the worker thread's OS thread id (Linux; 0 elsewhere), for its page-fault count. */
 export const THREAD_ID = 6;
-/** Int32 index: how the supervisor sleeps right now (realm/wakes.ts): a WaitMode. */
-export const WAIT_MODE = 7;
-export const WaitMode = { none: 0, futex: 1, bell: 2 } as const;
+
+/** Int32 index in the wake block: how the supervisor sleeps right now (realm/wakes.ts), a WaitMode. */
+export const WAIT_MODE = 0;
+/**
+ * How a sleeping supervisor is woken: not at all (it spins, or runs), by the addon's futex on the
+ * register block's state word or by its cell's bell (in a cell), or by Atomics.notify on that word
+ * (in Atomics.wait or waitAsync, in the hypervisor's process).
+ */
+export const WaitMode = { none: 0, futex: 1, bell: 2, atomics: 3 } as const;
 
 /** The host block: the worker's work and idleness, written by the process that runs it. */
 export const HOST_OFFSET = 96;
@@ -77,6 +94,8 @@ export interface VcpuPageViews {
   host: Float64Array;
   /** The sampler words (doze.ts). */
   sampler: Int32Array;
+  /** The wake block's words (WAIT_MODE). */
+  wake: Int32Array;
 }
 
 /** Typed views of a vCPU page. */
@@ -90,5 +109,6 @@ export function vcpuPageViews(page: SharedArrayBuffer): VcpuPageViews {
     },
     host: new Float64Array(page, HOST_OFFSET, 2),
     sampler: new Int32Array(page, SAMPLER_OFFSET, 2),
+    wake: new Int32Array(page, WAKE_OFFSET, WAKE_BYTES / 4),
   };
 }

@@ -38,18 +38,27 @@ export interface Wakes {
 }
 
 /** Same process as the hypervisor: V8's Atomics on buffers the two threads share. */
-export function localWakes(regs: Int32Array, doorbell: Int32Array): Wakes {
+export function localWakes(regs: Int32Array, wake: Int32Array, doorbell: Int32Array): Wakes {
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
+      // An awake service polls: a notify would only take V8's waiter lock for nobody.
+      if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
       return Atomics.notify(doorbell, DOORBELL_COUNT, 1) > 0;
     },
     sleep(ms) {
+      Atomics.store(wake, WAIT_MODE, WaitMode.atomics);
       Atomics.wait(regs, 0, PVKIT_TRAP_TRAPPED, ms);
+      Atomics.store(wake, WAIT_MODE, WaitMode.none);
     },
     waitAsync() {
+      Atomics.store(wake, WAIT_MODE, WaitMode.atomics);
       const w = Atomics.waitAsync(regs, 0, PVKIT_TRAP_TRAPPED);
-      return w.async ? w.value : undefined;
+      if (!w.async) {
+        Atomics.store(wake, WAIT_MODE, WaitMode.none);
+        return undefined;
+      }
+      return w.value.finally(() => Atomics.store(wake, WAIT_MODE, WaitMode.none));
     },
   };
 }
@@ -70,7 +79,7 @@ export interface CellBell {
 /** In a cell: a futex for synchronous traps, the bell for the rest. */
 export function cellWakes(
   regs: Int32Array,
-  status: Int32Array,
+  wake: Int32Array,
   doorbell: Int32Array,
   futex: Futex,
   bell: CellBell,
@@ -84,18 +93,18 @@ export function cellWakes(
       return true;
     },
     sleep(ms) {
-      Atomics.store(status, WAIT_MODE, WaitMode.futex);
+      Atomics.store(wake, WAIT_MODE, WaitMode.futex);
       if (Atomics.load(regs, 0) === PVKIT_TRAP_TRAPPED)
         futex.wait(regsBuf, regs.byteOffset, PVKIT_TRAP_TRAPPED, ms);
-      Atomics.store(status, WAIT_MODE, WaitMode.none);
+      Atomics.store(wake, WAIT_MODE, WaitMode.none);
     },
     waitAsync() {
-      Atomics.store(status, WAIT_MODE, WaitMode.bell);
+      Atomics.store(wake, WAIT_MODE, WaitMode.bell);
       if (Atomics.load(regs, 0) !== PVKIT_TRAP_TRAPPED) {
-        Atomics.store(status, WAIT_MODE, WaitMode.none);
+        Atomics.store(wake, WAIT_MODE, WaitMode.none);
         return undefined;
       }
-      return bell.next().finally(() => Atomics.store(status, WAIT_MODE, WaitMode.none));
+      return bell.next().finally(() => Atomics.store(wake, WAIT_MODE, WaitMode.none));
     },
   };
 }
