@@ -8,17 +8,6 @@ import type { HypercallTransport } from "@pvkit/abi";
 import type { PvkitMachine } from "@pvkit/abi/machine";
 import type { PhysMemory } from "./memory.ts";
 
-type Registers = [bigint, bigint, bigint, bigint, bigint];
-
-/** The five argument registers (missing ones are zero). */
-const registers = (a: readonly bigint[]): Registers => [
-  a[0] ?? 0n,
-  a[1] ?? 0n,
-  a[2] ?? 0n,
-  a[3] ?? 0n,
-  a[4] ?? 0n,
-];
-
 export class MachineTransport implements HypercallTransport {
   constructor(
     private readonly machine: PvkitMachine,
@@ -33,11 +22,14 @@ export class MachineTransport implements HypercallTransport {
     return r;
   }
 
-  trap(op: number, args: readonly bigint[]): bigint {
-    return this.taken(this.machine.trap(op, ...registers(args)));
+  // The five argument registers, missing ones zero, passed one by one: a spread of an array of them
+  // made the array and walked it with the iterator protocol on every hypercall.
+  trap(op: number, a: readonly bigint[]): bigint {
+    return this.taken(this.machine.trap(op, a[0] ?? 0n, a[1] ?? 0n, a[2] ?? 0n, a[3] ?? 0n, a[4] ?? 0n));
   }
 
-  async trapAsync(op: number, args: readonly bigint[]): Promise<bigint> {
-    return this.taken(await this.machine.trapAsync(op, ...registers(args)));
+  async trapAsync(op: number, a: readonly bigint[]): Promise<bigint> {
+    const r = await this.machine.trapAsync(op, a[0] ?? 0n, a[1] ?? 0n, a[2] ?? 0n, a[3] ?? 0n, a[4] ?? 0n);
+    return this.taken(r);
   }
 }
