@@ -69,4 +69,51 @@ describe("saying how a guest sleeps (the hypervisor wakes only a sleeper)", () =
     wakes.sleep(10_000); // returns at once: the state is no longer TRAPPED
     expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
   });
+
+  it("an old wait's end does not clear a newer wait's word (the vCPU is asleep again)", async () => {
+    // In this process: the first wait's promise settles a task after its wake; by then the vCPU
+    // waits again. Were the word cleared, the hypervisor would never wake the second wait.
+    const r = regs();
+    const w = wakeWords();
+    const wakes = localWakes(r, w, doorbell());
+    Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
+    const first = wakes.waitAsync()!;
+    Atomics.store(r, 0, PVKIT_TRAP_DONE);
+    Atomics.notify(r, 0);
+    Atomics.store(r, 0, PVKIT_TRAP_TRAPPED); // the next trap, in the same turn
+    const second = wakes.waitAsync()!;
+    await first;
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.atomics);
+    Atomics.store(r, 0, PVKIT_TRAP_DONE);
+    Atomics.notify(r, 0);
+    await second;
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+  });
+
+  it("in a cell too: a bell that ends an old wait late leaves a newer wait's word set", async () => {
+    const r = regs();
+    const w = wakeWords();
+    const rang: (() => void)[] = [];
+    const wakes = cellWakes(
+      r,
+      w,
+      doorbell(),
+      { wait: () => "ok" },
+      {
+        ring: () => undefined,
+        next: () => new Promise<void>((resolve) => rang.push(resolve)),
+      },
+    );
+    Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
+    const first = wakes.waitAsync()!;
+    wakes.sleep(0); // a synchronous trap meanwhile (its futex says "ok" at once)
+    const second = wakes.waitAsync()!;
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.bell);
+    rang.shift()!(); // the bell byte the first wait was owed arrives only now
+    await first;
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.bell);
+    rang.shift()!();
+    await second;
+    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+  });
 });

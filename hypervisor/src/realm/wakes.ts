@@ -37,8 +37,29 @@ export interface Wakes {
   waitAsync(): Promise<unknown> | undefined;
 }
 
+/**
+ * The wake block's WAIT_MODE word, set as a wait begins and cleared as it ends — unless a newer wait
+ * has begun since. An asynchronous wait's promise settles a task after its wake, and by then its
+ * vCPU may be waiting again (a trap made while a block waited ends the block and sleeps in the same
+ * turn: realm/trap.ts, interruptBlock); the old wait's clear would tell the hypervisor this vCPU
+ * needs no waking, and the new wait would never end.
+ */
+function waitModeWord(wake: Int32Array) {
+  let waits = 0;
+  return {
+    begin(mode: number): number {
+      Atomics.store(wake, WAIT_MODE, mode);
+      return ++waits;
+    },
+    end(wait: number): void {
+      if (wait === waits) Atomics.store(wake, WAIT_MODE, WaitMode.none);
+    },
+  };
+}
+
 /** Same process as the hypervisor: V8's Atomics on buffers the two threads share. */
 export function localWakes(regs: Int32Array, wake: Int32Array, doorbell: Int32Array): Wakes {
+  const mode = waitModeWord(wake);
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
@@ -47,18 +68,18 @@ export function localWakes(regs: Int32Array, wake: Int32Array, doorbell: Int32Ar
       return Atomics.notify(doorbell, DOORBELL_COUNT, 1) > 0;
     },
     sleep(ms) {
-      Atomics.store(wake, WAIT_MODE, WaitMode.atomics);
+      const wait = mode.begin(WaitMode.atomics);
       Atomics.wait(regs, 0, PVKIT_TRAP_TRAPPED, ms);
-      Atomics.store(wake, WAIT_MODE, WaitMode.none);
+      mode.end(wait);
     },
     waitAsync() {
-      Atomics.store(wake, WAIT_MODE, WaitMode.atomics);
+      const wait = mode.begin(WaitMode.atomics);
       const w = Atomics.waitAsync(regs, 0, PVKIT_TRAP_TRAPPED);
       if (!w.async) {
-        Atomics.store(wake, WAIT_MODE, WaitMode.none);
+        mode.end(wait);
         return undefined;
       }
-      return w.value.finally(() => Atomics.store(wake, WAIT_MODE, WaitMode.none));
+      return w.value.finally(() => mode.end(wait));
     },
   };
 }
@@ -85,6 +106,7 @@ export function cellWakes(
   bell: CellBell,
 ): Wakes {
   const regsBuf = regs.buffer as SharedArrayBuffer;
+  const mode = waitModeWord(wake);
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
@@ -93,18 +115,18 @@ export function cellWakes(
       return true;
     },
     sleep(ms) {
-      Atomics.store(wake, WAIT_MODE, WaitMode.futex);
+      const wait = mode.begin(WaitMode.futex);
       if (Atomics.load(regs, 0) === PVKIT_TRAP_TRAPPED)
         futex.wait(regsBuf, regs.byteOffset, PVKIT_TRAP_TRAPPED, ms);
-      Atomics.store(wake, WAIT_MODE, WaitMode.none);
+      mode.end(wait);
     },
     waitAsync() {
-      Atomics.store(wake, WAIT_MODE, WaitMode.bell);
+      const wait = mode.begin(WaitMode.bell);
       if (Atomics.load(regs, 0) !== PVKIT_TRAP_TRAPPED) {
-        Atomics.store(wake, WAIT_MODE, WaitMode.none);
+        mode.end(wait);
         return undefined;
       }
-      return bell.next().finally(() => Atomics.store(wake, WAIT_MODE, WaitMode.none));
+      return bell.next().finally(() => mode.end(wait));
     },
   };
 }
