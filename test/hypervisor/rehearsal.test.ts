@@ -140,7 +140,7 @@ describe("the rehearsal machine", () => {
     expect(ends).toBe(1);
   });
 
-  it("is a domain's machine: the same checks, the same trap transport, the gate's tick after each trap", () => {
+  it("is a domain's machine: the same checks, the same trap transport, the gate's tick after each trap", async () => {
     let ticks = 0;
     const m = rehearsalMachine(
       now,
@@ -157,5 +157,11 @@ describe("the rehearsal machine", () => {
     for (let i = 0; i < 3; i++)
       expect(m.trap(__HYPERVISOR_xen_version, 0n, 0n, 0n, 0n, 0n)).toBe(BigInt(-ENOSYS));
     expect(ticks).toBe(3);
+    // Its asynchronous calls too (all but SCHEDOP_block, which ends the rehearsal).
+    expect(() => m.trapAsync(__HYPERVISOR_xen_version, 0n, 1 as unknown as bigint, 0n, 0n, 0n)).toThrow(
+      "pass bigints",
+    );
+    await expect(m.trapAsync(__HYPERVISOR_xen_version, 0n, 0n, 0n, 0n, 0n)).resolves.toBe(BigInt(-ENOSYS));
+    expect(ticks).toBe(4);
   });
 });

@@ -10,7 +10,7 @@
  * producer never overwrites an entry the consumer has not read: a hypercall that would overflow the
  * ring does less (populate_physmap comes up short, a map is GNTST_no_space), as Xen lets it.
  */
-import { MAIL_ENTRIES, MAIL_ENTRY_BYTES, MAIL_HEAD_OFFSET, MAIL_OFFSET } from "./vcpu-page.ts";
+import { MAIL_ENTRIES, MAIL_ENTRY_BYTES, MAIL_HEAD_OFFSET, MAIL_OFFSET, MAIL_WRAP } from "./vcpu-page.ts";
 
 /** What an entry hands over; `key` is a pfn, a guest address or a grant-table frame number. */
 export const MailKind = {
@@ -32,7 +32,7 @@ export interface MailEntry {
 
 function views(page: SharedArrayBuffer) {
   return {
-    head: new Uint32Array(page, MAIL_HEAD_OFFSET, 2), // [prod, cons], free-running
+    head: new Uint32Array(page, MAIL_HEAD_OFFSET, 2), // [prod, cons], free-running to MAIL_WRAP
     entries: new DataView(page, MAIL_OFFSET, MAIL_ENTRIES * MAIL_ENTRY_BYTES),
   };
 }
@@ -48,8 +48,9 @@ export class MailWriter {
   get room(): number {
     const prod = Atomics.load(this.v.head, 0);
     const cons = Atomics.load(this.v.head, 1);
-    const used = (prod - cons) >>> 0;
-    return used > MAIL_ENTRIES ? 0 : MAIL_ENTRIES - used; // a corrupt cons: treat as full
+    const used = (((prod - cons) % MAIL_WRAP) + MAIL_WRAP) % MAIL_WRAP;
+    // A corrupt cons (the domain's side writes it): treat the ring as full.
+    return cons >= MAIL_WRAP || used > MAIL_ENTRIES ? 0 : MAIL_ENTRIES - used;
   }
 
   /** Writes `entries` (all of them, or none: false when they do not fit) and publishes them. */
@@ -61,7 +62,7 @@ export class MailWriter {
       this.v.entries.setUint32(at, e.kind, true);
       this.v.entries.setUint32(at + 4, e.mfn, true);
       this.v.entries.setFloat64(at + 8, e.key, true);
-      prod = (prod + 1) >>> 0;
+      prod = (prod + 1) % MAIL_WRAP;
     }
     Atomics.store(this.v.head, 0, prod);
     return true;
@@ -87,7 +88,7 @@ export class MailReader {
         mfn: this.v.entries.getUint32(at + 4, true),
         key: this.v.entries.getFloat64(at + 8, true),
       });
-      cons = (cons + 1) >>> 0;
+      cons = (cons + 1) % MAIL_WRAP;
     }
     Atomics.store(this.v.head, 1, cons);
     return out;

@@ -155,8 +155,14 @@ export function rehearsalMachine(
       Atomics.store(regs.words, 0, PVKIT_TRAP_DONE);
       return false;
     },
-    sleep: () => undefined, // never reached: every trap is answered before the transport looks
-    waitAsync: () => undefined,
+    // Never reached: every trap is answered before the transport looks (a block never gets here).
+    // Were one to wait, nothing would ever answer it: fail the rehearsal rather than spin.
+    sleep: () => {
+      throw new Error("the rehearsal machine's vCPU waited for an answer");
+    },
+    waitAsync: () => {
+      throw new Error("the rehearsal machine's vCPU waited for an answer");
+    },
   };
   const boot = {
     domid: DOMID_IDLE,
@@ -178,10 +184,12 @@ export function rehearsalMachine(
   const { machine } = buildMachine(boot, noFrames, onTrap, now, wakes);
   // Nothing ever wakes the rehearsal's vCPU, so a block ends the rehearsal as failed at once (a
   // boot that went wrong leaves the kernel idle, not shut down); the block itself stays pending, and
-  // is garbage once the kernel is. The rehearsal's boot makes no other asynchronous call.
-  machine.trapAsync = (op, a0, a1, a2) => {
+  // is garbage once the kernel is. Any other asynchronous call goes through the domain's path, and
+  // is answered at once.
+  const trapAsync = machine.trapAsync;
+  machine.trapAsync = (op, a0, a1, a2, a3, a4) => {
     if (op !== __HYPERVISOR_sched_op || a0 !== BigInt(SCHEDOP_block))
-      return Promise.resolve(serve(op, a0, a1, a2));
+      return trapAsync(op, a0, a1, a2, a3, a4);
     end(BLOCKED);
     return new Promise<bigint>(() => undefined);
   };

@@ -17,10 +17,11 @@
  *
  * Why the wake block has a line to itself: a busy vCPU's trap is a conversation through shared
  * cache lines, and every line both sides touch moves between their cores at least twice per call
- * (~100 ns each on this machine). The register block must; the wake block is only read while both
- * are busy, so it stays in both caches. When the sleep word shared the status block's line, which
- * the supervisor writes at every trap (CHECKPOINTS), a busy null hypercall in a cell took 1.03-1.05
- * µs; with the checkpoint write left out, 0.86-0.91 (`pnpm bench hypercall --cells`, two runs each).
+ * (~100 ns each on this machine). The register block must; the wake block is written only when the
+ * supervisor sleeps, so while both are busy it stays in both caches. When the sleep word shared the
+ * status block's line, which the supervisor writes at every trap (CHECKPOINTS), a busy null
+ * hypercall in a cell took 0.98-1.01 µs, and 0.83-0.85 once the word moved here (docs/hypervisor.md,
+ * "The trap").
  */
 
 export const REGS_OFFSET = 0;
@@ -35,6 +36,12 @@ export const WAKE_BYTES = 64;
 export const MAIL_OFFSET = 192;
 export const MAIL_ENTRY_BYTES = 16;
 export const MAIL_ENTRIES = (4096 - MAIL_OFFSET) / MAIL_ENTRY_BYTES;
+/**
+ * Where the mail ring's free-running prod and cons wrap: a multiple of MAIL_ENTRIES below 2^32, so
+ * an entry's slot (counter % MAIL_ENTRIES) runs on unbroken across the wrap. Wrapping at 2^32, which
+ * MAIL_ENTRIES does not divide, would have moved the slots after four billion entries.
+ */
+export const MAIL_WRAP = MAIL_ENTRIES * 2 ** 24;
 
 /** BigInt64 index in the status block: total ns asleep in completed synchronous waits. */
 export const SLEPT_NS = 0;

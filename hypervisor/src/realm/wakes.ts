@@ -63,8 +63,10 @@ export function localWakes(regs: Int32Array, wake: Int32Array, doorbell: Int32Ar
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      // An awake service polls: a notify would only take V8's waiter lock for nobody.
-      if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
+      // Always a notify, never the asleep word's say-so: every cell maps the doorbell frame, so a
+      // guest that escaped its realm could hold that word at "awake" and leave dom0's traps to the
+      // service's sleep backstop. A cell's guest has only the word (its notify cannot reach this
+      // process) and pays that itself.
       return Atomics.notify(doorbell, DOORBELL_COUNT, 1) > 0;
     },
     sleep(ms) {
