@@ -10,6 +10,13 @@ import { WAIT_MODE, WaitMode } from "../src/realm/vcpu-page.ts";
 const doorbell = () => new Int32Array(new SharedArrayBuffer(8));
 const regs = () => new Int32Array(new SharedArrayBuffer(64));
 const wakeWords = () => new Int32Array(new SharedArrayBuffer(64));
+/** The hypervisor's answer to a trap in this process: DONE, then a notify; how many it woke. */
+const answer = (r: Int32Array) => {
+  Atomics.store(r, 0, PVKIT_TRAP_DONE);
+  return Atomics.notify(r, 0);
+};
+/** How the guest says it sleeps. */
+const modeOf = (w: Int32Array) => Atomics.load(w, WAIT_MODE);
 
 describe("ringing the doorbell", () => {
   it("in this process: says asleep only while the service waits on the doorbell, and wakes it", async () => {
@@ -49,16 +56,15 @@ describe("saying how a guest sleeps (the hypervisor wakes only a sleeper)", () =
     const wakes = localWakes(r, w, doorbell());
     Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
     const waiting = wakes.waitAsync()!;
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.atomics);
-    Atomics.store(r, 0, PVKIT_TRAP_DONE);
-    expect(Atomics.notify(r, 0)).toBe(1);
+    expect(modeOf(w)).toBe(WaitMode.atomics);
+    expect(answer(r)).toBe(1);
     await waiting;
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+    expect(modeOf(w)).toBe(WaitMode.none);
     // Answered before it would wait: it does not wait, and says so.
     expect(wakes.waitAsync()).toBeUndefined();
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+    expect(modeOf(w)).toBe(WaitMode.none);
     wakes.sleep(10_000); // returns at once: the state is no longer TRAPPED
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+    expect(modeOf(w)).toBe(WaitMode.none);
   });
 
   it("an old wait's end does not clear a newer wait's word (the vCPU is asleep again)", async () => {
@@ -69,16 +75,14 @@ describe("saying how a guest sleeps (the hypervisor wakes only a sleeper)", () =
     const wakes = localWakes(r, w, doorbell());
     Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
     const first = wakes.waitAsync()!;
-    Atomics.store(r, 0, PVKIT_TRAP_DONE);
-    Atomics.notify(r, 0);
+    answer(r);
     Atomics.store(r, 0, PVKIT_TRAP_TRAPPED); // the next trap, in the same turn
     const second = wakes.waitAsync()!;
     await first;
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.atomics);
-    Atomics.store(r, 0, PVKIT_TRAP_DONE);
-    Atomics.notify(r, 0);
+    expect(modeOf(w)).toBe(WaitMode.atomics);
+    answer(r);
     await second;
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+    expect(modeOf(w)).toBe(WaitMode.none);
   });
 
   it("in a cell too: a bell that ends an old wait late leaves a newer wait's word set", async () => {
@@ -99,12 +103,12 @@ describe("saying how a guest sleeps (the hypervisor wakes only a sleeper)", () =
     const first = wakes.waitAsync()!;
     wakes.sleep(0); // a synchronous trap meanwhile (its futex says "ok" at once)
     const second = wakes.waitAsync()!;
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.bell);
+    expect(modeOf(w)).toBe(WaitMode.bell);
     rang.shift()!(); // the bell byte the first wait was owed arrives only now
     await first;
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.bell);
+    expect(modeOf(w)).toBe(WaitMode.bell);
     rang.shift()!();
     await second;
-    expect(Atomics.load(w, WAIT_MODE)).toBe(WaitMode.none);
+    expect(modeOf(w)).toBe(WaitMode.none);
   });
 });

@@ -304,7 +304,7 @@ class CellWorker implements DomainWorker {
   /** After the hypervisor answered the trap: wake the guest the way it sleeps (realm/wakes.ts). */
   wakeGuest(): boolean {
     const v = this.d.vcpu;
-    const mode = Atomics.load(v.pageViews.wake, WAIT_MODE);
+    const mode = Atomics.load(v.wakeWords, WAIT_MODE);
     if (mode === WaitMode.futex) shm().wake(v.page.buffer, 0, 1);
     // One byte wakes the worker's event loop; if one is still queued here, it will do.
     else if (mode === WaitMode.bell && this.cell.bell.writable && this.cell.bell.writableLength === 0)

@@ -17,6 +17,8 @@ export class Vcpu {
   /** The register block, as 32-bit words and as 64-bit registers. */
   readonly words: Int32Array;
   readonly big: BigUint64Array;
+  /** The wake block's words: how the guest sleeps (WAIT_MODE), read after every answer. */
+  readonly wakeWords: Int32Array;
   /** The supervisor's status block: sleep in traps, checkpoints, measured memory, thread id. */
   readonly statusViews: { big: BigInt64Array; words: Int32Array };
   /** Where frames handed over after boot go (realm/mail-ring.ts). */
@@ -50,7 +52,7 @@ export class Vcpu {
   wakeGuest: () => boolean = () =>
     // A spinning guest needs no notify, which takes V8's waiter lock (realm/wakes.ts says why
     // this read sees a guest that is going to sleep).
-    Atomics.load(this.pageViews.wake, WAIT_MODE) !== WaitMode.none && Atomics.notify(this.words, 0) > 0;
+    Atomics.load(this.wakeWords, WAIT_MODE) !== WaitMode.none && Atomics.notify(this.words, 0) > 0;
   /** The guest's wake-request counter as last seen (regs.doorbell). */
   wakeRequests = 0;
   /** A wake request seen while no call was in flight: it ends the next block (trap-service.ts). */
@@ -66,6 +68,7 @@ export class Vcpu {
     this.pageViews = v;
     this.words = v.words;
     this.big = v.big;
+    this.wakeWords = v.wake;
     this.statusViews = v.status;
     this.mailbox = new MailWriter(page.buffer);
   }

@@ -85,6 +85,21 @@ function opNumber(v: unknown): number {
   return v;
 }
 
+/** What of a domain's boot data its machine is built from. */
+export type MachineBoot = Pick<
+  SupervisorBoot,
+  | "domid"
+  | "privileged"
+  | "runs"
+  | "sharedInfo"
+  | "vcpuPage"
+  | "doorbell"
+  | "startInfoPfn"
+  | "maxPages"
+  | "programUrl"
+  | "tscResolutionNs"
+>;
+
 export interface MachineParts {
   machine: PvkitMachine;
   transport: TrapTransport;
@@ -95,7 +110,7 @@ export interface MachineParts {
  * @param hrtime the host's monotonic ns counter (captured before lockdown).
  */
 export function buildMachine(
-  boot: SupervisorBoot,
+  boot: MachineBoot,
   views: FrameViews,
   onTrap: () => void,
   hrtime: () => bigint,

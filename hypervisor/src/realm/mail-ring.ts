@@ -48,9 +48,11 @@ export class MailWriter {
   get room(): number {
     const prod = Atomics.load(this.v.head, 0);
     const cons = Atomics.load(this.v.head, 1);
-    const used = (((prod - cons) % MAIL_WRAP) + MAIL_WRAP) % MAIL_WRAP;
-    // A corrupt cons (the domain's side writes it): treat the ring as full.
-    return cons >= MAIL_WRAP || used > MAIL_ENTRIES ? 0 : MAIL_ENTRIES - used;
+    // A counter past the wrap, or more used than the ring holds, is corrupt (the page is the
+    // domain's worker's too): treat the ring as full.
+    if (prod >= MAIL_WRAP || cons >= MAIL_WRAP) return 0;
+    const used = (prod - cons + MAIL_WRAP) % MAIL_WRAP;
+    return used > MAIL_ENTRIES ? 0 : MAIL_ENTRIES - used;
   }
 
   /** Writes `entries` (all of them, or none: false when they do not fit) and publishes them. */

@@ -47,8 +47,7 @@ import {
   __HYPERVISOR_set_timer_op,
   PVKIT_TRAP_DONE,
 } from "@pvkit/abi/layout";
-import type { SupervisorBoot } from "./boot-data.ts";
-import { buildMachine } from "./machine.ts";
+import { buildMachine, type MachineBoot } from "./machine.ts";
 import { vcpuPageViews } from "./vcpu-page.ts";
 import type { Wakes } from "./wakes.ts";
 
@@ -164,7 +163,7 @@ export function rehearsalMachine(
       throw new Error("the rehearsal machine's vCPU waited for an answer");
     },
   };
-  const boot = {
+  const boot: MachineBoot = {
     domid: DOMID_IDLE,
     privileged: false,
     runs: [{ pfn: 0, buf: memory }],
@@ -174,10 +173,7 @@ export function rehearsalMachine(
     startInfoPfn: 0,
     maxPages: REHEARSAL_PAGES,
     tscResolutionNs: 0,
-  } as Pick<
-    SupervisorBoot,
-    "domid" | "privileged" | "runs" | "sharedInfo" | "vcpuPage" | "doorbell" | "startInfoPfn" | "maxPages"
-  > as SupervisorBoot;
+  };
   const noFrames = () => {
     throw new Error("the rehearsal machine hands over no frames");
   };
