@@ -15,6 +15,20 @@ describe("page allocator", () => {
     expect(() => mm.free(99)).toThrow(/not allocated/);
   });
 
+  it("hands out a stretch of consecutive boot frames, never across a reserved one", () => {
+    const mm = new PageAllocator(32, 32, [0, 14], new FakeXen());
+    expect(mm.alloc()).toBe(1);
+    expect(mm.allocRange(8)).toBe(2); // 2..9
+    expect(mm.allocRange(8)).toBeUndefined(); // 10..17 would cross reserved 14
+    expect(mm.allocRange(40)).toBeUndefined(); // more than is left
+    expect(mm.alloc()).toBe(10); // a refusal takes nothing
+    expect(mm.allocRange(3)).toBe(11); // 11..13
+    expect(mm.alloc()).toBe(15); // past the reserved one
+    mm.free(5); // each page of a stretch is freed on its own
+    expect(mm.alloc()).toBe(5);
+    expect(mm.stats()).toMatchObject({ used: 2 + 1 + 8 + 1 + 3 + 1 });
+  });
+
   it("populates on demand up to the quota and stops where the hypervisor does", () => {
     const xen = new FakeXen();
     xen.headroom = 5;

@@ -34,7 +34,9 @@ export interface Counters {
 }
 
 export interface GuestPhases {
+  /** Sequential into the disk's shared buffers, and into the program's own (copied). */
   seq: Run;
+  seqCopy: Run;
   rand: Run;
   seqCalls: Counters;
   randCalls: Counters;
@@ -79,7 +81,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestPhases> {
     const console = await guestConsole(consoleConn, dom0Log);
     const counters = () => domainCounts((req) => control.request(req), [domid, 0]);
     await console.next(/blk-bench: ready[^\n]*\n/);
-    const phase = async (cmd: "seq" | "rand"): Promise<[Run, Counters]> => {
+    const phase = async (cmd: "seq" | "seqcopy" | "rand"): Promise<[Run, Counters]> => {
       const before = await counters();
       const cpu0 = cpuNow();
       console.type(cmd);
@@ -94,9 +96,10 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestPhases> {
       ];
     };
     const [seq, seqCalls] = await phase("seq");
+    const [seqCopy] = await phase("seqcopy");
     const [rand, randCalls] = await phase("rand");
     console.type("off");
-    return { seq, rand, seqCalls, randCalls };
+    return { seq, seqCopy, rand, seqCalls, randCalls };
   } finally {
     consoleConn.close();
     control.close();

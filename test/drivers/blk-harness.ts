@@ -37,10 +37,13 @@ export class MiniStore implements DriverStore {
 
 /** Pages and grants of the guest; dom0 maps them by ref. */
 export class Machine {
-  readonly pages = new Map<number, SharedArrayBuffer>();
+  /** Each page's 4096 bytes: its own buffer, or a slice of a run's (allocRun). */
+  readonly pages = new Map<number, Uint8Array>();
   readonly grants = new Map<number, { pfn: number; mapped: number }>();
   readonly ports = new Map<number, { handler: () => void; peer?: number }>();
   private nextPfn = 100;
+  /** Pages blkback mapped through mapGrants (its batched first use of a request's pages). */
+  batchMapped = 0;
   private nextRef = 8;
   private nextPort = 1;
   logs: string[] = [];
@@ -48,14 +51,24 @@ export class Machine {
   alloc() {
     const pfn = this.nextPfn++;
     const buf = new SharedArrayBuffer(4096);
-    this.pages.set(pfn, buf);
+    this.pages.set(pfn, new Uint8Array(buf));
     return { pfn, view: new DataView(buf) };
+  }
+
+  /** `n` consecutive pages in one buffer, as the kernel cuts them from a run of its memory. */
+  allocRun(n: number) {
+    const bytes = new Uint8Array(new SharedArrayBuffer(n * 4096));
+    const pfns = Array.from({ length: n }, (_, i) => this.nextPfn + i);
+    this.nextPfn += n;
+    pfns.forEach((pfn, i) => this.pages.set(pfn, bytes.subarray(i * 4096, (i + 1) * 4096)));
+    return { pfns, bytes };
   }
 
   front(store: DriverStore): BlkfrontPlatform {
     return {
       store,
       allocPage: () => this.alloc(),
+      allocRun: (n) => this.allocRun(n),
       freePage: (pfn) => void this.pages.delete(pfn),
       grant: (_d, pfn) => {
         const ref = this.nextRef++;
@@ -83,15 +96,24 @@ export class Machine {
   }
 
   back(store: DriverStore): BlkbackPlatform {
-    return {
+    const platform: BlkbackPlatform = {
       store,
+      mapGrants: (d, refs) =>
+        refs.map((ref) => {
+          this.batchMapped++;
+          try {
+            return platform.mapGrant(d, ref);
+          } catch {
+            return undefined;
+          }
+        }),
       mapGrant: (_d, ref) => {
         const g = this.grants.get(ref);
         if (!g) throw new Error(`GNTST_bad_gntref: ${ref}`);
         g.mapped++;
         let live = true;
         return {
-          bytes: new Uint8Array(this.pages.get(g.pfn)!),
+          bytes: this.pages.get(g.pfn)!,
           unmap: () => {
             if (live) g.mapped--;
             live = false;
@@ -114,6 +136,7 @@ export class Machine {
       openStore: (params, ro) => openFileStore(params, ro),
       log: (l) => this.logs.push(l),
     };
+    return platform;
   }
 }
 

@@ -109,6 +109,55 @@ describe("blkfront ↔ blkback over a file", () => {
     expect(readFileSync(img.path)[0]).toBe(img.data[0]);
   });
 
+  it("reads into and writes from a shared buffer on the buffer's own pages, across a reconnect", async () => {
+    const img = image("g.img", 4 << 20);
+    const a = await connected(img.path);
+    const buf = a.front.buffer((1 << 20) + 8192)!;
+    expect(buf.length).toBe((1 << 20) + 8192);
+    expect(buf.every((x) => x === 0)).toBe(true);
+    const bufPfns = [...a.machine.pages].filter(([, b]) => b.buffer === buf.buffer).map(([pfn]) => pfn);
+    expect(bufPfns).toHaveLength(258);
+    const granted = () => [...a.machine.grants.values()].filter((g) => bufPfns.includes(g.pfn));
+    expect(granted()).toHaveLength(258);
+    const poolGrants = () => a.machine.grants.size - 258 - 1; // less the buffer and the ring
+
+    // 1 MiB in indirect requests: the backend maps the buffer's pages; the pool gives only the
+    // indirect pages (one a request), so no data went through it.
+    const requests = Math.ceil(256 / a.info.maxSegments);
+    await a.q.read(2048, buf.subarray(0, 1 << 20));
+    expect(
+      Buffer.compare(buf.subarray(0, 1 << 20), img.data.subarray(2048 * 512, 2048 * 512 + (1 << 20))),
+    ).toBe(0);
+    expect(granted().filter((g) => g.mapped > 0)).toHaveLength(256);
+    expect(poolGrants()).toBeLessThanOrEqual(requests);
+    expect(a.machine.batchMapped).toBeGreaterThanOrEqual(256); // first use: mapped in batches
+
+    // A write from the buffer's last two pages reaches the file.
+    buf.fill(0x5a, 1 << 20);
+    await a.q.write(100, buf.subarray(1 << 20));
+    await a.q.flush();
+    expect(
+      readFileSync(img.path)
+        .subarray(100 * 512, 100 * 512 + 8192)
+        .every((x) => x === 0x5a),
+    ).toBe(true);
+    expect(poolGrants()).toBeLessThanOrEqual(requests);
+
+    // A view that does not start on a page of the buffer goes through the pool, still exact.
+    await a.q.read(0, buf.subarray(512, 512 + 4096));
+    expect(Buffer.compare(buf.subarray(512, 4608), img.data.subarray(0, 4096))).toBe(0);
+
+    // Closing ends the pool's grants but not the buffer's: after a reconnect it is served again.
+    await a.front.close();
+    expect(granted()).toHaveLength(258);
+    await a.store.write(`${a.fe}/state`, "1");
+    await a.front.connect({ poolPages: 512 });
+    buf.fill(0);
+    await a.front.queue.read(100, buf.subarray(0, 8192));
+    expect(buf.subarray(0, 8192).every((x) => x === 0x5a)).toBe(true);
+    await a.front.close();
+  });
+
   it("closes cleanly, ending every grant, and connects again", async () => {
     const img = image("f.img", 1 << 20);
     const a = await connected(img.path);

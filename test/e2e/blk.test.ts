@@ -35,11 +35,15 @@ describe("a guest with a disk", { timeout: 120_000 }, () => {
     const r = JSON.parse(line.slice(line.indexOf("{"))) as {
       disks: { name: string; sectors: number; readonly: boolean }[];
       sum: number;
+      sharedSum: number;
+      sharedIsGuestMemory: boolean;
+      sharedBack: boolean;
       readBack: boolean[];
       pastEnd: string;
     };
     expect(r.disks).toMatchObject([{ name: "xvda", sectors: 16384, readonly: false }]);
     expect(r.sum).toBe(fnv(data));
+    expect([r.sharedSum, r.sharedIsGuestMemory, r.sharedBack]).toEqual([fnv(data), true, true]);
     expect(r.readBack).toEqual([true, true, true]);
     expect(r.pastEnd).toMatch(/EINVAL.*past the end/);
 
@@ -53,6 +57,7 @@ describe("a guest with a disk", { timeout: 120_000 }, () => {
     expect(after.subarray(0, 512).every((x) => x === 0x5a)).toBe(true);
     expect(after[512]).toBe(data[512]);
     expect(after.subarray(1000 * 512, 1000 * 512 + 65536).every((x) => x === 0xa5)).toBe(true);
+    expect(after.subarray(2000 * 512, 2000 * 512 + 131072).every((x) => x === 0xc3)).toBe(true);
     expect(after.subarray((16384 - 2048) * 512).every((x) => x === 0x3c)).toBe(true);
     // dom0 forgot the device with the domain.
     await expect(

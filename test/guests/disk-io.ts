@@ -2,6 +2,8 @@
  * A guest that exercises its disk through k.blk: reads the whole of xvda and checksums it, writes
  * three patterns (one sector, 64 KiB, 1 MiB crossing many requests), flushes, reads them back, and
  * prints one JSON line with what it saw. The test compares that with the image file on the host.
+ * The whole-disk read runs twice — into a plain buffer (copied through blkfront's pool) and into the
+ * disk's shared buffer (dom0 reads straight into it) — and a fourth pattern is written from one.
  */
 import type { KernelHandle } from "@pvkit/guest-kernel/kernel/program";
 
@@ -14,14 +16,23 @@ function fnv(bytes: Uint8Array, h = 0x811c9dc5): number {
 export default async function main(k: KernelHandle): Promise<void> {
   const disks = k.blk.list();
   const xvda = k.blk.get("xvda");
-  let sum = 0x811c9dc5;
-  const chunk = new Uint8Array(256 * 1024);
-  for (let s = 0; s < xvda.sectors; s += chunk.length / 512) {
-    const n = Math.min(chunk.length / 512, xvda.sectors - s);
-    const buf = chunk.subarray(0, n * 512);
-    await xvda.read(s, buf);
-    sum = fnv(buf, sum);
-  }
+  const checksum = async (chunk: Uint8Array) => {
+    let sum = 0x811c9dc5;
+    for (let s = 0; s < xvda.sectors; s += chunk.length / 512) {
+      const n = Math.min(chunk.length / 512, xvda.sectors - s);
+      const buf = chunk.subarray(0, n * 512);
+      await xvda.read(s, buf);
+      sum = fnv(buf, sum);
+    }
+    return sum;
+  };
+  const sum = await checksum(new Uint8Array(256 * 1024));
+  const shared = xvda.buffer(256 * 1024);
+  const sharedSum = await checksum(shared);
+  // Guest memory (a SharedArrayBuffer of the domain's pages), not a buffer of the JS heap.
+  const sharedIsGuestMemory = shared.buffer instanceof SharedArrayBuffer;
+  const out = xvda.buffer(128 * 1024).fill(0xc3);
+  await xvda.write(2000, out);
   const writes: [number, number, number][] = [
     [0, 512, 0x5a],
     [1000, 64 * 1024, 0xa5],
@@ -42,5 +53,19 @@ export default async function main(k: KernelHandle): Promise<void> {
   } catch (e) {
     pastEnd = String(e);
   }
-  k.print(JSON.stringify({ phase: "done", disks, sum, readBack, pastEnd }));
+  const back = xvda.buffer(128 * 1024);
+  await xvda.read(2000, back);
+  const sharedBack = back.every((x) => x === 0xc3);
+  k.print(
+    JSON.stringify({
+      phase: "done",
+      disks,
+      sum,
+      sharedSum,
+      sharedIsGuestMemory,
+      sharedBack,
+      readBack,
+      pastEnd,
+    }),
+  );
 }

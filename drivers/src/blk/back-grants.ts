@@ -17,24 +17,60 @@ export interface MappedPage {
 
 /** Maps grant `ref` of the frontend read-write; throws when the ref is not a valid grant to us. */
 export type GrantMapFn = (ref: number) => MappedPage;
+/** Maps many refs in as few hypercalls as fit; undefined for each that is not a valid grant. */
+export type GrantBatchMapFn = (refs: readonly number[]) => (MappedPage | undefined)[];
 
 interface Entry {
   page: MappedPage;
   users: number;
+  /** When it was last acquired (a tick of this table): eviction takes the oldest unused. */
+  used: number;
 }
 
 export class PersistentGrants {
-  private readonly entries = new Map<number, Entry>(); // insertion order = least recently used first
+  private readonly entries = new Map<number, Entry>();
+  private tick = 0;
   mapped = 0;
   unmapped = 0;
 
   constructor(
     private readonly mapFn: GrantMapFn,
     readonly limit = 4096,
+    private readonly mapBatchFn?: GrantBatchMapFn,
   ) {}
+
+  /**
+   * Maps, in one batch, those of `refs` not mapped yet, so that the acquire() of each that follows
+   * finds it: a request's first use of 256 new pages costs a few hypercalls, not 256. Refs that do
+   * not map are left for acquire() to refuse. Does nothing more than bring mappings in.
+   */
+  prefetch(refs: readonly number[]): void {
+    if (!this.mapBatchFn) return;
+    let missing: number[] | undefined;
+    for (const ref of refs) if (!this.entries.has(ref)) (missing ??= []).push(ref);
+    if (!missing) return;
+    missing = [...new Set(missing)].slice(0, this.limit); // never more than the table keeps
+    let pages: (MappedPage | undefined)[];
+    try {
+      pages = this.mapBatchFn(missing);
+    } catch {
+      return; // acquire() maps one by one, and refuses what does not map
+    }
+    pages.forEach((page, i) => {
+      if (!page) return;
+      this.evict();
+      this.entries.set(missing![i]!, { page, users: 0, used: ++this.tick });
+      this.mapped++;
+    });
+  }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Whether `ref` is mapped now. */
+  has(ref: number): boolean {
+    return this.entries.has(ref);
   }
 
   /**
@@ -43,20 +79,21 @@ export class PersistentGrants {
    */
   acquire(ref: number): Uint8Array | undefined {
     let e = this.entries.get(ref);
-    if (e) {
-      this.entries.delete(ref); // move to the most recently used end
-    } else {
+    if (!e) {
       let page: MappedPage;
       try {
         page = this.mapFn(ref);
       } catch {
         return undefined;
       }
-      e = { page, users: 0 };
-      this.mapped++;
       this.evict();
+      e = { page, users: 0, used: 0 };
+      this.entries.set(ref, e);
+      this.mapped++;
     }
-    this.entries.set(ref, e);
+    // A stamp, not a move to the end of the map: a request touches up to 256 pages, and
+    // eviction, which needs the order, is rare (the frontend reuses a fixed pool).
+    e.used = ++this.tick;
     e.users++;
     return e.page.bytes;
   }
@@ -81,13 +118,19 @@ export class PersistentGrants {
     this.entries.clear();
   }
 
+  /**
+   * Makes room for one more mapping: at the limit, unmaps the least recently used page that no
+   * request holds. A scan of the table, paid only when a new page is mapped at the limit, which
+   * costs a hypercall anyway.
+   */
   private evict(): void {
-    if (this.entries.size < this.limit) return;
-    for (const [ref, e] of this.entries) {
-      if (e.users > 0) continue;
-      this.entries.delete(ref);
-      this.unmap(e);
-      if (this.entries.size < this.limit) return;
+    while (this.entries.size >= this.limit) {
+      let oldest: [number, Entry] | undefined;
+      for (const [ref, e] of this.entries)
+        if (e.users === 0 && (!oldest || e.used < oldest[1].used)) oldest = [ref, e];
+      if (!oldest) return; // every page is in use: go past the limit rather than fail a request
+      this.entries.delete(oldest[0]);
+      this.unmap(oldest[1]);
     }
   }
 

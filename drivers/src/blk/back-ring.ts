@@ -12,7 +12,7 @@ import { BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from "@pvkit/abi/layout";
 import type { BackRing } from "../ring.ts";
 import { type BlkRequest, type DiskLimits, type Segment, parseRequest } from "./back-request.ts";
 import type { PersistentGrants } from "./back-grants.ts";
-import { SECTOR_BYTES } from "./protocol.ts";
+import { PAGE_SIZE, SECTOR_BYTES, SECTORS_PER_PAGE } from "./protocol.ts";
 import type { BlockStore } from "./store.ts";
 
 export interface BackStats {
@@ -114,6 +114,9 @@ export class BlkbackRing {
     const held: number[] = [];
     const bufs: Uint8Array[] = [];
     let bytes = 0;
+    // Pages not mapped yet (a frontend's first use of them) are mapped in one batch first.
+    if (req.segments.some((s) => !this.d.grants.has(s.gref)))
+      this.d.grants.prefetch(req.segments.map((s) => s.gref));
     for (const s of req.segments) {
       const page = this.d.grants.acquire(s.gref);
       if (!page) {
@@ -170,6 +173,10 @@ export class BlkbackRing {
   }
 }
 
+/** The part of a mapped page a segment names: the page's own view when it is the whole page. */
 function segmentBytes(page: Uint8Array, s: Segment): Uint8Array {
+  // A large request is hundreds of whole pages: a view made per page per request was most of
+  // blkback's garbage.
+  if (s.first === 0 && s.last === SECTORS_PER_PAGE - 1 && page.length === PAGE_SIZE) return page;
   return page.subarray(s.first * SECTOR_BYTES, (s.last + 1) * SECTOR_BYTES);
 }

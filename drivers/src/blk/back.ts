@@ -35,6 +35,8 @@ export interface BlkbackPlatform {
   store: DriverStore;
   /** Maps `domid`'s grant `ref` read-write; throws when it is not a grant to dom0. */
   mapGrant(domid: number, ref: number): MappedPage;
+  /** Maps many of `domid`'s refs at once; undefined for each that is not a grant to dom0. Optional. */
+  mapGrants?(domid: number, refs: readonly number[]): (MappedPage | undefined)[];
   bindInterdomain(domid: number, remotePort: number, onEvent: () => void): number;
   notify(port: number): void;
   closePort(port: number): void;
@@ -147,7 +149,11 @@ export class BlkbackDevice extends XenbusBackend {
       discard: store.discards && !store.readonly,
       maxIndirectSegments: MAX_INDIRECT_SEGMENTS,
     };
-    const grants = new PersistentGrants((ref) => this.p.mapGrant(this.domid, ref));
+    const grants = new PersistentGrants(
+      (ref) => this.p.mapGrant(this.domid, ref),
+      undefined,
+      this.p.mapGrants && ((refs) => this.p.mapGrants!(this.domid, refs)),
+    );
     let port = -1;
     const ring = new BlkbackRing({
       ring: new BackRing(views, layout),

@@ -14,6 +14,11 @@ export interface PoolPage {
 
 export interface PoolPlatform {
   allocPage(): { pfn: number; view: DataView };
+  /**
+   * `pages` consecutive pages as one view (a run of the domain's memory), or undefined when the
+   * kernel has no such stretch free. Optional: without it blkfront offers no shared buffers.
+   */
+  allocRun?(pages: number): { pfns: number[]; bytes: Uint8Array } | undefined;
   freePage(pfn: number): void;
   grant(domid: number, pfn: number, readonly: boolean): number;
   /** Ends a grant; false while the backend still has the page mapped. */

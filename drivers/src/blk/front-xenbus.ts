@@ -21,6 +21,7 @@ import { waitForState } from "../xenbus-wait.ts";
 import { type FrontendPlatform, closeFrontend } from "../frontend-platform.ts";
 import { BlkfrontQueue, type DiskInfo } from "./front.ts";
 import { GrantPool } from "./front-pool.ts";
+import { SharedBuffers } from "./front-shared.ts";
 import {
   DIRECT_SEGMENTS,
   Keys,
@@ -39,6 +40,8 @@ export interface BlkfrontOptions {
   ringPageOrder?: number;
   /** Most pages the persistent grant pool may hold (data and indirect pages). Default 256. */
   poolPages?: number;
+  /** Most pages shared buffers (buffer()) may hold, all connections together. Default poolPages. */
+  sharedPages?: number;
   /** How long to wait for the backend at each step before giving up (ms). Default 30 000. */
   timeoutMs?: number;
 }
@@ -55,6 +58,8 @@ export class Blkfront {
   private live: Live | undefined;
   private backend = "";
   private backendId = 0;
+  /** Shared buffers outlive a connection: their grants stay, and a reconnect serves them again. */
+  private shared: SharedBuffers | undefined;
 
   constructor(
     private readonly p: BlkfrontPlatform,
@@ -70,6 +75,14 @@ export class Blkfront {
 
   get info(): DiskInfo | undefined {
     return this.live?.queue.info;
+  }
+
+  /**
+   * A buffer of `bytes` on pages granted to the backend (front-shared.ts): reads into it and writes
+   * from it need no copy. Undefined when not connected, or no such memory is left.
+   */
+  buffer(bytes: number): Uint8Array | undefined {
+    return this.live ? this.shared?.make(bytes) : undefined;
   }
 
   async connect(opts: BlkfrontOptions = {}): Promise<DiskInfo> {
@@ -111,9 +124,12 @@ export class Blkfront {
     const ring = new FrontRing(views, layout);
     ring.init();
     const pool = new GrantPool(this.p, this.backendId, poolPages);
-    // Segments per request: indirect when offered, bounded so one request never needs more than a
-    // quarter of the pool (others must be able to run beside it).
-    const indirectFit = Math.floor((poolPages / 4) * (512 / 513));
+    // A backend in another domain than before cannot use the old buffers' grants: new ones then.
+    if (this.shared?.backend !== this.backendId)
+      this.shared = new SharedBuffers(this.p, this.backendId, opts.sharedPages ?? poolPages);
+    // Segments per request: indirect when offered, bounded so one request's data pages are at most
+    // a quarter of the pool (others must be able to run beside it).
+    const indirectFit = Math.floor(poolPages / 4);
     const maxSegments =
       maxIndirect > DIRECT_SEGMENTS
         ? Math.max(DIRECT_SEGMENTS, Math.min(maxIndirect, indirectFit))
@@ -152,6 +168,7 @@ export class Blkfront {
         maxSegments,
       },
       () => this.p.notify(port),
+      this.shared,
     );
     this.live.queue = queue;
     await w(Keys.state, String(XenbusStateConnected));

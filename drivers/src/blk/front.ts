@@ -22,6 +22,7 @@ import {
 } from "@pvkit/abi/layout";
 import type { FrontRing } from "../ring.ts";
 import type { GrantPool, PoolPage } from "./front-pool.ts";
+import type { SharedBuffers } from "./front-shared.ts";
 import { DIRECT_SEGMENTS, PAGE_SIZE, SECTOR_BYTES, SEGMENTS_PER_INDIRECT_PAGE } from "./protocol.ts";
 
 /** A failed disk operation: `code` as node:fs names it. */
@@ -79,6 +80,8 @@ export class BlkfrontQueue {
     private readonly pool: GrantPool,
     readonly info: DiskInfo,
     private readonly notify: () => void,
+    /** Buffers whose pages are granted already: requests on them skip the pool and its copy. */
+    private readonly shared?: SharedBuffers,
   ) {}
 
   get idle(): boolean {
@@ -176,26 +179,31 @@ export class BlkfrontQueue {
     return Promise.all(parts).then(() => undefined);
   }
 
-  /** One request of up to maxSegments pages. */
+  /**
+   * One request of up to maxSegments pages: on the chunk's own pages when it lies in a shared
+   * buffer (front-shared.ts), else on pool pages, with the data copied in (write) or out (read).
+   */
   private request(write: boolean, sector: number, chunk: Uint8Array): Promise<void> {
     const nseg = Math.ceil(chunk.length / PAGE_SIZE);
     const indirect = nseg > DIRECT_SEGMENTS;
     const nind = indirect ? Math.ceil(nseg / SEGMENTS_PER_INDIRECT_PAGE) : 0;
+    const own = this.shared?.refsOf(chunk);
+    const lastSect = (i: number) => Math.min(PAGE_SIZE, chunk.length - i * PAGE_SIZE) / SECTOR_BYTES - 1;
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({
         reject,
         start: () => {
           if (this.ring.free < 1) return false;
-          const pages = this.pool.take(nseg + nind);
+          const pages = this.pool.take(own ? nind : nseg + nind);
           if (!pages) return false;
-          const data = pages.slice(0, nseg);
-          const segs = data.map((p, i) => {
-            const bytes = Math.min(PAGE_SIZE, chunk.length - i * PAGE_SIZE);
-            if (write) p.bytes.set(chunk.subarray(i * PAGE_SIZE, i * PAGE_SIZE + bytes));
-            return { gref: p.ref, first_sect: 0, last_sect: bytes / SECTOR_BYTES - 1 };
-          });
+          const segs = own
+            ? own.map((gref, i) => ({ gref, first_sect: 0, last_sect: lastSect(i) }))
+            : pages.slice(0, nseg).map((p, i) => {
+                if (write) p.bytes.set(chunk.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+                return { gref: p.ref, first_sect: 0, last_sect: lastSect(i) };
+              });
           const id = this.nextId++;
-          this.inflight.set(id, { pages, resolve, reject, ...(write ? {} : { into: chunk }) });
+          this.inflight.set(id, { pages, resolve, reject, ...(write || own ? {} : { into: chunk }) });
           const operation = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
           if (!indirect) {
             this.ring.put({
@@ -207,7 +215,7 @@ export class BlkfrontQueue {
               seg: segs,
             });
           } else {
-            const ind = pages.slice(nseg);
+            const ind = own ? pages : pages.slice(nseg);
             segs.forEach((s, i) => {
               const page = ind[Math.floor(i / SEGMENTS_PER_INDIRECT_PAGE)]!;
               const v = new DataView(page.bytes.buffer, page.bytes.byteOffset, PAGE_SIZE);

@@ -149,6 +149,18 @@ export class PhysMemory implements GuestMemory {
     return new DataView(b.buffer, b.byteOffset, PAGE_SIZE);
   }
 
+  /**
+   * One live view over `pages` of our pages from `pfn` on, or undefined unless all of them are
+   * populated and lie in one run (one buffer): what a driver needs to hand a program a buffer whose
+   * pages are each its own granted page (blkfront's shared buffers).
+   */
+  span(pfn: number, pages: number): Uint8Array | undefined {
+    const run = this.runAt(pfn);
+    if (!run || pfn + pages > run.pfn + pagesOf(run)) return undefined;
+    for (let k = 1; k < pages; k++) if (this.runAt(pfn + k) !== run) return undefined;
+    return new Uint8Array(run.buf, (pfn - run.pfn) * PAGE_SIZE, pages * PAGE_SIZE);
+  }
+
   /** Live views of hypervisor frames given by mfn (grant-table frames after setup_table). */
   mapFrames(mfns: number[]): DataView[] {
     return mfns.map((mfn) => {

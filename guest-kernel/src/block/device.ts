@@ -34,6 +34,18 @@ export interface BlockDevice extends BlockDeviceInfo {
   discard(sector: number, count: number): Promise<void>;
 }
 
+/** A disk of the domain as programs get it (`k.blk.get`): a BlockDevice that lends shared memory. */
+export interface DiskDevice extends BlockDevice {
+  /**
+   * A zeroed buffer of `bytes` whose pages are granted to the disk's backend once: read() into it
+   * and write() from it move data straight between the host's image file and these bytes, with no
+   * copy in the guest (docs/block.md, "Shared buffers"). Its pages stay shared with dom0 for the
+   * life of the domain, so keep it for data bound to or from the disk. When the domain has no free
+   * run of pages that long, or the disk has lent its limit, it is an ordinary buffer (I/O copies).
+   */
+  buffer(bytes: number): Uint8Array;
+}
+
 /** The error a device operation fails with: `code` as node:fs names it (EIO, EROFS, EINVAL...). */
 export class BlockError extends Error {
   constructor(

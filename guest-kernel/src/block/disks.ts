@@ -5,11 +5,11 @@
  * is reported and left out; boot goes on without it. At shutdown each disk is closed properly, so
  * dom0 sees Closing/Closed and unmaps our pages before the domain ends.
  */
-import { BlkIoError, type BlkfrontQueue } from "@pvkit/drivers/blk/front";
+import { BlkIoError } from "@pvkit/drivers/blk/front";
 import { Blkfront } from "@pvkit/drivers/blk/front-xenbus";
 import type { FrontendPlatform } from "@pvkit/drivers/frontend-platform";
 import type { XenStoreClient } from "../xenbus/client.ts";
-import { type BlockDevice, BlockError, type BlockDeviceInfo, checkRequest } from "./device.ts";
+import { BlockError, type BlockDeviceInfo, type DiskDevice, checkRequest } from "./device.ts";
 
 /** What the disks need of the kernel. */
 export interface DiskDeps {
@@ -24,7 +24,7 @@ export interface DiskDeps {
 
 interface Disk {
   front: Blkfront;
-  device: BlockDevice;
+  device: DiskDevice;
 }
 
 export class Disks {
@@ -46,7 +46,7 @@ export class Disks {
             `${info.name}: ${info.sectors} sectors (${mib >= 1 ? `${mib.toFixed(1)} MiB` : `${info.sectors / 2} KiB`})` +
               `${info.readonly ? ", read-only" : ""}, ${info.maxSegments} pages per request`,
           );
-          this.disks.set(info.name, { front, device: blockDevice(front.queue) });
+          this.disks.set(info.name, { front, device: blockDevice(front) });
         } catch (e) {
           this.d.log(`vbd ${id}: ${e instanceof Error ? e.message : String(e)}; going on without it`);
         }
@@ -67,7 +67,7 @@ export class Disks {
       .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  get(name: string): BlockDevice | undefined {
+  get(name: string): DiskDevice | undefined {
     return this.disks.get(name)?.device;
   }
 
@@ -79,7 +79,8 @@ export class Disks {
 }
 
 /** A connected blkfront as the kernel's BlockDevice: requests checked first, errors as BlockError. */
-function blockDevice(q: BlkfrontQueue): BlockDevice {
+function blockDevice(front: Blkfront): DiskDevice {
+  const q = front.queue;
   const info = q.info;
   const wrap = <T>(p: Promise<T>): Promise<T> =>
     p.catch((e: unknown) => {
@@ -104,6 +105,11 @@ function blockDevice(q: BlkfrontQueue): BlockDevice {
     async discard(sector, count) {
       checkRequest(info, "discard", sector, count * 512);
       return wrap(q.discard(sector, count));
+    },
+    buffer(bytes) {
+      if (!Number.isSafeInteger(bytes) || bytes < 0)
+        throw new BlockError("EINVAL", `${info.name}: a buffer of ${bytes} bytes`);
+      return (bytes > 0 && front.buffer(bytes)) || new Uint8Array(bytes);
     },
   };
 }

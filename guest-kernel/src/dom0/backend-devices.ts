@@ -8,7 +8,8 @@
  */
 import type { MappedPage } from "@pvkit/drivers/blk/back-grants";
 import type { DriverStore } from "@pvkit/drivers/blk/protocol";
-import type { ProgramGrants } from "../kernel/sharing.ts";
+import type { MappedGrant, ProgramGrants } from "../kernel/sharing.ts";
+import { GrantError } from "../kernel/hypervisor.ts";
 import type { EventPorts } from "./toolstack/hypercall-host.ts";
 import type { Xenstored } from "./xenstored/index.ts";
 
@@ -31,24 +32,30 @@ function localDriverStore(xs: Xenstored): DriverStore {
 export interface Dom0DriverPlatform {
   store: DriverStore;
   mapGrant(domid: number, ref: number): MappedPage;
+  /** Maps many of `domid`'s refs in as few hypercalls as fit; undefined for each that did not map. */
+  mapGrants(domid: number, refs: readonly number[]): (MappedPage | undefined)[];
   bindInterdomain(domid: number, remotePort: number, onEvent: () => void): number;
   notify(port: number): void;
   closePort(port: number): void;
   log(line: string): void;
 }
 
+const mappedPage = (m: MappedGrant): MappedPage => ({
+  bytes: new Uint8Array(m.view.buffer, m.view.byteOffset, 4096),
+  unmap: () => m.unmap(),
+});
+
 export function dom0DriverPlatform(
   xs: Xenstored,
-  grants: Pick<ProgramGrants, "map">,
+  grants: Pick<ProgramGrants, "map" | "mapMany">,
   events: EventPorts,
   log: (line: string) => void,
 ): Dom0DriverPlatform {
   return {
     store: localDriverStore(xs),
-    mapGrant: (domid, ref) => {
-      const m = grants.map(domid, ref);
-      return { bytes: new Uint8Array(m.view.buffer, m.view.byteOffset, 4096), unmap: () => m.unmap() };
-    },
+    mapGrant: (domid, ref) => mappedPage(grants.map(domid, ref)),
+    mapGrants: (domid, refs) =>
+      grants.mapMany(domid, refs).map((m) => (m instanceof GrantError ? undefined : mappedPage(m))),
     bindInterdomain: (domid, port, onEvent) => events.bindInterdomain(domid, port, () => onEvent()),
     notify: (port) => events.notify(port),
     closePort: (port) => events.close(port),

@@ -25,7 +25,7 @@ export interface Dom0Kernel {
   hc: Hypercalls;
   buffer: BouncePage;
   /** The kernel's grants: the toolstack maps guests' ring pages with them. */
-  grants: Pick<ProgramGrants, "map">;
+  grants: Pick<ProgramGrants, "map" | "mapMany">;
   events: EventPorts;
 }
 

@@ -30,6 +30,8 @@ export interface ArchBootLike {
     read(addr: number, len: number): Uint8Array;
     /** A live view of one page of this domain's memory. */
     page(pfn: number): DataView;
+    /** One view over consecutive pages of one run, or undefined (absent: no shared buffers). */
+    span?(pfn: number, pages: number): Uint8Array | undefined;
     /** Where other domains' granted pages appear once mapped (absent: no grants.map). */
     window?: ForeignWindow;
   };
@@ -98,6 +100,7 @@ export function bootInfoFromArch(arch: ArchBootLike): KernelBoot {
     programUrl: arch.programUrl,
     ...(arch.tsc ? { tsc: arch.tsc } : {}),
     page: (pfn) => arch.memory.page(pfn),
+    ...(arch.memory.span ? { span: (pfn: number, pages: number) => arch.memory.span!(pfn, pages) } : {}),
     mapFrames: arch.mapFrames,
     ...(arch.memory.window ? { foreign: arch.memory.window } : {}),
   };

@@ -12,6 +12,7 @@ export function frontendPlatform(
   xs: XenStoreClient,
   page: (pfn: number) => DataView,
   log: (line: string) => void,
+  span?: (pfn: number, pages: number) => Uint8Array | undefined,
 ): FrontendPlatform {
   return {
     store: {
@@ -27,6 +28,15 @@ export function frontendPlatform(
       return { pfn, view: page(pfn) };
     },
     freePage: (pfn) => k.mm.free(pfn),
+    allocRun: (pages) => {
+      const first = span ? k.mm.allocRange(pages) : undefined;
+      if (first === undefined) return undefined;
+      const pfns = Array.from({ length: pages }, (_, i) => first + i);
+      const bytes = span!(first, pages);
+      if (bytes) return { pfns, bytes };
+      for (const pfn of pfns) k.mm.free(pfn); // not one run after all
+      return undefined;
+    },
     grant: (domid, pfn, ro) => k.grantTable().grantAccess(domid, pfn, ro),
     endGrant: (ref) => k.grantTable().endAccess(ref),
     allocUnbound: (dom, cb) => k.events.allocUnbound(dom, () => cb()),

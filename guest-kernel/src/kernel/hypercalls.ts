@@ -5,7 +5,7 @@
  * extent page passed in is the kernel's own, used for nothing else (memory_op writes pfn lists there).
  */
 import { grantStatusName } from "@pvkit/abi";
-import { GrantError, type GrantCopySide, type XenOps } from "./hypervisor.ts";
+import { GrantError, type GrantCopySide, MAP_BATCH, type XenOps } from "./hypervisor.ts";
 import {
   DOMID_SELF,
   GNTCOPY_dest_gref,
@@ -165,6 +165,28 @@ export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
         throw new GrantError(`map grant ${ref} of domain ${domid}`, r!.status, grantStatusName(r!.status));
       }
       return r!.handle;
+    },
+    gnttabMapBatch: (ops) => {
+      if (ops.length > MAP_BATCH)
+        throw new RangeError(`${ops.length} grant maps in one batch (${MAP_BATCH} at most)`);
+      if (ops.length === 0) return [];
+      const rs = hc.grantTableOp.mapGrantRef(
+        ops.map((o) => ({
+          host_addr: o.hostAddr,
+          flags: GNTMAP_host_map | (o.readonly ? GNTMAP_readonly : 0),
+          ref: o.ref,
+          dom: o.domid,
+        })),
+      );
+      return rs.map((r, i) =>
+        r.status === GNTST_okay
+          ? r.handle
+          : new GrantError(
+              `map grant ${ops[i]!.ref} of domain ${ops[i]!.domid}`,
+              r.status,
+              grantStatusName(r.status),
+            ),
+      );
     },
     gnttabUnmap: (hostAddr, handle) => {
       const [r] = hc.grantTableOp.unmapGrantRef([{ host_addr: hostAddr, dev_bus_addr: 0n, handle }]);

@@ -36,11 +36,27 @@ export interface XenOps {
    * window). Returns the handle for unmapping; throws GrantError when the status is not GNTST_okay.
    */
   gnttabMap(domid: number, ref: number, hostAddr: bigint, readonly: boolean): number;
+  /**
+   * Many maps in one hypercall, as Xen's map_grant_ref takes an array (at most MAP_BATCH): each
+   * op's handle, or the GrantError of its own status. One op failing fails none of the others.
+   */
+  gnttabMapBatch(ops: readonly GrantMapOp[]): (number | GrantError)[];
   /** GNTTABOP_unmap_grant_ref by host address and handle; throws GrantError on a bad status. */
   gnttabUnmap(hostAddr: bigint, handle: number): void;
   /** One GNTTABOP_copy of `len` bytes; each side a grant ref of another domain or a pfn of ours. */
   gnttabCopy(op: GrantCopyOp): void;
 }
+
+/** One GNTTABOP_map_grant_ref of a batch. */
+export interface GrantMapOp {
+  domid: number;
+  ref: number;
+  hostAddr: bigint;
+  readonly: boolean;
+}
+
+/** Most maps in one batch: 64 of gnttab_map_grant_ref's 32 bytes fill half the scratch page. */
+export const MAP_BATCH = 64;
 
 /** One side of a grant copy: a peer's grant ref, or a page of ours by pfn. */
 export type GrantCopySide = { domid: number; ref: number; offset: number } | { pfn: number; offset: number };

@@ -60,6 +60,8 @@ export interface BootInfo {
   tsc?: () => bigint;
   /** A live view of one of our pages (drivers' shared rings and buffers). */
   page?: (pfn: number) => DataView;
+  /** One view over consecutive pages of one run of our memory, or undefined (arch/memory.ts). */
+  span?: (pfn: number, pages: number) => Uint8Array | undefined;
   /** Views of frames the hypervisor gave us by number (the grant table after setup_table). */
   mapFrames?: (frames: number[]) => DataView[];
   /** Where other domains' granted pages appear when we map them (absent: no grants.map). */
@@ -69,8 +71,11 @@ export interface BootInfo {
 /** How long shutdown waits for one driver's close hook (a stuck backend must not hold us). */
 export const CLOSE_TIMEOUT_MS = 2000;
 
-/** Grant-table frames set up at first use: 4 frames = 2040 usable refs. */
-export const GRANT_FRAMES = 4;
+/**
+ * Grant-table frames set up at first use: 8 frames = 4088 usable refs, room for a disk's pool and
+ * shared buffers (up to 1024 pages each) beside the network's pools.
+ */
+export const GRANT_FRAMES = 8;
 
 export const SHUTDOWN_REASONS: Record<ShutdownKind, number> = {
   poweroff: SHUTDOWN_poweroff,
@@ -180,7 +185,7 @@ export class Kernel {
     const disks = new Disks({
       domid: this.boot.domid,
       xs,
-      platform: frontendPlatform(this, xs, page, (line) => this.printk(`blkfront: ${line}`)),
+      platform: frontendPlatform(this, xs, page, (line) => this.printk(`blkfront: ${line}`), this.boot.span),
       // An eighth of memory at most, 48..1024 pages: enough for a few large requests in flight.
       poolPages: Math.max(48, Math.min(1024, Math.floor(this.boot.nrPages / 8))),
       log: (line) => this.printk(`blkfront: ${line}`),

@@ -88,6 +88,23 @@ export class PageAllocator {
     return pfn;
   }
 
+  /**
+   * `n` consecutive pfns, taken from the boot frames never handed out (the lowest such stretch), or
+   * undefined when no stretch of `n` is left there. For buffers whose pages must be one view
+   * (blkfront's shared buffers); each pfn is freed on its own, as if from alloc().
+   */
+  allocRange(n: number): number | undefined {
+    while (this.freshLeft > 0 && this.reserved.has(this.fresh)) this.fresh++;
+    const first = this.fresh;
+    if (!Number.isSafeInteger(n) || n < 1 || this.freshLeft < n || first + n > this.populated)
+      return undefined;
+    for (let pfn = first; pfn < first + n; pfn++) if (this.reserved.has(pfn)) return undefined;
+    for (let pfn = first; pfn < first + n; pfn++) this.inUse.add(pfn);
+    this.fresh += n;
+    this.freshLeft -= n;
+    return first;
+  }
+
   /** Returns a page. Freeing a pfn not allocated is refused (a double free would corrupt the list). */
   free(pfn: number): void {
     if (!this.inUse.delete(pfn)) throw new RangeError(`free of pfn ${pfn} that is not allocated`);

@@ -10,7 +10,7 @@ import type { Hypercalls } from "@pvkit/abi/guest";
 import type { MemStats } from "./mm.ts";
 import type { TaskInfo } from "./sched.ts";
 import type { ProgramEvents, ProgramGrants } from "./sharing.ts";
-import type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
+import type { BlockDeviceInfo, DiskDevice } from "../block/device.ts";
 import type { FsApi } from "../fs/fs-api.ts";
 import type { NetDevice } from "../net/nics.ts";
 import type {
@@ -36,7 +36,7 @@ export interface MountInfo {
   readonly: boolean;
 }
 
-export type { BlockDevice, BlockDeviceInfo } from "../block/device.ts";
+export type { BlockDevice, BlockDeviceInfo, DiskDevice } from "../block/device.ts";
 export { BlockError } from "../block/device.ts";
 
 export type { MappedGrant, ProgramEvents, ProgramGrants, SharedPage } from "./sharing.ts";
@@ -102,10 +102,6 @@ export interface KernelHandle {
   /** Devices from xenstore `device/`. */
   devices(): Promise<DeviceInfo[]>;
   /**
-   * The disks of `disk = [...]` in the domain's config, connected at boot (blkfront): read, write,
-   * flush and discard by 512-byte sector. Data is copied through pages granted to dom0 once.
-   */
-  /**
    * The root file system (ext2 on the root disk, mounted at boot), shaped like node:fs/promises:
    * `await k.fs.readFile("/etc/motd", "utf8")`. Throws when nothing is mounted (see mounts()).
    * Errors are FsError with node's codes and words (ENOENT: no such file or directory, open '/x').
@@ -136,11 +132,16 @@ export interface KernelHandle {
   };
   /** What is mounted where (empty without a root disk). */
   mounts(): MountInfo[];
+  /**
+   * The disks of `disk = [...]` in the domain's config, connected at boot (blkfront): read, write,
+   * flush and discard by 512-byte sector. Data is copied through pages granted to dom0 once, except
+   * in a disk's buffer(), whose own pages are granted: I/O on it is not copied.
+   */
   readonly blk: {
     /** Every disk, sorted by name (xvda, xvdb, ...). */
     list(): BlockDeviceInfo[];
     /** The disk named `name`; throws RangeError when there is none. */
-    get(name: string): BlockDevice;
+    get(name: string): DiskDevice;
   };
   /** Kernel state for tools like the shell's ps/free/dmesg. */
   readonly sys: {

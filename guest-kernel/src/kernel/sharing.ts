@@ -15,7 +15,7 @@
  * the hypervisor with the domain, as in Xen.
  */
 import type { Events } from "./events.ts";
-import type { XenOps } from "./hypervisor.ts";
+import { GrantError, MAP_BATCH, type XenOps } from "./hypervisor.ts";
 import type { PageAllocator } from "./mm.ts";
 import type { GrantTable } from "./gnttab.ts";
 import { PAGE_SIZE } from "./xen.ts";
@@ -80,6 +80,15 @@ export interface ProgramGrants {
   share(domid: number, opts?: { readonly?: boolean }): SharedPage;
   /** Maps page `ref` that `domid` lent us. */
   map(domid: number, ref: number, opts?: { readonly?: boolean }): MappedGrant;
+  /**
+   * Maps many pages `domid` lent us, in as few hypercalls as fit (Xen's batched map_grant_ref):
+   * each ref's mapping, or the GrantError that says why that one did not map.
+   */
+  mapMany(
+    domid: number,
+    refs: readonly number[],
+    opts?: { readonly?: boolean },
+  ): (MappedGrant | GrantError)[];
   /** Copies `length` bytes at `offset` of `domid`'s grant `ref` to us (GNTTABOP_copy: no mapping). */
   copyFrom(domid: number, ref: number, offset: number, length: number): Uint8Array;
   /** Copies `data` into `domid`'s grant `ref` at `offset` (it must have granted write access). */
@@ -137,6 +146,33 @@ function checkRange(what: string, offset: number, length: number): void {
 
 /** The program's grant API over the kernel's grant table, allocator and foreign window. */
 export function programGrants(d: SharingDeps): ProgramGrants {
+  const window = (what: string): ForeignWindow => {
+    if (!d.foreign) throw new Error(`${what}: this domain's arch layer has no foreign-mapping window`);
+    return d.foreign;
+  };
+  /** A page mapped at `addr` with `handle`, unmapped once whatever calls unmap() after. */
+  const mapped = (
+    w: ForeignWindow,
+    domid: number,
+    ref: number,
+    readonly: boolean,
+    addr: bigint,
+    handle: number,
+  ): MappedGrant => {
+    let live = true;
+    return {
+      domid,
+      ref,
+      readonly,
+      view: w.view(addr),
+      unmap() {
+        if (!live) return;
+        live = false;
+        d.xen.gnttabUnmap(addr, handle);
+        w.release(addr);
+      },
+    };
+  };
   // One page of ours is the near side of every copy (GNTTABOP_copy names our memory by frame).
   let bounce: number | undefined;
   const bouncePfn = (): number => (bounce ??= d.mm.alloc());
@@ -174,8 +210,7 @@ export function programGrants(d: SharingDeps): ProgramGrants {
     },
 
     map(domid, ref, opts = {}) {
-      const w = d.foreign;
-      if (!w) throw new Error("grants.map: this domain's arch layer has no foreign-mapping window");
+      const w = window("grants.map");
       const readonly = opts.readonly ?? false;
       const addr = w.reserve();
       let handle: number;
@@ -185,19 +220,33 @@ export function programGrants(d: SharingDeps): ProgramGrants {
         w.release(addr);
         throw e;
       }
-      let mapped = true;
-      return {
-        domid,
-        ref,
-        readonly,
-        view: w.view(addr),
-        unmap() {
-          if (!mapped) return;
-          mapped = false;
-          d.xen.gnttabUnmap(addr, handle);
-          w.release(addr);
-        },
-      };
+      return mapped(w, domid, ref, readonly, addr, handle);
+    },
+
+    mapMany(domid, refs, opts = {}) {
+      const w = window("grants.mapMany");
+      const readonly = opts.readonly ?? false;
+      const out: (MappedGrant | GrantError)[] = [];
+      for (let i = 0; i < refs.length; i += MAP_BATCH) {
+        const ops = refs
+          .slice(i, i + MAP_BATCH)
+          .map((ref) => ({ domid, ref, hostAddr: w.reserve(), readonly }));
+        let results: (number | GrantError)[];
+        try {
+          results = d.xen.gnttabMapBatch(ops);
+        } catch (e) {
+          for (const o of ops) w.release(o.hostAddr);
+          throw e;
+        }
+        results.forEach((r, k) => {
+          const o = ops[k]!;
+          if (r instanceof GrantError) {
+            w.release(o.hostAddr);
+            out.push(r);
+          } else out.push(mapped(w, domid, o.ref, readonly, o.hostAddr, r));
+        });
+      }
+      return out;
     },
 
     copyFrom(domid, ref, offset, length) {

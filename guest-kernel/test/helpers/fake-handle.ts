@@ -42,6 +42,7 @@ export function fakeHandle(input: string[] = []) {
     grants: {
       share: () => refuse("grants"),
       map: () => refuse("grants"),
+      mapMany: () => refuse("grants"),
       copyFrom: () => refuse("grants"),
       copyTo: () => refuse("grants"),
     },

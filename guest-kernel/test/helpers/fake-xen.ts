@@ -3,7 +3,7 @@
  * marks ports pending in a shared_info page exactly as Xen's 2-level code does, keeps a virtual
  * clock, and records what the kernel asked for.
  */
-import { GrantError, type GrantCopyOp, type XenOps } from "../../src/kernel/hypervisor.ts";
+import { GrantError, type GrantCopyOp, type GrantMapOp, type XenOps } from "../../src/kernel/hypervisor.ts";
 import { SHARED_INFO, VCPU_INFO } from "../../src/kernel/xen.ts";
 
 export class FakeXen implements XenOps {
@@ -162,6 +162,15 @@ export class FakeXen implements XenOps {
     }
     this.grantOps.push(`map ${domid}:${ref}@${hostAddr}`);
     return this.grantOps.length;
+  }
+  gnttabMapBatch(ops: readonly GrantMapOp[]): (number | GrantError)[] {
+    return ops.map((o) => {
+      try {
+        return this.gnttabMap(o.domid, o.ref, o.hostAddr, o.readonly);
+      } catch (e) {
+        return e as GrantError;
+      }
+    });
   }
   gnttabUnmap(_hostAddr: bigint, handle: number): void {
     this.grantOps.push(`unmap ${handle}`);

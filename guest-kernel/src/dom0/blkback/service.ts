@@ -17,7 +17,7 @@ export class BlkbackService {
 
   constructor(
     xs: Xenstored,
-    grants: Pick<ProgramGrants, "map">,
+    grants: Pick<ProgramGrants, "map" | "mapMany">,
     events: EventPorts,
     log: (line: string) => void,
   ) {

@@ -22,7 +22,7 @@ export class NetbackService {
 
   constructor(
     xs: Xenstored,
-    grants: Pick<ProgramGrants, "map">,
+    grants: Pick<ProgramGrants, "map" | "mapMany">,
     events: EventPorts,
     private readonly log: (line: string) => void,
   ) {
