@@ -171,6 +171,7 @@ export class BlkfrontQueue {
 
   private rw(write: boolean, sector: number, buf: Uint8Array): Promise<void> {
     const perRequest = this.info.maxSegments * PAGE_SIZE;
+    if (buf.length <= perRequest) return this.request(write, sector, buf); // most calls: one request
     const parts: Promise<void>[] = [];
     for (let off = 0; off < buf.length; off += perRequest) {
       const chunk = buf.subarray(off, Math.min(buf.length, off + perRequest));
