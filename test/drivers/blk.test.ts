@@ -147,6 +147,22 @@ describe("blkfront ↔ blkback over a file", () => {
     await a.q.read(0, buf.subarray(512, 512 + 4096));
     expect(Buffer.compare(buf.subarray(512, 4608), img.data.subarray(0, 4096))).toBe(0);
 
+    // Released, its pages are reused by the next buffer, zeroed, with no new grant; the old view is
+    // no longer lent (refsOf), and a buffer that is not lent is refused.
+    const grantsBefore = a.machine.grants.size;
+    const again = a.front.buffer(8192)!;
+    expect(again.buffer).not.toBe(buf.buffer); // not released yet: new pages
+    expect(a.front.releaseBuffer(again)).toBe(true);
+    expect(a.front.releaseBuffer(again)).toBe(false);
+    expect(a.front.releaseBuffer(new Uint8Array(4096))).toBe(false);
+    const reused = a.front.buffer(4096)!;
+    expect([reused.buffer, reused.byteOffset]).toEqual([again.buffer, again.byteOffset]);
+    expect(a.machine.grants.size).toBe(grantsBefore + 2); // `again`'s two pages, granted once
+    reused.fill(9);
+    expect(a.front.releaseBuffer(reused)).toBe(true);
+    expect(a.front.buffer(8192)!.every((x) => x === 0)).toBe(true); // both pages again, zeroed
+    expect(a.machine.grants.size).toBe(grantsBefore + 2);
+
     // Closing ends the pool's grants but not the buffer's: after a reconnect it is served again.
     await a.front.close();
     expect(granted()).toHaveLength(258);

@@ -85,6 +85,11 @@ export class Blkfront {
     return this.live ? this.shared?.make(bytes) : undefined;
   }
 
+  /** Gives back a buffer from buffer() for reuse; false when it is not one (front-shared.ts). */
+  releaseBuffer(buf: Uint8Array): boolean {
+    return this.shared?.release(buf) ?? false;
+  }
+
   async connect(opts: BlkfrontOptions = {}): Promise<DiskInfo> {
     const s = this.p.store;
     const timeout = opts.timeoutMs ?? 30_000;

@@ -44,6 +44,13 @@ export interface DiskDevice extends BlockDevice {
    * run of pages that long, or the disk has lent its limit, it is an ordinary buffer (I/O copies).
    */
   buffer(bytes: number): Uint8Array;
+  /**
+   * Gives a buffer from buffer() back, for a later buffer() of this disk to reuse (its pages stay
+   * shared with dom0 and are never used for anything else). Use the old view no more after this:
+   * its bytes may be another buffer's. A buffer that is not one of this disk's lent ones (an
+   * ordinary one buffer() fell back to, or any other) is left alone.
+   */
+  release(buf: Uint8Array): void;
 }
 
 /** The error a device operation fails with: `code` as node:fs names it (EIO, EROFS, EINVAL...). */

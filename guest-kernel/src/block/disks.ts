@@ -111,5 +111,8 @@ function blockDevice(front: Blkfront): DiskDevice {
         throw new BlockError("EINVAL", `${info.name}: a buffer of ${bytes} bytes`);
       return (bytes > 0 && front.buffer(bytes)) || new Uint8Array(bytes);
     },
+    release(buf) {
+      front.releaseBuffer(buf);
+    },
   };
 }

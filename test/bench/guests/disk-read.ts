@@ -45,13 +45,17 @@ export default async function main(k: KernelHandle): Promise<void> {
     await Promise.all(
       Array.from({ length: workers }, async () => {
         const buf = shared ? disk.buffer(size) : new Uint8Array(size);
-        for (let off = next(); off !== undefined; off = next()) {
-          const b = buf.subarray(0, Math.min(size, bytes - off));
-          const t = performance.now();
-          await disk.read(off / 512, b);
-          lat.push((performance.now() - t) * 1000);
-          if (!blocksStamped(b, off)) bad++;
-          moved += b.length;
+        try {
+          for (let off = next(); off !== undefined; off = next()) {
+            const b = buf.subarray(0, Math.min(size, bytes - off));
+            const t = performance.now();
+            await disk.read(off / 512, b);
+            lat.push((performance.now() - t) * 1000);
+            if (!blocksStamped(b, off)) bad++;
+            moved += b.length;
+          }
+        } finally {
+          disk.release(buf); // the next phase's buffers reuse its pages
         }
       }),
     );
