@@ -44,6 +44,8 @@ export class Machine {
   private nextPfn = 100;
   /** Pages blkback mapped through mapGrants (its batched first use of a request's pages). */
   batchMapped = 0;
+  /** The most grants the guest's table holds (a full table refuses, as the kernel's does). */
+  grantLimit = Infinity;
   private nextRef = 8;
   private nextPort = 1;
   logs: string[] = [];
@@ -71,6 +73,7 @@ export class Machine {
       allocRun: (n) => this.allocRun(n),
       freePage: (pfn) => void this.pages.delete(pfn),
       grant: (_d, pfn) => {
+        if (this.grants.size >= this.grantLimit) throw new RangeError("grant table full");
         const ref = this.nextRef++;
         this.grants.set(ref, { pfn, mapped: 0 });
         return ref;

@@ -174,6 +174,28 @@ describe("blkfront ↔ blkback over a file", () => {
     await a.front.close();
   });
 
+  it("moves nothing for an empty buffer, and fails alone a request no grant is left for", async () => {
+    const img = image("h.img", 4 << 20);
+    const a = await connected(img.path);
+    await a.q.read(8, new Uint8Array(0)); // no request at all: 0 segments would be refused
+    await a.q.write(8, new Uint8Array(0));
+
+    // The guest's grant table is full: a lent buffer cannot be made (an ordinary one is used), and
+    // a request whose pool pages cannot be granted fails with EIO, alone; the next ones run on.
+    await a.q.read(0, new Uint8Array(4096)); // the pool holds one granted page now
+    a.machine.grantLimit = a.machine.grants.size;
+    expect(a.front.buffer(4096)).toBeUndefined();
+    const big = new Uint8Array(64 * 4096); // more pool pages than were ever granted
+    const small = new Uint8Array(512);
+    const [bigDone, smallDone] = await Promise.allSettled([a.q.read(0, big), a.q.read(0, small)]);
+    expect(bigDone.status === "rejected" && String(bigDone.reason)).toMatch(/EIO.*grant table full/);
+    expect(smallDone.status).toBe("fulfilled"); // a page granted before serves it
+    expect(Buffer.compare(small, img.data.subarray(0, 512))).toBe(0);
+    a.machine.grantLimit = Infinity;
+    await a.q.read(0, big); // and the disk is not broken
+    expect(Buffer.compare(big, img.data.subarray(0, big.length))).toBe(0);
+  });
+
   it("closes cleanly, ending every grant, and connects again", async () => {
     const img = image("f.img", 1 << 20);
     const a = await connected(img.path);

@@ -39,31 +39,6 @@ export class PersistentGrants {
     private readonly mapBatchFn?: GrantBatchMapFn,
   ) {}
 
-  /**
-   * Maps, in one batch, those of `refs` not mapped yet, so that the acquire() of each that follows
-   * finds it: a request's first use of 256 new pages costs a few hypercalls, not 256. Refs that do
-   * not map are left for acquire() to refuse. Does nothing more than bring mappings in.
-   */
-  prefetch(refs: readonly number[]): void {
-    if (!this.mapBatchFn) return;
-    let missing: number[] | undefined;
-    for (const ref of refs) if (!this.entries.has(ref)) (missing ??= []).push(ref);
-    if (!missing) return;
-    missing = [...new Set(missing)].slice(0, this.limit); // never more than the table keeps
-    let pages: (MappedPage | undefined)[];
-    try {
-      pages = this.mapBatchFn(missing);
-    } catch {
-      return; // acquire() maps one by one, and refuses what does not map
-    }
-    pages.forEach((page, i) => {
-      if (!page) return;
-      this.evict();
-      this.entries.set(missing![i]!, { page, users: 0, used: ++this.tick });
-      this.mapped++;
-    });
-  }
-
   get size(): number {
     return this.entries.size;
   }
@@ -86,7 +61,7 @@ export class PersistentGrants {
       } catch {
         return undefined;
       }
-      this.evict();
+      this.evict(1);
       e = { page, users: 0, used: 0 };
       this.entries.set(ref, e);
       this.mapped++;
@@ -96,6 +71,68 @@ export class PersistentGrants {
     e.used = ++this.tick;
     e.users++;
     return e.page.bytes;
+  }
+
+  /**
+   * The live bytes of every one of `refs` (a request's segments, repeats allowed), each held until
+   * release(ref) as acquire() holds it; undefined, holding nothing, when any is not a grant to us.
+   * Those not mapped yet are mapped in one batch (a frontend's first use of 256 pages costs a few
+   * hypercalls, not 256), after the request's other pages are held, so making room never unmaps a
+   * page of the very request. The first ref that does not map refuses the request: it is not tried
+   * again alone.
+   */
+  acquireAll(refs: readonly number[]): Uint8Array[] | undefined {
+    const out: Uint8Array[] = new Array<Uint8Array>(refs.length);
+    const tick = ++this.tick;
+    let missing: number[] | undefined;
+    for (let i = 0; i < refs.length; i++) {
+      const e = this.entries.get(refs[i]!);
+      if (!e) {
+        (missing ??= []).push(i);
+        continue;
+      }
+      e.used = tick;
+      e.users++;
+      out[i] = e.page.bytes;
+    }
+    if (!missing) return out;
+    const toMap = [...new Set(missing.map((i) => refs[i]!))];
+    const pages = this.mapPages(toMap);
+    const got = pages.filter((p) => p !== undefined).length;
+    this.evict(got);
+    pages.forEach((page, k) => {
+      if (!page) return;
+      this.entries.set(toMap[k]!, { page, users: 0, used: tick });
+      this.mapped++;
+    });
+    const refused = got < toMap.length;
+    for (const i of missing) {
+      const e = this.entries.get(refs[i]!);
+      if (!e) continue;
+      e.users++;
+      out[i] = e.page.bytes;
+    }
+    if (!refused) return out;
+    for (let i = 0; i < refs.length; i++) if (out[i]) this.release(refs[i]!);
+    return undefined;
+  }
+
+  /** Maps `refs` in one batch when the platform can, else one by one; undefined for each that fails. */
+  private mapPages(refs: number[]): (MappedPage | undefined)[] {
+    if (this.mapBatchFn) {
+      try {
+        return this.mapBatchFn(refs);
+      } catch {
+        return refs.map(() => undefined); // the batch failed as a whole: nothing is mapped
+      }
+    }
+    return refs.map((ref) => {
+      try {
+        return this.mapFn(ref);
+      } catch {
+        return undefined;
+      }
+    });
   }
 
   release(ref: number): void {
@@ -119,18 +156,19 @@ export class PersistentGrants {
   }
 
   /**
-   * Makes room for one more mapping: at the limit, unmaps the least recently used page that no
-   * request holds. A scan of the table, paid only when a new page is mapped at the limit, which
-   * costs a hypercall anyway.
+   * Makes room for `n` more mappings: at the limit, unmaps the least recently used pages no request
+   * holds — an eighth of the table more than needed, so that one sort of the table pays for many
+   * maps (a frontend cycling fresh refs would otherwise cost a scan of the whole table per page).
+   * Pages in use are never unmapped: the table goes past its limit rather than fail a request.
    */
-  private evict(): void {
-    while (this.entries.size >= this.limit) {
-      let oldest: [number, Entry] | undefined;
-      for (const [ref, e] of this.entries)
-        if (e.users === 0 && (!oldest || e.used < oldest[1].used)) oldest = [ref, e];
-      if (!oldest) return; // every page is in use: go past the limit rather than fail a request
-      this.entries.delete(oldest[0]);
-      this.unmap(oldest[1]);
+  private evict(n: number): void {
+    if (this.entries.size + n <= this.limit) return;
+    const target = Math.max(0, this.limit - n - (this.limit >> 3));
+    const idle = [...this.entries].filter(([, e]) => e.users === 0).sort((a, b) => a[1].used - b[1].used);
+    for (const [ref, e] of idle) {
+      if (this.entries.size <= target) return;
+      this.entries.delete(ref);
+      this.unmap(e);
     }
   }
 

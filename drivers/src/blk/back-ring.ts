@@ -111,21 +111,18 @@ export class BlkbackRing {
   }
 
   private async rw(req: Extract<BlkRequest, { kind: "rw" }>): Promise<void> {
-    const held: number[] = [];
-    const bufs: Uint8Array[] = [];
+    // Every page of the request held at once; pages not mapped yet are mapped in one batch.
+    const held = req.segments.map((s) => s.gref);
+    const pages = this.d.grants.acquireAll(held);
+    if (!pages) {
+      this.stats.refused++;
+      return this.respond(req.id, req.operation, BLKIF_RSP_ERROR);
+    }
+    const bufs: Uint8Array[] = new Array<Uint8Array>(pages.length);
     let bytes = 0;
-    // Pages not mapped yet (a frontend's first use of them) are mapped in one batch first.
-    if (req.segments.some((s) => !this.d.grants.has(s.gref)))
-      this.d.grants.prefetch(req.segments.map((s) => s.gref));
-    for (const s of req.segments) {
-      const page = this.d.grants.acquire(s.gref);
-      if (!page) {
-        for (const r of held) this.d.grants.release(r);
-        this.stats.refused++;
-        return this.respond(req.id, req.operation, BLKIF_RSP_ERROR);
-      }
-      held.push(s.gref);
-      bufs.push(segmentBytes(page, s));
+    for (let i = 0; i < pages.length; i++) {
+      const s = req.segments[i]!;
+      bufs[i] = segmentBytes(pages[i]!, s);
       bytes += (s.last - s.first + 1) * SECTOR_BYTES;
     }
     const pos = req.sector * SECTOR_BYTES;

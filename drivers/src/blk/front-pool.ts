@@ -40,11 +40,22 @@ export class GrantPool {
     return this.made;
   }
 
-  /** `n` pages, or undefined when the pool is at its limit and fewer than `n` are free. */
+  /**
+   * `n` pages, or undefined when they are not there yet: the pool is at its limit, or the kernel has
+   * no page or grant ref to grow it by while pages in use will come back. Throws when the kernel
+   * has none and none will come back (the request cannot ever run).
+   */
   take(n: number): PoolPage[] | undefined {
     if (n > this.limit) throw new RangeError(`a request of ${n} pages exceeds the pool of ${this.limit}`);
     if (this.free.length + (this.limit - this.made) < n) return undefined;
-    while (this.free.length < n) this.free.push(this.grow());
+    while (this.free.length < n) {
+      try {
+        this.free.push(this.grow());
+      } catch (e) {
+        if (this.made > this.free.length) return undefined; // pages in flight come back
+        throw e;
+      }
+    }
     return this.free.splice(this.free.length - n, n).reverse();
   }
 

@@ -123,10 +123,11 @@ export class SharedBuffers {
     const refs: number[] = [];
     try {
       for (const pfn of run.pfns) refs.push(this.p.grant(this.backend, pfn, false));
-    } catch (e) {
+    } catch {
+      // The grant table is full: no shared buffer, and the caller falls back to an ordinary one.
       for (const ref of refs) this.p.endGrant(ref);
       for (const pfn of run.pfns) this.p.freePage(pfn);
-      throw e;
+      return undefined;
     }
     this.lent += n;
     const start = run.bytes.byteOffset;

@@ -130,8 +130,13 @@ export class Blkfront {
     ring.init();
     const pool = new GrantPool(this.p, this.backendId, poolPages);
     // A backend in another domain than before cannot use the old buffers' grants: new ones then.
+    // The old ones stay granted to their backend for good, so they still count against the limit.
     if (this.shared?.backend !== this.backendId)
-      this.shared = new SharedBuffers(this.p, this.backendId, opts.sharedPages ?? poolPages);
+      this.shared = new SharedBuffers(
+        this.p,
+        this.backendId,
+        Math.max(0, (opts.sharedPages ?? poolPages) - (this.shared?.pages ?? 0)),
+      );
     // Segments per request: indirect when offered, bounded so one request's data pages are at most
     // a quarter of the pool (others must be able to run beside it).
     const indirectFit = Math.floor(poolPages / 4);

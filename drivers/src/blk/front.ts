@@ -171,6 +171,7 @@ export class BlkfrontQueue {
 
   private rw(write: boolean, sector: number, buf: Uint8Array): Promise<void> {
     const perRequest = this.info.maxSegments * PAGE_SIZE;
+    if (buf.length === 0) return Promise.resolve(); // nothing to move: no request (0 segments is refused)
     if (buf.length <= perRequest) return this.request(write, sector, buf); // most calls: one request
     const parts: Promise<void>[] = [];
     for (let off = 0; off < buf.length; off += perRequest) {
@@ -259,7 +260,18 @@ export class BlkfrontQueue {
   private pump(): void {
     if (this.broken) return this.fail(this.broken);
     let started = 0;
-    while (this.waiting.length > 0 && this.waiting[0]!.start()) {
+    for (let w = this.waiting[0]; w; w = this.waiting[0]) {
+      let ok: boolean;
+      try {
+        ok = w.start();
+      } catch (e) {
+        // No page or grant ref to be had (the domain's memory or grant table is full): this request
+        // fails alone, and the ones behind it still get their turn.
+        this.waiting.shift();
+        w.reject(new BlkIoError("EIO", `${this.info.name}: ${e instanceof Error ? e.message : String(e)}`));
+        continue;
+      }
+      if (!ok) break;
       this.waiting.shift();
       started++;
     }

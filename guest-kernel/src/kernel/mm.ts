@@ -89,8 +89,8 @@ export class PageAllocator {
   }
 
   /**
-   * `n` consecutive pfns, taken from the boot frames never handed out (the lowest such stretch), or
-   * undefined when no stretch of `n` is left there. For buffers whose pages must be one view
+   * `n` consecutive pfns: the next `n` boot frames never handed out, or undefined when they are
+   * fewer or a reserved pfn lies among them (no search further on: boot reserves only the lowest). For buffers whose pages must be one view
    * (blkfront's shared buffers); each pfn is freed on its own, as if from alloc().
    */
   allocRange(n: number): number | undefined {

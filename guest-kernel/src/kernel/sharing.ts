@@ -235,7 +235,9 @@ export function programGrants(d: SharingDeps): ProgramGrants {
         try {
           results = d.xen.gnttabMapBatch(ops);
         } catch (e) {
+          // The call failed as a whole: undo this batch's slots and the batches mapped before it.
           for (const o of ops) w.release(o.hostAddr);
+          for (const m of out) if (!(m instanceof GrantError)) m.unmap();
           throw e;
         }
         results.forEach((r, k) => {
