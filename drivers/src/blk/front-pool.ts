@@ -25,6 +25,8 @@ export interface PoolPlatform {
   endGrant(ref: number): boolean;
 }
 
+const NO_PAGES: readonly PoolPage[] = Object.freeze([]);
+
 export class GrantPool {
   private readonly free: PoolPage[] = [];
   private made = 0;
@@ -45,7 +47,8 @@ export class GrantPool {
    * no page or grant ref to grow it by while pages in use will come back. Throws when the kernel
    * has none and none will come back (the request cannot ever run).
    */
-  take(n: number): PoolPage[] | undefined {
+  take(n: number): readonly PoolPage[] | undefined {
+    if (n === 0) return NO_PAGES; // a request on lent pages with no indirect page: most 4 KiB reads
     if (n > this.limit) throw new RangeError(`a request of ${n} pages exceeds the pool of ${this.limit}`);
     if (this.free.length + (this.limit - this.made) < n) return undefined;
     while (this.free.length < n) {

@@ -49,7 +49,7 @@ export interface DiskInfo {
 }
 
 interface InFlight {
-  pages: PoolPage[];
+  pages: readonly PoolPage[];
   resolve(): void;
   reject(e: Error): void;
   /** For a read: where the data goes. */
