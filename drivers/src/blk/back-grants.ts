@@ -78,8 +78,8 @@ export class PersistentGrants {
    * release(ref) as acquire() holds it; undefined, holding nothing, when any is not a grant to us.
    * Those not mapped yet are mapped in one batch (a frontend's first use of 256 pages costs a few
    * hypercalls, not 256), after the request's other pages are held, so making room never unmaps a
-   * page of the very request. The first ref that does not map refuses the request: it is not tried
-   * again alone.
+   * page of the very request. A ref that does not map refuses the request, and is not tried again
+   * alone; the pages of the batch that did map stay mapped, as any would.
    */
   acquireAll(refs: readonly number[]): Uint8Array[] | undefined {
     const out: Uint8Array[] = new Array<Uint8Array>(refs.length);
