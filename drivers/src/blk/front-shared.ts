@@ -7,9 +7,10 @@
  *
  * This is the zero-copy path Linux's blkfront takes with a bio's own pages, made persistent the way
  * pvkit's memory model makes every grant anyway: a page dom0 has mapped stays readable by dom0
- * until we die, so the grants are never ended and the pages never reused for anything else. The
- * buffer must be one view of consecutive pages (the kernel cuts it from one run of the domain's
- * memory), and the number of pages lent is bounded per disk.
+ * until we die, so the grants are never ended and the pages are never used but for this disk's
+ * buffers (release() hands a buffer's pages to the next make()). A buffer must be one view of
+ * consecutive pages (the kernel cuts it from one run of the domain's memory), and the number of
+ * pages lent is bounded per disk.
  */
 import type { PoolPlatform } from "./front-pool.ts";
 import { PAGE_SIZE } from "./protocol.ts";
