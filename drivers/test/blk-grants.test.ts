@@ -9,11 +9,14 @@ import { PersistentGrants } from "../src/blk/back-grants.ts";
 function table(limit: number) {
   const maps: number[] = [];
   const unmaps: number[] = [];
-  const grants = new PersistentGrants((ref) => {
-    if (ref < 0) throw new Error("GNTST_bad_gntref");
-    maps.push(ref);
-    return { bytes: new Uint8Array(4096).fill(ref & 0xff), unmap: () => void unmaps.push(ref) };
-  }, limit);
+  const grants = new PersistentGrants(
+    (ref) => {
+      if (ref < 0) throw new Error("GNTST_bad_gntref");
+      maps.push(ref);
+      return { bytes: new Uint8Array(4096).fill(ref & 0xff), unmap: () => void unmaps.push(ref) };
+    },
+    { limit },
+  );
   const use = (...refs: number[]) => refs.forEach((r) => (grants.acquire(r), grants.release(r)));
   return { grants, maps, unmaps, use };
 }
@@ -52,11 +55,10 @@ describe("persistent grants (blkback)", () => {
     const batches: number[][] = [];
     const singles: number[] = [];
     const page = (ref: number) => ({ bytes: new Uint8Array(4096).fill(ref), unmap: () => {} });
-    const grants = new PersistentGrants(
-      (ref) => (singles.push(ref), page(ref)),
-      8,
-      (refs) => (batches.push([...refs]), refs.map((r) => (r >= 100 ? undefined : page(r)))),
-    );
+    const grants = new PersistentGrants((ref) => (singles.push(ref), page(ref)), {
+      limit: 8,
+      mapBatch: (refs) => (batches.push([...refs]), refs.map((r) => (r >= 100 ? undefined : page(r)))),
+    });
     grants.acquire(1);
     grants.release(1);
     const got = grants.acquireAll([1, 2, 3, 2])!;
@@ -78,7 +80,7 @@ describe("persistent grants (blkback)", () => {
   it("never unmaps a page of the request it maps for, and evicts in chunks", () => {
     const unmaps: number[] = [];
     const page = (ref: number) => ({ bytes: new Uint8Array(8), unmap: () => void unmaps.push(ref) });
-    const grants = new PersistentGrants(page, 16, (refs) => refs.map(page));
+    const grants = new PersistentGrants(page, { limit: 16, mapBatch: (refs) => refs.map(page) });
     const fill = Array.from({ length: 16 }, (_, i) => i);
     grants.acquireAll(fill)!.forEach((_, i) => grants.release(i));
     expect(unmaps).toEqual([]);

@@ -10,6 +10,14 @@ import { WAIT_MODE, WaitMode } from "../src/realm/vcpu-page.ts";
 const doorbell = () => new Int32Array(new SharedArrayBuffer(8));
 const regs = () => new Int32Array(new SharedArrayBuffer(64));
 const wakeWords = () => new Int32Array(new SharedArrayBuffer(64));
+/** A guest of this process that has just trapped: its registers, wake words and wakes. */
+function trappedLocalGuest() {
+  const r = regs();
+  const w = wakeWords();
+  const wakes = localWakes(r, w, doorbell());
+  Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
+  return { r, w, wakes };
+}
 /** The hypervisor's answer to a trap in this process: DONE, then a notify; how many it woke. */
 const answer = (r: Int32Array) => {
   Atomics.store(r, 0, PVKIT_TRAP_DONE);
@@ -51,10 +59,7 @@ describe("ringing the doorbell", () => {
 
 describe("saying how a guest sleeps (the hypervisor wakes only a sleeper)", () => {
   it("in this process: Atomics while it waits for its answer, none once it has it", async () => {
-    const r = regs();
-    const w = wakeWords();
-    const wakes = localWakes(r, w, doorbell());
-    Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
+    const { r, w, wakes } = trappedLocalGuest();
     const waiting = wakes.waitAsync()!;
     expect(modeOf(w)).toBe(WaitMode.atomics);
     expect(answer(r)).toBe(1);
@@ -70,10 +75,7 @@ describe("saying how a guest sleeps (the hypervisor wakes only a sleeper)", () =
   it("an old wait's end does not clear a newer wait's word (the vCPU is asleep again)", async () => {
     // In this process: the first wait's promise settles a task after its wake; by then the vCPU
     // waits again. Were the word cleared, the hypervisor would never wake the second wait.
-    const r = regs();
-    const w = wakeWords();
-    const wakes = localWakes(r, w, doorbell());
-    Atomics.store(r, 0, PVKIT_TRAP_TRAPPED);
+    const { r, w, wakes } = trappedLocalGuest();
     const first = wakes.waitAsync()!;
     answer(r);
     Atomics.store(r, 0, PVKIT_TRAP_TRAPPED); // the next trap, in the same turn

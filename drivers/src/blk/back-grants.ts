@@ -33,19 +33,21 @@ export class PersistentGrants {
   mapped = 0;
   unmapped = 0;
 
+  /** The most pages kept mapped (past it only when every page is in use). */
+  readonly limit: number;
+  private readonly mapBatchFn: GrantBatchMapFn | undefined;
+
+  /** `mapBatch`: maps many refs in one hypercall; without it acquireAll() maps one by one. */
   constructor(
     private readonly mapFn: GrantMapFn,
-    readonly limit = 4096,
-    private readonly mapBatchFn?: GrantBatchMapFn,
-  ) {}
+    o: { limit?: number; mapBatch?: GrantBatchMapFn } = {},
+  ) {
+    this.limit = o.limit ?? 4096;
+    this.mapBatchFn = o.mapBatch;
+  }
 
   get size(): number {
     return this.entries.size;
-  }
-
-  /** Whether `ref` is mapped now. */
-  has(ref: number): boolean {
-    return this.entries.has(ref);
   }
 
   /**

@@ -102,7 +102,7 @@ export function parseRequest(slot: Uint8Array, disk: DiskLimits, indirect: Indir
           );
         const pv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         const n = Math.min(SEGMENTS_PER_INDIRECT_PAGE, r.nr_segments - segments.length);
-        segments.push(...readSegments(pv, 0, n));
+        readSegments(pv, 0, n, segments);
       }
       return checkRw(op === BLKIF_OP_WRITE, id, op, r.sector_number, segments, disk);
     }
@@ -128,18 +128,17 @@ export function parseRequest(slot: Uint8Array, disk: DiskLimits, indirect: Indir
 }
 
 /**
- * `n` blkif_request_segments at `at`, each field read where it lies rather than a struct decoded and
+ * `n` blkif_request_segments at `at`, appended to `out`, each field read where it lies rather than a struct decoded and
  * copied again: up to 256 a request, blkback's busiest loop and garbage on every request.
  */
-function readSegments(v: DataView, at: number, n: number): Segment[] {
+function readSegments(v: DataView, at: number, n: number, out: Segment[] = []): Segment[] {
   const { gref, first_sect, last_sect } = BlkifRequestSegment.offsets;
-  const out: Segment[] = new Array<Segment>(n);
   for (let i = 0, o = at; i < n; i++, o += BlkifRequestSegment.size)
-    out[i] = {
+    out.push({
       gref: v.getUint32(o + gref, true),
       first: v.getUint8(o + first_sect),
       last: v.getUint8(o + last_sect),
-    };
+    });
   return out;
 }
 

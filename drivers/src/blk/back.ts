@@ -149,11 +149,10 @@ export class BlkbackDevice extends XenbusBackend {
       discard: store.discards && !store.readonly,
       maxIndirectSegments: MAX_INDIRECT_SEGMENTS,
     };
-    const grants = new PersistentGrants(
-      (ref) => this.p.mapGrant(this.domid, ref),
-      undefined,
-      this.p.mapGrants && ((refs) => this.p.mapGrants!(this.domid, refs)),
-    );
+    const mapGrants = this.p.mapGrants?.bind(this.p);
+    const grants = new PersistentGrants((ref) => this.p.mapGrant(this.domid, ref), {
+      mapBatch: mapGrants && ((refs) => mapGrants(this.domid, refs)),
+    });
     let port = -1;
     const ring = new BlkbackRing({
       ring: new BackRing(views, layout),

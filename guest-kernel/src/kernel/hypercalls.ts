@@ -5,7 +5,7 @@
  * extent page passed in is the kernel's own, used for nothing else (memory_op writes pfn lists there).
  */
 import { grantStatusName } from "@pvkit/abi";
-import { GrantError, type GrantCopySide, MAP_BATCH, type XenOps } from "./hypervisor.ts";
+import { GrantError, type GrantCopySide, type GrantMapOp, MAP_BATCH, type XenOps } from "./hypervisor.ts";
 import {
   DOMID_SELF,
   GNTCOPY_dest_gref,
@@ -93,6 +93,29 @@ export const EXTENTS_PER_CALL = PAGE_SIZE / 8;
 const CONSOLE_CHUNK = 2048;
 
 export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
+  /** GNTTABOP_map_grant_ref of `ops` in one call: each op's handle, or the GrantError of its status. */
+  const mapBatch = (ops: readonly GrantMapOp[]): (number | GrantError)[] => {
+    if (ops.length > MAP_BATCH)
+      throw new RangeError(`${ops.length} grant maps in one batch (${MAP_BATCH} at most)`);
+    if (ops.length === 0) return [];
+    const rs = hc.grantTableOp.mapGrantRef(
+      ops.map((o) => ({
+        host_addr: o.hostAddr,
+        flags: GNTMAP_host_map | (o.readonly ? GNTMAP_readonly : 0),
+        ref: o.ref,
+        dom: o.domid,
+      })),
+    );
+    return rs.map((r, i) =>
+      r.status === GNTST_okay
+        ? r.handle
+        : new GrantError(
+            `map grant ${ops[i]!.ref} of domain ${ops[i]!.domid}`,
+            r.status,
+            grantStatusName(r.status),
+          ),
+    );
+  };
   const ev = hc.eventChannelOp;
   /**
    * Runs a memory_op over `pfns` in page-sized batches. The hypervisor may do a batch in part (as Xen
@@ -158,36 +181,13 @@ export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
     },
     // Grant ops report per-op GNTST_* statuses (the hypercall itself succeeds): turn a bad one into
     // a GrantError that names it, so a caller never compares numbers.
+    // One map is a batch of one: the flags and the status's GrantError are made in one place.
     gnttabMap: (domid, ref, hostAddr, readonly) => {
-      const flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0);
-      const [r] = hc.grantTableOp.mapGrantRef([{ host_addr: hostAddr, flags, ref, dom: domid }]);
-      if (r!.status !== GNTST_okay) {
-        throw new GrantError(`map grant ${ref} of domain ${domid}`, r!.status, grantStatusName(r!.status));
-      }
-      return r!.handle;
+      const [r] = mapBatch([{ domid, ref, hostAddr, readonly }]);
+      if (r instanceof GrantError) throw r;
+      return r!;
     },
-    gnttabMapBatch: (ops) => {
-      if (ops.length > MAP_BATCH)
-        throw new RangeError(`${ops.length} grant maps in one batch (${MAP_BATCH} at most)`);
-      if (ops.length === 0) return [];
-      const rs = hc.grantTableOp.mapGrantRef(
-        ops.map((o) => ({
-          host_addr: o.hostAddr,
-          flags: GNTMAP_host_map | (o.readonly ? GNTMAP_readonly : 0),
-          ref: o.ref,
-          dom: o.domid,
-        })),
-      );
-      return rs.map((r, i) =>
-        r.status === GNTST_okay
-          ? r.handle
-          : new GrantError(
-              `map grant ${ops[i]!.ref} of domain ${ops[i]!.domid}`,
-              r.status,
-              grantStatusName(r.status),
-            ),
-      );
-    },
+    gnttabMapBatch: (ops) => mapBatch(ops),
     gnttabUnmap: (hostAddr, handle) => {
       const [r] = hc.grantTableOp.unmapGrantRef([{ host_addr: hostAddr, dev_bus_addr: 0n, handle }]);
       if (r!.status !== GNTST_okay) {
