@@ -25,24 +25,10 @@
 import type { Frame } from "../gnttab/host.ts";
 import { MachineArena, PAGE_SIZE } from "./arena.ts";
 import { FreeFrames } from "./free-frames.ts";
+import { KeyedLists } from "./keyed-lists.ts";
+import { FrameHolders, frameInfo, type FrameInfo } from "./frame-info.ts";
 
 export { PAGE_SIZE };
-
-interface FrameInfo {
-  readonly frame: Frame;
-  /** The domain incarnation using it (its P2M, grant table, shared_info), or -1 once retired. */
-  owner: number;
-  /** Incarnations whose workers were handed the buffer and have not exited (a handful at most). */
-  readonly holders: number[];
-  /** The holder that received it as its own memory, in a run it cannot drop part of (-1: none). */
-  pinnedBy: number;
-}
-
-/** Takes `x` out of `list` (if it is there). */
-function without(list: number[], x: number): void {
-  const i = list.indexOf(x);
-  if (i >= 0) list.splice(i, 1);
-}
 
 export class FrameTable {
   /** The machine's memory: frame mfn is its mfn-th page (mfn 0 is never handed out). */
@@ -57,11 +43,23 @@ export class FrameTable {
   /** Free mfns below nextMfn, zeroed (punched), lowest first. */
   private readonly pool = new FreeFrames();
   /** Frames in use, by owner. */
-  private readonly owned = new Map<number, Set<FrameInfo>>();
+  private readonly owned = new KeyedLists<FrameInfo>({
+    get: (f) => f.ownedAt,
+    set: (f, _owner, at) => (f.ownedAt = at),
+  });
+  /** Every frame's record, made the first time the frame is used and reused after (frame-info.ts). */
+  private readonly infos: (FrameInfo | undefined)[] = [];
+  private readonly holders = new FrameHolders();
   /** Frames each live holder holds (its exposure). */
-  private readonly held = new Map<number, Set<FrameInfo>>();
+  private readonly held = new KeyedLists<FrameInfo>({
+    get: (f, holder) => this.holders.placeOf(f, holder),
+    set: (f, holder, at) => this.holders.setPlace(f, holder, at),
+  });
   /** Retired frames with exactly one holder, by that holder: it may have them back. */
-  private readonly soleRetired = new Map<number, Set<FrameInfo>>();
+  private readonly soleRetired = new KeyedLists<FrameInfo>({
+    get: (f) => f.soleAt,
+    set: (f, _holder, at) => (f.soleAt = at),
+  });
   private nextMfn = 1;
   /** Frames scrubbed and returned to the pool after their last holder died (a statistic). */
   recycled = 0;
@@ -91,7 +89,7 @@ export class FrameTable {
     const mfn = this.pool.pop() ?? (this.nextMfn <= this.maxFrames ? this.nextMfn++ : undefined);
     if (mfn === undefined) return undefined;
     const frame = this.frame(mfn);
-    const info: FrameInfo = { frame, owner, holders: [], pinnedBy: -1 };
+    const info = (this.infos[mfn] = frameInfo(frame, owner, this.infos[mfn]));
     this.frames[mfn] = info;
     this.inUse++;
     this.own(info, owner);
@@ -103,10 +101,9 @@ export class FrameTable {
    * nobody anything new — or undefined.
    */
   reclaim(owner: number): Frame | undefined {
-    const set = this.soleRetired.get(owner);
-    const info = set?.values().next().value as FrameInfo | undefined;
+    const info = this.soleRetired.last(owner);
     if (!info) return undefined;
-    set!.delete(info);
+    this.soleRetired.remove(owner, info);
     this.own(info, owner);
     this.arena.release(info.frame.mfn); // scrubbed: its old contents were the same domain's anyway
     return info.frame;
@@ -121,10 +118,8 @@ export class FrameTable {
     if (info && asMemory) info.pinnedBy = holder;
     if (!info || info.holders.includes(holder)) return false;
     this.unindexSole(info);
-    info.holders.push(holder);
-    let set = this.held.get(holder);
-    if (!set) this.held.set(holder, (set = new Set()));
-    set.add(info);
+    this.holders.add(info, holder);
+    this.held.add(holder, info);
     this.indexSole(info);
     return true;
   }
@@ -136,7 +131,7 @@ export class FrameTable {
 
   /** How many frames `holder`'s worker holds (its exposure: what it can read and write). */
   exposure(holder: number): number {
-    return this.held.get(holder)?.size ?? 0;
+    return this.held.size(holder);
   }
 
   /**
@@ -146,17 +141,16 @@ export class FrameTable {
   retire(frame: Frame): void {
     const info = this.frames[frame.mfn];
     if (!info || info.owner === -1) return;
-    this.owned.get(info.owner)?.delete(info);
+    this.owned.remove(info.owner, info);
     info.owner = -1;
     this.settle(info);
   }
 
   /** Retires every frame `owner` still uses (its domain is destroyed). */
   retireOwned(owner: number): void {
-    const set = this.owned.get(owner);
-    this.owned.delete(owner);
+    const infos = this.owned.take(owner);
     this.punchLater(() => {
-      for (const info of set ?? []) {
+      for (const info of infos) {
         info.owner = -1;
         this.settle(info);
       }
@@ -172,23 +166,23 @@ export class FrameTable {
     const info = this.frames[frame.mfn];
     if (!info || !info.holders.includes(holder) || info.pinnedBy === holder) return;
     this.unindexSole(info);
-    without(info.holders, holder);
-    this.held.get(holder)?.delete(info);
+    this.held.remove(holder, info);
+    this.holders.remove(info, holder);
     this.settle(info);
   }
 
   /** `holder`'s worker has exited: it holds nothing any more. */
   holderGone(holder: number): void {
-    const set = this.held.get(holder);
-    this.held.delete(holder);
-    this.soleRetired.delete(holder);
+    this.soleRetired.take(holder);
+    const infos = this.held.take(holder);
     this.punchLater(() => {
-      for (const info of set ?? []) {
-        without(info.holders, holder);
+      for (const info of infos) {
+        this.holders.remove(info, holder);
         if (info.pinnedBy === holder) info.pinnedBy = -1;
         this.settle(info);
       }
     });
+    this.holders.forget(holder);
   }
 
   /** Whether `frame` is pinned to `holder` as its own memory (for tests and assertions). */
@@ -225,9 +219,7 @@ export class FrameTable {
 
   private own(info: FrameInfo, owner: number): void {
     info.owner = owner;
-    let set = this.owned.get(owner);
-    if (!set) this.owned.set(owner, (set = new Set()));
-    set.add(info);
+    this.owned.add(owner, info);
   }
 
   /** Puts a retired frame where it belongs now: the pool, a sole holder's reuse set, or nowhere. */
@@ -249,15 +241,10 @@ export class FrameTable {
 
   private indexSole(info: FrameInfo): void {
     if (info.owner !== -1 || info.holders.length !== 1) return;
-    const [h] = info.holders;
-    let set = this.soleRetired.get(h!);
-    if (!set) this.soleRetired.set(h!, (set = new Set()));
-    set.add(info);
+    this.soleRetired.add(info.holders[0]!, info);
   }
 
   private unindexSole(info: FrameInfo): void {
-    if (info.holders.length !== 1) return;
-    const [h] = info.holders;
-    this.soleRetired.get(h!)?.delete(info);
+    if (info.holders.length === 1) this.soleRetired.remove(info.holders[0]!, info);
   }
 }
