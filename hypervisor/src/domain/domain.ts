@@ -7,6 +7,7 @@ import type { DomainWorker } from "./worker.ts";
 import type { Frame } from "../gnttab/host.ts";
 import { CpuAccount } from "./cpu.ts";
 import { Vcpu } from "./vcpu.ts";
+import { P2m } from "./p2m.ts";
 
 export type DomainState = "created" | "running" | "paused" | "shutdown" | "dying" | "dead";
 
@@ -43,7 +44,8 @@ export class Domain {
    * domid is reused while the worker of its last holder may still be exiting.
    */
   readonly uid = ++incarnations;
-  readonly p2m = new Map<number, Frame>();
+  /** Its memory: pfn → machine frame (p2m.ts). */
+  readonly p2m: P2m;
   /** Its one vCPU, made once the hypervisor has given it a page (attachVcpu). */
   vcpu!: Vcpu;
   /** Real CPU use of its worker, and the busy streak the watchdog watches. */
@@ -91,6 +93,7 @@ export class Domain {
     this.name = cfg.name;
     this.maxPages = cfg.maxPages;
     this.privileged = cfg.privileged;
+    this.p2m = new P2m(cfg.maxPages);
   }
 
   /** Gives the domain its vCPU, over `page` (a machine frame the hypervisor allocated for it). */

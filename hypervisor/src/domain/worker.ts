@@ -119,12 +119,14 @@ export function memoryRuns(d: Domain): RunRef[] {
   // A built domain's P2M is in pfn order: one pass. After populate/decrease, runsOf sorts.
   const runs: { pfn: number; mfn: number; pages: number }[] = [];
   let last: { pfn: number; mfn: number; pages: number } | undefined;
-  for (const [pfn, f] of d.p2m) {
+  let ordered = true;
+  d.p2m.forEach((f, pfn) => {
+    if (!ordered) return;
     if (last && pfn === last.pfn + last.pages && f.mfn === last.mfn + last.pages) last.pages++;
     else if (!last || pfn > last.pfn) runs.push((last = { pfn, mfn: f.mfn, pages: 1 }));
-    else return runsOf([...d.p2m].map(([p, fr]) => [p, fr.mfn] as const));
-  }
-  return runs;
+    else ordered = false;
+  });
+  return ordered ? runs : runsOf([...d.p2m].map(([p, fr]) => [p, fr.mfn] as const));
 }
 
 /** What a domain's worker is started with, less its memory (each caller adds its own kind). */

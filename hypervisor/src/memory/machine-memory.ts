@@ -133,7 +133,7 @@ export class MachineMemory {
   /** Records the frames a starting worker receives in its boot data (the doorbell among them). */
   handAtBoot(d: Domain, doorbell: Frame): void {
     d.launched = true;
-    for (const f of d.p2m.values()) this.frames.handedTo(f, d.uid, true); // in runs: pinned
+    d.p2m.forEach((f) => this.frames.handedTo(f, d.uid, true)); // in runs: pinned
     if (d.sharedInfo) this.frames.handedTo(d.sharedInfo, d.uid);
     this.frames.handedTo(d.vcpu.page, d.uid);
     this.frames.handedTo(doorbell, d.uid);
