@@ -54,7 +54,8 @@ export class Domain {
   state: DomainState = "created";
   /** Pause count, as Xen's domain_pause: the vCPU runs only at zero. */
   pauseCount = 1;
-  maxPages: number;
+  /** Pages it may own (xl's maxmem): admitted against the machine's memory. */
+  private quota = 0;
   maxVcpus = 1;
   name: string;
   readonly privileged: boolean;
@@ -91,9 +92,19 @@ export class Domain {
     cfg: DomainConfigHv,
   ) {
     this.name = cfg.name;
-    this.maxPages = cfg.maxPages;
     this.privileged = cfg.privileged;
-    this.p2m = new P2m(cfg.maxPages);
+    this.p2m = new P2m();
+    this.maxPages = cfg.maxPages;
+  }
+
+  get maxPages(): number {
+    return this.quota;
+  }
+
+  /** A new quota; the P2M keeps pfns below the largest one in its array (p2m.ts). */
+  set maxPages(pages: number) {
+    this.quota = pages;
+    this.p2m.cover(pages);
   }
 
   /** Gives the domain its vCPU, over `page` (a machine frame the hypervisor allocated for it). */

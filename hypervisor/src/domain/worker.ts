@@ -116,7 +116,8 @@ export function heapLimitMb(jsLimitBytes: number, headroomMiB = 0): number {
 
 /** `d`'s memory as runs of consecutive frames (realm/memory-runs.ts), by number. */
 export function memoryRuns(d: Domain): RunRef[] {
-  // A built domain's P2M is in pfn order: one pass. After populate/decrease, runsOf sorts.
+  // The P2M iterates below max_pages in pfn order (domain/p2m.ts): one pass. Only pfns past it,
+  // which may come in any order, send it to runsOf, which sorts.
   const runs: { pfn: number; mfn: number; pages: number }[] = [];
   let last: { pfn: number; mfn: number; pages: number } | undefined;
   let ordered = true;

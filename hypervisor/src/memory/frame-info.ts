@@ -27,8 +27,8 @@ export interface FrameInfo {
   heldAtMore: number[] | undefined;
   /** The holder that received it as its own memory, in a run it cannot drop part of (-1: none). */
   pinnedBy: number;
-  /** Its place in its sole holder's list of retired frames it may have back, or -1. */
-  soleAt: number;
+  /** The holder it is a sole retired frame of (sole-retired.ts: that holder may have it back), or -1. */
+  soleOf: number;
 }
 
 const NO_HOLDERS: readonly number[] = Object.freeze([]);
@@ -44,7 +44,7 @@ export function frameInfo(frame: Frame, owner: number, reuse?: FrameInfo): Frame
       heldAt0: -1,
       heldAtMore: undefined,
       pinnedBy: -1,
-      soleAt: -1,
+      soleOf: -1,
     };
   reuse.owner = owner;
   reuse.ownedAt = -1;
@@ -52,7 +52,7 @@ export function frameInfo(frame: Frame, owner: number, reuse?: FrameInfo): Frame
   reuse.heldAt0 = -1;
   reuse.heldAtMore = undefined;
   reuse.pinnedBy = -1;
-  reuse.soleAt = -1;
+  reuse.soleOf = -1;
   return reuse;
 }
 
@@ -104,7 +104,10 @@ export class FrameHolders {
     else if (i > 0) info.heldAtMore![i - 1] = at;
   }
 
-  /** `holder` is gone: its shared array is no longer needed (no frame lists it any more). */
+  /**
+   * `holder` is gone and no frame lists it now. (One handed to it again later gets a new array:
+   * alone() makes one whenever none is kept.)
+   */
   forget(holder: number): void {
     this.single.delete(holder);
   }

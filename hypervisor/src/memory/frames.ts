@@ -26,6 +26,7 @@ import type { Frame } from "../gnttab/host.ts";
 import { MachineArena, PAGE_SIZE } from "./arena.ts";
 import { FreeFrames } from "./free-frames.ts";
 import { KeyedLists } from "./keyed-lists.ts";
+import { SoleRetired } from "./sole-retired.ts";
 import { FrameHolders, frameInfo, type FrameInfo } from "./frame-info.ts";
 
 export { PAGE_SIZE };
@@ -56,10 +57,7 @@ export class FrameTable {
     set: (f, holder, at) => this.holders.setPlace(f, holder, at),
   });
   /** Retired frames with exactly one holder, by that holder: it may have them back. */
-  private readonly soleRetired = new KeyedLists<FrameInfo>({
-    get: (f) => f.soleAt,
-    set: (f, _holder, at) => (f.soleAt = at),
-  });
+  private readonly soleRetired = new SoleRetired((mfn, holder) => this.frames[mfn]?.soleOf === holder);
   private nextMfn = 1;
   /** Frames scrubbed and returned to the pool after their last holder died (a statistic). */
   recycled = 0;
@@ -101,9 +99,10 @@ export class FrameTable {
    * nobody anything new — or undefined.
    */
   reclaim(owner: number): Frame | undefined {
-    const info = this.soleRetired.last(owner);
-    if (!info) return undefined;
-    this.soleRetired.remove(owner, info);
+    const mfn = this.soleRetired.take(owner); // the lowest: a stretch given back comes back as a run
+    if (mfn === undefined) return undefined;
+    const info = this.frames[mfn]!;
+    info.soleOf = -1;
     this.own(info, owner);
     this.arena.release(info.frame.mfn); // scrubbed: its old contents were the same domain's anyway
     return info.frame;
@@ -173,7 +172,10 @@ export class FrameTable {
 
   /** `holder`'s worker has exited: it holds nothing any more. */
   holderGone(holder: number): void {
-    this.soleRetired.take(holder);
+    for (const mfn of this.soleRetired.drop(holder)) {
+      const info = this.frames[mfn];
+      if (info?.soleOf === holder) info.soleOf = -1;
+    }
     const infos = this.held.take(holder);
     this.punchLater(() => {
       for (const info of infos) {
@@ -222,7 +224,7 @@ export class FrameTable {
     this.owned.add(owner, info);
   }
 
-  /** Puts a retired frame where it belongs now: the pool, a sole holder's reuse set, or nowhere. */
+  /** Puts a retired frame where it belongs now: the pool, its sole holder's for reuse, or nowhere. */
   private settle(info: FrameInfo): void {
     if (info.owner !== -1) return;
     this.unindexSole(info);
@@ -239,12 +241,17 @@ export class FrameTable {
     this.indexSole(info);
   }
 
+  /** Records `info` as its holder's sole retired frame, if it is one. */
   private indexSole(info: FrameInfo): void {
-    if (info.owner !== -1 || info.holders.length !== 1) return;
-    this.soleRetired.add(info.holders[0]!, info);
+    if (info.owner !== -1 || info.holders.length !== 1 || info.soleOf !== -1) return;
+    info.soleOf = info.holders[0]!;
+    this.soleRetired.add(info.soleOf, info.frame.mfn);
   }
 
+  /** Before `info`'s owner or holders change: it is no sole retired frame of anyone's. */
   private unindexSole(info: FrameInfo): void {
-    if (info.holders.length === 1) this.soleRetired.remove(info.holders[0]!, info);
+    if (info.soleOf === -1) return;
+    this.soleRetired.removed(info.soleOf);
+    info.soleOf = -1;
   }
 }

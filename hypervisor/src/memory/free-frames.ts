@@ -9,7 +9,7 @@
  * A binary min-heap: push and pop in O(log n), no allocation beyond the array.
  */
 export class FreeFrames {
-  private readonly heap: number[] = [];
+  private heap: number[] = [];
 
   get size(): number {
     return this.heap.length;
@@ -26,6 +26,13 @@ export class FreeFrames {
       i = parent;
     }
     h[i] = mfn;
+  }
+
+  /** Every frame, taken out, in no order. */
+  takeAll(): number[] {
+    const all = this.heap;
+    this.heap = [];
+    return all;
   }
 
   /** The lowest free frame, taken out; undefined when there is none. */
