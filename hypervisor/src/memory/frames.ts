@@ -37,8 +37,6 @@ export class FrameTable {
   /** Frames out of the pool, in use or retired, by mfn (an array: a domain's build looks up thousands). */
   private readonly frames: (FrameInfo | undefined)[] = [];
   private inUse = 0;
-  /** The hypervisor's own view of every frame ever used, by mfn (made once). */
-  private readonly views: (Frame | undefined)[] = [];
   /** Frames scrubbed back into the pool but not yet punched out of the arena (see settle). */
   private unpunched: number[] | undefined;
   /** Free mfns below nextMfn, zeroed (punched), lowest first. */
@@ -48,7 +46,10 @@ export class FrameTable {
     get: (f) => f.ownedAt,
     set: (f, _owner, at) => (f.ownedAt = at),
   });
-  /** Every frame's record, made the first time the frame is used and reused after (frame-info.ts). */
+  /**
+   * Every frame's record, with the hypervisor's view of the frame: made the first time the frame is
+   * used and reused after (frame-info.ts).
+   */
   private readonly infos: (FrameInfo | undefined)[] = [];
   private readonly holders = new FrameHolders();
   /** Frames each live holder holds (its exposure). */
@@ -76,22 +77,20 @@ export class FrameTable {
     return this.maxFrames - this.inUse;
   }
 
-  /** The frame record for `mfn`, with the hypervisor's view of it. */
-  private frame(mfn: number): Frame {
-    return (this.views[mfn] ??= { mfn, buffer: this.arena.view(mfn) });
-  }
-
   /** A zeroed frame for incarnation `owner`, or undefined when the machine is out of memory. */
   alloc(owner: number): Frame | undefined {
     if (this.inUse >= this.maxFrames) return undefined;
     const mfn = this.pool.pop() ?? (this.nextMfn <= this.maxFrames ? this.nextMfn++ : undefined);
     if (mfn === undefined) return undefined;
-    const frame = this.frame(mfn);
-    const info = (this.infos[mfn] = frameInfo(frame, owner, this.infos[mfn]));
+    // A frame used before keeps its record, and with it the hypervisor's view of the frame (made once).
+    const reuse = this.infos[mfn];
+    const info = reuse
+      ? frameInfo(reuse.frame, owner, reuse)
+      : (this.infos[mfn] = frameInfo({ mfn, buffer: this.arena.view(mfn) }, owner));
     this.frames[mfn] = info;
     this.inUse++;
     this.own(info, owner);
-    return frame;
+    return info.frame;
   }
 
   /**
