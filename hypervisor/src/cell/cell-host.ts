@@ -89,11 +89,7 @@ export class CellHost {
     const flags = process.env.PVKIT_PERF_MAP === "1" ? ["--perf-basic-prof"] : [];
     const child = spawn(process.execPath, [...flags, "-e", this.scripts.cell], {
       stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd, "pipe"],
-      // Two malloc arenas, not glibc's eight per core: each thread that mallocs (the cell's main
-      // thread, its worker, V8's helpers) would otherwise get an arena of its own, and an idle
-      // cell keeps what each touched. `pnpm bench density --cells --count 40 --settle 60`: 22.6 →
-      // 21.1 MiB per idle guest (20.4 with one arena); blk in a cell did not move.
-      env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH, MALLOC_ARENA_MAX: "2" },
+      env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH },
     });
     // "close", not "exit": its standard error is read to the end (V8's last words are there).
     const exited = new Promise<Cell["exited"] extends Promise<infer T> ? T : never>((resolve) =>
