@@ -172,6 +172,8 @@ export class Hypervisor extends EventEmitter {
     this.memoryWatch = new MemoryWatch({
       boundOf: (d) => this.jsLimitBytes(d),
       workersStarted: () => this.workersStarted,
+      // Told to end, still running: destroyed ones, and those shut down but not yet destroyed.
+      ending: () => [...this.dying, ...[...this.domains.values()].filter((d) => !d.alive && !d.gone)],
       stop: (d, grew) =>
         this.shutdownDomain(
           d.domid,

@@ -18,6 +18,13 @@
  *              only computes takes none), or it took FAULTS_PER_TICK in one tick. Where the kernel
  *              does not tell (no /proc), only a sole suspect is stopped.
  *
+ * Growth that is someone else's is taken out first. With cells off a domain told to end (shut down
+ * or destroyed) may run on: V8 ends a thread only between its own steps, and some builtins are one
+ * step (filling a dictionary array of 2^26 elements took ~40 s here). What such an ending thread
+ * faults in — counted from the suspect's run, or from when it was first seen ending — is its own,
+ * not the suspect's: before this, a bomb destroyed mid-fill got the next domain to run stopped
+ * (test/hostile/bombs.test.ts, "liar", with cells off).
+ *
  * The share is counted over the whole suspicion, not per tick: a rate per tick is a speed, and a
  * loaded host slows the bomb's thread below any speed. Under three busy loops on two cores, a
  * guest's 40 MiB eval (560 MiB of parser memory) took fewer than 1024 faults in most 20 ms ticks
@@ -84,6 +91,10 @@ interface Run {
   suspected?: { faults: number; rss: number };
   /** The thread's page faults at the last tick it was looked at. */
   faults?: number;
+  /** Faults of the threads told to end in its process when the run began (see `ending`). */
+  ending?: Map<Domain, number>;
+  /** The same when it was first suspected: growth since then is weighed without theirs. */
+  endingAtSuspicion?: Map<Domain, number>;
 }
 
 export interface WatchOptions {
@@ -97,6 +108,11 @@ export interface WatchOptions {
   rssOf?: (pid: number | "self") => number;
   /** Minor page faults of thread `tid` of process `pid` so far, undefined where not known. */
   faultsOf?: (pid: number | "self", tid: number) => number | undefined;
+  /**
+   * Domains told to end (shut down or destroyed) whose workers have not ended yet: what their
+   * threads grow is theirs, not a suspect's. A few at a time; read only when someone is suspect.
+   */
+  ending?: () => Iterable<Domain>;
   /** Growth beyond a domain's remaining bound that is tolerated (others allocate too): 64 MiB. */
   slackBytes?: number;
   /** What one worker started during a run may add to the host (32 MiB). */
@@ -123,6 +139,8 @@ export class MemoryWatch {
   private readonly slack: number;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** An ending domain's thread's faults when the watch first saw it ending. */
+  private endingSeen = new WeakMap<Domain, number>();
 
   constructor(private readonly o: WatchOptions) {
     this.rss = o.rssOf ?? procRss;
@@ -161,6 +179,7 @@ export class MemoryWatch {
    */
   mark(awake: readonly Domain[]): void {
     const rss = new Map<number | "self", number>();
+    const endingByPid = new Map<number | "self", Map<Domain, number>>();
     const all = awake;
     const before = this.runs;
     this.runs = new Map();
@@ -177,7 +196,9 @@ export class MemoryWatch {
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
       const prev = before.get(d);
       const continues = prev !== undefined && this.stuck(d, prev);
+      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid));
       this.runs.set(d, {
+        ending: continues ? prev.ending : endingByPid.get(pid),
         checkpoints: Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS),
         idleMs: d.worker.activity()?.idle ?? 0,
         rss: continues ? prev.rss : rss.get(pid)!,
@@ -194,15 +215,21 @@ export class MemoryWatch {
     const now = performance.now();
     const started = this.o.workersStarted();
     const suspects: { d: Domain; grew: number; faulting?: boolean }[] = [];
+    const endingByPid = new Map<number | "self", Map<Domain, number>>();
     for (const [d, run] of this.runs) {
       if (!d.worker || d.gone || !d.alive) continue;
       const pid = d.worker.pid;
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
-      const grew = rss.get(pid)! - run.rss;
+      let grew = rss.get(pid)! - run.rss;
       if (grew <= this.slack || now - run.since < (this.o.minRunMs ?? 50)) continue;
       const measured = Atomics.load(d.vcpu.statusViews.words, MEASURED_KIB) * 1024;
       const booting = (started - run.started) * (this.o.perWorkerBytes ?? 32 * MiB);
-      if (grew <= this.o.boundOf(d) - measured + booting + this.slack) continue;
+      const line = this.o.boundOf(d) - measured + booting + this.slack;
+      if (grew <= line) continue;
+      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid));
+      const ending = endingByPid.get(pid)!;
+      grew -= this.grownBy(ending, run.ending);
+      if (grew <= line) continue;
       if (!this.stuck(d, run)) continue;
       // Is it this thread that touches new memory? Its page faults since it was first suspected,
       // against what its process grew meanwhile (and, for a fast one, against the last tick's).
@@ -214,12 +241,33 @@ export class MemoryWatch {
       const last = run.faults;
       run.faults = faults;
       run.suspected ??= { faults, rss: rss.get(pid)! };
+      run.endingAtSuspicion ??= ending;
       if (last === undefined) continue;
-      const since = rss.get(pid)! - run.suspected.rss;
+      const since = rss.get(pid)! - run.suspected.rss - this.grownBy(ending, run.endingAtSuspicion);
       const share = since >= SHARE_AFTER_BYTES && 2 * (faults - run.suspected.faults) * PAGE_SIZE >= since;
       suspects.push({ d, grew, faulting: share || faults - last >= FAULTS_PER_TICK });
     }
     for (const s of suspects)
       if (s.faulting || (s.faulting === undefined && suspects.length === 1)) this.o.stop(s.d, s.grew);
+  }
+
+  /** Page faults so far of each thread told to end that runs in process `pid`. */
+  private endingFaults(pid: number | "self"): Map<Domain, number> {
+    const out = new Map<Domain, number>();
+    for (const z of this.o.ending?.() ?? []) {
+      if (!z.worker || z.gone || z.worker.pid !== pid) continue;
+      const faults = this.faultsOf(pid, Atomics.load(z.vcpu.statusViews.words, THREAD_ID));
+      if (faults === undefined) continue;
+      if (!this.endingSeen.has(z)) this.endingSeen.set(z, faults);
+      out.set(z, faults);
+    }
+    return out;
+  }
+
+  /** Bytes the ending threads faulted in since `then` (or since each was first seen ending). */
+  private grownBy(now: Map<Domain, number>, then: Map<Domain, number> | undefined): number {
+    let pages = 0;
+    for (const [z, faults] of now) pages += Math.max(0, faults - (then?.get(z) ?? this.endingSeen.get(z)!));
+    return pages * PAGE_SIZE;
   }
 }
