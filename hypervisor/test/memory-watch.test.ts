@@ -24,7 +24,7 @@ function domU(domid: number) {
     },
     worker: { pid: 1, activity: () => ({ working: 0, idle: 0 }) },
   };
-  return { d: d as unknown as Domain, checkpoint: () => Atomics.add(words, CHECKPOINTS, 1) };
+  return { d: d as unknown as Domain, words, checkpoint: () => Atomics.add(words, CHECKPOINTS, 1) };
 }
 
 /**
@@ -142,7 +142,7 @@ describe("memory watch", () => {
       a.checkpoint();
       ending.push(zombie.d); // destroyed before a's run began; its thread has not ended
       w.mark([a.d]);
-      return { w, rss, stopped, faults };
+      return { w, rss, stopped, faults, zombie };
     }
 
     it("is not blamed on a domain that allocates fast within its own bound", () => {
@@ -154,6 +154,19 @@ describe("memory watch", () => {
         w.tick();
       }
       expect(stopped).toEqual([]);
+    });
+
+    it("counts for nothing when its status block names a running domain's thread", () => {
+      // A thread id is the domain's own word: one forged to name the bomb's thread must not make
+      // the bomb's faults look like the ending thread's growth.
+      const { w, rss, stopped, faults, zombie } = withZombie();
+      zombie.words[THREAD_ID] = 1;
+      for (let tick = 0; tick < 40 && stopped.length === 0; tick++) {
+        faults[1]! += 2048;
+        rss.now += 8 * MiB;
+        w.tick();
+      }
+      expect(stopped).toEqual([1]);
     });
 
     it("does not hide a domain that grows past its own bound beside it", () => {

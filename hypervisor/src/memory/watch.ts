@@ -196,7 +196,7 @@ export class MemoryWatch {
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
       const prev = before.get(d);
       const continues = prev !== undefined && this.stuck(d, prev);
-      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid));
+      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid, all));
       this.runs.set(d, {
         ending: continues ? prev.ending : endingByPid.get(pid),
         checkpoints: Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS),
@@ -226,7 +226,7 @@ export class MemoryWatch {
       const booting = (started - run.started) * (this.o.perWorkerBytes ?? 32 * MiB);
       const line = this.o.boundOf(d) - measured + booting + this.slack;
       if (grew <= line) continue;
-      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid));
+      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid, this.runs.keys()));
       const ending = endingByPid.get(pid)!;
       grew -= this.grownBy(ending, run.ending);
       if (grew <= line) continue;
@@ -251,15 +251,28 @@ export class MemoryWatch {
       if (s.faulting || (s.faulting === undefined && suspects.length === 1)) this.o.stop(s.d, s.grew);
   }
 
-  /** Page faults so far of each thread told to end that runs in process `pid`. */
-  private endingFaults(pid: number | "self"): Map<Domain, number> {
+  /**
+   * Page faults so far of each thread told to end that runs in process `pid`. A thread id comes from
+   * the domain's own status block, so one that names a running domain's thread (`live`), or one
+   * named twice, counts for none: a forged id must not hide a live thread's growth.
+   */
+  private endingFaults(pid: number | "self", live: Iterable<Domain>): Map<Domain, number> {
     const out = new Map<Domain, number>();
+    const taken = new Set<number>();
+    for (const d of live)
+      if (d.worker?.pid === pid) taken.add(Atomics.load(d.vcpu.statusViews.words, THREAD_ID));
+    const claims = new Map<number, Domain[]>();
     for (const z of this.o.ending?.() ?? []) {
       if (!z.worker || z.gone || z.worker.pid !== pid) continue;
-      const faults = this.faultsOf(pid, Atomics.load(z.vcpu.statusViews.words, THREAD_ID));
+      const tid = Atomics.load(z.vcpu.statusViews.words, THREAD_ID);
+      if (!taken.has(tid)) claims.set(tid, [...(claims.get(tid) ?? []), z]);
+    }
+    for (const [tid, [z, ...others]] of claims) {
+      if (others.length > 0) continue;
+      const faults = this.faultsOf(pid, tid);
       if (faults === undefined) continue;
-      if (!this.endingSeen.has(z)) this.endingSeen.set(z, faults);
-      out.set(z, faults);
+      if (!this.endingSeen.has(z!)) this.endingSeen.set(z!, faults);
+      out.set(z!, faults);
     }
     return out;
   }
