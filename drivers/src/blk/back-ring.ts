@@ -2,9 +2,10 @@
  * blkback's data path for one connected frontend: take requests off the ring, check them
  * (back-request.ts), do the host I/O straight into the frontend's persistently mapped pages, and
  * answer each with its id and a status. Requests run concurrently and may complete out of order, as
- * blkif allows. A flush waits for the writes received before it, then fdatasyncs. Responses that
- * complete together are published together, and the frontend is notified only when it asked
- * (rsp_event). A ring whose producer index lies is not followed: the device is disconnected and
+ * blkif allows. A flush waits for the writes received before it, then fdatasyncs. A read the host's
+ * page cache answers at once is published at once, before the next request's copy, so the frontend
+ * works while the backend copies; responses that complete together later are published together.
+ * The frontend is notified only when it asked (rsp_event). A ring whose producer index lies is not followed: the device is disconnected and
  * every other device keeps being served.
  */
 import type { BlkifRequest, BlkifResponse } from "@pvkit/abi/layout";
@@ -127,6 +128,14 @@ export class BlkbackRing {
     }
     const pos = req.sector * SECTOR_BYTES;
     const io = req.write ? this.d.store.writev(bufs, pos) : this.d.store.readv(bufs, pos);
+    if (io === undefined) {
+      // Read already (the host's page cache held it): answered and published now, not after the
+      // rest of the ring's requests are copied, so the frontend works on it meanwhile.
+      for (const r of held) this.d.grants.release(r);
+      this.stats.readBytes += bytes;
+      this.respondNow(req.id, req.operation, BLKIF_RSP_OKAY);
+      return;
+    }
     if (req.write) {
       this.writes.add(io);
       void io.catch(() => undefined).finally(() => this.writes.delete(io));
@@ -151,6 +160,16 @@ export class BlkbackRing {
         this.d.log(`request ${id} failed on the host: ${e instanceof Error ? e.message : String(e)}`);
     }
     this.respond(id, operation, status);
+  }
+
+  /** Publishes a response at once, with any queued before it (and notifies if the frontend asked). */
+  private respondNow(id: bigint, operation: number, status: number): void {
+    if (this.dead) return;
+    this.d.ring.put({ id, operation, status });
+    if (this.d.ring.pushResponses()) {
+      this.stats.notifies++;
+      this.d.notify();
+    }
   }
 
   /** Queues a response; responses queued in the same turn are published with one push. */

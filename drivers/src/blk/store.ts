@@ -10,8 +10,12 @@ export interface BlockStore {
   readonly readonly: boolean;
   /** Whether discard() can free space (hole punching on the host file). */
   readonly discards: boolean;
-  /** Fills `bufs`, in order, from byte `position`. */
-  readv(bufs: Uint8Array[], position: number): Promise<void>;
+  /**
+   * Fills `bufs`, in order, from byte `position`. Returns nothing when every byte was at hand and
+   * `bufs` are filled already (the host's page cache held them): blkback then answers at once,
+   * before it copies the next request's data.
+   */
+  readv(bufs: Uint8Array[], position: number): Promise<void> | undefined;
   /** Writes `bufs`, in order, at byte `position`. */
   writev(bufs: Uint8Array[], position: number): Promise<void>;
   /** Puts every completed write on stable storage (fdatasync). */

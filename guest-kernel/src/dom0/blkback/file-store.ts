@@ -63,12 +63,12 @@ export async function openFileStore(path: string, readonly: boolean): Promise<Bl
     bytes: st.size - (st.size % 512),
     readonly,
     discards,
-    async readv(bufs, position) {
+    readv(bufs, position) {
       // What the page cache holds is copied right here, on dom0's thread (a memcpy, no I/O); only
       // the rest goes through libuv's thread pool. See cachedRead().
       const got = cachedRead(fh.fd, bufs, position);
-      if (got.rest.length === 0) return;
-      await whole(got.rest, got.position, (b, p) => fh.readv(b, p).then((r) => r.bytesRead), "read");
+      if (got.rest.length === 0) return undefined;
+      return whole(got.rest, got.position, (b, p) => fh.readv(b, p).then((r) => r.bytesRead), "read");
     },
     writev: (bufs, position) =>
       whole(bufs, position, (b, p) => fh.writev(b, p).then((r) => r.bytesWritten), "write"),
