@@ -54,6 +54,9 @@ export class BlkbackRing {
   private readonly writes = new Set<Promise<void>>();
   private readonly inflight = new Set<Promise<void>>();
   private publishQueued = false;
+  /** respondNow() notified in this turn; it owes one more at the turn's end. */
+  private toldThisTurn = false;
+  private owed = false;
 
   constructor(private readonly d: BlkbackRingDeps) {}
 
@@ -162,14 +165,27 @@ export class BlkbackRing {
     this.respond(id, operation, status);
   }
 
-  /** Publishes a response at once, with any queued before it (and notifies if the frontend asked). */
+  /**
+   * Publishes a response at once, with any queued before it. The frontend is notified at once the
+   * first time in a turn that it asked (rsp_event); later asks in the same turn are answered once,
+   * at its end: a frontend that asks after every response gets two events a kick, not one each.
+   */
   private respondNow(id: bigint, operation: number, status: number): void {
     if (this.dead) return;
     this.d.ring.put({ id, operation, status });
-    if (this.d.ring.pushResponses()) {
+    if (!this.d.ring.pushResponses()) return;
+    if (!this.toldThisTurn) {
+      this.toldThisTurn = true;
       this.stats.notifies++;
       this.d.notify();
-    }
+      queueMicrotask(() => {
+        this.toldThisTurn = false;
+        if (!this.owed || this.dead) return;
+        this.owed = false;
+        this.stats.notifies++;
+        this.d.notify();
+      });
+    } else this.owed = true;
   }
 
   /** Queues a response; responses queued in the same turn are published with one push. */
