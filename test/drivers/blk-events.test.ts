@@ -6,7 +6,13 @@
  * of the guest. Here the ring is played by the test: its frontend always asks.
  */
 import { describe, expect, it } from "vitest";
-import { BLKIF_OP_READ, BLKIF_RSP_OKAY, BlkifRequest, type BlkifResponse } from "@pvkit/abi/layout";
+import {
+  BLKIF_OP_READ,
+  BLKIF_RSP_ERROR,
+  BLKIF_RSP_OKAY,
+  BlkifRequest,
+  type BlkifResponse,
+} from "@pvkit/abi/layout";
 import { BlkbackRing } from "@pvkit/drivers/blk/back-ring";
 import type { PersistentGrants } from "@pvkit/drivers/blk/back-grants";
 import type { BackRing } from "@pvkit/drivers/ring";
@@ -25,20 +31,32 @@ function readSlot(i: number): Uint8Array {
   return slot;
 }
 
-function backend(requests: number, cached: boolean) {
+/** A request of an operation blkback does not know: refused, and answered at the turn's end. */
+function unknownSlot(i: number): Uint8Array {
+  const slot = readSlot(i);
+  slot[0] = 99;
+  return slot;
+}
+
+type Readv = (bufs: Uint8Array[]) => Promise<void> | undefined;
+const cachedRead: Readv = () => undefined; // the page cache held it all: done
+const diskRead: Readv = (bufs) => Promise.resolve(bufs.forEach((v) => v.fill(1)));
+
+function backend(requests: number, readv: Readv, slots = (i: number) => readSlot(i)) {
   const responses: BlkifResponse[] = [];
   let pushed = 0;
   let events = 0;
+  const held = new Map<number, number>();
   const ring = {
-    takeRequestBytes: () => Array.from({ length: requests }, (_, i) => readSlot(i)),
+    takeRequestBytes: () => Array.from({ length: requests }, (_, i) => slots(i)),
     put: (r: BlkifResponse) => void responses.push(r),
     // A frontend that re-arms rsp_event after every response it reads: every push "asks".
     pushResponses: () => (pushed = responses.length) > 0,
   } as unknown as BackRing<never, BlkifResponse>;
   const page = new Uint8Array(4096);
   const grants = {
-    acquireAll: (refs: readonly number[]) => refs.map(() => page),
-    release: () => {},
+    acquireAll: (refs: readonly number[]) => refs.map((r) => (held.set(r, (held.get(r) ?? 0) + 1), page)),
+    release: (r: number) => held.set(r, held.get(r)! - 1),
     copy: () => undefined,
   } as unknown as PersistentGrants;
   const b = new BlkbackRing({
@@ -48,8 +66,7 @@ function backend(requests: number, cached: boolean) {
       bytes: 4096 * requests,
       readonly: false,
       discards: false,
-      // The page cache holds everything (returns nothing: done), or nothing (a promise).
-      readv: (bufs) => (cached ? undefined : Promise.resolve(bufs.forEach((v) => v.fill(1)))),
+      readv,
       writev: () => Promise.resolve(),
       flush: () => Promise.resolve(),
       discard: () => Promise.resolve(),
@@ -62,14 +79,15 @@ function backend(requests: number, cached: boolean) {
       throw new Error(why);
     },
   });
-  return { b, responses, events: () => events, pushed: () => pushed };
+  const stillHeld = () => [...held.values()].filter((n) => n !== 0).length;
+  return { b, responses, events: () => events, pushed: () => pushed, stillHeld };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe("blkback's events", () => {
   it("publishes each cached read as it is copied, with two events a kick however often the frontend asks", async () => {
-    const { b, responses, events, pushed } = backend(32, true);
+    const { b, responses, events, pushed, stillHeld } = backend(32, cachedRead);
     b.kick();
     // Published before kick() returned: each response as its copy ended.
     expect(pushed()).toBe(32);
@@ -78,10 +96,41 @@ describe("blkback's events", () => {
       Array.from({ length: 32 }, (_, i) => [BigInt(i), BLKIF_RSP_OKAY]),
     );
     expect(events()).toBe(2); // the first at once, the rest owed until the turn's end
+    expect(stillHeld()).toBe(0);
+  });
+
+  it("owes one event at the turn's end for cached reads and a refusal together", async () => {
+    const { b, responses, events } = backend(3, cachedRead, (i) => (i < 2 ? readSlot(i) : unknownSlot(i)));
+    b.kick();
+    await turn();
+    expect(responses.map((r) => r.id)).toEqual([0n, 1n, 2n]);
+    expect(events()).toBe(2);
+  });
+
+  it("fails a read whose store throws at once with BLKIF_RSP_ERROR, holding nothing", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const { b, responses, stillHeld } = backend(2, () => {
+        throw new Error("preadv2: EIO");
+      });
+      b.kick();
+      await turn();
+      await turn();
+      expect(responses.map((r) => [r.id, r.status])).toEqual([
+        [0n, BLKIF_RSP_ERROR],
+        [1n, BLKIF_RSP_ERROR],
+      ]);
+      expect(stillHeld()).toBe(0);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 
   it("answers reads the cache did not hold together, with one event", async () => {
-    const { b, responses, events } = backend(32, false);
+    const { b, responses, events } = backend(32, diskRead);
     b.kick();
     expect(responses).toHaveLength(0);
     await turn();

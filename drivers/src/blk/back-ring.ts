@@ -54,7 +54,7 @@ export class BlkbackRing {
   private readonly writes = new Set<Promise<void>>();
   private readonly inflight = new Set<Promise<void>>();
   private publishQueued = false;
-  /** respondNow() notified in this turn; it owes one more at the turn's end. */
+  /** respondNow() notified in this turn; it owes one more at the turn's end (endOfTurn). */
   private toldThisTurn = false;
   private owed = false;
 
@@ -130,7 +130,12 @@ export class BlkbackRing {
       bytes += (s.last - s.first + 1) * SECTOR_BYTES;
     }
     const pos = req.sector * SECTOR_BYTES;
-    const io = req.write ? this.d.store.writev(bufs, pos) : this.d.store.readv(bufs, pos);
+    let io: Promise<void> | undefined;
+    try {
+      io = req.write ? this.d.store.writev(bufs, pos) : this.d.store.readv(bufs, pos);
+    } catch (e) {
+      io = Promise.reject(e); // a store that throws at once fails the request as one that rejects
+    }
     if (io === undefined) {
       // Read already (the host's page cache held it): answered and published now, not after the
       // rest of the ring's requests are copied, so the frontend works on it meanwhile.
@@ -168,36 +173,40 @@ export class BlkbackRing {
   /**
    * Publishes a response at once, with any queued before it. The frontend is notified at once the
    * first time in a turn that it asked (rsp_event); later asks in the same turn are answered once,
-   * at its end: a frontend that asks after every response gets two events a kick, not one each.
+   * at its end: a frontend that asks after every response gets two events a turn, not one each.
    */
   private respondNow(id: bigint, operation: number, status: number): void {
     if (this.dead) return;
     this.d.ring.put({ id, operation, status });
-    if (!this.d.ring.pushResponses()) return;
-    if (!this.toldThisTurn) {
-      this.toldThisTurn = true;
-      this.stats.notifies++;
-      this.d.notify();
-      queueMicrotask(() => {
-        this.toldThisTurn = false;
-        if (!this.owed || this.dead) return;
-        this.owed = false;
+    if (this.d.ring.pushResponses()) {
+      if (this.toldThisTurn) this.owed = true;
+      else {
+        this.toldThisTurn = true;
         this.stats.notifies++;
         this.d.notify();
-      });
-    } else this.owed = true;
+      }
+    }
+    this.endOfTurn();
   }
 
   /** Queues a response; responses queued in the same turn are published with one push. */
   private respond(id: bigint, operation: number, status: number): void {
     if (this.dead) return;
     this.d.ring.put({ id, operation, status });
+    this.endOfTurn();
+  }
+
+  /** At the turn's end: what respond() queued is published, and one event if any ask is unanswered. */
+  private endOfTurn(): void {
     if (this.publishQueued) return;
     this.publishQueued = true;
     queueMicrotask(() => {
       this.publishQueued = false;
+      this.toldThisTurn = false;
       if (this.dead) return;
-      if (this.d.ring.pushResponses()) {
+      const asked = this.d.ring.pushResponses(); // nothing new to push: false
+      if (asked || this.owed) {
+        this.owed = false;
         this.stats.notifies++;
         this.d.notify();
       }
