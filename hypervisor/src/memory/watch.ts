@@ -23,7 +23,10 @@
  * step (filling a dictionary array of 2^26 elements took ~40 s here). What such an ending thread
  * faults in — counted from the suspect's run, or from when it was first seen ending — is its own,
  * not the suspect's: before this, a bomb destroyed mid-fill got the next domain to run stopped
- * (test/hostile/bombs.test.ts, "liar", with cells off).
+ * (test/hostile/bombs.test.ts, "liar", with cells off). It is counted in page faults, not in what
+ * the thread still holds: memory an ending thread faults in and frees again is taken out too, room a
+ * bomb beside a churning ending thread could use. A dictionary fill frees nothing (256 MiB of faults
+ * for 219 MiB of RSS, measured); cells off is for guests the host trusts not to collude.
  *
  * The share is counted over the whole suspicion, not per tick: a rate per tick is a speed, and a
  * loaded host slows the bomb's thread below any speed. Under three busy loops on two cores, a
@@ -110,7 +113,8 @@ export interface WatchOptions {
   faultsOf?: (pid: number | "self", tid: number) => number | undefined;
   /**
    * Domains told to end (shut down or destroyed) whose workers have not ended yet: what their
-   * threads grow is theirs, not a suspect's. A few at a time; read only when someone is suspect.
+   * threads grow is theirs, not a suspect's. Asked once per mark and per tick that has a suspect;
+   * their threads are read only in a process that also runs an awake domain (with cells off).
    */
   ending?: () => Iterable<Domain>;
   /** Growth beyond a domain's remaining bound that is tolerated (others allocate too): 64 MiB. */
@@ -180,6 +184,7 @@ export class MemoryWatch {
   mark(awake: readonly Domain[]): void {
     const rss = new Map<number | "self", number>();
     const endingByPid = new Map<number | "self", Map<Domain, number>>();
+    const ending = this.endingNow();
     const all = awake;
     const before = this.runs;
     this.runs = new Map();
@@ -191,12 +196,14 @@ export class MemoryWatch {
         d.worker && !d.gone && !d.privileged && Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS) === 0,
     ).length;
     for (const d of all) {
-      if (!d.worker || d.gone || d.privileged) continue;
+      // One told to end (shut down, maybe still inside a builtin) has no run: what it grows is
+      // taken out of everyone else's, below, and it cannot be stopped again anyway.
+      if (!d.worker || d.gone || d.privileged || !d.alive) continue;
       const pid = d.worker.pid;
       if (!rss.has(pid)) rss.set(pid, this.rss(pid));
       const prev = before.get(d);
       const continues = prev !== undefined && this.stuck(d, prev);
-      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid, all));
+      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid, all, ending));
       this.runs.set(d, {
         ending: continues ? prev.ending : endingByPid.get(pid),
         checkpoints: Atomics.load(d.vcpu.statusViews.words, CHECKPOINTS),
@@ -216,6 +223,7 @@ export class MemoryWatch {
     const started = this.o.workersStarted();
     const suspects: { d: Domain; grew: number; faulting?: boolean }[] = [];
     const endingByPid = new Map<number | "self", Map<Domain, number>>();
+    let ending: Domain[] | undefined;
     for (const [d, run] of this.runs) {
       if (!d.worker || d.gone || !d.alive) continue;
       const pid = d.worker.pid;
@@ -226,9 +234,10 @@ export class MemoryWatch {
       const booting = (started - run.started) * (this.o.perWorkerBytes ?? 32 * MiB);
       const line = this.o.boundOf(d) - measured + booting + this.slack;
       if (grew <= line) continue;
-      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid, this.runs.keys()));
-      const ending = endingByPid.get(pid)!;
-      grew -= this.grownBy(ending, run.ending);
+      ending ??= this.endingNow();
+      if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid, this.runs.keys(), ending));
+      const endingFaults = endingByPid.get(pid)!;
+      grew -= this.grownBy(endingFaults, run.ending);
       if (grew <= line) continue;
       if (!this.stuck(d, run)) continue;
       // Is it this thread that touches new memory? Its page faults since it was first suspected,
@@ -241,9 +250,9 @@ export class MemoryWatch {
       const last = run.faults;
       run.faults = faults;
       run.suspected ??= { faults, rss: rss.get(pid)! };
-      run.endingAtSuspicion ??= ending;
+      run.endingAtSuspicion ??= endingFaults;
       if (last === undefined) continue;
-      const since = rss.get(pid)! - run.suspected.rss - this.grownBy(ending, run.endingAtSuspicion);
+      const since = rss.get(pid)! - run.suspected.rss - this.grownBy(endingFaults, run.endingAtSuspicion);
       const share = since >= SHARE_AFTER_BYTES && 2 * (faults - run.suspected.faults) * PAGE_SIZE >= since;
       suspects.push({ d, grew, faulting: share || faults - last >= FAULTS_PER_TICK });
     }
@@ -256,16 +265,26 @@ export class MemoryWatch {
    * the domain's own status block, so one that names a running domain's thread (`live`), or one
    * named twice, counts for none: a forged id must not hide a live thread's growth.
    */
-  private endingFaults(pid: number | "self", live: Iterable<Domain>): Map<Domain, number> {
+  private endingFaults(
+    pid: number | "self",
+    live: Iterable<Domain>,
+    ending: readonly Domain[],
+  ): Map<Domain, number> {
     const out = new Map<Domain, number>();
+    // Most processes have none (a cell ends at once, killed): then nothing more is read.
+    if (!ending.some((z) => z.worker && !z.gone && z.worker.pid === pid)) return out;
     const taken = new Set<number>();
     for (const d of live)
-      if (d.worker?.pid === pid) taken.add(Atomics.load(d.vcpu.statusViews.words, THREAD_ID));
+      if (d.alive && !d.gone && d.worker?.pid === pid)
+        taken.add(Atomics.load(d.vcpu.statusViews.words, THREAD_ID));
     const claims = new Map<number, Domain[]>();
-    for (const z of this.o.ending?.() ?? []) {
+    for (const z of ending) {
       if (!z.worker || z.gone || z.worker.pid !== pid) continue;
       const tid = Atomics.load(z.vcpu.statusViews.words, THREAD_ID);
-      if (!taken.has(tid)) claims.set(tid, [...(claims.get(tid) ?? []), z]);
+      if (taken.has(tid)) continue;
+      const list = claims.get(tid);
+      if (list) list.push(z);
+      else claims.set(tid, [z]);
     }
     for (const [tid, [z, ...others]] of claims) {
       if (others.length > 0) continue;
@@ -275,6 +294,11 @@ export class MemoryWatch {
       out.set(z!, faults);
     }
     return out;
+  }
+
+  /** The domains told to end whose workers have not ended, once per mark or tick that needs them. */
+  private endingNow(): Domain[] {
+    return [...(this.o.ending?.() ?? [])];
   }
 
   /** Bytes the ending threads faulted in since `then` (or since each was first seen ending). */
