@@ -173,7 +173,11 @@ export class Hypervisor extends EventEmitter {
       boundOf: (d) => this.jsLimitBytes(d),
       workersStarted: () => this.workersStarted,
       // Told to end, still running: destroyed ones, and those shut down but not yet destroyed.
-      ending: () => [...this.dying, ...[...this.domains.values()].filter((d) => !d.alive && !d.gone)],
+      ending: () => {
+        const out = [...this.dying];
+        for (const d of this.domains.values()) if (!d.alive && !d.gone) out.push(d);
+        return out;
+      },
       stop: (d, grew) =>
         this.shutdownDomain(
           d.domid,

@@ -5,8 +5,8 @@
  * blkif allows. A flush waits for the writes received before it, then fdatasyncs. A read the host's
  * page cache answers at once is published at once, before the next request's copy, so the frontend
  * works while the backend copies; responses that complete together later are published together.
- * The frontend is notified only when it asked (rsp_event). A ring whose producer index lies is not followed: the device is disconnected and
- * every other device keeps being served.
+ * The frontend is notified only when it asked (rsp_event). A ring whose producer index lies is not
+ * followed: the device is disconnected and every other device keeps being served.
  */
 import type { BlkifRequest, BlkifResponse } from "@pvkit/abi/layout";
 import { BLKIF_RSP_ERROR, BLKIF_RSP_OKAY } from "@pvkit/abi/layout";

@@ -116,7 +116,7 @@ export interface WatchOptions {
    * threads grow is theirs, not a suspect's. Asked once per mark and per tick that has a suspect;
    * their threads are read only in a process that also runs an awake domain (with cells off).
    */
-  ending?: () => Iterable<Domain>;
+  ending?: () => readonly Domain[];
   /** Growth beyond a domain's remaining bound that is tolerated (others allocate too): 64 MiB. */
   slackBytes?: number;
   /** What one worker started during a run may add to the host (32 MiB). */
@@ -184,7 +184,7 @@ export class MemoryWatch {
   mark(awake: readonly Domain[]): void {
     const rss = new Map<number | "self", number>();
     const endingByPid = new Map<number | "self", Map<Domain, number>>();
-    const ending = this.endingNow();
+    const ending = this.o.ending?.() ?? [];
     const all = awake;
     const before = this.runs;
     this.runs = new Map();
@@ -223,7 +223,7 @@ export class MemoryWatch {
     const started = this.o.workersStarted();
     const suspects: { d: Domain; grew: number; faulting?: boolean }[] = [];
     const endingByPid = new Map<number | "self", Map<Domain, number>>();
-    let ending: Domain[] | undefined;
+    let ending: readonly Domain[] | undefined;
     for (const [d, run] of this.runs) {
       if (!d.worker || d.gone || !d.alive) continue;
       const pid = d.worker.pid;
@@ -234,7 +234,7 @@ export class MemoryWatch {
       const booting = (started - run.started) * (this.o.perWorkerBytes ?? 32 * MiB);
       const line = this.o.boundOf(d) - measured + booting + this.slack;
       if (grew <= line) continue;
-      ending ??= this.endingNow();
+      ending ??= this.o.ending?.() ?? [];
       if (!endingByPid.has(pid)) endingByPid.set(pid, this.endingFaults(pid, this.runs.keys(), ending));
       const endingFaults = endingByPid.get(pid)!;
       grew -= this.grownBy(endingFaults, run.ending);
@@ -294,11 +294,6 @@ export class MemoryWatch {
       out.set(z!, faults);
     }
     return out;
-  }
-
-  /** The domains told to end whose workers have not ended, once per mark or tick that needs them. */
-  private endingNow(): Domain[] {
-    return [...(this.o.ending?.() ?? [])];
   }
 
   /** Bytes the ending threads faulted in since `then` (or since each was first seen ending). */
