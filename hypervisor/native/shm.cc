@@ -19,6 +19,8 @@
 #include <limits.h>
 #include <linux/falloc.h>
 #include <linux/futex.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/statfs.h>
@@ -28,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -304,6 +307,31 @@ void WatchDrain(const FunctionCallbackInfo<Value>& a) {
   a.GetReturnValue().Set(total);
 }
 
+// mallocTrim(): gives the C heap's free pages back to the kernel, on a thread of its own; false if
+// a trim is still running (this one is then not needed). glibc keeps what a thread frees in that
+// thread's arena and returns it to the kernel only from an arena's top, so after a domain's boot —
+// V8 compiles in zones of malloc'd memory and frees them — most of those pages stay the process's
+// for good. malloc_trim walks every arena and gives back every free page; it takes each arena's
+// lock in turn (1-15 ms in all here), which is why it does not run on the caller's thread.
+std::atomic<bool> trimming{false};
+
+void* TrimThread(void*) {
+  malloc_trim(0);
+  trimming.store(false);
+  return nullptr;
+}
+
+void MallocTrim(const FunctionCallbackInfo<Value>& a) {
+  if (trimming.exchange(true)) return a.GetReturnValue().Set(false);
+  pthread_t t;
+  if (pthread_create(&t, nullptr, TrimThread, nullptr) != 0) {  // no thread to be had: no trim
+    trimming.store(false);
+    return a.GetReturnValue().Set(false);
+  }
+  pthread_detach(t);
+  a.GetReturnValue().Set(true);
+}
+
 }  // namespace
 
 NODE_MODULE_INIT() {
@@ -318,4 +346,5 @@ NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "watchOpen", WatchOpen);
   NODE_SET_METHOD(exports, "watchAdd", WatchAdd);
   NODE_SET_METHOD(exports, "watchDrain", WatchDrain);
+  NODE_SET_METHOD(exports, "mallocTrim", MallocTrim);
 }

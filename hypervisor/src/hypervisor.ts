@@ -43,6 +43,7 @@ import { handlers } from "./hypercalls/table.ts";
 import type { FrameTable } from "./memory/frames.ts";
 import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { MemoryWatch } from "./memory/watch.ts";
+import { HeapTrimmer } from "./memory/heap-trim.ts";
 import { SHM_ADDON_PATH, shm } from "./native/shm.ts";
 import { Clock } from "./time/clock.ts";
 import { tracedHypercall } from "./trace/hypercall-span.ts";
@@ -51,6 +52,15 @@ import { TrapService } from "./transport/trap-service.ts";
 import { setProcessV8Flags } from "./realm/v8-flags.ts";
 
 const SCHEDOP_BLOCK = BigInt(SCHEDOP_block);
+
+/**
+ * What a domU's runtime costs the host while it idles, reserved at admission beside its memory (MiB):
+ * a worker of the hypervisor's process takes ~9 MiB of PSS per idle 4 MiB guest, its touched memory
+ * included (1000 up), and a cell ~17 MiB (50 up), both once the C heap is trimmed
+ * (memory/heap-trim.ts). A little is kept in hand: a guest that just booted holds more until then.
+ */
+export const WORKER_OVERHEAD_MIB = 12;
+export const CELL_OVERHEAD_MIB = 20;
 
 export interface HypervisorOptions {
   /** Machine memory in MiB (default: 3/4 of the host's RAM, leaving the host at least 2 GiB). */
@@ -62,9 +72,8 @@ export interface HypervisorOptions {
   hangTimeoutMs?: number;
   /**
    * Memory reserved per domain beyond its own at admission, in MiB: what its runtime costs the host
-   * while it idles — a worker (12: ~9.3 MiB of PSS per idle 4 MiB guest, its touched memory
-   * included, with 900 up), or with cells a process of its own (24: ~21 MiB per guest with 410 up).
-   * `pnpm bench density` measures both.
+   * while it idles — a worker (WORKER_OVERHEAD_MIB) or with cells a process of its own
+   * (CELL_OVERHEAD_MIB). `pnpm bench density` measures both.
    */
   domainOverheadMiB?: number;
   /** Echo each domain's console_io output to this sink (e.g. process.stderr). */
@@ -151,6 +160,8 @@ export class Hypervisor extends EventEmitter {
   /** What starts domUs in cells (made at the first domU). */
   private cellHost?: Promise<CellHost>;
   private readonly hangTimeoutMs: number;
+  /** Gives the C heap's free pages back after workers start and end (memory/heap-trim.ts). */
+  private readonly heapTrim = new HeapTrimmer(() => shm().mallocTrim?.());
   /** Workers prepared ahead of need (options.pool > 0). */
   readonly pool?: WarmPool;
 
@@ -160,7 +171,9 @@ export class Hypervisor extends EventEmitter {
     setProcessV8Flags();
     this.memory = new MachineMemory({
       memoryMiB: options.memoryMiB ?? defaultMachineMiB(),
-      overheadPages: (options.domainOverheadMiB ?? (options.cells === false ? 12 : 24)) * PAGES_PER_MIB,
+      overheadPages:
+        (options.domainOverheadMiB ?? (options.cells === false ? WORKER_OVERHEAD_MIB : CELL_OVERHEAD_MIB)) *
+        PAGES_PER_MIB,
     });
     this.frames = this.memory.frames;
     this.hangTimeoutMs = options.hangTimeoutMs ?? 10_000;
@@ -365,6 +378,7 @@ export class Hypervisor extends EventEmitter {
     d.gone = true;
     this.dying.delete(d);
     this.dozeWatch.gone(d);
+    this.heapTrim.activity();
     // A domain still in the table (shut down, not destroyed) keeps its memory until destroyed.
     if (this.domains.get(d.domid) === d) this.frames.holderGone(d.uid);
     else this.memory.release(d.uid);
@@ -404,6 +418,7 @@ export class Hypervisor extends EventEmitter {
   async close(): Promise<void> {
     clearInterval(this.watchdog);
     this.memoryWatch.stop();
+    this.heapTrim.stop();
     this.trap.stop();
     await this.pool?.close();
     const all = [...this.domains.values(), ...this.dying];
@@ -514,6 +529,7 @@ export class Hypervisor extends EventEmitter {
       }
       this.memory.handAtBoot(d, this.trap.doorbellFrame);
       this.workersStarted++;
+      this.heapTrim.activity();
       const spec: WorkerSpec = {
         supervisor,
         // A domU's worker of this process compiles the supervisor with V8's code cache, once made.

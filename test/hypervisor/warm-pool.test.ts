@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { SHUTDOWN_crash } from "@pvkit/abi/layout";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Hypervisor } from "@pvkit/hypervisor/hypervisor";
+import { CELL_OVERHEAD_MIB, type Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { currentKernelImage } from "@pvkit/hypervisor/image/guest-image";
 import { supervisorScript } from "@pvkit/hypervisor/image/supervisor-image";
 import { SHM_ADDON_PATH } from "@pvkit/hypervisor/native/shm";
@@ -224,13 +224,14 @@ describe("pool size and admission", () => {
   it(
     "counts pooled workers against the machine's memory, and gives their room to a domain",
     async () => {
-      // 200 MiB: dom0-less; each cell's runtime is reserved at 24 MiB.
+      // 200 MiB: dom0-less; each cell's runtime is reserved at CELL_OVERHEAD_MIB.
       hv = boot({ memoryMiB: 200, pool: 2, poolMemoryMiB: 4 });
       await hv.pool!.whenReady(2);
       const total = hv.memory.totalPages;
-      expect(hv.memory.freePages).toBe(total - 2 * 24 * 256);
-      // 140 MiB + 24 of runtime fits only if a pooled worker gives its room up.
-      const d = hv.createDomain({ name: "wide", memoryMiB: 140, program: ticker });
+      expect(hv.memory.freePages).toBe(total - 2 * CELL_OVERHEAD_MIB * 256);
+      // A domain and its runtime that fit only if a pooled worker gives its room up.
+      const wide = 200 - 2 * CELL_OVERHEAD_MIB - CELL_OVERHEAD_MIB + 8;
+      const d = hv.createDomain({ name: "wide", memoryMiB: wide, program: ticker });
       expect(hv.pool!.stats().idle).toBeLessThan(2);
       await consoleShows(hv, d.domid, "tick 1", GUARD);
     },

@@ -28,10 +28,11 @@ import {
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /**
- * Samples `w`'s activity into its vCPU page `page` for as long as the cell lives. Returns what ends
- * a doze from outside (the hypervisor's backstop).
+ * Samples `w`'s activity into its vCPU page `page` for as long as the cell lives; `onDoze` hears
+ * each time the sampler begins to doze. Returns what ends a doze from outside (the hypervisor's
+ * backstop).
  */
-export function sampleActivity(w: Worker, page: SharedArrayBuffer): () => void {
+export function sampleActivity(w: Worker, page: SharedArrayBuffer, onDoze: () => void): () => void {
   const { host, status, sampler } = vcpuPageViews(page);
   /** Takes a reading and publishes it. */
   const read = (): DozeReading => {
@@ -53,7 +54,10 @@ export function sampleActivity(w: Worker, page: SharedArrayBuffer): () => void {
       // Doze while the windows stay quiet: a wake that finds nothing done dozes again at once, a
       // worker that woke (its wake count moved) is sampled every SAMPLE_MS again. A pending
       // waitAsync does not keep the cell alive: its worker does.
+      let dozed = false;
       while (quiet(before, now) && settle(sampler, now)) {
+        if (!dozed) onDoze();
+        dozed = true;
         const hypervisorWatches = Atomics.load(status.words, THREAD_ID) !== 0;
         const backstop = hypervisorWatches ? undefined : DOZE_BACKSTOP_MS;
         await Atomics.waitAsync(sampler, SAMPLER_DOZING, 1, backstop).value;

@@ -19,10 +19,12 @@ import type { FromCell, ToCell } from "./protocol.ts";
 import type { SupervisorAssign } from "../realm/boot-data.ts";
 import { sampleActivity } from "./activity-sampler.ts";
 import { mapFrames, type ShmMaps } from "../realm/frame-views.ts";
+import type { Shm } from "../native/shm.ts";
+import { HeapTrimmer } from "../memory/heap-trim.ts";
 import { SUPERVISOR_STUB, supervisorCall, type SupervisorCode } from "../realm/code-cache.ts";
 
 const ADDON = process.env.PVKIT_SHM_ADDON!;
-const shm = require(ADDON) as ShmMaps;
+const shm = require(ADDON) as ShmMaps & Pick<Shm, "mallocTrim">;
 /** The machine's memory, fd 4: only what the domain is handed gets mapped (realm/frame-views.ts). */
 const arena = { addon: ADDON, fd: 4 };
 const view = (mfn: number) => mapFrames(shm, arena.fd, { mfn, pages: 1 });
@@ -38,6 +40,12 @@ let started = false;
 let worker: Worker | undefined;
 /** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
 let wakeSampler = () => {};
+/**
+ * Gives the C heap's free pages back once the domain has booted, and later as V8 tidies its new
+ * isolate (memory/heap-trim.ts): ~5 MiB of an idle cell's ~21. Each doze of the sampler counts as
+ * activity, so a domain that works and idles is trimmed every TRIM_EVERY_MS at most.
+ */
+const heapTrim = new HeapTrimmer(() => shm.mallocTrim?.());
 
 /** Starts the worker with `workerData`; the cell reports how it ends, then ends with it. */
 function run(workerData: Record<string, unknown>, options: Record<string, unknown>): Worker {
@@ -81,7 +89,7 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
 
   // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
   // process can ask a worker of its own. Sampled while it works, not while it idles.
-  wakeSampler = sampleActivity(worker, page);
+  wakeSampler = sampleActivity(worker, page, () => heapTrim.activity());
 }
 
 process.on("message", (m: ToCell) => {

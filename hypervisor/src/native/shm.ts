@@ -30,6 +30,11 @@ export interface Shm {
   wake(sab: SharedArrayBuffer, byteOffset: number, count: number): number;
   /** fallocate(PUNCH_HOLE | KEEP_SIZE) on any host file: the range then reads as zeros. */
   punchHole(fd: number, offset: number, length: number): void;
+  /**
+   * Starts giving the C heap's free pages back to the kernel, on a thread of its own
+   * (memory/heap-trim.ts); false when a trim still runs. Absent from an addon built before it.
+   */
+  mallocTrim?(): boolean;
 }
 
 /** Where the built addon is (a worker or a cell process loads it by this path). */
