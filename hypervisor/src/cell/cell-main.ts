@@ -16,7 +16,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { FromCell, ToCell } from "./protocol.ts";
-import type { SupervisorAssign } from "../realm/boot-data.ts";
+import type { SupervisorAssign, SupervisorReport } from "../realm/boot-data.ts";
 import { sampleActivity } from "./activity-sampler.ts";
 import { mapFrames, type ShmMaps } from "../realm/frame-views.ts";
 import type { Shm } from "../native/shm.ts";
@@ -41,9 +41,10 @@ let worker: Worker | undefined;
 /** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
 let wakeSampler = () => {};
 /**
- * Gives the C heap's free pages back once the domain has booted, and later as V8 tidies its new
- * isolate (memory/heap-trim.ts): ~5 MiB of an idle cell's ~21. Each doze of the sampler counts as
- * activity, so a domain that works and idles is trimmed every TRIM_EVERY_MS at most.
+ * Gives the C heap's free pages back once the worker is ready or the domain has booted, and later
+ * as V8 tidies its new isolate (memory/heap-trim.ts): ~5 MiB of an idle cell's ~21. Each doze of
+ * the sampler counts as activity, so a domain that works and idles is trimmed every TRIM_GAP_MS at
+ * most.
  */
 const heapTrim = new HeapTrimmer(() => shm.mallocTrim?.());
 
@@ -61,7 +62,12 @@ function run(workerData: Record<string, unknown>, options: Record<string, unknow
   // The worker has its own copies: this process need not keep ~1 MB for the cell's life.
   supervisor = undefined;
   codeCache = undefined;
-  w.on("message", (report) => send({ t: "report", report }));
+  w.on("message", (report: SupervisorReport) => {
+    // A pooled worker is ready (its boot's garbage freed, the C heap worth trimming) long before
+    // its sampler first dozes, which is only once it has a domain.
+    if (report.t === "ready") heapTrim.activity();
+    send({ t: "report", report });
+  });
   w.on("error", (e: Error & { code?: string }) =>
     send({ t: "error", code: e.code, reason: `uncaught ${e.name}: ${e.message}` }),
   );
