@@ -19,7 +19,9 @@
 #include <limits.h>
 #include <linux/falloc.h>
 #include <linux/futex.h>
+#ifdef __GLIBC__
 #include <malloc.h>
+#endif
 #include <pthread.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -308,20 +310,28 @@ void WatchDrain(const FunctionCallbackInfo<Value>& a) {
 }
 
 // mallocTrim(): gives the C heap's free pages back to the kernel, on a thread of its own; false if
-// a trim is still running (this one is then not needed). glibc keeps what a thread frees in that
-// thread's arena and returns it to the kernel only from an arena's top, so after a domain's boot —
-// V8 compiles in zones of malloc'd memory and frees them — most of those pages stay the process's
-// for good. malloc_trim walks every arena and gives back every free page; it takes each arena's
-// lock in turn (1-15 ms in all here), which is why it does not run on the caller's thread.
+// a trim is still running (this one is then not needed) or the C library has no malloc_trim. glibc
+// keeps what a thread frees in that thread's arena and returns it to the kernel only from an
+// arena's top, so after a domain's boot — V8 compiles in zones of malloc'd memory and frees them —
+// most of those pages stay the process's for good. malloc_trim walks every arena and gives back
+// every free page. It holds each arena's lock while it walks that arena's free blocks, so a thread
+// that allocates meanwhile waits: a few ms for an ordinary heap, seconds for one a guest has cut
+// into tens of thousands of free blocks. Call it only in a process whose threads all serve the
+// same domain (a cell: memory/heap-trim.ts).
 std::atomic<bool> trimming{false};
 
 void* TrimThread(void*) {
+#ifdef __GLIBC__
   malloc_trim(0);
+#endif
   trimming.store(false);
   return nullptr;
 }
 
 void MallocTrim(const FunctionCallbackInfo<Value>& a) {
+#ifndef __GLIBC__
+  return a.GetReturnValue().Set(false);
+#endif
   if (trimming.exchange(true)) return a.GetReturnValue().Set(false);
   pthread_t t;
   if (pthread_create(&t, nullptr, TrimThread, nullptr) != 0) {  // no thread to be had: no trim

@@ -43,7 +43,6 @@ import { handlers } from "./hypercalls/table.ts";
 import type { FrameTable } from "./memory/frames.ts";
 import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { MemoryWatch } from "./memory/watch.ts";
-import { HeapTrimmer } from "./memory/heap-trim.ts";
 import { SHM_ADDON_PATH, shm } from "./native/shm.ts";
 import { Clock } from "./time/clock.ts";
 import { tracedHypercall } from "./trace/hypercall-span.ts";
@@ -56,8 +55,8 @@ const SCHEDOP_BLOCK = BigInt(SCHEDOP_block);
 /**
  * What a domU's runtime costs the host while it idles, reserved at admission beside its memory (MiB):
  * a worker of the hypervisor's process takes ~9 MiB of PSS per idle 4 MiB guest, its touched memory
- * included (1000 up), and a cell ~17 MiB (50 up), both once the C heap is trimmed
- * (memory/heap-trim.ts). A little is kept in hand: a guest that just booted holds more until then.
+ * included (1000 up), and a cell ~17 MiB (50 to 753 up) once it has given its C heap back
+ * (memory/heap-trim.ts). Some is kept in hand: a cell that just booted holds ~21 MiB until then.
  */
 export const WORKER_OVERHEAD_MIB = 12;
 export const CELL_OVERHEAD_MIB = 20;
@@ -160,8 +159,6 @@ export class Hypervisor extends EventEmitter {
   /** What starts domUs in cells (made at the first domU). */
   private cellHost?: Promise<CellHost>;
   private readonly hangTimeoutMs: number;
-  /** Gives the C heap's free pages back after workers start and end (memory/heap-trim.ts). */
-  private readonly heapTrim = new HeapTrimmer(() => shm().mallocTrim?.());
   /** Workers prepared ahead of need (options.pool > 0). */
   readonly pool?: WarmPool;
 
@@ -378,7 +375,6 @@ export class Hypervisor extends EventEmitter {
     d.gone = true;
     this.dying.delete(d);
     this.dozeWatch.gone(d);
-    this.heapTrim.activity();
     // A domain still in the table (shut down, not destroyed) keeps its memory until destroyed.
     if (this.domains.get(d.domid) === d) this.frames.holderGone(d.uid);
     else this.memory.release(d.uid);
@@ -418,7 +414,6 @@ export class Hypervisor extends EventEmitter {
   async close(): Promise<void> {
     clearInterval(this.watchdog);
     this.memoryWatch.stop();
-    this.heapTrim.stop();
     this.trap.stop();
     await this.pool?.close();
     const all = [...this.domains.values(), ...this.dying];
@@ -433,6 +428,11 @@ export class Hypervisor extends EventEmitter {
   private cells(): Promise<CellHost> {
     this.cellHost ??= (async () => {
       const [cell, supervisor] = await Promise.all([cellScript(), supervisorScript()]);
+      // Admission's reserve for a cell (CELL_OVERHEAD_MIB) counts on the cell trimming its C heap.
+      if (!shm().mallocTrim)
+        this.printk(
+          "pvkit: the native addon predates mallocTrim: cells keep ~4 MiB more; run pnpm build:native",
+        );
       return new CellHost(
         this.frames.arena,
         { cell, supervisor },
@@ -529,7 +529,6 @@ export class Hypervisor extends EventEmitter {
       }
       this.memory.handAtBoot(d, this.trap.doorbellFrame);
       this.workersStarted++;
-      this.heapTrim.activity();
       const spec: WorkerSpec = {
         supervisor,
         // A domU's worker of this process compiles the supervisor with V8's code cache, once made.

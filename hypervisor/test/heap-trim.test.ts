@@ -30,7 +30,7 @@ describe("HeapTrimmer", () => {
     vi.useRealTimers();
   });
 
-  it("never trims a host where nothing started or ended", () => {
+  it("never trims a cell where nothing started", () => {
     vi.advanceTimersByTime(10 * TRIM_FOR_MS);
     expect(trims).toEqual([]);
   });
@@ -63,6 +63,20 @@ describe("HeapTrimmer", () => {
     // Trims go on past the burst's end, and stop TRIM_FOR_MS after it.
     expect(trims.at(-1)! - t0).toBeGreaterThanOrEqual(30_000 + TRIM_FOR_MS - 100);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("a trim that throws is one trim less, not an uncaught exception", () => {
+    const t = new HeapTrimmer(
+      () => {
+        trims.push(Date.now());
+        throw new Error("no thread");
+      },
+      () => Date.now(),
+    );
+    t.activity();
+    expect(() => vi.advanceTimersByTime(TRIM_AFTER_MS + TRIM_EVERY_MS)).not.toThrow();
+    expect(trims.length).toBe(2);
+    t.stop();
   });
 
   it("an activity brings a far trim nearer, and stop() ends every trim", () => {

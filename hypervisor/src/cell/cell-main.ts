@@ -41,10 +41,9 @@ let worker: Worker | undefined;
 /** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
 let wakeSampler = () => {};
 /**
- * Gives the C heap's free pages back once the worker is ready or the domain has booted, and later
- * as V8 tidies its new isolate (memory/heap-trim.ts): ~5 MiB of an idle cell's ~21. Each doze of
- * the sampler counts as activity, so a domain that works and idles is trimmed every TRIM_GAP_MS at
- * most.
+ * Gives the C heap's free pages back after the worker is ready (a pooled cell), the domain starts
+ * and first idles, and later as V8 tidies its new isolate (memory/heap-trim.ts): ~5 MiB of an idle
+ * cell's ~21. Later dozes do not count: a long-lived domain is not trimmed for the rest of its life.
  */
 const heapTrim = new HeapTrimmer(() => shm.mallocTrim?.());
 
@@ -65,7 +64,8 @@ function run(workerData: Record<string, unknown>, options: Record<string, unknow
   w.on("message", (report: SupervisorReport) => {
     // A pooled worker is ready (its boot's garbage freed, the C heap worth trimming) long before
     // its sampler first dozes, which is only once it has a domain.
-    if (report.t === "ready") heapTrim.activity();
+    // Typed as the supervisor sends it; a worker that escaped its realm may send anything.
+    if ((report as Partial<SupervisorReport> | null)?.t === "ready") heapTrim.activity();
     send({ t: "report", report });
   });
   w.on("error", (e: Error & { code?: string }) =>
@@ -95,7 +95,12 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
 
   // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
   // process can ask a worker of its own. Sampled while it works, not while it idles.
-  wakeSampler = sampleActivity(worker, page, () => heapTrim.activity());
+  heapTrim.activity();
+  let dozedOnce = false;
+  wakeSampler = sampleActivity(worker, page, () => {
+    if (!dozedOnce) heapTrim.activity();
+    dozedOnce = true;
+  });
 }
 
 process.on("message", (m: ToCell) => {

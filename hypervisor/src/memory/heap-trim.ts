@@ -1,20 +1,25 @@
 /**
- * Giving the C heap's free pages back to the host after domains start and end.
+ * Giving a cell's free C heap back to the host once its domain has started.
  *
  * A domain's worker allocates much of its start outside V8's heap: V8 compiles the supervisor, SES
  * and the kernel in zones of malloc'd memory, Node builds the worker's environment, and most of it
  * is freed once the domain runs. glibc keeps what a thread frees in that thread's arena and gives
  * memory back to the kernel only from the top of an arena, so those pages stay the process's for
- * good: 20 idle 4 MiB guests with cells off left 54-68 MiB of free C heap in the hypervisor's
- * process (2.7-3.4 MiB a guest), a cell ~5 MiB of its ~21. `malloc_trim` hands every free page back,
- * and the native addon runs it on a thread of its own (it takes each arena's lock in turn, 2-15 ms
- * in all), so no thread that serves a domain waits for it.
+ * good: ~5 MiB of an idle cell's ~21. `malloc_trim` hands every free page back; the native addon
+ * runs it on a thread of its own, one at a time.
  *
- * When: a while after something started or ended (TRIM_AFTER_MS: a domain's boot is over by then,
- * and a burst of creates is trimmed once, not once a create), never twice within TRIM_GAP_MS, and
- * again every TRIM_EVERY_MS until TRIM_FOR_MS have passed since the last start or end: V8's memory
- * reducer frees more of each new isolate 30 to 90 s after it starts. A host where nothing starts or
- * ends has no timer at all, so an idle host stays asleep.
+ * Only cells trim, each its own process (cell/cell-main.ts). A trim holds each arena's lock while it
+ * walks that arena's free blocks: 2-15 ms here for an ordinary heap, but a guest decides how many
+ * free blocks there are, and a review's guest that left 40 000 to 100 000 of them held the lock for
+ * 0.6-3.2 s, stalling every thread that allocated meanwhile. In its cell that stalls the guest
+ * alone; in the hypervisor's process (dom0, and every domU with cells off) it would stall the
+ * thread that serves every domain, for 0.6 MiB a guest of gain with cells off.
+ *
+ * When: a while after the domain starts (TRIM_AFTER_MS: its boot is over by then), never twice
+ * within TRIM_GAP_MS, and every TRIM_EVERY_MS after until TRIM_FOR_MS have passed since the last
+ * activity, since V8's memory reducer frees more of a new isolate 30 to 90 s after it starts. The
+ * cell counts as activity only its start, its worker's "ready" and its first doze, so a trim costs
+ * a cell a few times in its first minutes and never again: no timer for a long-lived domain.
  */
 
 /** First trim after a start or an end (ms). */
@@ -43,7 +48,7 @@ export class HeapTrimmer {
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  /** A domain's worker started or ended, or went idle: what it freed is worth giving back. */
+  /** The domain's worker started, is ready, or first went idle: what it freed is worth giving back. */
   activity(): void {
     if (this.stopped) return;
     this.lastActivity = this.clock();
@@ -73,7 +78,11 @@ export class HeapTrimmer {
     this.due = Infinity;
     if (this.stopped) return;
     this.lastTrim = this.clock();
-    this.trim();
+    try {
+      this.trim();
+    } catch {
+      // A trim that cannot start is one trim less; it must not end the process.
+    }
     if (this.lastTrim - this.lastActivity < TRIM_FOR_MS) this.arm(TRIM_EVERY_MS);
   };
 }
