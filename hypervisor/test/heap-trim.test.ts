@@ -11,6 +11,7 @@ import {
   TRIM_EVERY_MS,
   TRIM_FOR_MS,
   TRIM_GAP_MS,
+  TRIM_WINDOW_MS,
 } from "../src/memory/heap-trim.ts";
 import { SHM_ADDON_PATH } from "../src/native/shm.ts";
 
@@ -37,7 +38,7 @@ describe("HeapTrimmer", () => {
 
   it("trims soon after a start, then now and then until the reducer's window has passed", () => {
     const t0 = Date.now();
-    trimmer.activity();
+    trimmer.start();
     vi.advanceTimersByTime(10 * TRIM_FOR_MS);
     const at = trims.map((t) => t - t0);
     expect(at[0]).toBe(TRIM_AFTER_MS);
@@ -48,8 +49,9 @@ describe("HeapTrimmer", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it("trims a burst of starts a few times, never closer than the gap", () => {
+  it("trims a burst of activity a few times, never closer than the gap", () => {
     const t0 = Date.now();
+    trimmer.start();
     for (let t = 0; t < 30_000; t += 100) {
       trimmer.activity();
       vi.advanceTimersByTime(100);
@@ -73,14 +75,14 @@ describe("HeapTrimmer", () => {
       },
       () => Date.now(),
     );
-    t.activity();
+    t.start();
     expect(() => vi.advanceTimersByTime(TRIM_AFTER_MS + TRIM_EVERY_MS)).not.toThrow();
     expect(trims.length).toBe(2);
     t.stop();
   });
 
   it("an activity brings a far trim nearer, and stop() ends every trim", () => {
-    trimmer.activity();
+    trimmer.start();
     vi.advanceTimersByTime(TRIM_AFTER_MS);
     expect(trims.length).toBe(1);
     vi.advanceTimersByTime(TRIM_GAP_MS); // the next would be TRIM_EVERY_MS after the first
@@ -88,9 +90,29 @@ describe("HeapTrimmer", () => {
     vi.advanceTimersByTime(TRIM_AFTER_MS);
     expect(trims.length).toBe(2);
     trimmer.stop();
-    trimmer.activity();
+    trimmer.start();
     vi.advanceTimersByTime(10 * TRIM_FOR_MS);
     expect(trims.length).toBe(2);
+  });
+
+  it("counts no activity before a start, nor long after one: a long-lived domain is left alone", () => {
+    trimmer.activity(); // idle, but never started: nothing
+    vi.advanceTimersByTime(10 * TRIM_FOR_MS);
+    expect(trims).toEqual([]);
+    trimmer.start();
+    // A domain that works and idles every 5 s for an hour.
+    for (let t = 0; t < 3_600_000; t += 5000) {
+      trimmer.activity();
+      vi.advanceTimersByTime(5000);
+    }
+    const last = trims.at(-1)!;
+    expect(trims.length).toBeLessThanOrEqual((TRIM_WINDOW_MS + TRIM_FOR_MS) / TRIM_GAP_MS + 1);
+    expect(last - trims[0]!).toBeLessThanOrEqual(TRIM_WINDOW_MS + TRIM_FOR_MS);
+    expect(vi.getTimerCount()).toBe(0);
+    // A new start (the pooled worker got its domain) opens a new window.
+    trimmer.start();
+    vi.advanceTimersByTime(TRIM_AFTER_MS);
+    expect(trims.at(-1)!).toBeGreaterThan(last);
   });
 });
 

@@ -41,9 +41,9 @@ let worker: Worker | undefined;
 /** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
 let wakeSampler = () => {};
 /**
- * Gives the C heap's free pages back after the worker is ready (a pooled cell), the domain starts
- * and first idles, and later as V8 tidies its new isolate (memory/heap-trim.ts): ~5 MiB of an idle
- * cell's ~21. Later dozes do not count: a long-lived domain is not trimmed for the rest of its life.
+ * Gives the C heap's free pages back after the worker is ready (a pooled cell), the domain starts,
+ * and it idles in its first minutes, while V8 tidies the new isolate (memory/heap-trim.ts): ~5 MiB
+ * of an idle cell's ~21. A long-lived domain is not trimmed for the rest of its life.
  */
 const heapTrim = new HeapTrimmer(() => shm.mallocTrim?.());
 
@@ -65,7 +65,7 @@ function run(workerData: Record<string, unknown>, options: Record<string, unknow
     // A pooled worker is ready (its boot's garbage freed, the C heap worth trimming) long before
     // its sampler first dozes, which is only once it has a domain.
     // Typed as the supervisor sends it; a worker that escaped its realm may send anything.
-    if ((report as Partial<SupervisorReport> | null)?.t === "ready") heapTrim.activity();
+    if ((report as Partial<SupervisorReport> | null)?.t === "ready") heapTrim.start();
     send({ t: "report", report });
   });
   w.on("error", (e: Error & { code?: string }) =>
@@ -95,12 +95,8 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
 
   // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
   // process can ask a worker of its own. Sampled while it works, not while it idles.
-  heapTrim.activity();
-  let dozedOnce = false;
-  wakeSampler = sampleActivity(worker, page, () => {
-    if (!dozedOnce) heapTrim.activity();
-    dozedOnce = true;
-  });
+  heapTrim.start();
+  wakeSampler = sampleActivity(worker, page, () => heapTrim.activity());
 }
 
 process.on("message", (m: ToCell) => {

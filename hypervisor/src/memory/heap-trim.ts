@@ -15,24 +15,29 @@
  * alone; in the hypervisor's process (dom0, and every domU with cells off) it would stall the
  * thread that serves every domain, for 0.6 MiB a guest of gain with cells off.
  *
- * When: a while after the domain starts (TRIM_AFTER_MS: its boot is over by then), never twice
- * within TRIM_GAP_MS, and every TRIM_EVERY_MS after until TRIM_FOR_MS have passed since the last
- * activity, since V8's memory reducer frees more of a new isolate 30 to 90 s after it starts. The
- * cell counts as activity only its start, its worker's "ready" and its first doze, so a trim costs
- * a cell a few times in its first minutes and never again: no timer for a long-lived domain.
+ * When: a while after the domain starts (TRIM_AFTER_MS: its boot is over by then) and after each
+ * time it goes idle in its first TRIM_WINDOW_MS (V8's memory reducer frees more of a new isolate 30
+ * to 90 s after it starts, and the cell's sampler wakes and dozes again around each of its
+ * collections), never twice within TRIM_GAP_MS, and every TRIM_EVERY_MS until TRIM_FOR_MS have
+ * passed since the last. So a cell trims a few times in its first minutes and never again: a
+ * long-lived domain, busy or idle, has no timer for it.
  */
 
 /** First trim after a start or an end (ms). */
 export const TRIM_AFTER_MS = 2000;
 /** Trims are at least this far apart (ms). */
 export const TRIM_GAP_MS = 10_000;
-/** Later trims, while the last start or end is recent (ms). */
+/** Later trims, while the last activity is recent (ms). */
 export const TRIM_EVERY_MS = 30_000;
-/** How long after the last start or end trims go on (ms): past V8's memory reducer. */
+/** How long after the last activity trims go on (ms). */
 export const TRIM_FOR_MS = 120_000;
+/** Activity counts only this long after a start (ms): past V8's memory reducer. */
+export const TRIM_WINDOW_MS = 150_000;
 
 export class HeapTrimmer {
   private lastActivity = -Infinity;
+  /** When activity stops counting (clock ms). */
+  private windowEnds = -Infinity;
   private lastTrim = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   /** When the armed timer fires (clock ms), Infinity when none is armed. */
@@ -48,10 +53,20 @@ export class HeapTrimmer {
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  /** The domain's worker started, is ready, or first went idle: what it freed is worth giving back. */
+  /**
+   * The worker is ready, or its domain started: what their start freed is worth giving back, and
+   * so is what the new isolate frees in the next TRIM_WINDOW_MS.
+   */
+  start(): void {
+    this.windowEnds = this.clock() + TRIM_WINDOW_MS;
+    this.activity();
+  }
+
+  /** The domain went idle: worth a trim if it started recently. */
   activity(): void {
-    if (this.stopped) return;
-    this.lastActivity = this.clock();
+    const now = this.clock();
+    if (this.stopped || now > this.windowEnds) return;
+    this.lastActivity = now;
     this.arm(TRIM_AFTER_MS);
   }
 
