@@ -55,7 +55,7 @@ const SCHEDOP_BLOCK = BigInt(SCHEDOP_block);
 /**
  * What a domU's runtime costs the host while it idles, reserved at admission beside its memory (MiB):
  * a worker of the hypervisor's process takes ~9 MiB of PSS per idle 4 MiB guest, its touched memory
- * included (1000 up), and a cell ~17 MiB (50 to 753 up) once it has given its C heap back
+ * included (1000 up), and a cell ~18 MiB (50 up) once it has given its C heap back
  * (memory/heap-trim.ts). Some is kept in hand: a cell that just booted holds ~21 MiB until then.
  */
 export const WORKER_OVERHEAD_MIB = 12;
