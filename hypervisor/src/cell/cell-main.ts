@@ -36,6 +36,8 @@ let initialised = false;
 /** V8's code cache for the supervisor, if the hypervisor sent one (realm/code-cache.ts). */
 let codeCache: Uint8Array | undefined;
 let started = false;
+/** The pooled worker said it is ready (the heap trim's first window). */
+let readied = false;
 /** The cell's worker: started at "prepare" (a pooled cell) or at "start". */
 let worker: Worker | undefined;
 /** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
@@ -65,7 +67,11 @@ function run(workerData: Record<string, unknown>, options: Record<string, unknow
     // A pooled worker is ready (its boot's garbage freed, the C heap worth trimming) long before
     // its sampler first dozes, which is only once it has a domain.
     // Typed as the supervisor sends it; a worker that escaped its realm may send anything.
-    if ((report as Partial<SupervisorReport> | null)?.t === "ready") heapTrim.start();
+    // Once, before the domain starts: a worker that escaped its realm could say it again and again.
+    if ((report as Partial<SupervisorReport> | null)?.t === "ready" && !readied && !started) {
+      readied = true;
+      heapTrim.start();
+    }
     send({ t: "report", report });
   });
   w.on("error", (e: Error & { code?: string }) =>

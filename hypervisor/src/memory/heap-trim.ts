@@ -1,5 +1,5 @@
 /**
- * Giving a cell's free C heap back to the host once its domain has started.
+ * Giving a cell's free C heap back to the host after its worker is ready or its domain starts.
  *
  * A domain's worker allocates much of its start outside V8's heap: V8 compiles the supervisor, SES
  * and the kernel in zones of malloc'd memory, Node builds the worker's environment, and most of it
@@ -23,13 +23,13 @@
  * long-lived domain, busy or idle, has no timer for it.
  */
 
-/** First trim after a start or an end (ms). */
+/** First trim after a start or an activity (ms). */
 export const TRIM_AFTER_MS = 2000;
 /** Trims are at least this far apart (ms). */
 export const TRIM_GAP_MS = 10_000;
 /** Later trims, while the last activity is recent (ms). */
 export const TRIM_EVERY_MS = 30_000;
-/** How long after the last activity trims go on (ms). */
+/** Trims go on while the last activity is less than this old (ms): up to TRIM_EVERY_MS more. */
 export const TRIM_FOR_MS = 120_000;
 /** Activity counts only this long after a start (ms): past V8's memory reducer. */
 export const TRIM_WINDOW_MS = 150_000;

@@ -32,7 +32,8 @@ export interface Shm {
   punchHole(fd: number, offset: number, length: number): void;
   /**
    * Starts giving the C heap's free pages back to the kernel, on a thread of its own
-   * (memory/heap-trim.ts); false when a trim still runs. Absent from an addon built before it.
+   * (memory/heap-trim.ts); false when a trim still runs or the C library is not glibc (nothing
+   * to trim with). Absent from an addon built before it.
    */
   mallocTrim?(): boolean;
 }
