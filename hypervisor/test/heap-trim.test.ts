@@ -18,11 +18,14 @@ import { SHM_ADDON_PATH } from "../src/native/shm.ts";
 describe("HeapTrimmer", () => {
   let trims: number[];
   let trimmer: HeapTrimmer;
+  let idle: boolean;
   beforeEach(() => {
     vi.useFakeTimers();
     trims = [];
+    idle = true;
     trimmer = new HeapTrimmer(
       () => trims.push(Date.now()),
+      () => idle,
       () => Date.now(),
     );
   });
@@ -73,6 +76,7 @@ describe("HeapTrimmer", () => {
         trims.push(Date.now());
         throw new Error("no thread");
       },
+      () => true,
       () => Date.now(),
     );
     t.start();
@@ -93,6 +97,22 @@ describe("HeapTrimmer", () => {
     trimmer.start();
     vi.advanceTimersByTime(10 * TRIM_FOR_MS);
     expect(trims.length).toBe(2);
+  });
+
+  it("trims only while the domain idles, and gives up once its activity is old", () => {
+    const t0 = Date.now();
+    idle = false;
+    trimmer.start();
+    vi.advanceTimersByTime(TRIM_AFTER_MS * 5);
+    expect(trims).toEqual([]); // busy: it looks again every TRIM_AFTER_MS, and does not trim
+    idle = true;
+    vi.advanceTimersByTime(TRIM_AFTER_MS);
+    expect(trims.length).toBe(1);
+    idle = false;
+    vi.advanceTimersByTime(10 * TRIM_FOR_MS);
+    expect(trims.length).toBe(1); // busy ever after: no trim, and the looks stop
+    expect(vi.getTimerCount()).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThan(TRIM_FOR_MS);
   });
 
   it("counts no activity before a start, nor long after one: a long-lived domain is left alone", () => {

@@ -21,6 +21,8 @@ import { sampleActivity } from "./activity-sampler.ts";
 import { mapFrames, type ShmMaps } from "../realm/frame-views.ts";
 import type { Shm } from "../native/shm.ts";
 import { HeapTrimmer } from "../memory/heap-trim.ts";
+import { dozing } from "../realm/doze.ts";
+import { vcpuPageViews } from "../realm/vcpu-page.ts";
 import { SUPERVISOR_STUB, supervisorCall, type SupervisorCode } from "../realm/code-cache.ts";
 
 const ADDON = process.env.PVKIT_SHM_ADDON!;
@@ -47,7 +49,12 @@ let wakeSampler = () => {};
  * and it idles in its first minutes, while V8 tidies the new isolate (memory/heap-trim.ts): ~5 MiB
  * of an idle cell's ~21. A long-lived domain is not trimmed for the rest of its life.
  */
-const heapTrim = new HeapTrimmer(() => shm.mallocTrim?.());
+const heapTrim = new HeapTrimmer(
+  () => shm.mallocTrim?.(),
+  () => domainIdles(),
+);
+/** Whether the domain idles (its sampler dozes); a pooled worker without one waits idle. */
+let domainIdles = () => true;
 
 /** Starts the worker with `workerData`; the cell reports how it ends, then ends with it. */
 function run(workerData: Record<string, unknown>, options: Record<string, unknown>): Worker {
@@ -101,6 +108,8 @@ function start(m: Extract<ToCell, { t: "start" }>): void {
 
   // The worker's work and idleness, for the hypervisor's CPU account and watchdog: only this
   // process can ask a worker of its own. Sampled while it works, not while it idles.
+  const { sampler } = vcpuPageViews(page);
+  domainIdles = () => dozing(sampler);
   heapTrim.start();
   wakeSampler = sampleActivity(worker, page, () => heapTrim.activity());
 }

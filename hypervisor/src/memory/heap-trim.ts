@@ -15,7 +15,8 @@
  * alone; in the hypervisor's process (dom0, and every domU with cells off) it would stall the
  * thread that serves every domain, for 0.6 MiB a guest of gain with cells off.
  *
- * When: a while after the domain starts (TRIM_AFTER_MS: its boot is over by then) and after each
+ * When: only while the domain idles; a while after it starts (TRIM_AFTER_MS: its boot is over
+ * by then) and after each
  * time it goes idle in its first TRIM_WINDOW_MS (V8's memory reducer frees more of a new isolate 30
  * to 90 s after it starts, and the cell's sampler wakes and dozes again around each of its
  * collections), never twice within TRIM_GAP_MS, and every TRIM_EVERY_MS until TRIM_FOR_MS have
@@ -46,10 +47,12 @@ export class HeapTrimmer {
 
   /**
    * @param trim starts a trim (the addon's `mallocTrim`, which returns at once)
+   * @param idle whether the domain idles now: a trim waits for that (see fire)
    * @param clock monotonic ms (tests pass their own)
    */
   constructor(
     private readonly trim: () => void,
+    private readonly idle: () => boolean = () => true,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
@@ -92,6 +95,13 @@ export class HeapTrimmer {
     this.timer = undefined;
     this.due = Infinity;
     if (this.stopped) return;
+    // Never under a working domain: the trim holds each arena's lock while it walks it, so the
+    // domain's allocations would wait, and what it gives back a working domain takes again at
+    // once, a page fault a page. Look again shortly, while the last activity is recent.
+    if (!this.idle()) {
+      if (this.clock() - this.lastActivity < TRIM_FOR_MS) this.arm(TRIM_AFTER_MS);
+      return;
+    }
     this.lastTrim = this.clock();
     try {
       this.trim();
