@@ -44,6 +44,8 @@ let readied = false;
 let worker: Worker | undefined;
 /** Ends the activity sampler's doze (the hypervisor saw the worker's thread run). */
 let wakeSampler = () => {};
+/** Whether the domain idles (its sampler dozes); a pooled worker, with no domain yet, does. */
+let domainIdles = () => true;
 /**
  * Gives the C heap's free pages back after the worker is ready (a pooled cell), the domain starts,
  * and it idles in its first minutes, while V8 tidies the new isolate (memory/heap-trim.ts): ~5 MiB
@@ -53,8 +55,6 @@ const heapTrim = new HeapTrimmer(
   () => shm.mallocTrim?.(),
   () => domainIdles(),
 );
-/** Whether the domain idles (its sampler dozes); a pooled worker without one waits idle. */
-let domainIdles = () => true;
 
 /** Starts the worker with `workerData`; the cell reports how it ends, then ends with it. */
 function run(workerData: Record<string, unknown>, options: Record<string, unknown>): Worker {
@@ -72,9 +72,8 @@ function run(workerData: Record<string, unknown>, options: Record<string, unknow
   codeCache = undefined;
   w.on("message", (report: SupervisorReport) => {
     // A pooled worker is ready (its boot's garbage freed, the C heap worth trimming) long before
-    // its sampler first dozes, which is only once it has a domain.
-    // Typed as the supervisor sends it; a worker that escaped its realm may send anything.
-    // Once, before the domain starts: a worker that escaped its realm could say it again and again.
+    // its sampler first dozes, which is only once it has a domain. That counts once, before the
+    // domain starts: a worker that escaped its realm may send anything, this again and again.
     if ((report as Partial<SupervisorReport> | null)?.t === "ready" && !readied && !started) {
       readied = true;
       heapTrim.start();

@@ -15,13 +15,12 @@
  * alone; in the hypervisor's process (dom0, and every domU with cells off) it would stall the
  * thread that serves every domain, for 0.6 MiB a guest of gain with cells off.
  *
- * When: only while the domain idles; a while after it starts (TRIM_AFTER_MS: its boot is over
- * by then) and after each
- * time it goes idle in its first TRIM_WINDOW_MS (V8's memory reducer frees more of a new isolate 30
- * to 90 s after it starts, and the cell's sampler wakes and dozes again around each of its
- * collections), never twice within TRIM_GAP_MS, and every TRIM_EVERY_MS until TRIM_FOR_MS have
- * passed since the last. So a cell trims a few times in its first minutes and never again: a
- * long-lived domain, busy or idle, has no timer for it.
+ * When: only while the domain idles; TRIM_AFTER_MS after it starts (its boot is over by then)
+ * and after each time it goes idle in its first TRIM_WINDOW_MS (V8's memory reducer frees more of
+ * a new isolate 30 to 90 s after it starts, and the cell's sampler wakes and dozes again around
+ * each of its collections); never twice within TRIM_GAP_MS; and every TRIM_EVERY_MS until
+ * TRIM_FOR_MS have passed since the last. So a cell trims a few times in its first minutes and
+ * never again: a long-lived domain, busy or idle, has no timer for it.
  */
 
 /** First trim after a start or an activity (ms). */

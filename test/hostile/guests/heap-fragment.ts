@@ -15,7 +15,8 @@ export default async function main(k: KernelHandle): Promise<void> {
   const kept = all.filter((_, i) => i % 2 === 0);
   all = undefined; // the collector frees the other half's bytes: free blocks between live ones
   k.print(`fragment: up, ${kept.length} of ${blocks} blocks kept`);
-  // Idle for good, holding the live half so the holes stay holes.
+  // Idle for good, holding the live half so the holes stay holes: the line after the wait, never
+  // reached, is what keeps `kept` alive.
   await new Promise<void>(() => {});
   k.print(String(kept.length));
 }
