@@ -10,6 +10,8 @@
 //
 // Rule: an arena is never unmapped (views point into it); offsets and lengths are checked against
 // the mapping before any view or futex touches it.
+#include "bell.h"
+
 #include <node.h>
 #include <node_buffer.h>
 #include <v8.h>
@@ -357,4 +359,8 @@ NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "watchAdd", WatchAdd);
   NODE_SET_METHOD(exports, "watchDrain", WatchDrain);
   NODE_SET_METHOD(exports, "mallocTrim", MallocTrim);
+  NODE_SET_METHOD(exports, "bellPair", BellPair);
+  NODE_SET_METHOD(exports, "bellWatch", BellWatch);
+  NODE_SET_METHOD(exports, "bellClose", BellClose);
+  NODE_SET_METHOD(exports, "bellRing", BellRing);
 }

@@ -43,7 +43,7 @@ import { handlers } from "./hypercalls/table.ts";
 import type { FrameTable } from "./memory/frames.ts";
 import { MAX_GRANT_FRAMES, MachineMemory, PAGES_PER_MIB } from "./memory/machine-memory.ts";
 import { MemoryWatch } from "./memory/watch.ts";
-import { SHM_ADDON_PATH, shm } from "./native/shm.ts";
+import { SHM_ADDON_PATH } from "./native/shm.ts";
 import { Clock } from "./time/clock.ts";
 import { tracedHypercall } from "./trace/hypercall-span.ts";
 import { Tracer } from "./trace/tracer.ts";
@@ -428,11 +428,6 @@ export class Hypervisor extends EventEmitter {
   private cells(): Promise<CellHost> {
     this.cellHost ??= (async () => {
       const [cell, supervisor] = await Promise.all([cellScript(), supervisorScript()]);
-      // Admission's reserve for a cell (CELL_OVERHEAD_MIB) counts on the cell trimming its C heap.
-      if (!shm().mallocTrim)
-        this.printk(
-          "pvkit: the native addon predates mallocTrim: cells keep ~4 MiB more; run pnpm build:native",
-        );
       return new CellHost(
         this.frames.arena,
         { cell, supervisor },

@@ -15,7 +15,6 @@
  * bounded, and a bell's bytes mean nothing but "look at the doorbell".
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import type { Socket } from "node:net";
 import type { Domain } from "../domain/domain.ts";
 import {
   heapLimitMb,
@@ -30,6 +29,7 @@ import { SUPERVISOR_CRASH_EXIT, type KernelImageRef, type PooledBoot } from "../
 import type { PooledWorker } from "../pool/warm-pool.ts";
 import { HOST_IDLE_MS, HOST_WORKING_MS, WAIT_MODE, WaitMode } from "../realm/vcpu-page.ts";
 import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
+import { HostBell } from "./host-bell.ts";
 import { onSupervisorCodeCache, supervisorCodeFor, supervisorCodeRefused } from "../image/supervisor-code.ts";
 
 /** How much of a cell's standard error is kept for the crash reason (V8's fatal message). */
@@ -37,19 +37,20 @@ const STDERR_TAIL = 8192;
 
 /** The cell's end of its bell is this fd in the cell (realm/cell-bell.ts). */
 const BELL_FD = 5;
-const ONE = new Uint8Array([1]);
 
 /** A spawned cell process, with its bell and the tail of what it wrote to standard error. */
 interface Cell {
   child: ChildProcess;
-  /** The hypervisor's end of the cell's bell (a socket pair). */
-  bell: Socket;
+  /** The hypervisor's end of the cell's bell. */
+  bell: HostBell;
   stderr: string;
   /** Where its standard error goes, a line at a time, once it runs a domain. */
   onLine?: (line: string) => void;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** The supervisor's code cache it was sent, if any. */
   sentCache?: Uint8Array;
+  /** Why the process could not be started, if it could not. */
+  failed?: string;
 }
 
 export class CellHost {
@@ -87,18 +88,33 @@ export class CellHost {
     // PVKIT_PERF_MAP=1: cells write /tmp/perf-<pid>.map, so `perf` names a guest's JIT frames there
     // as it does the host's (started with --perf-basic-prof). For profiling only: maps grow forever.
     const flags = process.env.PVKIT_PERF_MAP === "1" ? ["--perf-basic-prof"] : [];
-    const child = spawn(process.execPath, [...flags, "-e", this.scripts.cell], {
-      stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd, "pipe"],
-      env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH },
-    });
+    const bell = new HostBell(this.ring);
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, [...flags, "-e", this.scripts.cell], {
+        stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd, bell.forCell],
+        env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH },
+      });
+    } catch (e) {
+      bell.close();
+      throw e;
+    } finally {
+      bell.spawned();
+    }
     // "close", not "exit": its standard error is read to the end (V8's last words are there).
     const exited = new Promise<Cell["exited"] extends Promise<infer T> ? T : never>((resolve) =>
       child.once("close", (code, signal) => resolve({ code, signal })),
     );
-    const bell = (child.stdio as unknown as Socket[])[BELL_FD]!;
-    bell.on("data", this.ring);
-    bell.on("error", () => {}); // the cell's death is reported by its exit
     const cell: Cell = { child, bell, stderr: "", exited };
+    // The bell closes as the process ends, not at "close": a cell can leave a file descriptor of its
+    // own in the bell's unread bytes (a socket carries them), and its standard error held open that
+    // way would put "close" off for good.
+    child.once("exit", () => bell.close());
+    // No process to be had (EAGAIN past a process limit, ENOMEM): "close" follows, with this reason.
+    child.once("error", (e) => {
+      cell.failed ??= `its cell process could not start (${e.message})`;
+      bell.close();
+    });
     let partial = "";
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (chunk: string) => {
@@ -112,7 +128,6 @@ export class CellHost {
     child.unref();
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     (child.stderr as { unref?: () => void }).unref?.();
-    bell.unref();
     const init: ToCell = { t: "init", supervisor: this.scripts.supervisor };
     if (this.cache) {
       init.cache = this.cache.base64;
@@ -223,7 +238,11 @@ export class PooledCell implements PooledWorker {
       void cell.exited.then(({ code, signal }) => {
         resolve(false);
         if (!this.assigned)
-          lost(said ?? `its cell ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`);
+          lost(
+            said ??
+              cell.failed ??
+              `its cell ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`,
+          );
       });
     });
   }
@@ -306,9 +325,8 @@ class CellWorker implements DomainWorker {
     const v = this.d.vcpu;
     const mode = Atomics.load(v.wakeWords, WAIT_MODE);
     if (mode === WaitMode.futex) shm().wake(v.page.buffer, 0, 1);
-    // One byte wakes the worker's event loop; if one is still queued here, it will do.
-    else if (mode === WaitMode.bell && this.cell.bell.writable && this.cell.bell.writableLength === 0)
-      this.cell.bell.write(ONE);
+    // One byte wakes the worker's event loop.
+    else if (mode === WaitMode.bell) this.cell.bell.ring();
     return mode !== WaitMode.none;
   }
 
@@ -331,6 +349,7 @@ class CellWorker implements DomainWorker {
       .map((m) => m[1]!.trim())
       .filter((why) => why && !/^error in .*, line \d+$/.test(why));
     const fatal = said.at(-1);
+    if (this.cell.failed) return this.cell.failed;
     if (fatal)
       return `${/out of memory/i.test(fatal) ? "out of memory: " : ""}V8 aborted its cell process (${fatal})`;
     return `its cell process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`;

@@ -36,6 +36,20 @@ export interface Shm {
    * to trim with). Absent from an addon built before it.
    */
   mallocTrim?(): boolean;
+  /** A non-blocking, close-on-exec socket pair for a bell (native/bell.cc): its two fds. */
+  bellPair(): [number, number];
+  /**
+   * Calls `onRing` on this thread's event loop after bytes arrive on `fd` (read and dropped, read
+   * in C++: no net.Socket). Owns `fd` from now on; does not keep the loop alive. Its id.
+   */
+  bellWatch(fd: number, onRing: () => void): number;
+  /** Stops a watch of this thread and closes its fd; false if no such watch is open. */
+  bellClose(id: number): boolean;
+  /**
+   * One byte to the peer of a watch of this thread, never blocking or throwing: 0, or the errno
+   * (EAGAIN: the peer has bytes enough; EPIPE: it is gone; EBADF: no such open watch here).
+   */
+  bellRing(id: number): number;
 }
 
 /** Where the built addon is (a worker or a cell process loads it by this path). */

@@ -32,7 +32,7 @@ import { installAllocationGate } from "./gate.ts";
 import { rehearse } from "./rehearsal.ts";
 import { buildMachine } from "./machine.ts";
 import { cellWakes, type Futex } from "./wakes.ts";
-import { openCellBell } from "./cell-bell.ts";
+import { openCellBell, type BellWatch } from "./cell-bell.ts";
 import { frameViews, type ShmMaps } from "./frame-views.ts";
 import { wakeSampler } from "./doze.ts";
 import { takeStubHook } from "./code-cache.ts";
@@ -51,9 +51,9 @@ const stub = takeStubHook();
 // The shared-memory addon and, in a cell, the bell: loaded and opened before lockdown, in a pooled
 // worker as in any. Neither names a domain: the addon maps frames only when a boot names them.
 const pooled = data.pool ?? data.cacheMaker;
-const shm = require(pooled?.addon ?? data.boot!.arena.addon) as Futex & ShmMaps;
+const shm = require(pooled?.addon ?? data.boot!.arena.addon) as Futex & ShmMaps & BellWatch;
 const bellFd = pooled ? pooled.bellFd : data.boot!.bellFd;
-const bell = bellFd === undefined ? undefined : openCellBell(bellFd);
+const bell = bellFd === undefined ? undefined : openCellBell(bellFd, shm);
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);

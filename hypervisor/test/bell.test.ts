@@ -1,0 +1,106 @@
+/**
+ * Bells (native/bell.cc): the byte that wakes the other side's event loop, read in C++, over a
+ * real socket pair. What a cell can do to its end is test/hostile/bell.test.ts.
+ */
+import { closeSync, readSync, writeSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { describe, expect, it } from "vitest";
+import { SHM_ADDON_PATH, shm } from "../src/native/shm.ts";
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** Resolves once `cond()` holds, looking once a turn (the test's own timeout is the hang guard). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 1));
+}
+
+describe("a bell", () => {
+  it("calls back once for the bytes that came, on this thread's loop, and goes quiet on close", async () => {
+    const [a, b] = shm().bellPair();
+    let rings = 0;
+    const id = shm().bellWatch(a, () => rings++);
+    writeSync(b, new Uint8Array(100)); // a burst: one ring
+    await until(() => rings > 0);
+    await turn();
+    expect(rings).toBe(1);
+    writeSync(b, new Uint8Array([1]));
+    await until(() => rings === 2);
+    expect(shm().bellClose(id)).toBe(true);
+    expect(shm().bellClose(id)).toBe(false); // closed already
+    // Its fd is closed once libuv has let go of the handle (at the end of a turn): the far end now
+    // writes into a socket nobody reads.
+    await turn();
+    await turn();
+    expect(() => writeSync(b, new Uint8Array([1]))).toThrow(/EPIPE/);
+    closeSync(b);
+    await turn();
+    expect(rings).toBe(2);
+  });
+
+  it("refuses what is not a watchable fd, and a watch of another thread", async () => {
+    expect(() => shm().bellWatch(-1, () => {})).toThrow(/bellWatch/);
+    expect(() => shm().bellWatch(987654, () => {})).toThrow(/bellWatch: /); // EBADF
+    const [a, b] = shm().bellPair();
+    const id = shm().bellWatch(a, () => {});
+    const other = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       parentPort.postMessage(require(workerData.addon).bellClose(workerData.id));`,
+      { eval: true, workerData: { addon: SHM_ADDON_PATH, id } },
+    );
+    expect(await new Promise((r) => other.once("message", r))).toBe(false);
+    expect(shm().bellClose(id)).toBe(true);
+    closeSync(b);
+  });
+
+  it("rings its peer with bellRing: 0, EAGAIN once the peer's buffer is full, EBADF once closed", async () => {
+    const [a, b] = shm().bellPair();
+    const id = shm().bellWatch(a, () => {});
+    const EAGAIN = 11;
+    const EBADF = 9;
+    expect(shm().bellRing(id)).toBe(0);
+    const got = Buffer.alloc(16);
+    expect(readSync(b, got)).toBe(1);
+    expect(got[0]).toBe(1);
+    // A peer that never reads: rings fill its buffer, then each is refused without a throw.
+    let rings = 0;
+    while (shm().bellRing(id) === 0 && rings < 1 << 22) rings++;
+    expect(rings).toBeGreaterThan(0);
+    expect(shm().bellRing(id)).toBe(EAGAIN);
+    expect(shm().bellClose(id)).toBe(true);
+    expect(shm().bellRing(id)).toBe(EBADF);
+    expect(shm().bellRing(-1)).toBe(EBADF);
+    closeSync(b);
+  });
+
+  it("may be closed from its own callback, with more queued than one turn reads", async () => {
+    for (let k = 0; k < 20; k++) {
+      const [a, b] = shm().bellPair();
+      let calls = 0;
+      const id: number = shm().bellWatch(a, () => {
+        calls++;
+        expect(shm().bellClose(id)).toBe(true);
+      });
+      writeSync(b, new Uint8Array(200_000)); // readable again next turn, were the watch still open
+      await until(() => calls > 0);
+      await turn();
+      await turn();
+      expect(calls).toBe(1);
+      closeSync(b);
+    }
+  });
+
+  it("left open by a worker thread that exits: closed with it, and the process lives on", async () => {
+    // Node closes a worker's event loop once its thread ends, and aborts the whole process if a
+    // handle is still open on it: a watch closes itself when its thread's environment ends.
+    const [a, b] = shm().bellPair();
+    const w = new Worker(
+      `const { workerData } = require("node:worker_threads");
+       require(workerData.addon).bellWatch(workerData.fd, () => {});`,
+      { eval: true, workerData: { addon: SHM_ADDON_PATH, fd: a } },
+    );
+    expect(await new Promise((r) => w.once("exit", r))).toBe(0);
+    // The worker's watch closed its fd: the far end has no reader.
+    expect(() => writeSync(b, new Uint8Array([1]))).toThrow(/EPIPE/);
+    closeSync(b);
+  });
+});
