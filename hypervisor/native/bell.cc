@@ -53,9 +53,10 @@ std::vector<Watch*>& watches = *new std::vector<Watch*>();
 // flooding cell's CPU).
 constexpr size_t kReadBytes = 64 * 1024;
 constexpr int kReadsPerTurn = 16;
-// From a peer that is gone, everything is read: what it left queued can hold file descriptors (a
-// socket carries them), and one of its own pipes held open that way would keep its exit unheard.
-// A socket's buffer is far smaller than this; the bound is a backstop.
+// From a peer that is gone, everything is read: on a kernel that lets it pass file descriptors
+// (before Linux 6.16, which has SO_PASSRIGHTS: BellPair), what it left queued can hold some, and
+// one of its own pipes held open that way would keep its exit unheard. The bound is a backstop;
+// what it leaves goes when the hypervisor closes its end at the cell's exit.
 constexpr int kReadsAfterEnd = 4096;
 
 void ThrowError(Isolate* iso, const std::string& m) {
@@ -63,9 +64,10 @@ void ThrowError(Isolate* iso, const std::string& m) {
 }
 
 // libuv has let go of the handle: now its fd may be closed (libuv takes it out of epoll first).
+// A watch that never started (fd -1) leaves its fd to the caller.
 void Freed(uv_handle_t* h) {
   Watch* w = static_cast<Watch*>(h->data);
-  close(w->fd);
+  if (w->fd >= 0) close(w->fd);
   delete w;
 }
 
@@ -126,13 +128,23 @@ Watch* Find(const FunctionCallbackInfo<Value>& a) {
 
 }  // namespace
 
-// bellPair() -> [a, b]: a non-blocking, close-on-exec socket pair. One end is given to a child
-// process (spawn's stdio dup2s it, which clears close-on-exec there), the other watched here.
+// SO_PASSRIGHTS (Linux 6.16): whether a socket takes file descriptors a peer sends it.
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+
+// bellPair() -> [a, b]: a non-blocking, close-on-exec socket pair. `b` is given to a child process
+// (spawn's stdio dup2s it, which clears close-on-exec there), `a` is watched here and refuses file
+// descriptors: reading a byte that carried one would release it on this thread, and releasing a
+// socket that lingers can block for as long as its sender chose. (Older kernels ignore the option;
+// there a cell that took over its process could stall the thread that reads its bell this way.)
 void BellPair(const FunctionCallbackInfo<Value>& a) {
   Isolate* iso = a.GetIsolate();
   int fds[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
     return ThrowError(iso, std::string("socketpair: ") + strerror(errno));
+  int no = 0;
+  setsockopt(fds[0], SOL_SOCKET, SO_PASSRIGHTS, &no, sizeof no);
   Local<Context> ctx = iso->GetCurrentContext();
   Local<Array> pair = Array::New(iso, 2);
   pair->Set(ctx, 0, Integer::New(iso, fds[0])).Check();
@@ -157,7 +169,10 @@ void BellWatch(const FunctionCallbackInfo<Value>& a) {
   if (e == 0) {
     w->poll.data = w;
     e = uv_poll_start(&w->poll, UV_READABLE, OnReadable);
-    if (e != 0) uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), Freed);
+    if (e != 0) {
+      w->fd = -1;  // the caller still owns it, as when uv_poll_init fails
+      uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), Freed);
+    }
   } else {
     delete w;
   }

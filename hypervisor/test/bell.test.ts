@@ -2,7 +2,9 @@
  * Bells (native/bell.cc): the byte that wakes the other side's event loop, read in C++, over a
  * real socket pair. What a cell can do to its end is test/hostile/bell.test.ts.
  */
-import { closeSync, readSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { SHM_ADDON_PATH, shm } from "../src/native/shm.ts";
@@ -85,6 +87,28 @@ describe("a bell", () => {
       await turn();
       await turn();
       expect(calls).toBe(1);
+      closeSync(b);
+    }
+  });
+
+  it("once closed, rings nothing into the file that took its fd number", async () => {
+    const [a, b] = shm().bellPair();
+    const id = shm().bellWatch(a, () => {});
+    expect(shm().bellClose(id)).toBe(true);
+    await turn(); // libuv closes the handle at the end of a turn, then its fd
+    await turn();
+    const dir = mkdtempSync(join(tmpdir(), "pvkit-bell-"));
+    const files: number[] = [];
+    try {
+      // The lowest free number comes first: open files until one has the bell's old number.
+      while (files.length < 64 && !files.includes(a))
+        files.push(openSync(join(dir, `disk${files.length}.img`), "w+"));
+      expect(files).toContain(a);
+      expect(shm().bellRing(id)).toBe(9); // EBADF: the id names no open watch, whatever fd a is now
+      expect(statSync(join(dir, `disk${files.indexOf(a)}.img`)).size).toBe(0);
+    } finally {
+      for (const fd of files) closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
       closeSync(b);
     }
   });

@@ -14,7 +14,6 @@
  * Rule: the only input from a cell is its IPC messages, its standard error and its bell; each is
  * bounded, and a bell's bytes mean nothing but "look at the doorbell".
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import type { Domain } from "../domain/domain.ts";
 import {
   heapLimitMb,
@@ -29,29 +28,8 @@ import { SUPERVISOR_CRASH_EXIT, type KernelImageRef, type PooledBoot } from "../
 import type { PooledWorker } from "../pool/warm-pool.ts";
 import { HOST_IDLE_MS, HOST_WORKING_MS, WAIT_MODE, WaitMode } from "../realm/vcpu-page.ts";
 import type { CellBoot, FromCell, ToCell } from "./protocol.ts";
-import { HostBell } from "./host-bell.ts";
+import { awaited, BELL_FD, sendTo, spawnCell, type Cell } from "./cell-process.ts";
 import { onSupervisorCodeCache, supervisorCodeFor, supervisorCodeRefused } from "../image/supervisor-code.ts";
-
-/** How much of a cell's standard error is kept for the crash reason (V8's fatal message). */
-const STDERR_TAIL = 8192;
-
-/** The cell's end of its bell is this fd in the cell (realm/cell-bell.ts). */
-const BELL_FD = 5;
-
-/** A spawned cell process, with its bell and the tail of what it wrote to standard error. */
-interface Cell {
-  child: ChildProcess;
-  /** The hypervisor's end of the cell's bell. */
-  bell: HostBell;
-  stderr: string;
-  /** Where its standard error goes, a line at a time, once it runs a domain. */
-  onLine?: (line: string) => void;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The supervisor's code cache it was sent, if any. */
-  sentCache?: Uint8Array;
-  /** Why the process could not be started, if it could not. */
-  failed?: string;
-}
 
 export class CellHost {
   private spare?: Cell;
@@ -75,7 +53,7 @@ export class CellHost {
     const take = (bytes: Uint8Array) => {
       this.cache = { bytes, base64: Buffer.from(bytes).toString("base64") };
       if (this.spare && !this.spare.sentCache && this.spare.child.connected) {
-        this.spare.child.send({ t: "code-cache", cache: this.cache.base64 } satisfies ToCell);
+        sendTo(this.spare, { t: "code-cache", cache: this.cache.base64 });
         this.spare.sentCache = bytes;
       }
     };
@@ -85,62 +63,24 @@ export class CellHost {
   }
 
   private spawnCell(): Cell {
-    // PVKIT_PERF_MAP=1: cells write /tmp/perf-<pid>.map, so `perf` names a guest's JIT frames there
-    // as it does the host's (started with --perf-basic-prof). For profiling only: maps grow forever.
-    const flags = process.env.PVKIT_PERF_MAP === "1" ? ["--perf-basic-prof"] : [];
-    const bell = new HostBell(this.ring);
-    let child: ChildProcess;
-    try {
-      child = spawn(process.execPath, [...flags, "-e", this.scripts.cell], {
-        stdio: ["ignore", "inherit", "pipe", "ipc", this.arena.fd, bell.forCell],
-        env: { PVKIT_SHM_ADDON: SHM_ADDON_PATH },
-      });
-    } catch (e) {
-      bell.close();
-      throw e;
-    } finally {
-      bell.spawned();
-    }
-    // "close", not "exit": its standard error is read to the end (V8's last words are there).
-    const exited = new Promise<Cell["exited"] extends Promise<infer T> ? T : never>((resolve) =>
-      child.once("close", (code, signal) => resolve({ code, signal })),
-    );
-    const cell: Cell = { child, bell, stderr: "", exited };
-    // The bell closes as the process ends, not at "close": a cell can leave a file descriptor of its
-    // own in the bell's unread bytes (a socket carries them), and its standard error held open that
-    // way would put "close" off for good.
-    child.once("exit", () => bell.close());
-    // No process to be had (EAGAIN past a process limit, ENOMEM): "close" follows, with this reason.
-    child.once("error", (e) => {
-      cell.failed ??= `its cell process could not start (${e.message})`;
-      bell.close();
-    });
-    let partial = "";
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
-      cell.stderr = (cell.stderr + chunk).slice(-STDERR_TAIL);
-      const lines = (partial + chunk).split("\n");
-      partial = lines.pop()!.slice(-STDERR_TAIL);
-      for (const line of lines) if (line) cell.onLine?.(line.slice(0, 1024));
-    });
-    // A spare cell does not keep the hypervisor's process alive (close() ends it); one that runs a
-    // domain does, as a worker would (CellWorker).
-    child.unref();
-    (child.channel as { unref?: () => void } | undefined)?.unref?.();
-    (child.stderr as { unref?: () => void }).unref?.();
     const init: ToCell = { t: "init", supervisor: this.scripts.supervisor };
-    if (this.cache) {
-      init.cache = this.cache.base64;
-      cell.sentCache = this.cache.bytes;
-    }
-    child.send(init);
+    const cache = this.cache;
+    if (cache) init.cache = cache.base64;
+    const cell = spawnCell(this.arena, this.scripts.cell, this.ring, init);
+    if (cache) cell.sentCache = cache.bytes;
     return cell;
   }
 
   /** A fresh cell for a domain; the next one starts spawning at once. */
   private take(): Cell {
     const cell = this.spare && this.spare.child.exitCode === null ? this.spare : this.spawnCell();
-    this.spare = this.closed ? undefined : this.spawnCell();
+    try {
+      this.spare = this.closed ? undefined : this.spawnCell();
+    } catch (e) {
+      // No spare now (out of file descriptors, say): the next domain spawns its own.
+      this.spare = undefined;
+      this.log(`pvkit: no spare cell: ${(e as Error).message}`);
+    }
     return cell;
   }
 
@@ -163,7 +103,7 @@ export class CellHost {
       ...(kernel ? { kernel } : {}),
     };
     const options = { ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB }), eval: true };
-    cell.child.send({ t: "prepare", pool, options } satisfies ToCell);
+    sendTo(cell, { t: "prepare", pool, options });
     return new PooledCell(cell, jsLimitBytes, kernel?.id, lost);
   }
 
@@ -195,17 +135,6 @@ export class CellHost {
       await spare.exited;
     }
   }
-}
-
-/**
- * Someone waits for `cell` to end (`exited`, its "close"): the process and its standard error keep
- * this one alive until then. The error stream counts too: "close" waits for it to be read to its
- * end, and with only an unref'd pipe left once the process has exited, Node could end this process
- * first — its top-level await unsettled (exit 13), as `pnpm bench density` once did in CI.
- */
-function awaited(cell: Cell): void {
-  cell.child.ref();
-  (cell.child.stderr as { ref?: () => void } | null)?.ref?.();
 }
 
 /** A pooled cell until a domain takes it (assign), once. */
@@ -297,7 +226,7 @@ class CellWorker implements DomainWorker {
   }
 
   send(m: ToCell): void {
-    if (this.cell.child.connected) this.cell.child.send(m);
+    sendTo(this.cell, m);
   }
 
   /** Ends the worker by ending its process: certain, immediate, and it frees every view it made. */
