@@ -7,26 +7,16 @@
  * process holding the real other end (native/bell.cc, cell/host-bell.ts); the ones that pass file
  * descriptors are Python, which has sendmsg (CI installs python3).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { release } from "node:os";
 import { performance } from "node:perf_hooks";
 import { describe, expect, it } from "vitest";
 import { HostBell } from "../../hypervisor/src/cell/host-bell.ts";
+import { until } from "./harness.ts";
+import { pythonMissing } from "./python.ts";
 
-/** Why no Python with sendmsg runs here (CI installs python3, and there its absence is an error). */
-const pythonMissing = (() => {
-  const ok = spawnSync("python3", ["-c", "import socket; socket.socket.sendmsg"]).status === 0;
-  const why = ok ? undefined : "python3 is not installed (apt-get install python3)";
-  if (why && process.env.CI) throw new Error(`under CI: ${why}`);
-  if (why) console.warn(`test/hostile/bell.test.ts: skipping the cells played in Python: ${why}`);
-  return why;
-})();
-
-/** Resolves once `cond()` holds, looking every millisecond (the test's timeout is the hang guard). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 1));
-}
+const python = pythonMissing("test/hostile/bell.test.ts, the cells played in Python");
 
 /** User + system CPU time of a process so far, ms (/proc/<pid>/stat counts 10 ms ticks). */
 function cpuMs(pid: number): number {
@@ -49,7 +39,7 @@ function cell(bell: HostBell, program: "node" | "python3", script: string) {
 }
 
 describe("a cell's bell, played by a hostile cell", () => {
-  it.skipIf(pythonMissing !== undefined)(
+  it.skipIf(python !== undefined)(
     "flooded: one ring per turn, the host's timers run, and reading costs no more than writing",
     async () => {
       let rings = 0;
@@ -64,7 +54,7 @@ s = socket.socket(fileno=3); s.setblocking(True)
 b = b'x' * (208 * 1024)
 while True: s.send(b)`,
       );
-      await until(() => rings > 0);
+      await until(() => rings > 0, "the flood's first ring");
       const cell0 = cpuMs(flood.child.pid!);
       const host0 = process.cpuUsage();
       const rings0 = rings;
@@ -98,7 +88,7 @@ while True: s.send(b)`,
     const bell = new HostBell(() => rings++);
     const gone = cell(bell, "node", `require("node:fs").writeSync(3, Buffer.from([1])); process.exit(0);`);
     await gone.exited;
-    await until(() => rings === 1);
+    await until(() => rings === 1, "the dead cell's ring");
     // A socket whose peer closed stays readable; a watch that kept polling it would spin this
     // loop. Idle for a while, the loop must be mostly idle.
     const before = performance.eventLoopUtilization();
@@ -109,7 +99,7 @@ while True: s.send(b)`,
     bell.close();
   });
 
-  it.skipIf(pythonMissing !== undefined)(
+  it.skipIf(python !== undefined)(
     "dead with our bytes unread and its own queued (a descriptor too, where the kernel lets it): its end is heard",
     async () => {
       // The host rings (bytes the cell never reads), the cell sends a byte (with its stderr's fd,
@@ -145,7 +135,7 @@ os._exit(0)`,
     30_000,
   );
 
-  it.skipIf(pythonMissing !== undefined)(
+  it.skipIf(python !== undefined)(
     "refuses the file descriptors a cell sends it, where the kernel can (Linux 6.16+)",
     async () => {
       // Reading a byte that carried a descriptor releases it on the reading thread, the host's;

@@ -5,22 +5,17 @@
  * Each cell here is a real process started the way the hypervisor starts one (spawnCell), running a
  * script of the test's instead of the cell's.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import type { MachineArena } from "../../hypervisor/src/memory/arena.ts";
 import { awaited, sendTo, spawnCell, type Cell } from "../../hypervisor/src/cell/cell-process.ts";
+import { pythonMissing } from "./python.ts";
 
 // The cell's fd 4 is the machine's memory; these cells never touch it, so standard input will do.
 const arena = { fd: 0 } as MachineArena;
 const init = { t: "init", supervisor: "" } as const;
 
-const pythonMissing = (() => {
-  const ok = spawnSync("python3", ["-c", "import socket"]).status === 0;
-  const why = ok ? undefined : "python3 is not installed (apt-get install python3)";
-  if (why && process.env.CI) throw new Error(`under CI: ${why}`);
-  if (why) console.warn(`test/hostile/cell-end.test.ts: skipping the IPC test: ${why}`);
-  return why;
-})();
+const python = pythonMissing("test/hostile/cell-end.test.ts, the IPC test");
 
 describe("a cell's end, played by a hostile cell", () => {
   it("is heard when it dies leaving a process of its own that holds its standard error", async () => {
@@ -41,7 +36,7 @@ describe("a cell's end, played by a hostile cell", () => {
     process.kill(grandchild, "SIGKILL"); // it is still alive: that was the point
   }, 30_000);
 
-  it.skipIf(pythonMissing !== undefined)(
+  it.skipIf(python !== undefined)(
     "that shuts its IPC channel's reading side: the hypervisor's sends fail quietly",
     async () => {
       // Every send then fails with EPIPE, which Node reports as an "error" event on the child

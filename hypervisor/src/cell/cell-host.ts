@@ -52,7 +52,7 @@ export class CellHost {
     // The code cache is made in the background; the spare cell spawned meanwhile gets it then.
     const take = (bytes: Uint8Array) => {
       this.cache = { bytes, base64: Buffer.from(bytes).toString("base64") };
-      if (this.spare && !this.spare.sentCache && this.spare.child.connected) {
+      if (this.spare && !this.spare.sentCache) {
         sendTo(this.spare, { t: "code-cache", cache: this.cache.base64 });
         this.spare.sentCache = bytes;
       }
@@ -272,13 +272,13 @@ class CellWorker implements DomainWorker {
 
   /** Why the cell died without telling: V8's fatal message if it left one, else the signal or code. */
   private death(code: number | null, signal: NodeJS.Signals | null): string {
+    if (this.cell.failed) return this.cell.failed;
     // V8 says "FATAL ERROR: <why>" (a heap limit) or "# Fatal <why>" (a check that failed, after a
     // "# Fatal error in <file>, line <n>" that names no file in a release build).
     const said = [...this.cell.stderr.matchAll(/^(?:FATAL ERROR: |# Fatal )(.*)$/gm)]
       .map((m) => m[1]!.trim())
       .filter((why) => why && !/^error in .*, line \d+$/.test(why));
     const fatal = said.at(-1);
-    if (this.cell.failed) return this.cell.failed;
     if (fatal)
       return `${/out of memory/i.test(fatal) ? "out of memory: " : ""}V8 aborted its cell process (${fatal})`;
     return `its cell process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`;

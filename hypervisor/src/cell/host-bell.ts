@@ -10,17 +10,17 @@
  * stray byte would change.
  */
 import { closeSync } from "node:fs";
-import { shm } from "../native/shm.ts";
+import { shm, type Shm } from "../native/shm.ts";
 
 export class HostBell {
   /** The cell's end, until the cell process has it (spawned()). */
   private cellEnd: number | undefined;
   private readonly watch: number;
-  private open = true;
+  private readonly addon: Shm = shm();
 
   /** @param onRing what a byte from the cell does (wake the trap service) */
   constructor(onRing: () => void) {
-    const addon = shm();
+    const addon = this.addon;
     // An addon built before bells (and before mallocTrim, which CELL_OVERHEAD_MIB counts on).
     if (typeof addon.bellPair !== "function")
       throw new Error("pvkit: the native addon predates bells (native/bell.cc); run `pnpm build:native`");
@@ -49,17 +49,15 @@ export class HostBell {
 
   /**
    * Wakes the cell's worker's event loop. A full socket already holds wake-ups enough (EAGAIN); a
-   * cell that is gone (EPIPE) is reported by its exit.
+   * cell that is gone (EPIPE) is reported by its exit; a closed bell's id names nothing (EBADF).
    */
   ring(): void {
-    if (this.open) shm().bellRing(this.watch);
+    this.addon.bellRing(this.watch);
   }
 
-  /** The cell is gone (or never started): stop listening, and free both fds. */
+  /** The cell is gone (or never started): stop listening, and free both fds. Again: nothing. */
   close(): void {
-    if (!this.open) return;
-    this.open = false;
     this.spawned();
-    shm().bellClose(this.watch);
+    this.addon.bellClose(this.watch);
   }
 }
