@@ -15,6 +15,13 @@
 // once closed, the number may name another file). What a peer writes is drained and counted as one
 // ring, however many bytes it was, so a flooding peer costs one callback per turn of the loop, and
 // about as much CPU to read as it spends writing.
+//
+// A send end (bellSendEnd) is the other kind of end: not watched, written from any thread of this
+// process. It serves the hypervisor's own worker threads (domUs with cells off), which ring the
+// trap service's bell rather than Atomics.notify its doorbell: the notify reaches a sleeping
+// event loop as a task posted through V8's platform, the byte as a poll event read here, about
+// 5 µs sooner (docs/hypervisor.md, "The trap"). Rule: it is written only through its id, under the
+// lock that its close takes, so no write can reach a number a close has freed.
 #include "bell.h"
 
 #include <node.h>
@@ -126,6 +133,18 @@ Watch* Find(const FunctionCallbackInfo<Value>& a) {
   return w;
 }
 
+// Send ends, by id: their fds, -1 once closed; ids are never reused. Never freed, as `watches`.
+std::mutex senders_lock;
+std::vector<int>& senders = *new std::vector<int>();
+
+// The id in a[0], if it is a whole number inside `size`.
+bool IdOf(const FunctionCallbackInfo<Value>& a, size_t size, size_t* id) {
+  double v = a[0]->IsNumber() ? a[0].As<Number>()->Value() : -1;
+  if (!(v >= 0 && v < static_cast<double>(size)) || v != static_cast<double>(static_cast<size_t>(v))) return false;
+  *id = static_cast<size_t>(v);
+  return true;
+}
+
 }  // namespace
 
 // SO_PASSRIGHTS (Linux 6.16): whether a socket takes file descriptors a peer sends it.
@@ -206,4 +225,35 @@ void BellRing(const FunctionCallbackInfo<Value>& a) {
   static const char kOne = 1;
   ssize_t r = send(w->fd, &kOne, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
   a.GetReturnValue().Set(r == 1 ? 0 : errno);
+}
+
+// bellSendEnd(fd) -> id: makes `fd` (one end of a bellPair) a send end that any thread of this
+// process may ring through bellSend(id). It owns `fd` from now on: bellSendClose closes it.
+void BellSendEnd(const FunctionCallbackInfo<Value>& a) {
+  Isolate* iso = a.GetIsolate();
+  if (!a[0]->IsInt32() || a[0].As<Int32>()->Value() < 0) return ThrowError(iso, "bellSendEnd(fd) takes an fd");
+  std::lock_guard<std::mutex> g(senders_lock);
+  senders.push_back(a[0].As<Int32>()->Value());
+  a.GetReturnValue().Set(static_cast<double>(senders.size() - 1));
+}
+
+// bellSend(id) -> 0, or the errno: one byte from a send end, from any thread. It never blocks and
+// never throws: EAGAIN means the watch has bytes enough to read; EBADF, no such open send end.
+void BellSend(const FunctionCallbackInfo<Value>& a) {
+  static const char kOne = 1;
+  std::lock_guard<std::mutex> g(senders_lock);
+  size_t id;
+  if (!IdOf(a, senders.size(), &id) || senders[id] < 0) return a.GetReturnValue().Set(EBADF);
+  ssize_t r = send(senders[id], &kOne, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  a.GetReturnValue().Set(r == 1 ? 0 : errno);
+}
+
+// bellSendClose(id): closes a send end; false if there is no such open one.
+void BellSendClose(const FunctionCallbackInfo<Value>& a) {
+  std::lock_guard<std::mutex> g(senders_lock);
+  size_t id;
+  if (!IdOf(a, senders.size(), &id) || senders[id] < 0) return a.GetReturnValue().Set(false);
+  close(senders[id]);
+  senders[id] = -1;
+  a.GetReturnValue().Set(true);
 }

@@ -363,4 +363,7 @@ NODE_MODULE_INIT() {
   NODE_SET_METHOD(exports, "bellWatch", BellWatch);
   NODE_SET_METHOD(exports, "bellClose", BellClose);
   NODE_SET_METHOD(exports, "bellRing", BellRing);
+  NODE_SET_METHOD(exports, "bellSendEnd", BellSendEnd);
+  NODE_SET_METHOD(exports, "bellSend", BellSend);
+  NODE_SET_METHOD(exports, "bellSendClose", BellSendClose);
 }

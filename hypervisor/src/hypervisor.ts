@@ -47,6 +47,7 @@ import { SHM_ADDON_PATH } from "./native/shm.ts";
 import { Clock } from "./time/clock.ts";
 import { tracedHypercall } from "./trace/hypercall-span.ts";
 import { Tracer } from "./trace/tracer.ts";
+import { ServiceBell } from "./transport/service-bell.ts";
 import { TrapService } from "./transport/trap-service.ts";
 import { setProcessV8Flags } from "./realm/v8-flags.ts";
 
@@ -158,6 +159,8 @@ export class Hypervisor extends EventEmitter {
   private workersStarted = 0;
   /** What starts domUs in cells (made at the first domU). */
   private cellHost?: Promise<CellHost>;
+  /** What domUs of this process ring when the trap service sleeps (cells off; serviceBell()). */
+  private localBell?: ServiceBell;
   private readonly hangTimeoutMs: number;
   /** Workers prepared ahead of need (options.pool > 0). */
   readonly pool?: WarmPool;
@@ -421,7 +424,16 @@ export class Hypervisor extends EventEmitter {
     await Promise.all(all.filter((d) => d.privileged).map((d) => d.worker?.release?.(2000)));
     await Promise.all(all.map((d) => d.worker?.terminate()));
     this.domains.clear();
+    // Every worker that held its id has ended (the pool's too).
+    this.localBell?.close();
+    this.localBell = undefined;
     if (this.cellHost) await (await this.cellHost).close();
+  }
+
+  /** The trap service's bell for domUs of this process (cells off), made at the first one. */
+  private serviceBell(): number {
+    this.localBell ??= new ServiceBell(() => this.trap.ring());
+    return this.localBell.sender;
   }
 
   /** What starts domUs in cells (made at the first domU). */
@@ -451,6 +463,7 @@ export class Hypervisor extends EventEmitter {
             supervisor: await supervisorScript(),
             addon: SHM_ADDON_PATH,
             heapHeadroomMiB: headroom,
+            serviceBell: this.serviceBell(),
           });
         const cells = await this.cells();
         return {
@@ -537,6 +550,7 @@ export class Hypervisor extends EventEmitter {
         jsLimitBytes: this.jsLimitBytes(d),
         heapHeadroomMiB: d.privileged ? 0 : this.domUHeadroomMiB(),
         tscResolutionNs: this.options.tscResolutionNs ?? 100_000,
+        ...(d.privileged || cells ? {} : { serviceBell: this.serviceBell() }),
       };
       if (cells)
         cells.start(d, spec, cellBootData(d, spec), this.workerEvents(), pooled as PooledCell | undefined);

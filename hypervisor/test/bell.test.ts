@@ -128,3 +128,45 @@ describe("a bell", () => {
     closeSync(b);
   });
 });
+
+describe("a send end (the trap service's bell, rung by workers of this process)", () => {
+  const EBADF = 9;
+  const ENOTSOCK = 88;
+
+  it("rings the watch from another thread, by id; once closed, the id rings nothing", async () => {
+    const [a, b] = shm().bellPair();
+    let rings = 0;
+    const watch = shm().bellWatch(a, () => rings++);
+    const sender = shm().bellSendEnd(b);
+    const w = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       parentPort.postMessage(require(workerData.addon).bellSend(workerData.sender));`,
+      { eval: true, workerData: { addon: SHM_ADDON_PATH, sender } },
+    );
+    expect(await new Promise((r) => w.once("message", r))).toBe(0);
+    await until(() => rings === 1);
+    expect(shm().bellSendClose(sender)).toBe(true);
+    expect(shm().bellSendClose(sender)).toBe(false);
+    expect(shm().bellSend(sender)).toBe(EBADF);
+    for (const bad of [-1, 0.5, 1e12, Number.NaN]) expect(shm().bellSend(bad)).toBe(EBADF);
+    // The watch's peer is gone: it reads the end once and goes quiet.
+    await turn();
+    expect(rings).toBe(1);
+    expect(shm().bellClose(watch)).toBe(true);
+  });
+
+  it("can write no file: made on a disk image's fd, a ring is ENOTSOCK and the file is untouched", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pvkit-bell-"));
+    try {
+      const file = join(dir, "disk.img");
+      const fd = openSync(file, "w+");
+      const sender = shm().bellSendEnd(fd);
+      expect(shm().bellSend(sender)).toBe(ENOTSOCK);
+      expect(statSync(file).size).toBe(0);
+      expect(shm().bellSendClose(sender)).toBe(true); // and it closed the fd
+      expect(() => writeSync(fd, new Uint8Array([1]))).toThrow(/EBADF/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

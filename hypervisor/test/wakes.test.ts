@@ -40,6 +40,21 @@ describe("ringing the doorbell", () => {
     expect(Atomics.load(bell, DOORBELL_COUNT)).toBe(2);
   });
 
+  it("a domU of this process: rings the service's bell only when the asleep word is set, never notifies", async () => {
+    const bell = doorbell();
+    let rung = 0;
+    const wakes = localWakes(regs(), wakeWords(), bell, () => void rung++);
+    // A waiter on the doorbell with the word clear: a domU asks the word, not the waiter list.
+    const wait = Atomics.waitAsync(bell, DOORBELL_COUNT, Atomics.load(bell, DOORBELL_COUNT), 50);
+    expect(wakes.ringDoorbell()).toBe(false);
+    expect(rung).toBe(0);
+    Atomics.store(bell, DOORBELL_ASLEEP, 1);
+    expect(wakes.ringDoorbell()).toBe(true);
+    expect(rung).toBe(1);
+    expect(Atomics.load(bell, DOORBELL_COUNT)).toBe(2);
+    expect(wait.async && (await wait.value)).toBe("timed-out"); // the bell woke the service, not a notify
+  });
+
   it("in a cell: says asleep as the asleep word does, and rings the cell's bell only then", () => {
     const bell = doorbell();
     let rung = 0;

@@ -105,6 +105,8 @@ export interface WorkerSpec {
   /** How far above the bound V8's own heap limit sits (hypervisor.ts: heapHeadroomMiB). */
   heapHeadroomMiB: number;
   tscResolutionNs: number;
+  /** A domU of this process (cells off): the trap service's bell (transport/service-bell.ts). */
+  serviceBell?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -156,6 +158,7 @@ function bootWithoutMemory(d: Domain, spec: WorkerSpec): Omit<SupervisorBoot, "r
   }
   if (d.inspectorPort) boot.inspectorPort = d.inspectorPort;
   if (d.inspectorPort && d.inspectBrk) boot.inspectorWait = true;
+  if (spec.serviceBell !== undefined) boot.serviceBell = spec.serviceBell;
   return boot;
 }
 

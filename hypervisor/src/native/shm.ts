@@ -50,6 +50,15 @@ export interface Shm {
    * (EAGAIN: the peer has bytes enough; EPIPE: it is gone; EBADF: no such open watch here).
    */
   bellRing(id: number): number;
+  /**
+   * Makes `fd` (an end of a bellPair) a send end that any thread of this process rings through
+   * bellSend; owns `fd` from now on. Its id.
+   */
+  bellSendEnd(fd: number): number;
+  /** One byte from a send end, from any thread, never blocking or throwing: 0, or the errno. */
+  bellSend(id: number): number;
+  /** Closes a send end; false if no such send end is open. */
+  bellSendClose(id: number): boolean;
 }
 
 /** Where the built addon is (a worker or a cell process loads it by this path). */

@@ -51,6 +51,11 @@ export function localPoolBackend(o: {
   supervisor: string;
   addon: string;
   heapHeadroomMiB: number;
+  /**
+   * The trap service's bell, which the domU a worker gets rings (transport/service-bell.ts); without
+   * it, its traps notify the doorbell as dom0's do.
+   */
+  serviceBell?: number;
 }): PoolBackend {
   // A pooled supervisor turns bytecode flushing off (realm/supervisor.ts), and here a V8 flag is the
   // host's: set it now, before any supervisor is compiled, so that every one — and the code cache
@@ -58,7 +63,12 @@ export function localPoolBackend(o: {
   setFlagsFromString("--no-flush-bytecode");
   return {
     prepare(jsLimitBytes, kernel, lost) {
-      const pool: PooledBoot = { addon: o.addon, jsLimitBytes, ...(kernel ? { kernel } : {}) };
+      const pool: PooledBoot = {
+        addon: o.addon,
+        jsLimitBytes,
+        ...(o.serviceBell !== undefined ? { serviceBell: o.serviceBell } : {}),
+        ...(kernel ? { kernel } : {}),
+      };
       const code = supervisorCodeFor(o.supervisor);
       const w = new Worker(SUPERVISOR_STUB, {
         ...workerOptions(undefined, { jsLimitBytes, heapHeadroomMiB: o.heapHeadroomMiB }),

@@ -24,6 +24,11 @@ export interface SupervisorBoot {
    */
   bellFd?: number;
   /**
+   * A domU of the hypervisor's process (cells off): the trap service's bell, a send end of the
+   * addon's (transport/service-bell.ts), rung when the service sleeps. Absent: dom0, or a cell.
+   */
+  serviceBell?: number;
+  /**
    * The domain's memory, a run at a time in pfn order (realm/memory-runs.ts): one buffer per stretch
    * of consecutive pages on consecutive frames. Every buffer here is a view made by the process that
    * runs the worker and passed on, never made again in the worker.
@@ -73,6 +78,8 @@ export interface PooledBoot {
   addon: string;
   /** In a cell: its bell's fd, opened now (realm/cell-bell.ts). */
   bellFd?: number;
+  /** In the hypervisor's process: the trap service's bell (SupervisorBoot.serviceBell). */
+  serviceBell?: number;
   /** The allocation gate's bound: every domain this worker may serve has exactly this one. */
   jsLimitBytes: number;
   /**

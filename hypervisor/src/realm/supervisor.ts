@@ -31,7 +31,7 @@ import { installSpecFreeze } from "./freeze.ts";
 import { installAllocationGate } from "./gate.ts";
 import { rehearse } from "./rehearsal.ts";
 import { buildMachine } from "./machine.ts";
-import { cellWakes, type Futex } from "./wakes.ts";
+import { cellWakes, localWakes, type Futex, type ServiceBellSend } from "./wakes.ts";
 import { openCellBell, type BellWatch } from "./cell-bell.ts";
 import { frameViews, type ShmMaps } from "./frame-views.ts";
 import { wakeSampler } from "./doze.ts";
@@ -51,9 +51,12 @@ const stub = takeStubHook();
 // The shared-memory addon and, in a cell, the bell: loaded and opened before lockdown, in a pooled
 // worker as in any. Neither names a domain: the addon maps frames only when a boot names them.
 const pooled = data.pool ?? data.cacheMaker;
-const shm = require(pooled?.addon ?? data.boot!.arena.addon) as Futex & ShmMaps & BellWatch;
+const shm = require(pooled?.addon ?? data.boot!.arena.addon) as Futex & ShmMaps & BellWatch & ServiceBellSend;
 const bellFd = pooled ? pooled.bellFd : data.boot!.bellFd;
 const bell = bellFd === undefined ? undefined : openCellBell(bellFd, shm);
+/** With cells off, a domU's ring for the trap service (realm/wakes.ts, localWakes). */
+const serviceBell = pooled ? pooled.serviceBell : data.boot?.serviceBell;
+const ringService = serviceBell === undefined ? undefined : () => void shm.bellSend(serviceBell);
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);
@@ -106,9 +109,11 @@ function attach(boot: SupervisorBoot) {
   // names them by number). The addon is the supervisor's: the realm never sees it.
   const views = frameViews(shm, boot.arena);
   // In a cell the hypervisor is another process: wake-ups go by futex and the cell's bell (wakes.ts).
+  // In its process, V8's Atomics, and a domU rings the trap service's bell.
+  const doorbell = new Int32Array(boot.doorbell, 0, 2);
   const wakes = bell
-    ? cellWakes(page.words, page.wake, new Int32Array(boot.doorbell, 0, 2), shm, bell)
-    : undefined;
+    ? cellWakes(page.words, page.wake, doorbell, shm, bell)
+    : localWakes(page.words, page.wake, doorbell, ringService);
   return { page, views, wakes };
 }
 

@@ -57,16 +57,31 @@ function waitModeWord(wake: Int32Array) {
   };
 }
 
-/** Same process as the hypervisor: V8's Atomics on buffers the two threads share. */
-export function localWakes(regs: Int32Array, wake: Int32Array, doorbell: Int32Array): Wakes {
+/**
+ * Same process as the hypervisor: V8's Atomics on buffers the two threads share. A domU of this
+ * process (cells off) is also given `ringService`, the trap service's bell
+ * (transport/service-bell.ts), which wakes a sleeping service sooner than a notify does.
+ */
+export function localWakes(
+  regs: Int32Array,
+  wake: Int32Array,
+  doorbell: Int32Array,
+  ringService?: () => void,
+): Wakes {
   const mode = waitModeWord(wake);
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      // Always a notify, never the asleep word's say-so: every cell maps the doorbell frame, so a
-      // guest that escaped its realm could hold that word at "awake" and leave dom0's traps to the
-      // service's sleep backstop. A cell's guest has only the word (its notify cannot reach this
-      // process) and pays that itself.
+      if (ringService) {
+        // The asleep word's say-so, as in a cell: no system call for a service that is awake.
+        if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
+        ringService();
+        return true;
+      }
+      // dom0: always a notify, never the asleep word's say-so: every cell maps the doorbell frame,
+      // so a guest that escaped its realm could hold that word at "awake" and leave dom0's traps to
+      // the service's sleep backstop. A cell's guest has only the word (its notify cannot reach
+      // this process) and pays that itself.
       return Atomics.notify(doorbell, DOORBELL_COUNT, 1) > 0;
     },
     sleep(ms) {
@@ -84,6 +99,11 @@ export function localWakes(regs: Int32Array, wake: Int32Array, doorbell: Int32Ar
       return w.value.finally(() => mode.end(wait));
     },
   };
+}
+
+/** The addon's call that rings the trap service's bell from a worker (transport/service-bell.ts). */
+export interface ServiceBellSend {
+  bellSend(id: number): number;
 }
 
 /** The futex call of the shared-memory addon that a cell's supervisor uses. */
