@@ -88,8 +88,13 @@ describe("a cell killed from outside", () => {
 
 describe("every domU", () => {
   it("runs in a process of its own that maps only its own memory and has no host environment", async () => {
-    // What a cell is told: where the addon is, and Node's own IPC.
-    const told = ["NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "PVKIT_SHM_ADDON"];
+    // What a cell is told: where the addon is, its C heap's one arena, and Node's own IPC.
+    const told = [
+      "MALLOC_ARENA_MAX",
+      "NODE_CHANNEL_FD",
+      "NODE_CHANNEL_SERIALIZATION_MODE",
+      "PVKIT_SHM_ADDON",
+    ];
     const a = s.hv.createDomain({ name: "a", memoryMiB: 4, program: ticker, rings: false });
     const b = s.hv.createDomain({ name: "b", memoryMiB: 4, program: ticker, rings: false });
     await until(() => s.hv.consoleLog(a.domid).includes("tick 1"), "a to tick");
