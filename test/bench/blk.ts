@@ -13,7 +13,11 @@
  *
  * The image is written with real (random) bytes in a temp dir and deleted afterwards, and read
  * whole once before anything is timed: both sides read from the host's page cache, so the numbers
- * compare the two paths, not the disk. The native baseline runs right before and right after the
+ * compare the two paths, not the disk. That untimed first pass also runs node:fs's code warm before
+ * native is timed; the guest gets the same, one untimed sequential pass through blkfront and
+ * blkback ("warm" in guests/disk-read.ts). Without it the timed pass was the guest's first, and V8
+ * compiled the drivers while it ran: --quick's 256 MiB read at 1428 MiB/s in the run before, at
+ * 3014 and 3617 MiB/s in two runs after. The native baseline runs right before and right after the
  * guests and the better of the two is the baseline (a quiet moment of a shared machine favours
  * native, never pvkit). Every block read is checked to be the block asked for, on both sides.
  *
@@ -151,7 +155,7 @@ export async function benchBlk(o: BlkBenchOptions): Promise<BenchRow[]> {
       seq: await nativeRun(img, o.depth, chunk, sequential(bytes, chunk)),
       rand: await nativeRun(img, o.queueDepth, BLOCK, random(bytes, o.randomReads)),
     });
-    await nativeRun(img, o.depth, chunk, sequential(bytes, chunk)); // warm the page cache
+    await nativeRun(img, o.depth, chunk, sequential(bytes, chunk)); // the page cache, and node:fs's code
     const before = await native();
     const guests: [boolean, GuestPhases][] = [];
     for (const cells of o.modes) {

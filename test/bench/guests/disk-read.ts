@@ -3,6 +3,9 @@
  * does (k.blk), in two phases the host starts one at a time by typing a line on the console, so it
  * can read the hypercall counters of both domains between phases:
  *
+ *   "warm"    — "seq", untimed: the first pass through blkfront and blkback runs their code cold
+ *               (V8 compiles it as it goes), as native's first pass does node:fs's, and the bench
+ *               times neither side's first pass;
  *   "seq"     — the whole disk in order, `chunk` KiB per read() with `depth` reads in flight;
  *   "seqcopy" — the same, into the program's own buffers instead of the disk's shared ones;
  *   "rand"    — `n` reads of one 4 KiB block each at `qd` in flight, at the blocks blk-pattern.ts's
@@ -75,10 +78,10 @@ export default async function main(k: KernelHandle): Promise<void> {
   }
 
   async function phase(cmd: string): Promise<void> {
-    if (cmd === "seq" || cmd === "seqcopy") {
+    if (cmd === "seq" || cmd === "seqcopy" || cmd === "warm") {
       let pos = 0;
       const next = () => (pos < bytes ? ((pos += chunk), pos - chunk) : undefined);
-      const r = await run(depth, chunk, next, cmd === "seq");
+      const r = await run(depth, chunk, next, cmd !== "seqcopy");
       k.print(JSON.stringify({ phase: cmd, ...r }));
     } else if (cmd === "rand") {
       const block = randomBlocks(seed, Math.floor(bytes / BLOCK));
