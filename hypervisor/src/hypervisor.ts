@@ -161,6 +161,7 @@ export class Hypervisor extends EventEmitter {
   private cellHost?: Promise<CellHost>;
   /** What domUs of this process ring when the trap service sleeps (cells off; serviceBell()). */
   private localBell?: ServiceBell;
+  private closed = false;
   private readonly hangTimeoutMs: number;
   /** Workers prepared ahead of need (options.pool > 0). */
   readonly pool?: WarmPool;
@@ -415,6 +416,7 @@ export class Hypervisor extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.watchdog);
     this.memoryWatch.stop();
     this.trap.stop();
@@ -424,14 +426,19 @@ export class Hypervisor extends EventEmitter {
     await Promise.all(all.filter((d) => d.privileged).map((d) => d.worker?.release?.(2000)));
     await Promise.all(all.map((d) => d.worker?.terminate()));
     this.domains.clear();
-    // Every worker that held its id has ended (the pool's too).
+    // The workers that held its id have ended (the pool's too), or end now: a pooled worker retired
+    // without waiting, a launch that outlived close(). A late ring finds nothing behind the id.
     this.localBell?.close();
     this.localBell = undefined;
     if (this.cellHost) await (await this.cellHost).close();
   }
 
-  /** The trap service's bell for domUs of this process (cells off), made at the first one. */
-  private serviceBell(): number {
+  /**
+   * The trap service's bell for domUs of this process (cells off), made at the first one; none once
+   * the hypervisor closes (a launch or a pool refill that outlived close() notifies instead).
+   */
+  private serviceBell(): number | undefined {
+    if (this.closed) return undefined;
     this.localBell ??= new ServiceBell(() => this.trap.ring());
     return this.localBell.sender;
   }

@@ -43,7 +43,7 @@ describe("ringing the doorbell", () => {
   it("a domU of this process: rings the service's bell only when the asleep word is set, never notifies", async () => {
     const bell = doorbell();
     let rung = 0;
-    const wakes = localWakes(regs(), wakeWords(), bell, () => void rung++);
+    const wakes = localWakes(regs(), wakeWords(), bell, () => (rung++, true));
     // A waiter on the doorbell with the word clear: a domU asks the word, not the waiter list.
     const wait = Atomics.waitAsync(bell, DOORBELL_COUNT, Atomics.load(bell, DOORBELL_COUNT), 50);
     expect(wakes.ringDoorbell()).toBe(false);
@@ -53,6 +53,15 @@ describe("ringing the doorbell", () => {
     expect(rung).toBe(1);
     expect(Atomics.load(bell, DOORBELL_COUNT)).toBe(2);
     expect(wait.async && (await wait.value)).toBe("timed-out"); // the bell woke the service, not a notify
+  });
+
+  it("a domU of this process whose bell cannot be rung (closed) notifies instead", async () => {
+    const bell = doorbell();
+    const wakes = localWakes(regs(), wakeWords(), bell, () => false);
+    const wait = Atomics.waitAsync(bell, DOORBELL_COUNT, Atomics.load(bell, DOORBELL_COUNT));
+    Atomics.store(bell, DOORBELL_ASLEEP, 1);
+    expect(wakes.ringDoorbell()).toBe(true);
+    expect(wait.async && (await wait.value)).toBe("ok");
   });
 
   it("in a cell: says asleep as the asleep word does, and rings the cell's bell only then", () => {

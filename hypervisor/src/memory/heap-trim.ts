@@ -12,7 +12,8 @@
  * walks that arena's free blocks: 2-15 ms here for an ordinary heap, but a guest decides how many
  * free blocks there are, and a review's guest that left 40 000 to 100 000 of them held the lock for
  * 0.6-3.2 s, stalling every thread that allocated meanwhile. In its cell that stalls the guest
- * alone; in the hypervisor's process (dom0, and every domU with cells off) it would stall the
+ * and its cell alone — the cell's main thread and V8's helpers too, since a cell keeps one arena
+ * (cell/cell-process.ts), but nothing of any other domain; in the hypervisor's process (dom0, and every domU with cells off) it would stall the
  * thread that serves every domain, for 0.6 MiB a guest of gain with cells off.
  *
  * When: only while the domain idles; TRIM_AFTER_MS after it starts (its boot is over by then)
@@ -94,7 +95,7 @@ export class HeapTrimmer {
     this.timer = undefined;
     this.due = Infinity;
     if (this.stopped) return;
-    // Never under a working domain: the trim holds each arena's lock while it walks it, so the
+    // Never under a working domain: the trim holds the arena's lock while it walks it, so the
     // domain's allocations would wait, and what it gives back a working domain takes again at
     // once, a page fault a page. Look again shortly, while the last activity is recent.
     if (!this.idle()) {

@@ -56,7 +56,15 @@ const bellFd = pooled ? pooled.bellFd : data.boot!.bellFd;
 const bell = bellFd === undefined ? undefined : openCellBell(bellFd, shm);
 /** With cells off, a domU's ring for the trap service (realm/wakes.ts, localWakes). */
 const serviceBell = pooled ? pooled.serviceBell : data.boot?.serviceBell;
-const ringService = serviceBell === undefined ? undefined : () => void shm.bellSend(serviceBell);
+/** EAGAIN (Linux): the service's bell holds bytes enough to wake it already. */
+const EAGAIN = 11;
+const ringService =
+  serviceBell === undefined
+    ? undefined
+    : () => {
+        const errno = shm.bellSend(serviceBell);
+        return errno === 0 || errno === EAGAIN;
+      };
 const exit = process.exit.bind(process);
 const post = (r: SupervisorReport) => parentPort!.postMessage(r);
 const hrtime = process.hrtime.bigint.bind(process.hrtime);

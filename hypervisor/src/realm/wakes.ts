@@ -60,22 +60,25 @@ function waitModeWord(wake: Int32Array) {
 /**
  * Same process as the hypervisor: V8's Atomics on buffers the two threads share. A domU of this
  * process (cells off) is also given `ringService`, the trap service's bell
- * (transport/service-bell.ts), which wakes a sleeping service sooner than a notify does.
+ * (transport/service-bell.ts), which wakes a sleeping service sooner than a notify does; it says
+ * whether the byte went (or the bell holds bytes enough already).
  */
 export function localWakes(
   regs: Int32Array,
   wake: Int32Array,
   doorbell: Int32Array,
-  ringService?: () => void,
+  ringService?: () => boolean,
 ): Wakes {
   const mode = waitModeWord(wake);
   return {
     ringDoorbell() {
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
       if (ringService) {
-        // The asleep word's say-so, as in a cell: no system call for a service that is awake.
+        // The asleep word's say-so, as in a cell: no system call for a service that is awake. A
+        // bell that cannot be rung (closed: EBADF) leaves the notify, which the sleeping service
+        // hears too: it always waits on the doorbell as well.
         if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
-        ringService();
+        if (!ringService()) Atomics.notify(doorbell, DOORBELL_COUNT, 1);
         return true;
       }
       // dom0: always a notify, never the asleep word's say-so: every cell maps the doorbell frame,

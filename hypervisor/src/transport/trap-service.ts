@@ -30,7 +30,7 @@
  * Either keeps the short backstop for FORGERY_MEMORY_MS after it was last seen. What a forger can
  * still do unseen is hold the count still at the very moment the service goes to sleep, so that a
  * guest of this process's notify falls before the wait: that trap waits up to a second. (So can
- * one sleep after a forgery is seen: a wait left pending by a cell's bell keeps the deadline it was
+ * one sleep after a forgery is seen: a wait left pending by a bell's ring keeps the deadline it was
  * made with.)
  */
 import { PVKIT_TRAP_DONE, PVKIT_TRAP_DOORBELL_WORD, PVKIT_TRAP_TRAPPED } from "@pvkit/abi/layout";
@@ -84,10 +84,10 @@ export class TrapService {
   /** Set by kick() and add(): the next pass looks at every vCPU. */
   private fullScanDue = true;
   private running = false;
-  /** Ends the service's sleep when a guest in a cell rings (ring()). */
-  private onRing?: () => void;
-  /** The pending wait on the doorbell, if one is left from an earlier sleep. */
-  private localWait?: Promise<unknown>;
+  /** Ends the service's current sleep: a bell's ring (ring()), or its wait on the doorbell settling. */
+  private sleeper?: () => void;
+  /** Whether a wait on the doorbell is pending (one may be left from an earlier sleep). */
+  private localWait = false;
   private stopped = false;
   /**
    * Whether the traps found since the loop last looked promise more soon: a result went to a guest
@@ -298,23 +298,36 @@ export class TrapService {
   }
 
   /**
-   * Sleeps on the doorbell until a guest of this process notifies; undefined if the doorbell already
-   * moved past `seen`. Everything that needs the service rings (a trap, a wake request, an unpause's
-   * kick(), stop()), and results of calls in flight are posted from the event loop, so an idle host
-   * wakes only when something happens — and once per sleepBackstop(), against a forged doorbell.
+   * Arms a wait on the doorbell, which dom0's notify ends (and kick() and stop()); false if the
+   * doorbell already moved past `seen`. Everything that needs the service rings or notifies, and
+   * results of calls in flight are posted from the event loop, so an idle host wakes only when
+   * something happens — and once per sleepBackstop(), against a forged doorbell. A wait a bell's
+   * ring outran stays pending and serves the next sleep: any notify ends it, whatever count it was
+   * made for. Its settling is heard once, here, not by each sleep it serves: a domU's traps end
+   * most sleeps by bell, and a reaction added per sleep piled up on one wait for up to a second.
    */
-  private waitLocal(seen: number): Promise<unknown> | undefined {
+  private armLocalWait(seen: number): boolean {
+    if (this.localWait) return true;
     const timeout = this.sleepBackstop(performance.now());
     const w = Atomics.waitAsync(this.doorbell, DOORBELL_COUNT, seen, timeout);
-    if (!w.async) return undefined;
-    return w.value.finally(() => (this.localWait = undefined));
+    if (!w.async) return false;
+    this.localWait = true;
+    void w.value.then(() => {
+      this.localWait = false;
+      this.wake();
+    });
+    return true;
   }
 
-  /** A guest in a cell rang while the service slept (its cell's bell: realm/wakes.ts). */
+  /** A guest rang while the service slept (a cell's bell, or the service's own: realm/wakes.ts). */
   ring(): void {
-    const wake = this.onRing;
-    this.onRing = undefined;
-    wake?.();
+    this.wake();
+  }
+
+  private wake(): void {
+    const sleeper = this.sleeper;
+    this.sleeper = undefined;
+    sleeper?.();
   }
 
   /** Re-checks every vCPU (paused ones too, after an unpause). */
@@ -343,14 +356,11 @@ export class TrapService {
           // then reads the word: realm/wakes.ts).
           Atomics.store(this.doorbell, DOORBELL_ASLEEP, 1);
           if (Atomics.load(this.doorbell, DOORBELL_COUNT) === seen) {
-            // A guest of this process notifies; one in a cell rings its bell (ring()). A wait that
-            // a bell ended is left pending and serves the next sleep: any notify ends it, whatever
-            // count it was made for.
-            const local = (this.localWait ??= this.waitLocal(seen));
-            if (local) {
-              const rung = new Promise<void>((r) => (this.onRing = r));
-              await Promise.race([local, rung]);
-              this.onRing = undefined;
+            // dom0 notifies; a domU rings a bell (ring()): its cell's, or with cells off the
+            // service's own.
+            if (this.armLocalWait(seen)) {
+              await new Promise<void>((r) => (this.sleeper = r));
+              this.sleeper = undefined;
               afterSleep = true;
               // Only the service clears the word: cleared while it slept, someone forged it.
               if (Atomics.load(this.doorbell, DOORBELL_ASLEEP) === 0) this.forged(performance.now());
