@@ -15,8 +15,10 @@
  * word is out of a domU's reach: its realm has no doorbell, and a guest that escaped its realm has
  * the hypervisor's process already.
  *
- * Rule: the send end is closed only once no worker that holds its id can run (close()), and even a
- * late ring then finds no fd behind the id (EBADF), never another file.
+ * Rule: workers ring it by id only, under the addon's lock. It is closed as the hypervisor closes,
+ * once its workers have ended or are ending (a pooled worker retired without waiting, a launch that
+ * outlived close()); a late ring then finds no fd behind the id (EBADF), never another file, and its
+ * trap notifies instead (realm/wakes.ts).
  */
 import { closeSync } from "node:fs";
 import { shm, type Shm } from "../native/shm.ts";
