@@ -12,6 +12,21 @@
 import { closeSync } from "node:fs";
 import { shm, type Shm } from "../native/shm.ts";
 
+/**
+ * A bell pair whose first end this thread watches (`onRing`): the watch's id and the other end's
+ * fd, which the caller hands on. If the watch cannot be made, both fds are closed.
+ */
+export function watchedBellPair(addon: Shm, onRing: () => void): { watch: number; other: number } {
+  const [fd, other] = addon.bellPair();
+  try {
+    return { watch: addon.bellWatch(fd, onRing), other };
+  } catch (e) {
+    closeSync(fd);
+    closeSync(other);
+    throw e;
+  }
+}
+
 export class HostBell {
   /** The cell's end, until the cell process has it (spawned()). */
   private cellEnd: number | undefined;
@@ -24,15 +39,9 @@ export class HostBell {
     // An addon built before bells (and before mallocTrim, which CELL_OVERHEAD_MIB counts on).
     if (typeof addon.bellPair !== "function")
       throw new Error("pvkit: the native addon predates bells (native/bell.cc); run `pnpm build:native`");
-    const [fd, cellEnd] = addon.bellPair();
-    try {
-      this.watch = addon.bellWatch(fd, onRing);
-    } catch (e) {
-      closeSync(fd);
-      closeSync(cellEnd);
-      throw e;
-    }
-    this.cellEnd = cellEnd;
+    const { watch, other } = watchedBellPair(addon, onRing);
+    this.watch = watch;
+    this.cellEnd = other;
   }
 
   /** The fd to hand the cell in spawn's stdio. */

@@ -58,6 +58,18 @@ function waitModeWord(wake: Int32Array) {
 }
 
 /**
+ * A guest's ring that asks the doorbell's asleep word first (a cell's, and a domU's with cells off):
+ * the count moves, and `ring` runs only if the service says it sleeps — no system call for a
+ * service that is awake. Returns whether it slept.
+ */
+function ringIfAsleep(doorbell: Int32Array, ring: () => void): boolean {
+  Atomics.add(doorbell, DOORBELL_COUNT, 1);
+  if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
+  ring();
+  return true;
+}
+
+/**
  * Same process as the hypervisor: V8's Atomics on buffers the two threads share. A domU of this
  * process (cells off) is also given `ringService`, the trap service's bell
  * (transport/service-bell.ts), which wakes a sleeping service sooner than a notify does; it says
@@ -70,17 +82,14 @@ export function localWakes(
   ringService?: () => boolean,
 ): Wakes {
   const mode = waitModeWord(wake);
+  // A bell that cannot be rung (closed: EBADF) leaves the notify, which the sleeping service hears
+  // too: it always waits on the doorbell as well.
+  const ringOrNotify =
+    ringService && (() => void (ringService() || Atomics.notify(doorbell, DOORBELL_COUNT, 1)));
   return {
     ringDoorbell() {
+      if (ringOrNotify) return ringIfAsleep(doorbell, ringOrNotify);
       Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      if (ringService) {
-        // The asleep word's say-so, as in a cell: no system call for a service that is awake. A
-        // bell that cannot be rung (closed: EBADF) leaves the notify, which the sleeping service
-        // hears too: it always waits on the doorbell as well.
-        if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
-        if (!ringService()) Atomics.notify(doorbell, DOORBELL_COUNT, 1);
-        return true;
-      }
       // dom0: always a notify, never the asleep word's say-so: every cell maps the doorbell frame,
       // so a guest that escaped its realm could hold that word at "awake" and leave dom0's traps to
       // the service's sleep backstop. A cell's guest has only the word (its notify cannot reach
@@ -131,14 +140,10 @@ export function cellWakes(
   bell: CellBell,
 ): Wakes {
   const regsBuf = regs.buffer as SharedArrayBuffer;
+  const ringBell = () => bell.ring();
   const mode = waitModeWord(wake);
   return {
-    ringDoorbell() {
-      Atomics.add(doorbell, DOORBELL_COUNT, 1);
-      if (Atomics.load(doorbell, DOORBELL_ASLEEP) === 0) return false;
-      bell.ring();
-      return true;
-    },
+    ringDoorbell: () => ringIfAsleep(doorbell, ringBell),
     sleep(ms) {
       const wait = mode.begin(WaitMode.futex);
       if (Atomics.load(regs, 0) === PVKIT_TRAP_TRAPPED)

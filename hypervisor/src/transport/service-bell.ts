@@ -20,8 +20,8 @@
  * outlived close()); a late ring then finds no fd behind the id (EBADF), never another file, and its
  * trap notifies instead (realm/wakes.ts).
  */
-import { closeSync } from "node:fs";
 import { shm, type Shm } from "../native/shm.ts";
+import { watchedBellPair } from "../cell/host-bell.ts";
 
 export class ServiceBell {
   /** What a worker of this process rings (addon.bellSend). */
@@ -34,18 +34,12 @@ export class ServiceBell {
     const addon = this.addon;
     if (typeof addon.bellSendEnd !== "function")
       throw new Error("pvkit: the native addon predates send ends (native/bell.cc); run `pnpm build:native`");
-    const [fd, sendFd] = addon.bellPair();
-    try {
-      this.watch = addon.bellWatch(fd, onRing);
-    } catch (e) {
-      closeSync(fd);
-      closeSync(sendFd);
-      throw e;
-    }
-    this.sender = addon.bellSendEnd(sendFd);
+    const { watch, other } = watchedBellPair(addon, onRing);
+    this.watch = watch;
+    this.sender = addon.bellSendEnd(other);
   }
 
-  /** Both ends go. Only after every worker that was given `sender` has ended. */
+  /** Both ends go (the rule above says when). */
   close(): void {
     this.addon.bellSendClose(this.sender);
     this.addon.bellClose(this.watch);

@@ -314,17 +314,16 @@ export class TrapService {
     this.localWait = true;
     void w.value.then(() => {
       this.localWait = false;
-      this.wake();
+      this.ring();
     });
     return true;
   }
 
-  /** A guest rang while the service slept (a cell's bell, or the service's own: realm/wakes.ts). */
+  /**
+   * A guest rang while the service slept (a cell's bell, or the service's own: realm/wakes.ts), or
+   * its wait on the doorbell settled: the current sleep, if any, ends.
+   */
   ring(): void {
-    this.wake();
-  }
-
-  private wake(): void {
     const sleeper = this.sleeper;
     this.sleeper = undefined;
     sleeper?.();
