@@ -1,20 +1,28 @@
 import { describe, expect, it } from "vitest";
 import { XenStoreClient } from "../src/xenbus/client.ts";
+import { XENSTORE_RING } from "../src/kernel/xen.ts";
 import { XsError } from "../src/xenbus/wire.ts";
 import { FakeXenstored } from "./helpers/fake-xenstored.ts";
 
-/** A client and a fake xenstored sharing one ring page, each "event channel" a setImmediate. */
+/**
+ * A client and a fake xenstored sharing one ring page, each "event channel" a setImmediate;
+ * `events.toServer` counts the client's.
+ */
 function pair() {
   const page = new DataView(new SharedArrayBuffer(4096));
   let server!: FakeXenstored;
   const errors: unknown[] = [];
+  const events = { toServer: 0 };
   const client = new XenStoreClient(
     page,
-    () => setImmediate(() => server.poll()),
+    () => {
+      events.toServer++;
+      setImmediate(() => server.poll());
+    },
     (e) => errors.push(e),
   );
   server = new FakeXenstored(page, () => setImmediate(() => client.poll()), 7);
-  return { client, server, errors };
+  return { client, server, errors, events, page };
 }
 
 describe("XenStoreClient over the xenstore ring", { timeout: 5000 }, () => {
@@ -59,6 +67,36 @@ describe("XenStoreClient over the xenstore ring", { timeout: 5000 }, () => {
     const vals = await Promise.all(Array.from({ length: 40 }, (_, i) => client.read(`k/${i}`)));
     expect(vals).toEqual(Array.from({ length: 40 }, (_, i) => `v${i}`));
     expect(client.inFlight).toBe(0);
+  });
+
+  it("puts requests made together on the ring behind one event", async () => {
+    const { client, events, page } = pair();
+    const done = Promise.all([
+      client.write("control/feature-poweroff", "1"),
+      client.write("control/feature-reboot", "1"),
+      client.watch("control/shutdown", () => undefined),
+      client.directory("device").catch(() => []),
+    ]);
+    expect(events.toServer).toBe(0); // nothing sent until the code that asked is done
+    await Promise.resolve();
+    expect(events.toServer).toBe(1);
+    const reqProd = page.getUint32(XENSTORE_RING.reqProd, true);
+    expect(reqProd).toBeGreaterThan(4 * 16); // all four requests (a header each, and payloads)
+    await done;
+    expect(client.inFlight).toBe(0);
+  });
+
+  it("tells the server it made room only after reading from a full ring", async () => {
+    const { client, events } = pair();
+    await client.write("small", "v");
+    events.toServer = 0;
+    expect(await client.read("small")).toBe("v");
+    expect(events.toServer).toBe(1); // the request: a short reply leaves room to spare
+    await client.write("big", "y".repeat(3000));
+    events.toServer = 0;
+    expect((await client.read("big")).length).toBe(3000);
+    // A 3016-byte reply through the 1024-byte ring: the server waits for room twice at least.
+    expect(events.toServer).toBeGreaterThanOrEqual(3);
   });
 
   it("delivers watch events: once at registration, then per change, none after unwatch", async () => {

@@ -156,9 +156,13 @@ export class Kernel {
       this.events.bind(port, () => this.xs!.poll());
       this.balloon.onChange = (s) =>
         this.printk(`balloon: target ${s.targetPages} pages, now ${s.currentPages}`);
-      await this.balloon.start(this.xs).catch((e) => this.printk(`balloon: ${errText(e)}`));
-      // Disks and network interfaces come up side by side: neither waits for the other's backend.
-      await Promise.all([this.startDisks(this.xs), this.startNics(this.xs)]);
+      // The balloon's watch, disks and network interfaces come up side by side: none waits for
+      // another's replies or backend.
+      await Promise.all([
+        this.balloon.start(this.xs).catch((e) => this.printk(`balloon: ${errText(e)}`)),
+        this.startDisks(this.xs),
+        this.startNics(this.xs),
+      ]);
     }
   }
 

@@ -26,14 +26,21 @@ export class GuestTools {
 
   constructor(private readonly kernel: Kernel) {}
 
-  /** Publishes features and starts the watch; resolves once the watch is registered. */
+  /**
+   * Publishes features and starts the watch; resolves once the watch is registered. The kernel
+   * starts it last, once its devices are up: the toolstack's create answers when
+   * feature-poweroff is written (docs/toolstack.md), so that write says the boot is done.
+   */
   async start(): Promise<void> {
     const xs = this.kernel.xs;
     if (!xs) return;
-    for (const f of ["feature-poweroff", "feature-reboot", "feature-suspend"]) {
-      await xs.write(`control/${f}`, "1").catch(() => undefined);
-    }
-    this.token = await xs.watch("control/shutdown", () => void this.check());
+    // All four requests go on the ring together; xenstored answers them in order.
+    const features = ["feature-poweroff", "feature-reboot", "feature-suspend"].map((f) =>
+      xs.write(`control/${f}`, "1").catch(() => undefined),
+    );
+    const watched = xs.watch("control/shutdown", () => void this.check());
+    await Promise.all(features);
+    this.token = await watched;
     this.lastWc = this.wallclockBase();
     this.kernel.sched.spawn("wallclock", async (task) => {
       while (!this.kernel.shuttingDown) {
