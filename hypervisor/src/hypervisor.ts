@@ -226,9 +226,11 @@ export class Hypervisor extends EventEmitter {
     // A counter a domain cannot fake: every trap passes here (pvkit_op domain_stats reads it, with
     // the EVTCHNOP_send count its handler keeps).
     v.domain.hypercalls++;
-    // A booting domU is up once its vCPU first blocks: the pool may refill (pool/warm-pool.ts).
-    if (op === __HYPERVISOR_sched_op && args[0] === SCHEDOP_BLOCK && this.pool?.isBooting(v.domain))
-      this.pool.bootEnded(v.domain);
+    // A booting domU is up once its vCPU stays blocked: the pool may refill (pool/warm-pool.ts).
+    if (op === __HYPERVISOR_sched_op && args[0] === SCHEDOP_BLOCK && this.pool?.isBooting(v.domain)) {
+      const traps = v.traps;
+      this.pool.blocked(v.domain, () => v.traps === traps);
+    }
     if (!this.trace.enabled) return dispatchHypercall(handlers, ctx, op, args);
     const c = ctx;
     return tracedHypercall(

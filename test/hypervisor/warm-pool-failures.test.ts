@@ -5,52 +5,7 @@
  * changes. The workers are records the test settles by hand; the pool is the real one.
  */
 import { describe, expect, it } from "vitest";
-import { WarmPool, type PoolBackend, type PooledWorker } from "@pvkit/hypervisor/pool/warm-pool";
-
-const LIMIT = 96 * 1024 * 1024;
-
-/** Workers whose readiness the test decides: settle(i, true) makes the i-th ready. */
-function scriptedBackend() {
-  const made: { kernelId: string | undefined; settle: (ok: boolean) => void }[] = [];
-  const backend: PoolBackend = {
-    prepare(jsLimitBytes, kernel, lost) {
-      let settle!: (ok: boolean) => void;
-      const ready = new Promise<boolean>((resolve) => {
-        settle = (ok) => {
-          resolve(ok);
-          if (!ok) lost("rehearsal: its kernel went idle instead of shutting down");
-        };
-      });
-      made.push({ kernelId: kernel?.id, settle });
-      const w: PooledWorker = {
-        jsLimitBytes,
-        kernelId: kernel?.id,
-        ready,
-        pid: "self",
-        retire: async () => {},
-      };
-      return w;
-    },
-  };
-  return { backend, made };
-}
-
-/** Lets the pool's async fill run as far as it can (it waits on promises only). */
-async function settled(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-}
-
-function pool(backend: PoolBackend, kernel: () => { code: string; id: string }, log: string[] = []) {
-  return new WarmPool({
-    size: 1,
-    jsLimitBytes: LIMIT,
-    backend: async () => backend,
-    kernel: async () => kernel(),
-    reserve: () => true,
-    release: () => undefined,
-    log: (line) => log.push(line),
-  });
-}
+import { LIMIT, pool, scriptedBackend, settled } from "./scripted-pool.ts";
 
 describe("the warm pool when workers fail before they are ready", () => {
   it("gives a domain only a ready worker: one still preparing stays for the next", async () => {
@@ -75,7 +30,7 @@ describe("the warm pool when workers fail before they are ready", () => {
     const boot = async () => {
       const d = {};
       p.bootStarted(d);
-      p.bootEnded(d); // a domain came up: the pool refills
+      p.bootEnded(d); // a domain came up (or shut down): the pool refills
       await settled();
     };
     p.start();

@@ -18,7 +18,7 @@
  *     machine's memory), so `free_memory` counts it; a domain that would not fit takes the room of
  *     an idle pooled worker first (evictOne).
  *   - Refilling never competes with a create in progress: it starts only while no domU is booting
- *     (launched, and not yet blocked for the first time, shut down or gone) and prepares one
+ *     (launched, and not yet settled in a block, shut down or gone) and prepares one
  *     worker at a time.
  *   - Only a ready worker is taken: one still preparing (or rehearsing the kernel's boot,
  *     realm/rehearsal.ts) may yet fail, and its domain would fail with it. A worker that ends
@@ -86,6 +86,11 @@ export interface PoolStats {
 /** How long a domain counts as booting at most, if it never blocks (a program that computes). */
 const BOOT_GUARD_MS = 2000;
 /**
+ * How long a booting domU must stay blocked, with no trap, to count as up (blocked()). Its boot's
+ * blocks with dom0 — each xenstore round trip — last about a millisecond.
+ */
+export const BOOT_SETTLE_MS = 20;
+/**
  * Workers in a row that may end before they are ready (a failed rehearsal: realm/rehearsal.ts)
  * before the pool stops preparing any for that kernel image. One may be chance (a cell killed);
  * three in a row is the kernel, and each would only log the same line after every boot.
@@ -100,6 +105,8 @@ interface Entry {
 export class WarmPool {
   private readonly idle: Entry[] = [];
   private readonly booting = new Map<object, NodeJS.Timeout>();
+  /** Booting domains that blocked, each with the timer that looks again BOOT_SETTLE_MS later. */
+  private readonly settling = new Map<object, NodeJS.Timeout>();
   private jsLimitBytes: number;
   private filling = false;
   private closed = false;
@@ -191,8 +198,28 @@ export class WarmPool {
     this.booting.set(domain, guard);
   }
 
-  /** That domU is up (its vCPU blocked for the first time), shut down or gone. */
+  /**
+   * A booting domU's vCPU blocked: it is up if it still sleeps in that block BOOT_SETTLE_MS later
+   * (`stillBlocked`: it has not trapped since). Its first block is too soon: a guest with dom0
+   * blocks for each xenstore round trip of its boot, and a refill begun then held its dom0's answers
+   * back — a cell's spawn forks the hypervisor's process on its main thread (~10 ms on the
+   * development machine) and sends the new cell its supervisor — so that `pvkit create` took 70-80
+   * ms to main() in a cell instead of ~30.
+   */
+  blocked(domain: object, stillBlocked: () => boolean): void {
+    if (!this.booting.has(domain) || this.settling.has(domain)) return;
+    const look = setTimeout(() => {
+      this.settling.delete(domain);
+      if (stillBlocked()) this.bootEnded(domain);
+    }, BOOT_SETTLE_MS);
+    look.unref();
+    this.settling.set(domain, look);
+  }
+
+  /** That domU is up (it stayed blocked: blocked()), shut down or gone. */
   bootEnded(domain: object): void {
+    clearTimeout(this.settling.get(domain));
+    this.settling.delete(domain);
     const guard = this.booting.get(domain);
     if (guard === undefined) return;
     clearTimeout(guard);
@@ -218,6 +245,8 @@ export class WarmPool {
     this.closed = true;
     for (const guard of this.booting.values()) clearTimeout(guard);
     this.booting.clear();
+    for (const look of this.settling.values()) clearTimeout(look);
+    this.settling.clear();
     await Promise.all(this.idle.splice(0).map((e) => this.retire(e.worker)));
   }
 
