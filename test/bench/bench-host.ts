@@ -18,18 +18,28 @@ export interface BenchHost {
   request<T>(req: Record<string, unknown>): Promise<T>;
   /** Calls `onLine` with every JSON object domain `name` prints, in order; close() stops. */
   follow(name: string, onLine: (o: Record<string, unknown>) => void): Promise<{ close(): void }>;
+  /** Resolves once the warm pool (if any) is full. */
+  poolReady(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startBenchHost(prefix: string, cells = true): Promise<BenchHost> {
+/**
+ * @param pool pooled workers (0: none), prepared for domains of `poolMemoryMiB`
+ */
+export async function startBenchHost(
+  prefix: string,
+  cells = true,
+  pool = 0,
+  poolMemoryMiB?: number,
+): Promise<BenchHost> {
   const dir = mkdtempSync(join(tmpdir(), `pvkit-bench-${prefix}-`));
   let host;
   try {
     host = await startHost({
       socket: join(dir, "control.sock"),
       log: () => {},
-      pool: 0,
-      hypervisor: { tscResolutionNs: 0, cells },
+      pool,
+      hypervisor: { tscResolutionNs: 0, cells, ...(poolMemoryMiB ? { poolMemoryMiB } : {}) },
     });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
@@ -53,6 +63,9 @@ export async function startBenchHost(prefix: string, cells = true): Promise<Benc
       await control({ op: "xenstore-write", path, value });
     },
     request: control,
+    poolReady: async () => {
+      await host.hv.pool?.whenReady();
+    },
     async follow(name, onLine) {
       const c = await ControlClient.open(socket);
       await c.request({ op: "console", domain: name } as never);

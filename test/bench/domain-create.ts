@@ -10,6 +10,7 @@
 import { Worker } from "node:worker_threads";
 import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { median, p99, type BenchRow } from "./stats.ts";
+import { startBenchHost } from "./bench-host.ts";
 
 /** The domain size timed creates use unless told others (`--memory`; the pool prepares for it). */
 const MEMORY_MIB = 8;
@@ -85,6 +86,53 @@ async function timeCreates(
   return times;
 }
 
+/** The toolstack creates' guest: main() prints {"phase":"main"} first. */
+const MAIN_LINE_GUEST = new URL("./guests/main-line.ts", import.meta.url).pathname;
+/** A hang guard only: a create that never reaches main() fails the bench instead of hanging it. */
+const TOOLSTACK_CREATE_GUARD_MS = 60_000;
+
+/**
+ * create → main() through dom0's toolstack, as `pvkit create` makes a domain: the control socket,
+ * the toolstack's domctls and xenstore entries, the guest's xenstore and console set-up at boot —
+ * none of which a domain from createDomain() without dom0 has. Timed to its first line on its
+ * console as a console client reads it through dom0, from the pool.
+ */
+async function timeToolstackCreates(cells: boolean, rounds: number, memoryMiB: number): Promise<number[]> {
+  const host = await startBenchHost("create", cells, 1, memoryMiB);
+  const times: number[] = [];
+  try {
+    // One untimed create first, as in timeCreates.
+    for (let i = -1; i < rounds; i++) {
+      await host.poolReady();
+      const name = `tc${i + 1}`;
+      let ran!: (t: number) => void;
+      const mainRan = new Promise<number>((r) => (ran = r));
+      const t0 = performance.now();
+      await host.create(name, `name = "${name}"\nkernel = "${MAIN_LINE_GUEST}"\nmemory = ${memoryMiB}\n`);
+      const console = await host.follow(name, (o) => {
+        if (o.phase === "main") ran(performance.now());
+      });
+      let guard: NodeJS.Timeout | undefined;
+      const t1 = await Promise.race([
+        mainRan,
+        new Promise<never>((_, reject) => {
+          guard = setTimeout(
+            () => reject(new Error(`domain-create: ${name} never reached main()`)),
+            TOOLSTACK_CREATE_GUARD_MS,
+          );
+        }),
+      ]).finally(() => clearTimeout(guard));
+      console.close();
+      if (i >= 0) times.push(t1 - t0);
+      await host.request({ op: "destroy", domain: name });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await host.close();
+  }
+  return times;
+}
+
 /** Waits until every domain in `ids` printed `text`; a domain that ended first fails the bench. */
 async function printed(hv: Hypervisor, ids: number[], text: string, pollMs: number): Promise<void> {
   while (!ids.every((id) => hv.consoleLog(id).includes(text))) {
@@ -129,7 +177,7 @@ export async function benchDomainCreate(
   for (let i = 0; i < rounds; i++) bare.push(await bareWorker());
   const baseline = { name: "bare worker thread start", median: median(bare) };
   const rows: BenchRow[] = [];
-  for (const memoryMiB of sizes) {
+  for (const [n, memoryMiB] of sizes.entries()) {
     const pooled = await timeCreates(cells, 1, rounds, memoryMiB);
     const cold = await timeCreates(cells, 0, rounds, memoryMiB);
     rows.push(
@@ -150,6 +198,16 @@ export async function benchDomainCreate(
         note: `${rounds} creates`,
       },
     );
+    if (n > 0) continue;
+    const toolstack = await timeToolstackCreates(cells, rounds, memoryMiB);
+    rows.push({
+      metric: `pvkit create → main() through dom0, from the pool (${memoryMiB} MiB)`,
+      unit: "ms",
+      median: median(toolstack),
+      p99: p99(toolstack),
+      baseline,
+      note: `${rounds} creates, to its first console line`,
+    });
   }
   rows.push({ metric: `${many} domains of 4 MiB up`, unit: "ms", median: await manyAtOnce(cells, many) });
   return rows;
