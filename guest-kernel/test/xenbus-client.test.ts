@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { XenStoreClient } from "../src/xenbus/client.ts";
 import { XENSTORE_RING } from "../src/kernel/xen.ts";
-import { XsError } from "../src/xenbus/wire.ts";
+import { XS, XsError, encodeMessage } from "../src/xenbus/wire.ts";
+import { ByteRing } from "../src/kernel/bytering.ts";
 import { FakeXenstored } from "./helpers/fake-xenstored.ts";
 
 /**
@@ -97,6 +98,33 @@ describe("XenStoreClient over the xenstore ring", { timeout: 5000 }, () => {
     expect((await client.read("big")).length).toBe(3000);
     // A 3016-byte reply through the 1024-byte ring: the server waits for room twice at least.
     expect(events.toServer).toBeGreaterThanOrEqual(3);
+  });
+
+  it("tells the server of room when it filled the ring while the client read", () => {
+    // dom0 writes replies on its own thread while the guest reads. Here it fills the ring in the
+    // instant between the client noting where its read begins and the read itself: the read then
+    // takes a full ring's worth, and the server waits for an event that only the client can send.
+    const page = new DataView(new SharedArrayBuffer(4096));
+    let notifies = 0;
+    const client = new XenStoreClient(page, () => notifies++);
+    const R = XENSTORE_RING;
+    const server = new ByteRing(page, { data: R.rsp, size: R.size, cons: R.rspCons, prod: R.rspProd });
+    const reply = encodeMessage(XS.READ, 1, 0, new Uint8Array(2000)); // longer than the ring
+    expect(server.write(reply.subarray(0, 516))).toBe(516);
+    const rsp = (client as unknown as { rsp: ByteRing }).rsp;
+    const read = rsp.read.bind(rsp);
+    let raced = false;
+    rsp.read = (max?: number) => {
+      if (!raced) {
+        raced = true;
+        expect(server.write(reply.subarray(516))).toBe(R.size - 516); // full: the rest waits
+      }
+      return read(max);
+    };
+    client.poll();
+    expect(raced).toBe(true);
+    expect(server.space()).toBe(R.size); // the client took all of it...
+    expect(notifies).toBe(1); // ...and said so
   });
 
   it("delivers watch events: once at registration, then per change, none after unwatch", async () => {

@@ -34,11 +34,14 @@ describe("the warm pool's refill after a create", () => {
       expect(p.isBooting(d)).toBe(true);
       expect(made).toHaveLength(1); // no refill in the middle of a boot
 
-      block(); // its main() waits for work
+      block(); // another round trip: a look is armed...
+      traps++; // ...and the answer wakes it
+      vi.advanceTimersByTime(BOOT_SETTLE_MS / 2);
+      block(); // its main() waits for work, while that look is still pending
       vi.advanceTimersByTime(BOOT_SETTLE_MS - 1);
       await settled();
       expect(p.isBooting(d)).toBe(true);
-      vi.advanceTimersByTime(1);
+      vi.advanceTimersByTime(1); // BOOT_SETTLE_MS after the block it stays in
       await settled();
       expect(p.isBooting(d)).toBe(false);
       expect(made).toHaveLength(2); // up: the pool refills

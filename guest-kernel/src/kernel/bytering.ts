@@ -95,6 +95,20 @@ export class ByteRing {
     return out;
   }
 
+  /** The consumer index as it stands: where the next read() begins. */
+  consIndex(): number {
+    return this.load(this.layout.cons);
+  }
+
+  /**
+   * Whether the producer has filled the ring counting from consumer index `from` (prod - from ≥
+   * size). Asked after a read from `from` has published its new `cons`, it catches a producer that
+   * filled the ring while the read ran and now waits for room: asked before the read, it would not.
+   */
+  filledFrom(from: number): boolean {
+    return (this.load(this.layout.prod) - from) >>> 0 >= this.layout.size;
+  }
+
   /** Consumer: look at up to `max` waiting bytes without consuming them. */
   peek(max: number): Uint8Array {
     const { data, size, cons } = this.layout;

@@ -87,12 +87,14 @@ export class XenStoreClient implements XsOps {
     let full = false;
     for (;;) {
       if (this.rsp.corrupt()) return this.fail(new XsError("EIO", "response ring indices corrupt"));
-      // The server stops writing replies when the ring is full and waits for an event: only a read
-      // from a full ring owes it one (so does Linux's xenbus). An event for every read was a second
-      // trap for every request.
-      if (this.rsp.space() === 0) full = true;
+      const from = this.rsp.consIndex();
       const chunk = this.rsp.read();
       if (chunk.length === 0) break;
+      // The server stops writing replies when the ring is full and waits for an event: only a ring
+      // it filled owes it one (an event for every read was a second trap for every request). It
+      // writes while we read, from the `cons` it last saw, so look after ours is published, from
+      // where this read began — as Linux's xb_read does.
+      if (this.rsp.filledFrom(from)) full = true;
       const merged = new Uint8Array(this.inbuf.length + chunk.length);
       merged.set(this.inbuf);
       merged.set(chunk, this.inbuf.length);

@@ -207,7 +207,10 @@ export class WarmPool {
    * ms to main() in a cell instead of ~30.
    */
   blocked(domain: object, stillBlocked: () => boolean): void {
-    if (!this.booting.has(domain) || this.settling.has(domain)) return;
+    if (!this.booting.has(domain)) return;
+    // A block replaces the look an earlier one armed: the guest left that block (or it would not
+    // be blocking again), and this may be the one it stays in.
+    clearTimeout(this.settling.get(domain));
     const look = setTimeout(() => {
       this.settling.delete(domain);
       if (stillBlocked()) this.bootEnded(domain);
