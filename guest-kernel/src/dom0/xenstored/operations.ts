@@ -66,7 +66,7 @@ export function getNode(ctx: OpContext, path: string, want: number): Node {
 /**
  * getNode's answer, its error returned rather than thrown: a write asks whether each node it
  * creates is there, and an error made and caught for every new node (an Error records a stack)
- * was a quarter of the time xenstored spent on a create's entries.
+ * was a seventh of the time xenstored spent on a create's entries.
  */
 function lookup(ctx: OpContext, path: string, want: number): Node | "ENOENT" | "EACCES" {
   const node = nodeAt(ctx, path);
