@@ -102,11 +102,15 @@ interface Entry {
   ready: boolean;
 }
 
+/** A booting domU's timers: the guard from its launch, and the look its latest block armed. */
+interface Boot {
+  guard: NodeJS.Timeout;
+  look?: NodeJS.Timeout;
+}
+
 export class WarmPool {
   private readonly idle: Entry[] = [];
-  private readonly booting = new Map<object, NodeJS.Timeout>();
-  /** Booting domains that blocked, each with the timer that looks again BOOT_SETTLE_MS later. */
-  private readonly settling = new Map<object, NodeJS.Timeout>();
+  private readonly booting = new Map<object, Boot>();
   private jsLimitBytes: number;
   private filling = false;
   private closed = false;
@@ -195,7 +199,7 @@ export class WarmPool {
     if (this.o.size === 0 || this.closed) return;
     const guard = setTimeout(() => this.bootEnded(domain), BOOT_GUARD_MS);
     guard.unref();
-    this.booting.set(domain, guard);
+    this.booting.set(domain, { guard });
   }
 
   /**
@@ -207,25 +211,23 @@ export class WarmPool {
    * ms to main() in a cell instead of ~30.
    */
   blocked(domain: object, stillBlocked: () => boolean): void {
-    if (!this.booting.has(domain)) return;
+    const boot = this.booting.get(domain);
+    if (!boot) return;
     // A block replaces the look an earlier one armed: the guest left that block (or it would not
     // be blocking again), and this may be the one it stays in.
-    clearTimeout(this.settling.get(domain));
-    const look = setTimeout(() => {
-      this.settling.delete(domain);
+    clearTimeout(boot.look);
+    boot.look = setTimeout(() => {
       if (stillBlocked()) this.bootEnded(domain);
     }, BOOT_SETTLE_MS);
-    look.unref();
-    this.settling.set(domain, look);
+    boot.look.unref();
   }
 
   /** That domU is up (it stayed blocked: blocked()), shut down or gone. */
   bootEnded(domain: object): void {
-    clearTimeout(this.settling.get(domain));
-    this.settling.delete(domain);
-    const guard = this.booting.get(domain);
-    if (guard === undefined) return;
-    clearTimeout(guard);
+    const boot = this.booting.get(domain);
+    if (!boot) return;
+    clearTimeout(boot.guard);
+    clearTimeout(boot.look);
     this.booting.delete(domain);
     if (this.booting.size === 0) void this.fill();
   }
@@ -246,10 +248,11 @@ export class WarmPool {
   /** Ends every idle worker; taken ones end with their domains. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const guard of this.booting.values()) clearTimeout(guard);
+    for (const boot of this.booting.values()) {
+      clearTimeout(boot.guard);
+      clearTimeout(boot.look);
+    }
     this.booting.clear();
-    for (const look of this.settling.values()) clearTimeout(look);
-    this.settling.clear();
     await Promise.all(this.idle.splice(0).map((e) => this.retire(e.worker)));
   }
 
