@@ -20,6 +20,7 @@ import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import type { Domain } from "@pvkit/hypervisor/domain/domain";
 import { cpuBetween, cpuOf, memAvailableMiB, memoryOf, processTree } from "./proc-stats.ts";
 import { median, p99, type BenchRow } from "./stats.ts";
+import { guarded } from "./hang-guard.ts";
 
 const GUEST = new URL("./guests/idle-answer.ts", import.meta.url).href;
 const NULL_HYPERCALLS = new URL("./guests/null-hypercall.ts", import.meta.url).href;
@@ -121,14 +122,9 @@ class Watcher {
   until(domid: number, text: string): Promise<void> {
     const p = new Promise<void>((ok, fail) => this.waiters.set(domid, { text, ok, fail }));
     this.check(domid);
-    let guard: NodeJS.Timeout;
-    const hang = new Promise<never>((_, fail) => {
-      guard = setTimeout(() => fail(new Error(`dom${domid} said nothing for ${HANG_MS / 1000} s`)), HANG_MS);
-    });
-    return Promise.race([p, hang]).finally(() => {
-      clearTimeout(guard);
-      this.waiters.delete(domid);
-    });
+    return guarded(p, HANG_MS, () => `dom${domid} said nothing for ${HANG_MS / 1000} s`).finally(() =>
+      this.waiters.delete(domid),
+    );
   }
 
   private check(domid: number): void {

@@ -11,6 +11,7 @@ import { Worker } from "node:worker_threads";
 import { Hypervisor } from "@pvkit/hypervisor/hypervisor";
 import { median, p99, type BenchRow } from "./stats.ts";
 import { startBenchHost } from "./bench-host.ts";
+import { guarded } from "./hang-guard.ts";
 
 /** The domain size timed creates use unless told others (`--memory`; the pool prepares for it). */
 const MEMORY_MIB = 8;
@@ -112,16 +113,11 @@ async function timeToolstackCreates(cells: boolean, rounds: number, memoryMiB: n
       const console = await host.follow(name, (o) => {
         if (o.phase === "main") ran(performance.now());
       });
-      let guard: NodeJS.Timeout | undefined;
-      const t1 = await Promise.race([
+      const t1 = await guarded(
         mainRan,
-        new Promise<never>((_, reject) => {
-          guard = setTimeout(
-            () => reject(new Error(`domain-create: ${name} never reached main()`)),
-            TOOLSTACK_CREATE_GUARD_MS,
-          );
-        }),
-      ]).finally(() => clearTimeout(guard));
+        TOOLSTACK_CREATE_GUARD_MS,
+        () => `domain-create: ${name} never reached main()`,
+      );
       console.close();
       if (i >= 0) times.push(t1 - t0);
       await host.request({ op: "destroy", domain: name });
