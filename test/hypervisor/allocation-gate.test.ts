@@ -13,7 +13,9 @@ import { expect, it } from "vitest";
 const FIXTURE = fileURLToPath(new URL("./fixtures/gate-counts.ts", import.meta.url));
 
 it("counts every copy at its size and no view of a buffer", () => {
-  const out = execFileSync(process.execPath, ["--import", "tsx", FIXTURE], { encoding: "utf8" });
+  const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", FIXTURE], {
+    encoding: "utf8",
+  });
   const counted = JSON.parse(out) as Record<string, number>;
   expect(counted).toEqual({
     "length 48": 48,
