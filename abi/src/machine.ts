@@ -57,6 +57,13 @@ export interface PvkitMachine {
   trap(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): bigint;
   /** The same for calls that may block the vCPU (SCHEDOP_block/poll): the event loop keeps running. */
   trapAsync(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): Promise<bigint>;
+  /**
+   * A hypercall whose answer the caller does not wait for: only event_channel_op/EVTCHNOP_send (a
+   * notify; anything else throws a TypeError). It returns once the trap is stored and rung; the
+   * vCPU's next trap waits for the hypervisor's answer before it stores its own, and drops it, so
+   * the argument struct must stay in place until then. Absent on machines that cannot post.
+   */
+  post?(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): void;
   /** Everything handed over since the last call, oldest first (call after each trap). */
   takeMail(): readonly MachineMail[];
   /**

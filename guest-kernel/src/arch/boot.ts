@@ -17,6 +17,8 @@ export interface ArchBoot {
   startInfo: StartInfo & { console: { domU: StartInfoConsoleDomU } };
   /** The vCPU's scratch page: the SDK marshals arguments there; never allocated. */
   scratch: { addr: number; size: number };
+  /** EVTCHNOP_send posted (transport.ts), where the machine can post a trap. */
+  notify?: (port: number) => void;
   reservedPfns: number[];
   maxPages: number;
   /** The machine's time-stamp counter (vcpu_time_info's tsc_timestamp counts in it). */

@@ -9,15 +9,17 @@ import type { PvkitMachine } from "@pvkit/abi/machine";
 import type { ArchBoot } from "./boot.ts";
 import { currentMachine } from "./machine.ts";
 import { PAGE_SIZE, PhysMemory } from "./memory.ts";
-import { MachineTransport } from "./transport.ts";
+import { MachineTransport, POSTED_BYTES } from "./transport.ts";
 
 /** The hypercall scratch page (pvkit's boot layout: pfn 3, see hypervisor/src/domain/builder.ts). */
 const SCRATCH_PFN = 3;
 
 export function archFromMachine(m: PvkitMachine): ArchBoot {
   const memory = new PhysMemory(m.runs);
-  const scratch = { addr: SCRATCH_PFN * PAGE_SIZE, size: PAGE_SIZE };
-  const hc = new Hypercalls(new MachineTransport(m, memory, scratch));
+  // The page's last bytes hold posted notifies' arguments (transport.ts); the SDK gets the rest.
+  const scratch = { addr: SCRATCH_PFN * PAGE_SIZE, size: PAGE_SIZE - POSTED_BYTES };
+  const transport = new MachineTransport(m, memory, scratch);
+  const hc = new Hypercalls(transport);
   const si = StartInfo.decode(memory.page(m.startInfoPfn));
   const startInfo = { ...si, console: { domU: si.console.domU ?? { mfn: 0n, evtchn: 0 } } };
   const arch: ArchBoot = {
@@ -28,6 +30,7 @@ export function archFromMachine(m: PvkitMachine): ArchBoot {
     sharedInfo: new DataView(m.sharedInfo),
     startInfo,
     scratch,
+    ...(transport.canPost ? { notify: (port: number) => transport.notify(port) } : {}),
     reservedPfns: [m.startInfoPfn],
     maxPages: m.maxPages,
     tsc: () => m.rdtsc(),

@@ -3,17 +3,43 @@
  * struct arguments into the scratch page and call trap(); after every trap the frames the hypervisor
  * handed over (populate_physmap, grant maps) are taken into guest memory, so they are usable as soon
  * as the hypercall returns — as in Xen, where the P2M is updated before the guest resumes.
+ *
+ * A notify (EVTCHNOP_send) is posted instead, where the machine can (PvkitMachine.post): its caller
+ * goes on at once and the vCPU's next trap collects the answer. Its evtchn_send struct lives in one
+ * of two slots past the SDK's part of the scratch page, used in turn: a slot is written again two
+ * notifies later, and the notify between them, before it was stored, collected the answer of the
+ * one that used the slot — so the hypervisor never reads a slot the guest is rewriting.
  */
 import type { HypercallTransport } from "@pvkit/abi";
+import { __HYPERVISOR_event_channel_op, EVTCHNOP_send } from "@pvkit/abi/layout";
 import type { PvkitMachine } from "@pvkit/abi/machine";
-import type { PhysMemory } from "./memory.ts";
+import { PAGE_SIZE, type PhysMemory } from "./memory.ts";
+
+/** Bytes at the end of the scratch page kept for posted notifies: two 8-byte slots. */
+export const POSTED_BYTES = 16;
 
 export class MachineTransport implements HypercallTransport {
+  /** Posted notifies so far: the low bit picks the slot. */
+  private posts = 0;
+
   constructor(
     private readonly machine: PvkitMachine,
     readonly memory: PhysMemory,
+    /** The SDK's part of the scratch page; the POSTED_BYTES after it are the notifies' slots. */
     readonly scratch: { addr: number; size: number },
   ) {}
+
+  /** Whether notify() posts (the machine can) rather than waits. */
+  get canPost(): boolean {
+    return this.machine.post !== undefined;
+  }
+
+  /** EVTCHNOP_send to `port`, posted: errors are not reported (XenOps.evtchnNotify). */
+  notify(port: number): void {
+    const addr = this.scratch.addr + this.scratch.size + (this.posts++ & 1) * 8;
+    this.memory.page(Math.floor(addr / PAGE_SIZE)).setUint32(addr % PAGE_SIZE, port, true);
+    this.machine.post!(__HYPERVISOR_event_channel_op, BigInt(EVTCHNOP_send), BigInt(addr), 0n, 0n, 0n);
+  }
 
   /** Takes what the hypervisor handed over during the trap that just returned `r`. */
   private taken<T>(r: T): T {

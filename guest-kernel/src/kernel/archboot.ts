@@ -39,6 +39,8 @@ export interface ArchBootLike {
   startInfo: StartInfoFields;
   /** The transport's scratch area (the SDK marshals arguments there): never allocated. */
   scratch?: { addr: number; size: number };
+  /** EVTCHNOP_send posted, not waited for (absent: notifies are synchronous calls). */
+  notify?: (port: number) => void;
   /** pfns the arch layer used for itself (start_info page, ...). */
   reservedPfns?: number[];
   /** Module URL of the guest program; absent: the shell is init. */
@@ -79,11 +81,15 @@ export function bootInfoFromArch(arch: ArchBootLike): KernelBoot {
   if (extentPfn >= nrPages)
     throw new Error(`domain ${arch.domid}: no free page for the kernel (${nrPages} pages)`);
   reserved.add(extentPfn);
-  const xen = xenOpsFromSdk(arch.hc, {
-    addr: extentPfn * PAGE_SIZE,
-    write: (a, b) => arch.memory.write(a, b),
-    read: (a, n) => arch.memory.read(a, n),
-  });
+  const xen = xenOpsFromSdk(
+    arch.hc,
+    {
+      addr: extentPfn * PAGE_SIZE,
+      write: (a, b) => arch.memory.write(a, b),
+      read: (a, n) => arch.memory.read(a, n),
+    },
+    arch.notify,
+  );
   return {
     domid: arch.domid,
     privileged: arch.privileged ?? (si.flags & SIF_PRIVILEGED) !== 0,

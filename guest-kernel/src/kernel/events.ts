@@ -92,9 +92,13 @@ export class Events {
     this.ops.evtchnClose(port);
   }
 
-  /** Kicks the remote end of `port`. */
+  /**
+   * Kicks the remote end of `port`. Posted where the machine can (XenOps.evtchnNotify): a ring's
+   * producer goes on with its work while the hypervisor delivers the event.
+   */
   notify(port: number): void {
-    this.ops.evtchnSend(port);
+    if (this.ops.evtchnNotify) this.ops.evtchnNotify(port);
+    else this.ops.evtchnSend(port);
   }
 
   /** Sets the mask bit: the hypervisor still marks the port pending but raises no upcall. */

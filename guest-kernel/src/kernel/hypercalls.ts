@@ -92,7 +92,15 @@ export const EXTENTS_PER_CALL = PAGE_SIZE / 8;
 /** Bytes per console_io write: well inside the SDK's one-page scratch area. */
 const CONSOLE_CHUNK = 2048;
 
-export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
+/**
+ * @param notify EVTCHNOP_send posted (the arch layer's MachineTransport.notify), where the machine
+ *   can post; without it a notify is the SDK's synchronous call.
+ */
+export function xenOpsFromSdk(
+  hc: SdkHypercalls,
+  extents: ExtentPage,
+  notify?: (port: number) => void,
+): XenOps {
   /** GNTTABOP_map_grant_ref of `ops` in one call: each op's handle, or the GrantError of its status. */
   const mapBatch = (ops: readonly GrantMapOp[]): (number | GrantError)[] => {
     if (ops.length > MAP_BATCH)
@@ -143,6 +151,7 @@ export function xenOpsFromSdk(hc: SdkHypercalls, extents: ExtentPage): XenOps {
   };
   return {
     evtchnSend: (port) => ev.send({ port }),
+    ...(notify ? { evtchnNotify: notify } : {}),
     evtchnUnmask: (port) => ev.unmask({ port }),
     evtchnClose: (port) => ev.close({ port }),
     evtchnBindVirq: (virq, vcpu) => ev.bindVirq({ virq, vcpu }).port,

@@ -8,6 +8,11 @@
 export interface XenOps {
   // event_channel_op
   evtchnSend(port: number): void;
+  /**
+   * EVTCHNOP_send without waiting for the answer, where the machine can post a trap (realm/trap.ts):
+   * a notify's errors are not reported (Linux's notify_remote_via_evtchn ignores them too).
+   */
+  evtchnNotify?(port: number): void;
   evtchnUnmask(port: number): void;
   evtchnClose(port: number): void;
   evtchnBindVirq(virq: number, vcpu: number): number;

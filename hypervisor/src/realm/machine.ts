@@ -6,6 +6,7 @@
  * the hypervisor gave this domain.
  */
 import type { MachineMail, PvkitMachine } from "@pvkit/abi/machine";
+import { __HYPERVISOR_event_channel_op, EVTCHNOP_send } from "@pvkit/abi/layout";
 import type { SupervisorBoot } from "./boot-data.ts";
 import { MailKind, MailReader, type MailEntry } from "./mail-ring.ts";
 import { TrapTransport } from "./trap.ts";
@@ -79,6 +80,10 @@ function reg(v: unknown): bigint {
   return v;
 }
 
+/** The one call a guest may post (PvkitMachine.post): a notify, whose answer no caller reads. */
+const POSTABLE_OP = __HYPERVISOR_event_channel_op;
+const POSTABLE_CMD = BigInt(EVTCHNOP_send);
+
 function opNumber(v: unknown): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
     throw new TypeError("hypercall number must be an integer in [0, 2^32)");
@@ -139,6 +144,13 @@ export function buildMachine(
       transport.trap(opNumber(op), reg(a0), reg(a1), reg(a2), reg(a3), reg(a4)),
     trapAsync: (op, a0, a1, a2, a3, a4) =>
       transport.trapAsync(opNumber(op), reg(a0), reg(a1), reg(a2), reg(a3), reg(a4)),
+    post: (op, a0, a1, a2, a3, a4) => {
+      if (opNumber(op) !== POSTABLE_OP || reg(a0) !== POSTABLE_CMD)
+        throw new TypeError(
+          "only event_channel_op/EVTCHNOP_send may be posted: every other call's answer matters",
+        );
+      transport.post(POSTABLE_OP, POSTABLE_CMD, reg(a1), reg(a2), reg(a3), reg(a4));
+    },
     takeMail: () => (mail.length === 0 ? NO_MAIL : mail.splice(0)),
     // Rounded up, never down: the guest must not see a time before a VIRQ_TIMER deadline that the
     // hypervisor already found passed.

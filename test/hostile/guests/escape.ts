@@ -62,6 +62,7 @@ export default async function main(k: KernelHandle): Promise<void> {
   const machine = g.pvkitMachine as Record<string, unknown>;
   const given: Record<string, unknown> = {
     "machine.trap": machine.trap,
+    "machine.post": machine.post,
     "machine.takeMail": machine.takeMail,
     "machine.rdtsc": machine.rdtsc,
     setTimeout: g.setTimeout,
@@ -173,7 +174,8 @@ export default async function main(k: KernelHandle): Promise<void> {
   attempt("takeMail hands out host objects", () => (machine.takeMail as () => unknown[])().find(hostly));
   attempt("machine keys", () => {
     const keys = Reflect.ownKeys(machine).map(String).sort().join(",");
-    return keys === "domid,maxPages,privileged,rdtsc,runs,sharedInfo,startInfoPfn,takeMail,trap,trapAsync"
+    return keys ===
+      "domid,maxPages,post,privileged,rdtsc,runs,sharedInfo,startInfoPfn,takeMail,trap,trapAsync"
       ? undefined
       : keys;
   });

@@ -1,0 +1,82 @@
+/**
+ * A raw guest that abuses posted traps (posted.test.ts). PvkitMachine.post stores a trap and returns
+ * without its answer; the vCPU's next trap collects that answer first. It tries:
+ *
+ *   refused — posting anything but event_channel_op/EVTCHNOP_send (a block, a shutdown, a
+ *             console write, another event-channel command), or with arguments that are not
+ *             registers: each must throw a TypeError, and nothing may be left in flight;
+ *   order   — a send posted to its own IPI port must be delivered by the time its next trap
+ *             returns (the next trap collects the answer first);
+ *   storm   — `storm=<n>` posts back to back, to ports it does not have and with pointers outside
+ *             its memory: the host must answer them all and stay well, and a normal call after
+ *             the storm must work;
+ *   last    — a post left uncollected when the guest powers off.
+ *
+ * It reports one JSON line and powers off.
+ */
+import * as L from "@pvkit/abi/layout";
+import { currentMachine } from "@pvkit/guest-kernel/arch/machine";
+import { PAGE, arch, arg, hc, memory, report } from "../../guests/raw.ts";
+
+const m = currentMachine();
+const post = m.post!.bind(m);
+const SEND = BigInt(L.EVTCHNOP_send);
+/** Where the posted sends' evtchn_send structs go: page 6, its own and used for nothing else. */
+const ARGS = 6 * PAGE;
+
+function refusal(fn: () => void): string {
+  try {
+    fn();
+    return "posted";
+  } catch (e) {
+    return e instanceof TypeError ? "TypeError" : String(e);
+  }
+}
+
+const refused = {
+  block: refusal(() => post(L.__HYPERVISOR_sched_op, BigInt(L.SCHEDOP_block), 0n, 0n, 0n, 0n)),
+  shutdown: refusal(() =>
+    post(L.__HYPERVISOR_sched_op, BigInt(L.SCHEDOP_shutdown), BigInt(ARGS), 0n, 0n, 0n),
+  ),
+  console: refusal(() =>
+    post(L.__HYPERVISOR_console_io, BigInt(L.CONSOLEIO_write), 4n, BigInt(ARGS), 0n, 0n),
+  ),
+  close: refusal(() =>
+    post(L.__HYPERVISOR_event_channel_op, BigInt(L.EVTCHNOP_close), BigInt(ARGS), 0n, 0n, 0n),
+  ),
+  numberArgs: refusal(() =>
+    post(L.__HYPERVISOR_event_channel_op, 4 as unknown as bigint, BigInt(ARGS), 0n, 0n, 0n),
+  ),
+  objectArgs: refusal(() =>
+    post(L.__HYPERVISOR_event_channel_op, SEND, { valueOf: () => 0n } as unknown as bigint, 0n, 0n, 0n),
+  ),
+};
+// Nothing refused is in flight: a synchronous call works at once.
+const afterRefusals = Number(hc.xenVersion.version());
+
+// Order: a send posted to our own IPI port is pending once the next trap returns.
+const ipi = hc.eventChannelOp.bindIpi({ vcpu: 0 }).port;
+const pending = new BigUint64Array(arch.sharedInfo.buffer, L.SharedInfo.offsets.evtchn_pending, 64);
+const bit = 1n << BigInt(ipi & 63);
+let delivered = 0;
+const rounds = 200;
+for (let i = 0; i < rounds; i++) {
+  Atomics.and(pending, ipi >> 6, ~bit);
+  memory.write(ARGS, new Uint8Array(new Uint32Array([ipi]).buffer));
+  post(L.__HYPERVISOR_event_channel_op, SEND, BigInt(ARGS), 0n, 0n, 0n);
+  hc.xenVersion.version(); // collects the posted send's answer first
+  if ((Atomics.load(pending, ipi >> 6) & bit) !== 0n) delivered++;
+}
+
+// Storm: posts back to back, bad ports and bad pointers mixed with good ones.
+const storm = Number(arg("storm"));
+const bad = [BigInt(ARGS), 0n, arch.startInfo.nr_pages * BigInt(PAGE) + 12345n, 1n << 62n, (1n << 64n) - 4n];
+memory.write(ARGS, new Uint8Array(new Uint32Array([4095]).buffer)); // a port it does not have
+for (let i = 0; i < storm; i++) post(L.__HYPERVISOR_event_channel_op, SEND, bad[i % bad.length]!, 0n, 0n, 0n);
+const afterStorm = Number(hc.xenVersion.version());
+
+report({ refused, afterRefusals, rounds, delivered, storm, afterStorm });
+// Last: a send posted and never collected by a later trap of this guest's own but the shutdown.
+memory.write(ARGS, new Uint8Array(new Uint32Array([ipi]).buffer));
+post(L.__HYPERVISOR_event_channel_op, SEND, BigInt(ARGS), 0n, 0n, 0n);
+hc.schedOp.shutdown({ reason: 0 });
