@@ -73,5 +73,13 @@ export interface PvkitMachine {
   rdtsc(): bigint;
 }
 
+/**
+ * The last bytes of the hypercall scratch page (pfn 3 of pvkit's boot layout) belong to posted
+ * notifies' evtchn_send structs (the arch layer's transport): the SDK's scratch area and the realm's
+ * early console end before them. A posted notify is read by the hypervisor after its caller goes
+ * on, so nothing a later call writes may land there.
+ */
+export const SCRATCH_POSTED_BYTES = 16;
+
 /** The global the supervisor defines in a domain's realm before the kernel image runs. */
 export const MACHINE_GLOBAL = "pvkitMachine";

@@ -3,7 +3,8 @@
  * and the vCPU's next trap collects that answer. What a guest could try with it
  * (guests/posted.ts): post a call whose answer matters (a block, a shutdown, a console write) or
  * arguments that are not registers — refused with a TypeError, nothing left in flight; rely on a
- * posted send having been delivered when its next trap returns — it must have been; post
+ * posted send having been delivered when its next trap returns — it must have been, even when a
+ * console line longer than the scratch page was written in between; post
  * thousands back to back, to ports it does not have and through pointers outside its memory — the
  * host answers them all; power off with one uncollected. In a cell and with cells off.
  */
@@ -42,6 +43,7 @@ it.each([true, false])(
     });
     expect(r!.afterRefusals).toBeGreaterThan(0);
     expect(r!.delivered).toBe(r!.rounds);
+    expect(r!.consoleDelivered).toBe(r!.consoleRounds);
     expect(r!.afterStorm).toBeGreaterThan(0);
     // Powered off with a send in flight: no crash.
     expect(end.reason).toBe(0);

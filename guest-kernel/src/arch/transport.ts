@@ -12,11 +12,11 @@
  */
 import type { HypercallTransport } from "@pvkit/abi";
 import { __HYPERVISOR_event_channel_op, EVTCHNOP_send } from "@pvkit/abi/layout";
-import type { PvkitMachine } from "@pvkit/abi/machine";
+import { type PvkitMachine, SCRATCH_POSTED_BYTES } from "@pvkit/abi/machine";
 import { PAGE_SIZE, type PhysMemory } from "./memory.ts";
 
 /** Bytes at the end of the scratch page kept for posted notifies: two 8-byte slots. */
-export const POSTED_BYTES = 16;
+export const POSTED_BYTES = SCRATCH_POSTED_BYTES;
 
 export class MachineTransport implements HypercallTransport {
   /** Posted notifies so far: the low bit picks the slot. */

@@ -9,7 +9,7 @@
  * Rule: build after lockdown(); pass in only functions captured from the host before it.
  */
 import { CONSOLEIO_write, __HYPERVISOR_console_io } from "@pvkit/abi/layout";
-import type { PvkitMachine } from "@pvkit/abi/machine";
+import { type PvkitMachine, SCRATCH_POSTED_BYTES } from "@pvkit/abi/machine";
 
 /** Longest delay a host timer can take (Node clamps anything larger to 1 ms, with a warning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -133,19 +133,27 @@ export function guestAtomics(): typeof Atomics {
  * `machine` is read at each write: a realm made ahead of its domain (a pooled worker) has none yet,
  * and drops what is written before it has one.
  */
+/** Bytes of a line per console_io write: the scratch page but its posted notifies' bytes. */
+const EARLY_CONSOLE_CHUNK = 4096 - SCRATCH_POSTED_BYTES;
+
 export function earlyConsole(machine: () => PvkitMachine | undefined) {
   const enc = new TextEncoder();
   const write = (...args: unknown[]) => {
     const m = machine();
     if (!m) return;
     const line = args.map((a) => (typeof a === "string" ? a : String(a))).join(" ") + "\n";
-    const bytes = enc.encode(line).subarray(0, 4096);
+    const bytes = enc.encode(line);
     // console_io writes from guest memory; before the kernel exists there is no allocator, so use
-    // the scratch page of pvkit's boot layout (pfn 3), as the kernel's own early printk does.
+    // the scratch page of pvkit's boot layout (pfn 3), as the kernel's own early printk does — up
+    // to the posted notifies' bytes at its end, which a notify still unanswered may be using.
     const run = m.runs.find((r) => r.pfn <= 3 && 3 < r.pfn + r.buf.byteLength / 4096);
     if (!run) return;
-    new Uint8Array(run.buf, (3 - run.pfn) * 4096, 4096).set(bytes);
-    m.trap(__HYPERVISOR_console_io, BigInt(CONSOLEIO_write), BigInt(bytes.length), 3n * 4096n, 0n, 0n);
+    const page = new Uint8Array(run.buf, (3 - run.pfn) * 4096, EARLY_CONSOLE_CHUNK);
+    for (let off = 0; off < bytes.length; off += EARLY_CONSOLE_CHUNK) {
+      const part = bytes.subarray(off, off + EARLY_CONSOLE_CHUNK);
+      page.set(part);
+      m.trap(__HYPERVISOR_console_io, BigInt(CONSOLEIO_write), BigInt(part.length), 3n * 4096n, 0n, 0n);
+    }
   };
   return { log: write, info: write, warn: write, error: write, debug: write };
 }

@@ -7,6 +7,9 @@
  *             registers: each must throw a TypeError, and nothing may be left in flight;
  *   order   — a send posted to its own IPI port must be delivered by the time its next trap
  *             returns (the next trap collects the answer first);
+ *   console — the kernel's own posted notify (arch.notify), then a console.log of a line longer
+ *             than a page, written through the scratch page that holds the notify's struct,
+ *             while the trap service is still asleep: the notify must reach its port;
  *   storm   — `storm=<n>` posts back to back, to ports it does not have and with pointers outside
  *             its memory: the host must answer them all and stay well, and a normal call after
  *             the storm must work;
@@ -68,6 +71,18 @@ for (let i = 0; i < rounds; i++) {
   if ((Atomics.load(pending, ipi >> 6) & bit) !== 0n) delivered++;
 }
 
+// Console: a long line written while the kernel's notify waits for the sleeping service.
+const consoleRounds = 30;
+let consoleDelivered = 0;
+for (let i = 0; i < consoleRounds; i++) {
+  await new Promise((r) => setTimeout(r, 2)); // the service goes back to sleep
+  Atomics.and(pending, ipi >> 6, ~bit);
+  arch.notify!(ipi);
+  console.log("x".repeat(5000));
+  hc.xenVersion.version();
+  if ((Atomics.load(pending, ipi >> 6) & bit) !== 0n) consoleDelivered++;
+}
+
 // Storm: posts back to back, bad ports and bad pointers mixed with good ones.
 const storm = Number(arg("storm"));
 const bad = [BigInt(ARGS), 0n, arch.startInfo.nr_pages * BigInt(PAGE) + 12345n, 1n << 62n, (1n << 64n) - 4n];
@@ -75,7 +90,7 @@ memory.write(ARGS, new Uint8Array(new Uint32Array([4095]).buffer)); // a port it
 for (let i = 0; i < storm; i++) post(L.__HYPERVISOR_event_channel_op, SEND, bad[i % bad.length]!, 0n, 0n, 0n);
 const afterStorm = Number(hc.xenVersion.version());
 
-report({ refused, afterRefusals, rounds, delivered, storm, afterStorm });
+report({ refused, afterRefusals, rounds, delivered, consoleRounds, consoleDelivered, storm, afterStorm });
 // Last: a send posted and never collected by a later trap of this guest's own but the shutdown.
 memory.write(ARGS, new Uint8Array(new Uint32Array([ipi]).buffer));
 post(L.__HYPERVISOR_event_channel_op, SEND, BigInt(ARGS), 0n, 0n, 0n);
