@@ -128,14 +128,14 @@ export function guestAtomics(): typeof Atomics {
   return copy as unknown as typeof Atomics;
 }
 
+/** Bytes of a line per console_io write: the scratch page but its posted notifies' bytes. */
+const EARLY_CONSOLE_CHUNK = 4096 - SCRATCH_POSTED_BYTES;
+
 /**
  * A console for the realm until the kernel sets its own: lines go to console_io (`pvkit dmesg`).
  * `machine` is read at each write: a realm made ahead of its domain (a pooled worker) has none yet,
  * and drops what is written before it has one.
  */
-/** Bytes of a line per console_io write: the scratch page but its posted notifies' bytes. */
-const EARLY_CONSOLE_CHUNK = 4096 - SCRATCH_POSTED_BYTES;
-
 export function earlyConsole(machine: () => PvkitMachine | undefined) {
   const enc = new TextEncoder();
   const write = (...args: unknown[]) => {
