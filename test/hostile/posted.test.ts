@@ -2,7 +2,8 @@
  * Posted traps (PvkitMachine.post): a guest's notify returns before the hypervisor has answered it,
  * and the vCPU's next trap collects that answer. What a guest could try with it
  * (guests/posted.ts): post a call whose answer matters (a block, a shutdown, a console write) or
- * arguments that are not registers — refused with a TypeError, nothing left in flight; rely on a
+ * arguments that are not registers — refused with a TypeError, nothing left in flight; post from a
+ * timer while its vCPU is blocked — the block ends first and the send is delivered; rely on a
  * posted send having been delivered when its next trap returns — it must have been, even when a
  * console line longer than the scratch page was written in between; post
  * thousands back to back, to ports it does not have and through pointers outside its memory — the
@@ -42,6 +43,7 @@ it.each([true, false])(
       objectArgs: "TypeError",
     });
     expect(r!.afterRefusals).toBeGreaterThan(0);
+    expect(r!.interruptDelivered).toBe(r!.interruptRounds);
     expect(r!.delivered).toBe(r!.rounds);
     expect(r!.consoleDelivered).toBe(r!.consoleRounds);
     expect(r!.afterStorm).toBeGreaterThan(0);

@@ -5,6 +5,8 @@
  *   refused — posting anything but event_channel_op/EVTCHNOP_send (a block, a shutdown, a
  *             console write, another event-channel command), or with arguments that are not
  *             registers: each must throw a TypeError, and nothing may be left in flight;
+ *   interrupt — a notify posted from a realm timer while the vCPU is blocked in SCHEDOP_block (as
+ *             dom0's host I/O callbacks do): it ends the block first, and is delivered;
  *   order   — a send posted to its own IPI port must be delivered by the time its next trap
  *             returns (the next trap collects the answer first);
  *   console — the kernel's own posted notify (arch.notify), then a console.log of a line longer
@@ -57,9 +59,31 @@ const refused = {
 // Nothing refused is in flight: a synchronous call works at once.
 const afterRefusals = Number(hc.xenVersion.version());
 
+const pending = new BigUint64Array(arch.sharedInfo.buffer, L.SharedInfo.offsets.evtchn_pending, 64);
+
+// Interrupt: the port is masked, so its send raises no upcall and cannot end the block itself; only
+// the post, which must end the block before it can store its own trap, does.
+const masked = hc.eventChannelOp.bindIpi({ vcpu: 0 }).port;
+const maskedBit = 1n << BigInt(masked & 63);
+const mask = new BigUint64Array(arch.sharedInfo.buffer, L.SharedInfo.offsets.evtchn_mask, 64);
+Atomics.or(mask, masked >> 6, maskedBit);
+const interruptRounds = 50;
+let interruptDelivered = 0;
+for (let i = 0; i < interruptRounds; i++) {
+  Atomics.and(pending, masked >> 6, ~maskedBit);
+  let fired!: () => void;
+  const notified = new Promise<void>((r) => (fired = r));
+  setTimeout(() => {
+    arch.notify!(masked);
+    fired();
+  }, 1);
+  await Promise.all([hc.schedOp.block(), notified]);
+  hc.xenVersion.version(); // collects the posted send's answer first
+  if ((Atomics.load(pending, masked >> 6) & maskedBit) !== 0n) interruptDelivered++;
+}
+
 // Order: a send posted to our own IPI port is pending once the next trap returns.
 const ipi = hc.eventChannelOp.bindIpi({ vcpu: 0 }).port;
-const pending = new BigUint64Array(arch.sharedInfo.buffer, L.SharedInfo.offsets.evtchn_pending, 64);
 const bit = 1n << BigInt(ipi & 63);
 let delivered = 0;
 const rounds = 200;
@@ -90,7 +114,18 @@ memory.write(ARGS, new Uint8Array(new Uint32Array([4095]).buffer)); // a port it
 for (let i = 0; i < storm; i++) post(L.__HYPERVISOR_event_channel_op, SEND, bad[i % bad.length]!, 0n, 0n, 0n);
 const afterStorm = Number(hc.xenVersion.version());
 
-report({ refused, afterRefusals, rounds, delivered, consoleRounds, consoleDelivered, storm, afterStorm });
+report({
+  refused,
+  afterRefusals,
+  interruptRounds,
+  interruptDelivered,
+  rounds,
+  delivered,
+  consoleRounds,
+  consoleDelivered,
+  storm,
+  afterStorm,
+});
 // Last: a send posted and never collected by a later trap of this guest's own but the shutdown.
 memory.write(ARGS, new Uint8Array(new Uint32Array([ipi]).buffer));
 post(L.__HYPERVISOR_event_channel_op, SEND, BigInt(ARGS), 0n, 0n, 0n);
