@@ -46,10 +46,10 @@ export class TrapTransport {
   /** An async trap (SCHEDOP_block) still waiting; a new trap on this vCPU must end it first. */
   private pendingAsync: { done: boolean; result: bigint } | null = null;
   /**
-   * A posted trap whose answer is not collected yet (null: none): whether its ring found the trap
-   * service asleep.
+   * A posted trap whose answer is not collected yet: whether its ring found the trap service asleep
+   * (undefined: none in flight). Two states in one field, so a notify allocates nothing.
    */
-  private posted: { rang: boolean } | null = null;
+  private postedRang: boolean | undefined = undefined;
   /** Ends trapAsync's wait early: interruptBlock took the block's result while it waited. */
   private endAsyncWait: (() => void) | null = null;
   /** Traps made (the supervisor's memory gate piggybacks on them). */
@@ -104,6 +104,16 @@ export class TrapTransport {
     return this.wakes.ringDoorbell();
   }
 
+  /**
+   * Waits until the hypervisor has answered: spinning `spin` passes (none when a wake-up is coming
+   * anyway, -1 to sleep at once), then sleeping.
+   */
+  private awaitDone(spin: number): void {
+    for (let i = 0; Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE; i++) {
+      if (i > spin) this.sleep();
+    }
+  }
+
   private leave(): bigint {
     const r = BigInt.asIntN(64, this.big[6]!);
     Atomics.store(this.words, 0, PVKIT_TRAP_IDLE);
@@ -128,7 +138,7 @@ export class TrapTransport {
     const p = this.pendingAsync!;
     Atomics.add(this.words, PVKIT_TRAP_DOORBELL_WORD, 1);
     this.wakes.ringDoorbell();
-    while (Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE) this.sleep();
+    this.awaitDone(-1);
     this.pendingAsync = null;
     p.result = this.leave();
     p.done = true;
@@ -145,34 +155,27 @@ export class TrapTransport {
    */
   post(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): void {
     if (this.pendingAsync) this.interruptBlock();
-    if (this.posted) this.collectPosted();
-    this.posted = { rang: this.enter(op, a0, a1, a2, a3, a4) };
+    if (this.postedRang !== undefined) this.collectPosted();
+    this.postedRang = this.enter(op, a0, a1, a2, a3, a4);
   }
 
   /** Waits for the posted trap's answer (by now, usually there) and drops it. */
   private collectPosted(): void {
-    const p = this.posted!;
-    this.posted = null;
-    const spin = p.rang ? 0 : SPIN;
-    for (let i = 0; Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE; i++) {
-      if (i > spin) this.sleep();
-    }
+    this.awaitDone(this.postedRang ? 0 : SPIN);
+    this.postedRang = undefined;
     this.leave();
   }
 
   trap(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): bigint {
     if (this.pendingAsync) this.interruptBlock();
-    if (this.posted) this.collectPosted();
-    const spin = this.enter(op, a0, a1, a2, a3, a4) ? 0 : SPIN;
-    for (let i = 0; Atomics.load(this.words, 0) !== PVKIT_TRAP_DONE; i++) {
-      if (i > spin) this.sleep();
-    }
+    if (this.postedRang !== undefined) this.collectPosted();
+    this.awaitDone(this.enter(op, a0, a1, a2, a3, a4) ? 0 : SPIN);
     return this.leave();
   }
 
   async trapAsync(op: number, a0: bigint, a1: bigint, a2: bigint, a3: bigint, a4: bigint): Promise<bigint> {
     if (this.pendingAsync) this.interruptBlock();
-    if (this.posted) this.collectPosted();
+    if (this.postedRang !== undefined) this.collectPosted();
     this.enter(op, a0, a1, a2, a3, a4);
     const p = { done: false, result: 0n };
     this.pendingAsync = p;
