@@ -5,10 +5,10 @@
  * one may — and reads the struct then: each send must still find its own port.
  */
 import { describe, expect, it } from "vitest";
-import type { PvkitMachine } from "@pvkit/abi/machine";
+import { type PvkitMachine, SCRATCH_POSTED_BYTES } from "@pvkit/abi/machine";
 import { __HYPERVISOR_event_channel_op, EVTCHNOP_send } from "@pvkit/abi/layout";
 import { PAGE_SIZE, PhysMemory } from "../src/arch/memory.ts";
-import { MachineTransport, POSTED_BYTES } from "../src/arch/transport.ts";
+import { MachineTransport } from "../src/arch/transport.ts";
 
 const SCRATCH = 3 * PAGE_SIZE;
 
@@ -38,7 +38,7 @@ function setup(canPost = true) {
         }
       : {}),
   } as unknown as PvkitMachine;
-  const t = new MachineTransport(machine, memory, { addr: SCRATCH, size: PAGE_SIZE - POSTED_BYTES });
+  const t = new MachineTransport(machine, memory, { addr: SCRATCH, size: PAGE_SIZE - SCRATCH_POSTED_BYTES });
   return { t, delivered, collect, postedAt: () => posted };
 }
 

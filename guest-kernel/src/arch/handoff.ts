@@ -5,11 +5,11 @@
  */
 import { Hypercalls } from "@pvkit/abi/guest";
 import { StartInfo } from "@pvkit/abi/layout";
-import type { PvkitMachine } from "@pvkit/abi/machine";
+import { type PvkitMachine, SCRATCH_POSTED_BYTES } from "@pvkit/abi/machine";
 import type { ArchBoot } from "./boot.ts";
 import { currentMachine } from "./machine.ts";
 import { PAGE_SIZE, PhysMemory } from "./memory.ts";
-import { MachineTransport, POSTED_BYTES } from "./transport.ts";
+import { MachineTransport } from "./transport.ts";
 
 /** The hypercall scratch page (pvkit's boot layout: pfn 3, see hypervisor/src/domain/builder.ts). */
 const SCRATCH_PFN = 3;
@@ -17,7 +17,7 @@ const SCRATCH_PFN = 3;
 export function archFromMachine(m: PvkitMachine): ArchBoot {
   const memory = new PhysMemory(m.runs);
   // The page's last bytes hold posted notifies' arguments (transport.ts); the SDK gets the rest.
-  const scratch = { addr: SCRATCH_PFN * PAGE_SIZE, size: PAGE_SIZE - POSTED_BYTES };
+  const scratch = { addr: SCRATCH_PFN * PAGE_SIZE, size: PAGE_SIZE - SCRATCH_POSTED_BYTES };
   const transport = new MachineTransport(m, memory, scratch);
   const hc = new Hypercalls(transport);
   const si = StartInfo.decode(memory.page(m.startInfoPfn));

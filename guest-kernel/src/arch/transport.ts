@@ -15,19 +15,23 @@ import { __HYPERVISOR_event_channel_op, EVTCHNOP_send } from "@pvkit/abi/layout"
 import { type PvkitMachine, SCRATCH_POSTED_BYTES } from "@pvkit/abi/machine";
 import { PAGE_SIZE, type PhysMemory } from "./memory.ts";
 
-/** Bytes at the end of the scratch page kept for posted notifies: two 8-byte slots. */
-export const POSTED_BYTES = SCRATCH_POSTED_BYTES;
+const SEND = BigInt(EVTCHNOP_send);
 
 export class MachineTransport implements HypercallTransport {
   /** Posted notifies so far: the low bit picks the slot. */
   private posts = 0;
+  /** The two slots (8 bytes each, in the SCRATCH_POSTED_BYTES after `scratch`): address, register. */
+  private readonly slots: readonly { addr: number; reg: bigint }[];
 
   constructor(
     private readonly machine: PvkitMachine,
     readonly memory: PhysMemory,
-    /** The SDK's part of the scratch page; the POSTED_BYTES after it are the notifies' slots. */
+    /** The SDK's part of the scratch page; the SCRATCH_POSTED_BYTES after it are the notifies'. */
     readonly scratch: { addr: number; size: number },
-  ) {}
+  ) {
+    const first = scratch.addr + scratch.size;
+    this.slots = [first, first + SCRATCH_POSTED_BYTES / 2].map((addr) => ({ addr, reg: BigInt(addr) }));
+  }
 
   /** Whether notify() posts (the machine can) rather than waits. */
   get canPost(): boolean {
@@ -36,9 +40,9 @@ export class MachineTransport implements HypercallTransport {
 
   /** EVTCHNOP_send to `port`, posted: errors are not reported (XenOps.evtchnNotify). */
   notify(port: number): void {
-    const addr = this.scratch.addr + this.scratch.size + (this.posts++ & 1) * 8;
-    this.memory.page(Math.floor(addr / PAGE_SIZE)).setUint32(addr % PAGE_SIZE, port, true);
-    this.machine.post!(__HYPERVISOR_event_channel_op, BigInt(EVTCHNOP_send), BigInt(addr), 0n, 0n, 0n);
+    const slot = this.slots[this.posts++ & 1]!;
+    this.memory.page(Math.floor(slot.addr / PAGE_SIZE)).setUint32(slot.addr % PAGE_SIZE, port, true);
+    this.machine.post!(__HYPERVISOR_event_channel_op, SEND, slot.reg, 0n, 0n, 0n);
   }
 
   /** Takes what the hypervisor handed over during the trap that just returned `r`. */
