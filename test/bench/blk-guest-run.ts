@@ -10,6 +10,7 @@ import { ControlClient } from "@pvkit/hypervisor/cli/client";
 import { startHost } from "@pvkit/hypervisor/cli/host";
 import { cpuOf, processTree } from "./proc-stats.ts";
 import { countsSince, domainCounts } from "./domain-counts.ts";
+import { guarded } from "./hang-guard.ts";
 
 /** One workload's result, measured in the guest (or natively, by blk.ts). */
 export interface Run {
@@ -133,17 +134,13 @@ async function guestConsole(c: ControlClient, dom0Log: string[]) {
   return {
     type: (line: string) => void c.socket.write(`${line}\r`),
     next: (re: RegExp) =>
-      new Promise<RegExpExecArray>((resolve, reject) => {
-        const guard = setTimeout(
-          () => reject(new Error(`blk: the guest never printed ${re}; it printed ${JSON.stringify(out)}`)),
-          HANG_GUARD_MS,
-        );
-        waiter = {
-          re,
-          resolve: (m) => (clearTimeout(guard), resolve(m)),
-          reject: (e) => (clearTimeout(guard), reject(e)),
-        };
-        check();
-      }),
+      guarded(
+        new Promise<RegExpExecArray>((resolve, reject) => {
+          waiter = { re, resolve, reject };
+          check();
+        }),
+        HANG_GUARD_MS,
+        () => `blk: the guest never printed ${re}; it printed ${JSON.stringify(out)}`,
+      ),
   };
 }
