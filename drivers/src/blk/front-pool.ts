@@ -68,13 +68,13 @@ export class GrantPool {
 
   /**
    * Ends every grant and frees the pages; call once the backend has unmapped them (it has after it
-   * reached Closed). A page the backend still maps is left granted and not reused: returns how many.
+   * reached Closed). A page the backend still maps is not freed: returns those, still granted.
    */
-  destroy(): number {
-    let kept = 0;
+  destroy(): { pfn: number; ref: number }[] {
+    const kept: { pfn: number; ref: number }[] = [];
     for (const page of this.free.splice(0)) {
       if (this.p.endGrant(page.ref)) this.p.freePage(page.pfn);
-      else kept++;
+      else kept.push(page);
     }
     this.made = 0;
     return kept;
