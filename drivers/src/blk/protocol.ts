@@ -34,6 +34,9 @@ export function vdevNumber(name: string): number {
   let index = 0;
   for (const ch of m[1]!) index = index * 26 + (ch.charCodeAt(0) - 96);
   index -= 1;
+  // The extended form has 20 bits for the index (xvdbgqcv is the last): past them a name would
+  // wrap onto another disk's number.
+  if (index >= 1 << 20) throw new RangeError(`"${name}" is past the last disk name (xvdbgqcv)`);
   return index < 16 ? (202 << 8) | (index << 4) : (1 << 28) | (index << 8);
 }
 

@@ -5,6 +5,7 @@
  * Each parser reports a problem through `fail`, which throws the config error for its line.
  */
 import { isAbsolute, resolve } from "node:path";
+import { vdevNumber } from "@pvkit/drivers/blk/protocol";
 
 export interface DiskSpec {
   /** Absolute path of the image file. */
@@ -63,6 +64,11 @@ export function parseDisk(spec: string, index: number, base: string, fail: (p: s
   if (!target) fail(`${what}: missing target (the image file)`);
   if (format !== "raw") fail(`${what}: format "${format}" is not supported (pvkit disks are raw images)`);
   if (!vdev || !/^xvd[a-z]+$/.test(vdev)) fail(`${what}: vdev must be xvda, xvdb, ... (got "${vdev ?? ""}")`);
+  try {
+    vdevNumber(vdev!);
+  } catch (e) {
+    fail(`${what}: ${(e as Error).message}`);
+  }
   const ro = access === "r" || access === "ro";
   if (!ro && access !== "w" && access !== "rw")
     fail(`${what}: access must be r/ro or w/rw (got "${access}")`);

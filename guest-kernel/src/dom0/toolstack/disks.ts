@@ -36,14 +36,18 @@ export function diskProblem(d: DiskSpec): string | undefined {
   return undefined;
 }
 
+/** A disk's frontend directory (the guest's) and backend directory (dom0's), by device number. */
+export const frontendDir = (domid: number, vdev: number) => `${domainPath(domid)}/device/vbd/${vdev}`;
+export const backendDir = (domid: number, vdev: number) => `${BACKEND_ROOT}/${domid}/${vdev}`;
+
 export function writeDiskEntries(store: StoreWriter, domid: number, disks: readonly DiskSpec[]): void {
   const seen = new Set<number>();
   for (const d of disks) {
     const vdev = vdevNumber(d.vdev);
     if (seen.has(vdev)) throw new Error(`two disks are named ${d.vdev}`);
     seen.add(vdev);
-    const fe = `${domainPath(domid)}/device/vbd/${vdev}`;
-    const be = `${BACKEND_ROOT}/${domid}/${vdev}`;
+    const fe = frontendDir(domid, vdev);
+    const be = backendDir(domid, vdev);
     writeDeviceDirs(
       store,
       domid,
@@ -88,7 +92,8 @@ export function blockList(
   return ids
     .map((id) => {
       const fe = `${dir}/${id}`;
-      const be = store.tryRead(`${fe}/backend`) ?? "";
+      // Built from the ids, not read from the guest's `backend` node, which it may point anywhere.
+      const be = /^\d+$/.test(id) ? backendDir(domid, Number(id)) : "";
       return {
         vdev: Number(id),
         name: vdevName(Number(id)) ?? id,
