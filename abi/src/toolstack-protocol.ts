@@ -105,6 +105,8 @@ export type ControlRequest =
   | { id: number; op: "xenstore-write"; path: string; value: string }
   | { id: number; op: "mem-set" | "mem-max"; domain: string; mib: number }
   | { id: number; op: "block-list"; domain: string }
+  | { id: number; op: "block-attach"; domain: string; disk: string; cwd: string }
+  | { id: number; op: "block-detach"; domain: string; vdev: string; force?: boolean }
   | NetworkRequest;
 
 /** `pvkit block-list`: one virtual disk of a domain, as xl block-list shows it. */

@@ -5,7 +5,8 @@
  *   (features published) → InitWait
  *   → frontend Initialised/Connected: connect() → Connected (connect sets the state itself)
  *   → frontend Closing: disconnect() → Closing;  frontend Closed: disconnect() → Closed
- *   → frontend Initialising again (it restarted): → InitWait, and the dance starts over
+ *   → frontend Initialising again (it restarted): → InitWait, and the dance starts over, unless
+ *     the toolstack set our `online` node to 0 (it is detaching the device, as libxl does)
  *   → frontend gone or nonsense: disconnect() → Closed.
  *
  * Steps run one at a time, in order, whatever the frontend writes in between. fatal() reports a
@@ -89,6 +90,8 @@ export abstract class XenbusBackend {
         return;
       case XenbusStateInitialising:
       case XenbusStateInitWait:
+        // `online` 0: the toolstack is taking the device away (block-detach); no new connection.
+        if ((await this.xb.store.read(`${this.path}/online`)) === "0") return;
         if (this.state === XenbusStateClosed || this.state === XenbusStateClosing) {
           await this.disconnect();
           await this.setState(XenbusStateInitWait);

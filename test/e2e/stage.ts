@@ -67,14 +67,14 @@ export function e2eStage(prefix: string) {
       return JSON.parse(line.slice(line.indexOf("{"))) as T;
     },
 
-    /** Runs `pvkit ...args` against the host, with `input` on its stdin. */
-    pvkit(args: string[], input = ""): Promise<Run> {
+    /** Runs `pvkit ...args` against the host, with `input` on its stdin (in `cwd`, if given). */
+    pvkit(args: string[], input = "", cwd?: string): Promise<Run> {
       return new Promise((done) => {
         const cli = [join(REPO, "node_modules/tsx/dist/cli.mjs"), join(REPO, "hypervisor/src/cli/main.ts")];
         const child = execFile(
           process.execPath,
           [...cli, "--socket", up().socket, ...args],
-          { timeout: 60_000 },
+          { timeout: 60_000, cwd },
           (e, out, err) => done({ code: e ? Number((e as { code?: number }).code ?? -1) : 0, out, err }),
         );
         child.stdin?.end(input);

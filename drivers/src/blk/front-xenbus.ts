@@ -73,6 +73,11 @@ export class Blkfront {
     return this.live.queue;
   }
 
+  /** The backend's directory, once connect() has read it. */
+  get backendDir(): string {
+    return this.backend;
+  }
+
   get info(): DiskInfo | undefined {
     return this.live?.queue.info;
   }

@@ -192,12 +192,17 @@ export class Kernel {
       platform: frontendPlatform(this, xs, page, (line) => this.printk(`blkfront: ${line}`), this.boot.span),
       // An eighth of memory at most, 48..1024 pages: enough for a few large requests in flight.
       poolPages: Math.max(48, Math.min(1024, Math.floor(this.boot.nrPages / 8))),
+      inUse: (name) => this.root?.device === name,
       log: (line) => this.printk(`blkfront: ${line}`),
     });
     await disks.probe();
     this.disks = disks;
-    if (disks.list().length === 0) return;
     this.onShutdown("disks", () => disks.close());
+    // Hotplug, once the root is mounted (a detach must find it in use): not waited for, so that
+    // boot does not pay the watch's round trip.
+    const follow = () =>
+      void disks.follow().catch((e: unknown) => this.printk(`blkfront: following device/vbd: ${String(e)}`));
+    if (disks.list().length === 0) return follow();
     const seconds = () => Number(this.clock.wallclockNs() / 1_000_000_000n);
     this.root = await mountRoot(
       (n) => disks.get(n),
@@ -208,6 +213,7 @@ export class Kernel {
     const root = this.root;
     // Registered after the disks, so it runs before them: sync and mark clean, then close.
     if (root) this.onShutdown("root file system", () => root.fs.unmount());
+    follow();
   }
 
   /**

@@ -133,8 +133,9 @@ export interface KernelHandle {
   /** What is mounted where (empty without a root disk). */
   mounts(): MountInfo[];
   /**
-   * The disks of `disk = [...]` in the domain's config, connected at boot (blkfront): read, write,
-   * flush and discard by 512-byte sector. Data is copied through pages granted to dom0 once, except
+   * The disks of `disk = [...]` in the domain's config, connected at boot (blkfront), and those
+   * `pvkit block-attach` adds while it runs (until `block-detach` takes them): read, write, flush
+   * and discard by 512-byte sector. Data is copied through pages granted to dom0 once, except
    * in a disk's buffer(), whose own pages are granted: I/O on it is not copied.
    */
   readonly blk: {

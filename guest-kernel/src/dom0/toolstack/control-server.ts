@@ -182,6 +182,12 @@ export class ControlServer {
         return storeOp(`xenstore-ls ${req.path}`, () => this.ls(String(req.path)));
       case "block-list":
         return blockList(this.store, t.resolve(String(req.domain)));
+      case "block-attach":
+        if (typeof req.cwd !== "string" || !req.cwd.startsWith("/"))
+          throw new Error("block-attach: the request names no directory for a relative target (cwd)");
+        return t.blockAttach(String(req.domain), String(req.disk), req.cwd);
+      case "block-detach":
+        return t.blockDetach(String(req.domain), String(req.vdev), req.force === true);
       default:
         throw new Error(`unknown request "${(req as { op: string }).op}"`);
     }

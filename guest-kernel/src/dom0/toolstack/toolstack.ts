@@ -21,6 +21,7 @@ import { BootWatch, type BootOutcome, type BootStore } from "./boot-watch.ts";
 import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
 import { diskProblem, removeDiskEntries, writeDiskEntries } from "./disks.ts";
+import { HotplugError, attachDisk, detachDisk } from "./disk-hotplug.ts";
 import { removeVifEntries, writeVifEntries } from "./vifs.ts";
 
 /** A memory size from the CLI: a whole number of MiB, at least 1. */
@@ -38,6 +39,16 @@ export interface StoreServer extends StoreWriter, BootStore {
 }
 
 export class ToolstackError extends Error {}
+
+/** Runs a hotplug step; what it refuses becomes "<what>: <why>". */
+async function hotplug<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (e instanceof HotplugError) throw new ToolstackError(`${what}: ${e.message}`);
+    throw e;
+  }
+}
 
 interface Managed {
   cfg: DomainConfig;
@@ -311,6 +322,22 @@ export class Toolstack {
     this.store.write(`${domainPath(domid)}/memory/static-max`, String(mib * 1024));
     const m = this.managed.get(domid);
     if (m) m.cfg = { ...m.cfg, maxmem: mib };
+  }
+
+  /** `xl block-attach`: disk `spec` (a cfg `disk` entry) into a running domU (disk-hotplug.ts). */
+  async blockAttach(
+    domain: string,
+    spec: string,
+    cwd: string,
+  ): Promise<{ vdev: string; connected: boolean }> {
+    const domid = this.guest(domain);
+    return hotplug(`block-attach ${domain}`, () => attachDisk(this.store, domid, spec, cwd));
+  }
+
+  /** `xl block-detach`: disk `name` out of a running domU (disk-hotplug.ts). */
+  async blockDetach(domain: string, name: string, force: boolean): Promise<void> {
+    const domid = this.guest(domain);
+    return hotplug(`block-detach ${domain} ${name}`, () => detachDisk(this.store, domid, name, force));
   }
 
   /** The early console_io log of a domain, or the hypervisor's. */
