@@ -56,13 +56,21 @@ function until(
 ): Promise<boolean> {
   return new Promise((resolve) => {
     const unwatch: (() => void)[] = [];
+    let over = false;
     const finish = (ok: boolean) => {
+      if (over) return;
+      over = true;
       clearTimeout(timer);
       for (const u of unwatch.splice(0)) u();
       resolve(ok);
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
-    for (const p of paths) unwatch.push(store.watch(p, () => done() && finish(true)));
+    for (const p of paths) {
+      const u = store.watch(p, () => done() && finish(true));
+      // A watch whose first call (at registration) already finished the wait goes at once.
+      if (over) u();
+      else unwatch.push(u);
+    }
     if (done()) finish(true);
   });
 }
