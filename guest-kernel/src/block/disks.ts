@@ -39,12 +39,14 @@ interface Disk {
   id: string;
   front: Blkfront;
   device: DiskDevice;
+  /** Stops following its backend's state. */
+  unwatch(): void;
 }
 
 export class Disks {
   private readonly disks = new Map<string, Disk>();
-  /** device/vbd ids seen (connected, connecting or failed), each with what stops following it. */
-  private readonly known = new Map<string, { unwatch?: () => void }>();
+  /** device/vbd ids seen: connected, connecting, or failed (not tried again while they stay). */
+  private readonly known = new Set<string>();
   private readonly home: string;
   /** Stops following device/vbd (set by follow()). */
   private unfollow: (() => void) | undefined;
@@ -78,14 +80,14 @@ export class Disks {
     if (this.closed) return;
     const ids = await this.d.xs.directory(`${this.home}/device/vbd`).catch(() => [] as string[]);
     if (this.closed) return;
-    for (const [id, k] of this.known)
+    for (const id of this.known)
       if (!ids.includes(id)) {
         // Gone without a Closing first (a forced detach): the backend no longer serves it.
-        k.unwatch?.();
         this.known.delete(id);
         for (const [name, disk] of this.disks)
           if (disk.id === id) {
             this.disks.delete(name);
+            disk.unwatch();
             // Its requests fail now; the grants end once the backend (being destroyed) unmapped.
             void disk.front.close(FORCED_CLOSE_MS).then(() => this.d.log(`${name}: detached`));
           }
@@ -94,8 +96,7 @@ export class Disks {
   }
 
   private async connect(id: string): Promise<void> {
-    const entry: { unwatch?: () => void } = {};
-    this.known.set(id, entry);
+    this.known.add(id);
     const front = new Blkfront(this.d.platform, `${this.home}/device/vbd/${id}`);
     try {
       const info = await front.connect({ poolPages: this.d.poolPages });
@@ -104,14 +105,14 @@ export class Disks {
         `${info.name}: ${info.sectors} sectors (${mib >= 1 ? `${mib.toFixed(1)} MiB` : `${info.sectors / 2} KiB`})` +
           `${info.readonly ? ", read-only" : ""}, ${info.maxSegments} pages per request`,
       );
-      this.disks.set(info.name, { id, front, device: blockDevice(front) });
       // Not waited for: boot does not pay the watch's round trip.
       const backend = front.backendDir;
       const watching = this.d.xs.watch(
         `${backend}/state`,
-        () => void this.backendChanged(id, info.name, backend),
+        () => void this.backendChanged(info.name, backend),
       );
-      entry.unwatch = () => void watching.then((token) => this.d.xs.unwatch(token)).catch(() => undefined);
+      const unwatch = () => void watching.then((token) => this.d.xs.unwatch(token)).catch(() => undefined);
+      this.disks.set(info.name, { id, front, device: blockDevice(front), unwatch });
     } catch (e) {
       this.d.log(`vbd ${id}: ${e instanceof Error ? e.message : String(e)}; going on without it`);
     }
@@ -122,7 +123,7 @@ export class Disks {
    * to let go (libxl's detach); a Closing of blkback's own (it gave up on a ring: xenbus_dev_fatal)
    * leaves the disk to fail its requests, as before.
    */
-  private async backendChanged(id: string, name: string, backend: string): Promise<void> {
+  private async backendChanged(name: string, backend: string): Promise<void> {
     const disk = this.disks.get(name);
     if (!disk) return;
     const read = (key: string) => this.d.xs.tryRead(`${backend}/${key}`).catch(() => undefined);
@@ -130,14 +131,14 @@ export class Disks {
     if (this.d.inUse(name)) {
       await this.d.xs
         .write(
-          `${this.home}/error/device/vbd/${id}/error`,
+          `${this.home}/error/device/vbd/${disk.id}/error`,
           `${name} is in use (a file system is mounted on it)`,
         )
         .catch(() => undefined);
       return;
     }
     this.disks.delete(name);
-    this.known.get(id)?.unwatch?.();
+    disk.unwatch();
     await disk.front.close();
     this.d.log(`${name}: detached`);
   }
@@ -163,7 +164,7 @@ export class Disks {
   async close(): Promise<void> {
     this.closed = true;
     this.unfollow?.();
-    for (const k of this.known.values()) k.unwatch?.();
+    for (const d of this.disks.values()) d.unwatch();
     this.known.clear();
     await Promise.all([...this.disks.values()].map((d) => d.front.close()));
     this.disks.clear();

@@ -16,14 +16,13 @@
  */
 import { XenbusStateClosed, XenbusStateClosing, XenbusStateConnected } from "@pvkit/abi/layout";
 import { vdevNumber } from "@pvkit/drivers/blk/protocol";
+import type { BootStore } from "./boot-watch.ts";
 import { parseDisk } from "./cfg-devices.ts";
 import { backendDir, diskProblem, frontendDir, writeDiskEntries } from "./disks.ts";
 import { domainPath, type StoreWriter } from "./store-layout.ts";
 
-/** What hotplug needs of xenstored: writes, and watches to wait on. */
-export interface HotplugStore extends StoreWriter {
-  watch(path: string, cb: () => void): () => void;
-}
+/** What hotplug needs of xenstored: writes, and watches to wait on (the toolstack's StoreServer). */
+export type HotplugStore = StoreWriter & BootStore;
 
 /** How long the guest has to connect an attached disk, or to let go of a detached one (libxl's 10 s). */
 export const HOTPLUG_TIMEOUT_MS = 10_000;
