@@ -40,7 +40,8 @@ export interface DomainRecord {
     /** The kernel command line (`extra`, or its alias `cmdline`). */
     extra: string;
     disk: { target: string; format: string; vdev: string; readonly: boolean }[];
-    vif: { mac: string; bridge: string; ip?: string }[];
+    /** `devid`: the device id (the guest's eth<devid>); mtu when the entry set it. */
+    vif: { devid: number; mac: string; bridge: string; ip?: string; mtu?: number }[];
     inspect: boolean;
   } | null;
   runtime: {
@@ -107,6 +108,10 @@ export type ControlRequest =
   | { id: number; op: "block-list"; domain: string }
   | { id: number; op: "block-attach"; domain: string; disk: string; cwd: string }
   | { id: number; op: "block-detach"; domain: string; vdev: string; force?: boolean }
+  /** `vif` is a cfg `vif = [...]` entry; answered with { devid, mac, connected }. */
+  | { id: number; op: "network-attach"; domain: string; vif: string }
+  /** `vif` is the device id or the MAC. */
+  | { id: number; op: "network-detach"; domain: string; vif: string; force?: boolean }
   | NetworkRequest;
 
 /** `pvkit block-list`: one virtual disk of a domain, as xl block-list shows it. */

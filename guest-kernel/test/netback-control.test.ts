@@ -54,6 +54,7 @@ function setup() {
     [`${fe}/queue-0/tx-ring-ref`]: "12",
     [`${fe}/queue-0/rx-ring-ref0`]: "14",
     [`${be}/state`]: "4",
+    [`${be}/mac`]: "00:16:3e:00:00:01",
     [`${be}/bridge`]: "pvbr0",
     [`${be}/mtu`]: "1500",
     [`${be}/link-state`]: "up",

@@ -41,7 +41,7 @@ uuid = "6f1d3c6e-1b2a-4c3d-9e8f-0a1b2c3d4e5f"
       { target: "/etc/pvkit/disks/root.img", format: "raw", vdev: "xvda", readonly: false },
       { target: "/srv/data.img", format: "raw", vdev: "xvdb", readonly: true },
     ]);
-    expect(c.vifs).toEqual([{ mac: "00:16:3e:12:34:56", bridge: "pvbr0", ip: "10.0.0.2" }]);
+    expect(c.vifs).toEqual([{ devid: 0, mac: "00:16:3e:12:34:56", bridge: "pvbr0", ip: "10.0.0.2" }]);
   });
 
   it("fills defaults: memory 64, maxmem = memory, one vCPU, a fresh UUID", () => {

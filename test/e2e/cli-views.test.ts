@@ -65,7 +65,7 @@ describe("pvkit list -l and top", { timeout: 120_000 }, () => {
         on_crash: "preserve",
         extra: "loglevel=3",
         disk: [{ target: image, format: "raw", vdev: "xvda", readonly: true }],
-        vif: [{ mac: "00:16:3e:00:00:07", bridge: "pvbr0" }],
+        vif: [{ devid: 0, mac: "00:16:3e:00:00:07", bridge: "pvbr0" }],
       },
       runtime: { name: "full", memory: 16, maxmem: 24, online_vcpus: 1 },
     });

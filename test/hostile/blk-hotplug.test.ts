@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { attachDisk, detachDisk, HotplugError } from "@pvkit/guest-kernel/dom0/toolstack/disk-hotplug";
+import { attachDisk, detachDisk } from "@pvkit/guest-kernel/dom0/toolstack/disk-hotplug";
+import { HotplugError } from "@pvkit/guest-kernel/dom0/toolstack/device-hotplug";
 import { blockList } from "@pvkit/guest-kernel/dom0/toolstack/disks";
 import { Xenstored } from "@pvkit/guest-kernel/dom0/xenstored/index";
 
@@ -26,8 +27,9 @@ const ERROR = `/local/domain/${DOMID}/error/device/vbd/51728/error`;
 async function attached(): Promise<Xenstored> {
   const xs = new Xenstored();
   writeFileSync(join(dir, "d.img"), new Uint8Array(1 << 20));
-  const r = await attachDisk(xs, DOMID, "d.img,xvdb,r", dir, 10); // no guest connects it here
-  expect(r).toEqual({ vdev: "xvdb", connected: false });
+  const r = attachDisk(xs, DOMID, "d.img,xvdb,r", dir, 10);
+  expect(r.disk).toMatchObject({ vdev: "xvdb", readonly: true });
+  expect(await r.connected).toBe(false); // no guest connects it here
   xs.write(`${BE}/state`, "4");
   return xs;
 }
@@ -36,12 +38,10 @@ describe("block-detach and a hostile guest", () => {
   it("a disk name past the last device number is refused, not wrapped onto another disk", async () => {
     const xs = await attached(); // xvdb
     writeFileSync(join(dir, "q.img"), new Uint8Array(1 << 20));
-    await attachDisk(xs, DOMID, "q.img,xvdq,r", dir, 10);
+    await attachDisk(xs, DOMID, "q.img,xvdq,r", dir, 10).connected;
     // "xvdajrnje" is index 2^24 + 16: shifted into 32 bits, its number would wrap onto xvdq's.
     await expect(detachDisk(xs, DOMID, "xvdajrnje", true)).rejects.toThrow(/past the last disk name/);
-    await expect(attachDisk(xs, DOMID, "q.img,xvdajrnje,r", dir, 10)).rejects.toThrow(
-      /past the last disk name/,
-    );
+    expect(() => attachDisk(xs, DOMID, "q.img,xvdajrnje,r", dir, 10)).toThrow(/past the last disk name/);
     expect(xs.tryRead(`/local/domain/0/backend/vbd/${DOMID}/${(1 << 28) | (16 << 8)}/state`)).toBe("1");
   });
 
@@ -68,6 +68,15 @@ describe("block-detach and a hostile guest", () => {
     expect(xs.tryRead(BE)).toBeUndefined();
   });
 
+  it("a guest that lets go after the wait ended: the next detach removes the disk without asking", async () => {
+    const xs = await attached();
+    await expect(detachDisk(xs, DOMID, "xvdb", false, 200)).rejects.toThrow(/did not let go/);
+    // Late, the guest's blkfront closes; it will not answer another Closing.
+    xs.write(`/local/domain/${DOMID}/device/vbd/51728/state`, "6");
+    await detachDisk(xs, DOMID, "xvdb", false, 30_000);
+    expect(xs.tryRead(BE)).toBeUndefined();
+  });
+
   it("-f during a detach that waits ends both, and leaves nothing behind to block the next attach", async () => {
     const xs = await attached();
     const waiting = detachDisk(xs, DOMID, "xvdb", false, 30_000); // the guest never answers
@@ -75,7 +84,7 @@ describe("block-detach and a hostile guest", () => {
     await detachDisk(xs, DOMID, "xvdb", true);
     await waiting; // done: the directory went
     expect(xs.tryRead(BE)).toBeUndefined();
-    expect((await attachDisk(xs, DOMID, "d.img,xvdb,r", dir, 10)).vdev).toBe("xvdb");
+    expect(attachDisk(xs, DOMID, "d.img,xvdb,r", dir, 10).disk.vdev).toBe("xvdb");
   });
 
   it("a refusal built to attack the terminal comes out as one short printable line", async () => {

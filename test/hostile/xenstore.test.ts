@@ -7,10 +7,7 @@
 import { describe, expect, it } from "vitest";
 import * as X from "@pvkit/guest-kernel/dom0/xenstored/abi";
 import { Xenstored } from "@pvkit/guest-kernel/dom0/xenstored/index";
-import { writeDomainEntries } from "@pvkit/guest-kernel/dom0/toolstack/store-layout";
-import type { DomainConfig } from "@pvkit/guest-kernel/dom0/toolstack/cfg";
-import type { BuiltDomain } from "@pvkit/guest-kernel/dom0/toolstack/host";
-import { XenStoreClient } from "@pvkit/guest-kernel/xenbus/client";
+import { guestOnRing } from "../../guest-kernel/test/helpers/guest-on-ring.ts";
 
 const MEMORY_QUOTA = 64 * 1024;
 
@@ -18,24 +15,8 @@ const MEMORY_QUOTA = 64 * 1024;
 function stage() {
   const logs: string[] = [];
   const xs = new Xenstored({ quota: { memoryPerDomain: MEMORY_QUOTA }, log: (l) => logs.push(l) });
-  const guest = (domid: number) => {
-    const cfg = {
-      name: `g${domid}`,
-      uuid: `00000000-0000-0000-0000-00000000000${domid}`,
-      memory: 16,
-      maxmem: 16,
-    };
-    const built = { consoleGfn: 1n, consolePort: 2, storeGfn: 3n, storePort: 4 };
-    writeDomainEntries(xs, domid, cfg as DomainConfig, built as BuiltDomain);
-    const page = new DataView(new SharedArrayBuffer(4096));
-    let client!: XenStoreClient;
-    const ring = xs.attachDomainRing(domid, page, () => setImmediate(() => client.poll()));
-    client = new XenStoreClient(page, () => setImmediate(() => ring.onEvent()));
-    xs.introduceDomain(domid);
-    return client;
-  };
-  const attacker = guest(5);
-  guest(6);
+  const attacker = guestOnRing(xs, 5);
+  guestOnRing(xs, 6);
   xs.write("/local/domain/6/data/secret", "neighbour's secret");
   return { xs, attacker, logs };
 }

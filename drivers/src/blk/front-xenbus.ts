@@ -54,6 +54,9 @@ interface Live {
   port: number;
 }
 
+/** How long closing after a failed handshake waits for the backend's Closed. */
+const FAILED_CLOSE_MS = 1000;
+
 export class Blkfront {
   private live: Live | undefined;
   private backend = "";
@@ -95,7 +98,17 @@ export class Blkfront {
     return this.shared?.release(buf) ?? false;
   }
 
+  /** The handshake; a failed one gives back what it had set up (granted pages, the port). */
   async connect(opts: BlkfrontOptions = {}): Promise<DiskInfo> {
+    try {
+      return await this.handshake(opts);
+    } catch (e) {
+      await this.close(FAILED_CLOSE_MS).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async handshake(opts: BlkfrontOptions): Promise<DiskInfo> {
     const s = this.p.store;
     const timeout = opts.timeoutMs ?? 30_000;
     this.backend = (await s.read(`${this.path}/${Keys.backend}`)) ?? "";
@@ -196,7 +209,8 @@ export class Blkfront {
     const live = this.live;
     if (!live) return;
     this.live = undefined;
-    live.queue.fail("device closed");
+    // Undefined when the handshake failed before the ring was up.
+    (live.queue as BlkfrontQueue | undefined)?.fail("device closed");
     await closeFrontend(
       this.p,
       this.path,

@@ -58,6 +58,16 @@ interface Live {
   ports: number[];
 }
 
+/** How long closing after a failed handshake waits for the backend's Closed. */
+const FAILED_CLOSE_MS = 1000;
+
+export interface NetfrontOptions {
+  queues?: number;
+  rxcsum?: boolean;
+  lro?: boolean;
+  timeoutMs?: number;
+}
+
 export class Netfront {
   private live: Live | undefined;
   private backend = "";
@@ -77,6 +87,11 @@ export class Netfront {
    */
   onFrame(fn: (frame: Uint8Array, flags: number) => void): void {
     this.receiver = fn;
+  }
+
+  /** The backend's directory, once connect() has read it. */
+  get backendDir(): string {
+    return this.backend;
   }
 
   /** Queue `i` itself (tests: frames on one queue, offload fields unchecked by send()). */
@@ -117,9 +132,17 @@ export class Netfront {
    * TCP frames of up to 64 KiB whole when a peer sent them with TSO (VMXNET_F_LRO), in body
    * buffers posted for them.
    */
-  async connect(
-    opts: { queues?: number; rxcsum?: boolean; lro?: boolean; timeoutMs?: number } = {},
-  ): Promise<NetInfo> {
+  async connect(opts: NetfrontOptions = {}): Promise<NetInfo> {
+    try {
+      return await this.handshake(opts);
+    } catch (e) {
+      // A failed handshake gives back what it had set up (granted pages, ports).
+      await this.close(FAILED_CLOSE_MS).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async handshake(opts: NetfrontOptions): Promise<NetInfo> {
     const s = this.p.store;
     const timeout = opts.timeoutMs ?? 30_000;
     this.backend = (await s.read(`${this.path}/${Keys.backend}`)) ?? "";

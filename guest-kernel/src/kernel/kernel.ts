@@ -179,7 +179,10 @@ export class Kernel {
     });
     await nics.probe();
     this.nics = nics;
-    if (nics.list().length > 0) this.onShutdown("network", () => nics.close());
+    this.onShutdown("network", () => nics.close());
+    // Hotplug (`pvkit network-attach`): not waited for, so that boot does not pay the watch's
+    // round trip.
+    void nics.follow().catch((e: unknown) => this.printk(`netfront: following device/vif: ${String(e)}`));
   }
 
   /** blkfront for every disk the toolstack gave us, before init runs (as a root disk must be). */

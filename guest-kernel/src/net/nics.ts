@@ -1,13 +1,16 @@
 /**
- * The kernel's network interfaces: at boot it finds every `device/vif/<handle>` the toolstack gave
- * this domain, runs netfront's handshake for each (in parallel) and keeps them by name (eth0,
- * eth1, ...) for programs (`k.net`) and the shell's ifconfig. An interface whose backend never
- * connects is reported and left out. At shutdown each one is closed properly.
+ * The kernel's network interfaces: every `device/vif/<handle>` the toolstack gives this domain, at
+ * boot and after (`pvkit network-attach`), connected by netfront and kept by name (eth0, eth1, ...)
+ * for programs (`k.net`) and the shell's ifconfig. The xenbus bus (xenbus/frontend-devices.ts)
+ * does the following, detaching and closing; this file is what is particular to interfaces: the
+ * queues and offloads the command line asks for. An interface is never refused to a detach (as
+ * Linux's netfront): a stack on it sees its sends fail from then on.
  */
 import { Netfront } from "@pvkit/drivers/net/front-xenbus";
 import type { FrontendPlatform } from "@pvkit/drivers/frontend-platform";
 import type { TxOffload } from "@pvkit/drivers/net/front-queue";
 import type { XenStoreClient } from "../xenbus/client.ts";
+import { FrontendDevices } from "../xenbus/frontend-devices.ts";
 
 /** A network interface as programs see it: raw Ethernet frames in and out. */
 export interface NetDevice {
@@ -58,53 +61,36 @@ export interface NicDeps {
   cmdline?: string;
 }
 
-export class Nics {
-  private readonly nics = new Map<string, { front: Netfront; device: NetDevice }>();
-
-  constructor(private readonly d: NicDeps) {}
-
-  async probe(): Promise<void> {
-    const home = `/local/domain/${this.d.domid}`;
-    const ids = await this.d.xs.directory(`${home}/device/vif`).catch(() => [] as string[]);
-    await Promise.all(
-      ids.map(async (id) => {
-        const front = new Netfront(this.d.platform, `${home}/device/vif/${id}`);
-        try {
-          const queues = Number(/(?:^|\s)net\.queues=(\d+)/.exec(this.d.cmdline ?? "")?.[1] ?? 1);
-          // rxcsum: dom0 checks each frame's checksums as it copies it in (receive offload).
-          // lro: a peer's TSO frame arrives whole, not as forty segments (`net.lro=0`: segments).
-          const lro = !/(?:^|\s)net\.lro=0(?:\s|$)/.test(this.d.cmdline ?? "");
-          const info = await front.connect({ queues, rxcsum: true, lro });
-          this.d.log(`${info.name}: ${info.mac}, mtu ${info.mtu}, ${info.queues} queue(s)`);
-          this.nics.set(info.name, {
-            front,
-            device: {
-              name: info.name,
-              mac: info.mac,
-              mtu: info.mtu,
-              queues: info.queues,
-              send: (frame, offload) => front.send(frame, offload),
-              onFrame: (fn) => front.onFrame(fn),
-              stats: () => front.stats,
-            },
-          });
-        } catch (e) {
-          this.d.log(`vif ${id}: ${e instanceof Error ? e.message : String(e)}; going on without it`);
-        }
-      }),
-    );
-  }
-
-  list(): NetDevice[] {
-    return [...this.nics.values()].map((n) => n.device).sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  get(name: string): NetDevice | undefined {
-    return this.nics.get(name)?.device;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.nics.values()].map((n) => n.front.close()));
-    this.nics.clear();
+/** The interfaces, on the xenbus bus with netfront as its driver. */
+export class Nics extends FrontendDevices<NetDevice> {
+  constructor(d: NicDeps) {
+    const cmdline = d.cmdline ?? "";
+    const queues = Number(/(?:^|\s)net\.queues=(\d+)/.exec(cmdline)?.[1] ?? 1);
+    // rxcsum: dom0 checks each frame's checksums as it copies it in (receive offload).
+    // lro: a peer's TSO frame arrives whole, not as forty segments (`net.lro=0`: segments).
+    const lro = !/(?:^|\s)net\.lro=0(?:\s|$)/.test(cmdline);
+    super(d.xs, d.domid, {
+      kind: "vif",
+      log: d.log,
+      async connect(dir) {
+        const front = new Netfront(d.platform, dir);
+        const info = await front.connect({ queues, rxcsum: true, lro });
+        d.log(`${info.name}: ${info.mac}, mtu ${info.mtu}, ${info.queues} queue(s)`);
+        return {
+          name: info.name,
+          device: {
+            name: info.name,
+            mac: info.mac,
+            mtu: info.mtu,
+            queues: info.queues,
+            send: (frame, offload) => front.send(frame, offload),
+            onFrame: (fn) => front.onFrame(fn),
+            stats: () => front.stats,
+          },
+          backend: front.backendDir,
+          close: (ms) => front.close(ms),
+        };
+      },
+    });
   }
 }

@@ -244,7 +244,7 @@ registerTraceCommand(program, socketPath);
 
 registerTop(program, socketPath);
 registerBlockList(program, socketPath);
-(await import("./block-hotplug.ts")).registerBlockHotplug(program, socketPath);
+(await import("./device-hotplug.ts")).registerDeviceHotplug(program, socketPath);
 (await import("./network-list.ts")).registerNetworkList(program, socketPath);
 (await import("./capture.ts")).registerCapture(program, socketPath);
 (await import("./uplink.ts")).registerUplink(program, socketPath);

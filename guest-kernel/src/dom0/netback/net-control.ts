@@ -25,7 +25,7 @@ import type { PortCounters } from "@pvkit/drivers/net/port";
 import { Capture, type CaptureSource } from "./capture.ts";
 import { DEFAULT_SEED } from "./impairment.ts";
 import { PcapWriter } from "./pcap.ts";
-import type { NetbackService } from "./service.ts";
+import { VIF_ROOT, type NetbackService } from "./service.ts";
 import { VxlanUplink } from "./uplink.ts";
 
 export interface NetControlStore {
@@ -98,13 +98,17 @@ export class NetControl {
     }
   }
 
-  /** A domain's vifs: xl network-list's columns from xenstore, counters from netback. */
+  /**
+   * A domain's vifs: xl network-list's columns from xenstore, counters from netback. The rows are
+   * the vifs dom0 serves (its backend directories) and the MAC the one dom0 gave; what comes from
+   * the guest's frontend directory is numbers only, read as numbers.
+   */
   vifs(domain: string): NetworkDeviceRow[] {
     const domid = this.named("network-list", domain);
     const dir = `/local/domain/${domid}/device/vif`;
     let ids: string[];
     try {
-      ids = this.store.directory(dir);
+      ids = this.store.directory(`${VIF_ROOT}/${domid}`);
     } catch {
       return [];
     }
@@ -114,13 +118,14 @@ export class NetControl {
       .filter((id) => /^\d+$/.test(id))
       .map((id) => {
         const fe = `${dir}/${id}`;
-        const be = this.store.tryRead(`${fe}/${Keys.backend}`) ?? "";
+        // Built from the ids, not read from the guest's `backend` node, which it may point anywhere.
+        const be = `${VIF_ROOT}/${domid}/${id}`;
         const q = `${fe}/queue-0`;
         const device = served.find((d) => d.domid === domid && d.devid === Number(id));
         return {
           idx: Number(id),
           backendId: num(this.store.tryRead(`${fe}/${Keys.backendId}`)),
-          mac: this.store.tryRead(`${fe}/${Keys.mac}`) ?? "",
+          mac: this.store.tryRead(`${be}/${Keys.mac}`) ?? "",
           handle: num(this.store.tryRead(`${fe}/${Keys.handle}`)),
           state: num(this.store.tryRead(`${fe}/${Keys.state}`)),
           backendState: num(this.store.tryRead(`${be}/${Keys.state}`)),

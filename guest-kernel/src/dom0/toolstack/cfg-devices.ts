@@ -17,6 +17,9 @@ export interface DiskSpec {
 }
 
 export interface VifSpec {
+  /** Its device id (the handle; eth<devid> in the guest): its place in `vif = [...]`, or what
+   * `pvkit network-attach` chose. */
+  devid: number;
   /** Guest MAC (Xen's OUI 00:16:3e, randomised when absent). */
   mac: string;
   bridge: string;
@@ -24,6 +27,9 @@ export interface VifSpec {
   /** 68..9000 (vmxnet's largest); 1500 when absent. */
   mtu?: number;
 }
+
+/** A MAC address as xl writes it: six hex pairs with colons. */
+export const MAC_PATTERN = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i;
 
 function keyValues(spec: string, what: string, fail: (p: string) => never): Map<string, string> {
   const out = new Map<string, string>();
@@ -80,17 +86,18 @@ export function parseDisk(spec: string, index: number, base: string, fail: (p: s
   };
 }
 
-export function parseVif(spec: string, index: number, fail: (p: string) => never): VifSpec {
-  const what = `vif ${index}`;
+/** The `vif = [...]` entry `spec`, which becomes device `devid`. */
+export function parseVif(spec: string, devid: number, fail: (p: string) => never): VifSpec {
+  const what = `vif ${devid}`;
   const kv = keyValues(spec, what, fail);
   for (const k of kv.keys())
     if (!["mac", "bridge", "ip", "mtu", "model", "type"].includes(k)) fail(`${what}: unknown vif key "${k}"`);
   const mac = kv.get("mac") ?? randomMac();
-  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) fail(`${what}: "${mac}" is not a MAC address`);
+  if (!MAC_PATTERN.test(mac)) fail(`${what}: "${mac}" is not a MAC address`);
   const ip = kv.get("ip");
   if (ip !== undefined && !/^(\d{1,3}\.){3}\d{1,3}$/.test(ip))
     fail(`${what}: "${ip}" is not an IPv4 address`);
-  const out: VifSpec = { mac: mac.toLowerCase(), bridge: kv.get("bridge") ?? "pvbr0" };
+  const out: VifSpec = { devid, mac: mac.toLowerCase(), bridge: kv.get("bridge") ?? "pvbr0" };
   if (ip !== undefined) out.ip = ip;
   const mtu = kv.get("mtu");
   if (mtu !== undefined) {

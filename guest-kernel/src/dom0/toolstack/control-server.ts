@@ -185,9 +185,13 @@ export class ControlServer {
       case "block-attach":
         if (typeof req.cwd !== "string" || !req.cwd.startsWith("/"))
           throw new Error("block-attach: the request names no directory for a relative target (cwd)");
-        return t.blockAttach(String(req.domain), String(req.disk), req.cwd);
+        return t.hotplug.blockAttach(String(req.domain), String(req.disk), req.cwd);
       case "block-detach":
-        return t.blockDetach(String(req.domain), String(req.vdev), req.force === true);
+        return t.hotplug.blockDetach(String(req.domain), String(req.vdev), req.force === true);
+      case "network-attach":
+        return t.hotplug.networkAttach(String(req.domain), String(req.vif));
+      case "network-detach":
+        return t.hotplug.networkDetach(String(req.domain), String(req.vif), req.force === true);
       default:
         throw new Error(`unknown request "${(req as { op: string }).op}"`);
     }

@@ -21,8 +21,11 @@ import { BootWatch, type BootOutcome, type BootStore } from "./boot-watch.ts";
 import type { BoundPort, DomainInfo, MappedPage, ToolstackHost } from "./host.ts";
 import { domainPath, removeDomainEntries, writeDomainEntries, type StoreWriter } from "./store-layout.ts";
 import { diskProblem, removeDiskEntries, writeDiskEntries } from "./disks.ts";
-import { HotplugError, attachDisk, detachDisk } from "./disk-hotplug.ts";
+import { HotplugCommands } from "./hotplug-commands.ts";
+import { ToolstackError } from "./toolstack-error.ts";
 import { removeVifEntries, writeVifEntries } from "./vifs.ts";
+
+export { ToolstackError };
 
 /** A memory size from the CLI: a whole number of MiB, at least 1. */
 function checkMiB(op: string, domain: string, mib: number): void {
@@ -38,21 +41,9 @@ export interface StoreServer extends StoreWriter, BootStore {
   directory(path: string): string[];
 }
 
-export class ToolstackError extends Error {}
-
-/** Runs a hotplug step; what it refuses becomes "<what>: <why>". */
-async function hotplug<T>(what: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (e) {
-    if (e instanceof HotplugError) throw new ToolstackError(`${what}: ${e.message}`);
-    throw e;
-  }
-}
-
 interface Managed {
+  /** What it was created from, with the devices hotplug added and took since: what a reboot makes. */
   cfg: DomainConfig;
-  text: string;
   resources: (MappedPage | BoundPort)[];
   unmapped?: boolean;
 }
@@ -80,6 +71,14 @@ export class Toolstack {
   ) {
     host.onDomainException(() => this.reap());
     this.boots = new BootWatch(store, () => host.consoleLog(DOMID_XEN_LOG));
+    this.hotplug = new HotplugCommands(
+      store,
+      (domain) => this.guest(domain),
+      (domid, change) => {
+        const m = this.managed.get(domid);
+        if (m) m.cfg = change(m.cfg);
+      },
+    );
   }
 
   /** `pvkit info`. */
@@ -119,7 +118,15 @@ export class Toolstack {
     const cfg = parseDomainConfig(file, text);
     if (this.byName(cfg.name) !== undefined)
       throw new ToolstackError(`domain name "${cfg.name}" is already in use`);
+    return this.start(cfg, inspect, step);
+  }
 
+  /** Builds, records, connects and unpauses a domain from `cfg` (create's steps 2..5). */
+  private start(
+    cfg: DomainConfig,
+    inspect: boolean | "brk",
+    step: (i: number) => void,
+  ): { domid: number; name: string; inspector?: string } {
     // A kernel that is not there is the user's mistake, said before any domain exists.
     if (!this.host.kernelExists(cfg.kernel))
       throw new ToolstackError(`${cfg.file}: kernel: ${cfg.kernel}: no such file`);
@@ -145,7 +152,7 @@ export class Toolstack {
           `${free} MiB of the host's memory is free, and each domain needs some for its runtime too (pvkit info)`,
       );
     }
-    const m: Managed = { cfg, text, resources: [] };
+    const m: Managed = { cfg, resources: [] };
     this.managed.set(domid, m);
     try {
       step(2);
@@ -321,24 +328,15 @@ export class Toolstack {
     this.host.setMaxMem(domid, mib * 1024);
     this.store.write(`${domainPath(domid)}/memory/static-max`, String(mib * 1024));
     const m = this.managed.get(domid);
-    if (m) m.cfg = { ...m.cfg, maxmem: mib };
+    // Kept for a reboot too, with the memory it boots with no larger (a cfg may not say more).
+    if (m) m.cfg = { ...m.cfg, maxmem: mib, memory: Math.min(m.cfg.memory, mib) };
   }
 
-  /** `xl block-attach`: disk `spec` (a cfg `disk` entry) into a running domU (disk-hotplug.ts). */
-  async blockAttach(
-    domain: string,
-    spec: string,
-    cwd: string,
-  ): Promise<{ vdev: string; connected: boolean }> {
-    const domid = this.guest(domain);
-    return hotplug(`block-attach ${domain}`, () => attachDisk(this.store, domid, spec, cwd));
-  }
-
-  /** `xl block-detach`: disk `name` out of a running domU (disk-hotplug.ts). */
-  async blockDetach(domain: string, name: string, force: boolean): Promise<void> {
-    const domid = this.guest(domain);
-    return hotplug(`block-detach ${domain} ${name}`, () => detachDisk(this.store, domid, name, force));
-  }
+  /**
+   * `xl block-attach/-detach`, `network-attach/-detach` (hotplug-commands.ts): each change is kept in
+   * the config a reboot uses (and `list -l` shows), as libxl keeps it.
+   */
+  readonly hotplug: HotplugCommands;
 
   /** The early console_io log of a domain, or the hypervisor's. */
   dmesg(domain?: string): string {
@@ -392,8 +390,9 @@ export class Toolstack {
       }
       this.teardown(d.domid, true);
       if (action === "restart") {
+        // libxl's reboot: the config it keeps, hotplugged devices and all, not the file again.
         try {
-          this.create(m.text, m.cfg.file);
+          this.start(m.cfg, false, () => {});
         } catch (e) {
           this.log(`restart of ${m.cfg.name} failed: ${e instanceof Error ? e.message : String(e)}`);
         }

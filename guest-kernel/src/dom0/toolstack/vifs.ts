@@ -9,21 +9,25 @@ import type { VifSpec } from "./cfg-devices.ts";
 import { domainPath, type StoreWriter, writeDeviceDirs } from "./store-layout.ts";
 import { VIF_ROOT } from "../netback/service.ts";
 
+/** A vif's frontend directory (the guest's) and backend directory (dom0's), by device id. */
+export const vifFrontendDir = (domid: number, devid: number) => `${domainPath(domid)}/device/vif/${devid}`;
+export const vifBackendDir = (domid: number, devid: number) => `${VIF_ROOT}/${domid}/${devid}`;
+
 export function writeVifEntries(store: StoreWriter, domid: number, vifs: readonly VifSpec[]): void {
-  vifs.forEach((v, handle) => {
-    const fe = `${domainPath(domid)}/device/vif/${handle}`;
-    const be = `${VIF_ROOT}/${domid}/${handle}`;
+  for (const v of vifs) {
+    const fe = vifFrontendDir(domid, v.devid);
+    const be = vifBackendDir(domid, v.devid);
     writeDeviceDirs(
       store,
       domid,
       { fe, be },
       [
-        ["handle", String(handle)],
+        ["handle", String(v.devid)],
         ["mac", v.mac],
         ["state", "1"],
       ],
       [
-        ["handle", String(handle)],
+        ["handle", String(v.devid)],
         ["mac", v.mac],
         ["bridge", v.bridge],
         ["mtu", String(v.mtu ?? 1500)],
@@ -33,7 +37,7 @@ export function writeVifEntries(store: StoreWriter, domid: number, vifs: readonl
         ["state", "1"],
       ],
     );
-  });
+  }
 }
 
 export function removeVifEntries(store: StoreWriter, domid: number): void {
