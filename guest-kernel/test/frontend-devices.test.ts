@@ -22,11 +22,19 @@ interface Front {
   closes: number;
 }
 
-function stage(opts: { gate?: Promise<void>; inUse?: (name: string) => string | undefined } = {}) {
+function stage(
+  opts: {
+    gate?: Promise<void>;
+    closeGate?: Promise<void>;
+    inUse?: (name: string) => string | undefined;
+  } = {},
+) {
   const xs = new Xenstored();
   const client = guestOnRing(xs, DOMID);
 
   const fronts: Front[] = [];
+  /** What the driver did, in order: "connect <id>", "closed <id>". */
+  const events: string[] = [];
   const connected: string[] = [];
   let onConnect = () => {};
   const bus = new FrontendDevices<Front>(client, DOMID, {
@@ -37,6 +45,7 @@ function stage(opts: { gate?: Promise<void>; inUse?: (name: string) => string | 
       const id = dir.split("/").pop()!;
       const front: Front = { id, closes: 0 };
       fronts.push(front);
+      events.push(`connect ${id}`);
       const backend = (await client.tryRead(`${dir}/backend`)) ?? "";
       await opts.gate;
       // A directory removed meanwhile refuses the write (device/ is dom0's): the handshake goes on
@@ -50,7 +59,9 @@ function stage(opts: { gate?: Promise<void>; inUse?: (name: string) => string | 
         backend,
         close: async () => {
           front.closes++;
+          await opts.closeGate;
           await client.write(`${dir}/state`, "6").catch(() => undefined);
+          events.push(`closed ${id}`);
         },
       };
     },
@@ -77,7 +88,7 @@ function stage(opts: { gate?: Promise<void>; inUse?: (name: string) => string | 
   const until = async (cond: () => boolean) => {
     while (!cond()) await new Promise((r) => setImmediate(r));
   };
-  return { xs, bus, fronts, connections, attach, until };
+  return { xs, bus, fronts, events, connections, attach, until };
 }
 
 describe("the xenbus frontend bus", { timeout: 30_000 }, () => {
@@ -142,5 +153,24 @@ describe("the xenbus frontend bus", { timeout: 30_000 }, () => {
     await until(() => bus.get("eth3") === fronts[1]);
     await bus.close();
     expect(fronts.map((f) => f.closes)).toEqual([1, 1]);
+  });
+
+  it("a new device on an id waits until the old one there has closed", async () => {
+    let open!: () => void;
+    const closeGate = new Promise<void>((r) => (open = r));
+    const { xs, bus, fronts, events, attach, connections, until } = stage({ closeGate });
+    attach(0);
+    await bus.probe();
+    await bus.follow();
+    // Forced out, and at once made again: the old eth0's close is still running.
+    xs.rm(`${FE}/0`);
+    xs.rm(`${BE}/0`);
+    await until(() => fronts[0]!.closes === 1);
+    attach(0);
+    open();
+    await connections(2);
+    await until(() => bus.get("eth0") === fronts[1]);
+    // Its writes went before the new one began; the new one starts Initialising over them.
+    expect(events).toEqual(["connect 0", "closed 0", "connect 0"]);
   });
 });

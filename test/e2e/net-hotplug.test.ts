@@ -117,6 +117,26 @@ describe("network hotplug (pvkit network-attach / network-detach)", { timeout: 1
     expect(await portsOf(BRIDGE)).not.toContain(next);
   });
 
+  it("a detach whose domain is destroyed while it waits says so", async () => {
+    const domid = await create(
+      "nhpaused",
+      "test/guests/idle.ts",
+      `vif = ['mac=00:16:3e:00:2f:31, bridge=${BRIDGE}']\n`,
+    );
+    await stage.console("nhpaused", "", /netfront: eth0: 00:16:3e:00:2f:31/);
+    // Paused, the guest cannot answer: the detach waits.
+    expect(await stage.pvkit(["pause", "nhpaused"])).toMatchObject({ code: 0 });
+    const detach = stage.pvkit(["network-detach", "nhpaused", "0"]);
+    while ((await read(`/local/domain/0/backend/vif/${domid}/0/online`)) !== "0")
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await stage.pvkit(["destroy", "nhpaused"])).toMatchObject({ code: 0 });
+    const r = await detach;
+    expect([r.code, r.err.trim()]).toEqual([
+      1,
+      "pvkit: network-detach nhpaused 0: the domain shut down, rebooted or was destroyed while it waited",
+    ]);
+  });
+
   it("says in one line what is wrong", async () => {
     await create("nherrs", "test/guests/idle.ts", `vif = ['mac=00:16:3e:00:2f:21, bridge=${BRIDGE}']\n`);
     const cases: [string[], string][] = [

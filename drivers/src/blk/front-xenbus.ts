@@ -14,6 +14,7 @@ import {
   VDISK_READONLY,
   XenbusStateConnected,
   XenbusStateInitialised,
+  XenbusStateInitialising,
   XenbusStateInitWait,
 } from "@pvkit/abi/layout";
 import { FrontRing } from "../ring.ts";
@@ -115,6 +116,10 @@ export class Blkfront {
     const backendId = readUint(await s.read(`${this.path}/${Keys.backendId}`), 0x7fef);
     if (!this.backend || backendId === undefined) throw new Error(`${this.path}: no backend named`);
     this.backendId = backendId;
+    // Initialising, as a frontend starting over says: a backend Closed by an earlier frontend on
+    // this directory (a detached device's, closing as this one was made) offers it again.
+    if ((await s.read(`${this.path}/${Keys.state}`)) !== String(XenbusStateInitialising))
+      await s.write(`${this.path}/${Keys.state}`, String(XenbusStateInitialising));
     const vdev = readUint(await s.read(`${this.path}/${Keys.virtualDevice}`), 0xffffffff);
     const name = (vdev !== undefined && vdevName(vdev)) || this.path.split("/").pop()!;
 
@@ -164,6 +169,8 @@ export class Blkfront {
         : DIRECT_SEGMENTS;
     let queue: BlkfrontQueue | undefined;
     const port = this.p.allocUnbound(this.backendId, () => queue?.onEvent());
+    // From here a failure gives these back (connect() closes).
+    this.live = { queue: undefined as unknown as BlkfrontQueue, pool, ringRefs, ringPfns, port };
 
     const w = async (k: string, v: string) => s.write(`${this.path}/${k}`, v);
     if (order === 0) await w(Keys.ringRef, String(ringRefs[0]));
@@ -177,7 +184,6 @@ export class Blkfront {
     await w(Keys.featurePersistent, "1");
     await w(Keys.state, String(XenbusStateInitialised));
 
-    this.live = { queue: undefined as unknown as BlkfrontQueue, pool, ringRefs, ringPfns, port };
     await this.waitBackend((st) => st === XenbusStateConnected, "Connected", timeout);
     const sectors = readUint(await be(Keys.sectors));
     const sectorSize = readUint(await be(Keys.sectorSize), 1 << 16) ?? 512;

@@ -14,6 +14,7 @@ import {
   VMXNET_MAX_QUEUES,
   XenbusStateConnected,
   XenbusStateInitialised,
+  XenbusStateInitialising,
   XenbusStateInitWait,
 } from "@pvkit/abi/layout";
 import { GrantPool } from "../blk/front-pool.ts";
@@ -149,6 +150,10 @@ export class Netfront {
     const backendId = readUint(await s.read(`${this.path}/${Keys.backendId}`), 0x7fef);
     if (!this.backend || backendId === undefined) throw new Error(`${this.path}: no backend named`);
     this.backendId = backendId;
+    // Initialising, as a frontend starting over says: a backend Closed by an earlier frontend on
+    // this directory (a detached device's, closing as this one was made) offers it again.
+    if ((await s.read(`${this.path}/${Keys.state}`)) !== String(XenbusStateInitialising))
+      await s.write(`${this.path}/${Keys.state}`, String(XenbusStateInitialising));
     const handle =
       readUint(await s.read(`${this.path}/${Keys.handle}`), 255) ?? Number(this.path.split("/").pop());
     await waitForState(

@@ -53,6 +53,24 @@ const FORCED_CLOSE_MS = 1000;
  */
 interface Slot {
   phase: "connecting" | "connected" | "failed" | "detached";
+  /** What runs on its directory now (the handshake, or the close): never rejects. */
+  work: Promise<void>;
+  /** Whether that is still running. */
+  busy: boolean;
+}
+
+/** Makes `work` the slot's: what runs on its directory now. */
+function run(slot: Slot, work: Promise<unknown>): Promise<void> {
+  const p = work.then(
+    () => undefined,
+    () => undefined,
+  );
+  slot.work = p;
+  slot.busy = true;
+  void p.then(() => {
+    if (slot.work === p) slot.busy = false;
+  });
+  return p;
 }
 
 interface Entry<D> extends Connected<D> {
@@ -75,6 +93,8 @@ export class FrontendDevices<D> {
   private closed = false;
   /** The last look at device/<kind>: looks run one at a time, each on what the last one left. */
   private looking: Promise<unknown> = Promise.resolve();
+  /** The slots of directories that went (by id): a new directory there waits for their work. */
+  private readonly leaving = new Map<string, Slot>();
 
   constructor(
     private readonly xs: XenStoreClient,
@@ -99,7 +119,7 @@ export class FrontendDevices<D> {
       const rest = path.slice(this.dir.length + 1);
       const slash = rest.indexOf("/");
       const slot = slash < 0 ? undefined : this.slots.get(rest.slice(0, slash));
-      if (!slot || slot.phase === "detached") void this.scan();
+      if (!slot || slot.phase === "detached" || slot.phase === "failed") void this.scan();
     });
     if (this.closed) void this.xs.unwatch(token).catch(() => undefined);
     else this.unfollow = () => void this.xs.unwatch(token).catch(() => undefined);
@@ -128,7 +148,7 @@ export class FrontendDevices<D> {
   private async scan(): Promise<void> {
     const look = this.looking.then(() => this.look());
     this.looking = look.catch(() => undefined);
-    await Promise.all(await look);
+    await Promise.all(await look.catch(() => []));
   }
 
   /** Forgets the devices whose directory went; begins connecting the new ones. */
@@ -141,19 +161,28 @@ export class FrontendDevices<D> {
         this.slots.delete(id);
         const e = [...this.devices.values()].find((e) => e.slot === slot);
         // Its requests fail now; its pages are given back once the backend (being destroyed)
-        // unmapped them.
-        if (e) void this.forget(e, FORCED_CLOSE_MS);
+        // unmapped them. A handshake still running closes what it made when it ends.
+        if (e) this.forget(e, FORCED_CLOSE_MS);
+        this.leaving.set(id, slot);
       }
     const fresh: string[] = [];
     for (const id of ids) {
       const slot = this.slots.get(id);
-      if (!slot) fresh.push(id);
-      // One we let go of, made again (its frontend Initialising) before we saw it go.
-      else if (
-        slot.phase === "detached" &&
-        (await this.frontendState(id)) === String(XenbusStateInitialising)
-      )
-        fresh.push(id);
+      // New, or one we let go of (or failed) made again, Initialising, before we saw it go.
+      const made =
+        !slot ||
+        ((slot.phase === "detached" || slot.phase === "failed") &&
+          (await this.frontendState(id)) === String(XenbusStateInitialising));
+      if (!made) continue;
+      // The old device on this id is still closing (or its handshake still running): its writes
+      // would land in the new directory. Connect the new one once it is done.
+      const old = this.leaving.get(id) ?? slot;
+      if (old?.busy) {
+        void old.work.then(() => this.scan());
+        continue;
+      }
+      this.leaving.delete(id);
+      fresh.push(id);
     }
     return fresh.map((id) => this.connect(id));
   }
@@ -162,9 +191,13 @@ export class FrontendDevices<D> {
     return this.xs.tryRead(`${this.dir}/${id}/state`).catch(() => undefined);
   }
 
-  private async connect(id: string): Promise<void> {
-    const slot: Slot = { phase: "connecting" };
+  private connect(id: string): Promise<void> {
+    const slot: Slot = { phase: "connecting", work: Promise.resolve(), busy: false };
     this.slots.set(id, slot);
+    return run(slot, this.handshake(id, slot));
+  }
+
+  private async handshake(id: string, slot: Slot): Promise<void> {
     let c: Connected<D>;
     try {
       c = await this.driver.connect(`${this.dir}/${id}`);
@@ -179,12 +212,14 @@ export class FrontendDevices<D> {
     // while the handshake ran.
     if (this.closed || this.slots.get(id) !== slot) {
       slot.phase = "detached";
-      await c.close(FORCED_CLOSE_MS);
+      await c.close(FORCED_CLOSE_MS).catch(() => undefined);
       return;
     }
     slot.phase = "connected";
-    // Not waited for: boot does not pay the watch's round trip.
+    // Not waited for: boot does not pay the watch's round trip. (Refused — the watch quota — the
+    // device works on, but a detach must then be forced.)
     const watching = this.xs.watch(`${c.backend}/state`, () => void this.backendChanged(c.name));
+    watching.catch((e: unknown) => this.driver.log(`${c.name}: not following its backend: ${String(e)}`));
     const unwatch = () => void watching.then((token) => this.xs.unwatch(token)).catch(() => undefined);
     this.devices.set(c.name, { ...c, id, slot, unwatch });
   }
@@ -205,15 +240,23 @@ export class FrontendDevices<D> {
       await this.xs.write(`${this.errors}/${e.id}/error`, why).catch(() => undefined);
       return;
     }
-    await this.forget(e);
+    await this.forget(e).work;
   }
 
-  private async forget(e: Entry<D>, timeoutMs?: number): Promise<void> {
-    if (this.devices.get(e.name) !== e) return;
+  /** Stops serving `e` and closes it; the close becomes its slot's work. */
+  private forget(e: Entry<D>, timeoutMs?: number): Slot {
+    const slot = e.slot;
+    if (this.devices.get(e.name) !== e) return slot;
     this.devices.delete(e.name);
-    e.slot.phase = "detached";
+    slot.phase = "detached";
     e.unwatch();
-    await e.close(timeoutMs);
-    this.driver.log(`${e.name}: detached`);
+    run(
+      slot,
+      e.close(timeoutMs).then(
+        () => this.driver.log(`${e.name}: detached`),
+        (err: unknown) => this.driver.log(`${e.name}: closing: ${String(err)}`),
+      ),
+    );
+    return slot;
   }
 }

@@ -89,10 +89,14 @@ function until(
   });
 }
 
-/** Whether the guest's frontend at `fe` reaches Connected within `timeoutMs`. */
-export function frontendConnects(store: HotplugStore, fe: string, timeoutMs: number): Promise<boolean> {
-  const state = `${fe}/state`;
-  return until(store, [state], () => store.tryRead(state) === String(XenbusStateConnected), timeoutMs);
+/**
+ * Whether the guest's frontend at `fe` reaches Connected within `timeoutMs` (false at once when its
+ * directory goes: a detach, or the domain's end).
+ */
+export async function frontendConnects(store: HotplugStore, fe: string, timeoutMs: number): Promise<boolean> {
+  const connected = () => store.tryRead(`${fe}/state`) === String(XenbusStateConnected);
+  await until(store, [fe], () => connected() || store.tryRead(fe) === undefined, timeoutMs);
+  return connected();
 }
 
 /** Takes `dev` from its domain, as the file comment says. */

@@ -26,13 +26,20 @@ function refusal<T>(what: string, step: () => T): T {
   }
 }
 
+/**
+ * A detach whose domain ended while it waited for the guest: nothing is left to detach from, and a
+ * reboot has brought the domain back with the device (its config still had it).
+ */
+const gone = (what: string) =>
+  new ToolstackError(`${what}: the domain shut down, rebooted or was destroyed while it waited`);
+
 export class HotplugCommands {
   constructor(
     private readonly store: HotplugStore,
     /** A domU's id from its name or id (the toolstack's: dom0 and unknown names refused). */
     private readonly guest: (domain: string) => number,
-    /** Records a change of the domain's devices in its kept config. */
-    private readonly keep: (domid: number, change: (cfg: DomainConfig) => DomainConfig) => void,
+    /** Records a change of the domain's devices in its kept config; false when it is gone. */
+    private readonly keep: (domid: number, change: (cfg: DomainConfig) => DomainConfig) => boolean,
   ) {}
 
   // An attached device is kept as soon as its directories are written (as libxl updates its
@@ -56,8 +63,9 @@ export class HotplugCommands {
   /** Disk `name` (xvdb) out of a running domU. */
   async blockDetach(domain: string, name: string, force: boolean): Promise<void> {
     const domid = this.guest(domain);
-    await refusal(`block-detach ${domain} ${name}`, () => detachDisk(this.store, domid, name, force));
-    this.keep(domid, (c) => ({ ...c, disks: c.disks.filter((d) => d.vdev !== name) }));
+    const what = `block-detach ${domain} ${name}`;
+    await refusal(what, () => detachDisk(this.store, domid, name, force));
+    if (!this.keep(domid, (c) => ({ ...c, disks: c.disks.filter((d) => d.vdev !== name) }))) throw gone(what);
   }
 
   /** Vif `spec` (a cfg `vif` entry) into a running domU. */
@@ -74,9 +82,8 @@ export class HotplugCommands {
   /** The vif with device id or MAC `which` out of a running domU. */
   async networkDetach(domain: string, which: string, force: boolean): Promise<void> {
     const domid = this.guest(domain);
-    const devid = await refusal(`network-detach ${domain} ${which}`, () =>
-      detachVif(this.store, domid, which, force),
-    );
-    this.keep(domid, (c) => ({ ...c, vifs: c.vifs.filter((v) => v.devid !== devid) }));
+    const what = `network-detach ${domain} ${which}`;
+    const devid = await refusal(what, () => detachVif(this.store, domid, which, force));
+    if (!this.keep(domid, (c) => ({ ...c, vifs: c.vifs.filter((v) => v.devid !== devid) }))) throw gone(what);
   }
 }

@@ -77,6 +77,7 @@ export class Toolstack {
       (domid, change) => {
         const m = this.managed.get(domid);
         if (m) m.cfg = change(m.cfg);
+        return m !== undefined;
       },
     );
   }
