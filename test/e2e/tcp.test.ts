@@ -122,10 +122,16 @@ async function analysisFlags(file: string): Promise<Record<string, number>> {
   for (const line of out.split("\n"))
     for (const m of line.split("|").filter((x) => x.trim() !== "")) {
       const name = m.replace(/ \(#\d+\)$/, "");
-      // tshark's chat note on every SYN, FIN and RST ("Connection establish request (SYN): server
-      // port 5001") comes along when such a segment carries a flag: a SYN sent again after the
-      // impairment dropped the first. It names the segment, not a problem.
-      if (/^Connection (establish|finish|reset)/.test(name)) continue;
+      // tshark's chat notes on every SYN, FIN and RST ("Connection establish request (SYN): server
+      // port 5001", "This frame initiates the connection closing") come along when such a segment
+      // carries a flag: a SYN or FIN sent again after the impairment dropped the first. They name
+      // the segment, not a problem.
+      if (
+        /^(Connection (establish|finish|reset)|This frame (initiates|undergoes) the connection closing)/.test(
+          name,
+        )
+      )
+        continue;
       flags[name] = (flags[name] ?? 0) + 1;
     }
   return flags;
